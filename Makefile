@@ -1,0 +1,75 @@
+# TenantEvents: `make run` starts the service, `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+DOTNET      ?= dotnet
+URL         ?= http://127.0.0.1:5080
+DB          ?= tenantevents
+TEST_DB     ?= tenantevents_test
+PG          := ops/postgres/local-cluster.sh
+SERVICE     := src/TenantEvents
+SERVICE_DLL := $(SERVICE)/bin/Debug/net10.0/TenantEvents.dll
+DATA        := $(CURDIR)/.data
+# An external PostgreSQL instead of the embedded cluster: make run DATABASE_URL="Host=...;Database=...;Username=...;Password=..."
+DATABASE_URL ?=
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean
+
+help:
+	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
+	@echo "make test     build and run every test against a real PostgreSQL"
+	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name]   print a development bearer token"
+	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
+	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios)"
+	@echo "make db-stop  stop the local PostgreSQL cluster"
+
+db:
+	@if [ -z "$(DATABASE_URL)" ]; then $(PG) start $(DB) $(TEST_DB); fi
+
+db-stop:
+	@$(PG) stop
+
+build:
+	$(DOTNET) build TenantEvents.sln -nologo -clp:ErrorsOnly
+
+connection = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell $(PG) url $(1)))
+
+run: db build
+	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin)"
+	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
+	  ConnectionStrings__TenantEvents="$(call connection,$(DB))" \
+	  TenantEvents__DataFolder="$(DATA)" \
+	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
+	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)
+
+token:
+	@test -f $(SERVICE_DLL) || $(DOTNET) build $(SERVICE) -nologo -clp:ErrorsOnly >/dev/null
+	@ASPNETCORE_ENVIRONMENT=Development TenantEvents__DataFolder="$(DATA)" \
+	  $(DOTNET) $(SERVICE_DLL) dev-token --role "$(ROLE)" --tenant "$(TENANT)" $(if $(SUB),--sub "$(SUB)")
+
+# Wolverine's handler code is generated ahead of time and committed; the service loads it statically.
+codegen: db
+	@rm -rf $(SERVICE)/Internal/Generated
+	@ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__TenantEvents="$(call connection,$(DB))" \
+	  $(DOTNET) run --project $(SERVICE) -- codegen write >/dev/null
+	@echo "Regenerated $(SERVICE)/Internal/Generated"
+
+# In CI the committed generated code must already be current.
+codegen-check: codegen
+	@if [ -n "$$CI" ] && [ -n "$$(git status --porcelain -- $(SERVICE)/Internal/Generated)" ]; then \
+	  git status --porcelain -- $(SERVICE)/Internal/Generated; \
+	  echo "Generated handler code is stale: run 'make codegen' and commit it." >&2; exit 1; fi
+
+test: db codegen-check
+	ConnectionStrings__TenantEvents="$(call connection,$(TEST_DB))" \
+	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
+
+bench: db build
+	ConnectionStrings__TenantEvents="$(call connection,tenantevents_bench)" PG_URL_BENCH="$(call connection,tenantevents_bench)" \
+	  bench/run.sh
+
+clean:
+	$(PG) stop || true
+	rm -rf .data
+	$(DOTNET) clean TenantEvents.sln -nologo >/dev/null

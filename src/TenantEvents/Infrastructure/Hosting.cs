@@ -1,0 +1,149 @@
+using JasperFx;
+using JasperFx.CodeGeneration;
+using JasperFx.Events;
+using JasperFx.Events.Projections;
+using JasperFx.MultiTenancy;
+using Marten;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tenants;
+using TenantEvents.Tenants.Templates;
+
+namespace TenantEvents.Infrastructure;
+
+public static class Hosting
+{
+    public const string ConnectionStringName = "TenantEvents";
+
+    public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder)
+    {
+        var options = TenantEventsOptions.From(builder.Configuration);
+        var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+            throw new InvalidOperationException(
+                $"No database: set ConnectionStrings:{ConnectionStringName} (environment ConnectionStrings__{ConnectionStringName}); `make run` does it for you.");
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(new Clock(TimeProvider.System));
+        services.AddSingleton(TemplateCatalog.LoadEmbedded());
+        services.AddSingleton<TenantStreams>();
+
+        services.AddMarten(marten =>
+            {
+                marten.Connection(connectionString);
+                marten.DatabaseSchemaName = options.DatabaseSchema;
+                marten.UseSystemTextJsonForSerialization(EnumStorage.AsString);
+
+                // Conjoined tenancy: every event and every tenant document row carries its tenant's id.
+                marten.Events.TenancyStyle = TenancyStyle.Conjoined;
+                marten.Events.StreamIdentity = StreamIdentity.AsGuid;
+                marten.Events.MetadataConfig.CorrelationIdEnabled = true;
+                marten.Events.MetadataConfig.CausationIdEnabled = true;
+                marten.Events.MetadataConfig.HeadersEnabled = true;
+                marten.Events.MetadataConfig.UserNameEnabled = true;
+                marten.Events.AddEventTypes(TenantEventTypes.All);
+
+                marten.Schema.For<Tenant>().MultiTenanted();
+                marten.Schema.For<TenantSlug>().SingleTenanted();
+                marten.Schema.For<IdempotencyRecord>().SingleTenanted();
+
+                // Security- and list-critical read model: inline, in the write's own transaction.
+                marten.Projections.Snapshot<Tenant>(SnapshotLifecycle.Inline);
+            })
+            .UseLightweightSessions()
+            .ApplyAllDatabaseChangesOnStartup()
+            .IntegrateWithWolverine();
+
+        builder.Host.UseWolverine(wolverine =>
+        {
+            wolverine.Policies.UseDurableLocalQueues();
+            wolverine.Policies.UseDurableOutboxOnAllSendingEndpoints();
+            // Handler code is generated ahead of time (src/TenantEvents/Internal/Generated, `make codegen`) and loaded
+            // statically: no Roslyn at start-up.
+            wolverine.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
+        });
+        services.AddWolverineHttp();
+
+        services.ConfigureHttpJsonOptions(json => Json.Configure(json.SerializerOptions));
+        // Responses that leave the pipeline without a body (an unroutable id, an unsupported method) still get
+        // problem+json, with this API's stable problem types.
+        services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            var code = context.ProblemDetails.Status switch
+            {
+                404 => "not-found",
+                405 => "method-not-allowed",
+                415 => "unsupported-media-type",
+                400 => "malformed-request",
+                _ => context.ProblemDetails.Status >= 500 ? "internal-error" : "bad-request",
+            };
+            context.ProblemDetails.Type = "urn:tenantevents:problem:" + code;
+        });
+        services.AddOpenApi();
+        services.AddTenantEventsSecurity(builder.Environment, options);
+
+        services.AddHealthChecks()
+            .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
+            .AddAsyncCheck("database", async cancellation =>
+            {
+                try
+                {
+                    await using var connection = new NpgsqlConnection(connectionString);
+                    await connection.OpenAsync(cancellation);
+                    await using var command = new NpgsqlCommand("select 1", connection);
+                    await command.ExecuteScalarAsync(cancellation);
+                    return HealthCheckResult.Healthy();
+                }
+                catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+                {
+                    return HealthCheckResult.Unhealthy("PostgreSQL is not reachable", e);
+                }
+            }, tags: ["ready"]);
+
+        var otel = services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("tenantevents"))
+            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Wolverine", "Marten", Telemetry.Name))
+            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Wolverine", "Marten", Telemetry.Name));
+        // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT, standard OpenTelemetry variables).
+        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) otel.UseOtlpExporter();
+
+        return builder;
+    }
+
+    public static WebApplication UseTenantEvents(this WebApplication app)
+    {
+        app.UseExceptionHandler(error => error.Run(async http =>
+        {
+            var failure = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var problem = failure switch
+            {
+                BadHttpRequestException { InnerException: System.Text.Json.JsonException json } => Problem.Malformed(json.Message),
+                System.Text.Json.JsonException json => Problem.Malformed(json.Message),
+                BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),
+                _ => new Problem("internal-error", 500, "Something went wrong on our side",
+                    $"Trace id {System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier}; this is a bug."),
+            };
+            await problem.ToResult().ExecuteAsync(http);
+        }));
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapWolverineEndpoints();
+        return app;
+    }
+}

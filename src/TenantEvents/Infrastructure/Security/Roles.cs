@@ -1,0 +1,70 @@
+using System.Security.Claims;
+
+namespace TenantEvents.Infrastructure.Security;
+
+/// <summary>The roles of this scope. Every endpoint names the ones it accepts; nothing is allowed by default.</summary>
+public static class Roles
+{
+    public const string PlatformAdmin = "platform-admin";
+    public const string PlatformApprover = "platform-approver";
+    public const string Auditor = "auditor";
+    public const string Analyst = "analyst";
+
+    /// <summary>Administrator of exactly one tenant, named by the <see cref="Claims.TenantId"/> claim.</summary>
+    public const string TenantAdmin = "tenant-admin";
+
+    public static readonly IReadOnlyList<string> All = [PlatformAdmin, PlatformApprover, Auditor, Analyst, TenantAdmin];
+
+    /// <summary>Roles that see every tenant (read-only for all but the platform administrators).</summary>
+    public static readonly IReadOnlyList<string> PlatformWide = [PlatformAdmin, PlatformApprover, Auditor, Analyst];
+}
+
+public static class Claims
+{
+    public const string Role = "role";
+    public const string TenantId = "tenant_id";
+    public const string ClientId = "client_id";
+    public const string Subject = "sub";
+    public const string Name = "name";
+}
+
+/// <summary>Who issued a command: written into every event so the events can serve as the audit trail.</summary>
+/// <param name="Subject">The authenticated subject (user id, service account id, webhook source, or "system").</param>
+/// <param name="Kind">user, service, webhook or system.</param>
+/// <param name="TenantId">The actor's own tenant; null for platform staff and the system.</param>
+/// <param name="ClientId">The OAuth client the request came through, where there was one.</param>
+public sealed record Actor(string Subject, string Kind, Guid? TenantId = null, string? ClientId = null)
+{
+    public static readonly Actor System = new("system", "system");
+
+    public static Actor Webhook(string source) => new($"webhook:{source}", "webhook");
+
+    public override string ToString() => TenantId is { } t ? $"{Kind}:{Subject}@{t}" : $"{Kind}:{Subject}";
+}
+
+/// <summary>What a request's principal may do, read from its validated claims.</summary>
+public sealed class Caller
+{
+    private readonly HashSet<string> _roles;
+
+    public Caller(ClaimsPrincipal principal)
+    {
+        Principal = principal;
+        _roles = principal.FindAll(Claims.Role).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        var subject = principal.FindFirst(Claims.Subject)?.Value ?? principal.FindFirst(ClaimTypes.NameIdentifier)?.Value;
+        Guid? tenant = Guid.TryParse(principal.FindFirst(Claims.TenantId)?.Value, out var t) ? t : null;
+        Actor = new Actor(subject ?? "anonymous", "user", tenant, principal.FindFirst(Claims.ClientId)?.Value);
+    }
+
+    public ClaimsPrincipal Principal { get; }
+    public Actor Actor { get; }
+    public bool IsAuthenticated => Principal.Identity?.IsAuthenticated == true && Actor.Subject != "anonymous";
+    public bool Has(string role) => _roles.Contains(role);
+    public bool HasAny(IEnumerable<string> roles) => roles.Any(_roles.Contains);
+
+    /// <summary>A tenant administrator of this very tenant (and only that one).</summary>
+    public bool AdministersTenant(Guid tenantId) => Has(Roles.TenantAdmin) && Actor.TenantId == tenantId;
+
+    /// <summary>May see this tenant at all: platform-wide roles, or its own tenant administrator.</summary>
+    public bool CanSeeTenant(Guid tenantId) => HasAny(Roles.PlatformWide) || AdministersTenant(tenantId);
+}

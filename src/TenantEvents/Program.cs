@@ -1,0 +1,13 @@
+using JasperFx;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+if (args.FirstOrDefault() == "dev-token") return DevTokenCommand.Run(args[1..]);
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddTenantEvents();
+var app = builder.Build();
+app.UseTenantEvents();
+return await app.RunJasperFxCommands(args);
+
+public partial class Program;

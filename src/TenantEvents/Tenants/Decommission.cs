@@ -1,0 +1,98 @@
+using Microsoft.AspNetCore.Authorization;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Runtime;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+// Decommissioning: request (one person) -> approve (another) -> scheduled no earlier than the audit retention allows
+// -> completed by a durable scheduled message when due, unless a legal hold binds the data. Cancel returns the tenant
+// to suspended.
+
+public sealed record RequestDecommission(string? Reason);
+
+public sealed record CancelDecommission(string? Reason);
+
+/// <summary>The scheduled completion: sent through Wolverine's durable outbox at approval, for the not-before time.</summary>
+public sealed record CompleteDueDecommission(Guid TenantId);
+
+public static class RequestDecommissionEndpoint
+{
+    /// <summary>A platform administrator, or the tenant's own administrator for its own tenant.</summary>
+    [WolverinePost("/api/tenants/{tenantId}/decommission", OperationId = "RequestDecommission")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.TenantAdmin}")]
+    public static Task<IResult> Post(Guid tenantId, RequestDecommission? command, HttpContext http, TenantStreams streams,
+        MessageContext context, CancellationToken cancellation) =>
+        TenantHttp.Command(http, streams, context, tenantId, "request decommission",
+            TenantHttp.Check(e => TenantRules.Reason("reason", command?.Reason, e)),
+            (by, tenant, now) => TenantDecisions.RequestDecommission(tenant, command!.Reason!.Trim(), by, now), cancellation);
+}
+
+public static class ApproveDecommissionEndpoint
+{
+    [WolverinePost("/api/tenants/{tenantId}/decommission/approve", OperationId = "ApproveDecommission")]
+    [Authorize(Roles = Roles.PlatformApprover)]
+    public static Task<IResult> Post(Guid tenantId, HttpContext http, TenantStreams streams, MessageContext context,
+        CancellationToken cancellation) =>
+        TenantHttp.Command(http, streams, context, tenantId, "approve decommission", TenantHttp.NoErrors,
+            (by, tenant, now) => TenantDecisions.ApproveDecommission(tenant, by, now), cancellation,
+            alongside: (tenant, _, _, outbox) => ScheduleCompletion(outbox, tenant));
+
+    /// <summary>Enlisted in the same transaction as the events: the schedule exists if and only if the approval does.</summary>
+    public static async Task ScheduleCompletion(IMessageBus outbox, Tenant tenant)
+    {
+        if (tenant is { State: TenantState.DecommissionScheduled, DecommissionNotBefore: { } notBefore })
+            await outbox.ScheduleAsync(new CompleteDueDecommission(tenant.Id), notBefore);
+    }
+}
+
+public static class CancelDecommissionEndpoint
+{
+    [WolverinePost("/api/tenants/{tenantId}/decommission/cancel", OperationId = "CancelDecommission")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover}")]
+    public static Task<IResult> Post(Guid tenantId, CancelDecommission? command, HttpContext http, TenantStreams streams,
+        MessageContext context, CancellationToken cancellation) =>
+        TenantHttp.Command(http, streams, context, tenantId, "cancel decommission",
+            TenantHttp.Check(e => TenantRules.Reason("reason", command?.Reason, e)),
+            (by, tenant, now) => TenantDecisions.CancelDecommission(tenant, command!.Reason!.Trim(), by, now), cancellation);
+}
+
+public static class CompleteDecommissionEndpoint
+{
+    /// <summary>Completes a due decommission now (the scheduled message does the same by itself when the time comes).</summary>
+    [WolverinePost("/api/tenants/{tenantId}/decommission/complete", OperationId = "CompleteDecommission")]
+    [Authorize(Roles = Roles.PlatformAdmin)]
+    public static Task<IResult> Post(Guid tenantId, HttpContext http, TenantStreams streams, MessageContext context,
+        CancellationToken cancellation) =>
+        TenantHttp.Command(http, streams, context, tenantId, "complete decommission", TenantHttp.NoErrors,
+            (by, tenant, now) => TenantDecisions.CompleteDecommission(tenant, by, now), cancellation);
+}
+
+public static class CompleteDueDecommissionHandler
+{
+    /// <summary>
+    /// Runs when the schedule comes due. If a legal hold binds the data it does nothing: lifting the last hold schedules
+    /// the completion again. If the clock is behind the retention window it reschedules itself for the right time.
+    /// </summary>
+    public static async Task Handle(CompleteDueDecommission message, TenantStreams streams, MessageContext context,
+        ILogger<CompleteDueDecommission> logger, CancellationToken cancellation)
+    {
+        var outcome = await streams.Execute(context, message.TenantId, null,
+            (tenant, now) => TenantDecisions.CompleteDecommission(tenant, Actor.System, now), cancellation);
+        switch (outcome)
+        {
+            case Applied:
+                logger.LogInformation("Tenant {TenantId} decommissioned on schedule", message.TenantId);
+                break;
+            case Refused { Decision: Blocked { Code: "retention-window", NotBefore: { } notBefore } }:
+                await context.ScheduleAsync(message, notBefore);
+                break;
+            case Refused refused:
+                logger.LogInformation("Scheduled decommission of tenant {TenantId} did not complete: {Decision}", message.TenantId, refused.Decision);
+                break;
+            case LostRace:
+                throw new InvalidOperationException($"Concurrent write on tenant {message.TenantId}; Wolverine retries the scheduled completion.");
+        }
+    }
+}

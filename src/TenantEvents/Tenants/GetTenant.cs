@@ -1,0 +1,28 @@
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+public static class GetTenantEndpoint
+{
+    /// <summary>
+    /// The tenant detail read model (updated in the write's own transaction). Platform-wide roles see any tenant, a
+    /// tenant administrator only its own; anything else is a 404. Answers 304 to a matching If-None-Match.
+    /// </summary>
+    [WolverineGet("/api/tenants/{tenantId}", OperationId = "GetTenant")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, CancellationToken cancellation)
+    {
+        if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
+        await using var session = store.QuerySession(tenantId.ToString());
+        var tenant = await session.LoadAsync<Tenant>(tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        var etag = TenantHttp.ETag(tenant.Version);
+        http.Response.Headers.ETag = etag;
+        if (http.Request.Headers.IfNoneMatch.ToString() == etag) return Results.StatusCode(StatusCodes.Status304NotModified);
+        return Results.Json(tenant, Json.Options);
+    }
+}

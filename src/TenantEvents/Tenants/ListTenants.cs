@@ -1,0 +1,69 @@
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+public sealed record TenantPage(IReadOnlyList<Tenant> Items, string? NextCursor);
+
+public static class ListTenantsEndpoint
+{
+    /// <summary>
+    /// Tenants in request order, filtered by state, template and residency country or subdivision, keyset-paginated
+    /// (the cursor is the last id seen; ids are UUID v7, so id order is creation order and pages never shift).
+    /// A tenant administrator sees only its own tenant.
+    /// </summary>
+    [WolverineGet("/api/tenants", OperationId = "ListTenants")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
+    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, TenantEventsOptions options, CancellationToken cancellation)
+    {
+        var query = http.Request.Query;
+        var errors = new List<FieldError>();
+        TenantState? state = null;
+        if (query["state"].ToString() is { Length: > 0 } s)
+        {
+            if (Enum.GetValues<TenantState>().FirstOrDefault(v => TenantHttp.Kebab(v) == s) is var parsed && TenantHttp.Kebab(parsed) == s) state = parsed;
+            else errors.Add(new FieldError("state", "unknown-state", $"must be one of {string.Join(", ", Enum.GetValues<TenantState>().Select(TenantHttp.Kebab))}."));
+        }
+        var limit = 50;
+        if (query["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 1 || limit > options.MaxPageSize))
+            errors.Add(new FieldError("limit", "out-of-range", $"must be a whole number from 1 to {options.MaxPageSize}."));
+        Guid? cursor = null;
+        if (query["cursor"].ToString() is { Length: > 0 } c)
+        {
+            if (Guid.TryParse(c, out var g)) cursor = g;
+            else errors.Add(new FieldError("cursor", "invalid-cursor", "must be a nextCursor value from a previous page."));
+        }
+        if (errors.Count > 0) return Problem.Validation(errors).ToResult();
+
+        var caller = http.Caller();
+        Guid? onlyTenant = caller.HasAny(Roles.PlatformWide) ? null : caller.Actor.TenantId;
+        if (!caller.HasAny(Roles.PlatformWide) && onlyTenant is null) return Results.Json(new TenantPage([], null), Json.Options);
+
+        var (sql, parameters) = Build(store.Options.Schema.For<Tenant>(), state, query["template"], query["country"], query["subdivision"],
+            cursor, onlyTenant, limit + 1);
+        await using var session = store.QuerySession();
+        var rows = await session.QueryAsync<Tenant>(sql, cancellation, parameters);
+        var items = rows.Take(limit).ToList();
+        return Results.Json(new TenantPage(items, rows.Count > limit ? items[^1].Id.ToString() : null), Json.Options);
+    }
+
+    /// <summary>One parameterised statement across all tenants' partitions (a platform-level read).</summary>
+    private static (string Sql, object[] Parameters) Build(string table, TenantState? state, string? template, string? country,
+        string? subdivision, Guid? cursor, Guid? onlyTenant, int take)
+    {
+        var where = new List<string>();
+        var parameters = new List<object>();
+        void Add(string clause, object value) { where.Add(clause); parameters.Add(value); }
+        if (state is { } st) Add("d.data ->> 'State' = ?", st.ToString());
+        if (!string.IsNullOrEmpty(template)) Add("d.data ->> 'Template' = ?", template);
+        if (!string.IsNullOrEmpty(country)) Add("d.data -> 'Residency' ->> 'Country' = ?", country);
+        if (!string.IsNullOrEmpty(subdivision)) Add("d.data -> 'Residency' ->> 'Subdivision' = ?", subdivision);
+        if (cursor is { } after) Add("d.id > ?", after);
+        if (onlyTenant is { } t) Add("d.id = ?", t);
+        var filter = where.Count == 0 ? "" : "where " + string.Join(" and ", where);
+        return ($"select d.data from {table} as d {filter} order by d.id limit {take}", parameters.ToArray());
+    }
+}

@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+using Wolverine.Runtime;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tenants.Templates;
+
+namespace TenantEvents.Tenants;
+
+public static class ProvisionTenantEndpoint
+{
+    /// <summary>One command applies the tenant's template (organisations, roles, quotas, features) and makes it active.</summary>
+    [WolverinePost("/api/tenants/{tenantId}/provision", OperationId = "ProvisionTenant")]
+    [Authorize(Roles = Roles.PlatformAdmin)]
+    public static Task<IResult> Post(Guid tenantId, HttpContext http, TenantStreams streams, TemplateCatalog templates,
+        MessageContext context, CancellationToken cancellation) =>
+        TenantHttp.Command(http, streams, context, tenantId, "provision", TenantHttp.NoErrors,
+            (by, tenant, now) => TenantDecisions.Provision(tenant, templates.Find(tenant.Template)
+                ?? throw new InvalidOperationException($"Template {tenant.Template} of tenant {tenant.Id} is no longer in the catalogue."),
+                Guid.CreateVersion7, by, now), cancellation);
+}

@@ -1,0 +1,193 @@
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+public enum TenantState
+{
+    Requested,
+    Rejected,
+    Approved,
+    Active,
+    Suspended,
+    DecommissionRequested,
+    DecommissionScheduled,
+    Decommissioned,
+}
+
+public sealed record LegalHold(Guid HoldId, string Reference, string Reason, Actor PlacedBy, DateTimeOffset PlacedAt);
+
+/// <summary>
+/// A tenant as its event stream says it is. It is the write model the decisions look at and, kept inline in the same
+/// transaction as every write, the tenant detail and list read model. Apply methods only fold events; all rules live
+/// in <see cref="TenantDecisions"/>.
+/// </summary>
+public sealed partial class Tenant
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Stream version: the ETag of every response about this tenant.</summary>
+    public int Version { get; set; }
+
+    public string Name { get; set; } = "";
+    public string Slug { get; set; } = "";
+    public TenantState State { get; set; }
+    public string Template { get; set; } = "";
+    public int TemplateVersion { get; set; }
+    public ResidencyZone Residency { get; set; } = new("");
+    public List<Contact> Contacts { get; set; } = [];
+    public Contact? RequestedFor { get; set; }
+    public TenantSettings Settings { get; set; } = null!;
+    public string? RootOrganisationName { get; set; }
+
+    public Actor RequestedBy { get; set; } = Actor.System;
+    public DateTimeOffset RequestedAt { get; set; }
+    public Actor? ApprovedBy { get; set; }
+    public DateTimeOffset? ApprovedAt { get; set; }
+    public string? RejectionReason { get; set; }
+    public DateTimeOffset? ProvisionedAt { get; set; }
+    public List<OrganisationSeed> Organisations { get; set; } = [];
+    public List<RoleSeed> Roles { get; set; } = [];
+    public string? SuspensionReason { get; set; }
+
+    public Actor? DecommissionRequestedBy { get; set; }
+    public string? DecommissionReason { get; set; }
+    public DateTimeOffset? DecommissionNotBefore { get; set; }
+    public DateTimeOffset? DecommissionedAt { get; set; }
+    public List<LegalHold> LegalHolds { get; set; } = [];
+
+    /// <summary>
+    /// The latest moment up to which the audit retention promised for this tenant's events still binds them: for each
+    /// event, its time plus the retention in force when it was written. Shortening retention later never brings
+    /// this forward, because a promise made to an older record is kept.
+    /// </summary>
+    public DateTimeOffset RetentionBindsUntil { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+    public Actor LastChangedBy { get; set; } = Actor.System;
+
+    public static Tenant Create(TenantRequested e)
+    {
+        var tenant = new Tenant
+        {
+            Id = e.TenantId,
+            Name = e.Name,
+            Slug = e.Slug,
+            State = TenantState.Requested,
+            Template = e.Template,
+            TemplateVersion = e.TemplateVersion,
+            Residency = e.Residency,
+            Contacts = e.Contacts.ToList(),
+            RequestedFor = e.RequestedFor,
+            Settings = e.Settings,
+            RootOrganisationName = e.RootOrganisationName,
+            RequestedBy = e.By,
+            RequestedAt = e.At,
+        };
+        tenant.Touch(e.By, e.At);
+        return tenant;
+    }
+
+    public void Apply(TenantApproved e)
+    {
+        State = TenantState.Approved;
+        ApprovedBy = e.By;
+        ApprovedAt = e.At;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantRejected e)
+    {
+        State = TenantState.Rejected;
+        RejectionReason = e.Reason;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantProvisioned e)
+    {
+        State = TenantState.Active;
+        ProvisionedAt = e.At;
+        Organisations = e.Organisations.ToList();
+        Roles = e.Roles.ToList();
+        Settings = e.Settings;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantSuspended e)
+    {
+        State = TenantState.Suspended;
+        SuspensionReason = e.Reason;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantReactivated e)
+    {
+        State = TenantState.Active;
+        SuspensionReason = null;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantRenamed e)
+    {
+        Name = e.Name;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantSettingsUpdated e)
+    {
+        Settings = e.Settings;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantDecommissionRequested e)
+    {
+        State = TenantState.DecommissionRequested;
+        DecommissionRequestedBy = e.By;
+        DecommissionReason = e.Reason;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantDecommissionScheduled e)
+    {
+        State = TenantState.DecommissionScheduled;
+        DecommissionNotBefore = e.NotBefore;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantDecommissionCancelled e)
+    {
+        // A tenant whose decommission was called off comes back suspended: an operator reactivates it deliberately.
+        State = TenantState.Suspended;
+        SuspensionReason = $"decommission cancelled: {e.Reason}";
+        DecommissionRequestedBy = null;
+        DecommissionReason = null;
+        DecommissionNotBefore = null;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantDecommissioned e)
+    {
+        State = TenantState.Decommissioned;
+        DecommissionedAt = e.At;
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(LegalHoldPlaced e)
+    {
+        LegalHolds.Add(new LegalHold(e.HoldId, e.Reference, e.Reason, e.By, e.At));
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(LegalHoldLifted e)
+    {
+        LegalHolds.RemoveAll(h => h.HoldId == e.HoldId);
+        Touch(e.By, e.At);
+    }
+
+    private void Touch(Actor by, DateTimeOffset at)
+    {
+        UpdatedAt = at;
+        LastChangedBy = by;
+        var binds = at.AddDays(Settings.AuditRetentionDays);
+        if (binds > RetentionBindsUntil) RetentionBindsUntil = binds;
+    }
+}

@@ -1,0 +1,96 @@
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+// The tenant lifecycle, one stream per tenant (stream id = tenant id, stored under that tenant).
+// Every event names who did it and when: the events are the audit trail.
+
+public sealed record ResidencyZone(string Country, string? Subdivision = null)
+{
+    public override string ToString() => Subdivision ?? Country;
+}
+
+public sealed record Contact(string Name, string Email, string? Role = null);
+
+public sealed record QuotaDefaults(
+    int Licences,
+    long AiComputeUnitsPerMonth,
+    long ApiCallsPerDay,
+    long ApiCallsPerMonth,
+    QuotaMode Mode,
+    IReadOnlyList<int> AlertThresholds);
+
+public enum QuotaMode { Hard, ObserveOnly }
+
+/// <summary>Settings a tenant lives by: from its template, overridden at request time, updated later.</summary>
+public sealed record TenantSettings(
+    int AuditRetentionDays,
+    IReadOnlyList<string> Features,
+    QuotaDefaults Quotas,
+    bool DedicatedDatabase);
+
+public sealed record OrganisationSeed(Guid Id, string Name, string Kind, Guid? ParentId);
+
+public sealed record RoleSeed(string Name, string Description, IReadOnlyList<string> Permissions);
+
+public sealed record TenantRequested(
+    Guid TenantId,
+    string Name,
+    string Slug,
+    string Template,
+    int TemplateVersion,
+    ResidencyZone Residency,
+    IReadOnlyList<Contact> Contacts,
+    Contact? RequestedFor,
+    TenantSettings Settings,
+    string? RootOrganisationName,
+    Actor By,
+    DateTimeOffset At);
+
+public sealed record TenantApproved(Guid TenantId, string? Comment, Actor By, DateTimeOffset At);
+
+public sealed record TenantRejected(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
+
+/// <summary>The template was applied: root organisation and first units, roles, quotas; the tenant is active.</summary>
+public sealed record TenantProvisioned(
+    Guid TenantId,
+    string Template,
+    int TemplateVersion,
+    IReadOnlyList<OrganisationSeed> Organisations,
+    IReadOnlyList<RoleSeed> Roles,
+    TenantSettings Settings,
+    Actor By,
+    DateTimeOffset At);
+
+public sealed record TenantSuspended(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
+
+public sealed record TenantReactivated(Guid TenantId, string? Comment, Actor By, DateTimeOffset At);
+
+public sealed record TenantRenamed(Guid TenantId, string PreviousName, string Name, Actor By, DateTimeOffset At);
+
+public sealed record TenantSettingsUpdated(Guid TenantId, TenantSettings Previous, TenantSettings Settings, Actor By, DateTimeOffset At);
+
+public sealed record TenantDecommissionRequested(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
+
+/// <summary>A second person approved the decommission; it completes no earlier than <paramref name="NotBefore"/>.</summary>
+public sealed record TenantDecommissionScheduled(Guid TenantId, DateTimeOffset NotBefore, Actor By, DateTimeOffset At);
+
+public sealed record TenantDecommissionCancelled(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
+
+public sealed record TenantDecommissioned(Guid TenantId, Actor By, DateTimeOffset At);
+
+public sealed record LegalHoldPlaced(Guid TenantId, Guid HoldId, string Reference, string Reason, Actor By, DateTimeOffset At);
+
+public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, Actor By, DateTimeOffset At);
+
+public static class TenantEventTypes
+{
+    /// <summary>Every event of the tenant lifecycle; the event model test compares this list with eventmodels/.</summary>
+    public static readonly IReadOnlyList<Type> All =
+    [
+        typeof(TenantRequested), typeof(TenantApproved), typeof(TenantRejected), typeof(TenantProvisioned),
+        typeof(TenantSuspended), typeof(TenantReactivated), typeof(TenantRenamed), typeof(TenantSettingsUpdated),
+        typeof(TenantDecommissionRequested), typeof(TenantDecommissionScheduled), typeof(TenantDecommissionCancelled),
+        typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted),
+    ];
+}

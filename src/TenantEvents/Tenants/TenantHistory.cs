@@ -1,0 +1,31 @@
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Tenants;
+
+public sealed record TenantEventEntry(long Version, long Sequence, string Type, DateTimeOffset Timestamp, object Data);
+
+public static class TenantHistoryEndpoint
+{
+    /// <summary>
+    /// The tenant's event stream as stored, oldest first, optionally up to a version (replay to a point in time).
+    /// The full audit API (before/after, JSON Patch, Merkle proofs) builds on this stream in its own issue.
+    /// </summary>
+    [WolverineGet("/api/tenants/{tenantId}/events", OperationId = "GetTenantEvents")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Auditor},{Roles.TenantAdmin}")]
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, CancellationToken cancellation)
+    {
+        if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
+        long toVersion = 0;
+        if (http.Request.Query["toVersion"].ToString() is { Length: > 0 } v && (!long.TryParse(v, out toVersion) || toVersion < 1))
+            return Problem.Validation("toVersion", "out-of-range", "must be a stream version of 1 or more.").ToResult();
+        await using var session = store.QuerySession(tenantId.ToString());
+        var events = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
+        if (events.Count == 0) return Problem.NotFound("tenant").ToResult();
+        return Results.Json(events.Select(e => new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, e.Data)).ToList(),
+            Json.Options);
+    }
+}
