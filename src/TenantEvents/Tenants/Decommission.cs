@@ -43,7 +43,7 @@ public static class ApproveDecommissionEndpoint
     public static async Task ScheduleCompletion(IMessageBus outbox, Tenant tenant)
     {
         if (tenant is { State: TenantState.DecommissionScheduled, DecommissionNotBefore: { } notBefore })
-            await outbox.ScheduleAsync(new CompleteDueDecommission(tenant.Id), notBefore);
+            await outbox.ScheduleAsync(new CompleteDueDecommission(tenant.Id), notBefore, new DeliveryOptions { TenantId = tenant.Id.ToString() });
     }
 }
 
@@ -86,13 +86,16 @@ public static class CompleteDueDecommissionHandler
                 logger.LogInformation("Tenant {TenantId} decommissioned on schedule", message.TenantId);
                 break;
             case Refused { Decision: Blocked { Code: "retention-window", NotBefore: { } notBefore } }:
-                await context.ScheduleAsync(message, notBefore);
+                await context.ScheduleAsync(message, notBefore, new DeliveryOptions { TenantId = message.TenantId.ToString() });
                 break;
             case Refused refused:
                 logger.LogInformation("Scheduled decommission of tenant {TenantId} did not complete: {Decision}", message.TenantId, refused.Decision);
                 break;
             case LostRace:
                 throw new InvalidOperationException($"Concurrent write on tenant {message.TenantId}; Wolverine retries the scheduled completion.");
+            case StreamNotFound:
+                logger.LogWarning("Scheduled decommission of tenant {TenantId} found no such tenant", message.TenantId);
+                break;
         }
     }
 }

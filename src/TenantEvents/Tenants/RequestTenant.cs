@@ -113,7 +113,7 @@ public static class RequestTenantEndpoint
         if (requested is null) return Problem.Validation(errors).ToResult();
 
         if (await session.LoadAsync<TenantSlug>(requested.Slug, cancellation) is not null)
-            return SlugTaken(requested.Slug);
+            return await Conflict(streams, context, tenantId, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
 
         session.Insert(new TenantSlug { Id = requested.Slug, TenantId = tenantId });
         if (recordId is not null)
@@ -123,13 +123,9 @@ public static class RequestTenantEndpoint
         {
             await session.SaveChangesAsync(cancellation);
         }
-        catch (DocumentAlreadyExistsException)
+        catch (Exception e) when (Failures.IsDuplicate(e))
         {
-            // Lost a race: either the same Idempotency-Key (answer with the winner's result) or the same slug.
-            await using var again = streams.OpenSession(context, tenantId);
-            if (recordId is not null && await Replay(again, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
-                return winner;
-            return SlugTaken(requested.Slug);
+            return await Conflict(streams, context, tenantId, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
         }
 
         var tenant = Tenant.Create(requested);
@@ -154,6 +150,19 @@ public static class RequestTenantEndpoint
         http.Response.Headers.ETag = TenantHttp.ETag(tenant.Version);
         http.Response.Headers["Idempotent-Replayed"] = "true";
         return Results.Created($"/api/tenants/{tenant.Id}", tenant);
+    }
+
+    /// <summary>
+    /// The slug or the key is taken, possibly by a concurrent retry of this very request that committed a moment ago:
+    /// answer with that request's result if it was one, else with slug-taken.
+    /// </summary>
+    private static async Task<IResult> Conflict(TenantStreams streams, MessageContext context, Guid tenantId, string? recordId,
+        string requestHash, string slug, HttpContext http, CancellationToken cancellation, bool refuseReplay)
+    {
+        await using var again = streams.OpenSession(context, tenantId);
+        if (recordId is not null && await Replay(again, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
+            return winner;
+        return SlugTaken(slug);
     }
 
     private static IResult SlugTaken(string slug) =>

@@ -29,8 +29,19 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
 {
     public DateTimeOffset Now => clock.UtcNow;
 
-    public IDocumentSession OpenSession(MessageContext context, Guid tenantId) =>
-        sessions.OpenSession(context, tenantId.ToString());
+    /// <summary>
+    /// A session for exactly this tenant, enlisted in the context's outbox. A message that arrived for one tenant can
+    /// never open another's stream: Wolverine would hand it the envelope's tenant, so that is refused outright.
+    /// </summary>
+    public IDocumentSession OpenSession(MessageContext context, Guid tenantId)
+    {
+        var wanted = tenantId.ToString();
+        var bound = context.Envelope?.TenantId ?? context.TenantId;
+        if (bound is not null && bound != wanted)
+            throw new InvalidOperationException($"Work bound to tenant {bound} may not open tenant {wanted}'s stream.");
+        context.TenantId = wanted;
+        return sessions.OpenSession(context);
+    }
 
     public async Task<Outcome> Execute(MessageContext context, Guid tenantId, long? expectedVersion,
         Func<Tenant, DateTimeOffset, Decision> decide, CancellationToken cancellation,
@@ -55,7 +66,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
         {
             await session.SaveChangesAsync(cancellation);
         }
-        catch (ConcurrencyException)
+        catch (Exception e) when (Failures.IsConcurrency(e))
         {
             return new LostRace(expectedVersion is not null, expectedVersion);
         }

@@ -5,7 +5,6 @@ using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 using Wolverine;
 using TenantEvents.Infrastructure;
@@ -23,7 +22,7 @@ public class AppFixture : IAsyncLifetime
     public const string WebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     public IAlbaHost Host { get; private set; } = null!;
-    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
+    public TestClock Time { get; } = new(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
     public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "tenantevents-tests-" + Guid.NewGuid().ToString("N"));
     public ECDsaSecurityKey TokenKey { get; private set; } = null!;
     public StandardWebhooks Webhooks { get; } = new(WebhookSecret);

@@ -24,7 +24,7 @@ public static class TenantScript
             new ResidencyZone("US", "US-TX"), [new Contact("Sally", "sally@travis.example.gov")], null, Settings(retentionDays), null, Admin, at),
         nameof(TenantApproved) => new TenantApproved(TenantId, null, Approver, at),
         nameof(TenantRejected) => new TenantRejected(TenantId, "duplicate", Approver, at),
-        nameof(TenantProvisioned) => TenantDecisions.Provision(Fold(["TenantRequested", "TenantApproved"]), Templates.Find("law-enforcement")!,
+        nameof(TenantProvisioned) => TenantDecisions.Provision(Fold(["TenantRequested", "TenantApproved"], retentionDays), Templates.Find("law-enforcement")!,
             Guid.CreateVersion7, Admin, at) is Accepted a ? a.Events[0] : throw new InvalidOperationException(),
         nameof(TenantSuspended) => new TenantSuspended(TenantId, "unpaid", Admin, at),
         nameof(TenantReactivated) => new TenantReactivated(TenantId, null, Admin, at),
