@@ -1,0 +1,151 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.Tokens;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Tenants;
+
+/// <summary>Who may call what: 401 without a valid token, 403 for the wrong role, 404 for another tenant's data.</summary>
+public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    /// <summary>Every tenant endpoint, with a body that would be valid, and the roles it accepts.</summary>
+    public static readonly (HttpMethod Method, string Path, object? Body, string[] Roles)[] Endpoints =
+    [
+        (HttpMethod.Get, "/api/tenants/{id}", null, [Roles.PlatformAdmin, Roles.PlatformApprover, Roles.Auditor, Roles.Analyst, Roles.TenantAdmin]),
+        (HttpMethod.Get, "/api/tenants/{id}/events", null, [Roles.PlatformAdmin, Roles.Auditor, Roles.TenantAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/approve", new { comment = "ok" }, [Roles.PlatformApprover]),
+        (HttpMethod.Post, "/api/tenants/{id}/reject", new { reason = "no" }, [Roles.PlatformApprover]),
+        (HttpMethod.Post, "/api/tenants/{id}/provision", null, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/suspend", new { reason = "x" }, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/reactivate", null, [Roles.PlatformAdmin]),
+        (HttpMethod.Put, "/api/tenants/{id}/name", new { name = "Stolen" }, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        (HttpMethod.Patch, "/api/tenants/{id}/settings", new { auditRetentionDays = 31 }, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/decommission", new { reason = "x" }, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/decommission/approve", null, [Roles.PlatformApprover]),
+        (HttpMethod.Post, "/api/tenants/{id}/decommission/cancel", new { reason = "x" }, [Roles.PlatformAdmin, Roles.PlatformApprover]),
+        (HttpMethod.Post, "/api/tenants/{id}/decommission/complete", null, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/legal-holds", new { reference = "R", reason = "x" }, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/legal-holds/{hold}/lift", new { reason = "x" }, [Roles.PlatformAdmin]),
+    ];
+
+    private static string Url(string path, Guid id) => path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString());
+
+    [Fact]
+    public async Task without_a_token_every_endpoint_answers_401_as_problem_json()
+    {
+        var id = await Active();
+        var anonymous = Fixture.Client();
+        foreach (var (method, path, body, _) in Endpoints.Append((HttpMethod.Post, "/api/tenants", TenantRequest("x-y-z"), [])).Append((HttpMethod.Get, "/api/tenants", null, [])).Append((HttpMethod.Get, "/api/templates", null, [])))
+        {
+            var reply = (await anonymous.Send(method, Url(path, id), body)).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthenticated");
+            reply.Headers.WwwAuthenticate.ToString().ShouldStartWith("Bearer");
+        }
+        (await EventCount(id)).ShouldBe(3);
+    }
+
+    public static IEnumerable<object[]> BadTokens()
+    {
+        yield return ["garbage"];
+        yield return ["eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmUiLCJyb2xlIjpbInBsYXRmb3JtLWFkbWluIl19."]; // alg: none
+        yield return ["signed by another key"];
+        yield return ["expired"];
+        yield return ["wrong audience"];
+        yield return ["tampered payload"];
+    }
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task a_token_that_is_not_ours_or_not_valid_now_is_a_401(string kind)
+    {
+        var now = DateTime.UtcNow;
+        var other = new ECDsaSecurityKey(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = Fixture.TokenKey.KeyId };
+        string Sign(ECDsaSecurityKey key, DateTime issued, TimeSpan life) => DevTokens.Issue(key, "eve", [Roles.PlatformAdmin], null, life, issued);
+        var token = kind switch
+        {
+            "signed by another key" => Sign(other, now, TimeSpan.FromMinutes(5)),
+            "expired" => Sign(Fixture.TokenKey, now.AddHours(-2), TimeSpan.FromMinutes(5)),
+            "wrong audience" => new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = DevTokens.Issuer, Audience = "someone-else", Expires = now.AddMinutes(5),
+                Claims = new Dictionary<string, object> { ["sub"] = "eve", ["role"] = new[] { Roles.PlatformAdmin } },
+                SigningCredentials = new SigningCredentials(Fixture.TokenKey, SecurityAlgorithms.EcdsaSha256),
+            }),
+            "tampered payload" => Tamper(Fixture.Token(Roles.Analyst, "eve")),
+            _ => kind,
+        };
+        var client = Fixture.Client();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        (await client.Post("/api/tenants", TenantRequest())).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthenticated");
+        (await EventCount()).ShouldBe(0);
+    }
+
+    /// <summary>Swaps the payload for one that claims platform-admin, keeping the analyst's signature.</summary>
+    private static string Tamper(string token)
+    {
+        var parts = token.Split('.');
+        var payload = System.Text.Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(parts[1])).Replace("\"analyst\"", "\"platform-admin\"");
+        return $"{parts[0]}.{Base64UrlEncoder.Encode(payload)}.{parts[2]}";
+    }
+
+    [Fact]
+    public async Task a_role_not_named_by_an_endpoint_gets_403_and_changes_nothing()
+    {
+        var id = await Active();
+        foreach (var (method, path, body, allowed) in Endpoints)
+        foreach (var role in Roles.All.Except(allowed))
+        {
+            var client = role == Roles.TenantAdmin ? TenantAdminOf(id) : As(role);
+            (await client.Send(method, Url(path, id), body)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        }
+        foreach (var role in Roles.All.Except([Roles.PlatformAdmin]))
+            (await As(role, tenant: role == Roles.TenantAdmin ? id : null).Post("/api/tenants", TenantRequest("another-one")))
+                .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await EventCount()).ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task another_tenants_administrator_gets_404_on_every_endpoint_and_learns_nothing()
+    {
+        var victim = await Active("victim-agency");
+        var attacker = await Active("attacker-agency");
+        var victimRead = await Read(victim);
+        var client = TenantAdminOf(attacker);
+
+        foreach (var (method, path, body, allowed) in Endpoints.Where(e => e.Roles.Contains(Roles.TenantAdmin)))
+        {
+            var reply = (await client.Send(method, Url(path, victim), body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            reply.Body.ShouldNotContain("victim");
+            reply.Body.ShouldNotContain("Travis");
+            // The same answer as for an id that does not exist at all: no hint of existence.
+            var missing = (await client.Send(method, Url(path, Guid.CreateVersion7()), body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            reply.Json.GetProperty("detail").GetString().ShouldBe(missing.Json.GetProperty("detail").GetString());
+        }
+        (await Read(victim)).Body.ShouldBe(victimRead.Body);
+
+        var list = (await client.Get("/api/tenants")).ShouldBe(HttpStatusCode.OK);
+        list.Json.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("id").GetGuid()).ShouldBe([attacker]);
+        (await client.Get("/api/tenants?state=active&cursor=" + Guid.Empty)).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_tenant_administrator_manages_its_own_tenant_within_its_role()
+    {
+        var id = await Active();
+        var own = TenantAdminOf(id);
+        (await own.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
+        (await own.Send(HttpMethod.Put, $"/api/tenants/{id}/name", new { name = "Our new name" })).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("lastChangedBy").GetProperty("tenantId").GetGuid().ShouldBe(id);
+        (await own.Send(HttpMethod.Patch, $"/api/tenants/{id}/settings", new { quotas = new { licences = 100000 } }))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await own.Post($"/api/tenants/{id}/decommission", new { reason = "we are merging" })).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task an_unroutable_tenant_id_is_a_404_problem()
+    {
+        (await Approver.Post("/api/tenants/not-a-uuid/approve")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Admin.Get($"/api/tenants/{Guid.CreateVersion7()}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
+}
