@@ -65,9 +65,8 @@ test: db codegen-check
 	ConnectionStrings__TenantEvents="$(call connection,$(TEST_DB))" \
 	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
 
-bench: db build
-	ConnectionStrings__TenantEvents="$(call connection,tenantevents_bench)" PG_URL_BENCH="$(call connection,tenantevents_bench)" \
-	  bench/run.sh
+bench:
+	ConnectionStrings__TenantEvents="$(call connection,tenantevents_bench)" bench/run.sh $(BENCH_ARGS)
 
 clean:
 	$(PG) stop || true

@@ -111,12 +111,13 @@ public static class Hosting
                 }
             }, tags: ["ready"]);
 
+        // Metrics always (readable in-process, e.g. by dotnet-counters); traces are recorded only when they go somewhere:
+        // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT and the other standard variables).
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("tenantevents"))
-            .WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Wolverine", "Marten", Telemetry.Name))
             .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Wolverine", "Marten", Telemetry.Name));
-        // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT, standard OpenTelemetry variables).
-        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])) otel.UseOtlpExporter();
+        if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            otel.WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Wolverine", "Marten", Telemetry.Name)).UseOtlpExporter();
 
         return builder;
     }

@@ -108,6 +108,7 @@ public static class RequestTenantEndpoint
         var recordId = idempotencyKey.Length == 0 ? null : Hash($"{actor.Kind}\n{actor.Subject}\n{actor.TenantId}\n{idempotencyKey}");
 
         await using var session = streams.OpenSession(context, tenantId);
+        await session.BeginTransactionAsync(cancellation);
         if (recordId is not null && await Replay(session, recordId, requestHash, http, cancellation, refuseReplay) is { } replayed)
             return replayed;
         if (requested is null) return Problem.Validation(errors).ToResult();

@@ -48,6 +48,8 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
         Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null)
     {
         await using var session = OpenSession(context, tenantId);
+        // One connection and one transaction from the read to the commit: fewer round trips than a connection per step.
+        await session.BeginTransactionAsync(cancellation);
         var stream = await session.Events.FetchForWriting<Tenant>(tenantId, cancellation);
         if (stream.Aggregate is not { } tenant) return new StreamNotFound();
         if (expectedVersion is { } expected && expected != stream.CurrentVersion)

@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using TenantEvents.Infrastructure.Security;
+
+// Tenant provisioning benchmark (issue 2). Starts the service (Release build, static handler code) against its own
+// database, provisions tenants end to end over HTTP (request -> approve -> provision) with N concurrent clients, and
+// in the same run measures raw single-row INSERT+COMMIT into the same PostgreSQL with the same concurrency.
+// Prints start-up time, time-to-active percentiles, commands per second, raw inserts per second and the ratio,
+// per round and as medians over the rounds.
+
+var options = BenchOptions.Parse(args);
+var connectionString = Environment.GetEnvironmentVariable("ConnectionStrings__TenantEvents")
+                       ?? throw new InvalidOperationException("Set ConnectionStrings__TenantEvents (make bench does).");
+var rounds = new List<Round>();
+for (var round = 1; round <= options.Rounds; round++)
+{
+    await ResetDatabase(connectionString);
+    await using var service = await Service.Start(options, connectionString);
+    var provisioning = await Provisioning.Run(service, options, round);
+    var raw = await RawInserts.Run(connectionString, options.Concurrency, provisioning.Commands);
+    var result = new Round(round, service.StartupMs, provisioning, raw);
+    rounds.Add(result);
+    result.Print();
+}
+
+Console.WriteLine();
+Console.WriteLine($"== median of {rounds.Count} rounds ({options.Tenants} tenants per round, {options.Concurrency} concurrent clients, {Environment.ProcessorCount} cores)");
+Console.WriteLine($"service ready after start      : {Median(rounds.Select(r => r.StartupMs)):F0} ms   (aim: under 3000 ms)");
+Console.WriteLine($"time-to-active p50 / p95 / p99 : {Median(rounds.Select(r => r.Provisioning.P50)):F1} / {Median(rounds.Select(r => r.Provisioning.P95)):F1} / {Median(rounds.Select(r => r.Provisioning.P99)):F1} ms   (aim: p95 under 1000 ms)");
+Console.WriteLine($"commands per second            : {Median(rounds.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
+Console.WriteLine($"raw INSERT+COMMIT per second   : {Median(rounds.Select(r => r.Raw.PerSecond)):F0}");
+Console.WriteLine($"ratio commands / raw inserts   : {Median(rounds.Select(r => r.Ratio)):F2}   (aim: 0.5 or above)");
+return 0;
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
+
+static async Task ResetDatabase(string connectionString)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade; drop table if exists bench_raw_inserts;", connection);
+    await command.ExecuteNonQueryAsync();
+}
+
+sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        string Arg(string name, string fallback) =>
+            args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        return new BenchOptions(int.Parse(Arg("--tenants", "300")), int.Parse(Arg("--concurrency", "16")), int.Parse(Arg("--rounds", "3")),
+            Arg("--service", "src/TenantEvents/bin/Release/net10.0/TenantEvents.dll"), Arg("--url", "http://127.0.0.1:5099"));
+    }
+}
+
+sealed record Round(int Number, double StartupMs, ProvisioningResult Provisioning, RawResult Raw)
+{
+    public double Ratio => Provisioning.CommandsPerSecond / Raw.PerSecond;
+
+    public void Print() => Console.WriteLine(
+        $"round {Number}: ready {StartupMs:F0} ms | {Provisioning.Tenants} tenants active, time-to-active p50 {Provisioning.P50:F1} p95 {Provisioning.P95:F1} p99 {Provisioning.P99:F1} ms | " +
+        $"{Provisioning.CommandsPerSecond:F0} commands/s | raw {Raw.PerSecond:F0} inserts/s | ratio {Ratio:F2}");
+}
+
+sealed class Service : IAsyncDisposable
+{
+    private readonly Process _process;
+    public string Url { get; }
+    public string DataFolder { get; }
+    public double StartupMs { get; private set; }
+
+    private Service(Process process, string url, string dataFolder)
+    {
+        _process = process;
+        Url = url;
+        DataFolder = dataFolder;
+    }
+
+    public static async Task<Service> Start(BenchOptions options, string connectionString)
+    {
+        var dataFolder = Path.Combine(Path.GetTempPath(), "tenantevents-bench-" + Guid.NewGuid().ToString("N"));
+        var info = new ProcessStartInfo("dotnet", $"{options.ServiceDll} --urls {options.Url}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        info.Environment["ConnectionStrings__TenantEvents"] = connectionString;
+        info.Environment["TenantEvents__DataFolder"] = dataFolder;
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        var clock = Stopwatch.StartNew();
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("service: " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var service = new Service(process, options.Url, dataFolder);
+        using var http = new HttpClient();
+        while (true)
+        {
+            if (process.HasExited) throw new InvalidOperationException("The service exited during start-up.");
+            try
+            {
+                if ((await http.GetAsync($"{options.Url}/health/ready")).StatusCode == HttpStatusCode.OK) break;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(10);
+            if (clock.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("The service did not become ready in 60 s.");
+        }
+        service.StartupMs = clock.Elapsed.TotalMilliseconds;
+        return service;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        await _process.WaitForExitAsync();
+        try { Directory.Delete(DataFolder, true); } catch (IOException) { }
+    }
+}
+
+sealed record ProvisioningResult(int Tenants, int Commands, double P50, double P95, double P99, double CommandsPerSecond);
+
+static class Provisioning
+{
+    public static async Task<ProvisioningResult> Run(Service service, BenchOptions options, int round)
+    {
+        var key = DevTokenKeyFile.Load(service.DataFolder);
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency * 2 };
+        HttpClient Client(string role, string subject)
+        {
+            var client = new HttpClient(handler, disposeHandler: false) { BaseAddress = new Uri(service.Url) };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+                DevTokens.Issue(key, subject, [role], null, TimeSpan.FromHours(1), DateTime.UtcNow));
+            return client;
+        }
+        var admin = Client(Roles.PlatformAdmin, "bench-admin");
+        var approver = Client(Roles.PlatformApprover, "bench-approver");
+
+        // Warm-up: a few tenants so the first requests' JIT and connection set-up are not in the figures.
+        for (var i = 0; i < 5; i++) await ProvisionOne(admin, approver, $"warmup-{round}-{i}");
+
+        var latencies = new double[options.Tenants];
+        var next = -1;
+        var wall = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < options.Tenants)
+                latencies[i] = await ProvisionOne(admin, approver, $"bench-{round}-{i}");
+        }));
+        wall.Stop();
+        Array.Sort(latencies);
+        double Percentile(double p) => latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(p * latencies.Length) - 1)];
+        var commands = options.Tenants * 3;
+        return new ProvisioningResult(options.Tenants, commands, Percentile(0.50), Percentile(0.95), Percentile(0.99), commands / wall.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<double> ProvisionOne(HttpClient admin, HttpClient approver, string slug)
+    {
+        var clock = Stopwatch.StartNew();
+        var created = await Expect(admin.PostAsJsonAsync("/api/tenants", new
+        {
+            name = $"Agency {slug}",
+            slug,
+            template = "government-services",
+            residency = new { country = "US", subdivision = "US-TX" },
+            contacts = new[] { new { name = "Bench Contact", email = "bench@agency.example.gov" } },
+        }), HttpStatusCode.Created);
+        var id = JsonDocument.Parse(created).RootElement.GetProperty("id").GetString();
+        await Expect(approver.PostAsync($"/api/tenants/{id}/approve", null), HttpStatusCode.OK);
+        var active = await Expect(admin.PostAsync($"/api/tenants/{id}/provision", null), HttpStatusCode.OK);
+        if (JsonDocument.Parse(active).RootElement.GetProperty("state").GetString() != "active")
+            throw new InvalidOperationException($"Tenant {id} is not active after provisioning.");
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    private static async Task<string> Expect(Task<HttpResponseMessage> request, HttpStatusCode status)
+    {
+        using var response = await request;
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode != status) throw new InvalidOperationException($"Expected {status}, got {response.StatusCode}: {body}");
+        return body;
+    }
+}
+
+sealed record RawResult(int Inserts, double PerSecond);
+
+static class RawInserts
+{
+    /// <summary>The baseline: the same number of single-row INSERTs, each its own committed transaction, same concurrency.</summary>
+    public static async Task<RawResult> Run(string connectionString, int concurrency, int inserts)
+    {
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand(
+                "create table if not exists bench_raw_inserts (id uuid primary key, tenant_id uuid not null, data jsonb not null, at timestamptz not null)", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        var next = -1;
+        var wall = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand("insert into bench_raw_inserts (id, tenant_id, data, at) values ($1, $2, $3::jsonb, now())", connection);
+            insert.Parameters.Add(new NpgsqlParameter { Value = Guid.Empty });
+            insert.Parameters.Add(new NpgsqlParameter { Value = Guid.Empty });
+            insert.Parameters.Add(new NpgsqlParameter { Value = "" });
+            await insert.PrepareAsync();
+            while (Interlocked.Increment(ref next) < inserts)
+            {
+                insert.Parameters[0].Value = Guid.CreateVersion7();
+                insert.Parameters[1].Value = Guid.CreateVersion7();
+                insert.Parameters[2].Value = "{\"name\":\"Agency\",\"state\":\"requested\",\"residency\":{\"country\":\"US\"}}";
+                await insert.ExecuteNonQueryAsync();
+            }
+        }));
+        return new RawResult(inserts, inserts / wall.Elapsed.TotalSeconds);
+    }
+}
