@@ -33,6 +33,7 @@ public class AppFixture : IAsyncLifetime
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEvents", TestDatabase.ConnectionString);
         System.Environment.SetEnvironmentVariable("TenantEvents__DataFolder", DataFolder);
         System.Environment.SetEnvironmentVariable("TenantEvents__ProvisioningWebhookSecret", WebhookSecret);
+        System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
         Host = await AlbaHost.For<Program>(builder =>
         {
             builder.UseEnvironment(Environment);
