@@ -10,8 +10,11 @@ PG          := ops/postgres/local-cluster.sh
 SERVICE     := src/TenantEvents
 SERVICE_DLL := $(SERVICE)/bin/Debug/net10.0/TenantEvents.dll
 DATA        := $(CURDIR)/.data
-# An external PostgreSQL instead of the embedded cluster: make run DATABASE_URL="Host=...;Database=...;Username=...;Password=..."
+# An external PostgreSQL instead of the embedded cluster: give the three roles' connection strings (see README):
+#   make run DATABASE_URL="Host=...;Username=tenantevents_app;..." DATABASE_OWNER_URL="...tenantevents_owner..." DATABASE_PLATFORM_URL="...tenantevents_platform..."
 DATABASE_URL ?=
+DATABASE_OWNER_URL ?=
+DATABASE_PLATFORM_URL ?=
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 .PHONY: help run test build token codegen codegen-check bench db db-stop clean
@@ -33,12 +36,16 @@ db-stop:
 build:
 	$(DOTNET) build TenantEvents.sln -nologo -clp:ErrorsOnly
 
-connection = $(if $(DATABASE_URL),$(DATABASE_URL),$(shell $(PG) url $(1)))
+# $(call connections,DB): the environment for the three roles' connection strings to DB.
+connections = ConnectionStrings__TenantEvents="$(if $(DATABASE_URL),$(DATABASE_URL),$(shell $(PG) url $(1) app))" \
+  ConnectionStrings__TenantEventsOwner="$(if $(DATABASE_OWNER_URL),$(DATABASE_OWNER_URL),$(shell $(PG) url $(1) owner))" \
+  ConnectionStrings__TenantEventsPlatform="$(if $(DATABASE_PLATFORM_URL),$(DATABASE_PLATFORM_URL),$(shell $(PG) url $(1) platform))"
 
 run: db build
+	@$(call connections,$(DB)) $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
 	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin)"
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
-	  ConnectionStrings__TenantEvents="$(call connection,$(DB))" \
+	  $(call connections,$(DB)) \
 	  TenantEvents__DataFolder="$(DATA)" \
 	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
 	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)
@@ -51,7 +58,7 @@ token:
 # Wolverine's handler code is generated ahead of time and committed; the service loads it statically.
 codegen: db
 	@rm -rf $(SERVICE)/Internal/Generated
-	@ASPNETCORE_ENVIRONMENT=Development ConnectionStrings__TenantEvents="$(call connection,$(DB))" \
+	@ASPNETCORE_ENVIRONMENT=Development $(call connections,$(DB)) \
 	  $(DOTNET) run --project $(SERVICE) -- codegen write >/dev/null
 	@echo "Regenerated $(SERVICE)/Internal/Generated"
 
@@ -62,11 +69,11 @@ codegen-check: codegen
 	  echo "Generated handler code is stale: run 'make codegen' and commit it." >&2; exit 1; fi
 
 test: db codegen-check
-	ConnectionStrings__TenantEvents="$(call connection,$(TEST_DB))" \
+	$(call connections,$(TEST_DB)) \
 	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
 
 bench:
-	ConnectionStrings__TenantEvents="$(call connection,tenantevents_bench)" bench/run.sh $(BENCH_ARGS)
+	$(call connections,tenantevents_bench) bench/run.sh $(BENCH_ARGS)
 
 clean:
 	$(PG) stop || true

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for development and tests, owned by this checkout:
 #   ops/postgres/local-cluster.sh start [DATABASE...]  install PostgreSQL if absent, create/start the cluster, create DBs
-#   ops/postgres/local-cluster.sh stop | status | url DATABASE | psql [ARGS]
+#   ops/postgres/local-cluster.sh stop | status | url DATABASE [owner|app|platform] | psql [ARGS]
 # The cluster lives in .data/postgres (git-ignored), listens on 127.0.0.1 only, on its own port (PG_PORT, default
 # 55432), with trust authentication for loopback connections. It never touches a system PostgreSQL service. initdb
 # and postgres refuse to run as root, so as root the cluster runs as the unprivileged `postgres` OS user.
@@ -78,11 +78,16 @@ CONF
     as_owner "$bindir/pg_ctl" -D "$cluster" -l "$log" -w -t 60 start >/dev/null
     echo "PostgreSQL started on 127.0.0.1:$port" >&2
   fi
+  psql_cmd -v ON_ERROR_STOP=1 -f "$root/ops/postgres/roles.sql" >/dev/null
   for db in "$@"; do
     if [ -z "$(psql_cmd -tAc "select 1 from pg_database where datname = '$db'")" ]; then
-      psql_cmd -c "create database \"$db\"" >/dev/null
+      psql_cmd -c "create database \"$db\" owner tenantevents_owner" >/dev/null
       echo "Created database $db" >&2
     fi
+    # The owner creates the schema; the service's roles may connect and nothing more until migrations grant it.
+    psql_cmd -d "$db" -v ON_ERROR_STOP=1 -c "alter database \"$db\" owner to tenantevents_owner" \
+      -c "revoke create on schema public from public" -c "grant connect on database \"$db\" to tenantevents_app, tenantevents_platform" \
+      -c "alter database \"$db\" set app.tenant_id = ''" >/dev/null
   done
 }
 
@@ -97,7 +102,11 @@ case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
   status) as_owner "$(find_bindir)/pg_ctl" -D "$cluster" status ;;
-  url) echo "Host=127.0.0.1;Port=$port;Username=postgres;Database=${2:?database};Pooling=true;Maximum Pool Size=100" ;;
+  # url DATABASE [ROLE]: ROLE is owner, app (default) or platform, or any other role name.
+  url)
+    role=${3:-app}
+    case "$role" in owner|app|platform) role=tenantevents_$role ;; esac
+    echo "Host=127.0.0.1;Port=$port;Username=$role;Database=${2:?database};Pooling=true;Maximum Pool Size=100" ;;
   psql) shift; psql_cmd "$@" ;;
   *) echo "usage: $0 start [DB...] | stop | status | url DB | psql [ARGS]" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@ using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
 
 if (args.FirstOrDefault() == "dev-token") return DevTokenCommand.Run(args[1..]);
+if (args.FirstOrDefault() == "migrate") return await DatabaseMigration.Run(args[1..]);
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddTenantEvents();

@@ -23,26 +23,52 @@ namespace TenantEvents.Infrastructure;
 
 public static class Hosting
 {
+    /// <summary>The service's own role (tenantevents_app): owns nothing, bound by row-level security.</summary>
     public const string ConnectionStringName = "TenantEvents";
 
-    public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder)
+    /// <summary>The schema owner (tenantevents_owner), used only by `migrate`.</summary>
+    public const string OwnerConnectionStringName = "TenantEventsOwner";
+
+    /// <summary>Cross-tenant reads (tenantevents_platform): platform-administrator listings.</summary>
+    public const string PlatformConnectionStringName = "TenantEventsPlatform";
+
+    /// <summary>The per-connection setting that row-level security compares every row's tenant_id with.</summary>
+    public const string TenantSetting = "app.tenant_id";
+
+    public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder) => builder.AddTenantEvents(migrating: false);
+
+    /// <param name="migrating">
+    /// Build the host for `migrate`: connect as the schema owner and create or update every table. Otherwise connect as
+    /// the service's role and change no schema (it could not: it owns nothing).
+    /// </param>
+    public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder, bool migrating)
     {
         var options = TenantEventsOptions.From(builder.Configuration);
-        var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName);
+        var name = migrating ? OwnerConnectionStringName : ConnectionStringName;
+        var connectionString = builder.Configuration.GetConnectionString(name);
         if (string.IsNullOrWhiteSpace(connectionString))
             throw new InvalidOperationException(
-                $"No database: set ConnectionStrings:{ConnectionStringName} (environment ConnectionStrings__{ConnectionStringName}); `make run` does it for you.");
+                $"No database: set ConnectionStrings:{name} (environment ConnectionStrings__{name}); `make run` does it for you.");
+        var platformConnectionString = builder.Configuration.GetConnectionString(PlatformConnectionStringName);
+        if (!migrating && string.IsNullOrWhiteSpace(platformConnectionString))
+            throw new InvalidOperationException(
+                $"No platform connection: set ConnectionStrings:{PlatformConnectionStringName} (the tenantevents_platform role).");
 
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(new Clock(TimeProvider.System));
         services.AddSingleton(TemplateCatalog.LoadEmbedded());
         services.AddSingleton<TenantStreams>();
+        if (!migrating) services.AddSingleton(new PlatformDatabase(platformConnectionString!));
 
         services.AddMarten(marten =>
             {
                 marten.Connection(connectionString);
                 marten.DatabaseSchemaName = options.DatabaseSchema;
+                // Row-level security: Marten sets app.tenant_id on every session's connection and puts policies on
+                // the tenant document tables; the event tables get ours (DatabaseMigration).
+                marten.UseRowLevelSecurity(TenantSetting);
+                marten.AutoCreateSchemaObjects = migrating ? AutoCreate.CreateOrUpdate : AutoCreate.None;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString);
 
                 // Conjoined tenancy: every event and every tenant document row carries its tenant's id.
@@ -62,7 +88,6 @@ public static class Hosting
                 marten.Projections.Snapshot<Tenant>(SnapshotLifecycle.Inline);
             })
             .UseLightweightSessions()
-            .ApplyAllDatabaseChangesOnStartup()
             .IntegrateWithWolverine();
 
         builder.Host.UseWolverine(wolverine =>
@@ -72,6 +97,7 @@ public static class Hosting
             // Handler code is generated ahead of time (src/TenantEvents/Internal/Generated, `make codegen`) and loaded
             // statically: no Roslyn at start-up.
             wolverine.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
+            wolverine.AutoBuildMessageStorageOnStartup = migrating ? AutoCreate.CreateOrUpdate : AutoCreate.None;
         });
         services.AddWolverineHttp();
 

@@ -1,4 +1,5 @@
 using Marten;
+using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 using TenantEvents.Infrastructure;
@@ -17,7 +18,8 @@ public static class ListTenantsEndpoint
     /// </summary>
     [WolverineGet("/api/tenants", OperationId = "ListTenants")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
-    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, TenantEventsOptions options, CancellationToken cancellation)
+    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, PlatformDatabase platform, TenantEventsOptions options,
+        CancellationToken cancellation)
     {
         var query = http.Request.Query;
         var errors = new List<FieldError>();
@@ -44,13 +46,42 @@ public static class ListTenantsEndpoint
 
         var (sql, parameters) = Build(store.Options.Schema.For<Tenant>(), state, query["template"], query["country"], query["subdivision"],
             cursor, onlyTenant, limit + 1);
-        await using var session = store.QuerySession();
-        var rows = await session.QueryAsync<Tenant>(sql, cancellation, parameters);
+        // A tenant administrator reads through its own tenant's session (row-level security applies); the
+        // platform-wide roles read across tenants under the platform role, which may read past it.
+        var rows = onlyTenant is { } own
+            ? await ReadOwn(store, own, sql, parameters, cancellation)
+            : await ReadAcrossTenants(platform, store.Options.Serializer(), sql, parameters, cancellation);
         var items = rows.Take(limit).ToList();
         return Results.Json(new TenantPage(items, rows.Count > limit ? items[^1].Id.ToString() : null), Json.Options);
     }
 
-    /// <summary>One parameterised statement across all tenants' partitions (a platform-level read).</summary>
+    private static async Task<IReadOnlyList<Tenant>> ReadOwn(IDocumentStore store, Guid tenant, string sql, object[] parameters,
+        CancellationToken cancellation)
+    {
+        await using var session = store.QuerySession(tenant.ToString());
+        return await session.QueryAsync<Tenant>(sql, cancellation, parameters);
+    }
+
+    private static async Task<IReadOnlyList<Tenant>> ReadAcrossTenants(PlatformDatabase platform, ISerializer serializer, string sql,
+        object[] parameters, CancellationToken cancellation)
+    {
+        await using var command = platform.DataSource.CreateCommand(PositionalParameters(sql));
+        foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        var tenants = new List<Tenant>();
+        while (await reader.ReadAsync(cancellation))
+            tenants.Add(serializer.FromJson<Tenant>(reader.GetStream(0)));
+        return tenants;
+    }
+
+    /// <summary>Marten's '?' placeholders as PostgreSQL's $1, $2, ...</summary>
+    private static string PositionalParameters(string sql)
+    {
+        var n = 0;
+        return System.Text.RegularExpressions.Regex.Replace(sql, @"\?", _ => "$" + ++n);
+    }
+
+    /// <summary>One parameterised statement over the tenant documents (all tenants, or one under row-level security).</summary>
     private static (string Sql, object[] Parameters) Build(string table, TenantState? state, string? template, string? country,
         string? subdivision, Guid? cursor, Guid? onlyTenant, int take)
     {

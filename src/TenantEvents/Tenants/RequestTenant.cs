@@ -146,7 +146,9 @@ public static class RequestTenantEndpoint
         if (record.RequestHash != requestHash)
             return new Problem("idempotency-key-reused", 422, "This Idempotency-Key was used for a different request",
                 "Use a new key for a new request; a key replays only the request it was first used with.").ToResult();
-        var tenant = await session.ForTenant(record.TenantId.ToString()).Events.FetchLatest<Tenant>(record.TenantId, cancellation);
+        // The first request's tenant, read in its own tenant session (row-level security binds each session to one).
+        await using var first = session.DocumentStore.QuerySession(record.TenantId.ToString());
+        var tenant = await first.LoadAsync<Tenant>(record.TenantId, cancellation);
         if (tenant is null) return Problem.NotFound("tenant").ToResult();
         http.Response.Headers.ETag = TenantHttp.ETag(tenant.Version);
         http.Response.Headers["Idempotent-Replayed"] = "true";

@@ -31,12 +31,17 @@ public class AppFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEvents", TestDatabase.ConnectionString);
-        System.Environment.SetEnvironmentVariable("TenantEvents__DataFolder", DataFolder);
-        System.Environment.SetEnvironmentVariable("TenantEvents__ProvisioningWebhookSecret", WebhookSecret);
+        System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEventsOwner", TestDatabase.OwnerConnectionString);
+        System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEventsPlatform", TestDatabase.PlatformConnectionString);
         System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
+        await TestDatabase.Migrate();
         Host = await AlbaHost.For<Program>(builder =>
         {
             builder.UseEnvironment(Environment);
+            // Per-fixture settings go through the builder, not process-wide environment variables: two fixtures start
+            // side by side.
+            builder.UseSetting("TenantEvents:DataFolder", DataFolder);
+            builder.UseSetting("TenantEvents:ProvisioningWebhookSecret", WebhookSecret);
             builder.ConfigureServices(services =>
             {
                 services.RemoveAll<Clock>();
@@ -68,20 +73,64 @@ public class AppFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The test database: from ConnectionStrings__TenantEvents, else the local cluster (started if need be).</summary>
+/// <summary>
+/// The test database, one connection string per role: from ConnectionStrings__TenantEvents(Owner|Platform) as
+/// `make test` sets them, else the local cluster (started if need be).
+/// </summary>
 public static class TestDatabase
 {
-    private static readonly Lazy<string> Connection = new(Resolve);
-
-    public static string ConnectionString => Connection.Value;
-
-    private static string Resolve()
+    private static readonly Lazy<string> Started = new(() =>
     {
-        var configured = System.Environment.GetEnvironmentVariable("ConnectionStrings__TenantEvents");
+        if (string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable("ConnectionStrings__TenantEvents")))
+            Run(Script, "start tenantevents_test");
+        return "";
+    });
+
+    private static readonly SemaphoreSlim MigrationLock = new(1, 1);
+    private static bool _migrated;
+
+    private static string Script => Path.Combine(RepositoryRoot(), "ops", "postgres", "local-cluster.sh");
+
+    /// <summary>The service's role (tenantevents_app).</summary>
+    public static string ConnectionString => Resolve("", "app");
+    public static string OwnerConnectionString => Resolve("Owner", "owner");
+    public static string PlatformConnectionString => Resolve("Platform", "platform");
+
+    private static string Resolve(string suffix, string role)
+    {
+        var configured = System.Environment.GetEnvironmentVariable("ConnectionStrings__TenantEvents" + suffix);
         if (!string.IsNullOrEmpty(configured)) return configured;
-        var script = Path.Combine(RepositoryRoot(), "ops", "postgres", "local-cluster.sh");
-        Run(script, "start tenantevents_test");
-        return Run(script, "url tenantevents_test").Trim();
+        _ = Started.Value;
+        return Run(Script, $"url tenantevents_test {role}").Trim();
+    }
+
+    /// <summary>`TenantEvents migrate`, once per test run, as the schema owner.</summary>
+    public static async Task Migrate()
+    {
+        await MigrationLock.WaitAsync();
+        try
+        {
+            if (_migrated) return;
+            (await TenantEvents.Infrastructure.DatabaseMigration.Run([])).ShouldBe(0);
+            _migrated = true;
+        }
+        finally
+        {
+            MigrationLock.Release();
+        }
+    }
+
+    /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
+    public static async Task Reset()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(OwnerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("""
+            truncate tenantevents.mt_events, tenantevents.mt_streams, tenantevents.mt_doc_tenant, tenantevents.mt_doc_tenantslug,
+                     tenantevents.mt_doc_idempotencyrecord, tenantevents.wolverine_incoming_envelopes,
+                     tenantevents.wolverine_outgoing_envelopes, tenantevents.wolverine_dead_letters
+            """, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     public static string RepositoryRoot()

@@ -19,7 +19,7 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        await Fixture.Host.ResetAllMartenDataAsync();
+        await TestDatabase.Reset();
         Fixture.Time.SetUtcNow(new DateTimeOffset(2026, 11, 28, 9, 0, 0, TimeSpan.Zero));
     }
 
@@ -61,7 +61,7 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
 
     protected async Task<long> EventCount(Guid? tenant = null)
     {
-        await using var connection = new NpgsqlConnection(TestDatabase.ConnectionString);
+        await using var connection = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             // Marten writes "tombstone" rows for appends that failed, to keep the sequence gap-free; they are not events.

@@ -15,12 +15,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly TenantEvents.Infrastructure.PlatformDatabase _platformDatabase;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public GET_api_tenants(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
+        public GET_api_tenants(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Infrastructure.PlatformDatabase platformDatabase, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
+            _platformDatabase = platformDatabase;
             _tenantEventsOptions = tenantEventsOptions;
         }
 
@@ -29,7 +31,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Tenants.ListTenantsEndpoint").SetTag("http.route", "/api/tenants").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.ListTenantsEndpoint.Get(httpContext, _documentStore, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.ListTenantsEndpoint.Get(httpContext, _documentStore, _platformDatabase, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
