@@ -13,15 +13,19 @@ using TenantEvents.Infrastructure.Security;
 // per round and as medians over the rounds.
 
 var options = BenchOptions.Parse(args);
-var connectionString = Environment.GetEnvironmentVariable("ConnectionStrings__TenantEvents")
-                       ?? throw new InvalidOperationException("Set ConnectionStrings__TenantEvents (make bench does).");
+string Connection(string name) => Environment.GetEnvironmentVariable("ConnectionStrings__" + name)
+                                  ?? throw new InvalidOperationException($"Set ConnectionStrings__{name} (make bench does).");
+var connectionString = Connection("TenantEvents");
+var ownerConnectionString = Connection("TenantEventsOwner");
+var platformConnectionString = Connection("TenantEventsPlatform");
 var rounds = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
 {
-    await ResetDatabase(connectionString);
-    await using var service = await Service.Start(options, connectionString);
+    await ResetDatabase(ownerConnectionString);
+    await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+    await using var service = await Service.Start(options, connectionString, ownerConnectionString, platformConnectionString);
     var provisioning = await Provisioning.Run(service, options, round);
-    var raw = await RawInserts.Run(connectionString, options.Concurrency, provisioning.Commands);
+    var raw = await RawInserts.Run(ownerConnectionString, connectionString, options.Concurrency, provisioning.Commands);
     var result = new Round(round, service.StartupMs, provisioning, raw);
     rounds.Add(result);
     result.Print();
@@ -46,7 +50,7 @@ static async Task ResetDatabase(string connectionString)
 {
     await using var connection = new NpgsqlConnection(connectionString);
     await connection.OpenAsync();
-    await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade; drop table if exists bench_raw_inserts;", connection);
+    await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade; drop table if exists public.bench_raw_inserts;", connection);
     await command.ExecuteNonQueryAsync();
 }
 
@@ -84,7 +88,7 @@ sealed class Service : IAsyncDisposable
         DataFolder = dataFolder;
     }
 
-    public static async Task<Service> Start(BenchOptions options, string connectionString)
+    public static async Task<Service> Start(BenchOptions options, string connectionString, string owner, string platform)
     {
         var dataFolder = Path.Combine(Path.GetTempPath(), "tenantevents-bench-" + Guid.NewGuid().ToString("N"));
         var info = new ProcessStartInfo("dotnet", $"{options.ServiceDll} --urls {options.Url}")
@@ -94,6 +98,8 @@ sealed class Service : IAsyncDisposable
         };
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         info.Environment["ConnectionStrings__TenantEvents"] = connectionString;
+        info.Environment["ConnectionStrings__TenantEventsOwner"] = owner;
+        info.Environment["ConnectionStrings__TenantEventsPlatform"] = platform;
         info.Environment["TenantEvents__DataFolder"] = dataFolder;
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var clock = Stopwatch.StartNew();
@@ -197,13 +203,15 @@ sealed record RawResult(int Inserts, double PerSecond);
 static class RawInserts
 {
     /// <summary>The baseline: the same number of single-row INSERTs, each its own committed transaction, same concurrency.</summary>
-    public static async Task<RawResult> Run(string connectionString, int concurrency, int inserts)
+    public static async Task<RawResult> Run(string ownerConnectionString, string connectionString, int concurrency, int inserts)
     {
-        await using (var connection = new NpgsqlConnection(connectionString))
+        await using (var connection = new NpgsqlConnection(ownerConnectionString))
         {
             await connection.OpenAsync();
-            await using var create = new NpgsqlCommand(
-                "create table if not exists bench_raw_inserts (id uuid primary key, tenant_id uuid not null, data jsonb not null, at timestamptz not null)", connection);
+            await using var create = new NpgsqlCommand("""
+                create table if not exists public.bench_raw_inserts (id uuid primary key, tenant_id uuid not null, data jsonb not null, at timestamptz not null);
+                grant insert on public.bench_raw_inserts to tenantevents_app;
+                """, connection);
             await create.ExecuteNonQueryAsync();
         }
         var next = -1;
@@ -212,7 +220,7 @@ static class RawInserts
         {
             await using var connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand("insert into bench_raw_inserts (id, tenant_id, data, at) values ($1, $2, $3::jsonb, now())", connection);
+            await using var insert = new NpgsqlCommand("insert into public.bench_raw_inserts (id, tenant_id, data, at) values ($1, $2, $3::jsonb, now())", connection);
             insert.Parameters.Add(new NpgsqlParameter { Value = Guid.Empty });
             insert.Parameters.Add(new NpgsqlParameter { Value = Guid.Empty });
             insert.Parameters.Add(new NpgsqlParameter { Value = "" });

@@ -17,6 +17,7 @@ public static class DatabaseMigration
     public static async Task<int> Run(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddTenantEvents(migrating: true);
         await using var app = builder.Build();
         await app.SetupResources();
