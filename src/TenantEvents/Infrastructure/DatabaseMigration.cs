@@ -41,6 +41,19 @@ public static class DatabaseMigration
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
 
+        // Tenants' data keys, stored only wrapped by the tenant's KEK (TenantKeyRing); tenant_id puts them under RLS too.
+        await using (var keys = new NpgsqlCommand($"""
+            create table if not exists {s}.tenant_data_keys (
+              tenant_id varchar(250) not null,
+              version integer not null,
+              kek_id text not null,
+              algorithm text not null,
+              wrapped bytea not null,
+              created_at timestamptz not null default now(),
+              primary key (tenant_id, version))
+            """, connection, transaction))
+            await keys.ExecuteNonQueryAsync();
+
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""
             select c.relname from pg_class c

@@ -16,6 +16,7 @@ using Wolverine;
 using Wolverine.Http;
 using Wolverine.Marten;
 using TenantEvents.Infrastructure.Security;
+using TenantEvents.Keys;
 using TenantEvents.Tenants;
 using TenantEvents.Tenants.Templates;
 
@@ -60,6 +61,13 @@ public static class Hosting
         services.AddSingleton(TemplateCatalog.LoadEmbedded());
         services.AddSingleton<TenantStreams>();
         if (!migrating) services.AddSingleton(new PlatformDatabase(platformConnectionString!));
+        services.AddSingleton<IKeyService>(options.KeyProvider switch
+        {
+            "local" => new LocalKeyService(options.DataFolder),
+            var other => throw new InvalidOperationException($"Unknown key provider '{other}' (TenantEvents:KeyProvider): local or azure-key-vault."),
+        });
+        services.AddSingleton(provider => new TenantKeyRing(provider.GetRequiredService<IKeyService>(), NpgsqlDataSource.Create(connectionString),
+            provider.GetRequiredService<Clock>(), options));
 
         services.AddMarten(marten =>
             {
@@ -78,14 +86,14 @@ public static class Hosting
                 marten.Events.MetadataConfig.CausationIdEnabled = true;
                 marten.Events.MetadataConfig.HeadersEnabled = true;
                 marten.Events.MetadataConfig.UserNameEnabled = true;
-                marten.Events.AddEventTypes(TenantEventTypes.All);
+                // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
+                foreach (var type in TenantEventTypes.All)
+                    marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
-                marten.Schema.For<Tenant>().MultiTenanted();
+                // The read model, written by TenantStreams in the same transaction as the events it reflects.
+                marten.Schema.For<TenantRecord>().MultiTenanted();
                 marten.Schema.For<TenantSlug>().SingleTenanted();
                 marten.Schema.For<IdempotencyRecord>().SingleTenanted();
-
-                // Security- and list-critical read model: inline, in the write's own transaction.
-                marten.Projections.Snapshot<Tenant>(SnapshotLifecycle.Inline);
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine();

@@ -64,6 +64,10 @@ public sealed class Problem
                 $"If-Match named version {expected}; the current version is {actual}. Read it again and retry.")
             .With("expectedVersion", expected).With("currentVersion", actual);
 
+    public static Problem Gone() =>
+        new("tenant-decommissioned", 410, "The tenant was decommissioned",
+            "Its data was crypto-shredded: the events remain in the immutable audit trail but can no longer be read.");
+
     public static Problem ConcurrentWrite() =>
         new("concurrent-write", 409, "Another write got there first",
             "The resource was changed by a concurrent request. Read it again and retry.");

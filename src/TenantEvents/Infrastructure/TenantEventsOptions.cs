@@ -20,6 +20,18 @@ public sealed class TenantEventsOptions
     /// <summary>How far a provisioning webhook's timestamp may be from our clock before it is refused as stale.</summary>
     public TimeSpan WebhookTolerance { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long an unwrapped data key stays in memory before the key service is asked again.</summary>
+    public TimeSpan KeyCacheLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>At most this many unwrapped data keys are kept in memory.</summary>
+    public int KeyCacheSize { get; set; } = 10_000;
+
+    /// <summary>Key service for tenants' KEKs: "local" (a root key in the data folder) or "azure-key-vault".</summary>
+    public string KeyProvider { get; set; } = "local";
+
+    /// <summary>Seal tenant event payloads (off only to measure what sealing costs: `make bench`).</summary>
+    public bool Sealing { get; set; } = true;
+
     /// <summary>Largest accepted page size on list endpoints.</summary>
     public int MaxPageSize { get; set; } = 200;
 

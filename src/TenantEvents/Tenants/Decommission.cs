@@ -1,4 +1,6 @@
+using Marten;
 using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Keys;
 using Wolverine;
 using Wolverine.Http;
 using Wolverine.Runtime;
@@ -16,6 +18,12 @@ public sealed record CancelDecommission(string? Reason);
 
 /// <summary>The scheduled completion: sent through Wolverine's durable outbox at approval, for the not-before time.</summary>
 public sealed record CompleteDueDecommission(Guid TenantId);
+
+/// <summary>
+/// Crypto-shredding, sent through the durable outbox in the same transaction as TenantDecommissioned: the tenant's
+/// keys are destroyed once that commit is certain, and retried until done.
+/// </summary>
+public sealed record ShredTenantKeys(Guid TenantId);
 
 public static class RequestDecommissionEndpoint
 {
@@ -60,13 +68,41 @@ public static class CancelDecommissionEndpoint
 
 public static class CompleteDecommissionEndpoint
 {
-    /// <summary>Completes a due decommission now (the scheduled message does the same by itself when the time comes).</summary>
+    /// <summary>
+    /// Completes a due decommission now (the scheduled message does the same by itself when the time comes). Export
+    /// the tenant first (GET /api/tenants/{id}/export): afterwards its data cannot be read by anyone.
+    /// </summary>
     [WolverinePost("/api/tenants/{tenantId}/decommission/complete", OperationId = "CompleteDecommission")]
     [Authorize(Roles = Roles.PlatformAdmin)]
     public static Task<IResult> Post(Guid tenantId, HttpContext http, TenantStreams streams, MessageContext context,
         CancellationToken cancellation) =>
         TenantHttp.Command(http, streams, context, tenantId, "complete decommission", TenantHttp.NoErrors,
-            (by, tenant, now) => TenantDecisions.CompleteDecommission(tenant, by, now), cancellation);
+            (by, tenant, now) => TenantDecisions.CompleteDecommission(tenant, by, now), cancellation, alongside: Shred);
+
+    /// <summary>
+    /// With TenantDecommissioned: the read model keeps only its clear fields (the tenant existed, and ended), and the
+    /// keys are destroyed through the outbox once this transaction commits.
+    /// </summary>
+    public static async Task Shred(Tenant after, IReadOnlyList<object> events, IDocumentSession session, MessageContext outbox)
+    {
+        if (!events.OfType<TenantDecommissioned>().Any()) return;
+        session.Store(new TenantRecord
+        {
+            Id = after.Id, Slug = after.Slug, State = after.State, Template = after.Template, Country = after.Residency.Country,
+            Subdivision = after.Residency.Subdivision, Version = after.Version, RequestedAt = after.RequestedAt, UpdatedAt = after.UpdatedAt,
+            Sealed = null,
+        });
+        await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
+    }
+}
+
+public static class ShredTenantKeysHandler
+{
+    public static async Task Handle(ShredTenantKeys message, TenantKeyRing keys, ILogger<ShredTenantKeys> logger, CancellationToken cancellation)
+    {
+        await keys.ShredAsync(message.TenantId, cancellation);
+        logger.LogInformation("Tenant {TenantId} crypto-shredded: its keys are destroyed", message.TenantId);
+    }
 }
 
 public static class CompleteDueDecommissionHandler
@@ -79,7 +115,8 @@ public static class CompleteDueDecommissionHandler
         ILogger<CompleteDueDecommission> logger, CancellationToken cancellation)
     {
         var outcome = await streams.Execute(context, message.TenantId, null,
-            (tenant, now) => TenantDecisions.CompleteDecommission(tenant, Actor.System, now), cancellation);
+            (tenant, now) => TenantDecisions.CompleteDecommission(tenant, Actor.System, now), cancellation,
+            alongside: CompleteDecommissionEndpoint.Shred);
         switch (outcome)
         {
             case Applied:
@@ -93,7 +130,7 @@ public static class CompleteDueDecommissionHandler
                 break;
             case LostRace:
                 throw new InvalidOperationException($"Concurrent write on tenant {message.TenantId}; Wolverine retries the scheduled completion.");
-            case StreamNotFound:
+            case StreamNotFound or TenantShredded:
                 logger.LogWarning("Scheduled decommission of tenant {TenantId} found no such tenant", message.TenantId);
                 break;
         }

@@ -14,12 +14,15 @@ public static class GetTenantEndpoint
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}", OperationId = "GetTenant")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
+        CancellationToken cancellation)
     {
         if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
         await using var session = store.QuerySession(tenantId.ToString());
-        var tenant = await session.LoadAsync<Tenant>(tenantId, cancellation);
-        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null) return Problem.NotFound("tenant").ToResult();
+        if (record.Shredded) return TenantHttp.Gone(record);
+        var tenant = await streams.ReadAsync(record, cancellation);
         var etag = TenantHttp.ETag(tenant.Version);
         http.Response.Headers.ETag = etag;
         if (http.Request.Headers.IfNoneMatch.ToString() == etag) return Results.StatusCode(StatusCodes.Status304NotModified);

@@ -7,7 +7,8 @@ using TenantEvents.Infrastructure.Security;
 
 namespace TenantEvents.Tenants;
 
-public sealed record TenantPage(IReadOnlyList<Tenant> Items, string? NextCursor);
+/// <summary>A page of tenants: each a <see cref="Tenant"/>, or a <see cref="ShreddedTenant"/> once decommissioned.</summary>
+public sealed record TenantPage(IReadOnlyList<object> Items, string? NextCursor);
 
 public static class ListTenantsEndpoint
 {
@@ -18,8 +19,8 @@ public static class ListTenantsEndpoint
     /// </summary>
     [WolverineGet("/api/tenants", OperationId = "ListTenants")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
-    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, PlatformDatabase platform, TenantEventsOptions options,
-        CancellationToken cancellation)
+    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, PlatformDatabase platform, TenantStreams streams,
+        TenantEventsOptions options, CancellationToken cancellation)
     {
         var query = http.Request.Query;
         var errors = new List<FieldError>();
@@ -44,33 +45,38 @@ public static class ListTenantsEndpoint
         Guid? onlyTenant = caller.HasAny(Roles.PlatformWide) ? null : caller.Actor.TenantId;
         if (!caller.HasAny(Roles.PlatformWide) && onlyTenant is null) return Results.Json(new TenantPage([], null), Json.Options);
 
-        var (sql, parameters) = Build(store.Options.Schema.For<Tenant>(), state, query["template"], query["country"], query["subdivision"],
+        var (sql, parameters) = Build(store.Options.Schema.For<TenantRecord>(), state, query["template"], query["country"], query["subdivision"],
             cursor, onlyTenant, limit + 1);
         // A tenant administrator reads through its own tenant's session (row-level security applies); the
         // platform-wide roles read across tenants under the platform role, which may read past it.
         var rows = onlyTenant is { } own
             ? await ReadOwn(store, own, sql, parameters, cancellation)
             : await ReadAcrossTenants(platform, store.Options.Serializer(), sql, parameters, cancellation);
-        var items = rows.Take(limit).ToList();
-        return Results.Json(new TenantPage(items, rows.Count > limit ? items[^1].Id.ToString() : null), Json.Options);
+        var page = rows.Take(limit).ToList();
+        var items = new List<object>();
+        foreach (var record in page)
+            items.Add(record.Shredded
+                ? new ShreddedTenant(record.Id, record.Slug, record.State, record.Template, record.Version, record.UpdatedAt)
+                : await streams.ReadAsync(record, cancellation));
+        return Results.Json(new TenantPage(items, rows.Count > limit ? page[^1].Id.ToString() : null), Json.Options);
     }
 
-    private static async Task<IReadOnlyList<Tenant>> ReadOwn(IDocumentStore store, Guid tenant, string sql, object[] parameters,
+    private static async Task<IReadOnlyList<TenantRecord>> ReadOwn(IDocumentStore store, Guid tenant, string sql, object[] parameters,
         CancellationToken cancellation)
     {
         await using var session = store.QuerySession(tenant.ToString());
-        return await session.QueryAsync<Tenant>(sql, cancellation, parameters);
+        return await session.QueryAsync<TenantRecord>(sql, cancellation, parameters);
     }
 
-    private static async Task<IReadOnlyList<Tenant>> ReadAcrossTenants(PlatformDatabase platform, ISerializer serializer, string sql,
+    private static async Task<IReadOnlyList<TenantRecord>> ReadAcrossTenants(PlatformDatabase platform, ISerializer serializer, string sql,
         object[] parameters, CancellationToken cancellation)
     {
         await using var command = platform.DataSource.CreateCommand(PositionalParameters(sql));
         foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
         await using var reader = await command.ExecuteReaderAsync(cancellation);
-        var tenants = new List<Tenant>();
+        var tenants = new List<TenantRecord>();
         while (await reader.ReadAsync(cancellation))
-            tenants.Add(serializer.FromJson<Tenant>(reader.GetStream(0)));
+            tenants.Add(serializer.FromJson<TenantRecord>(reader.GetStream(0)));
         return tenants;
     }
 
@@ -90,8 +96,8 @@ public static class ListTenantsEndpoint
         void Add(string clause, object value) { where.Add(clause); parameters.Add(value); }
         if (state is { } st) Add("d.data ->> 'State' = ?", st.ToString());
         if (!string.IsNullOrEmpty(template)) Add("d.data ->> 'Template' = ?", template);
-        if (!string.IsNullOrEmpty(country)) Add("d.data -> 'Residency' ->> 'Country' = ?", country);
-        if (!string.IsNullOrEmpty(subdivision)) Add("d.data -> 'Residency' ->> 'Subdivision' = ?", subdivision);
+        if (!string.IsNullOrEmpty(country)) Add("d.data ->> 'Country' = ?", country);
+        if (!string.IsNullOrEmpty(subdivision)) Add("d.data ->> 'Subdivision' = ?", subdivision);
         if (cursor is { } after) Add("d.id > ?", after);
         if (onlyTenant is { } t) Add("d.id = ?", t);
         var filter = where.Count == 0 ? "" : "where " + string.Join(" and ", where);

@@ -109,7 +109,7 @@ public static class RequestTenantEndpoint
 
         await using var session = streams.OpenSession(context, tenantId);
         await session.BeginTransactionAsync(cancellation);
-        if (recordId is not null && await Replay(session, recordId, requestHash, http, cancellation, refuseReplay) is { } replayed)
+        if (recordId is not null && await Replay(session, streams, recordId, requestHash, http, cancellation, refuseReplay) is { } replayed)
             return replayed;
         if (requested is null) return Problem.Validation(errors).ToResult();
 
@@ -119,7 +119,7 @@ public static class RequestTenantEndpoint
         session.Insert(new TenantSlug { Id = requested.Slug, TenantId = tenantId });
         if (recordId is not null)
             session.Insert(new IdempotencyRecord { Id = recordId, RequestHash = requestHash, TenantId = tenantId, CreatedAt = requested.At });
-        session.Events.StartStream<Tenant>(tenantId, requested);
+        await streams.StartAsync(session, requested, cancellation);
         try
         {
             await session.SaveChangesAsync(cancellation);
@@ -135,8 +135,8 @@ public static class RequestTenantEndpoint
         return Results.Created($"/api/tenants/{tenantId}", tenant);
     }
 
-    private static async Task<IResult?> Replay(IDocumentSession session, string recordId, string requestHash, HttpContext http,
-        CancellationToken cancellation, bool refuseReplay)
+    private static async Task<IResult?> Replay(IDocumentSession session, TenantStreams streams, string recordId, string requestHash,
+        HttpContext http, CancellationToken cancellation, bool refuseReplay)
     {
         var record = await session.LoadAsync<IdempotencyRecord>(recordId, cancellation);
         if (record is null) return null;
@@ -148,8 +148,10 @@ public static class RequestTenantEndpoint
                 "Use a new key for a new request; a key replays only the request it was first used with.").ToResult();
         // The first request's tenant, read in its own tenant session (row-level security binds each session to one).
         await using var first = session.DocumentStore.QuerySession(record.TenantId.ToString());
-        var tenant = await first.LoadAsync<Tenant>(record.TenantId, cancellation);
-        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        var stored = await first.LoadAsync<TenantRecord>(record.TenantId, cancellation);
+        if (stored is null) return Problem.NotFound("tenant").ToResult();
+        if (stored.Shredded) return TenantHttp.Gone(stored);
+        var tenant = await streams.ReadAsync(stored, cancellation);
         http.Response.Headers.ETag = TenantHttp.ETag(tenant.Version);
         http.Response.Headers["Idempotent-Replayed"] = "true";
         return Results.Created($"/api/tenants/{tenant.Id}", tenant);
@@ -163,7 +165,7 @@ public static class RequestTenantEndpoint
         string requestHash, string slug, HttpContext http, CancellationToken cancellation, bool refuseReplay)
     {
         await using var again = streams.OpenSession(context, tenantId);
-        if (recordId is not null && await Replay(again, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
+        if (recordId is not null && await Replay(again, streams, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
             return winner;
         return SlugTaken(slug);
     }

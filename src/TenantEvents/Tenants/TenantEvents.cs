@@ -85,6 +85,14 @@ public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, 
 
 public static class TenantEventTypes
 {
+    /// <summary>The name an event type is stored under in mt_events.type (snake case: tenant_requested).</summary>
+    public static string StoredName(Type type) =>
+        string.Concat(type.Name.Select((c, i) => char.IsUpper(c) && i > 0 ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    /// <summary>The sealed form of an event, as stored.</summary>
+    public static object Wrap(Type type, TenantEvents.Keys.SealedPayload payload) =>
+        Activator.CreateInstance(typeof(TenantEvents.Keys.Sealed<>).MakeGenericType(type), payload.KeyVersion, payload.Nonce, payload.Ciphertext)!;
+
     /// <summary>Every event of the tenant lifecycle; the event model test compares this list with eventmodels/.</summary>
     public static readonly IReadOnlyList<Type> All =
     [

@@ -16,7 +16,8 @@ public static class TenantHistoryEndpoint
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/events", OperationId = "GetTenantEvents")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Auditor},{Roles.TenantAdmin}")]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
+        CancellationToken cancellation)
     {
         if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
         long toVersion = 0;
@@ -25,7 +26,16 @@ public static class TenantHistoryEndpoint
         await using var session = store.QuerySession(tenantId.ToString());
         var events = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
         if (events.Count == 0) return Problem.NotFound("tenant").ToResult();
-        return Results.Json(events.Select(e => new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, e.Data)).ToList(),
-            Json.Options);
+        var entries = new List<TenantEventEntry>();
+        try
+        {
+            foreach (var e in events)
+                entries.Add(new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, await streams.OpenAsync(e, cancellation)));
+        }
+        catch (TenantEvents.Keys.KeyDestroyedException)
+        {
+            return Problem.Gone().ToResult();
+        }
+        return Results.Json(entries, Json.Options);
     }
 }

@@ -59,6 +59,11 @@ public static class TenantHttp
         return errors;
     }
 
+    /// <summary>410: the tenant existed and was decommissioned; its data was crypto-shredded and cannot come back.</summary>
+    public static IResult Gone(TenantRecord record) =>
+        Problem.Gone().With("tenant", new ShreddedTenant(record.Id, record.Slug, record.State, record.Template, record.Version, record.UpdatedAt))
+            .ToResult();
+
     public static string ETag(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 
     public static IResult Respond(this Outcome outcome, HttpContext http, string command, int successStatus = StatusCodes.Status200OK)
@@ -74,6 +79,8 @@ public static class TenantHttp
                     : Results.Json(applied.Tenant, Json.Options, statusCode: successStatus);
             case StreamNotFound:
                 return Problem.NotFound("tenant").ToResult();
+            case TenantShredded:
+                return Problem.Gone().ToResult();
             case VersionMismatch mismatch:
                 http.Response.Headers.ETag = ETag(mismatch.Actual);
                 return Problem.StaleVersion(mismatch.Expected, mismatch.Actual).ToResult();

@@ -1,6 +1,8 @@
+using System.Text.Json;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using TenantEvents.Keys;
 using Wolverine.Marten.Publishing;
 using Wolverine.Runtime;
 using TenantEvents.Infrastructure;
@@ -20,14 +22,20 @@ public sealed record VersionMismatch(long Expected, long Actual) : Outcome;
 
 public sealed record LostRace(bool HadExpectedVersion, long? Expected) : Outcome;
 
+/// <summary>The tenant's key material was destroyed: it existed, and its data is gone for good (410).</summary>
+public sealed record TenantShredded(Guid TenantId) : Outcome;
+
 /// <summary>
-/// The edge around the pure decisions: load the tenant stream (in that tenant's own partition), check the caller's
-/// expected version, decide, append, commit, all in one transaction together with the inline read model and
-/// Wolverine's outbox. Nothing is appended unless the decision accepts.
+/// The edge around the pure decisions: load the tenant's sealed stream (in that tenant's own partition), open and fold
+/// it, check the caller's expected version, decide, seal the new events under the tenant's current data key, append
+/// them with the sealed read model, commit, all in one transaction together with Wolverine's outbox. Nothing is
+/// appended unless the decision accepts.
 /// </summary>
-public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
+public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, TenantKeyRing keys, TenantEventsOptions options)
 {
     public DateTimeOffset Now => clock.UtcNow;
+
+    public TenantKeyRing Keys => keys;
 
     /// <summary>
     /// A session for exactly this tenant, enlisted in the context's outbox. A message that arrived for one tenant can
@@ -50,19 +58,28 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
         await using var session = OpenSession(context, tenantId);
         // One connection and one transaction from the read to the commit: fewer round trips than a connection per step.
         await session.BeginTransactionAsync(cancellation);
-        var stream = await session.Events.FetchForWriting<Tenant>(tenantId, cancellation);
-        if (stream.Aggregate is not { } tenant) return new StreamNotFound();
-        if (expectedVersion is { } expected && expected != stream.CurrentVersion)
-            return new VersionMismatch(expected, stream.CurrentVersion ?? 0);
+        Tenant? tenant;
+        try
+        {
+            tenant = await LoadAsync(session, tenantId, cancellation);
+        }
+        catch (KeyDestroyedException)
+        {
+            return new TenantShredded(tenantId);
+        }
+        if (tenant is null) return new StreamNotFound();
+        if (expectedVersion is { } expected && expected != tenant.Version)
+            return new VersionMismatch(expected, tenant.Version);
 
         var decision = decide(tenant, Now);
         if (decision is not Accepted accepted) return new Refused(decision, tenant);
         if (accepted.Events.Count == 0) return new Applied(tenant, []);
 
-        // Fold onto a private copy: the loaded aggregate may be shared through Marten's identity map.
+        var versionBefore = tenant.Version;
         var after = Fold(tenant, accepted.Events);
-        var versionBefore = stream.CurrentVersion ?? 0;
-        stream.AppendMany(accepted.Events);
+        after.Version = versionBefore + accepted.Events.Count;
+        session.Events.Append(tenantId, after.Version, await SealAsync(tenantId, accepted.Events, cancellation));
+        session.Store(await RecordAsync(after, cancellation));
         if (alongside is not null) await alongside(after, accepted.Events, session, context);
         try
         {
@@ -72,15 +89,84 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock)
         {
             return new LostRace(expectedVersion is not null, expectedVersion);
         }
-        after.Version = (int)versionBefore + accepted.Events.Count;
         return new Applied(after, accepted.Events);
     }
 
-    /// <summary>Replays events onto a fresh copy of the tenant, so a response shows the state the write produced.</summary>
+    /// <summary>Starts a tenant's stream: its first (sealed) event and its read model, in the caller's session.</summary>
+    public async Task StartAsync(IDocumentSession session, TenantRequested requested, CancellationToken cancellation)
+    {
+        session.Events.StartStream(requested.TenantId, await SealAsync(requested.TenantId, [requested], cancellation));
+        var tenant = Tenant.Create(requested);
+        tenant.Version = 1;
+        session.Store(await RecordAsync(tenant, cancellation));
+    }
+
+    /// <summary>The tenant as its stream says, opened with its keys; null if there is no such stream.</summary>
+    public async Task<Tenant?> LoadAsync(IQuerySession session, Guid tenantId, CancellationToken cancellation, long toVersion = 0)
+    {
+        var events = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
+        if (events.Count == 0) return null;
+        Tenant? tenant = null;
+        foreach (var e in events)
+            tenant = Apply(tenant, await OpenAsync(e, cancellation));
+        tenant!.Version = (int)events[^1].Version;
+        return tenant;
+    }
+
+    /// <summary>One stored event opened: bound to the row's own tenant, stream and type, so a moved ciphertext fails.</summary>
+    public async Task<object> OpenAsync(IEvent stored, CancellationToken cancellation)
+    {
+        if (stored.Data is not ISealedEvent sealedEvent) return stored.Data;
+        var tenant = Guid.Parse(stored.TenantId);
+        var plaintext = sealedEvent.Payload.KeyVersion == 0
+            ? sealedEvent.Payload.Ciphertext
+            : Sealing.Open(await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation), sealedEvent.Payload,
+                stored.StreamId, stored.EventTypeName);
+        return JsonSerializer.Deserialize(plaintext, sealedEvent.EventType, SealedJson.Options)!;
+    }
+
+    public async Task<IReadOnlyList<object>> SealAsync(Guid tenantId, IEnumerable<object> events, CancellationToken cancellation)
+    {
+        var key = options.Sealing ? await keys.CurrentAsync(tenantId, cancellation) : null;
+        return events.Select(e =>
+        {
+            var type = e.GetType();
+            var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
+            var payload = key is null
+                ? new SealedPayload(0, [], plaintext)
+                : Sealing.Seal(key, plaintext, tenantId, TenantEventTypes.StoredName(type));
+            return TenantEventTypes.Wrap(type, payload);
+        }).ToList();
+    }
+
+    public async Task<TenantRecord> RecordAsync(Tenant tenant, CancellationToken cancellation)
+    {
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(tenant, SealedJson.Options);
+        SealedPayload payload = options.Sealing
+            ? Sealing.Seal(await keys.CurrentAsync(tenant.Id, cancellation), plaintext, tenant.Id, TenantRecord.SealedType)
+            : new SealedPayload(0, [], plaintext);
+        return new TenantRecord
+        {
+            Id = tenant.Id, Slug = tenant.Slug, State = tenant.State, Template = tenant.Template,
+            Country = tenant.Residency.Country, Subdivision = tenant.Residency.Subdivision, Version = tenant.Version,
+            RequestedAt = tenant.RequestedAt, UpdatedAt = tenant.UpdatedAt, Sealed = payload,
+        };
+    }
+
+    /// <summary>The tenant inside a read-model record; throws <see cref="KeyDestroyedException"/> if it was shredded.</summary>
+    public async Task<Tenant> ReadAsync(TenantRecord record, CancellationToken cancellation)
+    {
+        if (record.Sealed is not { } payload) throw new KeyDestroyedException(record.Id, 0);
+        var plaintext = payload.KeyVersion == 0
+            ? payload.Ciphertext
+            : Sealing.Open(await keys.VersionAsync(record.Id, payload.KeyVersion, cancellation), payload, record.Id, TenantRecord.SealedType);
+        return JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!;
+    }
+
+    /// <summary>Replays events onto a copy of the tenant (the original stays as it was, e.g. for a refusal's report).</summary>
     public static Tenant Fold(Tenant current, IEnumerable<object> events)
     {
-        var copy = System.Text.Json.JsonSerializer.Deserialize<Tenant>(
-            System.Text.Json.JsonSerializer.Serialize(current, Json.Options), Json.Options)!;
+        var copy = JsonSerializer.Deserialize<Tenant>(JsonSerializer.SerializeToUtf8Bytes(current, SealedJson.Options), SealedJson.Options)!;
         foreach (var e in events) Apply(copy, e);
         return copy;
     }

@@ -56,7 +56,8 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
         unprotected.ShouldBeEmpty();
         (await TenantTables()).ShouldContain("mt_events");
         (await TenantTables()).ShouldContain("mt_streams");
-        (await TenantTables()).ShouldContain("mt_doc_tenant");
+        (await TenantTables()).ShouldContain("mt_doc_tenantrecord");
+        (await TenantTables()).ShouldContain("tenant_data_keys");
     }
 
     [Fact]
@@ -73,7 +74,7 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
                 (await Column(connection, $"select tenant_id from tenantevents.{table}")).ShouldAllBe(t => t == tenant.ToString(), table);
             (await Column(connection, "select seq_id from tenantevents.mt_events")).Count.ShouldBe(events);
             (await Column(connection, "select id from tenantevents.mt_streams")).ShouldBe([tenant.ToString()]);
-            (await Column(connection, "select id from tenantevents.mt_doc_tenant")).ShouldBe([tenant.ToString()]);
+            (await Column(connection, "select id from tenantevents.mt_doc_tenantrecord")).ShouldBe([tenant.ToString()]);
         }
     }
 

@@ -126,9 +126,12 @@ public static class TestDatabase
         await using var connection = new Npgsql.NpgsqlConnection(OwnerConnectionString);
         await connection.OpenAsync();
         await using var command = new Npgsql.NpgsqlCommand("""
-            truncate tenantevents.mt_events, tenantevents.mt_streams, tenantevents.mt_doc_tenant, tenantevents.mt_doc_tenantslug,
-                     tenantevents.mt_doc_idempotencyrecord, tenantevents.wolverine_incoming_envelopes,
-                     tenantevents.wolverine_outgoing_envelopes, tenantevents.wolverine_dead_letters
+            do $$ declare t text; begin
+              select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
+              where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename = 'tenant_data_keys'
+                or tablename in ('wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
+              execute 'truncate ' || t;
+            end $$
             """, connection);
         await command.ExecuteNonQueryAsync();
     }

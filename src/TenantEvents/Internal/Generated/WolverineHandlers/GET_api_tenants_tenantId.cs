@@ -4,6 +4,7 @@ using Marten;
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Tenants;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -14,11 +15,13 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
+            _tenantStreams = tenantStreams;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -38,7 +41,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.GetTenantEndpoint.Get(tenantId, httpContext, _documentStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.GetTenantEndpoint.Get(tenantId, httpContext, _documentStore, _tenantStreams, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TenantEvents.Keys;
+
+/// <summary>
+/// Sealed bytes as stored: the data-key version that sealed them, a fresh 96-bit nonce, and the AES-256-GCM ciphertext
+/// with its 128-bit tag appended (base64 in JSON).
+/// </summary>
+public sealed record SealedPayload(int KeyVersion, byte[] Nonce, byte[] Ciphertext);
+
+/// <summary>
+/// AES-256-GCM with associated data that binds a ciphertext to where it belongs: tenant, stream, record type and key
+/// version. Moved to another tenant, stream or type, it no longer authenticates.
+/// </summary>
+public static class Sealing
+{
+    public const int NonceSize = 12;
+    public const int TagSize = 16;
+
+    public static byte[] AssociatedData(Guid tenant, Guid stream, string type, int keyVersion) =>
+        Encoding.UTF8.GetBytes($"tenantevents/v1\n{tenant:D}\n{stream:D}\n{type}\n{keyVersion}");
+
+    public static SealedPayload Seal(DataKey key, ReadOnlySpan<byte> plaintext, Guid stream, string type)
+    {
+        var nonce = RandomNumberGenerator.GetBytes(NonceSize);
+        var output = new byte[plaintext.Length + TagSize];
+        key.Encrypt(nonce, plaintext, output.AsSpan(0, plaintext.Length), output.AsSpan(plaintext.Length),
+            AssociatedData(key.TenantId, stream, type, key.Version));
+        return new SealedPayload(key.Version, nonce, output);
+    }
+
+    /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> if the bytes were altered or moved.</summary>
+    public static byte[] Open(DataKey key, SealedPayload sealedPayload, Guid stream, string type)
+    {
+        if (sealedPayload.KeyVersion != key.Version)
+            throw new ArgumentException($"Sealed with key version {sealedPayload.KeyVersion}, not {key.Version}.");
+        if (sealedPayload.Nonce.Length != NonceSize || sealedPayload.Ciphertext.Length < TagSize)
+            throw new AuthenticationTagMismatchException();
+        var length = sealedPayload.Ciphertext.Length - TagSize;
+        var plaintext = new byte[length];
+        key.Decrypt(sealedPayload.Nonce, sealedPayload.Ciphertext.AsSpan(0, length), sealedPayload.Ciphertext.AsSpan(length), plaintext,
+            AssociatedData(key.TenantId, stream, type, key.Version));
+        return plaintext;
+    }
+}
+
+/// <summary>An unwrapped data-encryption key of one tenant, one version. Holds one AesGcm, used under a lock.</summary>
+public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposable
+{
+    private readonly AesGcm _aes = new(key, Sealing.TagSize);
+    private readonly object _gate = new();
+
+    public Guid TenantId { get; } = tenantId;
+    public int Version { get; } = version;
+
+    internal void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad)
+    {
+        lock (_gate) _aes.Encrypt(nonce, plaintext, ciphertext, tag, aad);
+    }
+
+    internal void Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad)
+    {
+        lock (_gate) _aes.Decrypt(nonce, ciphertext, tag, plaintext, aad);
+    }
+
+    public void Dispose() => _aes.Dispose();
+}

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using Npgsql;
+using TenantEvents.Infrastructure;
+
+namespace TenantEvents.Keys;
+
+/// <summary>
+/// Each tenant's versioned data-encryption keys (DEKs): random AES-256 keys stored only wrapped by the tenant's KEK
+/// (table tenant_data_keys, itself under row-level security), unwrapped on first use and cached for a bounded time,
+/// so the key service sees about one unwrap per tenant rather than one per event. New writes use the newest version;
+/// older versions still open what they sealed.
+/// </summary>
+public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, Clock clock, TenantEventsOptions options)
+{
+    private static readonly Counter<long> Unwraps = Telemetry.Meter.CreateCounter<long>("tenantevents.keys.unwraps", "{call}",
+        "Data keys unwrapped through the key service");
+
+    private readonly ConcurrentDictionary<(Guid Tenant, int Version), Cached> _keys = new();
+    private readonly ConcurrentDictionary<Guid, (int Version, DateTimeOffset Until)> _current = new();
+    private long _unwrapCount;
+
+    private sealed record Cached(DataKey Key, DateTimeOffset Until);
+
+    /// <summary>How many times a data key was unwrapped by the key service since start (for tests and the benchmark).</summary>
+    public long UnwrapCount => Interlocked.Read(ref _unwrapCount);
+
+    public string Schema => options.DatabaseSchema;
+
+    /// <summary>The key new data of the tenant is sealed with; the first one is created on first use.</summary>
+    public async Task<DataKey> CurrentAsync(Guid tenant, CancellationToken cancellation)
+    {
+        var now = clock.UtcNow;
+        if (_current.TryGetValue(tenant, out var current) && current.Until > now)
+            return await VersionAsync(tenant, current.Version, cancellation);
+        var version = await NewestVersion(tenant, cancellation) ?? await CreateAsync(tenant, expectedVersion: 0, cancellation);
+        _current[tenant] = (version, now + options.KeyCacheLifetime);
+        return await VersionAsync(tenant, version, cancellation);
+    }
+
+    /// <summary>The key of one version, to open what it sealed. Throws <see cref="KeyDestroyedException"/> after shredding.</summary>
+    public async Task<DataKey> VersionAsync(Guid tenant, int version, CancellationToken cancellation)
+    {
+        var now = clock.UtcNow;
+        if (_keys.TryGetValue((tenant, version), out var cached) && cached.Until > now) return cached.Key;
+
+        var (kekId, algorithm, wrapped) = await Load(tenant, version, cancellation)
+                                          ?? throw new KeyDestroyedException(tenant, version);
+        byte[] plain;
+        try
+        {
+            var kek = await keys.Resolver.ResolveAsync(kekId, cancellation);
+            plain = await kek.UnwrapKeyAsync(algorithm, wrapped, cancellation);
+        }
+        catch (KeyNotFoundException)
+        {
+            throw new KeyDestroyedException(tenant, version);
+        }
+        Interlocked.Increment(ref _unwrapCount);
+        Unwraps.Add(1);
+        var key = new DataKey(tenant, version, plain);
+        CryptographicOperations.ZeroMemory(plain);
+        _keys[(tenant, version)] = new Cached(key, now + options.KeyCacheLifetime);
+        Trim();
+        return key;
+    }
+
+    /// <summary>A new DEK version for new writes; data sealed under older versions stays readable.</summary>
+    public async Task<int> RotateDataKeyAsync(Guid tenant, CancellationToken cancellation)
+    {
+        var newest = await NewestVersion(tenant, cancellation) ?? 0;
+        var version = await CreateAsync(tenant, newest, cancellation);
+        _current.TryRemove(tenant, out _);
+        return version;
+    }
+
+    /// <summary>A new KEK version; every DEK is re-wrapped under it. No data is re-encrypted.</summary>
+    public async Task<string> RotateKeyEncryptionKeyAsync(Guid tenant, CancellationToken cancellation)
+    {
+        var newKekId = await keys.CreateKeyAsync(tenant, cancellation);
+        var newKek = await keys.Resolver.ResolveAsync(newKekId, cancellation);
+        await using var connection = await OpenFor(tenant, cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await SetTenant(connection, transaction, tenant, cancellation);
+        var rows = new List<(int Version, string KekId, string Algorithm, byte[] Wrapped)>();
+        await using (var select = new NpgsqlCommand($"select version, kek_id, algorithm, wrapped from {Schema}.tenant_data_keys for update", connection, transaction))
+        await using (var reader = await select.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3]));
+        foreach (var (version, kekId, algorithm, wrapped) in rows)
+        {
+            var plain = await (await keys.Resolver.ResolveAsync(kekId, cancellation)).UnwrapKeyAsync(algorithm, wrapped, cancellation);
+            var rewrapped = await newKek.WrapKeyAsync(keys.WrapAlgorithm, plain, cancellation);
+            CryptographicOperations.ZeroMemory(plain);
+            await using var update = new NpgsqlCommand(
+                $"update {Schema}.tenant_data_keys set kek_id = $1, algorithm = $2, wrapped = $3 where version = $4", connection, transaction);
+            update.Parameters.Add(new NpgsqlParameter { Value = newKekId });
+            update.Parameters.Add(new NpgsqlParameter { Value = keys.WrapAlgorithm });
+            update.Parameters.Add(new NpgsqlParameter { Value = rewrapped });
+            update.Parameters.Add(new NpgsqlParameter { Value = version });
+            await update.ExecuteNonQueryAsync(cancellation);
+        }
+        await transaction.CommitAsync(cancellation);
+        return newKekId;
+    }
+
+    /// <summary>Crypto-shredding: the tenant's KEKs are destroyed in the key service and its wrapped DEKs deleted.</summary>
+    public async Task ShredAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await keys.DestroyKeysAsync(tenant, cancellation);
+        await using (var connection = await OpenFor(tenant, cancellation))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellation))
+        {
+            await SetTenant(connection, transaction, tenant, cancellation);
+            await using var delete = new NpgsqlCommand($"delete from {Schema}.tenant_data_keys", connection, transaction);
+            await delete.ExecuteNonQueryAsync(cancellation);
+            await transaction.CommitAsync(cancellation);
+        }
+        Forget(tenant);
+    }
+
+    /// <summary>Drops every cached key of the tenant (after shredding, or to force a reload).</summary>
+    public void Forget(Guid tenant)
+    {
+        _current.TryRemove(tenant, out _);
+        foreach (var entry in _keys.Where(k => k.Key.Tenant == tenant).ToList())
+            if (_keys.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
+    }
+
+    private async Task<int> CreateAsync(Guid tenant, int expectedVersion, CancellationToken cancellation)
+    {
+        var kekId = await CurrentKekId(tenant, cancellation) ?? await keys.CreateKeyAsync(tenant, cancellation);
+        var kek = await keys.Resolver.ResolveAsync(kekId, cancellation);
+        var plain = RandomNumberGenerator.GetBytes(32);
+        var wrapped = await kek.WrapKeyAsync(keys.WrapAlgorithm, plain, cancellation);
+        CryptographicOperations.ZeroMemory(plain);
+        await using var connection = await OpenFor(tenant, cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await SetTenant(connection, transaction, tenant, cancellation);
+        await using var insert = new NpgsqlCommand(
+            $"insert into {Schema}.tenant_data_keys (tenant_id, version, kek_id, algorithm, wrapped) values ($1, $2, $3, $4, $5) on conflict do nothing",
+            connection, transaction);
+        insert.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        insert.Parameters.Add(new NpgsqlParameter { Value = expectedVersion + 1 });
+        insert.Parameters.Add(new NpgsqlParameter { Value = kekId });
+        insert.Parameters.Add(new NpgsqlParameter { Value = keys.WrapAlgorithm });
+        insert.Parameters.Add(new NpgsqlParameter { Value = wrapped });
+        await insert.ExecuteNonQueryAsync(cancellation);
+        await transaction.CommitAsync(cancellation);
+        // A concurrent writer may have created the same version first: the newest stored one is the one to use.
+        return await NewestVersion(tenant, cancellation) ?? throw new InvalidOperationException("The new data key was not stored.");
+    }
+
+    private async Task<string?> CurrentKekId(Guid tenant, CancellationToken cancellation) =>
+        await Scalar<string>(tenant, $"select kek_id from {Schema}.tenant_data_keys order by version desc limit 1", cancellation);
+
+    private async Task<int?> NewestVersion(Guid tenant, CancellationToken cancellation) =>
+        await Scalar<int?>(tenant, $"select max(version) from {Schema}.tenant_data_keys", cancellation);
+
+    private async Task<(string KekId, string Algorithm, byte[] Wrapped)?> Load(Guid tenant, int version, CancellationToken cancellation)
+    {
+        await using var connection = await OpenFor(tenant, cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await SetTenant(connection, transaction, tenant, cancellation);
+        await using var select = new NpgsqlCommand($"select kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where version = $1", connection, transaction);
+        select.Parameters.Add(new NpgsqlParameter { Value = version });
+        await using var reader = await select.ExecuteReaderAsync(cancellation);
+        if (!await reader.ReadAsync(cancellation)) return null;
+        return (reader.GetString(0), reader.GetString(1), (byte[])reader[2]);
+    }
+
+    private async Task<T?> Scalar<T>(Guid tenant, string sql, CancellationToken cancellation)
+    {
+        await using var connection = await OpenFor(tenant, cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await SetTenant(connection, transaction, tenant, cancellation);
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        var value = await command.ExecuteScalarAsync(cancellation);
+        return value is null or DBNull ? default : (T)value;
+    }
+
+    private Task<NpgsqlConnection> OpenFor(Guid tenant, CancellationToken cancellation) => database.OpenConnectionAsync(cancellation).AsTask();
+
+    /// <summary>Transaction-local: the setting ends with the transaction, whatever happens to the pooled connection.</summary>
+    private static async Task SetTenant(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
+    {
+        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
+        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        await set.ExecuteScalarAsync(cancellation);
+    }
+
+    private void Trim()
+    {
+        if (_keys.Count <= options.KeyCacheSize) return;
+        var now = clock.UtcNow;
+        foreach (var entry in _keys.Where(k => k.Value.Until <= now).ToList())
+            if (_keys.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
+        foreach (var entry in _keys.OrderBy(k => k.Value.Until).Take(_keys.Count - options.KeyCacheSize).ToList())
+            _keys.TryRemove(entry.Key, out _);
+    }
+}
+
+/// <summary>The tenant's key material is gone (crypto-shredded, or never existed): its sealed data cannot be opened.</summary>
+public sealed class KeyDestroyedException(Guid tenant, int version)
+    : Exception($"Data key v{version} of tenant {tenant} no longer exists: the data it sealed cannot be read.")
+{
+    public Guid TenantId { get; } = tenant;
+}

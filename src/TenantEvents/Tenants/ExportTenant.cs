@@ -1,0 +1,46 @@
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Keys;
+
+namespace TenantEvents.Tenants;
+
+public sealed record TenantExport(string Format, DateTimeOffset ExportedAt, Tenant Tenant, IReadOnlyList<TenantEventEntry> Events);
+
+public static class ExportTenantEndpoint
+{
+    /// <summary>
+    /// Everything the platform holds for the tenant, opened: its read model and every event. The last chance before
+    /// crypto-shredding makes it unreadable; afterwards this answers 410.
+    /// </summary>
+    [WolverineGet("/api/tenants/{tenantId}/export", OperationId = "ExportTenant")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.TenantAdmin}")]
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
+        CancellationToken cancellation)
+    {
+        if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
+        await using var session = store.QuerySession(tenantId.ToString());
+        var events = await session.Events.FetchStreamAsync(tenantId, token: cancellation);
+        if (events.Count == 0) return Problem.NotFound("tenant").ToResult();
+        try
+        {
+            var entries = new List<TenantEventEntry>();
+            Tenant? tenant = null;
+            foreach (var e in events)
+            {
+                var data = await streams.OpenAsync(e, cancellation);
+                entries.Add(new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, data));
+                tenant = TenantStreams.Apply(tenant, data);
+            }
+            tenant!.Version = (int)events[^1].Version;
+            http.Response.Headers.ContentDisposition = $"attachment; filename=\"tenant-{tenant.Slug}-v{tenant.Version}.json\"";
+            return Results.Json(new TenantExport("tenantevents-export/v1", streams.Now, tenant, entries), Json.Options);
+        }
+        catch (KeyDestroyedException)
+        {
+            return Problem.Gone().ToResult();
+        }
+    }
+}
