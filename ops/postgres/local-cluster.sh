@@ -108,5 +108,7 @@ case "${1:-}" in
     case "$role" in owner|app|platform) role=tenantevents_$role ;; esac
     echo "Host=127.0.0.1;Port=$port;Username=$role;Database=${2:?database};Pooling=true;Maximum Pool Size=100" ;;
   psql) shift; psql_cmd "$@" ;;
-  *) echo "usage: $0 start [DB...] | stop | status | url DB | psql [ARGS]" >&2; exit 2 ;;
+  # dump DATABASE: everything in it, as the superuser sees it (what a stolen backup would hold).
+  dump) "$(find_bindir)/pg_dump" -h 127.0.0.1 -p "$port" -U postgres --no-owner "${2:?database}" ;;
+  *) echo "usage: $0 start [DB...] | stop | status | url DB [ROLE] | psql [ARGS] | dump DB" >&2; exit 2 ;;
 esac

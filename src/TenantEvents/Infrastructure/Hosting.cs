@@ -166,6 +166,8 @@ public static class Hosting
                 BadHttpRequestException { InnerException: System.Text.Json.JsonException json } => Problem.Malformed(json.Message),
                 System.Text.Json.JsonException json => Problem.Malformed(json.Message),
                 BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),
+                IntegrityViolationException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
+                    "A sealed record does not authenticate where it is stored (altered or moved); nothing of it is returned."),
                 _ => new Problem("internal-error", 500, "Something went wrong on our side",
                     $"Trace id {System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier}; this is a bug."),
             };

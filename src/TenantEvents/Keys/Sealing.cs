@@ -30,19 +30,33 @@ public static class Sealing
         return new SealedPayload(key.Version, nonce, output);
     }
 
-    /// <summary>Throws <see cref="AuthenticationTagMismatchException"/> if the bytes were altered or moved.</summary>
+    /// <summary>Throws <see cref="IntegrityViolationException"/> if the bytes were altered or moved.</summary>
     public static byte[] Open(DataKey key, SealedPayload sealedPayload, Guid stream, string type)
     {
-        if (sealedPayload.KeyVersion != key.Version)
-            throw new ArgumentException($"Sealed with key version {sealedPayload.KeyVersion}, not {key.Version}.");
-        if (sealedPayload.Nonce.Length != NonceSize || sealedPayload.Ciphertext.Length < TagSize)
-            throw new AuthenticationTagMismatchException();
+        if (sealedPayload.KeyVersion != key.Version || sealedPayload.Nonce.Length != NonceSize || sealedPayload.Ciphertext.Length < TagSize)
+            throw new IntegrityViolationException(key.TenantId, stream, type);
         var length = sealedPayload.Ciphertext.Length - TagSize;
         var plaintext = new byte[length];
-        key.Decrypt(sealedPayload.Nonce, sealedPayload.Ciphertext.AsSpan(0, length), sealedPayload.Ciphertext.AsSpan(length), plaintext,
-            AssociatedData(key.TenantId, stream, type, key.Version));
+        try
+        {
+            key.Decrypt(sealedPayload.Nonce, sealedPayload.Ciphertext.AsSpan(0, length), sealedPayload.Ciphertext.AsSpan(length), plaintext,
+                AssociatedData(key.TenantId, stream, type, key.Version));
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            throw new IntegrityViolationException(key.TenantId, stream, type);
+        }
         return plaintext;
     }
+}
+
+/// <summary>
+/// Sealed data that does not authenticate where it is stored: altered, or moved from another tenant, stream or record
+/// type. Nothing of it is returned; the request fails as a server-side integrity fault.
+/// </summary>
+public sealed class IntegrityViolationException(Guid tenant, Guid stream, string type)
+    : Exception($"Sealed {type} in stream {stream} of tenant {tenant} does not authenticate: altered or moved.")
+{
 }
 
 /// <summary>An unwrapped data-encryption key of one tenant, one version. Holds one AesGcm, used under a lock.</summary>

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using TenantEvents.Keys;
+using TenantEvents.Tests.Support;
+using Wolverine.Tracking;
+
+namespace TenantEvents.Tests.Isolation;
+
+/// <summary>What someone holding the database (a dump, a superuser, a stolen backup) can and cannot read.</summary>
+public class SealingIsolationTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    private TenantKeyRing Keys => Fixture.Host.Services.GetRequiredService<TenantKeyRing>();
+
+    private static string Dump()
+    {
+        var script = Path.Combine(TestDatabase.RepositoryRoot(), "ops", "postgres", "local-cluster.sh");
+        var database = new NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString).Database!;
+        using var process = Process.Start(new ProcessStartInfo(script, $"dump {database}") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var dump = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        process.ExitCode.ShouldBe(0, process.StandardError.ReadToEnd());
+        return dump;
+    }
+
+    [Fact]
+    public async Task a_database_dump_holds_no_plaintext_of_tenant_data()
+    {
+        const string name = "Sentinel Agency Zq7Xw";
+        const string contact = "Quillon Vantablack-Sentinel";
+        const string email = "quillon.sentinel@zq7xw.example.gov";
+        const string reason = "Sentinel suspension reason Kp4Rt";
+        var reply = (await Admin.Post("/api/tenants", new
+        {
+            name, slug = "sentinel-agency", template = "government-services",
+            residency = new { country = "GB", subdivision = "GB-SCT" },
+            contacts = new[] { new { name = contact, email } },
+        })).ShouldBe(HttpStatusCode.Created);
+        var id = Guid.Parse(reply.Str("id"));
+        await Approver.Post($"/api/tenants/{id}/approve");
+        await Admin.Post($"/api/tenants/{id}/provision");
+        await Admin.Post($"/api/tenants/{id}/suspend", new { reason });
+
+        // The service reads it all back...
+        var read = (await Read(id)).Body;
+        foreach (var sentinel in new[] { name, contact, email, reason }) read.ShouldContain(sentinel);
+
+        // ...the database holds none of it in the clear: only the fields listings filter on.
+        var dump = Dump();
+        dump.ShouldContain("sentinel-agency");
+        dump.ShouldContain(id.ToString());
+        foreach (var sentinel in new[] { name, contact, email, reason, "Zq7Xw", "Quillon", "Kp4Rt" })
+            dump.ShouldNotContain(sentinel, Case.Insensitive, $"'{sentinel}' is in the dump");
+    }
+
+    [Fact]
+    public async Task a_ciphertext_moved_into_another_tenants_stream_does_not_open_there()
+    {
+        var a = await Active("agency-a");
+        var b = await Active("agency-b");
+        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        {
+            await owner.OpenAsync();
+            // A superuser-level attacker copies A's first event over B's.
+            await using var move = new NpgsqlCommand("""
+                update tenantevents.mt_events set data = (select data from tenantevents.mt_events where stream_id = @a and version = 1)
+                where stream_id = @b and version = 1
+                """, owner);
+            move.Parameters.AddWithValue("a", a);
+            move.Parameters.AddWithValue("b", b);
+            (await move.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+        var reply = (await Admin.Get($"/api/tenants/{b}/events")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+        reply.Body.ShouldNotContain("agency-a");
+        (await Admin.Get($"/api/tenants/{a}/events")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task an_event_moved_to_another_position_of_its_own_stream_does_not_open_as_another_type()
+    {
+        var a = await Active("agency-a");
+        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        {
+            await owner.OpenAsync();
+            await using var move = new NpgsqlCommand("""
+                update tenantevents.mt_events set data = (select data from tenantevents.mt_events where stream_id = @a and version = 2)
+                where stream_id = @a and version = 3
+                """, owner);
+            move.Parameters.AddWithValue("a", a);
+            await move.ExecuteNonQueryAsync();
+        }
+        (await Admin.Get($"/api/tenants/{a}/events")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+    }
+
+    [Fact]
+    public async Task after_crypto_shredding_a_tenants_events_remain_but_do_not_open_and_the_others_are_intact()
+    {
+        var doomed = await Active("doomed-agency");
+        var other = await Active("other-agency");
+        await Admin.Post($"/api/tenants/{doomed}/decommission", new { reason = "closing" });
+        await Approver.Post($"/api/tenants/{doomed}/decommission/approve");
+        Fixture.Time.Advance(TimeSpan.FromDays(2556));
+        await Fixture.Host.ExecuteAndWaitAsync(() => Admin.Post($"/api/tenants/{doomed}/decommission/complete"));
+
+        (await EventCount(doomed)).ShouldBe(6);
+        await Should.ThrowAsync<KeyDestroyedException>(() => Keys.VersionAsync(doomed, 1, CancellationToken.None));
+        Directory.Exists(Path.Combine(Fixture.DataFolder, "keys", "tenants", doomed.ToString())).ShouldBeFalse();
+        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        {
+            await owner.OpenAsync();
+            await using var count = new NpgsqlCommand("select count(*) from tenantevents.tenant_data_keys where tenant_id = @t", owner);
+            count.Parameters.AddWithValue("t", doomed.ToString());
+            ((long)(await count.ExecuteScalarAsync())!).ShouldBe(0);
+        }
+        (await Admin.Get($"/api/tenants/{doomed}")).ShouldBeProblem(HttpStatusCode.Gone, "tenant-decommissioned");
+
+        (await Read(other)).Str("state").ShouldBe("active");
+        (await Admin.Post($"/api/tenants/{other}/suspend", new { reason = "still works" })).ShouldBe(HttpStatusCode.OK);
+        var list = (await As("analyst").Get("/api/tenants")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items");
+        list.GetArrayLength().ShouldBe(2);
+        list[0].GetProperty("state").GetString().ShouldBe("decommissioned");
+        list[0].TryGetProperty("name", out _).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task the_key_service_unwraps_a_tenants_data_key_once_not_once_per_event()
+    {
+        var before = Keys.UnwrapCount;
+        var id = await Active("busy-agency");
+        for (var i = 0; i < 20; i++)
+            await Admin.Send(HttpMethod.Put, $"/api/tenants/{id}/name", new { name = $"Busy Agency {i}" });
+        await Admin.Get($"/api/tenants/{id}/events");
+        (Keys.UnwrapCount - before).ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task rotating_the_data_key_seals_new_events_with_the_new_version_and_old_ones_still_open()
+    {
+        var id = await Active("rotating-agency");
+        (await Keys.RotateDataKeyAsync(id, CancellationToken.None)).ShouldBe(2);
+        await Admin.Post($"/api/tenants/{id}/suspend", new { reason = "after rotation" });
+        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        {
+            await owner.OpenAsync();
+            await using var versions = new NpgsqlCommand(
+                "select string_agg((data ->> 'KeyVersion'), ',' order by version) from tenantevents.mt_events where stream_id = @t", owner);
+            versions.Parameters.AddWithValue("t", id);
+            ((string)(await versions.ExecuteScalarAsync())!).ShouldBe("1,1,1,2");
+        }
+
+        // KEK rotation re-wraps both data keys; with the cache emptied, everything still opens through the new KEK.
+        (await Keys.RotateKeyEncryptionKeyAsync(id, CancellationToken.None)).ShouldEndWith("/kek-v2");
+        Keys.Forget(id);
+        (await Admin.Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK).Json.GetArrayLength().ShouldBe(4);
+        (await Read(id)).Str("state").ShouldBe("suspended");
+    }
+}
