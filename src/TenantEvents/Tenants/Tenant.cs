@@ -55,6 +55,9 @@ public sealed partial class Tenant
     public DateTimeOffset? DecommissionedAt { get; set; }
     public List<LegalHold> LegalHolds { get; set; } = [];
 
+    /// <summary>When the tenant's keys were last rotated, and which (no key material: version or key id only).</summary>
+    public TenantKeysRotated? LastKeyRotation { get; set; }
+
     /// <summary>
     /// The latest moment up to which the audit retention promised for this tenant's events still binds them: for each
     /// event, its time plus the retention in force when it was written. Shortening retention later never brings
@@ -180,6 +183,12 @@ public sealed partial class Tenant
     public void Apply(LegalHoldLifted e)
     {
         LegalHolds.RemoveAll(h => h.HoldId == e.HoldId);
+        Touch(e.By, e.At);
+    }
+
+    public void Apply(TenantKeysRotated e)
+    {
+        LastKeyRotation = e;
         Touch(e.By, e.At);
     }
 

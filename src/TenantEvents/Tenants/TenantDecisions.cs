@@ -149,6 +149,12 @@ public static class TenantDecisions
             : new Blocked("unknown-legal-hold", tenant.State, $"No legal hold {holdId} is in place on this tenant.");
     }
 
+    /// <summary>Records a rotation the key ring has made; there is nothing to rotate once the tenant is shredded.</summary>
+    public static Decision RecordKeyRotation(Tenant tenant, KeyKind key, string reference, Actor by, DateTimeOffset now) =>
+        tenant.State == TenantState.Decommissioned
+            ? Invalid("rotate-keys", tenant, "A decommissioned tenant's keys are destroyed.")
+            : Decision.Accept(new TenantKeysRotated(tenant.Id, key, reference, by, now));
+
     /// <summary>Same human or system, whichever route they came in by (a user's subject within the same tenant scope).</summary>
     public static bool SamePerson(Actor a, Actor b) =>
         string.Equals(a.Subject, b.Subject, StringComparison.Ordinal) && a.TenantId == b.TenantId;

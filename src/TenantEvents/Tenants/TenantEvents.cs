@@ -83,6 +83,15 @@ public sealed record LegalHoldPlaced(Guid TenantId, Guid HoldId, string Referenc
 
 public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, Actor By, DateTimeOffset At);
 
+public enum KeyKind { Data, KeyEncryption }
+
+/// <summary>
+/// The tenant's keys were rotated: a new data-key version seals new writes (old versions still open old data), or a new
+/// KEK version re-wrapped every data key (nothing re-encrypted). <paramref name="Reference"/> is the new data-key
+/// version or KEK id; no key material ever appears in an event.
+/// </summary>
+public sealed record TenantKeysRotated(Guid TenantId, KeyKind Key, string Reference, Actor By, DateTimeOffset At);
+
 public static class TenantEventTypes
 {
     /// <summary>The name an event type is stored under in mt_events.type (snake case: tenant_requested).</summary>
@@ -99,6 +108,6 @@ public static class TenantEventTypes
         typeof(TenantRequested), typeof(TenantApproved), typeof(TenantRejected), typeof(TenantProvisioned),
         typeof(TenantSuspended), typeof(TenantReactivated), typeof(TenantRenamed), typeof(TenantSettingsUpdated),
         typeof(TenantDecommissionRequested), typeof(TenantDecommissionScheduled), typeof(TenantDecommissionCancelled),
-        typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted),
+        typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted), typeof(TenantKeysRotated),
     ];
 }

@@ -190,6 +190,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
             case TenantDecommissioned x: tenant.Apply(x); break;
             case LegalHoldPlaced x: tenant.Apply(x); break;
             case LegalHoldLifted x: tenant.Apply(x); break;
+            case TenantKeysRotated x: tenant.Apply(x); break;
             default: throw new ArgumentException($"{e.GetType().Name} is not a tenant event.");
         }
         return tenant;

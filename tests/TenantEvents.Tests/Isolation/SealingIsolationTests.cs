@@ -155,4 +155,19 @@ public class SealingIsolationTests(AppFixture fixture) : IntegrationTest(fixture
         (await Admin.Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK).Json.GetArrayLength().ShouldBe(4);
         (await Read(id)).Str("state").ShouldBe("suspended");
     }
+
+    [Fact]
+    public async Task keys_are_rotated_over_the_api_and_the_rotation_is_recorded_without_key_material()
+    {
+        var id = await Active("api-rotation");
+        var rotated = (await Admin.Post($"/api/tenants/{id}/keys/rotate", new { key = "data" })).ShouldBe(HttpStatusCode.OK);
+        rotated.Json.GetProperty("lastKeyRotation").GetProperty("reference").GetString().ShouldBe("2");
+        (await Admin.Post($"/api/tenants/{id}/keys/rotate", new { key = "key-encryption" })).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("lastKeyRotation").GetProperty("reference").GetString().ShouldEndWith("/kek-v2");
+        (await Admin.Post($"/api/tenants/{id}/keys/rotate", new { key = "everything" })).ShouldBeProblem(HttpStatusCode.BadRequest, "malformed-request");
+        (await Admin.Post($"/api/tenants/{id}/keys/rotate", new { })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Admin.Post($"/api/tenants/{Guid.CreateVersion7()}/keys/rotate", new { key = "data" })).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        Keys.Forget(id);
+        (await Admin.Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK).Json.GetArrayLength().ShouldBe(5);
+    }
 }

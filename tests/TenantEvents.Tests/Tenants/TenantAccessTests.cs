@@ -28,6 +28,8 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Post, "/api/tenants/{id}/decommission/complete", null, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/legal-holds", new { reference = "R", reason = "x" }, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/legal-holds/{hold}/lift", new { reason = "x" }, [Roles.PlatformAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/keys/rotate", new { key = "data" }, [Roles.PlatformAdmin]),
+        (HttpMethod.Get, "/api/tenants/{id}/export", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
     ];
 
     private static string Url(string path, Guid id) => path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString());

@@ -36,6 +36,7 @@ public static class TenantScript
         nameof(TenantDecommissioned) => new TenantDecommissioned(TenantId, Actor.System, at),
         nameof(LegalHoldPlaced) => new LegalHoldPlaced(TenantId, HoldId, "CASE-2026-001", "litigation", Admin, at),
         nameof(LegalHoldLifted) => new LegalHoldLifted(TenantId, HoldId, "case closed", Admin, at),
+        nameof(TenantKeysRotated) => new TenantKeysRotated(TenantId, KeyKind.Data, "2", Admin, at),
         _ => throw new ArgumentException($"No example for event {type}."),
     };
 
@@ -67,6 +68,7 @@ public static class TenantScript
         "CancelDecommission" => TenantDecisions.CancelDecommission(tenant, "kept after all", by, now),
         "CompleteDecommission" => TenantDecisions.CompleteDecommission(tenant, by, now),
         "PlaceLegalHold" => TenantDecisions.PlaceLegalHold(tenant, Guid.CreateVersion7(), "CASE-NEW", "subpoena", by, now),
+        "RotateTenantKeys" => TenantDecisions.RecordKeyRotation(tenant, KeyKind.Data, "2", by, now),
         "LiftLegalHold" => TenantDecisions.LiftLegalHold(tenant, tenant.LegalHolds.FirstOrDefault()?.HoldId ?? HoldId, "released", by, now),
         _ => throw new ArgumentException($"No such command {command}."),
     };
