@@ -64,6 +64,9 @@ public static class Hosting
         services.AddSingleton<IKeyService>(options.KeyProvider switch
         {
             "local" => new LocalKeyService(options.DataFolder),
+            "azure-key-vault" => new KeyVaultKeyService(
+                options.KeyVaultUrl ?? throw new InvalidOperationException("TenantEvents:KeyVaultUrl is required for the azure-key-vault key provider."),
+                new Azure.Identity.DefaultAzureCredential()),
             var other => throw new InvalidOperationException($"Unknown key provider '{other}' (TenantEvents:KeyProvider): local or azure-key-vault."),
         });
         services.AddSingleton(provider => new TenantKeyRing(provider.GetRequiredService<IKeyService>(), NpgsqlDataSource.Create(connectionString),

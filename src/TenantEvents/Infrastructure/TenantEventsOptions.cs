@@ -29,6 +29,9 @@ public sealed class TenantEventsOptions
     /// <summary>Key service for tenants' KEKs: "local" (a root key in the data folder) or "azure-key-vault".</summary>
     public string KeyProvider { get; set; } = "local";
 
+    /// <summary>The vault of the azure-key-vault provider, e.g. https://contoso-tenants.vault.azure.net/ (credentials: DefaultAzureCredential).</summary>
+    public Uri? KeyVaultUrl { get; set; }
+
     /// <summary>Seal tenant event payloads (off only to measure what sealing costs: `make bench`).</summary>
     public bool Sealing { get; set; } = true;
 
