@@ -19,18 +19,36 @@ var connectionString = Connection("TenantEvents");
 var ownerConnectionString = Connection("TenantEventsOwner");
 var platformConnectionString = Connection("TenantEventsPlatform");
 var rounds = new List<Round>();
+var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
 {
-    await ResetDatabase(ownerConnectionString);
-    await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
-    await using var service = await Service.Start(options, connectionString, ownerConnectionString, platformConnectionString);
-    var provisioning = await Provisioning.Run(service, options, round);
-    var raw = await RawInserts.Run(ownerConnectionString, connectionString, options.Concurrency, provisioning.Commands);
-    var result = new Round(round, service.StartupMs, provisioning, raw);
-    rounds.Add(result);
-    result.Print();
+    // Each round runs sealing on and off back to back (alternating which goes first), against the same raw baseline.
+    foreach (var sealing in round % 2 == 1 ? new[] { true, false } : new[] { false, true })
+    {
+        await ResetDatabase(ownerConnectionString);
+        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+        await using var service = await Service.Start(options, connectionString, ownerConnectionString, platformConnectionString, sealing);
+        var provisioning = await Provisioning.Run(service, options, round);
+        var raw = await RawInserts.Run(ownerConnectionString, connectionString, options.Concurrency, provisioning.Commands);
+        var result = new Round(round, sealing, service.StartupMs, provisioning, raw);
+        (sealing ? rounds : unsealed).Add(result);
+        result.Print();
+    }
 }
 
+// Key-service traffic: 10,000 events across 100 tenants, counting unwraps in the service.
+await ResetDatabase(ownerConnectionString);
+await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+long unwraps;
+int events;
+string[] keyTenants;
+// Provision with one service process, then write with a fresh one: its key cache starts cold, as after a restart.
+await using (var service = await Service.Start(options, connectionString, ownerConnectionString, platformConnectionString, sealing: true))
+    keyTenants = await KeyTraffic.Provision(service, options);
+await using (var service = await Service.Start(options, connectionString, ownerConnectionString, platformConnectionString, sealing: true))
+    (events, unwraps) = await KeyTraffic.Write(service, options, keyTenants);
+
+try { Directory.Delete(Service.SharedDataFolder, true); } catch (IOException) { }
 Console.WriteLine();
 Console.WriteLine($"== median of {rounds.Count} rounds ({options.Tenants} tenants per round, {options.Concurrency} concurrent clients, {Environment.ProcessorCount} cores)");
 Console.WriteLine($"service ready after start      : {Median(rounds.Select(r => r.StartupMs)):F0} ms   (aim: under 3000 ms)");
@@ -38,6 +56,9 @@ Console.WriteLine($"time-to-active p50 / p95 / p99 : {Median(rounds.Select(r => 
 Console.WriteLine($"commands per second            : {Median(rounds.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
 Console.WriteLine($"raw INSERT+COMMIT per second   : {Median(rounds.Select(r => r.Raw.PerSecond)):F0}");
 Console.WriteLine($"ratio commands / raw inserts   : {Median(rounds.Select(r => r.Ratio)):F2}   (aim: 0.5 or above)");
+Console.WriteLine($"commands per second, unsealed  : {Median(unsealed.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
+Console.WriteLine($"sealing cost (sealed/unsealed) : {Median(rounds.Zip(unsealed, (s, u) => s.Provisioning.CommandsPerSecond / u.Provisioning.CommandsPerSecond)):F2}   (aim: 0.90 or above, i.e. at most 10% slower)");
+Console.WriteLine($"key-service unwraps            : {unwraps} for {events} events across {options.KeyTenants} tenants = {(double)unwraps / options.KeyTenants:F2} per tenant   (aim: about 1)");
 return 0;
 
 static double Median(IEnumerable<double> values)
@@ -54,23 +75,24 @@ static async Task ResetDatabase(string connectionString)
     await command.ExecuteNonQueryAsync();
 }
 
-sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url)
+sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url, int KeyTenants, int KeyEvents)
 {
     public static BenchOptions Parse(string[] args)
     {
         string Arg(string name, string fallback) =>
             args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         return new BenchOptions(int.Parse(Arg("--tenants", "300")), int.Parse(Arg("--concurrency", "16")), int.Parse(Arg("--rounds", "3")),
-            Arg("--service", "src/TenantEvents/bin/Release/net10.0/TenantEvents.dll"), Arg("--url", "http://127.0.0.1:5099"));
+            Arg("--service", "src/TenantEvents/bin/Release/net10.0/TenantEvents.dll"), Arg("--url", "http://127.0.0.1:5099"),
+            int.Parse(Arg("--key-tenants", "100")), int.Parse(Arg("--key-events", "10000")));
     }
 }
 
-sealed record Round(int Number, double StartupMs, ProvisioningResult Provisioning, RawResult Raw)
+sealed record Round(int Number, bool Sealing, double StartupMs, ProvisioningResult Provisioning, RawResult Raw)
 {
     public double Ratio => Provisioning.CommandsPerSecond / Raw.PerSecond;
 
     public void Print() => Console.WriteLine(
-        $"round {Number}: ready {StartupMs:F0} ms | {Provisioning.Tenants} tenants active, time-to-active p50 {Provisioning.P50:F1} p95 {Provisioning.P95:F1} p99 {Provisioning.P99:F1} ms | " +
+        $"round {Number} sealing {(Sealing ? "on " : "off")}: ready {StartupMs:F0} ms | {Provisioning.Tenants} tenants active, time-to-active p50 {Provisioning.P50:F1} p95 {Provisioning.P95:F1} p99 {Provisioning.P99:F1} ms | " +
         $"{Provisioning.CommandsPerSecond:F0} commands/s | raw {Raw.PerSecond:F0} inserts/s | ratio {Ratio:F2}");
 }
 
@@ -88,9 +110,12 @@ sealed class Service : IAsyncDisposable
         DataFolder = dataFolder;
     }
 
-    public static async Task<Service> Start(BenchOptions options, string connectionString, string owner, string platform)
+    /// <summary>The data folder (dev token key, local key service) of the bench run; removed at exit.</summary>
+    public static readonly string SharedDataFolder = Path.Combine(Path.GetTempPath(), "tenantevents-bench-" + Guid.NewGuid().ToString("N"));
+
+    public static async Task<Service> Start(BenchOptions options, string connectionString, string owner, string platform, bool sealing)
     {
-        var dataFolder = Path.Combine(Path.GetTempPath(), "tenantevents-bench-" + Guid.NewGuid().ToString("N"));
+        var dataFolder = SharedDataFolder;
         var info = new ProcessStartInfo("dotnet", $"{options.ServiceDll} --urls {options.Url}")
         {
             RedirectStandardOutput = true,
@@ -102,6 +127,7 @@ sealed class Service : IAsyncDisposable
         info.Environment["ConnectionStrings__TenantEventsPlatform"] = platform;
         info.Environment["TenantEvents__DataFolder"] = dataFolder;
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment["TenantEvents__Sealing"] = sealing ? "true" : "false";
         var clock = Stopwatch.StartNew();
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };
@@ -129,7 +155,59 @@ sealed class Service : IAsyncDisposable
     {
         try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         await _process.WaitForExitAsync();
-        try { Directory.Delete(DataFolder, true); } catch (IOException) { }
+    }
+}
+
+static class KeyTraffic
+{
+    private static HttpClient Client(Service service, string role, string subject)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(service.Url) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+            DevTokens.Issue(DevTokenKeyFile.Load(service.DataFolder), subject, [role], null, TimeSpan.FromHours(1), DateTime.UtcNow));
+        return client;
+    }
+
+    public static async Task<string[]> Provision(Service service, BenchOptions options)
+    {
+        var admin = Client(service, Roles.PlatformAdmin, "bench-admin");
+        var approver = Client(service, Roles.PlatformApprover, "bench-approver");
+        var ids = new string[options.KeyTenants];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < ids.Length)
+                ids[i] = await Provisioning.ProvisionOneId(admin, approver, $"keys-{i}");
+        }));
+        return ids;
+    }
+
+    /// <summary>Renames the tenants round-robin until the event count (with their 3 provisioning events) is reached.</summary>
+    public static async Task<(int Events, long Unwraps)> Write(Service service, BenchOptions options, string[] ids)
+    {
+        var admin = Client(service, Roles.PlatformAdmin, "bench-admin");
+        var events = ids.Length * 3;
+        int next;
+        var renames = Math.Max(0, options.KeyEvents - events);
+        var renamed = 0;
+        next = -1;
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async worker =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < renames)
+            {
+                // Each worker owns its tenants (i % tenants spread by worker), so renames never race on one stream.
+                var tenant = ids[i % ids.Length];
+                using var response = await admin.PutAsJsonAsync($"/api/tenants/{tenant}/name", new { name = $"Agency renamed {i}" });
+                if (response.StatusCode == HttpStatusCode.OK) Interlocked.Increment(ref renamed);
+                else if (response.StatusCode != HttpStatusCode.Conflict)
+                    throw new InvalidOperationException($"Rename answered {response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            }
+        }));
+        events += renamed;
+        var status = JsonDocument.Parse(await admin.GetStringAsync("/api/platform/key-service")).RootElement;
+        return (events, status.GetProperty("unwrapsSinceStart").GetInt64());
     }
 }
 
@@ -173,6 +251,12 @@ static class Provisioning
     private static async Task<double> ProvisionOne(HttpClient admin, HttpClient approver, string slug)
     {
         var clock = Stopwatch.StartNew();
+        await ProvisionOneId(admin, approver, slug);
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    public static async Task<string> ProvisionOneId(HttpClient admin, HttpClient approver, string slug)
+    {
         var created = await Expect(admin.PostAsJsonAsync("/api/tenants", new
         {
             name = $"Agency {slug}",
@@ -186,7 +270,7 @@ static class Provisioning
         var active = await Expect(admin.PostAsync($"/api/tenants/{id}/provision", null), HttpStatusCode.OK);
         if (JsonDocument.Parse(active).RootElement.GetProperty("state").GetString() != "active")
             throw new InvalidOperationException($"Tenant {id} is not active after provisioning.");
-        return clock.Elapsed.TotalMilliseconds;
+        return id!;
     }
 
     private static async Task<string> Expect(Task<HttpResponseMessage> request, HttpStatusCode status)

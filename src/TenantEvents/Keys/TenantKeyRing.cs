@@ -34,9 +34,10 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
         var now = clock.UtcNow;
         if (_current.TryGetValue(tenant, out var current) && current.Until > now)
             return await VersionAsync(tenant, current.Version, cancellation);
-        var version = await NewestVersion(tenant, cancellation) ?? await CreateAsync(tenant, expectedVersion: 0, cancellation);
-        _current[tenant] = (version, now + options.KeyCacheLifetime);
-        return await VersionAsync(tenant, version, cancellation);
+        var newest = await NewestVersion(tenant, cancellation);
+        var key = newest is { } version ? await VersionAsync(tenant, version, cancellation) : await CreateAsync(tenant, 0, cancellation);
+        _current[tenant] = (key.Version, now + options.KeyCacheLifetime);
+        return key;
     }
 
     /// <summary>The key of one version, to open what it sealed. Throws <see cref="KeyDestroyedException"/> after shredding.</summary>
@@ -70,9 +71,9 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     public async Task<int> RotateDataKeyAsync(Guid tenant, CancellationToken cancellation)
     {
         var newest = await NewestVersion(tenant, cancellation) ?? 0;
-        var version = await CreateAsync(tenant, newest, cancellation);
+        var key = await CreateAsync(tenant, newest, cancellation);
         _current.TryRemove(tenant, out _);
-        return version;
+        return key.Version;
     }
 
     /// <summary>A new KEK version; every DEK is re-wrapped under it. No data is re-encrypted.</summary>
@@ -128,56 +129,70 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
             if (_keys.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
     }
 
-    private async Task<int> CreateAsync(Guid tenant, int expectedVersion, CancellationToken cancellation)
+    /// <summary>
+    /// Creates the next DEK version (and the tenant's first KEK if it has none) and keeps it unwrapped in the cache: the
+    /// key that was just generated needs no round trip to the key service.
+    /// </summary>
+    private async Task<DataKey> CreateAsync(Guid tenant, int expectedVersion, CancellationToken cancellation)
     {
-        var kekId = await CurrentKekId(tenant, cancellation) ?? await keys.CreateKeyAsync(tenant, cancellation);
+        var kekId = (expectedVersion > 0 ? await CurrentKekId(tenant, cancellation) : null) ?? await keys.CreateKeyAsync(tenant, cancellation);
         var kek = await keys.Resolver.ResolveAsync(kekId, cancellation);
         var plain = RandomNumberGenerator.GetBytes(32);
-        var wrapped = await kek.WrapKeyAsync(keys.WrapAlgorithm, plain, cancellation);
-        CryptographicOperations.ZeroMemory(plain);
-        await using var connection = await OpenFor(tenant, cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(cancellation);
-        await SetTenant(connection, transaction, tenant, cancellation);
-        await using var insert = new NpgsqlCommand(
-            $"insert into {Schema}.tenant_data_keys (tenant_id, version, kek_id, algorithm, wrapped) values ($1, $2, $3, $4, $5) on conflict do nothing",
-            connection, transaction);
-        insert.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        insert.Parameters.Add(new NpgsqlParameter { Value = expectedVersion + 1 });
-        insert.Parameters.Add(new NpgsqlParameter { Value = kekId });
-        insert.Parameters.Add(new NpgsqlParameter { Value = keys.WrapAlgorithm });
-        insert.Parameters.Add(new NpgsqlParameter { Value = wrapped });
-        await insert.ExecuteNonQueryAsync(cancellation);
-        await transaction.CommitAsync(cancellation);
-        // A concurrent writer may have created the same version first: the newest stored one is the one to use.
-        return await NewestVersion(tenant, cancellation) ?? throw new InvalidOperationException("The new data key was not stored.");
+        try
+        {
+            var wrapped = await kek.WrapKeyAsync(keys.WrapAlgorithm, plain, cancellation);
+            var version = expectedVersion + 1;
+            var inserted = await Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command(
+                $"insert into {Schema}.tenant_data_keys (tenant_id, version, kek_id, algorithm, wrapped) values ($1, $2, $3, $4, $5) on conflict do nothing returning version",
+                tenant.ToString(), version, kekId, keys.WrapAlgorithm, wrapped)), async reader => await reader.ReadAsync(cancellation));
+            if (!inserted)
+                // A concurrent writer stored this version first: use theirs.
+                return await VersionAsync(tenant, await NewestVersion(tenant, cancellation) ?? version, cancellation);
+            var key = new DataKey(tenant, version, plain);
+            _keys[(tenant, version)] = new Cached(key, clock.UtcNow + options.KeyCacheLifetime);
+            Trim();
+            return key;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain);
+        }
     }
 
-    private async Task<string?> CurrentKekId(Guid tenant, CancellationToken cancellation) =>
-        await Scalar<string>(tenant, $"select kek_id from {Schema}.tenant_data_keys order by version desc limit 1", cancellation);
+    private Task<string?> CurrentKekId(Guid tenant, CancellationToken cancellation) =>
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select kek_id from {Schema}.tenant_data_keys order by version desc limit 1")),
+            async reader => await reader.ReadAsync(cancellation) ? reader.GetString(0) : null);
 
-    private async Task<int?> NewestVersion(Guid tenant, CancellationToken cancellation) =>
-        await Scalar<int?>(tenant, $"select max(version) from {Schema}.tenant_data_keys", cancellation);
+    private Task<int?> NewestVersion(Guid tenant, CancellationToken cancellation) =>
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select max(version) from {Schema}.tenant_data_keys")),
+            async reader => await reader.ReadAsync(cancellation) && !reader.IsDBNull(0) ? reader.GetInt32(0) : (int?)null);
 
-    private async Task<(string KekId, string Algorithm, byte[] Wrapped)?> Load(Guid tenant, int version, CancellationToken cancellation)
+    private Task<(string KekId, string Algorithm, byte[] Wrapped)?> Load(Guid tenant, int version, CancellationToken cancellation) =>
+        Scoped(tenant, cancellation,
+            batch => batch.BatchCommands.Add(Command($"select kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where version = $1", version)),
+            async reader => await reader.ReadAsync(cancellation)
+                ? (reader.GetString(0), reader.GetString(1), (byte[])reader[2])
+                : ((string, string, byte[])?)null);
+
+    /// <summary>
+    /// One round trip: the tenant setting (transaction-local) and the statements after it go as one batch, which
+    /// PostgreSQL runs as one implicit transaction, so the setting binds exactly those statements.
+    /// </summary>
+    private async Task<T> Scoped<T>(Guid tenant, CancellationToken cancellation, Action<NpgsqlBatch> statements, Func<NpgsqlDataReader, Task<T>> read)
     {
-        await using var connection = await OpenFor(tenant, cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(cancellation);
-        await SetTenant(connection, transaction, tenant, cancellation);
-        await using var select = new NpgsqlCommand($"select kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where version = $1", connection, transaction);
-        select.Parameters.Add(new NpgsqlParameter { Value = version });
-        await using var reader = await select.ExecuteReaderAsync(cancellation);
-        if (!await reader.ReadAsync(cancellation)) return null;
-        return (reader.GetString(0), reader.GetString(1), (byte[])reader[2]);
+        await using var batch = database.CreateBatch();
+        batch.BatchCommands.Add(Command($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
+        statements(batch);
+        await using var reader = await batch.ExecuteReaderAsync(cancellation);
+        await reader.NextResultAsync(cancellation);
+        return await read(reader);
     }
 
-    private async Task<T?> Scalar<T>(Guid tenant, string sql, CancellationToken cancellation)
+    private static NpgsqlBatchCommand Command(string sql, params object[] parameters)
     {
-        await using var connection = await OpenFor(tenant, cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(cancellation);
-        await SetTenant(connection, transaction, tenant, cancellation);
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        var value = await command.ExecuteScalarAsync(cancellation);
-        return value is null or DBNull ? default : (T)value;
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        return command;
     }
 
     private Task<NpgsqlConnection> OpenFor(Guid tenant, CancellationToken cancellation) => database.OpenConnectionAsync(cancellation).AsTask();
