@@ -86,12 +86,7 @@ public static class CompleteDecommissionEndpoint
     public static async Task Shred(Tenant after, IReadOnlyList<object> events, IDocumentSession session, MessageContext outbox)
     {
         if (!events.OfType<TenantDecommissioned>().Any()) return;
-        session.Store(new TenantRecord
-        {
-            Id = after.Id, Slug = after.Slug, State = after.State, Template = after.Template, Country = after.Residency.Country,
-            Subdivision = after.Residency.Subdivision, Version = after.Version, RequestedAt = after.RequestedAt, UpdatedAt = after.UpdatedAt,
-            Sealed = null,
-        });
+        session.Store(TenantRecord.Of(after, sealedTenant: null));
         await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
     }
 }

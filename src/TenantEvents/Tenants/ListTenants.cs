@@ -56,7 +56,7 @@ public static class ListTenantsEndpoint
         var items = new List<object>();
         foreach (var record in page)
             items.Add(record.Shredded
-                ? new ShreddedTenant(record.Id, record.Slug, record.State, record.Template, record.Version, record.UpdatedAt)
+                ? record.Summary()
                 : await streams.ReadAsync(record, cancellation));
         return Results.Json(new TenantPage(items, rows.Count > limit ? page[^1].Id.ToString() : null), Json.Options);
     }

@@ -61,8 +61,7 @@ public static class TenantHttp
 
     /// <summary>410: the tenant existed and was decommissioned; its data was crypto-shredded and cannot come back.</summary>
     public static IResult Gone(TenantRecord record) =>
-        Problem.Gone().With("tenant", new ShreddedTenant(record.Id, record.Slug, record.State, record.Template, record.Version, record.UpdatedAt))
-            .ToResult();
+        Problem.Gone().With("tenant", record.Summary()).ToResult();
 
     public static string ETag(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 

@@ -25,6 +25,16 @@ public sealed class TenantRecord
     public SealedPayload? Sealed { get; set; }
 
     public bool Shredded => Sealed is null;
+
+    /// <summary>The record of a tenant: its clear fields, and the sealed whole (null once shredded).</summary>
+    public static TenantRecord Of(Tenant tenant, SealedPayload? sealedTenant) => new()
+    {
+        Id = tenant.Id, Slug = tenant.Slug, State = tenant.State, Template = tenant.Template, Country = tenant.Residency.Country,
+        Subdivision = tenant.Residency.Subdivision, Version = tenant.Version, RequestedAt = tenant.RequestedAt, UpdatedAt = tenant.UpdatedAt,
+        Sealed = sealedTenant,
+    };
+
+    public ShreddedTenant Summary() => new(Id, Slug, State, Template, Version, UpdatedAt);
 }
 
 /// <summary>What a decommissioned, crypto-shredded tenant still shows: that it existed, and when it ended.</summary>

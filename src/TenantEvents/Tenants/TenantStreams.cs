@@ -145,12 +145,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         SealedPayload payload = options.Sealing
             ? Sealing.Seal(await keys.CurrentAsync(tenant.Id, cancellation), plaintext, tenant.Id, TenantRecord.SealedType)
             : new SealedPayload(0, [], plaintext);
-        return new TenantRecord
-        {
-            Id = tenant.Id, Slug = tenant.Slug, State = tenant.State, Template = tenant.Template,
-            Country = tenant.Residency.Country, Subdivision = tenant.Residency.Subdivision, Version = tenant.Version,
-            RequestedAt = tenant.RequestedAt, UpdatedAt = tenant.UpdatedAt, Sealed = payload,
-        };
+        return TenantRecord.Of(tenant, payload);
     }
 
     /// <summary>The tenant inside a read-model record; throws <see cref="KeyDestroyedException"/> if it was shredded.</summary>
