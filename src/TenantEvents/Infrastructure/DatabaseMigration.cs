@@ -53,6 +53,18 @@ public static class DatabaseMigration
               primary key (tenant_id, version))
             """, connection, transaction))
             await keys.ExecuteNonQueryAsync();
+        // One key per person inside a tenant (erasable on its own), sealed under the tenant's data key.
+        await using (var subjects = new NpgsqlCommand($"""
+            create table if not exists {s}.subject_data_keys (
+              tenant_id varchar(250) not null,
+              subject_id uuid not null,
+              key_version integer not null,
+              nonce bytea not null,
+              ciphertext bytea not null,
+              created_at timestamptz not null default now(),
+              primary key (tenant_id, subject_id))
+            """, connection, transaction))
+            await subjects.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""

@@ -19,6 +19,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
 
     private readonly ConcurrentDictionary<(Guid Tenant, int Version), Cached> _keys = new();
     private readonly ConcurrentDictionary<Guid, (int Version, DateTimeOffset Until)> _current = new();
+    private readonly ConcurrentDictionary<(Guid Tenant, Guid Subject), Cached> _subjects = new();
     private long _unwrapCount;
 
     private sealed record Cached(DataKey Key, DateTimeOffset Until);
@@ -106,6 +107,51 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
         return newKekId;
     }
 
+    /// <summary>
+    /// The key of one person inside the tenant: their personal data is sealed under it, so that erasing them is
+    /// destroying it. Stored in subject_data_keys sealed (AES-256-GCM) under the tenant's data key, so it costs the key
+    /// service nothing. Null when it was erased (or never made and not asked to be).
+    /// </summary>
+    public async Task<DataKey?> SubjectKeyAsync(Guid tenant, Guid subject, bool create, CancellationToken cancellation)
+    {
+        const string type = "subject-key";
+        var now = clock.UtcNow;
+        if (_subjects.TryGetValue((tenant, subject), out var cached) && cached.Until > now) return cached.Key;
+        var stored = await Scoped(tenant, cancellation,
+            batch => batch.BatchCommands.Add(Command($"select key_version, nonce, ciphertext from {Schema}.subject_data_keys where subject_id = $1", subject)),
+            async reader => await reader.ReadAsync(cancellation) ? new SealedPayload(reader.GetInt32(0), (byte[])reader[1], (byte[])reader[2]) : null);
+        byte[] plain;
+        if (stored is not null)
+            plain = Sealing.Open(await VersionAsync(tenant, stored.KeyVersion, cancellation), stored, subject, type);
+        else if (create)
+        {
+            plain = RandomNumberGenerator.GetBytes(32);
+            var sealedKey = Sealing.Seal(await CurrentAsync(tenant, cancellation), plain, subject, type);
+            var inserted = await Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command(
+                $"insert into {Schema}.subject_data_keys (tenant_id, subject_id, key_version, nonce, ciphertext) values ($1, $2, $3, $4, $5) on conflict do nothing returning subject_id",
+                tenant.ToString(), subject, sealedKey.KeyVersion, sealedKey.Nonce, sealedKey.Ciphertext)), async reader => await reader.ReadAsync(cancellation));
+            if (!inserted)
+            {
+                CryptographicOperations.ZeroMemory(plain);
+                return await SubjectKeyAsync(tenant, subject, create: false, cancellation);
+            }
+        }
+        else return null;
+        var key = new DataKey(tenant, 1, plain);
+        CryptographicOperations.ZeroMemory(plain);
+        _subjects[(tenant, subject)] = new Cached(key, now + options.KeyCacheLifetime);
+        return key;
+    }
+
+    /// <summary>Erasure of one person (GDPR Art. 17): their key is deleted; what it sealed can no longer be opened.</summary>
+    public async Task EraseSubjectAsync(Guid tenant, Guid subject, CancellationToken cancellation)
+    {
+        await Scoped(tenant, cancellation,
+            batch => batch.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where subject_id = $1", subject)),
+            _ => Task.FromResult(0));
+        if (_subjects.TryRemove((tenant, subject), out var removed)) removed.Key.Dispose();
+    }
+
     /// <summary>Crypto-shredding: the tenant's KEKs are destroyed in the key service and its wrapped DEKs deleted.</summary>
     public async Task ShredAsync(Guid tenant, CancellationToken cancellation)
     {
@@ -114,7 +160,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
         await using (var transaction = await connection.BeginTransactionAsync(cancellation))
         {
             await SetTenant(connection, transaction, tenant, cancellation);
-            await using var delete = new NpgsqlCommand($"delete from {Schema}.tenant_data_keys", connection, transaction);
+            await using var delete = new NpgsqlCommand($"delete from {Schema}.tenant_data_keys; delete from {Schema}.subject_data_keys", connection, transaction);
             await delete.ExecuteNonQueryAsync(cancellation);
             await transaction.CommitAsync(cancellation);
         }
@@ -127,6 +173,8 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
         _current.TryRemove(tenant, out _);
         foreach (var entry in _keys.Where(k => k.Key.Tenant == tenant).ToList())
             if (_keys.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
+        foreach (var entry in _subjects.Where(k => k.Key.Tenant == tenant).ToList())
+            if (_subjects.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
     }
 
     /// <summary>

@@ -84,8 +84,11 @@ public static class RequestTenantEndpoint
         }
         if (errors.Count > 0) return (null, errors);
 
+        // Every person gets a subject id of the service's own: their personal data is sealed under a key of its own.
+        static Contact Subject(Contact c) => c with { Name = c.Name.Trim(), SubjectId = Guid.CreateVersion7(), Erased = false };
         return (new TenantRequested(tenantId, request.Name!.Trim(), request.Slug!, template!.Name, template.Version,
-            request.Residency!, request.Contacts!, request.RequestedFor, settings!, request.RootOrganisationName?.Trim(), by, now), []);
+            request.Residency!, request.Contacts!.Select(Subject).ToList(), request.RequestedFor is { } f ? Subject(f) : null, settings!,
+            request.RootOrganisationName?.Trim(), by, now), []);
     }
 
     [WolverinePost("/api/tenants", OperationId = "RequestTenant")]

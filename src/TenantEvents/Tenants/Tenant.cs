@@ -186,6 +186,13 @@ public sealed partial class Tenant
         Touch(e.By, e.At);
     }
 
+    public void Apply(ContactErased e)
+    {
+        Contacts = Contacts.Select(c => c.SubjectId == e.SubjectId ? c.AsErased() : c).ToList();
+        if (RequestedFor?.SubjectId == e.SubjectId) RequestedFor = RequestedFor.AsErased();
+        Touch(e.By, e.At);
+    }
+
     public void Apply(TenantKeysRotated e)
     {
         LastKeyRotation = e;

@@ -149,6 +149,18 @@ public static class TenantDecisions
             : new Blocked("unknown-legal-hold", tenant.State, $"No legal hold {holdId} is in place on this tenant.");
     }
 
+    /// <summary>Erases one contact's personal data; the tenant keeps its other contacts and everything else.</summary>
+    public static Decision EraseContact(Tenant tenant, Guid subjectId, Actor by, DateTimeOffset now)
+    {
+        if (tenant.State == TenantState.Decommissioned)
+            return Invalid("erase-contact", tenant, "A decommissioned tenant's data is already destroyed.");
+        var contact = tenant.Contacts.Append(tenant.RequestedFor).FirstOrDefault(c => c?.SubjectId == subjectId);
+        if (contact is null) return new Blocked("unknown-contact", tenant.State, $"No contact {subjectId} belongs to this tenant.");
+        return contact.Erased
+            ? Decision.Accept()
+            : Decision.Accept(new ContactErased(tenant.Id, subjectId, by, now));
+    }
+
     /// <summary>Records a rotation the key ring has made; there is nothing to rotate once the tenant is shredded.</summary>
     public static Decision RecordKeyRotation(Tenant tenant, KeyKind key, string reference, Actor by, DateTimeOffset now) =>
         tenant.State == TenantState.Decommissioned

@@ -10,7 +10,16 @@ public sealed record ResidencyZone(string Country, string? Subdivision = null)
     public override string ToString() => Subdivision ?? Country;
 }
 
-public sealed record Contact(string Name, string Email, string? Role = null);
+/// <summary>
+/// A person to contact about the tenant. <paramref name="SubjectId"/> is assigned by the service (anything a client
+/// sends is replaced); the person's name and e-mail are sealed under a key of their own, so they can be erased alone.
+/// </summary>
+public sealed record Contact(string Name, string Email, string? Role = null, Guid? SubjectId = null, bool Erased = false)
+{
+    public const string ErasedText = "[erased]";
+
+    public Contact AsErased() => this with { Name = ErasedText, Email = ErasedText, Erased = true };
+}
 
 public sealed record QuotaDefaults(
     int Licences,
@@ -83,6 +92,9 @@ public sealed record LegalHoldPlaced(Guid TenantId, Guid HoldId, string Referenc
 
 public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, Actor By, DateTimeOffset At);
 
+/// <summary>A contact's personal data was erased (GDPR Art. 17): their own key is destroyed; only the subject id remains.</summary>
+public sealed record ContactErased(Guid TenantId, Guid SubjectId, Actor By, DateTimeOffset At);
+
 public enum KeyKind { Data, KeyEncryption }
 
 /// <summary>
@@ -109,5 +121,6 @@ public static class TenantEventTypes
         typeof(TenantSuspended), typeof(TenantReactivated), typeof(TenantRenamed), typeof(TenantSettingsUpdated),
         typeof(TenantDecommissionRequested), typeof(TenantDecommissionScheduled), typeof(TenantDecommissionCancelled),
         typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted), typeof(TenantKeysRotated),
+        typeof(ContactErased),
     ];
 }

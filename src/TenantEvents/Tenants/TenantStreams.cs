@@ -122,13 +122,17 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
             ? sealedEvent.Payload.Ciphertext
             : Sealing.Open(await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation), sealedEvent.Payload,
                 stored.StreamId, stored.EventTypeName);
-        return JsonSerializer.Deserialize(plaintext, sealedEvent.EventType, SealedJson.Options)!;
+        var opened = JsonSerializer.Deserialize(plaintext, sealedEvent.EventType, SealedJson.Options)!;
+        return await ContactProtection.RevealAsync(keys, opened, cancellation);
     }
 
     public async Task<IReadOnlyList<object>> SealAsync(Guid tenantId, IEnumerable<object> events, CancellationToken cancellation)
     {
         var key = options.Sealing ? await keys.CurrentAsync(tenantId, cancellation) : null;
-        return events.Select(e =>
+        var protectedEvents = new List<object>();
+        foreach (var e in events)
+            protectedEvents.Add(key is null ? e : await ContactProtection.ProtectAsync(keys, e, cancellation));
+        return protectedEvents.Select(e =>
         {
             var type = e.GetType();
             var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
@@ -141,7 +145,8 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
 
     public async Task<TenantRecord> RecordAsync(Tenant tenant, CancellationToken cancellation)
     {
-        var plaintext = JsonSerializer.SerializeToUtf8Bytes(tenant, SealedJson.Options);
+        var stored = options.Sealing ? await ContactProtection.ProtectAsync(keys, tenant, cancellation) : tenant;
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(stored, SealedJson.Options);
         SealedPayload payload = options.Sealing
             ? Sealing.Seal(await keys.CurrentAsync(tenant.Id, cancellation), plaintext, tenant.Id, TenantRecord.SealedType)
             : new SealedPayload(0, [], plaintext);
@@ -155,7 +160,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         var plaintext = payload.KeyVersion == 0
             ? payload.Ciphertext
             : Sealing.Open(await keys.VersionAsync(record.Id, payload.KeyVersion, cancellation), payload, record.Id, TenantRecord.SealedType);
-        return JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!;
+        return await ContactProtection.RevealAsync(keys, JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!, cancellation);
     }
 
     /// <summary>Replays events onto a copy of the tenant (the original stays as it was, e.g. for a refusal's report).</summary>
@@ -186,6 +191,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
             case LegalHoldPlaced x: tenant.Apply(x); break;
             case LegalHoldLifted x: tenant.Apply(x); break;
             case TenantKeysRotated x: tenant.Apply(x); break;
+            case ContactErased x: tenant.Apply(x); break;
             default: throw new ArgumentException($"{e.GetType().Name} is not a tenant event.");
         }
         return tenant;

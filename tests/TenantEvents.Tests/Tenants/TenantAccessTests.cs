@@ -30,6 +30,7 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Post, "/api/tenants/{id}/legal-holds/{hold}/lift", new { reason = "x" }, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/keys/rotate", new { key = "data" }, [Roles.PlatformAdmin]),
         (HttpMethod.Get, "/api/tenants/{id}/export", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        (HttpMethod.Post, "/api/tenants/{id}/contacts/{hold}/erase", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
     ];
 
     private static string Url(string path, Guid id) => path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString());

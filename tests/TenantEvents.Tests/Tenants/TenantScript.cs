@@ -13,6 +13,7 @@ public static class TenantScript
     public static readonly TemplateCatalog Templates = TemplateCatalog.LoadEmbedded();
     public static readonly Guid TenantId = Guid.CreateVersion7();
     public static readonly Guid HoldId = Guid.CreateVersion7();
+    public static readonly Guid SubjectId = Guid.CreateVersion7();
 
     public static TenantSettings Settings(int retentionDays = 30) =>
         Templates.Find("law-enforcement")!.DefaultSettings with { AuditRetentionDays = retentionDays };
@@ -21,7 +22,7 @@ public static class TenantScript
     public static object Event(string type, DateTimeOffset at, int retentionDays = 30) => type switch
     {
         nameof(TenantRequested) => new TenantRequested(TenantId, "Travis County Sheriff", "travis-sheriff", "law-enforcement", 1,
-            new ResidencyZone("US", "US-TX"), [new Contact("Sally", "sally@travis.example.gov")], null, Settings(retentionDays), null, Admin, at),
+            new ResidencyZone("US", "US-TX"), [new Contact("Sally", "sally@travis.example.gov", null, SubjectId)], null, Settings(retentionDays), null, Admin, at),
         nameof(TenantApproved) => new TenantApproved(TenantId, null, Approver, at),
         nameof(TenantRejected) => new TenantRejected(TenantId, "duplicate", Approver, at),
         nameof(TenantProvisioned) => TenantDecisions.Provision(Fold(["TenantRequested", "TenantApproved"], retentionDays), Templates.Find("law-enforcement")!,
@@ -36,6 +37,7 @@ public static class TenantScript
         nameof(TenantDecommissioned) => new TenantDecommissioned(TenantId, Actor.System, at),
         nameof(LegalHoldPlaced) => new LegalHoldPlaced(TenantId, HoldId, "CASE-2026-001", "litigation", Admin, at),
         nameof(LegalHoldLifted) => new LegalHoldLifted(TenantId, HoldId, "case closed", Admin, at),
+        nameof(ContactErased) => new ContactErased(TenantId, SubjectId, Admin, at),
         nameof(TenantKeysRotated) => new TenantKeysRotated(TenantId, KeyKind.Data, "2", Admin, at),
         _ => throw new ArgumentException($"No example for event {type}."),
     };
@@ -68,6 +70,7 @@ public static class TenantScript
         "CancelDecommission" => TenantDecisions.CancelDecommission(tenant, "kept after all", by, now),
         "CompleteDecommission" => TenantDecisions.CompleteDecommission(tenant, by, now),
         "PlaceLegalHold" => TenantDecisions.PlaceLegalHold(tenant, Guid.CreateVersion7(), "CASE-NEW", "subpoena", by, now),
+        "EraseContact" => TenantDecisions.EraseContact(tenant, SubjectId, by, now),
         "RotateTenantKeys" => TenantDecisions.RecordKeyRotation(tenant, KeyKind.Data, "2", by, now),
         "LiftLegalHold" => TenantDecisions.LiftLegalHold(tenant, tenant.LegalHolds.FirstOrDefault()?.HoldId ?? HoldId, "released", by, now),
         _ => throw new ArgumentException($"No such command {command}."),

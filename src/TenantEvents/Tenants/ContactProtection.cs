@@ -1,0 +1,92 @@
+using System.Text;
+using TenantEvents.Keys;
+
+namespace TenantEvents.Tenants;
+
+/// <summary>
+/// A contact's name and e-mail, sealed under the person's own subject key inside the (tenant-sealed) events and read
+/// model, so that one person can be erased without touching the rest of the tenant. Applied at the storage edge: the
+/// decisions and the API see plain contacts, or "[erased]" once the person's key is gone.
+/// </summary>
+public static class ContactProtection
+{
+    private const string Prefix = "pd1:";
+    private const string SealedType = "contact";
+
+    public static async Task<object> ProtectAsync(TenantKeyRing keys, object e, CancellationToken cancellation) => e switch
+    {
+        TenantRequested r => r with
+        {
+            Contacts = await ProtectAll(keys, r.TenantId, r.Contacts, cancellation),
+            RequestedFor = await Protect(keys, r.TenantId, r.RequestedFor, cancellation),
+        },
+        _ => e,
+    };
+
+    public static async Task<object> RevealAsync(TenantKeyRing keys, object e, CancellationToken cancellation) => e switch
+    {
+        TenantRequested r => r with
+        {
+            Contacts = await RevealAll(keys, r.TenantId, r.Contacts, cancellation),
+            RequestedFor = await Reveal(keys, r.TenantId, r.RequestedFor, cancellation),
+        },
+        _ => e,
+    };
+
+    public static async Task<Tenant> ProtectAsync(TenantKeyRing keys, Tenant tenant, CancellationToken cancellation)
+    {
+        var copy = TenantStreams.Fold(tenant, []);
+        copy.Contacts = (await ProtectAll(keys, tenant.Id, tenant.Contacts, cancellation)).ToList();
+        copy.RequestedFor = await Protect(keys, tenant.Id, tenant.RequestedFor, cancellation);
+        return copy;
+    }
+
+    public static async Task<Tenant> RevealAsync(TenantKeyRing keys, Tenant tenant, CancellationToken cancellation)
+    {
+        tenant.Contacts = (await RevealAll(keys, tenant.Id, tenant.Contacts, cancellation)).ToList();
+        tenant.RequestedFor = await Reveal(keys, tenant.Id, tenant.RequestedFor, cancellation);
+        return tenant;
+    }
+
+    private static async Task<IReadOnlyList<Contact>> ProtectAll(TenantKeyRing keys, Guid tenant, IReadOnlyList<Contact> contacts, CancellationToken c)
+    {
+        var result = new List<Contact>(contacts.Count);
+        foreach (var contact in contacts) result.Add((await Protect(keys, tenant, contact, c))!);
+        return result;
+    }
+
+    private static async Task<IReadOnlyList<Contact>> RevealAll(TenantKeyRing keys, Guid tenant, IReadOnlyList<Contact> contacts, CancellationToken c)
+    {
+        var result = new List<Contact>(contacts.Count);
+        foreach (var contact in contacts) result.Add((await Reveal(keys, tenant, contact, c))!);
+        return result;
+    }
+
+    private static async Task<Contact?> Protect(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation)
+    {
+        if (contact is not { Erased: false, SubjectId: { } subject } || contact.Name.StartsWith(Prefix, StringComparison.Ordinal)) return contact;
+        var key = (await keys.SubjectKeyAsync(tenant, subject, create: true, cancellation))!;
+        return contact with { Name = Seal(key, subject, contact.Name), Email = Seal(key, subject, contact.Email) };
+    }
+
+    private static async Task<Contact?> Reveal(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation)
+    {
+        if (contact is not { Erased: false, SubjectId: { } subject } || !contact.Name.StartsWith(Prefix, StringComparison.Ordinal)) return contact;
+        var key = await keys.SubjectKeyAsync(tenant, subject, create: false, cancellation);
+        if (key is null) return contact.AsErased();
+        return contact with { Name = Open(key, subject, contact.Name), Email = Open(key, subject, contact.Email) };
+    }
+
+    private static string Seal(DataKey key, Guid subject, string text)
+    {
+        var sealedText = Sealing.Seal(key, Encoding.UTF8.GetBytes(text), subject, SealedType);
+        return Prefix + Convert.ToBase64String([.. sealedText.Nonce, .. sealedText.Ciphertext]);
+    }
+
+    private static string Open(DataKey key, Guid subject, string text)
+    {
+        var bytes = Convert.FromBase64String(text[Prefix.Length..]);
+        return Encoding.UTF8.GetString(Sealing.Open(key,
+            new SealedPayload(key.Version, bytes[..Sealing.NonceSize], bytes[Sealing.NonceSize..]), subject, SealedType));
+    }
+}
