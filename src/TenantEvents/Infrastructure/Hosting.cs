@@ -80,6 +80,8 @@ public static class Hosting
                 // the tenant document tables; the event tables get ours (DatabaseMigration).
                 marten.UseRowLevelSecurity(TenantSetting);
                 marten.AutoCreateSchemaObjects = migrating ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+                // Never a silent default tenant: tenant data is only reached through a session opened for its tenant.
+                marten.Advanced.DefaultTenantUsageEnabled = false;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString);
 
                 // Conjoined tenancy: every event and every tenant document row carries its tenant's id.

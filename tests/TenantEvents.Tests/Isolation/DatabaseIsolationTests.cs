@@ -131,6 +131,14 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
     }
 
     [Fact]
+    public async Task code_that_forgets_to_name_a_tenant_gets_an_error_not_a_default_tenant()
+    {
+        await Active("agency-a");
+        Should.Throw<Marten.Exceptions.DefaultTenantUsageDisabledException>(() => Fixture.Store.QuerySession());
+        Should.Throw<Marten.Exceptions.DefaultTenantUsageDisabledException>(() => Fixture.Store.LightweightSession());
+    }
+
+    [Fact]
     public async Task platform_listings_still_span_tenants_under_the_platform_role()
     {
         var a = await Active("agency-a");
