@@ -188,7 +188,7 @@ public static class Hosting
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
         app.MapOpenApi().AllowAnonymous();
-        app.MapWolverineEndpoints();
+        app.MapWolverineEndpoints(http => http.ConfigureEndpoints(OpenApiResponses.Describe));
         return app;
     }
 }

@@ -23,7 +23,16 @@ public class ServiceTests(AppFixture fixture) : IntegrationTest(fixture)
         operations.ShouldContain("ApproveTenant");
         operations.ShouldContain("ListTenants");
         operations.ShouldContain("ReceiveProvisioningWebhook");
-        operations.Count.ShouldBeGreaterThanOrEqualTo(19);
+        operations.Count.ShouldBeGreaterThanOrEqualTo(23);
+
+        string Schema(string path, string method, string status) => doc.GetProperty("paths").GetProperty(path).GetProperty(method)
+            .GetProperty("responses").GetProperty(status).GetProperty("content").EnumerateObject().Single().Value
+            .GetProperty("schema").GetProperty("$ref").GetString()!;
+        Schema("/api/tenants", "post", "201").ShouldEndWith("/Tenant");
+        Schema("/api/tenants/{tenantId}/approve", "post", "200").ShouldEndWith("/Tenant");
+        Schema("/api/tenants/{tenantId}/approve", "post", "409").ShouldEndWith("/Problem");
+        Schema("/api/tenants/{tenantId}/suspend", "post", "412").ShouldEndWith("/Problem");
+        Schema("/api/tenants", "get", "200").ShouldEndWith("/TenantPage");
     }
 
     [Fact]
