@@ -58,16 +58,20 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         await using var session = OpenSession(context, tenantId);
         // One connection and one transaction from the read to the commit: fewer round trips than a connection per step.
         await session.BeginTransactionAsync(cancellation);
-        Tenant? tenant;
+        // The sealed read model is the stream's snapshot: it is written in the same transaction as every append, so its
+        // version is the stream's. Appending with the expected version below would catch it if it ever were not.
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null) return new StreamNotFound();
+        if (record.Shredded) return new TenantShredded(tenantId);
+        Tenant tenant;
         try
         {
-            tenant = await LoadAsync(session, tenantId, cancellation);
+            tenant = await ReadAsync(record, cancellation);
         }
         catch (KeyDestroyedException)
         {
             return new TenantShredded(tenantId);
         }
-        if (tenant is null) return new StreamNotFound();
         if (expectedVersion is { } expected && expected != tenant.Version)
             return new VersionMismatch(expected, tenant.Version);
 
