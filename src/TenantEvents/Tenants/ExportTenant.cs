@@ -22,21 +22,12 @@ public static class ExportTenantEndpoint
     {
         if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
         await using var session = store.QuerySession(tenantId.ToString());
-        var events = await session.Events.FetchStreamAsync(tenantId, token: cancellation);
-        if (events.Count == 0) return Problem.NotFound("tenant").ToResult();
         try
         {
-            var entries = new List<TenantEventEntry>();
-            Tenant? tenant = null;
-            foreach (var e in events)
-            {
-                var data = await streams.OpenAsync(e, cancellation);
-                entries.Add(new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, data));
-                tenant = TenantStreams.Apply(tenant, data);
-            }
-            tenant!.Version = (int)events[^1].Version;
+            var (tenant, events) = await streams.ReplayAsync(session, tenantId, cancellation);
+            if (tenant is null) return Problem.NotFound("tenant").ToResult();
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"tenant-{tenant.Slug}-v{tenant.Version}.json\"";
-            return Results.Json(new TenantExport("tenantevents-export/v1", streams.Now, tenant, entries), Json.Options);
+            return Results.Json(new TenantExport("tenantevents-export/v1", streams.Now, tenant, events), Json.Options);
         }
         catch (KeyDestroyedException)
         {

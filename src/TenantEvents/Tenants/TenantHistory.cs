@@ -24,13 +24,11 @@ public static class TenantHistoryEndpoint
         if (http.Request.Query["toVersion"].ToString() is { Length: > 0 } v && (!long.TryParse(v, out toVersion) || toVersion < 1))
             return Problem.Validation("toVersion", "out-of-range", "must be a stream version of 1 or more.").ToResult();
         await using var session = store.QuerySession(tenantId.ToString());
-        var events = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
-        if (events.Count == 0) return Problem.NotFound("tenant").ToResult();
-        var entries = new List<TenantEventEntry>();
+        IReadOnlyList<TenantEventEntry> entries;
         try
         {
-            foreach (var e in events)
-                entries.Add(new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, await streams.OpenAsync(e, cancellation)));
+            (var tenant, entries) = await streams.ReplayAsync(session, tenantId, cancellation, toVersion);
+            if (tenant is null) return Problem.NotFound("tenant").ToResult();
         }
         catch (TenantEvents.Keys.KeyDestroyedException)
         {

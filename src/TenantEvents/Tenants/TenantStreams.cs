@@ -105,16 +105,24 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         session.Store(await RecordAsync(tenant, cancellation));
     }
 
-    /// <summary>The tenant as its stream says, opened with its keys; null if there is no such stream.</summary>
-    public async Task<Tenant?> LoadAsync(IQuerySession session, Guid tenantId, CancellationToken cancellation, long toVersion = 0)
+    /// <summary>
+    /// The stream replayed: every event opened with the tenant's keys, and the tenant they fold into (null if there is no
+    /// such stream). Throws <see cref="KeyDestroyedException"/> once the tenant is shredded.
+    /// </summary>
+    public async Task<(Tenant? Tenant, IReadOnlyList<TenantEventEntry> Events)> ReplayAsync(IQuerySession session, Guid tenantId,
+        CancellationToken cancellation, long toVersion = 0)
     {
-        var events = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
-        if (events.Count == 0) return null;
+        var stored = await session.Events.FetchStreamAsync(tenantId, toVersion, token: cancellation);
         Tenant? tenant = null;
-        foreach (var e in events)
-            tenant = Apply(tenant, await OpenAsync(e, cancellation));
-        tenant!.Version = (int)events[^1].Version;
-        return tenant;
+        var entries = new List<TenantEventEntry>(stored.Count);
+        foreach (var e in stored)
+        {
+            var data = await OpenAsync(e, cancellation);
+            entries.Add(new TenantEventEntry(e.Version, e.Sequence, e.EventTypeName, e.Timestamp, data));
+            tenant = Apply(tenant, data);
+        }
+        if (tenant is not null) tenant.Version = (int)stored[^1].Version;
+        return (tenant, entries);
     }
 
     /// <summary>One stored event opened: bound to the row's own tenant, stream and type, so a moved ciphertext fails.</summary>

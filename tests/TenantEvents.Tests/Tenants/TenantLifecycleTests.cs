@@ -271,7 +271,7 @@ public class TenantLifecycleTests(AppFixture fixture) : IntegrationTest(fixture)
         await Admin.Post($"/api/tenants/{id}/suspend", new { reason = "x" });
         var streams = Fixture.Host.Services.GetRequiredService<TenantStreams>();
         await using var session = Fixture.Store.QuerySession(id.ToString());
-        var folded = await streams.LoadAsync(session, id, CancellationToken.None);
+        var (folded, _) = await streams.ReplayAsync(session, id, CancellationToken.None);
         var stored = await streams.ReadAsync((await session.LoadAsync<TenantRecord>(id))!, CancellationToken.None);
         System.Text.Json.JsonSerializer.Serialize(stored, TenantEvents.Infrastructure.Json.Options)
             .ShouldBe(System.Text.Json.JsonSerializer.Serialize(folded, TenantEvents.Infrastructure.Json.Options));
