@@ -30,12 +30,13 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     public string Schema => options.DatabaseSchema;
 
     /// <summary>The key new data of the tenant is sealed with; the first one is created on first use.</summary>
-    public async Task<DataKey> CurrentAsync(Guid tenant, CancellationToken cancellation)
+    /// <param name="newTenant">The tenant is being created right now: it has no keys yet, so none are looked up.</param>
+    public async Task<DataKey> CurrentAsync(Guid tenant, CancellationToken cancellation, bool newTenant = false)
     {
         var now = clock.UtcNow;
         if (_current.TryGetValue(tenant, out var current) && current.Until > now)
             return await VersionAsync(tenant, current.Version, cancellation);
-        var newest = await NewestVersion(tenant, cancellation);
+        var newest = newTenant ? null : await NewestVersion(tenant, cancellation);
         var key = newest is { } version ? await VersionAsync(tenant, version, cancellation) : await CreateAsync(tenant, 0, cancellation);
         _current[tenant] = (key.Version, now + options.KeyCacheLifetime);
         return key;
@@ -112,12 +113,13 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     /// destroying it. Stored in subject_data_keys sealed (AES-256-GCM) under the tenant's data key, so it costs the key
     /// service nothing. Null when it was erased (or never made and not asked to be).
     /// </summary>
-    public async Task<DataKey?> SubjectKeyAsync(Guid tenant, Guid subject, bool create, CancellationToken cancellation)
+    /// <param name="newSubject">The person was just given their subject id: they have no key yet, so none is looked up.</param>
+    public async Task<DataKey?> SubjectKeyAsync(Guid tenant, Guid subject, bool create, CancellationToken cancellation, bool newSubject = false)
     {
         const string type = "subject-key";
         var now = clock.UtcNow;
         if (_subjects.TryGetValue((tenant, subject), out var cached) && cached.Until > now) return cached.Key;
-        var stored = await Scoped(tenant, cancellation,
+        var stored = newSubject ? null : await Scoped(tenant, cancellation,
             batch => batch.BatchCommands.Add(Command($"select key_version, nonce, ciphertext from {Schema}.subject_data_keys where subject_id = $1", subject)),
             async reader => await reader.ReadAsync(cancellation) ? new SealedPayload(reader.GetInt32(0), (byte[])reader[1], (byte[])reader[2]) : null);
         byte[] plain;

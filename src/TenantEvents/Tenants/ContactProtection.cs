@@ -13,12 +13,13 @@ public static class ContactProtection
     private const string Prefix = "pd1:";
     private const string SealedType = "contact";
 
-    public static async Task<object> ProtectAsync(TenantKeyRing keys, object e, CancellationToken cancellation) => e switch
+    /// <param name="fresh">The event introduces the people (a new tenant's request): their keys are made, not looked up.</param>
+    public static async Task<object> ProtectAsync(TenantKeyRing keys, object e, CancellationToken cancellation, bool fresh = false) => e switch
     {
         TenantRequested r => r with
         {
-            Contacts = await ProtectAll(keys, r.TenantId, r.Contacts, cancellation),
-            RequestedFor = await Protect(keys, r.TenantId, r.RequestedFor, cancellation),
+            Contacts = await ProtectAll(keys, r.TenantId, r.Contacts, cancellation, fresh),
+            RequestedFor = await Protect(keys, r.TenantId, r.RequestedFor, cancellation, fresh),
         },
         _ => e,
     };
@@ -48,10 +49,11 @@ public static class ContactProtection
         return tenant;
     }
 
-    private static async Task<IReadOnlyList<Contact>> ProtectAll(TenantKeyRing keys, Guid tenant, IReadOnlyList<Contact> contacts, CancellationToken c)
+    private static async Task<IReadOnlyList<Contact>> ProtectAll(TenantKeyRing keys, Guid tenant, IReadOnlyList<Contact> contacts, CancellationToken c,
+        bool fresh = false)
     {
         var result = new List<Contact>(contacts.Count);
-        foreach (var contact in contacts) result.Add((await Protect(keys, tenant, contact, c))!);
+        foreach (var contact in contacts) result.Add((await Protect(keys, tenant, contact, c, fresh))!);
         return result;
     }
 
@@ -62,10 +64,10 @@ public static class ContactProtection
         return result;
     }
 
-    private static async Task<Contact?> Protect(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation)
+    private static async Task<Contact?> Protect(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation, bool fresh = false)
     {
         if (contact is not { Erased: false, SubjectId: { } subject } || contact.Name.StartsWith(Prefix, StringComparison.Ordinal)) return contact;
-        var key = (await keys.SubjectKeyAsync(tenant, subject, create: true, cancellation))!;
+        var key = (await keys.SubjectKeyAsync(tenant, subject, create: true, cancellation, newSubject: fresh))!;
         return contact with { Name = Seal(key, subject, contact.Name), Email = Seal(key, subject, contact.Email) };
     }
 

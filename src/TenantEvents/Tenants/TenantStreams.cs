@@ -99,7 +99,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     /// <summary>Starts a tenant's stream: its first (sealed) event and its read model, in the caller's session.</summary>
     public async Task StartAsync(IDocumentSession session, TenantRequested requested, CancellationToken cancellation)
     {
-        session.Events.StartStream(requested.TenantId, await SealAsync(requested.TenantId, [requested], cancellation));
+        session.Events.StartStream(requested.TenantId, await SealAsync(requested.TenantId, [requested], cancellation, newTenant: true));
         var tenant = Tenant.Create(requested);
         tenant.Version = 1;
         session.Store(await RecordAsync(tenant, cancellation));
@@ -138,12 +138,14 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         return await ContactProtection.RevealAsync(keys, opened, cancellation);
     }
 
-    public async Task<IReadOnlyList<object>> SealAsync(Guid tenantId, IEnumerable<object> events, CancellationToken cancellation)
+    /// <param name="newTenant">The events start a new tenant's stream: its keys are made, not looked up.</param>
+    public async Task<IReadOnlyList<object>> SealAsync(Guid tenantId, IEnumerable<object> events, CancellationToken cancellation,
+        bool newTenant = false)
     {
-        var key = options.Sealing ? await keys.CurrentAsync(tenantId, cancellation) : null;
+        var key = options.Sealing ? await keys.CurrentAsync(tenantId, cancellation, newTenant) : null;
         var protectedEvents = new List<object>();
         foreach (var e in events)
-            protectedEvents.Add(key is null ? e : await ContactProtection.ProtectAsync(keys, e, cancellation));
+            protectedEvents.Add(key is null ? e : await ContactProtection.ProtectAsync(keys, e, cancellation, fresh: newTenant));
         return protectedEvents.Select(e =>
         {
             var type = e.GetType();
