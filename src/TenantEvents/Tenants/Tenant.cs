@@ -17,11 +17,11 @@ public enum TenantState
 public sealed record LegalHold(Guid HoldId, string Reference, string Reason, Actor PlacedBy, DateTimeOffset PlacedAt);
 
 /// <summary>
-/// A tenant as its event stream says it is. It is the write model the decisions look at and, kept inline in the same
-/// transaction as every write, the tenant detail and list read model. Apply methods only fold events; all rules live
-/// in <see cref="TenantDecisions"/>.
+/// A tenant as its event stream says it is: the write model the decisions look at and the body of the tenant API. It
+/// is stored sealed inside <see cref="TenantRecord"/>, written in the same transaction as every append. Apply methods
+/// only fold events; all rules live in <see cref="TenantDecisions"/>.
 /// </summary>
-public sealed partial class Tenant
+public sealed class Tenant
 {
     public Guid Id { get; set; }
 
