@@ -5,8 +5,8 @@ namespace TenantEvents.Tenants;
 
 /// <summary>
 /// A contact's name and e-mail, sealed under the person's own subject key inside the (tenant-sealed) events and read
-/// model, so that one person can be erased without touching the rest of the tenant. Applied at the storage edge: the
-/// decisions and the API see plain contacts, or "[erased]" once the person's key is gone.
+/// model, so that one person can be erased without touching the rest of the tenant. Applied at the storage edge, only to
+/// sealed payloads: the decisions and the API see plain contacts, or "[erased]" once the person's key is gone.
 /// </summary>
 public static class ContactProtection
 {
@@ -64,16 +64,17 @@ public static class ContactProtection
         return result;
     }
 
+    /// <summary>Always seals a live contact: whether data is protected is known from where it came, never guessed from its text.</summary>
     private static async Task<Contact?> Protect(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation, bool fresh = false)
     {
-        if (contact is not { Erased: false, SubjectId: { } subject } || contact.Name.StartsWith(Prefix, StringComparison.Ordinal)) return contact;
+        if (contact is not { Erased: false, SubjectId: { } subject }) return contact;
         var key = (await keys.SubjectKeyAsync(tenant, subject, create: true, cancellation, newSubject: fresh))!;
         return contact with { Name = Seal(key, subject, contact.Name), Email = Seal(key, subject, contact.Email) };
     }
 
     private static async Task<Contact?> Reveal(TenantKeyRing keys, Guid tenant, Contact? contact, CancellationToken cancellation)
     {
-        if (contact is not { Erased: false, SubjectId: { } subject } || !contact.Name.StartsWith(Prefix, StringComparison.Ordinal)) return contact;
+        if (contact is not { Erased: false, SubjectId: { } subject }) return contact;
         var key = await keys.SubjectKeyAsync(tenant, subject, create: false, cancellation);
         if (key is null) return contact.AsErased();
         return contact with { Name = Open(key, subject, contact.Name), Email = Open(key, subject, contact.Email) };
@@ -87,6 +88,10 @@ public static class ContactProtection
 
     private static string Open(DataKey key, Guid subject, string text)
     {
+        // Inside a sealed payload every live contact is protected; anything else there was tampered with.
+        if (!text.StartsWith(Prefix, StringComparison.Ordinal)
+            || !Convert.TryFromBase64String(text[Prefix.Length..], new byte[text.Length], out var length) || length < Sealing.NonceSize + Sealing.TagSize)
+            throw new IntegrityViolationException(key.TenantId, subject, SealedType);
         var bytes = Convert.FromBase64String(text[Prefix.Length..]);
         return Encoding.UTF8.GetString(Sealing.Open(key,
             new SealedPayload(key.Version, bytes[..Sealing.NonceSize], bytes[Sealing.NonceSize..]), subject, SealedType));

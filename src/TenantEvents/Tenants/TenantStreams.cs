@@ -135,7 +135,8 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
             : Sealing.Open(await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation), sealedEvent.Payload,
                 stored.StreamId, stored.EventTypeName);
         var opened = JsonSerializer.Deserialize(plaintext, sealedEvent.EventType, SealedJson.Options)!;
-        return await ContactProtection.RevealAsync(keys, opened, cancellation);
+        // Contacts are protected exactly when the payload is sealed; unsealed payloads (sealing off) hold them plain.
+        return sealedEvent.Payload.KeyVersion == 0 ? opened : await ContactProtection.RevealAsync(keys, opened, cancellation);
     }
 
     /// <param name="newTenant">The events start a new tenant's stream: its keys are made, not looked up.</param>
@@ -174,7 +175,8 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         var plaintext = payload.KeyVersion == 0
             ? payload.Ciphertext
             : Sealing.Open(await keys.VersionAsync(record.Id, payload.KeyVersion, cancellation), payload, record.Id, TenantRecord.SealedType);
-        return await ContactProtection.RevealAsync(keys, JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!, cancellation);
+        var tenant = JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!;
+        return payload.KeyVersion == 0 ? tenant : await ContactProtection.RevealAsync(keys, tenant, cancellation);
     }
 
     /// <summary>Replays events onto a copy of the tenant (the original stays as it was, e.g. for a refusal's report).</summary>

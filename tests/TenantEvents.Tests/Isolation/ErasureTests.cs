@@ -57,6 +57,26 @@ public class ErasureTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Admin.Post($"/api/tenants/{id}/provision")).ShouldBe(HttpStatusCode.OK).Str("state").ShouldBe("active");
     }
 
+    [Fact]
+    public async Task a_contact_whose_name_looks_like_protected_data_is_still_protected_and_read_back_as_given()
+    {
+        const string name = "pd1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        var reply = (await Admin.Post("/api/tenants", new
+        {
+            name = "Prefix Agency", slug = "prefix-agency", template = "commercial-saas", residency = new { country = "US" },
+            contacts = new[] { new { name, email = "prefix@agency.example.gov" } },
+        })).ShouldBe(HttpStatusCode.Created);
+        var id = Guid.Parse(reply.Str("id"));
+        (await Read(id)).Json.GetProperty("contacts")[0].GetProperty("name").GetString().ShouldBe(name);
+        (await As("auditor").Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK).Body.ShouldContain(name);
+
+        await using var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
+        await owner.OpenAsync();
+        await using var count = new NpgsqlCommand("select count(*) from tenantevents.subject_data_keys where tenant_id = @t", owner);
+        count.Parameters.AddWithValue("t", id.ToString());
+        ((long)(await count.ExecuteScalarAsync())!).ShouldBe(1); // sealed under the person's key like any other name
+    }
+
     private async Task<(ITrackedSession, Reply)> Track(Func<Task<Reply>> action)
     {
         Reply reply = null!;
