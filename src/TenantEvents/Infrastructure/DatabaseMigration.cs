@@ -41,7 +41,8 @@ public static class DatabaseMigration
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
 
-        // Tenants' data keys, stored only wrapped by the tenant's KEK (TenantKeyRing); tenant_id puts them under RLS too.
+        // Tenants' data keys, stored only wrapped by the tenant's KEK (TenantKeyRing), and one key per person inside a
+        // tenant (erasable on its own), sealed under the tenant's data key. tenant_id puts both under RLS too.
         await using (var keys = new NpgsqlCommand($"""
             create table if not exists {s}.tenant_data_keys (
               tenant_id varchar(250) not null,
@@ -50,11 +51,7 @@ public static class DatabaseMigration
               algorithm text not null,
               wrapped bytea not null,
               created_at timestamptz not null default now(),
-              primary key (tenant_id, version))
-            """, connection, transaction))
-            await keys.ExecuteNonQueryAsync();
-        // One key per person inside a tenant (erasable on its own), sealed under the tenant's data key.
-        await using (var subjects = new NpgsqlCommand($"""
+              primary key (tenant_id, version));
             create table if not exists {s}.subject_data_keys (
               tenant_id varchar(250) not null,
               subject_id uuid not null,
@@ -62,9 +59,9 @@ public static class DatabaseMigration
               nonce bytea not null,
               ciphertext bytea not null,
               created_at timestamptz not null default now(),
-              primary key (tenant_id, subject_id))
+              primary key (tenant_id, subject_id));
             """, connection, transaction))
-            await subjects.ExecuteNonQueryAsync();
+            await keys.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""

@@ -83,7 +83,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     {
         var newKekId = await keys.CreateKeyAsync(tenant, cancellation);
         var newKek = await keys.Resolver.ResolveAsync(newKekId, cancellation);
-        await using var connection = await OpenFor(tenant, cancellation);
+        await using var connection = await database.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await SetTenant(connection, transaction, tenant, cancellation);
         var rows = new List<(int Version, string KekId, string Algorithm, byte[] Wrapped)>();
@@ -158,7 +158,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     public async Task ShredAsync(Guid tenant, CancellationToken cancellation)
     {
         await keys.DestroyKeysAsync(tenant, cancellation);
-        await using (var connection = await OpenFor(tenant, cancellation))
+        await using (var connection = await database.OpenConnectionAsync(cancellation))
         await using (var transaction = await connection.BeginTransactionAsync(cancellation))
         {
             await SetTenant(connection, transaction, tenant, cancellation);
@@ -244,8 +244,6 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
         foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
         return command;
     }
-
-    private Task<NpgsqlConnection> OpenFor(Guid tenant, CancellationToken cancellation) => database.OpenConnectionAsync(cancellation).AsTask();
 
     /// <summary>Transaction-local: the setting ends with the transaction, whatever happens to the pooled connection.</summary>
     private static async Task SetTenant(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)

@@ -27,8 +27,8 @@ public static class ListTenantsEndpoint
         TenantState? state = null;
         if (query["state"].ToString() is { Length: > 0 } s)
         {
-            if (Enum.GetValues<TenantState>().FirstOrDefault(v => TenantHttp.Kebab(v) == s) is var parsed && TenantHttp.Kebab(parsed) == s) state = parsed;
-            else errors.Add(new FieldError("state", "unknown-state", $"must be one of {string.Join(", ", Enum.GetValues<TenantState>().Select(TenantHttp.Kebab))}."));
+            state = Enum.GetValues<TenantState>().Cast<TenantState?>().FirstOrDefault(v => TenantHttp.Kebab(v!.Value) == s);
+            if (state is null) errors.Add(new FieldError("state", "unknown-state", $"must be one of {string.Join(", ", Enum.GetValues<TenantState>().Select(TenantHttp.Kebab))}."));
         }
         var limit = 50;
         if (query["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 1 || limit > options.MaxPageSize))

@@ -65,7 +65,7 @@ public static class TenantHttp
 
     public static string ETag(long version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 
-    public static IResult Respond(this Outcome outcome, HttpContext http, string command, int successStatus = StatusCodes.Status200OK)
+    public static IResult Respond(this Outcome outcome, HttpContext http, string command)
     {
         Telemetry.Commands.Add(1, new KeyValuePair<string, object?>("command", command),
             new KeyValuePair<string, object?>("outcome", outcome.GetType().Name));
@@ -73,9 +73,7 @@ public static class TenantHttp
         {
             case Applied applied:
                 http.Response.Headers.ETag = ETag(applied.Tenant.Version);
-                return successStatus == StatusCodes.Status201Created
-                    ? Results.Created($"/api/tenants/{applied.Tenant.Id}", applied.Tenant)
-                    : Results.Json(applied.Tenant, Json.Options, statusCode: successStatus);
+                return Results.Json(applied.Tenant, Json.Options);
             case StreamNotFound:
                 return Problem.NotFound("tenant").ToResult();
             case TenantShredded:

@@ -79,9 +79,10 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         if (decision is not Accepted accepted) return new Refused(decision, tenant);
         if (accepted.Events.Count == 0) return new Applied(tenant, []);
 
-        var versionBefore = tenant.Version;
-        var after = Fold(tenant, accepted.Events);
-        after.Version = versionBefore + accepted.Events.Count;
+        // The tenant was read for this command alone: fold the new events onto it.
+        var after = tenant;
+        foreach (var e in accepted.Events) Apply(after, e);
+        after.Version += accepted.Events.Count;
         session.Events.Append(tenantId, after.Version, await SealAsync(tenantId, accepted.Events, cancellation));
         session.Store(await RecordAsync(after, cancellation));
         if (alongside is not null) await alongside(after, accepted.Events, session, context);
