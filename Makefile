@@ -15,6 +15,8 @@ DATA        := $(CURDIR)/.data
 DATABASE_URL ?=
 DATABASE_OWNER_URL ?=
 DATABASE_PLATFORM_URL ?=
+# Dedicated databases kept free for tenants whose template (or request) asks for one; more zones: see README.
+ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 .PHONY: help run test build token codegen codegen-check bench db db-stop clean
@@ -42,10 +44,10 @@ connections = ConnectionStrings__TenantEvents="$(if $(DATABASE_URL),$(DATABASE_U
   ConnectionStrings__TenantEventsPlatform="$(if $(DATABASE_PLATFORM_URL),$(DATABASE_PLATFORM_URL),$(shell $(PG) url $(1) platform))"
 
 run: db build
-	@$(call connections,$(DB)) $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
+	@$(call connections,$(DB)) $(ZONES) $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
 	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin)"
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
-	  $(call connections,$(DB)) \
+	  $(call connections,$(DB)) $(ZONES) \
 	  TenantEvents__DataFolder="$(DATA)" \
 	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
 	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)

@@ -3,7 +3,18 @@ using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
 
 if (args.FirstOrDefault() == "dev-token") return DevTokenCommand.Run(args[1..]);
-if (args.FirstOrDefault() == "migrate") return await DatabaseMigration.Run(args[1..]);
+if (args.FirstOrDefault() == "migrate")
+{
+    try
+    {
+        return await DatabaseMigration.Run(args[1..]);
+    }
+    catch (InvalidOperationException e)
+    {
+        Console.Error.WriteLine("migrate: " + e.Message);
+        return 1;
+    }
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddTenantEvents();

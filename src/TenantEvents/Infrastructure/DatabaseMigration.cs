@@ -1,5 +1,6 @@
 using JasperFx.Resources;
 using Npgsql;
+using TenantEvents.Infrastructure.Databases;
 
 namespace TenantEvents.Infrastructure;
 
@@ -18,14 +19,94 @@ public static class DatabaseMigration
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        var options = TenantEventsOptions.From(builder.Configuration);
+        var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName);
+        if (string.IsNullOrWhiteSpace(connectionString))
+            throw new InvalidOperationException($"No database: set ConnectionStrings:{Hosting.OwnerConnectionStringName} (the schema owner).");
+        var databases = await PrepareDatabasesAsync(connectionString, options.DatabaseSchema, new ResidencyZones(options.Zones));
+
         builder.AddTenantEvents(migrating: true);
-        await using var app = builder.Build();
-        await app.SetupResources();
-        var options = app.Services.GetRequiredService<TenantEventsOptions>();
-        var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName)!;
-        await SecureAsync(connectionString, options.DatabaseSchema);
-        Console.WriteLine($"Schema {options.DatabaseSchema} is up to date; row-level security and grants applied.");
+        await using (var app = builder.Build())
+            await app.SetupResources();
+        foreach (var database in databases)
+            await SecureAsync(ResidencyZones.ConnectionString(connectionString, database.Database, database.Host, database.Port), options.DatabaseSchema);
+        Console.WriteLine($"Schema {options.DatabaseSchema} is up to date in {databases.Count} database(s) " +
+                          $"({string.Join(", ", databases.Select(d => $"{d.Id}: {d.Database}{(d.DedicatedTo is { } t ? " for " + t : "")}"))}); " +
+                          "row-level security and grants applied.");
         return 0;
+    }
+
+    /// <summary>
+    /// The platform directory in the main database, every configured zone's database, and enough free dedicated
+    /// databases for each zone's pool: created when absent (the owner needs CREATEDB for that) and registered.
+    /// </summary>
+    public static async Task<IReadOnlyList<DatabaseEntry>> PrepareDatabasesAsync(string ownerConnectionString, string schema, ResidencyZones zones)
+    {
+        var s = Quote(schema);
+        var main = new NpgsqlConnectionStringBuilder(ownerConnectionString).Database!;
+        await using var source = NpgsqlDataSource.Create(ownerConnectionString);
+        async Task Execute(string sql, params object?[] values)
+        {
+            await using var command = source.CreateCommand(sql);
+            foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+            await command.ExecuteNonQueryAsync();
+        }
+        await Execute($"create schema if not exists {s}");
+        await Execute(TenantDirectory.CreateTablesSql(s));
+        await Execute($"insert into {s}.tenant_databases (id, zone, database, dedicated) values ($1, $2, $3, false) on conflict (id) do nothing",
+            TenantDirectory.DefaultDatabaseId, ResidencyZones.DefaultZone, main);
+        var directory = new TenantDirectory(source, s);
+        var registered = (await directory.DatabasesAsync()).ToDictionary(d => d.Id);
+
+        foreach (var (zone, config) in zones.Zones.OrderBy(z => z.Key, StringComparer.Ordinal))
+        {
+            var shared = zone == ResidencyZones.DefaultZone ? main : config.Database!;
+            if (zone != ResidencyZones.DefaultZone)
+            {
+                if (registered.TryGetValue(zone, out var existing))
+                {
+                    if (existing.Database != shared || existing.Host != config.Host || existing.Port != config.Port)
+                        throw new InvalidOperationException($"Zone '{zone}' is registered on database {existing.Database}; the configuration names " +
+                            $"{shared}. Moving a zone's tenants is a data migration, not a setting.");
+                }
+                else
+                {
+                    await CreateDatabaseAsync(ownerConnectionString, shared, config.Host, config.Port);
+                    await Execute($"insert into {s}.tenant_databases (id, zone, database, host, port, dedicated) values ($1, $2, $3, $4, $5, false)",
+                        zone, zone, shared, config.Host, config.Port);
+                }
+            }
+            var dedicated = registered.Values.Where(d => d.Zone == zone && d.Dedicated).ToList();
+            for (int free = dedicated.Count(d => d.DedicatedTo is null), n = dedicated.Count + 1; free < config.DedicatedPool; free++, n++)
+            {
+                var name = $"{shared}_d{n}";
+                await CreateDatabaseAsync(ownerConnectionString, name, config.Host, config.Port);
+                await Execute($"insert into {s}.tenant_databases (id, zone, database, host, port, dedicated) values ($1, $2, $3, $4, $5, true)",
+                    $"{zone}-d{n}", zone, name, config.Host, config.Port);
+            }
+        }
+        return await directory.DatabasesAsync();
+    }
+
+    private static async Task CreateDatabaseAsync(string ownerConnectionString, string name, string? host, int? port)
+    {
+        await using var connection = new NpgsqlConnection(ResidencyZones.ConnectionString(ownerConnectionString, "postgres", host, port));
+        await connection.OpenAsync();
+        await using (var exists = new NpgsqlCommand("select 1 from pg_database where datname = $1", connection))
+        {
+            exists.Parameters.Add(new NpgsqlParameter { Value = name });
+            if (await exists.ExecuteScalarAsync() is not null) return;
+        }
+        try
+        {
+            await using var create = new NpgsqlCommand($"create database {Quote(name)}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new InvalidOperationException($"Database {name} does not exist and the schema owner may not create it: create it owned by " +
+                $"{new NpgsqlConnectionStringBuilder(ownerConnectionString).Username}, or grant that role CREATEDB.", e);
+        }
     }
 
     /// <summary>
@@ -118,10 +199,4 @@ public static class DatabaseMigration
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
-}
-
-/// <summary>Cross-tenant reads under the platform role (BYPASSRLS, read-only), for platform-wide listings.</summary>
-public sealed class PlatformDatabase(string connectionString)
-{
-    public NpgsqlDataSource DataSource { get; } = NpgsqlDataSource.Create(connectionString);
 }

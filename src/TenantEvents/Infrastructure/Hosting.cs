@@ -15,6 +15,7 @@ using Weasel.Core;
 using Wolverine;
 using Wolverine.Http;
 using Wolverine.Marten;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
 using TenantEvents.Tenants;
@@ -60,7 +61,14 @@ public static class Hosting
         services.AddSingleton(new Clock(TimeProvider.System));
         services.AddSingleton(TemplateCatalog.LoadEmbedded());
         services.AddSingleton<TenantStreams>();
-        if (!migrating) services.AddSingleton(new PlatformDatabase(platformConnectionString!));
+        var zones = new ResidencyZones(options.Zones);
+        services.AddSingleton(zones);
+        // The main database: the default zone's tenants, the platform directory (which tenant lives in which database)
+        // and Wolverine's node records. Zone and dedicated databases are registered in the directory by `migrate`.
+        var mainDataSource = NpgsqlDataSource.Create(connectionString);
+        var directory = new TenantDirectory(mainDataSource, options.DatabaseSchema);
+        services.AddSingleton(directory);
+        services.AddSingleton(provider => (TenantDatabases)provider.GetRequiredService<IDocumentStore>().Options.Tenancy);
         services.AddSingleton<IKeyService>(options.KeyProvider switch
         {
             "local" => new LocalKeyService(options.DataFolder),
@@ -69,12 +77,17 @@ public static class Hosting
                 new Azure.Identity.DefaultAzureCredential()),
             var other => throw new InvalidOperationException($"Unknown key provider '{other}' (TenantEvents:KeyProvider): local or azure-key-vault."),
         });
-        services.AddSingleton(provider => new TenantKeyRing(provider.GetRequiredService<IKeyService>(), NpgsqlDataSource.Create(connectionString),
-            provider.GetRequiredService<Clock>(), options));
+        services.AddSingleton(provider =>
+        {
+            var databases = provider.GetRequiredService<TenantDatabases>();
+            return new TenantKeyRing(provider.GetRequiredService<IKeyService>(), async (tenant, cancellation) => (await databases.ForAsync(tenant, cancellation)).Service,
+                provider.GetRequiredService<Clock>(), options);
+        });
 
         services.AddMarten(marten =>
             {
-                marten.Connection(connectionString);
+                // Conjoined tenants in one database per residency zone, or in a dedicated database of their own.
+                marten.Tenancy = new TenantDatabases(marten, directory, mainDataSource, connectionString, platformConnectionString);
                 marten.DatabaseSchemaName = options.DatabaseSchema;
                 // Row-level security: Marten sets app.tenant_id on every session's connection and puts policies on
                 // the tenant document tables; the event tables get ours (DatabaseMigration).
@@ -97,11 +110,9 @@ public static class Hosting
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.
                 marten.Schema.For<TenantRecord>().MultiTenanted();
-                marten.Schema.For<TenantSlug>().SingleTenanted();
-                marten.Schema.For<IdempotencyRecord>().SingleTenanted();
             })
             .UseLightweightSessions()
-            .IntegrateWithWolverine();
+            .IntegrateWithWolverine(wolverine => wolverine.MainDatabaseConnectionString = connectionString);
 
         builder.Host.UseWolverine(wolverine =>
         {
@@ -134,21 +145,7 @@ public static class Hosting
 
         services.AddHealthChecks()
             .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
-            .AddAsyncCheck("database", async cancellation =>
-            {
-                try
-                {
-                    await using var connection = new NpgsqlConnection(connectionString);
-                    await connection.OpenAsync(cancellation);
-                    await using var command = new NpgsqlCommand("select 1", connection);
-                    await command.ExecuteScalarAsync(cancellation);
-                    return HealthCheckResult.Healthy();
-                }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-                {
-                    return HealthCheckResult.Unhealthy("PostgreSQL is not reachable", e);
-                }
-            }, tags: ["ready"]);
+            .AddCheck<DatabasesHealthCheck>("database", tags: ["ready"]);
 
         // Metrics always (readable in-process, e.g. by dotnet-counters); traces are recorded only when they go somewhere:
         // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT and the other standard variables).

@@ -35,6 +35,12 @@ public sealed class TenantEventsOptions
     /// <summary>Seal tenant event payloads (off only to measure what sealing costs: `make bench`).</summary>
     public bool Sealing { get; set; } = true;
 
+    /// <summary>
+    /// Residency zones by name (TenantEvents:Zones:{name}:Codes, :Database, :Host, :Port, :DedicatedPool). The zone
+    /// "default" is the main database and holds every residency no other zone lists.
+    /// </summary>
+    public Dictionary<string, TenantEvents.Infrastructure.Databases.ZoneOptions> Zones { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Largest accepted page size on list endpoints.</summary>
     public int MaxPageSize { get; set; } = 200;
 

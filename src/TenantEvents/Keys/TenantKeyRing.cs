@@ -12,7 +12,9 @@ namespace TenantEvents.Keys;
 /// so the key service sees about one unwrap per tenant rather than one per event. New writes use the newest version;
 /// older versions still open what they sealed.
 /// </summary>
-public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, Clock clock, TenantEventsOptions options)
+/// <param name="databaseOf">The data source (service role) of the database the tenant lives in: its keys live with its data.</param>
+public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken, ValueTask<NpgsqlDataSource>> databaseOf, Clock clock,
+    TenantEventsOptions options)
 {
     private static readonly Counter<long> Unwraps = Telemetry.Meter.CreateCounter<long>("tenantevents.keys.unwraps", "{call}",
         "Data keys unwrapped through the key service");
@@ -83,7 +85,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     {
         var newKekId = await keys.CreateKeyAsync(tenant, cancellation);
         var newKek = await keys.Resolver.ResolveAsync(newKekId, cancellation);
-        await using var connection = await database.OpenConnectionAsync(cancellation);
+        await using var connection = await (await databaseOf(tenant, cancellation)).OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await SetTenant(connection, transaction, tenant, cancellation);
         var rows = new List<(int Version, string KekId, string Algorithm, byte[] Wrapped)>();
@@ -158,7 +160,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     public async Task ShredAsync(Guid tenant, CancellationToken cancellation)
     {
         await keys.DestroyKeysAsync(tenant, cancellation);
-        await using (var connection = await database.OpenConnectionAsync(cancellation))
+        await using (var connection = await (await databaseOf(tenant, cancellation)).OpenConnectionAsync(cancellation))
         await using (var transaction = await connection.BeginTransactionAsync(cancellation))
         {
             await SetTenant(connection, transaction, tenant, cancellation);
@@ -230,7 +232,7 @@ public sealed class TenantKeyRing(IKeyService keys, NpgsqlDataSource database, C
     /// </summary>
     private async Task<T> Scoped<T>(Guid tenant, CancellationToken cancellation, Action<NpgsqlBatch> statements, Func<NpgsqlDataReader, Task<T>> read)
     {
-        await using var batch = database.CreateBatch();
+        await using var batch = (await databaseOf(tenant, cancellation)).CreateBatch();
         batch.BatchCommands.Add(Command($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
         statements(batch);
         await using var reader = await batch.ExecuteReaderAsync(cancellation);

@@ -3,6 +3,7 @@ using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 
 namespace TenantEvents.Tenants;
@@ -19,7 +20,7 @@ public static class ListTenantsEndpoint
     /// </summary>
     [WolverineGet("/api/tenants", OperationId = "ListTenants")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
-    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, PlatformDatabase platform, TenantStreams streams,
+    public static async Task<IResult> Get(HttpContext http, IDocumentStore store, TenantDatabases databases, TenantStreams streams,
         TenantEventsOptions options, CancellationToken cancellation)
     {
         var query = http.Request.Query;
@@ -48,10 +49,11 @@ public static class ListTenantsEndpoint
         var (sql, parameters) = Build(store.Options.Schema.For<TenantRecord>(), state, query["template"], query["country"], query["subdivision"],
             cursor, onlyTenant, limit + 1);
         // A tenant administrator reads through its own tenant's session (row-level security applies); the
-        // platform-wide roles read across tenants under the platform role, which may read past it.
+        // platform-wide roles read across tenants under the platform role, which may read past it, in every database
+        // (each answers its first page; ids are merged in order).
         var rows = onlyTenant is { } own
             ? await ReadOwn(store, own, sql, parameters, cancellation)
-            : await ReadAcrossTenants(platform, store.Options.Serializer(), sql, parameters, cancellation);
+            : await ReadAcrossTenants(databases, store.Options.Serializer(), sql, parameters, limit + 1, cancellation);
         var page = rows.Take(limit).ToList();
         var items = new List<object>();
         foreach (var record in page)
@@ -68,16 +70,24 @@ public static class ListTenantsEndpoint
         return await session.QueryAsync<TenantRecord>(sql, cancellation, parameters);
     }
 
-    private static async Task<IReadOnlyList<TenantRecord>> ReadAcrossTenants(PlatformDatabase platform, ISerializer serializer, string sql,
-        object[] parameters, CancellationToken cancellation)
+    private static async Task<IReadOnlyList<TenantRecord>> ReadAcrossTenants(TenantDatabases databases, ISerializer serializer, string sql,
+        object[] parameters, int take, CancellationToken cancellation)
     {
-        await using var command = platform.DataSource.CreateCommand(PositionalParameters(sql));
-        foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        await using var reader = await command.ExecuteReaderAsync(cancellation);
-        var tenants = new List<TenantRecord>();
-        while (await reader.ReadAsync(cancellation))
-            tenants.Add(serializer.FromJson<TenantRecord>(reader.GetStream(0)));
-        return tenants;
+        await databases.RefreshAsync(cancellation);
+        var reads = databases.All.Select(async database =>
+        {
+            var platform = database.Platform.Value ?? throw new InvalidOperationException("No platform connection for cross-tenant reads.");
+            await using var command = platform.CreateCommand(PositionalParameters(sql));
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            var tenants = new List<TenantRecord>();
+            while (await reader.ReadAsync(cancellation))
+                tenants.Add(serializer.FromJson<TenantRecord>(reader.GetStream(0)));
+            return tenants;
+        });
+        // UUID v7 ids order by creation; PostgreSQL orders uuid bytewise, as Guid's comparison here does not: compare as PostgreSQL does.
+        return (await Task.WhenAll(reads)).SelectMany(t => t)
+            .OrderBy(t => t.Id.ToString("N"), StringComparer.Ordinal).Take(take).ToList();
     }
 
     /// <summary>Marten's '?' placeholders as PostgreSQL's $1, $2, ...</summary>

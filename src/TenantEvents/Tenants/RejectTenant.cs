@@ -17,10 +17,6 @@ public static class RejectTenantEndpoint
         TenantHttp.Command(http, streams, context, tenantId, "reject",
             TenantHttp.Check(e => TenantRules.Reason("reason", command?.Reason, e)),
             (by, tenant, now) => TenantDecisions.Reject(tenant, command!.Reason!.Trim(), by, now), cancellation,
-            // A rejected request frees its slug in the same transaction.
-            alongside: (tenant, _, session, _) =>
-            {
-                session.Delete<TenantSlug>(tenant.Slug);
-                return Task.CompletedTask;
-            });
+            // A rejected request frees its slug: in the platform directory (main database), once the rejection is committed.
+            afterCommit: applied => streams.Directory.ReleaseSlugAsync(applied.Tenant.Slug, applied.Tenant.Id, cancellation));
 }

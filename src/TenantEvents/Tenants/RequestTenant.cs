@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 using Wolverine.Runtime;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants.Templates;
 
@@ -35,22 +36,6 @@ public sealed record RequestTenant(
     Contact? RequestedFor,
     string? RootOrganisationName,
     SettingsOverrides? Overrides);
-
-/// <summary>A slug is unique across the platform; a rejected request frees it, a decommissioned tenant keeps it.</summary>
-public sealed class TenantSlug
-{
-    public string Id { get; set; } = "";
-    public Guid TenantId { get; set; }
-}
-
-/// <summary>The first outcome of a create under an Idempotency-Key, so a retry gets that outcome and never a second tenant.</summary>
-public sealed class IdempotencyRecord
-{
-    public string Id { get; set; } = "";
-    public string RequestHash { get; set; } = "";
-    public Guid TenantId { get; set; }
-    public DateTimeOffset CreatedAt { get; set; }
-}
 
 public static class RequestTenantEndpoint
 {
@@ -110,26 +95,28 @@ public static class RequestTenantEndpoint
         var requestHash = Hash(JsonSerializer.Serialize(request, Json.Options));
         var recordId = idempotencyKey.Length == 0 ? null : Hash($"{actor.Kind}\n{actor.Subject}\n{actor.TenantId}\n{idempotencyKey}");
 
-        await using var session = streams.OpenSession(context, tenantId);
-        await session.BeginTransactionAsync(cancellation);
-        if (recordId is not null && await Replay(session, streams, recordId, requestHash, http, cancellation, refuseReplay) is { } replayed)
+        if (recordId is not null && await Replay(streams, recordId, requestHash, http, cancellation, refuseReplay) is { } replayed)
             return replayed;
         if (requested is null) return Problem.Validation(errors).ToResult();
 
-        if (await session.LoadAsync<TenantSlug>(requested.Slug, cancellation) is not null)
-            return await Conflict(streams, context, tenantId, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
-
-        session.Insert(new TenantSlug { Id = requested.Slug, TenantId = tenantId });
-        if (recordId is not null)
-            session.Insert(new IdempotencyRecord { Id = recordId, RequestHash = requestHash, TenantId = tenantId, CreatedAt = requested.At });
-        await streams.StartAsync(session, requested, cancellation);
-        try
+        // The directory (main database) reserves the slug and the key and places the tenant in its zone's database, or
+        // a dedicated one; that transaction commits only after the tenant's first event is committed where it lives.
+        var placement = streams.Zones.Place(requested.Residency, requested.Settings);
+        var outcome = await streams.Directory.ReserveAsync(tenantId, requested.Slug, recordId, requestHash, requested.At, placement, cancellation);
+        switch (outcome)
         {
-            await session.SaveChangesAsync(cancellation);
+            case Infrastructure.Databases.SlugTaken or KeyTaken:
+                return await Conflict(streams, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
+            case NoDatabase none:
+                return NoDatabaseFor(none.Placement);
         }
-        catch (Exception e) when (Failures.IsDuplicate(e))
+        await using (var reservation = (Reservation)outcome)
         {
-            return await Conflict(streams, context, tenantId, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
+            await streams.Databases.RememberAsync(tenantId, reservation.DatabaseId, cancellation);
+            await using var session = streams.OpenSession(context, tenantId);
+            await streams.StartAsync(session, requested, cancellation);
+            await session.SaveChangesAsync(cancellation);
+            await reservation.CommitAsync(cancellation);
         }
 
         var tenant = Tenant.Create(requested);
@@ -138,20 +125,19 @@ public static class RequestTenantEndpoint
         return Results.Created($"/api/tenants/{tenantId}", tenant);
     }
 
-    private static async Task<IResult?> Replay(IDocumentSession session, TenantStreams streams, string recordId, string requestHash,
+    private static async Task<IResult?> Replay(TenantStreams streams, string recordId, string requestHash,
         HttpContext http, CancellationToken cancellation, bool refuseReplay)
     {
-        var record = await session.LoadAsync<IdempotencyRecord>(recordId, cancellation);
-        if (record is null) return null;
+        if (await streams.Directory.IdempotencyRecordAsync(recordId, cancellation) is not { } record) return null;
         if (refuseReplay)
             return new Problem("webhook-replayed", 409, "This delivery was received before",
-                "A webhook delivery id is accepted once; the first delivery's tenant request stands.").With("tenantId", record.TenantId).ToResult();
+                "A webhook delivery id is accepted once; the first delivery's tenant request stands.").With("tenantId", record.Tenant).ToResult();
         if (record.RequestHash != requestHash)
             return new Problem("idempotency-key-reused", 422, "This Idempotency-Key was used for a different request",
                 "Use a new key for a new request; a key replays only the request it was first used with.").ToResult();
         // The first request's tenant, read in its own tenant session (row-level security binds each session to one).
-        await using var first = session.DocumentStore.QuerySession(record.TenantId.ToString());
-        var stored = await first.LoadAsync<TenantRecord>(record.TenantId, cancellation);
+        await using var first = streams.Store.QuerySession(record.Tenant.ToString());
+        var stored = await first.LoadAsync<TenantRecord>(record.Tenant, cancellation);
         if (stored is null) return Problem.NotFound("tenant").ToResult();
         if (stored.Shredded) return TenantHttp.Gone(stored);
         var tenant = await streams.ReadAsync(stored, cancellation);
@@ -164,13 +150,23 @@ public static class RequestTenantEndpoint
     /// The slug or the key is taken, possibly by a concurrent retry of this very request that committed a moment ago:
     /// answer with that request's result if it was one, else with slug-taken.
     /// </summary>
-    private static async Task<IResult> Conflict(TenantStreams streams, MessageContext context, Guid tenantId, string? recordId,
-        string requestHash, string slug, HttpContext http, CancellationToken cancellation, bool refuseReplay)
+    private static async Task<IResult> Conflict(TenantStreams streams, string? recordId, string requestHash, string slug, HttpContext http,
+        CancellationToken cancellation, bool refuseReplay)
     {
-        await using var again = streams.OpenSession(context, tenantId);
-        if (recordId is not null && await Replay(again, streams, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
+        if (recordId is not null && await Replay(streams, recordId, requestHash, http, cancellation, refuseReplay) is { } winner)
             return winner;
         return SlugTaken(slug);
+    }
+
+    private static IResult NoDatabaseFor(Placement placement)
+    {
+        var problem = placement.Dedicated
+            ? new Problem("no-dedicated-database", 503, "No dedicated database is free in the tenant's zone",
+                $"The tenant needs a database of its own in zone '{placement.Zone}' and none is free. An operator adds them with " +
+                $"`TenantEvents migrate` (TenantEvents:Zones:{placement.Zone}:DedicatedPool). Nothing was stored.")
+            : new Problem("zone-not-migrated", 503, "The tenant's zone has no database yet",
+                $"Zone '{placement.Zone}' is configured but its database is not registered: run `TenantEvents migrate`. Nothing was stored.");
+        return problem.With("zone", placement.Zone).ToResult();
     }
 
     private static IResult SlugTaken(string slug) =>

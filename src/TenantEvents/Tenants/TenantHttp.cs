@@ -39,7 +39,8 @@ public static class TenantHttp
     /// </summary>
     public static async Task<IResult> Command(HttpContext http, TenantStreams streams, MessageContext context, Guid tenantId,
         string command, IReadOnlyList<FieldError> errors, Func<Actor, Tenant, DateTimeOffset, Decision> decide,
-        CancellationToken cancellation, Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null)
+        CancellationToken cancellation, Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null,
+        Func<Applied, Task>? afterCommit = null)
     {
         var caller = http.Caller();
         if (Invisible(caller, tenantId) is { } hidden) return hidden;
@@ -47,6 +48,7 @@ public static class TenantHttp
         if (!TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
         var outcome = await streams.Execute(context, tenantId, expected, (tenant, now) => decide(caller.Actor, tenant, now),
             cancellation, alongside);
+        if (afterCommit is not null && outcome is Applied { Events.Count: > 0 } applied) await afterCommit(applied);
         return outcome.Respond(http, command);
     }
 

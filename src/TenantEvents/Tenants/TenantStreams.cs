@@ -6,6 +6,7 @@ using TenantEvents.Keys;
 using Wolverine.Marten.Publishing;
 using Wolverine.Runtime;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 
 namespace TenantEvents.Tenants;
 
@@ -31,8 +32,18 @@ public sealed record TenantShredded(Guid TenantId) : Outcome;
 /// them with the sealed read model, commit, all in one transaction together with Wolverine's outbox. Nothing is
 /// appended unless the decision accepts.
 /// </summary>
-public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, TenantKeyRing keys, TenantEventsOptions options)
+public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, TenantKeyRing keys, TenantEventsOptions options,
+    IDocumentStore store, TenantDirectory directory, TenantDatabases databases, ResidencyZones zones)
 {
+    public IDocumentStore Store => store;
+
+    /// <summary>The platform directory: placements, slugs, idempotency records (main database).</summary>
+    public TenantDirectory Directory => directory;
+
+    public TenantDatabases Databases => databases;
+
+    public ResidencyZones Zones => zones;
+
     public DateTimeOffset Now => clock.UtcNow;
 
     public TenantKeyRing Keys => keys;

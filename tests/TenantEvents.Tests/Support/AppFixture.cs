@@ -34,6 +34,7 @@ public class AppFixture : IAsyncLifetime
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEventsOwner", TestDatabase.OwnerConnectionString);
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEventsPlatform", TestDatabase.PlatformConnectionString);
         System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
+        TestDatabase.ConfigureZones();
         await TestDatabase.Migrate();
         Host = await AlbaHost.For<Program>(builder =>
         {
@@ -104,6 +105,42 @@ public static class TestDatabase
         return Run(Script, $"url tenantevents_test {role}").Trim();
     }
 
+    /// <summary>The test zone: German, French and Austrian tenants live in a database of their own.</summary>
+    public const string EuZone = "eu";
+
+    public static string EuDatabase => MainDatabase + "_eu";
+
+    public static string MainDatabase => new Npgsql.NpgsqlConnectionStringBuilder(OwnerConnectionString).Database!;
+
+    /// <summary>
+    /// Two residency zones (the default one, the main database, and "eu") and dedicated databases in both, for every
+    /// host of the run: process-wide, since `migrate` reads them too.
+    /// </summary>
+    public static void ConfigureZones()
+    {
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__Database", EuDatabase);
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__Codes__0", "DE");
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__Codes__1", "FR");
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__Codes__2", "AT");
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__DedicatedPool", "1");
+        System.Environment.SetEnvironmentVariable("TenantEvents__Zones__default__DedicatedPool", "2");
+    }
+
+    /// <summary>Every database of the platform (main first), as the owner.</summary>
+    public static async Task<IReadOnlyList<(string Id, string Database, string ConnectionString)>> Databases()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(OwnerConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "select id, database from tenantevents.tenant_databases order by id <> 'default', id", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var list = new List<(string, string, string)>();
+        while (await reader.ReadAsync())
+            list.Add((reader.GetString(0), reader.GetString(1),
+                new Npgsql.NpgsqlConnectionStringBuilder(OwnerConnectionString) { Database = reader.GetString(1) }.ConnectionString));
+        return list;
+    }
+
     /// <summary>`TenantEvents migrate`, once per test run, as the schema owner.</summary>
     public static async Task Migrate()
     {
@@ -123,17 +160,21 @@ public static class TestDatabase
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
     public static async Task Reset()
     {
-        await using var connection = new Npgsql.NpgsqlConnection(OwnerConnectionString);
-        await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand("""
-            do $$ declare t text; begin
-              select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
-              where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename = 'tenant_data_keys'
-                or tablename in ('wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
-              execute 'truncate ' || t;
-            end $$
-            """, connection);
-        await command.ExecuteNonQueryAsync();
+        foreach (var (id, _, connectionString) in await Databases())
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("""
+                do $$ declare t text; begin
+                  select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
+                  where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in ('tenant_data_keys', 'subject_data_keys',
+                    'tenant_placements', 'tenant_slugs', 'idempotency_records',
+                    'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
+                  execute 'truncate ' || t;
+                end $$
+                """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);
+            await command.ExecuteNonQueryAsync();
+        }
     }
 
     public static string RepositoryRoot()

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 
@@ -16,15 +17,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
-        private readonly TenantEvents.Infrastructure.PlatformDatabase _platformDatabase;
+        private readonly TenantEvents.Infrastructure.Databases.TenantDatabases _tenantDatabases;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Infrastructure.PlatformDatabase platformDatabase, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
-            _platformDatabase = platformDatabase;
+            _tenantDatabases = tenantDatabases;
             _tenantEventsOptions = tenantEventsOptions;
             _tenantStreams = tenantStreams;
         }
@@ -34,7 +35,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Tenants.ListTenantsEndpoint").SetTag("http.route", "/api/tenants").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.ListTenantsEndpoint.Get(httpContext, _documentStore, _platformDatabase, _tenantStreams, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.ListTenantsEndpoint.Get(httpContext, _documentStore, _tenantDatabases, _tenantStreams, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -1,0 +1,187 @@
+using Npgsql;
+
+namespace TenantEvents.Infrastructure.Databases;
+
+/// <summary>One of our databases, as registered in tenant_databases (main database).</summary>
+public sealed record DatabaseEntry(string Id, string Zone, string Database, string? Host, int? Port, bool Dedicated, Guid? DedicatedTo);
+
+/// <summary>
+/// The platform directory in the main database: which databases exist (tenant_databases), which tenant lives in which
+/// (tenant_placements), the platform-wide namespaces (tenant_slugs) and the first outcome of each Idempotency-Key
+/// (idempotency_records). Routing metadata only: identifiers, slugs, zone names. Every event, read model, key and
+/// personal datum of a tenant lives in its placement's database.
+/// </summary>
+public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
+{
+    public const string DefaultDatabaseId = ResidencyZones.DefaultZone;
+
+    public string Schema => schema;
+
+    public static string CreateTablesSql(string schema) => $"""
+        create table if not exists {schema}.tenant_databases (
+          id text primary key,
+          zone text not null,
+          database text not null,
+          host text,
+          port integer,
+          dedicated boolean not null,
+          dedicated_to uuid unique,
+          created_at timestamptz not null default now());
+        create table if not exists {schema}.tenant_placements (
+          tenant uuid primary key,
+          database_id text not null references {schema}.tenant_databases (id),
+          zone text not null,
+          placed_at timestamptz not null default now());
+        create table if not exists {schema}.tenant_slugs (
+          slug text primary key,
+          tenant uuid not null);
+        create table if not exists {schema}.idempotency_records (
+          id text primary key,
+          request_hash text not null,
+          tenant uuid not null,
+          created_at timestamptz not null);
+        """;
+
+    public async Task<IReadOnlyList<DatabaseEntry>> DatabasesAsync(CancellationToken cancellation = default)
+    {
+        await using var command = main.CreateCommand($"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id");
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            var list = new List<DatabaseEntry>();
+            while (await reader.ReadAsync(cancellation)) list.Add(ReadEntry(reader));
+            return list;
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            return []; // not migrated yet: only the main database
+        }
+    }
+
+    public IReadOnlyList<DatabaseEntry> Databases()
+    {
+        using var command = main.CreateCommand($"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id");
+        try
+        {
+            using var reader = command.ExecuteReader();
+            var list = new List<DatabaseEntry>();
+            while (reader.Read()) list.Add(ReadEntry(reader));
+            return list;
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The database a tenant was placed in, or null for an id that is no tenant of ours.</summary>
+    public string? PlacementOf(Guid tenant)
+    {
+        using var command = main.CreateCommand($"select database_id from {schema}.tenant_placements where tenant = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        return command.ExecuteScalar() as string;
+    }
+
+    public async Task<string?> PlacementOfAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var command = main.CreateCommand($"select database_id from {schema}.tenant_placements where tenant = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        return await command.ExecuteScalarAsync(cancellation) as string;
+    }
+
+    public async Task<(string RequestHash, Guid Tenant)?> IdempotencyRecordAsync(string id, CancellationToken cancellation)
+    {
+        await using var command = main.CreateCommand($"select request_hash, tenant from {schema}.idempotency_records where id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        return await reader.ReadAsync(cancellation) ? (reader.GetString(0), reader.GetGuid(1)) : null;
+    }
+
+    /// <summary>A rejected request frees its slug (only if the slug is still that tenant's).</summary>
+    public async Task ReleaseSlugAsync(string slug, Guid tenant, CancellationToken cancellation)
+    {
+        await using var command = main.CreateCommand($"delete from {schema}.tenant_slugs where slug = $1 and tenant = $2");
+        command.Parameters.Add(new NpgsqlParameter { Value = slug });
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        await command.ExecuteNonQueryAsync(cancellation);
+    }
+
+    /// <summary>
+    /// Reserves the slug (and the Idempotency-Key) and places the tenant, claiming a dedicated database if it needs one,
+    /// in a transaction that stays open until the caller has committed the tenant's first event in its own database:
+    /// a concurrent request for the same slug or key waits on it and then sees the outcome. Disposing without
+    /// <see cref="Reservation.CommitAsync"/> undoes all of it.
+    /// </summary>
+    public async Task<ReservationOutcome> ReserveAsync(Guid tenant, string slug, string? idempotencyId, string requestHash, DateTimeOffset at,
+        Placement placement, CancellationToken cancellation)
+    {
+        var connection = await main.OpenConnectionAsync(cancellation);
+        var transaction = await connection.BeginTransactionAsync(cancellation);
+        try
+        {
+            async Task<object?> Scalar(string sql, params object[] values)
+            {
+                await using var command = new NpgsqlCommand(sql, connection, transaction);
+                foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v });
+                return await command.ExecuteScalarAsync(cancellation);
+            }
+
+            if (await Scalar($"insert into {schema}.tenant_slugs (slug, tenant) values ($1, $2) on conflict do nothing returning slug", slug, tenant) is null)
+                return await Abandon(new SlugTaken());
+            if (idempotencyId is not null && await Scalar(
+                    $"insert into {schema}.idempotency_records (id, request_hash, tenant, created_at) values ($1, $2, $3, $4) on conflict do nothing returning id",
+                    idempotencyId, requestHash, tenant, at) is null)
+                return await Abandon(new KeyTaken());
+            var database = placement.Dedicated
+                ? await Scalar($"""
+                    update {schema}.tenant_databases set dedicated_to = $1
+                    where id = (select id from {schema}.tenant_databases where zone = $2 and dedicated and dedicated_to is null
+                                order by created_at, id limit 1 for update skip locked)
+                    returning id
+                    """, tenant, placement.Zone) as string
+                : await Scalar($"select id from {schema}.tenant_databases where zone = $1 and not dedicated", placement.Zone) as string;
+            if (database is null) return await Abandon(new NoDatabase(placement));
+            await Scalar($"insert into {schema}.tenant_placements (tenant, database_id, zone) values ($1, $2, $3)", tenant, database, placement.Zone);
+            return new Reservation(connection, transaction, database);
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+            throw;
+        }
+
+        async Task<ReservationOutcome> Abandon(ReservationOutcome outcome)
+        {
+            await transaction.RollbackAsync(cancellation);
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+            return outcome;
+        }
+    }
+
+    private static DatabaseEntry ReadEntry(NpgsqlDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2),
+        r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetInt32(4), r.GetBoolean(5), r.IsDBNull(6) ? null : r.GetGuid(6));
+}
+
+public abstract record ReservationOutcome;
+
+public sealed record SlugTaken : ReservationOutcome;
+
+/// <summary>The Idempotency-Key was recorded by another request meanwhile.</summary>
+public sealed record KeyTaken : ReservationOutcome;
+
+/// <summary>The zone has no database for this placement (no free dedicated database, or the zone was never migrated).</summary>
+public sealed record NoDatabase(Placement Placement) : ReservationOutcome;
+
+/// <summary>The open directory transaction of a tenant being created, and the database it was placed in.</summary>
+public sealed record Reservation(NpgsqlConnection Connection, NpgsqlTransaction Transaction, string DatabaseId) : ReservationOutcome, IAsyncDisposable
+{
+    public async Task CommitAsync(CancellationToken cancellation) => await Transaction.CommitAsync(cancellation);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Transaction.DisposeAsync();
+        await Connection.DisposeAsync();
+    }
+}
