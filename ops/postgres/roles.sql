@@ -22,3 +22,9 @@ end $$;
 alter role tenantevents_owner createdb;
 alter role tenantevents_app nobypassrls;
 alter role tenantevents_platform bypassrls;
+-- The owner may make "no tenant" the default of the databases `migrate` creates (zones, dedicated): PostgreSQL 15 lets
+-- only a superuser, or a holder of SET on the parameter, set a custom parameter's database default.
+do $$ begin
+  execute 'grant set on parameter app.tenant_id to tenantevents_owner';
+exception when syntax_error or feature_not_supported then raise notice 'PostgreSQL before 15: no parameter privileges';
+end $$;

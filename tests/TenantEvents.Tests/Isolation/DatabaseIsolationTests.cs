@@ -6,13 +6,15 @@ namespace TenantEvents.Tests.Isolation;
 
 /// <summary>
 /// The attacker's view inside PostgreSQL: connected as the service's own role, with no WHERE clause at all, a
-/// connection sees only the rows of the tenant named in its app.tenant_id setting, and with none set it sees nothing.
+/// connection sees only the rows of the tenant named in its app.tenant_id setting, and with none set it sees nothing;
+/// in every database of the platform (the main one, a residency zone's, the dedicated ones).
 /// </summary>
 public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixture)
 {
-    private static async Task<NpgsqlConnection> AppConnection(Guid? tenant)
+    private static async Task<NpgsqlConnection> AppConnection(Guid? tenant, string? database = null)
     {
-        var connection = new NpgsqlConnection(TestDatabase.ConnectionString);
+        var connection = new NpgsqlConnection(database is null ? TestDatabase.ConnectionString
+            : new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = database }.ConnectionString);
         await connection.OpenAsync();
         if (tenant is { } t)
         {
@@ -33,9 +35,9 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
     }
 
     /// <summary>Every table of the schema that has a tenant_id column: the tables that hold tenant data.</summary>
-    private static async Task<List<string>> TenantTables()
+    private static async Task<List<string>> TenantTables(string? ownerConnectionString = null)
     {
-        await using var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
+        await using var owner = new NpgsqlConnection(ownerConnectionString ?? TestDatabase.OwnerConnectionString);
         await owner.OpenAsync();
         return await Column(owner, """
             select table_name from information_schema.columns
@@ -44,48 +46,64 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
     }
 
     [Fact]
-    public async Task every_table_with_a_tenant_id_has_row_level_security()
+    public async Task every_table_with_a_tenant_id_has_row_level_security_in_every_database()
     {
-        await using var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
-        await owner.OpenAsync();
-        var unprotected = await Column(owner, """
-            select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-            join information_schema.columns col on col.table_schema = n.nspname and col.table_name = c.relname and col.column_name = 'tenant_id'
-            where n.nspname = 'tenantevents' and c.relkind in ('r', 'p') and not c.relrowsecurity
-            """);
-        unprotected.ShouldBeEmpty();
-        (await TenantTables()).ShouldContain("mt_events");
-        (await TenantTables()).ShouldContain("mt_streams");
-        (await TenantTables()).ShouldContain("mt_doc_tenantrecord");
-        (await TenantTables()).ShouldContain("tenant_data_keys");
+        var databases = await TestDatabase.Databases();
+        foreach (var expected in new[] { "default", "default-d1", "default-d2", "eu", "eu-d1" })
+            databases.Select(d => d.Id).ShouldContain(expected);
+        foreach (var (id, _, connectionString) in databases)
+        {
+            await using var owner = new NpgsqlConnection(connectionString);
+            await owner.OpenAsync();
+            var unprotected = await Column(owner, """
+                select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                join information_schema.columns col on col.table_schema = n.nspname and col.table_name = c.relname and col.column_name = 'tenant_id'
+                where n.nspname = 'tenantevents' and c.relkind in ('r', 'p') and not c.relrowsecurity
+                """);
+            unprotected.ShouldBeEmpty(id);
+            var tables = await TenantTables(connectionString);
+            foreach (var table in new[] { "mt_events", "mt_streams", "mt_doc_tenantrecord", "tenant_data_keys", "subject_data_keys" })
+                tables.ShouldContain(table, id);
+        }
     }
 
     [Fact]
     public async Task a_select_without_where_on_a_tenant_connection_returns_only_that_tenants_rows()
     {
         var a = await Active("agency-a");
-        var b = await Active("agency-b");
+        var a2 = await Active("agency-a2");
+        var b = await Active("agency-b", template: "government-services", country: "DE", subdivision: "DE-BE");
+        var c = await Active("agency-c", template: "intelligence", subdivision: "US-VA");
         await Admin.Post($"/api/tenants/{b}/suspend", new { reason = "b's own business" });
+        var home = new Dictionary<Guid, string> { [a] = "default", [a2] = "default", [b] = "eu" };
 
-        foreach (var (tenant, events) in new[] { (a, 3), (b, 4) })
+        foreach (var (id, database, connectionString) in await TestDatabase.Databases())
+        foreach (var (tenant, events) in new[] { (a, 3), (a2, 3), (b, 4), (c, 3) })
         {
-            await using var connection = await AppConnection(tenant);
-            foreach (var table in await TenantTables())
-                (await Column(connection, $"select tenant_id from tenantevents.{table}")).ShouldAllBe(t => t == tenant.ToString(), table);
+            var lives = home.TryGetValue(tenant, out var zone) ? zone == id : id.StartsWith("default-d");
+            await using var connection = await AppConnection(tenant, database);
+            foreach (var table in await TenantTables(connectionString))
+                (await Column(connection, $"select tenant_id from tenantevents.{table}")).ShouldAllBe(t => t == tenant.ToString(), $"{id}.{table}");
+            var streams = await Column(connection, "select id from tenantevents.mt_streams");
+            if (!lives || streams.Count == 0) continue; // the dedicated tenant lives in one of the two dedicated databases
             (await Column(connection, "select seq_id from tenantevents.mt_events")).Count.ShouldBe(events);
-            (await Column(connection, "select id from tenantevents.mt_streams")).ShouldBe([tenant.ToString()]);
+            streams.ShouldBe([tenant.ToString()]);
             (await Column(connection, "select id from tenantevents.mt_doc_tenantrecord")).ShouldBe([tenant.ToString()]);
         }
     }
 
     [Fact]
-    public async Task a_connection_with_no_tenant_set_sees_nothing()
+    public async Task a_connection_with_no_tenant_set_sees_nothing_in_any_database()
     {
         await Active("agency-a");
-        await Active("agency-b");
-        await using var connection = await AppConnection(null);
-        foreach (var table in await TenantTables())
-            (await Column(connection, $"select count(*) from tenantevents.{table}")).ShouldBe(["0"], table);
+        await Active("agency-b", template: "government-services", country: "FR", subdivision: null);
+        await Active("agency-c", template: "intelligence", subdivision: "US-VA");
+        foreach (var (id, database, connectionString) in await TestDatabase.Databases())
+        {
+            await using var connection = await AppConnection(null, database);
+            foreach (var table in await TenantTables(connectionString))
+                (await Column(connection, $"select count(*) from tenantevents.{table}")).ShouldBe(["0"], $"{id}.{table}");
+        }
     }
 
     [Fact]
@@ -139,11 +157,24 @@ public class DatabaseIsolationTests(AppFixture fixture) : IntegrationTest(fixtur
     }
 
     [Fact]
-    public async Task platform_listings_still_span_tenants_under_the_platform_role()
+    public async Task platform_listings_still_span_tenants_and_databases_under_the_platform_role()
     {
         var a = await Active("agency-a");
-        var b = await Active("agency-b");
+        var b = await Active("agency-b", template: "government-services", country: "AT", subdivision: null);
+        var c = await Active("agency-c", template: "intelligence", subdivision: "US-VA");
+        var d = await Active("agency-d");
         (await As("analyst").Get("/api/tenants")).ShouldBe(HttpStatusCode.OK)
-            .Json.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("id").GetGuid()).ShouldBe([a, b]);
+            .Json.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("id").GetGuid()).ShouldBe([a, b, c, d]);
+
+        // Page by page, one tenant at a time, across the databases: each once, in request order.
+        var seen = new List<Guid>();
+        string? cursor = null;
+        do
+        {
+            var page = (await As("analyst").Get("/api/tenants?limit=1" + (cursor is null ? "" : "&cursor=" + cursor))).ShouldBe(HttpStatusCode.OK).Json;
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("id").GetGuid()));
+            cursor = page.TryGetProperty("nextCursor", out var next) ? next.GetString() : null;
+        } while (cursor is not null);
+        seen.ShouldBe([a, b, c, d]);
     }
 }

@@ -13,44 +13,58 @@ public class SealingIsolationTests(AppFixture fixture) : IntegrationTest(fixture
 {
     private TenantKeyRing Keys => Fixture.Host.Services.GetRequiredService<TenantKeyRing>();
 
-    private static string Dump()
+    /// <summary>A superuser's pg_dump of every database of the platform (main, zones, dedicated).</summary>
+    private static async Task<string> Dump()
     {
         var script = Path.Combine(TestDatabase.RepositoryRoot(), "ops", "postgres", "local-cluster.sh");
-        var database = new NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString).Database!;
-        using var process = Process.Start(new ProcessStartInfo(script, $"dump {database}") { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var dump = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        process.ExitCode.ShouldBe(0, process.StandardError.ReadToEnd());
-        return dump;
+        var dumps = new System.Text.StringBuilder();
+        foreach (var (_, database, _) in await TestDatabase.Databases())
+        {
+            using var process = Process.Start(new ProcessStartInfo(script, $"dump {database}") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            dumps.Append(process.StandardOutput.ReadToEnd());
+            process.WaitForExit();
+            process.ExitCode.ShouldBe(0, process.StandardError.ReadToEnd());
+        }
+        return dumps.ToString();
     }
 
     [Fact]
     public async Task a_database_dump_holds_no_plaintext_of_tenant_data()
     {
-        const string name = "Sentinel Agency Zq7Xw";
-        const string contact = "Quillon Vantablack-Sentinel";
-        const string email = "quillon.sentinel@zq7xw.example.gov";
-        const string reason = "Sentinel suspension reason Kp4Rt";
-        var reply = (await Admin.Post("/api/tenants", new
+        // One tenant in each kind of database: the main one, a residency zone's, a dedicated one.
+        var sentinels = new List<string>();
+        var ids = new List<Guid>();
+        foreach (var (tag, template, country, subdivision) in new[]
+                 {
+                     ("Zq7Xw", "government-services", "GB", "GB-SCT"), ("Hv3Ny", "commercial-saas", "DE", "DE-BY"),
+                     ("Lm8Pd", "intelligence", "US", "US-VA"),
+                 })
         {
-            name, slug = "sentinel-agency", template = "government-services",
-            residency = new { country = "GB", subdivision = "GB-SCT" },
-            contacts = new[] { new { name = contact, email } },
-        })).ShouldBe(HttpStatusCode.Created);
-        var id = Guid.Parse(reply.Str("id"));
-        await Approver.Post($"/api/tenants/{id}/approve");
-        await Admin.Post($"/api/tenants/{id}/provision");
-        await Admin.Post($"/api/tenants/{id}/suspend", new { reason });
+            string name = $"Sentinel Agency {tag}", contact = $"Quillon Vantablack-{tag}", email = $"quillon.{tag.ToLowerInvariant()}@example.gov",
+                reason = $"Sentinel suspension reason {tag}";
+            var reply = (await Admin.Post("/api/tenants", new
+            {
+                name, slug = $"sentinel-agency-{ids.Count + 1}", template,
+                residency = new { country, subdivision },
+                contacts = new[] { new { name = contact, email } },
+            })).ShouldBe(HttpStatusCode.Created);
+            var id = Guid.Parse(reply.Str("id"));
+            await Approver.Post($"/api/tenants/{id}/approve");
+            await Admin.Post($"/api/tenants/{id}/provision");
+            await Admin.Post($"/api/tenants/{id}/suspend", new { reason });
 
-        // The service reads it all back...
-        var read = (await Read(id)).Body;
-        foreach (var sentinel in new[] { name, contact, email, reason }) read.ShouldContain(sentinel);
+            // The service reads it all back...
+            var read = (await Read(id)).Body;
+            foreach (var sentinel in new[] { name, contact, email, reason }) read.ShouldContain(sentinel);
+            sentinels.AddRange([name, contact, email, reason, tag, "Quillon"]);
+            ids.Add(id);
+        }
 
-        // ...the database holds none of it in the clear: only the fields listings filter on.
-        var dump = Dump();
-        dump.ShouldContain("sentinel-agency");
-        dump.ShouldContain(id.ToString());
-        foreach (var sentinel in new[] { name, contact, email, reason, "Zq7Xw", "Quillon", "Kp4Rt" })
+        // ...the databases hold none of it in the clear: only the fields listings filter on.
+        var dump = await Dump();
+        foreach (var id in ids) dump.ShouldContain(id.ToString());
+        dump.ShouldContain("sentinel-agency-3");
+        foreach (var sentinel in sentinels)
             dump.ShouldNotContain(sentinel, Case.Insensitive, $"'{sentinel}' is in the dump");
     }
 

@@ -148,12 +148,45 @@ public static class TestDatabase
         try
         {
             if (_migrated) return;
+            await DropExtraDedicatedDatabases();
             (await TenantEvents.Infrastructure.DatabaseMigration.Run([])).ShouldBe(0);
             _migrated = true;
         }
         finally
         {
             MigrationLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// A test adds dedicated databases through `migrate` while the service runs; the next run starts again from the
+    /// configured pools, so the cluster does not collect a database per run.
+    /// </summary>
+    private static async Task DropExtraDedicatedDatabases()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(OwnerConnectionString);
+        await connection.OpenAsync();
+        var extra = new List<string>();
+        try
+        {
+            await using var find = new Npgsql.NpgsqlCommand(
+                "select database from tenantevents.tenant_databases where dedicated and id not in ('default-d1', 'default-d2', 'eu-d1')", connection);
+            await using var reader = await find.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) extra.Add(reader.GetString(0));
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.UndefinedTable) { return; }
+        if (extra.Count == 0) return;
+        await using (var forget = new Npgsql.NpgsqlCommand(
+            "delete from tenantevents.tenant_placements p using tenantevents.tenant_databases d where p.database_id = d.id and d.database = any(@names); " +
+            "delete from tenantevents.tenant_databases where database = any(@names)", connection))
+        {
+            forget.Parameters.AddWithValue("names", extra.ToArray());
+            await forget.ExecuteNonQueryAsync();
+        }
+        foreach (var name in extra)
+        {
+            await using var drop = new Npgsql.NpgsqlCommand($"drop database if exists \"{name}\" with (force)", connection);
+            await drop.ExecuteNonQueryAsync();
         }
     }
 

@@ -43,32 +43,40 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
         return Guid.Parse(reply.Str("id"));
     }
 
-    protected async Task<Guid> Approved(string slug = "travis-sheriff")
+    protected async Task<Guid> Approved(string slug = "travis-sheriff", string template = "law-enforcement", string country = "US",
+        string? subdivision = "US-TX")
     {
-        var id = await Requested(slug);
+        var id = await Requested(slug, template, country, subdivision);
         (await Approver.Post($"/api/tenants/{id}/approve")).ShouldBe(HttpStatusCode.OK);
         return id;
     }
 
-    protected async Task<Guid> Active(string slug = "travis-sheriff")
+    protected async Task<Guid> Active(string slug = "travis-sheriff", string template = "law-enforcement", string country = "US",
+        string? subdivision = "US-TX")
     {
-        var id = await Approved(slug);
+        var id = await Approved(slug, template, country, subdivision);
         (await Admin.Post($"/api/tenants/{id}/provision")).ShouldBe(HttpStatusCode.OK);
         return id;
     }
 
     protected async Task<Reply> Read(Guid id) => (await Admin.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
 
+    /// <summary>Events stored (in every database of the platform), of one tenant or of all.</summary>
     protected async Task<long> EventCount(Guid? tenant = null)
     {
-        await using var connection = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            // Marten writes "tombstone" rows for appends that failed, to keep the sequence gap-free; they are not events.
-            tenant is null
-                ? "select count(*) from tenantevents.mt_events where type <> 'tombstone'"
-                : "select count(*) from tenantevents.mt_events where type <> 'tombstone' and stream_id = @id", connection);
-        if (tenant is not null) command.Parameters.AddWithValue("id", tenant.Value);
-        return (long)(await command.ExecuteScalarAsync())!;
+        long total = 0;
+        foreach (var (_, _, connectionString) in await TestDatabase.Databases())
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                // Marten writes "tombstone" rows for appends that failed, to keep the sequence gap-free; they are not events.
+                tenant is null
+                    ? "select count(*) from tenantevents.mt_events where type <> 'tombstone'"
+                    : "select count(*) from tenantevents.mt_events where type <> 'tombstone' and stream_id = @id", connection);
+            if (tenant is not null) command.Parameters.AddWithValue("id", tenant.Value);
+            total += (long)(await command.ExecuteScalarAsync())!;
+        }
+        return total;
     }
 }
