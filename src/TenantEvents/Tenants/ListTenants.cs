@@ -14,7 +14,7 @@ public sealed record TenantPage(IReadOnlyList<object> Items, string? NextCursor)
 public static class ListTenantsEndpoint
 {
     /// <summary>
-    /// Tenants in request order, filtered by state, template and residency country or subdivision, keyset-paginated
+    /// Tenants in request order, filtered by state, template, residency country or subdivision and storage zone, keyset-paginated
     /// (the cursor is the last id seen; ids are UUID v7, so id order is creation order and pages never shift).
     /// A tenant administrator sees only its own tenant.
     /// </summary>
@@ -46,7 +46,7 @@ public static class ListTenantsEndpoint
         Guid? onlyTenant = caller.HasAny(Roles.PlatformWide) ? null : caller.Actor.TenantId;
         if (!caller.HasAny(Roles.PlatformWide) && onlyTenant is null) return Results.Json(new TenantPage([], null), Json.Options);
 
-        var (sql, parameters) = Build(store.Options.Schema.For<TenantRecord>(), state, query["template"], query["country"], query["subdivision"],
+        var (sql, parameters) = Build(store.Options.Schema.For<TenantRecord>(), state, query["template"], query["country"], query["subdivision"], query["zone"],
             cursor, onlyTenant, limit + 1);
         // A tenant administrator reads through its own tenant's session (row-level security applies); the
         // platform-wide roles read across tenants under the platform role, which may read past it, in every database
@@ -99,7 +99,7 @@ public static class ListTenantsEndpoint
 
     /// <summary>One parameterised statement over the tenant documents (all tenants, or one under row-level security).</summary>
     private static (string Sql, object[] Parameters) Build(string table, TenantState? state, string? template, string? country,
-        string? subdivision, Guid? cursor, Guid? onlyTenant, int take)
+        string? subdivision, string? zone, Guid? cursor, Guid? onlyTenant, int take)
     {
         var where = new List<string>();
         var parameters = new List<object>();
@@ -108,6 +108,7 @@ public static class ListTenantsEndpoint
         if (!string.IsNullOrEmpty(template)) Add("d.data ->> 'Template' = ?", template);
         if (!string.IsNullOrEmpty(country)) Add("d.data ->> 'Country' = ?", country);
         if (!string.IsNullOrEmpty(subdivision)) Add("d.data ->> 'Subdivision' = ?", subdivision);
+        if (!string.IsNullOrEmpty(zone)) Add("d.data ->> 'Zone' = ?", zone);
         if (cursor is { } after) Add("d.id > ?", after);
         if (onlyTenant is { } t) Add("d.id = ?", t);
         var filter = where.Count == 0 ? "" : "where " + string.Join(" and ", where);

@@ -112,6 +112,7 @@ public static class RequestTenantEndpoint
         }
         await using (var reservation = (Reservation)outcome)
         {
+            requested = requested with { Storage = new StoragePlacement(placement.Zone, reservation.DatabaseId, placement.Dedicated) };
             await streams.Databases.RememberAsync(tenantId, reservation.DatabaseId, cancellation);
             await using var session = streams.OpenSession(context, tenantId);
             await streams.StartAsync(session, requested, cancellation);

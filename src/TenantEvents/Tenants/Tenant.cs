@@ -34,6 +34,7 @@ public sealed class Tenant
     public string Template { get; set; } = "";
     public int TemplateVersion { get; set; }
     public ResidencyZone Residency { get; set; } = new("");
+    public StoragePlacement? Storage { get; set; }
     public List<Contact> Contacts { get; set; } = [];
     public Contact? RequestedFor { get; set; }
     public TenantSettings Settings { get; set; } = null!;
@@ -79,6 +80,7 @@ public sealed class Tenant
             Template = e.Template,
             TemplateVersion = e.TemplateVersion,
             Residency = e.Residency,
+            Storage = e.Storage,
             Contacts = e.Contacts.ToList(),
             RequestedFor = e.RequestedFor,
             Settings = e.Settings,

@@ -54,7 +54,14 @@ public sealed record TenantRequested(
     TenantSettings Settings,
     string? RootOrganisationName,
     Actor By,
-    DateTimeOffset At);
+    DateTimeOffset At,
+    StoragePlacement? Storage = null);
+
+/// <summary>
+/// Where the tenant's data is kept: its residency zone and the database there (the zone's shared one, or one of its own).
+/// Decided once, when the tenant is requested; moving a tenant is a migration, not a setting.
+/// </summary>
+public sealed record StoragePlacement(string Zone, string Database, bool Dedicated);
 
 public sealed record TenantApproved(Guid TenantId, string? Comment, Actor By, DateTimeOffset At);
 

@@ -4,7 +4,7 @@ namespace TenantEvents.Tenants;
 
 /// <summary>
 /// The tenant read model as stored (mt_doc_tenantrecord, under row-level security): the fields the list filters on stay
-/// clear (id, slug, state, template, residency country and subdivision, version, times); everything else, names and
+/// clear (id, slug, state, template, residency country and subdivision, storage zone, version, times); everything else, names and
 /// contacts included, is the sealed <see cref="Tenant"/>. After crypto-shredding only the clear fields remain.
 /// </summary>
 public sealed class TenantRecord
@@ -17,6 +17,7 @@ public sealed class TenantRecord
     public string Template { get; set; } = "";
     public string Country { get; set; } = "";
     public string? Subdivision { get; set; }
+    public string? Zone { get; set; }
     public int Version { get; set; }
     public DateTimeOffset RequestedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
@@ -30,7 +31,7 @@ public sealed class TenantRecord
     public static TenantRecord Of(Tenant tenant, SealedPayload? sealedTenant) => new()
     {
         Id = tenant.Id, Slug = tenant.Slug, State = tenant.State, Template = tenant.Template, Country = tenant.Residency.Country,
-        Subdivision = tenant.Residency.Subdivision, Version = tenant.Version, RequestedAt = tenant.RequestedAt, UpdatedAt = tenant.UpdatedAt,
+        Subdivision = tenant.Residency.Subdivision, Zone = tenant.Storage?.Zone, Version = tenant.Version, RequestedAt = tenant.RequestedAt, UpdatedAt = tenant.UpdatedAt,
         Sealed = sealedTenant,
     };
 

@@ -71,8 +71,14 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         local.Keys.ShouldBe(["default"]);
         local["default"].ShouldContain("mt_events");
 
-        // Both work as any tenant does, each read from where it lives.
-        (await Read(berlin)).Str("state").ShouldBe("suspended");
+        // Both work as any tenant does, each read from where it lives, and say where that is.
+        var read = await Read(berlin);
+        read.Str("state").ShouldBe("suspended");
+        read.Json.GetProperty("storage").GetProperty("zone").GetString().ShouldBe("eu");
+        read.Json.GetProperty("storage").GetProperty("database").GetString().ShouldBe("eu");
+        read.Json.GetProperty("storage").GetProperty("dedicated").GetBoolean().ShouldBeFalse();
+        (await As("analyst").Get("/api/tenants?zone=eu")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").EnumerateArray()
+            .Select(t => t.GetProperty("id").GetGuid()).ShouldBe([berlin]);
         (await Read(travis)).Str("state").ShouldBe("suspended");
         (await As("auditor").Get($"/api/tenants/{berlin}/events")).ShouldBe(HttpStatusCode.OK).Json.GetArrayLength().ShouldBe(5);
     }
@@ -124,6 +130,8 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         one.ShouldStartWith("default-d");
         two.ShouldStartWith("default-d");
         one.ShouldNotBe(two);
+        (await Read(first)).Json.GetProperty("storage").GetProperty("database").GetString().ShouldBe(one);
+        (await Read(first)).Json.GetProperty("storage").GetProperty("dedicated").GetBoolean().ShouldBeTrue();
         (await WhereMentioned(first.ToString())).Keys.ShouldBe(["default", one], ignoreOrder: true);
 
         // Every other dedicated database of the zone is taken; then the next one is refused, and nothing of it is stored.
