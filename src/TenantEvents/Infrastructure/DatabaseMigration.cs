@@ -141,6 +141,45 @@ public static class DatabaseMigration
               ciphertext bytea not null,
               created_at timestamptz not null default now(),
               primary key (tenant_id, subject_id));
+            -- The organisation tree of each tenant, projected in the transaction of every change (Organisations/):
+            -- the materialised path (root first, self last) answers ancestors and subtrees; names are sealed.
+            create table if not exists {s}.org_nodes (
+              tenant_id varchar(250) not null,
+              id uuid not null,
+              parent_id uuid,
+              path uuid[] not null,
+              depth integer not null,
+              open boolean not null,
+              kind text not null,
+              jurisdiction text,
+              name_key_version integer not null,
+              name_nonce bytea not null,
+              name_ciphertext bytea not null,
+              version bigint not null,
+              created_at timestamptz not null,
+              updated_at timestamptz not null,
+              primary key (tenant_id, id));
+            create index if not exists org_nodes_path on {s}.org_nodes using gin (path);
+            create index if not exists org_nodes_parent on {s}.org_nodes (tenant_id, parent_id);
+            create table if not exists {s}.org_grants (
+              tenant_id varchar(250) not null,
+              id uuid not null,
+              org_id uuid not null,
+              principal_kind text not null,
+              principal_id text not null,
+              role text not null,
+              granted_at timestamptz not null,
+              primary key (tenant_id, id));
+            create index if not exists org_grants_principal on {s}.org_grants (tenant_id, principal_kind, principal_id);
+            create table if not exists {s}.tenant_roles (
+              tenant_id varchar(250) not null,
+              name text not null,
+              description text not null,
+              permissions text[] not null,
+              primary key (tenant_id, name));
+            create table if not exists {s}.access_versions (
+              tenant_id varchar(250) primary key,
+              version bigint not null);
             """, connection, transaction))
             await keys.ExecuteNonQueryAsync();
 

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Organisations;
 using Wolverine.Http;
 using Wolverine.Runtime;
 using TenantEvents.Infrastructure.Security;
@@ -12,9 +13,15 @@ public static class ProvisionTenantEndpoint
     [WolverinePost("/api/tenants/{tenantId}/provision", OperationId = "ProvisionTenant")]
     [Authorize(Roles = Roles.PlatformAdmin)]
     public static Task<IResult> Post(Guid tenantId, HttpContext http, TenantStreams streams, TemplateCatalog templates,
-        MessageContext context, CancellationToken cancellation) =>
+        OrganisationStore organisations, MessageContext context, CancellationToken cancellation) =>
         TenantHttp.Command(http, streams, context, tenantId, "provision", TenantHttp.NoErrors,
             (by, tenant, now) => TenantDecisions.Provision(tenant, templates.Find(tenant.Template)
                 ?? throw new InvalidOperationException($"Template {tenant.Template} of tenant {tenant.Id} is no longer in the catalogue."),
-                Guid.CreateVersion7, by, now), cancellation);
+                Guid.CreateVersion7, by, now), cancellation,
+            // The template's organisations and roles become the tenant's organisation streams, in the same transaction.
+            alongside: async (_, events, session, _) =>
+            {
+                foreach (var provisioned in events.OfType<TenantProvisioned>())
+                    await organisations.SeedAsync(session, tenantId, provisioned, cancellation);
+            });
 }

@@ -37,6 +37,8 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
 {
     public IDocumentStore Store => store;
 
+    public TenantEventsOptions Options => options;
+
     /// <summary>The platform directory: placements, slugs, idempotency records (main database).</summary>
     public TenantDirectory Directory => directory;
 

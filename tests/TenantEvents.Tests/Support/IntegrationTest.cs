@@ -59,6 +59,11 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
         return id;
     }
 
+    /// <summary>The tenant's root organisation (from provisioning).</summary>
+    protected async Task<Guid> RootOf(Guid tenant) =>
+        (await Read(tenant)).Json.GetProperty("organisations").EnumerateArray()
+            .Single(o => !o.TryGetProperty("parentId", out var p) || p.ValueKind == System.Text.Json.JsonValueKind.Null).GetProperty("id").GetGuid();
+
     protected async Task<Reply> Read(Guid id) => (await Admin.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
 
     /// <summary>Events stored (in every database of the platform), of one tenant or of all.</summary>

@@ -10,6 +10,9 @@ namespace TenantEvents.Tests.Tenants;
 /// <summary>Who may call what: 401 without a valid token, 403 for the wrong role, 404 for another tenant's data.</summary>
 public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
 {
+    private static readonly string[] OrgReaders = [Roles.PlatformAdmin, Roles.PlatformApprover, Roles.Auditor, Roles.Analyst, Roles.TenantAdmin, Roles.TenantMember];
+    private static readonly string[] OrgWriters = [Roles.PlatformAdmin, Roles.TenantAdmin, Roles.TenantMember];
+
     /// <summary>Every tenant endpoint, with a body that would be valid, and the roles it accepts.</summary>
     public static readonly (HttpMethod Method, string Path, object? Body, string[] Roles)[] Endpoints =
     [
@@ -31,9 +34,36 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Post, "/api/tenants/{id}/keys/rotate", new { key = "data" }, [Roles.PlatformAdmin]),
         (HttpMethod.Get, "/api/tenants/{id}/export", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/contacts/{hold}/erase", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        // Organisations and access (Organisations/): who gets through the role check; the tree then decides.
+        (HttpMethod.Get, "/api/tenants/{id}/organisations", null, OrgReaders),
+        (HttpMethod.Post, "/api/tenants/{id}/organisations", new { parentId = "{org}", name = "Stolen Unit", kind = "unit" }, OrgWriters),
+        (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}", null, OrgReaders),
+        (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}/children", null, OrgReaders),
+        (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}/descendants", null, OrgReaders),
+        (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}/ancestors", null, OrgReaders),
+        (HttpMethod.Put, "/api/tenants/{id}/organisations/{org}/name", new { name = "Stolen" }, OrgWriters),
+        (HttpMethod.Put, "/api/tenants/{id}/organisations/{org}/attributes", new { kind = "unit" }, OrgWriters),
+        (HttpMethod.Post, "/api/tenants/{id}/organisations/{org}/move", new { parentId = "{org}" }, OrgWriters),
+        (HttpMethod.Post, "/api/tenants/{id}/organisations/{org}/close", new { subtree = true }, OrgWriters),
+        (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}/grants", null, OrgReaders),
+        (HttpMethod.Post, "/api/tenants/{id}/organisations/{org}/grants", new { principal = new { kind = "user", id = "mallory" }, role = "agency-admin" }, OrgWriters),
+        (HttpMethod.Delete, "/api/tenants/{id}/organisations/{org}/grants/{hold}", null, OrgWriters),
+        (HttpMethod.Get, "/api/tenants/{id}/roles", null, OrgReaders),
+        (HttpMethod.Put, "/api/tenants/{id}/roles/stolen", new { permissions = new[] { "case.read" } }, OrgWriters),
+        (HttpMethod.Delete, "/api/tenants/{id}/roles/officer", null, OrgWriters),
+        (HttpMethod.Get, "/api/tenants/{id}/access/explain?principal=user:mallory&permission=case.read&organisationId={org}", null, OrgReaders),
+        (HttpMethod.Post, "/api/tenants/{id}/access/check", new { checks = new[] { new { principal = "user:mallory", permission = "case.read", organisationId = "{org}" } } }, OrgReaders),
+        (HttpMethod.Get, "/api/tenants/{id}/access/organisations?principal=user:mallory&permission=case.read", null, OrgReaders),
     ];
 
-    private static string Url(string path, Guid id) => path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString());
+    /// <summary>The body with "{org}" replaced by the organisation id (the bodies above name it as a placeholder).</summary>
+    private static object? Body(object? body, Guid org) => body is null ? null
+        : System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(
+            System.Text.Json.JsonSerializer.Serialize(body).Replace("{org}", org.ToString()));
+
+    private static string Url(string path, Guid id, Guid? org = null) =>
+        path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString()).Replace("{org}", (org ?? Guid.NewGuid()).ToString());
+
 
     [Fact]
     public async Task without_a_token_every_endpoint_answers_401_as_problem_json()
@@ -96,17 +126,19 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task a_role_not_named_by_an_endpoint_gets_403_and_changes_nothing()
     {
         var id = await Active();
+        var root = await RootOf(id);
+        var before = await EventCount();
         foreach (var (method, path, body, allowed) in Endpoints)
         foreach (var role in Roles.All.Except(allowed))
         {
-            // On its own tenant, a tenant administrator refused by role gets a plain 403.
-            var client = role == Roles.TenantAdmin ? TenantAdminOf(id) : As(role);
-            (await client.Send(method, Url(path, id), body)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            // On its own tenant, a tenant administrator or member refused by role gets a plain 403.
+            var client = role is Roles.TenantAdmin or Roles.TenantMember ? As(role, "someone", id) : As(role);
+            (await client.Send(method, Url(path, id, root), Body(body, root))).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         }
         foreach (var role in Roles.All.Except([Roles.PlatformAdmin]))
-            (await As(role, tenant: role == Roles.TenantAdmin ? id : null).Post("/api/tenants", TenantRequest("another-one")))
+            (await As(role, tenant: role is Roles.TenantAdmin or Roles.TenantMember ? id : null).Post("/api/tenants", TenantRequest("another-one")))
                 .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
-        (await EventCount()).ShouldBe(3);
+        (await EventCount()).ShouldBe(before);
     }
 
     [Fact]
@@ -114,24 +146,31 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
     {
         var victim = await Active("victim-agency");
         var attacker = await Active("attacker-agency");
+        var victimRoot = await RootOf(victim);
         var victimRead = await Read(victim);
-        var client = TenantAdminOf(attacker);
+        var victimTree = (await Admin.Get($"/api/tenants/{victim}/organisations")).ShouldBe(HttpStatusCode.OK).Body;
+        var before = await EventCount();
 
-        // Every tenant endpoint, including those a tenant administrator may never call: 404, as for a missing id.
+        // Every tenant endpoint, including those a tenant administrator may never call, with the victim's own tenant and
+        // organisation ids, from the attacker's administrator and from its members: 404, as for a missing id.
+        foreach (var client in new[] { TenantAdminOf(attacker), As(Roles.TenantMember, "mallory", attacker) })
         foreach (var (method, path, body, allowed) in Endpoints)
         {
-            var reply = (await client.Send(method, Url(path, victim), body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            var reply = (await client.Send(method, Url(path, victim, victimRoot), Body(body, victimRoot))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
             reply.Body.ShouldNotContain("victim");
             reply.Body.ShouldNotContain("Travis");
             // The same answer as for an id that does not exist at all: no hint of existence.
-            var missing = (await client.Send(method, Url(path, Guid.CreateVersion7()), body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            var missing = (await client.Send(method, Url(path, Guid.CreateVersion7()), Body(body, Guid.CreateVersion7()))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
             reply.Json.GetProperty("detail").GetString().ShouldBe(missing.Json.GetProperty("detail").GetString());
         }
         (await Read(victim)).Body.ShouldBe(victimRead.Body);
+        (await Admin.Get($"/api/tenants/{victim}/organisations")).Body.ShouldBe(victimTree);
+        (await EventCount()).ShouldBe(before);
 
-        var list = (await client.Get("/api/tenants")).ShouldBe(HttpStatusCode.OK);
+        var attackerAdmin = TenantAdminOf(attacker);
+        var list = (await attackerAdmin.Get("/api/tenants")).ShouldBe(HttpStatusCode.OK);
         list.Json.GetProperty("items").EnumerateArray().Select(t => t.GetProperty("id").GetGuid()).ShouldBe([attacker]);
-        (await client.Get("/api/tenants?state=active&cursor=" + Guid.Empty)).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
+        (await attackerAdmin.Get("/api/tenants?state=active&cursor=" + Guid.Empty)).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
     }
 
     [Fact]

@@ -45,9 +45,9 @@ public static class DevTokenCommand
             Console.Error.WriteLine($"Name at least one role of: {string.Join(", ", Roles.All)}" + (unknown.Count > 0 ? $" (not roles: {string.Join(", ", unknown)})" : ""));
             return 2;
         }
-        if (roles.Contains(Roles.TenantAdmin) && tenant is null)
+        if ((roles.Contains(Roles.TenantAdmin) || roles.Contains(Roles.TenantMember)) && tenant is null)
         {
-            Console.Error.WriteLine("A tenant-admin token needs --tenant UUID.");
+            Console.Error.WriteLine("A tenant-admin or tenant-member token needs --tenant UUID.");
             return 2;
         }
 

@@ -41,13 +41,14 @@ public static class DevTokens
     }
 
     public static string Issue(ECDsaSecurityKey key, string subject, IEnumerable<string> roles, Guid? tenantId,
-        TimeSpan lifetime, DateTime nowUtc)
+        TimeSpan lifetime, DateTime nowUtc, IEnumerable<string>? groups = null)
     {
         var claims = new Dictionary<string, object>
         {
             [Claims.Subject] = subject,
             [Claims.Role] = roles.ToArray(),
         };
+        if (groups?.ToArray() is { Length: > 0 } g) claims[Claims.Groups] = g;
         if (tenantId is { } t) claims[Claims.TenantId] = t.ToString();
         return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {

@@ -13,7 +13,13 @@ public static class Roles
     /// <summary>Administrator of exactly one tenant, named by the <see cref="Claims.TenantId"/> claim.</summary>
     public const string TenantAdmin = "tenant-admin";
 
-    public static readonly IReadOnlyList<string> All = [PlatformAdmin, PlatformApprover, Auditor, Analyst, TenantAdmin];
+    /// <summary>
+    /// A person or system of one tenant (the <see cref="Claims.TenantId"/> claim) whose rights come from the roles granted
+    /// to them, or to their groups, in the tenant's organisation tree (Organisations/).
+    /// </summary>
+    public const string TenantMember = "tenant-member";
+
+    public static readonly IReadOnlyList<string> All = [PlatformAdmin, PlatformApprover, Auditor, Analyst, TenantAdmin, TenantMember];
 
     /// <summary>Roles that see every tenant (read-only for all but the platform administrators).</summary>
     public static readonly IReadOnlyList<string> PlatformWide = [PlatformAdmin, PlatformApprover, Auditor, Analyst];
@@ -26,6 +32,7 @@ public static class Claims
     public const string ClientId = "client_id";
     public const string Subject = "sub";
     public const string Name = "name";
+    public const string Groups = "groups";
 }
 
 /// <summary>Who issued a command: written into every event so the events can serve as the audit trail.</summary>
@@ -57,6 +64,12 @@ public sealed class Caller
     }
 
     public ClaimsPrincipal Principal { get; }
+
+    /// <summary>The groups the identity provider says the caller belongs to.</summary>
+    public IReadOnlyList<string> Groups => Principal.FindAll(Claims.Groups).Select(c => c.Value).Distinct().ToList();
+
+    /// <summary>A tenant member of this very tenant: rights from its organisation grants.</summary>
+    public bool IsMemberOf(Guid tenantId) => Has(Roles.TenantMember) && Actor.TenantId == tenantId;
     public Actor Actor { get; }
     public bool IsAuthenticated => Principal.Identity?.IsAuthenticated == true && Actor.Subject != "anonymous";
     public bool Has(string role) => _roles.Contains(role);

@@ -17,7 +17,7 @@ public sealed class TenantScopedForbidden : IAuthorizationMiddlewareResultHandle
         if (result.Forbidden && context.Request.RouteValues.TryGetValue("tenantId", out var raw))
         {
             var caller = new Caller(context.User);
-            var other = !Guid.TryParse(raw?.ToString(), out var tenantId) || !caller.CanSeeTenant(tenantId);
+            var other = !Guid.TryParse(raw?.ToString(), out var tenantId) || caller.Actor.TenantId != tenantId;
             if (!caller.HasAny(Roles.PlatformWide) && other)
                 return Problem.NotFound("tenant").ToResult().ExecuteAsync(context);
         }

@@ -3,6 +3,7 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Organisations;
 using TenantEvents.Tenants;
 using TenantEvents.Tenants.Templates;
 using Wolverine.Http;
@@ -15,13 +16,15 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class POST_api_tenants_tenantId_provision : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly TenantEvents.Tenants.Templates.TemplateCatalog _templateCatalog;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_tenants_tenantId_provision(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Tenants.Templates.TemplateCatalog templateCatalog, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_provision(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Tenants.Templates.TemplateCatalog templateCatalog, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _organisationStore = organisationStore;
             _templateCatalog = templateCatalog;
             _tenantStreams = tenantStreams;
             _wolverineRuntime = wolverineRuntime;
@@ -45,7 +48,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.ProvisionTenantEndpoint.Post(tenantId, httpContext, _tenantStreams, _templateCatalog, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.ProvisionTenantEndpoint.Post(tenantId, httpContext, _tenantStreams, _templateCatalog, _organisationStore, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -1,0 +1,196 @@
+using TenantEvents.Infrastructure;
+namespace TenantEvents.Organisations;
+
+public sealed class OrgNode
+{
+    public Guid Id { get; init; }
+    public Guid? ParentId { get; set; }
+    public bool Open { get; set; } = true;
+    public string Kind { get; set; } = "";
+    public string? Jurisdiction { get; set; }
+    public int Depth { get; set; }
+    /// <summary>The organisation stream's version (its ETag).</summary>
+    public long Version { get; set; }
+    /// <summary>Known when the graph was folded from events (time travel); the live graph reads names from the projection.</summary>
+    public string? Name { get; set; }
+    public List<Guid> Children { get; } = [];
+}
+
+public sealed record Grant(Guid Id, Guid OrganisationId, Principal Principal, string Role, DateTimeOffset At);
+
+/// <summary>A role: the permissions it was defined with, and the effective set (with what they imply) that checks use.</summary>
+public sealed record RoleDefinition(string Name, string Description, IReadOnlySet<string> Permissions)
+{
+    public IReadOnlySet<string> Effective { get; } = TenantEvents.Organisations.Permissions.Effective(Permissions);
+}
+
+/// <summary>Why a principal holds a permission at an organisation: the grant, and where it was made (the org itself or an ancestor).</summary>
+public sealed record AccessExplanation(Grant Grant, Guid GrantedAt, int Distance, bool Inherited);
+
+/// <summary>
+/// A tenant's organisation tree, its roles and its grants, in memory: what the decisions look at and what permission
+/// checks walk. Pure: built by folding the events (for time travel) or loaded from the projection, and changed only
+/// by <see cref="Apply"/>. A check walks from the organisation up to the root, so it costs one lookup per level and
+/// nothing per organisation elsewhere in the tree; there is no depth limit.
+/// </summary>
+public sealed class AccessGraph
+{
+    private readonly Dictionary<Guid, OrgNode> _nodes = new();
+    private readonly Dictionary<Guid, List<Grant>> _grantsByOrg = new();
+    private readonly Dictionary<Guid, Grant> _grants = new();
+    private readonly Dictionary<string, RoleDefinition> _roles = new(StringComparer.Ordinal);
+
+    /// <summary>The tenant's access version: one more for every accepted command that changed the tree, roles or grants.</summary>
+    public long Version { get; set; }
+
+    public Guid? Root { get; private set; }
+
+    public int Count => _nodes.Count;
+    public int GrantCount => _grants.Count;
+
+    public OrgNode? Find(Guid id) => _nodes.GetValueOrDefault(id);
+    public OrgNode? FindOpen(Guid id) => _nodes.TryGetValue(id, out var n) && n.Open ? n : null;
+    public Grant? FindGrant(Guid id) => _grants.GetValueOrDefault(id);
+    public RoleDefinition? Role(string name) => _roles.GetValueOrDefault(name);
+    public IEnumerable<RoleDefinition> Roles => _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal);
+    public IReadOnlyList<Grant> GrantsAt(Guid org) => _grantsByOrg.TryGetValue(org, out var list) ? list : [];
+    public IEnumerable<Grant> AllGrants => _grants.Values;
+
+    /// <summary>The organisation and its ancestors, nearest first, ending at the root.</summary>
+    public IEnumerable<OrgNode> SelfAndAncestors(Guid id)
+    {
+        for (var node = Find(id); node is not null; node = node.ParentId is { } p ? Find(p) : null)
+            yield return node;
+    }
+
+    /// <summary>The organisation and every descendant, parents before children (iterative: no recursion limit).</summary>
+    public IEnumerable<OrgNode> SelfAndDescendants(Guid id)
+    {
+        if (Find(id) is not { } start) yield break;
+        var stack = new Stack<OrgNode>();
+        stack.Push(start);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            yield return node;
+            for (var i = node.Children.Count - 1; i >= 0; i--) stack.Push(_nodes[node.Children[i]]);
+        }
+    }
+
+    public bool IsSelfOrDescendant(Guid candidate, Guid of)
+    {
+        foreach (var node in SelfAndAncestors(candidate))
+            if (node.Id == of) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The nearest grant that gives one of the principals the permission at the organisation: made there or at an
+    /// ancestor (grants are inherited downwards, additively). Null when none does, or the organisation is not open.
+    /// </summary>
+    public AccessExplanation? Explain(IReadOnlyCollection<Principal> principals, string permission, Guid org)
+    {
+        if (FindOpen(org) is null) return null;
+        var distance = 0;
+        foreach (var node in SelfAndAncestors(org))
+        {
+            if (_grantsByOrg.TryGetValue(node.Id, out var grants))
+                foreach (var grant in grants)
+                    if (principals.Contains(grant.Principal) && _roles.TryGetValue(grant.Role, out var role) && role.Effective.Contains(permission))
+                        return new AccessExplanation(grant, node.Id, distance, distance > 0);
+            distance++;
+        }
+        return null;
+    }
+
+    public bool Check(IReadOnlyCollection<Principal> principals, string permission, Guid org) => Explain(principals, permission, org) is not null;
+
+    /// <summary>Every open organisation where one of the principals holds the permission, in id order.</summary>
+    public IReadOnlyList<Guid> OrganisationsWhere(IReadOnlyCollection<Principal> principals, string permission)
+    {
+        var tops = _grants.Values
+            .Where(g => principals.Contains(g.Principal) && _roles.TryGetValue(g.Role, out var r) && r.Effective.Contains(permission))
+            .Select(g => g.OrganisationId).Distinct().ToList();
+        var found = new HashSet<Guid>();
+        foreach (var top in tops)
+        {
+            if (found.Contains(top)) continue;
+            foreach (var node in SelfAndDescendants(top))
+                if (node.Open) found.Add(node.Id);
+        }
+        return found.OrderBy(id => id.ToString("N"), StringComparer.Ordinal).ToList();
+    }
+
+    public void Apply(object e)
+    {
+        switch (e)
+        {
+            case OrganisationCreated x:
+                var depth = x.ParentId is { } parent ? _nodes[parent].Depth + 1 : 0;
+                _nodes[x.OrganisationId] = new OrgNode { Id = x.OrganisationId, ParentId = x.ParentId, Kind = x.Kind, Jurisdiction = x.Jurisdiction, Depth = depth, Version = 1, Name = x.Name };
+                if (x.ParentId is { } p) _nodes[p].Children.Add(x.OrganisationId);
+                else Root = x.OrganisationId;
+                break;
+            case OrganisationRenamed x:
+                _nodes[x.OrganisationId].Version++;
+                if (_nodes[x.OrganisationId].Name is not null) _nodes[x.OrganisationId].Name = x.Name;
+                break;
+            case OrganisationAttributesUpdated x:
+                var updated = _nodes[x.OrganisationId];
+                updated.Kind = x.Kind;
+                updated.Jurisdiction = x.Jurisdiction;
+                updated.Version++;
+                break;
+            case OrganisationMoved x:
+                var moved = _nodes[x.OrganisationId];
+                _nodes[x.FromParentId].Children.Remove(x.OrganisationId);
+                _nodes[x.ToParentId].Children.Add(x.OrganisationId);
+                moved.ParentId = x.ToParentId;
+                moved.Version++;
+                var shift = _nodes[x.ToParentId].Depth + 1 - moved.Depth;
+                foreach (var node in SelfAndDescendants(x.OrganisationId)) node.Depth += shift;
+                break;
+            case OrganisationClosed x:
+                var closed = _nodes[x.OrganisationId];
+                closed.Open = false;
+                closed.Version++;
+                break;
+            case RoleGranted x:
+                var grant = new Grant(x.GrantId, x.OrganisationId, x.Principal, x.Role, x.At);
+                _grants[x.GrantId] = grant;
+                if (!_grantsByOrg.TryGetValue(x.OrganisationId, out var list)) _grantsByOrg[x.OrganisationId] = list = [];
+                list.Add(grant);
+                _nodes[x.OrganisationId].Version++;
+                break;
+            case GrantRevoked x:
+                if (_grants.Remove(x.GrantId, out var revoked)) _grantsByOrg[revoked.OrganisationId].Remove(revoked);
+                _nodes[x.OrganisationId].Version++;
+                break;
+            case RoleDefined x:
+                _roles[x.Name] = new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal));
+                break;
+            case RoleRemoved x:
+                _roles.Remove(x.Name);
+                break;
+            default:
+                throw new ArgumentException($"{e.GetType().Name} is not an organisation event.");
+        }
+    }
+
+    /// <summary>Loading from the projection: a node as stored (parents are always added before their children).</summary>
+    public void Load(OrgNode node)
+    {
+        _nodes[node.Id] = node;
+        if (node.ParentId is { } p) _nodes[p].Children.Add(node.Id);
+        else Root = node.Id;
+    }
+
+    public void Load(Grant grant)
+    {
+        _grants[grant.Id] = grant;
+        if (!_grantsByOrg.TryGetValue(grant.OrganisationId, out var list)) _grantsByOrg[grant.OrganisationId] = list = [];
+        list.Add(grant);
+    }
+
+    public void Load(RoleDefinition role) => _roles[role.Name] = role;
+}

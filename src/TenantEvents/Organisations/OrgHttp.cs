@@ -1,0 +1,151 @@
+using Marten;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tenants;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Organisations;
+
+/// <summary>
+/// How a caller stands in a tenant's organisation tree: platform administrators and the tenant's administrators may do
+/// everything (the administrator's reach is the whole tenant); auditors, analysts and approvers read; a tenant member
+/// holds exactly what its grants (and its groups' grants) give it, at the organisations they were made at and below.
+/// </summary>
+public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCollection<Principal> Principals, Actor Actor)
+{
+    private static readonly string[] ReadPermissions = [Permissions.OrgRead, Permissions.AccessRead, "member.read"];
+    private static readonly string[] SeePermissions = [Permissions.OrgRead, Permissions.OrgManage, Permissions.MemberManage, Permissions.AccessRead];
+
+    public bool Can(AccessGraph graph, string permission, Guid org) =>
+        Everything || (ReadEverything && ReadPermissions.Contains(permission)) || graph.Check(Principals, permission, org);
+
+    /// <summary>May know the organisation exists (else it answers 404, never 403).</summary>
+    public bool CanSee(AccessGraph graph, Guid org) =>
+        Everything || ReadEverything || SeePermissions.Any(p => graph.Check(Principals, p, org));
+
+    public static Standing? Of(Caller caller, Guid tenantId)
+    {
+        if (caller.Has(Roles.PlatformAdmin) || caller.AdministersTenant(tenantId)) return new(true, true, [], caller.Actor);
+        if (caller.HasAny(Roles.PlatformWide)) return new(false, true, [], caller.Actor);
+        if (!caller.IsMemberOf(tenantId)) return null;
+        var principals = new HashSet<Principal> { Principal.OfUser(caller.Actor.Subject) };
+        foreach (var group in caller.Groups) principals.Add(Principal.OfGroup(group));
+        return new(false, false, principals, caller.Actor);
+    }
+}
+
+/// <summary>An organisation as the API shows it.</summary>
+public sealed record OrganisationView(Guid Id, Guid? ParentId, string? Name, string Kind, string? Jurisdiction, string State, int Depth,
+    long Version, IReadOnlyList<Guid>? Ancestors = null);
+
+public sealed record OrganisationPage(IReadOnlyList<OrganisationView> Items, string? NextCursor);
+
+public static class OrgHttp
+{
+    public const string Roles = $"{Infrastructure.Security.Roles.PlatformAdmin},{Infrastructure.Security.Roles.PlatformApprover}," +
+                                $"{Infrastructure.Security.Roles.Auditor},{Infrastructure.Security.Roles.Analyst}," +
+                                $"{Infrastructure.Security.Roles.TenantAdmin},{Infrastructure.Security.Roles.TenantMember}";
+
+    public const string WriteRoles = $"{Infrastructure.Security.Roles.PlatformAdmin},{Infrastructure.Security.Roles.TenantAdmin}," +
+                                     $"{Infrastructure.Security.Roles.TenantMember}";
+
+    /// <summary>The caller's standing and the tenant, or the answer to give instead (404 unknown or not yours, 410 shredded, 409 not active).</summary>
+    public static async Task<(Standing? Standing, IResult? Refusal)> Enter(HttpContext http, TenantStreams streams, Guid tenantId, bool writing,
+        CancellationToken cancellation)
+    {
+        var standing = Standing.Of(http.Caller(), tenantId);
+        if (standing is null) return (null, Problem.NotFound("tenant").ToResult());
+        await using var session = streams.Store.QuerySession(tenantId.ToString());
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null) return (null, Problem.NotFound("tenant").ToResult());
+        if (record.Shredded) return (null, TenantHttp.Gone(record));
+        if (writing && record.State is not (TenantState.Active))
+            return (null, new Problem("tenant-not-active", 409, "The tenant's organisations change only while it is active",
+                $"The tenant is {TenantHttp.Kebab(record.State)}.").With("currentState", TenantHttp.Kebab(record.State)).ToResult());
+        return (standing, null);
+    }
+
+    /// <summary>
+    /// 404 for an organisation the caller may not see (or that does not exist), 403 for one it sees but may not act on
+    /// with this permission; null when allowed.
+    /// </summary>
+    public static Problem? Authorise(Standing standing, AccessGraph graph, string permission, Guid org, string what = "organisation")
+    {
+        if (graph.Find(org) is null || !standing.CanSee(graph, org)) return Problem.NotFound(what);
+        return standing.Can(graph, permission, org) ? null
+            : Problem.Forbidden($"You do not hold {permission} at this organisation or above it.").With("permission", permission);
+    }
+
+    public static OrganisationView View(OrgNode node, string? name, bool withAncestors = false, AccessGraph? graph = null) =>
+        new(node.Id, node.ParentId, name ?? node.Name, node.Kind, node.Jurisdiction, node.Open ? "open" : "closed", node.Depth, node.Version,
+            withAncestors && graph is not null ? graph.SelfAndAncestors(node.Id).Skip(1).Select(n => n.Id).Reverse().ToList() : null);
+
+    /// <summary>Runs a command and answers: the refusal, or <paramref name="respond"/> with what was applied.</summary>
+    public static async Task<IResult> Command(HttpContext http, TenantStreams streams, OrganisationStore store, MessageContext context, Guid tenantId,
+        Func<Standing, AccessGraph, OrgDecision> decide, Func<OrgApplied, Task<IResult>> respond, CancellationToken cancellation,
+        Guid? versioned = null)
+    {
+        var (standing, refusal) = await Enter(http, streams, tenantId, writing: true, cancellation);
+        if (refusal is not null) return refusal;
+        if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
+        var outcome = await store.Execute(context, tenantId, graph =>
+        {
+            var decision = decide(standing!, graph);
+            if (decision.Refusal is null && expected is { } v && versioned is { } org && graph.Find(org) is { } node && node.Version != v)
+                return OrgDecision.Refuse(Problem.StaleVersion(v, node.Version));
+            return decision;
+        }, cancellation);
+        return outcome switch
+        {
+            OrgRefused r => r.Problem.ToResult(),
+            OrgApplied a => await respond(a),
+            _ => throw new InvalidOperationException(),
+        };
+    }
+
+    public static bool TryPage(HttpRequest request, TenantEventsOptions options, out int limit, out Guid? cursor, out IResult? error)
+    {
+        var errors = new List<FieldError>();
+        limit = 50;
+        cursor = null;
+        if (request.Query["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 1 || limit > options.MaxPageSize))
+            errors.Add(new FieldError("limit", "out-of-range", $"must be a whole number from 1 to {options.MaxPageSize}."));
+        if (request.Query["cursor"].ToString() is { Length: > 0 } c)
+        {
+            if (Guid.TryParse(c, out var g)) cursor = g;
+            else errors.Add(new FieldError("cursor", "invalid-cursor", "must be a nextCursor value from a previous page."));
+        }
+        error = errors.Count > 0 ? Problem.Validation(errors).ToResult() : null;
+        return error is null;
+    }
+
+    /// <summary>asOf (ISO 8601 time) or asOfVersion (the tenant's access version): time travel; neither: now.</summary>
+    public static bool TryAsOf(HttpRequest request, out DateTimeOffset? at, out long? version, out IResult? error)
+    {
+        at = null;
+        version = null;
+        error = null;
+        if (request.Query["asOf"].ToString() is { Length: > 0 } a)
+        {
+            if (DateTimeOffset.TryParse(a, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)) at = t;
+            else error = Problem.Validation("asOf", "invalid-time", "must be an ISO 8601 time, e.g. 2026-11-28T09:00:00Z.").ToResult();
+        }
+        if (request.Query["asOfVersion"].ToString() is { Length: > 0 } v)
+        {
+            if (long.TryParse(v, out var n) && n >= 0) version = n;
+            else error = Problem.Validation("asOfVersion", "invalid-version", "must be a whole number, 0 or more.").ToResult();
+        }
+        return error is null;
+    }
+
+    /// <summary>The graph now (cached) or as it was.</summary>
+    public static async Task<T> Graph<T>(OrganisationStore store, Guid tenantId, DateTimeOffset? at, long? version, Func<AccessGraph, T> read,
+        CancellationToken cancellation) =>
+        at is null && version is null
+            ? await store.ReadAsync(tenantId, read, cancellation)
+            : read(await store.AsOfAsync(tenantId, at, version, cancellation));
+
+    public static IEnumerable<OrgNode> Page(IEnumerable<OrgNode> nodes, Guid? cursor, int take) =>
+        nodes.Where(n => cursor is null || string.CompareOrdinal(n.Id.ToString("N"), cursor.Value.ToString("N")) > 0)
+            .OrderBy(n => n.Id.ToString("N"), StringComparer.Ordinal).Take(take);
+}

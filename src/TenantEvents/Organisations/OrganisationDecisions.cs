@@ -1,0 +1,170 @@
+using System.Text.RegularExpressions;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tenants.Residency;
+
+namespace TenantEvents.Organisations;
+
+/// <summary>What a command against the organisation tree came to: the events to append, or why not (a problem to answer).</summary>
+public sealed record OrgDecision(IReadOnlyList<object> Events, Problem? Refusal)
+{
+    public static OrgDecision Accept(params object[] events) => new(events, null);
+    public static OrgDecision Refuse(Problem problem) => new([], problem);
+}
+
+/// <summary>Pure decisions over a tenant's <see cref="AccessGraph"/>: state + command + actor + time -> events or a refusal.</summary>
+public static partial class OrganisationDecisions
+{
+    public const int MaxNameLength = 200;
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,49}$")]
+    private static partial Regex KindPattern();
+
+    [GeneratedRegex("^[a-z][a-z0-9-]{0,62}$")]
+    private static partial Regex RoleNamePattern();
+
+    public static OrgDecision Create(AccessGraph graph, Guid id, Guid? parentId, string? name, string? kind, string? jurisdiction, Actor by,
+        DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        if (parentId is null) errors.Add(new FieldError("parentId", "required", "names the organisation to create it under."));
+        Name("name", name, errors);
+        Kind("kind", kind, errors);
+        Jurisdiction("jurisdiction", jurisdiction, errors);
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(parentId!.Value) is null) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
+        return OrgDecision.Accept(new OrganisationCreated(id, parentId, name!.Trim(), kind!, jurisdiction, by, now));
+    }
+
+    public static OrgDecision Rename(AccessGraph graph, Guid id, string? name, string currentName, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        Name("name", name, errors);
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(id) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        return name!.Trim() == currentName ? OrgDecision.Accept() : OrgDecision.Accept(new OrganisationRenamed(id, name.Trim(), by, now));
+    }
+
+    public static OrgDecision UpdateAttributes(AccessGraph graph, Guid id, string? kind, string? jurisdiction, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        Kind("kind", kind, errors);
+        Jurisdiction("jurisdiction", jurisdiction, errors);
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(id) is not { } node) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        return node.Kind == kind && node.Jurisdiction == jurisdiction
+            ? OrgDecision.Accept()
+            : OrgDecision.Accept(new OrganisationAttributesUpdated(id, kind!, jurisdiction, by, now));
+    }
+
+    /// <summary>Moves the organisation, with its subtree, under another parent; never under itself or its own descendants.</summary>
+    public static OrgDecision Move(AccessGraph graph, Guid id, Guid? newParentId, Actor by, DateTimeOffset now)
+    {
+        if (newParentId is null) return OrgDecision.Refuse(Problem.Validation("parentId", "required", "names the new parent."));
+        if (graph.FindOpen(id) is not { } node) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        if (graph.FindOpen(newParentId.Value) is null) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
+        if (node.ParentId is not { } from)
+            return OrgDecision.Refuse(new Problem("root-cannot-move", 409, "The root organisation cannot be moved",
+                "The root is the tenant itself; move its children instead."));
+        if (graph.IsSelfOrDescendant(newParentId.Value, id))
+            return OrgDecision.Refuse(new Problem("would-create-cycle", 409, "An organisation cannot move under itself or its own descendants",
+                "The new parent is the organisation or lies in its subtree; the tree would become a cycle.").With("parentId", newParentId));
+        return from == newParentId ? OrgDecision.Accept() : OrgDecision.Accept(new OrganisationMoved(id, from, newParentId.Value, by, now));
+    }
+
+    /// <summary>Closes an organisation; one with open children only when the request closes the whole subtree.</summary>
+    public static OrgDecision Close(AccessGraph graph, Guid id, bool subtree, string? reason, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        if (reason is not null && (reason.Trim().Length == 0 || reason.Length > 1000))
+            errors.Add(new FieldError("reason", "invalid", "if given, 1 to 1000 characters."));
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(id) is not { } node) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        if (node.ParentId is null)
+            return OrgDecision.Refuse(new Problem("root-cannot-close", 409, "The root organisation cannot be closed",
+                "The root closes with the tenant (decommissioning)."));
+        var open = graph.SelfAndDescendants(id).Where(n => n.Open).ToList();
+        if (open.Count > 1 && !subtree)
+            return OrgDecision.Refuse(new Problem("has-open-children", 409, "The organisation still has open organisations under it",
+                "Close or move them first, or close the whole subtree with \"subtree\": true.").With("openDescendants", open.Count - 1));
+        // Children before parents, so the tree never holds an open organisation under a closed one.
+        return new OrgDecision(open.AsEnumerable().Reverse().Select(n => (object)new OrganisationClosed(n.Id, reason?.Trim(), by, now)).ToList(), null);
+    }
+
+    public static OrgDecision GrantRole(AccessGraph graph, Guid org, Principal? principal, string? role, Guid grantId, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        PrincipalRules(principal, errors);
+        if (string.IsNullOrWhiteSpace(role)) errors.Add(new FieldError("role", "required", "names one of the tenant's roles."));
+        else if (graph.Role(role) is null) errors.Add(new FieldError("role", "unknown-role", $"the tenant has no role '{role}'."));
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(org) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        if (graph.GrantsAt(org).FirstOrDefault(g => g.Principal == principal && g.Role == role) is { } existing)
+            return OrgDecision.Refuse(new Problem("already-granted", 409, "The principal already holds this role here",
+                "A role is granted once per principal and organisation.").With("grantId", existing.Id));
+        return OrgDecision.Accept(new RoleGranted(org, grantId, principal!, role!, by, now));
+    }
+
+    public static OrgDecision Revoke(AccessGraph graph, Guid org, Guid grantId, Actor by, DateTimeOffset now)
+    {
+        if (graph.FindGrant(grantId) is not { } grant || grant.OrganisationId != org) return OrgDecision.Refuse(Problem.NotFound("grant"));
+        return OrgDecision.Accept(new GrantRevoked(org, grantId, by, now));
+    }
+
+    public static OrgDecision DefineRole(AccessGraph graph, string name, string? description, IReadOnlyList<string>? permissions, Actor by,
+        DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        if (!RoleNamePattern().IsMatch(name)) errors.Add(new FieldError("name", "invalid-role-name", "lower-case letters, digits and '-', at most 63."));
+        if (description is not null && description.Length > 500) errors.Add(new FieldError("description", "too-long", "at most 500 characters."));
+        if (permissions is null || permissions.Count == 0) errors.Add(new FieldError("permissions", "required", "at least one permission."));
+        else
+            foreach (var p in permissions.Where(p => p is null || !Permissions.IsKnown(p)).Distinct())
+                errors.Add(new FieldError("permissions", "unknown-permission", $"'{p}' is not a permission: {string.Join(", ", Permissions.All.Keys)}."));
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        var wanted = permissions!.Distinct().Order(StringComparer.Ordinal).ToList();
+        if (graph.Role(name) is { } current && current.Description == (description ?? "") && current.Permissions.SetEquals(wanted))
+            return OrgDecision.Accept();
+        return OrgDecision.Accept(new RoleDefined(name, description ?? "", wanted, by, now));
+    }
+
+    public static OrgDecision RemoveRole(AccessGraph graph, string name, Actor by, DateTimeOffset now)
+    {
+        if (graph.Role(name) is null) return OrgDecision.Refuse(Problem.NotFound("role"));
+        var inUse = graph.AllGrants.Count(g => g.Role == name);
+        if (inUse > 0)
+            return OrgDecision.Refuse(new Problem("role-in-use", 409, "The role is still granted", "Revoke its grants first.").With("grants", inUse));
+        return OrgDecision.Accept(new RoleRemoved(name, by, now));
+    }
+
+    private static void Name(string field, string? name, List<FieldError> errors)
+    {
+        if (string.IsNullOrWhiteSpace(name)) errors.Add(new FieldError(field, "required", "a name is required."));
+        else if (name.Trim().Length > MaxNameLength) errors.Add(new FieldError(field, "too-long", $"at most {MaxNameLength} characters."));
+        else if (name.Any(char.IsControl)) errors.Add(new FieldError(field, "invalid-characters", "no control characters."));
+    }
+
+    private static void Kind(string field, string? kind, List<FieldError> errors)
+    {
+        if (string.IsNullOrEmpty(kind)) errors.Add(new FieldError(field, "required", "e.g. department, field-office, unit."));
+        else if (!KindPattern().IsMatch(kind)) errors.Add(new FieldError(field, "invalid-kind", "lower-case letters, digits and '-', at most 50."));
+    }
+
+    private static void Jurisdiction(string field, string? code, List<FieldError> errors)
+    {
+        if (code is not null && !Iso3166.Instance.IsSubdivision(code))
+            errors.Add(new FieldError(field, "unknown-subdivision", "must be an ISO 3166-2 subdivision code such as US-TX."));
+    }
+
+    private static void PrincipalRules(Principal? principal, List<FieldError> errors)
+    {
+        if (principal is null) errors.Add(new FieldError("principal", "required", "{\"kind\": \"user\" | \"group\", \"id\": \"...\"}."));
+        else
+        {
+            if (principal.Kind is not (Principal.User or Principal.Group))
+                errors.Add(new FieldError("principal.kind", "invalid", "user or group."));
+            if (string.IsNullOrWhiteSpace(principal.Id) || principal.Id.Length > 200 || principal.Id.Any(char.IsControl))
+                errors.Add(new FieldError("principal.id", "invalid", "1 to 200 printable characters."));
+        }
+    }
+}

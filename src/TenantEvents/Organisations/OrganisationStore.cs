@@ -1,0 +1,343 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Marten;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Keys;
+using TenantEvents.Tenants;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Organisations;
+
+/// <summary>What became of a command against the organisation tree.</summary>
+public abstract record OrgOutcome;
+
+public sealed record OrgApplied(IReadOnlyList<object> Events, long AccessVersion) : OrgOutcome;
+
+public sealed record OrgRefused(Problem Problem) : OrgOutcome;
+
+/// <summary>
+/// The edge around <see cref="OrganisationDecisions"/>: in one transaction of the tenant's own database it takes the
+/// tenant's access lock (structural writes of one tenant are serialised, so two concurrent moves can never make a
+/// cycle), reads the tenant's access version, gets the <see cref="AccessGraph"/> at that version (cached in memory,
+/// reloaded from the projection when another instance moved it on), decides, seals and appends the events to the
+/// organisation streams, and updates the projection tables (org_nodes with each organisation's materialised path,
+/// org_grants, tenant_roles, access_versions) in the same transaction. The cached graph then advances by the same events.
+/// </summary>
+public sealed class OrganisationStore(TenantStreams streams)
+{
+    public const string VersionHeader = "access_version";
+
+    private sealed class Entry
+    {
+        public AccessGraph? Graph;
+    }
+
+    private readonly ConcurrentDictionary<Guid, Entry> _graphs = new();
+
+    /// <summary>Reads the graph at the tenant's current version under its lock (cheap: one row read, then memory).</summary>
+    public async Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation)
+    {
+        await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
+        var version = await CurrentVersion(scope.Connection, cancellation);
+        var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
+        AccessGraph? graph;
+        lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
+        if (graph is null)
+        {
+            graph = await LoadAsync(scope.Connection, version, cancellation);
+            lock (entry) if (entry.Graph is null || entry.Graph.Version < version) entry.Graph = graph;
+        }
+        lock (entry) return read(graph);
+    }
+
+    /// <summary>A read-only transaction on the tenant's database, bound to the tenant (row-level security) for its duration.</summary>
+    private sealed class ReadScope : IAsyncDisposable
+    {
+        public required NpgsqlConnection Connection { get; init; }
+        public required NpgsqlTransaction Transaction { get; init; }
+
+        public static async Task<ReadScope> OpenAsync(TenantStreams streams, Guid tenant, CancellationToken cancellation)
+        {
+            var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+            var connection = await source.OpenConnectionAsync(cancellation);
+            var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
+            await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection);
+            set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+            await set.ExecuteScalarAsync(cancellation);
+            return new ReadScope { Connection = connection, Transaction = transaction };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
+    }
+
+    public async Task<OrgOutcome> Execute(MessageContext context, Guid tenant, Func<AccessGraph, OrgDecision> decide, CancellationToken cancellation)
+    {
+        await using var session = streams.OpenSession(context, tenant);
+        await session.BeginTransactionAsync(cancellation);
+        await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
+        var connection = await Connection(session, cancellation);
+        var version = await CurrentVersion(connection, cancellation);
+        var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
+        AccessGraph? graph;
+        lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
+        graph ??= await LoadAsync(connection, version, cancellation);
+
+        OrgDecision decision;
+        lock (entry) decision = decide(graph);
+        if (decision.Refusal is { } refusal) return new OrgRefused(refusal);
+        if (decision.Events.Count == 0) return new OrgApplied([], version);
+
+        var next = version + 1;
+        session.SetHeader(VersionHeader, next);
+        foreach (var e in decision.Events)
+        {
+            var stream = StreamOf(tenant, e);
+            var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
+            if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
+            else session.Events.Append(stream, sealedEvent);
+            await ProjectAsync(session, tenant, e, cancellation);
+        }
+        await Sql(session, $"""
+            insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, $2)
+            on conflict (tenant_id) do update set version = excluded.version
+            """, cancellation, tenant.ToString(), next);
+        await session.SaveChangesAsync(cancellation);
+
+        lock (entry)
+        {
+            if (entry.Graph is { } cached && cached.Version == version)
+            {
+                foreach (var e in decision.Events) cached.Apply(e);
+                cached.Version = next;
+            }
+            else if (ReferenceEquals(graph, entry.Graph) || entry.Graph is null || entry.Graph.Version < next)
+            {
+                // The graph we decided on was loaded for this command: it becomes the cache, advanced.
+                if (!ReferenceEquals(graph, entry.Graph)) { foreach (var e in decision.Events) graph.Apply(e); graph.Version = next; entry.Graph = graph; }
+            }
+        }
+        return new OrgApplied(decision.Events, next);
+    }
+
+    /// <summary>Provisioning: the template's organisations and roles, in the provisioning transaction (access version 1).</summary>
+    public async Task SeedAsync(IDocumentSession session, Guid tenant, TenantProvisioned provisioned, CancellationToken cancellation)
+    {
+        var events = new List<object>();
+        events.AddRange(provisioned.Roles.Select(r => (object)new RoleDefined(r.Name, r.Description,
+            r.Permissions.Where(Permissions.IsKnown).Distinct().Order(StringComparer.Ordinal).ToList(), provisioned.By, provisioned.At)));
+        events.AddRange(provisioned.Organisations.Select(o => (object)new OrganisationCreated(o.Id, o.ParentId, o.Name, o.Kind, null,
+            provisioned.By, provisioned.At)));
+        session.SetHeader(VersionHeader, 1L);
+        foreach (var e in events)
+        {
+            var stream = StreamOf(tenant, e);
+            var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
+            if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
+            else session.Events.Append(stream, sealedEvent);
+            await ProjectAsync(session, tenant, e, cancellation);
+        }
+        await Sql(session, $"insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, 1) on conflict (tenant_id) do nothing",
+            cancellation, tenant.ToString());
+    }
+
+    /// <summary>The tree, roles and grants as they were: the organisation events folded up to a time or an access version.</summary>
+    public async Task<AccessGraph> AsOfAsync(Guid tenant, DateTimeOffset? at, long? version, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
+        var query = session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names));
+        // Cut by the events' own times (the clock that decided them), in commit order.
+        var graph = new AccessGraph();
+        foreach (var stored in (await query.OrderBy(e => e.Sequence).ToListAsync(cancellation)))
+        {
+            var changeVersion = stored.Headers?.TryGetValue(VersionHeader, out var v) == true ? Convert.ToInt64(v.ToString()) : 0;
+            if (version is { } wanted && changeVersion > wanted) break;
+            var e = await streams.OpenAsync(stored, cancellation);
+            if (at is { } cut && AtOf(e) > cut) break;
+            graph.Apply(e);
+            graph.Version = changeVersion;
+        }
+        return graph;
+    }
+
+    /// <summary>An organisation's current name, opened from the projection (names are sealed at rest).</summary>
+    public async Task<string?> NameAsync(Guid tenant, Guid org, CancellationToken cancellation) =>
+        (await NamesAsync(tenant, [org], cancellation)).GetValueOrDefault(org);
+
+    public async Task<Dictionary<Guid, string>> NamesAsync(Guid tenant, IReadOnlyCollection<Guid> orgs, CancellationToken cancellation)
+    {
+        var result = new Dictionary<Guid, string>();
+        if (orgs.Count == 0) return result;
+        await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
+        var connection = scope.Connection;
+        await using var command = new NpgsqlCommand(
+            $"select id, name_key_version, name_nonce, name_ciphertext from {streams.Keys.Schema}.org_nodes where id = any($1)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = orgs.ToArray() });
+        var rows = new List<(Guid, SealedPayload)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                rows.Add((reader.GetGuid(0), new SealedPayload(reader.GetInt32(1), (byte[])reader[2], (byte[])reader[3])));
+        foreach (var (id, payload) in rows)
+            result[id] = payload.KeyVersion == 0
+                ? System.Text.Encoding.UTF8.GetString(payload.Ciphertext)
+                : System.Text.Encoding.UTF8.GetString(Sealing.Open(await streams.Keys.VersionAsync(tenant, payload.KeyVersion, cancellation), payload, id, NameType));
+        return result;
+    }
+
+    private const string NameType = "organisation-name";
+
+    private static DateTimeOffset AtOf(object e) => e switch
+    {
+        OrganisationCreated x => x.At, OrganisationRenamed x => x.At, OrganisationAttributesUpdated x => x.At, OrganisationMoved x => x.At,
+        OrganisationClosed x => x.At, RoleGranted x => x.At, GrantRevoked x => x.At, RoleDefined x => x.At, RoleRemoved x => x.At,
+        _ => DateTimeOffset.MinValue,
+    };
+
+    private static Guid StreamOf(Guid tenant, object e) => e switch
+    {
+        OrganisationCreated x => x.OrganisationId,
+        OrganisationRenamed x => x.OrganisationId,
+        OrganisationAttributesUpdated x => x.OrganisationId,
+        OrganisationMoved x => x.OrganisationId,
+        OrganisationClosed x => x.OrganisationId,
+        RoleGranted x => x.OrganisationId,
+        GrantRevoked x => x.OrganisationId,
+        RoleDefined or RoleRemoved => OrganisationEventTypes.RolesStream(tenant),
+        _ => throw new ArgumentException($"{e.GetType().Name} is not an organisation event."),
+    };
+
+    private async Task<object> SealAsync(Guid tenant, Guid stream, object e, CancellationToken cancellation)
+    {
+        var type = e.GetType();
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
+        var payload = streams.Options.Sealing
+            ? Sealing.Seal(await streams.Keys.CurrentAsync(tenant, cancellation), plaintext, stream, TenantEventTypes.StoredName(type))
+            : new SealedPayload(0, [], plaintext);
+        return TenantEventTypes.Wrap(type, payload);
+    }
+
+    private async Task<SealedPayload> SealNameAsync(Guid tenant, Guid org, string name, CancellationToken cancellation)
+    {
+        var plaintext = System.Text.Encoding.UTF8.GetBytes(name);
+        return streams.Options.Sealing
+            ? Sealing.Seal(await streams.Keys.CurrentAsync(tenant, cancellation), plaintext, org, NameType)
+            : new SealedPayload(0, [], plaintext);
+    }
+
+    /// <summary>The projection, in the command's transaction: one statement per event (a move rewrites its subtree's paths in one).</summary>
+    private async Task ProjectAsync(IDocumentSession session, Guid tenant, object e, CancellationToken cancellation)
+    {
+        var s = streams.Keys.Schema;
+        var t = tenant.ToString();
+        switch (e)
+        {
+            case OrganisationCreated x:
+                var name = await SealNameAsync(tenant, x.OrganisationId, x.Name, cancellation);
+                await Sql(session, $"""
+                    insert into {s}.org_nodes (tenant_id, id, parent_id, path, depth, open, kind, jurisdiction,
+                      name_key_version, name_nonce, name_ciphertext, version, created_at, updated_at)
+                    select $1, $2, $3, p.path || $2, cardinality(p.path), true, $4, $5, $6, $7, $8, 1, $9, $9
+                    from (select coalesce((select path from {s}.org_nodes where id = $3), array[]::uuid[]) as path) p
+                    """, cancellation, t, x.OrganisationId, (object?)x.ParentId ?? DBNull.Value, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value,
+                    name.KeyVersion, name.Nonce, name.Ciphertext, x.At);
+                break;
+            case OrganisationRenamed x:
+                var renamed = await SealNameAsync(tenant, x.OrganisationId, x.Name, cancellation);
+                await Sql(session, $"update {s}.org_nodes set name_key_version = $2, name_nonce = $3, name_ciphertext = $4, version = version + 1, updated_at = $5 where id = $1",
+                    cancellation, x.OrganisationId, renamed.KeyVersion, renamed.Nonce, renamed.Ciphertext, x.At);
+                break;
+            case OrganisationAttributesUpdated x:
+                await Sql(session, $"update {s}.org_nodes set kind = $2, jurisdiction = $3, version = version + 1, updated_at = $4 where id = $1",
+                    cancellation, x.OrganisationId, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value, x.At);
+                break;
+            case OrganisationMoved x:
+                // Every row of the subtree gets the new parent's path in front of its own path below the moved organisation.
+                await Sql(session, $"""
+                    with moved as (select path, depth from {s}.org_nodes where id = $1),
+                         target as (select path from {s}.org_nodes where id = $2)
+                    update {s}.org_nodes o set path = target.path || o.path[moved.depth + 1:],
+                           depth = cardinality(target.path) + cardinality(o.path) - moved.depth - 1
+                    from moved, target
+                    where o.path @> array[$1]::uuid[]
+                    """, cancellation, x.OrganisationId, x.ToParentId);
+                await Sql(session, $"update {s}.org_nodes set parent_id = $2, version = version + 1, updated_at = $3 where id = $1",
+                    cancellation, x.OrganisationId, x.ToParentId, x.At);
+                break;
+            case OrganisationClosed x:
+                await Sql(session, $"update {s}.org_nodes set open = false, version = version + 1, updated_at = $2 where id = $1",
+                    cancellation, x.OrganisationId, x.At);
+                break;
+            case RoleGranted x:
+                await Sql(session, $"""
+                    insert into {s}.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at) values ($1, $2, $3, $4, $5, $6, $7);
+                    """, cancellation, t, x.GrantId, x.OrganisationId, x.Principal.Kind, x.Principal.Id, x.Role, x.At);
+                await Sql(session, $"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", cancellation, x.OrganisationId, x.At);
+                break;
+            case GrantRevoked x:
+                await Sql(session, $"delete from {s}.org_grants where id = $1", cancellation, x.GrantId);
+                await Sql(session, $"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", cancellation, x.OrganisationId, x.At);
+                break;
+            case RoleDefined x:
+                await Sql(session, $"""
+                    insert into {s}.tenant_roles (tenant_id, name, description, permissions) values ($1, $2, $3, $4)
+                    on conflict (tenant_id, name) do update set description = excluded.description, permissions = excluded.permissions
+                    """, cancellation, t, x.Name, x.Description, x.Permissions.ToArray());
+                break;
+            case RoleRemoved x:
+                await Sql(session, $"delete from {s}.tenant_roles where name = $1", cancellation, x.Name);
+                break;
+        }
+    }
+
+    private async Task<long> CurrentVersion(NpgsqlConnection connection, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand($"select version from {streams.Keys.Schema}.access_versions", connection);
+        return await command.ExecuteScalarAsync(cancellation) is long v ? v : 0;
+    }
+
+    /// <summary>The graph as the projection holds it (parents first: rows ordered by depth).</summary>
+    private async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, long version, CancellationToken cancellation)
+    {
+        var s = streams.Keys.Schema;
+        var graph = new AccessGraph { Version = version };
+        await using (var nodes = new NpgsqlCommand($"select id, parent_id, open, kind, jurisdiction, depth, version from {s}.org_nodes order by depth", connection))
+        await using (var reader = await nodes.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new OrgNode
+                {
+                    Id = reader.GetGuid(0), ParentId = reader.IsDBNull(1) ? null : reader.GetGuid(1), Open = reader.GetBoolean(2),
+                    Kind = reader.GetString(3), Jurisdiction = reader.IsDBNull(4) ? null : reader.GetString(4), Depth = reader.GetInt32(5),
+                    Version = reader.GetInt64(6),
+                });
+        await using (var grants = new NpgsqlCommand($"select id, org_id, principal_kind, principal_id, role, granted_at from {s}.org_grants", connection))
+        await using (var reader = await grants.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Grant(reader.GetGuid(0), reader.GetGuid(1), new Principal(reader.GetString(2), reader.GetString(3)), reader.GetString(4),
+                    reader.GetFieldValue<DateTimeOffset>(5)));
+        await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
+        await using (var reader = await roles.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new RoleDefinition(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<string[]>(2).ToHashSet(StringComparer.Ordinal)));
+        return graph;
+    }
+
+    private static async Task<NpgsqlConnection> Connection(IQuerySession session, CancellationToken cancellation)
+    {
+        var connection = (NpgsqlConnection)session.Connection!;
+        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
+        return connection;
+    }
+
+    private static async Task Sql(IQuerySession session, string sql, CancellationToken cancellation, params object?[] values)
+    {
+        var connection = await Connection(session, cancellation);
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+        await command.ExecuteNonQueryAsync(cancellation);
+    }
+}
