@@ -36,6 +36,58 @@ public static partial class OrganisationDecisions
         return OrgDecision.Accept(new OrganisationCreated(id, parentId, name!.Trim(), kind!, jurisdiction, by, now));
     }
 
+    public const int MaxBatch = 1000;
+
+    /// <summary>Many organisations at once, all or nothing; a parent may be an organisation created earlier in the same batch.</summary>
+    public static OrgDecision CreateMany(AccessGraph graph, IReadOnlyList<(Guid Id, Guid? ParentId, string? Name, string? Kind, string? Jurisdiction)> items,
+        Actor by, DateTimeOffset now)
+    {
+        if (items.Count is 0 or > MaxBatch) return OrgDecision.Refuse(Problem.Validation("organisations", "out-of-range", $"1 to {MaxBatch} organisations."));
+        var errors = new List<FieldError>();
+        var created = new HashSet<Guid>();
+        var events = new List<object>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (id, parent, name, kind, jurisdiction) = items[i];
+            var field = $"organisations[{i}].";
+            var own = new List<FieldError>();
+            if (id == Guid.Empty || graph.Find(id) is not null || !created.Add(id)) own.Add(new FieldError(field + "id", "id-taken", "a new UUID (version 7), unique."));
+            if (parent is null) own.Add(new FieldError(field + "parentId", "required", "the parent's id (existing, or earlier in this batch)."));
+            else if (graph.FindOpen(parent.Value) is null && !created.Contains(parent.Value))
+                own.Add(new FieldError(field + "parentId", "unknown-parent", "no such open organisation here or earlier in this batch."));
+            Name(field + "name", name, own);
+            Kind(field + "kind", kind, own);
+            Jurisdiction(field + "jurisdiction", jurisdiction, own);
+            errors.AddRange(own);
+            if (own.Count == 0) events.Add(new OrganisationCreated(id, parent, name!.Trim(), kind!, jurisdiction, by, now));
+        }
+        return errors.Count > 0 ? OrgDecision.Refuse(Problem.Validation(errors.Take(100).ToList())) : new OrgDecision(events, null);
+    }
+
+    /// <summary>Many grants at once, all or nothing.</summary>
+    public static OrgDecision GrantMany(AccessGraph graph, IReadOnlyList<(Guid OrganisationId, Principal? Principal, string? Role)> items, Func<Guid> newId,
+        Actor by, DateTimeOffset now)
+    {
+        if (items.Count is 0 or > MaxBatch) return OrgDecision.Refuse(Problem.Validation("grants", "out-of-range", $"1 to {MaxBatch} grants."));
+        var errors = new List<FieldError>();
+        var seen = new HashSet<(Guid, Principal, string)>();
+        var events = new List<object>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var (org, principal, role) = items[i];
+            var field = $"grants[{i}].";
+            var own = new List<FieldError>();
+            PrincipalRules(principal, own);
+            if (string.IsNullOrWhiteSpace(role) || graph.Role(role) is null) own.Add(new FieldError(field + "role", "unknown-role", "one of the tenant's roles."));
+            if (graph.FindOpen(org) is null) own.Add(new FieldError(field + "organisationId", "unknown-organisation", "no such open organisation."));
+            if (own.Count == 0 && (graph.GrantsAt(org).Any(g => g.Principal == principal && g.Role == role) || !seen.Add((org, principal!, role!))))
+                own.Add(new FieldError(field, "already-granted", "granted once per principal, role and organisation."));
+            errors.AddRange(own.Select(e => e.Field.StartsWith(field, StringComparison.Ordinal) ? e : e with { Field = field + e.Field }));
+            if (own.Count == 0) events.Add(new RoleGranted(org, newId(), principal!, role!, by, now));
+        }
+        return errors.Count > 0 ? OrgDecision.Refuse(Problem.Validation(errors.Take(100).ToList())) : new OrgDecision(events, null);
+    }
+
     public static OrgDecision Rename(AccessGraph graph, Guid id, string? name, string currentName, Actor by, DateTimeOffset now)
     {
         var errors = new List<FieldError>();

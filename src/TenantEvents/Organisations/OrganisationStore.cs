@@ -94,18 +94,20 @@ public sealed class OrganisationStore(TenantStreams streams)
 
         var next = version + 1;
         session.SetHeader(VersionHeader, next);
+        var projection = new List<NpgsqlBatchCommand>();
         foreach (var e in decision.Events)
         {
             var stream = StreamOf(tenant, e);
             var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
             if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
             else session.Events.Append(stream, sealedEvent);
-            await ProjectAsync(session, tenant, e, cancellation);
+            await ProjectAsync(projection, tenant, e, cancellation);
         }
-        await Sql(session, $"""
+        projection.Add(Command($"""
             insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, $2)
             on conflict (tenant_id) do update set version = excluded.version
-            """, cancellation, tenant.ToString(), next);
+            """, tenant.ToString(), next));
+        await Flush(connection, projection, cancellation);
         await session.SaveChangesAsync(cancellation);
 
         lock (entry)
@@ -133,16 +135,18 @@ public sealed class OrganisationStore(TenantStreams streams)
         events.AddRange(provisioned.Organisations.Select(o => (object)new OrganisationCreated(o.Id, o.ParentId, o.Name, o.Kind, null,
             provisioned.By, provisioned.At)));
         session.SetHeader(VersionHeader, 1L);
+        var projection = new List<NpgsqlBatchCommand>();
         foreach (var e in events)
         {
             var stream = StreamOf(tenant, e);
             var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
             if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
             else session.Events.Append(stream, sealedEvent);
-            await ProjectAsync(session, tenant, e, cancellation);
+            await ProjectAsync(projection, tenant, e, cancellation);
         }
-        await Sql(session, $"insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, 1) on conflict (tenant_id) do nothing",
-            cancellation, tenant.ToString());
+        projection.Add(Command($"insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, 1) on conflict (tenant_id) do nothing",
+            tenant.ToString()));
+        await Flush(await Connection(session, cancellation), projection, cancellation);
     }
 
     /// <summary>The tree, roles and grants as they were: the organisation events folded up to a time or an access version.</summary>
@@ -230,7 +234,7 @@ public sealed class OrganisationStore(TenantStreams streams)
     }
 
     /// <summary>The projection, in the command's transaction: one statement per event (a move rewrites its subtree's paths in one).</summary>
-    private async Task ProjectAsync(IDocumentSession session, Guid tenant, object e, CancellationToken cancellation)
+    private async Task ProjectAsync(List<NpgsqlBatchCommand> batch, Guid tenant, object e, CancellationToken cancellation)
     {
         var s = streams.Keys.Schema;
         var t = tenant.ToString();
@@ -238,58 +242,58 @@ public sealed class OrganisationStore(TenantStreams streams)
         {
             case OrganisationCreated x:
                 var name = await SealNameAsync(tenant, x.OrganisationId, x.Name, cancellation);
-                await Sql(session, $"""
+                batch.Add(Command($"""
                     insert into {s}.org_nodes (tenant_id, id, parent_id, path, depth, open, kind, jurisdiction,
                       name_key_version, name_nonce, name_ciphertext, version, created_at, updated_at)
                     select $1, $2, $3, p.path || $2, cardinality(p.path), true, $4, $5, $6, $7, $8, 1, $9, $9
                     from (select coalesce((select path from {s}.org_nodes where id = $3), array[]::uuid[]) as path) p
-                    """, cancellation, t, x.OrganisationId, (object?)x.ParentId ?? DBNull.Value, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value,
-                    name.KeyVersion, name.Nonce, name.Ciphertext, x.At);
+                    """, t, x.OrganisationId, (object?)x.ParentId ?? DBNull.Value, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value,
+                    name.KeyVersion, name.Nonce, name.Ciphertext, x.At));
                 break;
             case OrganisationRenamed x:
                 var renamed = await SealNameAsync(tenant, x.OrganisationId, x.Name, cancellation);
-                await Sql(session, $"update {s}.org_nodes set name_key_version = $2, name_nonce = $3, name_ciphertext = $4, version = version + 1, updated_at = $5 where id = $1",
-                    cancellation, x.OrganisationId, renamed.KeyVersion, renamed.Nonce, renamed.Ciphertext, x.At);
+                batch.Add(Command($"update {s}.org_nodes set name_key_version = $2, name_nonce = $3, name_ciphertext = $4, version = version + 1, updated_at = $5 where id = $1",
+                    x.OrganisationId, renamed.KeyVersion, renamed.Nonce, renamed.Ciphertext, x.At));
                 break;
             case OrganisationAttributesUpdated x:
-                await Sql(session, $"update {s}.org_nodes set kind = $2, jurisdiction = $3, version = version + 1, updated_at = $4 where id = $1",
-                    cancellation, x.OrganisationId, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value, x.At);
+                batch.Add(Command($"update {s}.org_nodes set kind = $2, jurisdiction = $3, version = version + 1, updated_at = $4 where id = $1",
+                    x.OrganisationId, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value, x.At));
                 break;
             case OrganisationMoved x:
                 // Every row of the subtree gets the new parent's path in front of its own path below the moved organisation.
-                await Sql(session, $"""
+                batch.Add(Command($"""
                     with moved as (select path, depth from {s}.org_nodes where id = $1),
                          target as (select path from {s}.org_nodes where id = $2)
                     update {s}.org_nodes o set path = target.path || o.path[moved.depth + 1:],
                            depth = cardinality(target.path) + cardinality(o.path) - moved.depth - 1
                     from moved, target
                     where o.path @> array[$1]::uuid[]
-                    """, cancellation, x.OrganisationId, x.ToParentId);
-                await Sql(session, $"update {s}.org_nodes set parent_id = $2, version = version + 1, updated_at = $3 where id = $1",
-                    cancellation, x.OrganisationId, x.ToParentId, x.At);
+                    """, x.OrganisationId, x.ToParentId));
+                batch.Add(Command($"update {s}.org_nodes set parent_id = $2, version = version + 1, updated_at = $3 where id = $1",
+                    x.OrganisationId, x.ToParentId, x.At));
                 break;
             case OrganisationClosed x:
-                await Sql(session, $"update {s}.org_nodes set open = false, version = version + 1, updated_at = $2 where id = $1",
-                    cancellation, x.OrganisationId, x.At);
+                batch.Add(Command($"update {s}.org_nodes set open = false, version = version + 1, updated_at = $2 where id = $1",
+                    x.OrganisationId, x.At));
                 break;
             case RoleGranted x:
-                await Sql(session, $"""
-                    insert into {s}.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at) values ($1, $2, $3, $4, $5, $6, $7);
-                    """, cancellation, t, x.GrantId, x.OrganisationId, x.Principal.Kind, x.Principal.Id, x.Role, x.At);
-                await Sql(session, $"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", cancellation, x.OrganisationId, x.At);
+                batch.Add(Command($"""
+                    insert into {s}.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at) values ($1, $2, $3, $4, $5, $6, $7)
+                    """, t, x.GrantId, x.OrganisationId, x.Principal.Kind, x.Principal.Id, x.Role, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
                 break;
             case GrantRevoked x:
-                await Sql(session, $"delete from {s}.org_grants where id = $1", cancellation, x.GrantId);
-                await Sql(session, $"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", cancellation, x.OrganisationId, x.At);
+                batch.Add(Command($"delete from {s}.org_grants where id = $1", x.GrantId));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
                 break;
             case RoleDefined x:
-                await Sql(session, $"""
+                batch.Add(Command($"""
                     insert into {s}.tenant_roles (tenant_id, name, description, permissions) values ($1, $2, $3, $4)
                     on conflict (tenant_id, name) do update set description = excluded.description, permissions = excluded.permissions
-                    """, cancellation, t, x.Name, x.Description, x.Permissions.ToArray());
+                    """, t, x.Name, x.Description, x.Permissions.ToArray()));
                 break;
             case RoleRemoved x:
-                await Sql(session, $"delete from {s}.tenant_roles where name = $1", cancellation, x.Name);
+                batch.Add(Command($"delete from {s}.tenant_roles where name = $1", x.Name));
                 break;
         }
     }
@@ -331,6 +335,22 @@ public sealed class OrganisationStore(TenantStreams streams)
         var connection = (NpgsqlConnection)session.Connection!;
         if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
         return connection;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object?[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+        return command;
+    }
+
+    /// <summary>The projection's statements, in order, in one round trip (inside the command's transaction).</summary>
+    private static async Task Flush(NpgsqlConnection connection, List<NpgsqlBatchCommand> commands, CancellationToken cancellation)
+    {
+        if (commands.Count == 0) return;
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var command in commands) batch.BatchCommands.Add(command);
+        await batch.ExecuteNonQueryAsync(cancellation);
     }
 
     private static async Task Sql(IQuerySession session, string sql, CancellationToken cancellation, params object?[] values)

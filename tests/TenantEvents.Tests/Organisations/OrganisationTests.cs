@@ -256,6 +256,43 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_structure_is_imported_in_batches_all_or_nothing()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        Guid region = Guid.CreateVersion7(), district = Guid.CreateVersion7(), station = Guid.CreateVersion7();
+        var organisations = new[]
+        {
+            new { id = region, parentId = root, name = "North Region", kind = "region" },
+            new { id = district, parentId = region, name = "District 7", kind = "district" },
+            new { id = station, parentId = district, name = "Station 7A", kind = "station" },
+        };
+        var before = await EventCount();
+        // One bad item refuses the whole batch; an unknown parent is a 404, as one at a time.
+        (await admin.Post($"/api/tenants/{tenant}/organisations/batch", new { organisations = organisations.Append(new { id = Guid.CreateVersion7(), parentId = station, name = "", kind = "unit" }) }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Json.GetProperty("errors")[0].GetProperty("field").GetString().ShouldBe("organisations[3].name");
+        (await admin.Post($"/api/tenants/{tenant}/organisations/batch", new { organisations = organisations.Append(new { id = Guid.CreateVersion7(), parentId = Guid.CreateVersion7(), name = "Lost", kind = "unit" }) }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await EventCount()).ShouldBe(before);
+
+        (await admin.Post($"/api/tenants/{tenant}/organisations/batch", new { organisations })).ShouldBe(HttpStatusCode.Created).Json.GetProperty("created").GetInt32().ShouldBe(3);
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{station}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("ancestors").EnumerateArray()
+            .Select(a => a.GetGuid()).ShouldBe([root, region, district]);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/batch", new { organisations })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+
+        var grants = new[]
+        {
+            new { organisationId = region, principal = new { kind = "user", id = "rita" }, role = "officer" },
+            new { organisationId = station, principal = new { kind = "group", id = "night-shift" }, role = "investigator" },
+        };
+        (await admin.Post($"/api/tenants/{tenant}/grants/batch", new { grants })).ShouldBe(HttpStatusCode.Created).Json.GetProperty("granted").GetInt32().ShouldBe(2);
+        (await admin.Get($"/api/tenants/{tenant}/access/explain?principal=user:rita&permission=case.comment&organisationId={station}"))
+            .Json.GetProperty("allowed").GetBoolean().ShouldBeTrue();
+        (await admin.Post($"/api/tenants/{tenant}/grants/batch", new { grants })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+    }
+
+    [Fact]
     public async Task a_chain_a_thousand_levels_deep_works_end_to_end()
     {
         var tenant = await Active();

@@ -48,6 +48,8 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Get, "/api/tenants/{id}/organisations/{org}/grants", null, OrgReaders),
         (HttpMethod.Post, "/api/tenants/{id}/organisations/{org}/grants", new { principal = new { kind = "user", id = "mallory" }, role = "agency-admin" }, OrgWriters),
         (HttpMethod.Delete, "/api/tenants/{id}/organisations/{org}/grants/{hold}", null, OrgWriters),
+        (HttpMethod.Post, "/api/tenants/{id}/organisations/batch", new { organisations = new[] { new { id = "{hold}", parentId = "{org}", name = "Stolen", kind = "unit" } } }, OrgWriters),
+        (HttpMethod.Post, "/api/tenants/{id}/grants/batch", new { grants = new[] { new { organisationId = "{org}", principal = new { kind = "user", id = "mallory" }, role = "officer" } } }, OrgWriters),
         (HttpMethod.Get, "/api/tenants/{id}/roles", null, OrgReaders),
         (HttpMethod.Put, "/api/tenants/{id}/roles/stolen", new { permissions = new[] { "case.read" } }, OrgWriters),
         (HttpMethod.Delete, "/api/tenants/{id}/roles/officer", null, OrgWriters),
@@ -59,7 +61,7 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
     /// <summary>The body with "{org}" replaced by the organisation id (the bodies above name it as a placeholder).</summary>
     private static object? Body(object? body, Guid org) => body is null ? null
         : System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(
-            System.Text.Json.JsonSerializer.Serialize(body).Replace("{org}", org.ToString()));
+            System.Text.Json.JsonSerializer.Serialize(body).Replace("{org}", org.ToString()).Replace("{hold}", Guid.CreateVersion7().ToString()));
 
     private static string Url(string path, Guid id, Guid? org = null) =>
         path.Replace("{id}", id.ToString()).Replace("{hold}", Guid.NewGuid().ToString()).Replace("{org}", (org ?? Guid.NewGuid()).ToString());

@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Infrastructure;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Organisations;
+
+public sealed record NewOrganisation(Guid? Id, Guid? ParentId, string? Name, string? Kind, string? Jurisdiction);
+
+public sealed record CreateOrganisations(List<NewOrganisation>? Organisations);
+
+public sealed record NewGrant(Guid? OrganisationId, Principal? Principal, string? Role);
+
+public sealed record GrantRoles(List<NewGrant>? Grants);
+
+/// <summary>
+/// Bulk changes for importing a structure (up to 1,000 items, all or nothing, one transaction and one access version):
+/// organisations with ids chosen by the caller so that a batch can hold parents and their children; grants.
+/// The same rules and the same authorisation as one at a time.
+/// </summary>
+public static class BatchEndpoints
+{
+    [WolverinePost("/api/tenants/{tenantId}/organisations/batch", OperationId = "CreateOrganisations")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static Task<IResult> Organisations(Guid tenantId, CreateOrganisations? command, HttpContext http, TenantStreams streams,
+        OrganisationStore store, MessageContext context, CancellationToken cancellation)
+    {
+        if (command?.Organisations is not { } items || items.Any(i => i is null))
+            return Task.FromResult(Problem.Validation("organisations", "required", "a list of {id, parentId, name, kind, jurisdiction?}.").ToResult());
+        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
+            {
+                var ids = items.Select(i => i.Id).ToHashSet();
+                foreach (var parent in items.Select(i => i.ParentId).OfType<Guid>().Where(p => !ids.Contains(p)).Distinct())
+                    if (OrgHttp.Authorise(standing, graph, Permissions.OrgManage, parent, "parent organisation") is { } no) return OrgDecision.Refuse(no);
+                return OrganisationDecisions.CreateMany(graph, items.Select(i => (i.Id ?? Guid.Empty, i.ParentId, i.Name, i.Kind, i.Jurisdiction)).ToList(),
+                    standing.Actor, streams.Now);
+            },
+            applied => Task.FromResult(Results.Json(new { created = applied.Events.Count, accessVersion = applied.AccessVersion }, Json.Options,
+                statusCode: 201)), cancellation);
+    }
+
+    [WolverinePost("/api/tenants/{tenantId}/grants/batch", OperationId = "GrantRoles")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static Task<IResult> Grants(Guid tenantId, GrantRoles? command, HttpContext http, TenantStreams streams, OrganisationStore store,
+        MessageContext context, CancellationToken cancellation)
+    {
+        if (command?.Grants is not { } items || items.Any(i => i is null))
+            return Task.FromResult(Problem.Validation("grants", "required", "a list of {organisationId, principal, role}.").ToResult());
+        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
+            {
+                foreach (var item in items.Where(i => i.OrganisationId is not null).DistinctBy(i => (i.OrganisationId, i.Role)))
+                {
+                    if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, item.OrganisationId!.Value) is { } no) return OrgDecision.Refuse(no);
+                    if (item.Role is { } role && graph.Role(role) is { } definition
+                        && definition.Permissions.FirstOrDefault(p => !standing.Can(graph, p, item.OrganisationId!.Value)) is { } missing)
+                        return OrgDecision.Refuse(Problem.Forbidden($"You do not hold {missing} there, so you cannot grant a role that includes it."));
+                }
+                return OrganisationDecisions.GrantMany(graph, items.Select(i => (i.OrganisationId ?? Guid.Empty, i.Principal, i.Role)).ToList(),
+                    Guid.CreateVersion7, standing.Actor, streams.Now);
+            },
+            applied => Task.FromResult(Results.Json(new { granted = applied.Events.Count, accessVersion = applied.AccessVersion }, Json.Options,
+                statusCode: 201)), cancellation);
+    }
+}
