@@ -18,6 +18,7 @@ string Connection(string name) => Environment.GetEnvironmentVariable("Connection
 var connectionString = Connection("TenantEvents");
 var ownerConnectionString = Connection("TenantEventsOwner");
 var platformConnectionString = Connection("TenantEventsPlatform");
+if (args.Contains("--orgs")) return await OrgBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
@@ -80,7 +81,8 @@ static async Task ResetDatabase(string connectionString)
     await command.ExecuteNonQueryAsync();
 }
 
-sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url, int KeyTenants, int KeyEvents)
+sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url, int KeyTenants, int KeyEvents,
+    int Orgs = 100_000, int Grants = 200_000, int HttpChecks = 2000)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -88,7 +90,8 @@ sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string Serv
             args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         return new BenchOptions(int.Parse(Arg("--tenants", "300")), int.Parse(Arg("--concurrency", "16")), int.Parse(Arg("--rounds", "3")),
             Arg("--service", "src/TenantEvents/bin/Release/net10.0/TenantEvents.dll"), Arg("--url", "http://127.0.0.1:5099"),
-            int.Parse(Arg("--key-tenants", "100")), int.Parse(Arg("--key-events", "10000")));
+            int.Parse(Arg("--key-tenants", "100")), int.Parse(Arg("--key-events", "10000")),
+            int.Parse(Arg("--orgs-count", "100000")), int.Parse(Arg("--grants", "200000")), int.Parse(Arg("--http-checks", "2000")));
     }
 }
 

@@ -28,8 +28,6 @@ public static class EffectiveAccessEndpoints
     public static async Task<IResult> Explain(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store,
         CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
-        if (refusal is not null) return refusal;
         var q = http.Request.Query;
         var errors = new List<FieldError>();
         var principal = ParsePrincipal("principal", q["principal"], errors);
@@ -39,19 +37,23 @@ public static class EffectiveAccessEndpoints
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         if (!OrgHttp.TryAsOf(http.Request, out var at, out var version, out var error)) return error!;
         var principals = Principals(principal!, q["groups"].ToString());
-
-        var denied = await store.ReadAsync(tenantId, g => AskAbout(standing!, g, principal!, org), cancellation);
-        if (denied is not null) return denied.ToResult();
-        var answer = await OrgHttp.Graph(store, tenantId, at, version, g =>
+        AccessAnswer Answer(AccessGraph g)
         {
-            if (g.Find(org) is null) return null;
             var why = g.Explain(principals, permission!, org);
             IReadOnlyList<Guid>? path = why is null ? null
                 : g.SelfAndAncestors(org).Take(why.Distance + 1).Select(n => n.Id).Reverse().ToList();
             return new AccessAnswer(why is not null, principal!, permission!, org, why is null ? null : GrantsEndpoints.View(why.Grant),
                 why?.Inherited ?? false, path);
-        }, cancellation);
-        return answer is null ? Problem.NotFound("organisation").ToResult() : Results.Json(answer, Json.Options);
+        }
+
+        // Now: one read, one round trip. As it was: who may ask is still decided on the tree as it is now.
+        var now = await OrgHttp.Read(http, store, tenantId, (standing, g) =>
+            AskAbout(standing, g, principal!, org) is { } denied ? denied.ToResult()
+            : at is null && version is null ? Results.Json(Answer(g), Json.Options)
+            : Results.Empty, cancellation);
+        if (at is null && version is null || now != Results.Empty) return now;
+        var past = await store.AsOfAsync(tenantId, at, version, cancellation);
+        return past.Find(org) is null ? Problem.NotFound("organisation").ToResult() : Results.Json(Answer(past), Json.Options);
     }
 
     /// <summary>Up to 1,000 (principal, permission, organisation) checks in one call, answered in order.</summary>
@@ -72,17 +74,17 @@ public static class EffectiveAccessEndpoints
             return (Principal: p, Permission: perm, Org: c.OrganisationId ?? Guid.Empty, Groups: c.Groups);
         }).ToList();
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
-        if (refusal is not null) return refusal;
-        var results = await store.ReadAsync(tenantId, g => parsed.Select(c =>
+        return await OrgHttp.Read(http, store, tenantId, (standing, g) => Results.Json(new
         {
-            // What the caller may not ask about answers like what is not allowed: no hint either way.
-            if (AskAbout(standing!, g, c.Principal!, c.Org) is not null) return new CheckResult(false, null, null);
-            var principals = Principals(c.Principal!, string.Join(',', c.Groups ?? []));
-            var why = g.Explain(principals, c.Permission!, c.Org);
-            return new CheckResult(why is not null, why?.Grant.Id, why?.GrantedAt);
-        }).ToList(), cancellation);
-        return Results.Json(new { results }, Json.Options);
+            results = parsed.Select(c =>
+            {
+                // What the caller may not ask about answers like what is not allowed: no hint either way.
+                if (AskAbout(standing, g, c.Principal!, c.Org) is not null) return new CheckResult(false, null, null);
+                var principals = Principals(c.Principal!, string.Join(',', c.Groups ?? []));
+                var why = g.Explain(principals, c.Permission!, c.Org);
+                return new CheckResult(why is not null, why?.Grant.Id, why?.GrantedAt);
+            }).ToList(),
+        }, Json.Options), cancellation);
     }
 
     /// <summary>The organisations where the principal holds the permission (granted there or above), id order, paginated.</summary>

@@ -66,6 +66,20 @@ public static class OrgHttp
     }
 
     /// <summary>
+    /// A read in one round trip to the database when the graph is current: the caller's standing, the tenant's status
+    /// and the graph, answered under the graph's lock. 404 for a tenant that is unknown or not the caller's, 410 shredded.
+    /// </summary>
+    public static async Task<IResult> Read(HttpContext http, OrganisationStore store, Guid tenantId, Func<Standing, AccessGraph, IResult> read,
+        CancellationToken cancellation)
+    {
+        if (Standing.Of(http.Caller(), tenantId) is not { } standing) return Problem.NotFound("tenant").ToResult();
+        return await store.ReadAsync(tenantId, (status, graph) =>
+            !status.Exists ? Problem.NotFound("tenant").ToResult()
+            : status.Shredded ? Problem.Gone().ToResult()
+            : read(standing, graph), cancellation);
+    }
+
+    /// <summary>
     /// 404 for an organisation the caller may not see (or that does not exist), 403 for one it sees but may not act on
     /// with this permission; null when allowed.
     /// </summary>

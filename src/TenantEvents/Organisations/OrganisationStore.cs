@@ -16,6 +16,9 @@ public sealed record OrgApplied(IReadOnlyList<object> Events, long AccessVersion
 
 public sealed record OrgRefused(Problem Problem) : OrgOutcome;
 
+/// <summary>The tenant as an organisation read sees it: whether it exists, is crypto-shredded, and its state.</summary>
+public sealed record TenantStatus(bool Exists, bool Shredded, string? State);
+
 /// <summary>
 /// The edge around <see cref="OrganisationDecisions"/>: in one transaction of the tenant's own database it takes the
 /// tenant's access lock (structural writes of one tenant are serialised, so two concurrent moves can never make a
@@ -36,19 +39,46 @@ public sealed class OrganisationStore(TenantStreams streams)
     private readonly ConcurrentDictionary<Guid, Entry> _graphs = new();
 
     /// <summary>Reads the graph at the tenant's current version under its lock (cheap: one row read, then memory).</summary>
-    public async Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation)
+    public Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation) =>
+        ReadAsync(tenant, (_, graph) => read(graph), cancellation);
+
+    /// <summary>
+    /// The graph at the tenant's current version, with the tenant's own status, under the graph's lock. The fast path is
+    /// one round trip: the tenant setting, the access version and the tenant's state go as one batch (one implicit
+    /// transaction); only a graph that moved on is reloaded.
+    /// </summary>
+    public async Task<T> ReadAsync<T>(Guid tenant, Func<TenantStatus, AccessGraph, T> read, CancellationToken cancellation)
     {
-        await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
-        var version = await CurrentVersion(scope.Connection, cancellation);
+        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        long version;
+        TenantStatus status;
+        await using (var batch = source.CreateBatch())
+        {
+            batch.BatchCommands.Add(Command($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
+            batch.BatchCommands.Add(Command($"select version from {streams.Keys.Schema}.access_versions"));
+            batch.BatchCommands.Add(Command($"""
+                select d.data ->> 'State', coalesce(jsonb_typeof(d.data -> 'Sealed'), 'null') = 'null'
+                from {streams.Store.Options.Schema.For<TenantRecord>()} d where d.id = $1
+                """, tenant));
+            await using var reader = await batch.ExecuteReaderAsync(cancellation);
+            await reader.NextResultAsync(cancellation);
+            version = await reader.ReadAsync(cancellation) ? reader.GetInt64(0) : 0;
+            await reader.NextResultAsync(cancellation);
+            status = await reader.ReadAsync(cancellation)
+                ? new TenantStatus(true, reader.GetBoolean(1), reader.IsDBNull(0) ? null : reader.GetString(0))
+                : new TenantStatus(false, false, null);
+        }
         var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         if (graph is null)
         {
-            graph = await LoadAsync(scope.Connection, version, cancellation);
-            lock (entry) if (entry.Graph is null || entry.Graph.Version < version) entry.Graph = graph;
+            await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
+            var current = await CurrentVersion(scope.Connection, cancellation);
+            graph = await LoadAsync(scope.Connection, current, cancellation);
+            lock (entry) if (entry.Graph is null || entry.Graph.Version < current) entry.Graph = graph;
         }
-        lock (entry) return read(graph);
+        lock (entry) return read(status, graph);
     }
 
     /// <summary>A read-only transaction on the tenant's database, bound to the tenant (row-level security) for its duration.</summary>
