@@ -171,6 +171,14 @@ public static class DatabaseMigration
               granted_at timestamptz not null,
               primary key (tenant_id, id));
             create index if not exists org_grants_principal on {s}.org_grants (tenant_id, principal_kind, principal_id);
+            create table if not exists {s}.org_policies (
+              tenant_id varchar(250) not null,
+              org_id uuid not null,
+              key text not null,
+              mode text not null,
+              value text not null,
+              set_at timestamptz not null,
+              primary key (tenant_id, org_id, key));
             create table if not exists {s}.tenant_roles (
               tenant_id varchar(250) not null,
               name text not null,

@@ -19,6 +19,15 @@ public sealed class OrgNode
 public sealed record Grant(Guid Id, Guid OrganisationId, Principal Principal, string Role, DateTimeOffset At);
 
 /// <summary>A role: the permissions it was defined with, and the effective set (with what they imply) that checks use.</summary>
+public sealed record Policy(Guid OrganisationId, string Key, string Mode, string Value, DateTimeOffset At)
+{
+    public const string Override = "override";
+    public const string Locked = "locked";
+}
+
+/// <summary>A setting's value at an organisation: from which organisation's policy, and whether a lock above binds it.</summary>
+public sealed record EffectivePolicy(string Key, string Value, Guid SetAt, string Mode, bool Locked);
+
 public sealed record RoleDefinition(string Name, string Description, IReadOnlySet<string> Permissions)
 {
     public IReadOnlySet<string> Effective { get; } = TenantEvents.Organisations.Permissions.Effective(Permissions);
@@ -39,6 +48,7 @@ public sealed class AccessGraph
     private readonly Dictionary<Guid, List<Grant>> _grantsByOrg = new();
     private readonly Dictionary<Guid, Grant> _grants = new();
     private readonly Dictionary<string, RoleDefinition> _roles = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, Dictionary<string, Policy>> _policies = new();
 
     /// <summary>The tenant's access version: one more for every accepted command that changed the tree, roles or grants.</summary>
     public long Version { get; set; }
@@ -76,6 +86,42 @@ public sealed class AccessGraph
             for (var i = node.Children.Count - 1; i >= 0; i--) stack.Push(_nodes[node.Children[i]]);
         }
     }
+
+    public IReadOnlyCollection<Policy> PoliciesAt(Guid org) => _policies.TryGetValue(org, out var p) ? p.Values : [];
+
+    /// <summary>
+    /// The guardrails in force at an organisation, walking from the root down: the first lock on the way binds (nothing
+    /// below can change it), otherwise the nearest override; for features a locked "false" (deny) anywhere above wins
+    /// over everything, the most restrictive ancestor.
+    /// </summary>
+    public IReadOnlyDictionary<string, EffectivePolicy> EffectivePolicies(Guid org)
+    {
+        var result = new Dictionary<string, EffectivePolicy>(StringComparer.Ordinal);
+        foreach (var node in SelfAndAncestors(org).Reverse())
+        {
+            if (!_policies.TryGetValue(node.Id, out var here)) continue;
+            foreach (var p in here.Values)
+            {
+                if (result.TryGetValue(p.Key, out var current) && current.Locked)
+                {
+                    // A deny below a locked allow is still more restrictive: deny wins.
+                    if (!(IsFeature(p.Key) && p.Mode == Policy.Locked && p.Value == "false" && current.Value != "false")) continue;
+                }
+                result[p.Key] = new EffectivePolicy(p.Key, p.Value, node.Id, p.Mode, p.Mode == Policy.Locked);
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The ancestor (strictly above) whose lock binds this key here, if any.</summary>
+    public Policy? LockAbove(Guid org, string key)
+    {
+        foreach (var node in SelfAndAncestors(org).Skip(1).Reverse())
+            if (_policies.TryGetValue(node.Id, out var here) && here.TryGetValue(key, out var p) && p.Mode == Policy.Locked) return p;
+        return null;
+    }
+
+    public static bool IsFeature(string key) => key.StartsWith("feature.", StringComparison.Ordinal);
 
     public bool IsSelfOrDescendant(Guid candidate, Guid of)
     {
@@ -166,6 +212,15 @@ public sealed class AccessGraph
                 if (_grants.Remove(x.GrantId, out var revoked)) _grantsByOrg[revoked.OrganisationId].Remove(revoked);
                 _nodes[x.OrganisationId].Version++;
                 break;
+            case PolicySet x:
+                if (!_policies.TryGetValue(x.OrganisationId, out var set)) _policies[x.OrganisationId] = set = new(StringComparer.Ordinal);
+                set[x.Key] = new Policy(x.OrganisationId, x.Key, x.Mode, x.Value, x.At);
+                _nodes[x.OrganisationId].Version++;
+                break;
+            case PolicyCleared x:
+                if (_policies.TryGetValue(x.OrganisationId, out var cleared)) cleared.Remove(x.Key);
+                _nodes[x.OrganisationId].Version++;
+                break;
             case RoleDefined x:
                 _roles[x.Name] = new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal));
                 break;
@@ -193,4 +248,10 @@ public sealed class AccessGraph
     }
 
     public void Load(RoleDefinition role) => _roles[role.Name] = role;
+
+    public void Load(Policy policy)
+    {
+        if (!_policies.TryGetValue(policy.OrganisationId, out var set)) _policies[policy.OrganisationId] = set = new(StringComparer.Ordinal);
+        set[policy.Key] = policy;
+    }
 }

@@ -163,6 +163,40 @@ public static partial class OrganisationDecisions
         return OrgDecision.Accept(new GrantRevoked(org, grantId, by, now));
     }
 
+    [GeneratedRegex("^(feature|setting)\\.[a-z][a-z0-9.-]{0,62}$")]
+    private static partial Regex PolicyKeyPattern();
+
+    /// <summary>
+    /// Sets a guardrail. Refused under an ancestor's lock of the same key (409), except a feature deny, which is always
+    /// more restrictive. Features take true or false.
+    /// </summary>
+    public static OrgDecision SetPolicy(AccessGraph graph, Guid org, string key, string? mode, System.Text.Json.JsonElement? value, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        if (!PolicyKeyPattern().IsMatch(key)) errors.Add(new FieldError("key", "invalid-key", "feature.<name> or setting.<name>, lower case."));
+        if (mode is not (Policy.Override or Policy.Locked)) errors.Add(new FieldError("mode", "invalid-mode", "override or locked (clear a policy with DELETE to inherit)."));
+        string? text = null;
+        if (value is not { } v || v.ValueKind is System.Text.Json.JsonValueKind.Undefined or System.Text.Json.JsonValueKind.Null)
+            errors.Add(new FieldError("value", "required", "a JSON value."));
+        else if (AccessGraph.IsFeature(key) && v.ValueKind is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False))
+            errors.Add(new FieldError("value", "invalid-value", "a feature is true or false."));
+        else if ((text = v.GetRawText()).Length > 1000) errors.Add(new FieldError("value", "too-long", "at most 1000 characters of JSON."));
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(org) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        var deny = AccessGraph.IsFeature(key) && mode == Policy.Locked && text == "false";
+        if (!deny && graph.LockAbove(org, key) is { } lockAbove)
+            return OrgDecision.Refuse(new Problem("locked-by-ancestor", 409, "An organisation above has locked this setting",
+                "A lock binds every descendant; change it where it was set.").With("lockedAt", lockAbove.OrganisationId).With("key", key));
+        if (graph.PoliciesAt(org).FirstOrDefault(p => p.Key == key) is { } same && same.Mode == mode && same.Value == text) return OrgDecision.Accept();
+        return OrgDecision.Accept(new PolicySet(org, key, mode!, text!, by, now));
+    }
+
+    public static OrgDecision ClearPolicy(AccessGraph graph, Guid org, string key, Actor by, DateTimeOffset now)
+    {
+        if (graph.FindOpen(org) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        return graph.PoliciesAt(org).Any(p => p.Key == key) ? OrgDecision.Accept(new PolicyCleared(org, key, by, now)) : OrgDecision.Refuse(Problem.NotFound("policy"));
+    }
+
     public static OrgDecision DefineRole(AccessGraph graph, string name, string? description, IReadOnlyList<string>? permissions, Actor by,
         DateTimeOffset now)
     {

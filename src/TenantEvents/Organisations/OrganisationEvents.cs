@@ -34,6 +34,15 @@ public sealed record RoleGranted(Guid OrganisationId, Guid GrantId, Principal Pr
 
 public sealed record GrantRevoked(Guid OrganisationId, Guid GrantId, Actor By, DateTimeOffset At);
 
+/// <summary>
+/// A guardrail at an organisation for a setting ("setting.x") or a feature ("feature.x", true or false): override (for
+/// this subtree, unless locked above) or locked (binds every descendant). Value is JSON text.
+/// </summary>
+public sealed record PolicySet(Guid OrganisationId, string Key, string Mode, string Value, Actor By, DateTimeOffset At);
+
+/// <summary>The organisation inherits the setting again.</summary>
+public sealed record PolicyCleared(Guid OrganisationId, string Key, Actor By, DateTimeOffset At);
+
 public sealed record RoleDefined(string Name, string Description, IReadOnlyList<string> Permissions, Actor By, DateTimeOffset At);
 
 public sealed record RoleRemoved(string Name, Actor By, DateTimeOffset At);
@@ -45,6 +54,7 @@ public static class OrganisationEventTypes
     [
         typeof(OrganisationCreated), typeof(OrganisationRenamed), typeof(OrganisationAttributesUpdated), typeof(OrganisationMoved),
         typeof(OrganisationClosed), typeof(RoleGranted), typeof(GrantRevoked), typeof(RoleDefined), typeof(RoleRemoved),
+        typeof(PolicySet), typeof(PolicyCleared),
     ];
 
     /// <summary>The stream of a tenant's role definitions: a stable id derived from the tenant's (UUID v8, name-based).</summary>

@@ -229,6 +229,7 @@ public sealed class OrganisationStore(TenantStreams streams)
     {
         OrganisationCreated x => x.At, OrganisationRenamed x => x.At, OrganisationAttributesUpdated x => x.At, OrganisationMoved x => x.At,
         OrganisationClosed x => x.At, RoleGranted x => x.At, GrantRevoked x => x.At, RoleDefined x => x.At, RoleRemoved x => x.At,
+        PolicySet x => x.At, PolicyCleared x => x.At,
         _ => DateTimeOffset.MinValue,
     };
 
@@ -241,6 +242,8 @@ public sealed class OrganisationStore(TenantStreams streams)
         OrganisationClosed x => x.OrganisationId,
         RoleGranted x => x.OrganisationId,
         GrantRevoked x => x.OrganisationId,
+        PolicySet x => x.OrganisationId,
+        PolicyCleared x => x.OrganisationId,
         RoleDefined or RoleRemoved => OrganisationEventTypes.RolesStream(tenant),
         _ => throw new ArgumentException($"{e.GetType().Name} is not an organisation event."),
     };
@@ -316,6 +319,17 @@ public sealed class OrganisationStore(TenantStreams streams)
                 batch.Add(Command($"delete from {s}.org_grants where id = $1", x.GrantId));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
                 break;
+            case PolicySet x:
+                batch.Add(Command($"""
+                    insert into {s}.org_policies (tenant_id, org_id, key, mode, value, set_at) values ($1, $2, $3, $4, $5, $6)
+                    on conflict (tenant_id, org_id, key) do update set mode = excluded.mode, value = excluded.value, set_at = excluded.set_at
+                    """, t, x.OrganisationId, x.Key, x.Mode, x.Value, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
+            case PolicyCleared x:
+                batch.Add(Command($"delete from {s}.org_policies where org_id = $1 and key = $2", x.OrganisationId, x.Key));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
             case RoleDefined x:
                 batch.Add(Command($"""
                     insert into {s}.tenant_roles (tenant_id, name, description, permissions) values ($1, $2, $3, $4)
@@ -353,6 +367,10 @@ public sealed class OrganisationStore(TenantStreams streams)
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new Grant(reader.GetGuid(0), reader.GetGuid(1), new Principal(reader.GetString(2), reader.GetString(3)), reader.GetString(4),
                     reader.GetFieldValue<DateTimeOffset>(5)));
+        await using (var policies = new NpgsqlCommand($"select org_id, key, mode, value, set_at from {s}.org_policies", connection))
+        await using (var reader = await policies.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Policy(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
         await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
         await using (var reader = await roles.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))

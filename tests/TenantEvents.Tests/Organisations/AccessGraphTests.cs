@@ -131,6 +131,34 @@ public class AccessGraphTests
         OrganisationDecisions.RemoveRole(g, "reader", Alice, Now).Refusal!.Type.ShouldEndWith("role-in-use");
     }
 
+    private static System.Text.Json.JsonElement J(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement;
+
+    [Fact]
+    public void a_lock_binds_every_descendant_the_nearest_override_applies_otherwise_and_a_deny_always_wins()
+    {
+        var (g, root, state, x, x1, y) = Tree();
+        Accept(g, OrganisationDecisions.SetPolicy(g, root, "setting.retention-days", "override", J("730"), Alice, Now));
+        Accept(g, OrganisationDecisions.SetPolicy(g, x, "setting.retention-days", "override", J("90"), Alice, Now));
+        g.EffectivePolicies(x1)["setting.retention-days"].Value.ShouldBe("90");
+        g.EffectivePolicies(y)["setting.retention-days"].Value.ShouldBe("730");
+
+        Accept(g, OrganisationDecisions.SetPolicy(g, state, "setting.retention-days", "locked", J("365"), Alice, Now));
+        var effective = g.EffectivePolicies(x1)["setting.retention-days"];
+        effective.Value.ShouldBe("365");
+        effective.SetAt.ShouldBe(state);
+        effective.Locked.ShouldBeTrue();
+        OrganisationDecisions.SetPolicy(g, x1, "setting.retention-days", "override", J("30"), Alice, Now).Refusal!.Type.ShouldEndWith("locked-by-ancestor");
+
+        Accept(g, OrganisationDecisions.SetPolicy(g, root, "feature.case-files", "locked", J("true"), Alice, Now));
+        OrganisationDecisions.SetPolicy(g, x, "feature.case-files", "override", J("false"), Alice, Now).Refusal!.Type.ShouldEndWith("locked-by-ancestor");
+        Accept(g, OrganisationDecisions.SetPolicy(g, x, "feature.case-files", "locked", J("false"), Alice, Now));
+        g.EffectivePolicies(x1)["feature.case-files"].Value.ShouldBe("false");
+        g.EffectivePolicies(y)["feature.case-files"].Value.ShouldBe("true");
+        OrganisationDecisions.SetPolicy(g, x1, "feature.case-files", "override", J("true"), Alice, Now).Refusal!.Type.ShouldEndWith("locked-by-ancestor");
+        OrganisationDecisions.SetPolicy(g, x1, "feature.case-files", "locked", J("\"yes\""), Alice, Now).Refusal!.Status.ShouldBe(400);
+        OrganisationDecisions.SetPolicy(g, x1, "colour", "locked", J("1"), Alice, Now).Refusal!.Status.ShouldBe(400);
+    }
+
     [Fact]
     public void a_chain_a_thousand_levels_deep_inherits_from_the_top_and_moves_in_one_event()
     {

@@ -256,6 +256,41 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task guardrails_set_above_bind_a_subtree_administrator()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        var x = await Create(admin, tenant, root, "County X", "county");
+        var x1 = await Create(admin, tenant, x, "X Patrol");
+        await Grant(admin, tenant, x, "user:xavier", "agency-admin");
+        var xavier = Member(tenant, "xavier");
+
+        (await admin.Send(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{root}/policies/feature.joint-investigations", new { mode = "locked", value = false }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await xavier.Send(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{x}/policies/setting.shift-hours", new { mode = "override", value = 10 }))
+            .ShouldBe(HttpStatusCode.OK);
+        var before = await EventCount();
+        (await xavier.Send(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{x}/policies/feature.joint-investigations", new { mode = "override", value = true }))
+            .ShouldBeProblem(HttpStatusCode.Conflict, "locked-by-ancestor").Json.GetProperty("lockedAt").GetGuid().ShouldBe(root);
+        (await xavier.Send(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{root}/policies/feature.joint-investigations", new { mode = "override", value = true }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await xavier.Send(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{x}/policies/Not A Key", new { mode = "override", value = 1 }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await EventCount()).ShouldBe(before);
+
+        var effective = (await xavier.Get($"/api/tenants/{tenant}/organisations/{x1}/policies")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items")
+            .EnumerateArray().ToDictionary(p => p.GetProperty("key").GetString()!);
+        effective["feature.joint-investigations"].GetProperty("value").GetBoolean().ShouldBeFalse();
+        effective["feature.joint-investigations"].GetProperty("locked").GetBoolean().ShouldBeTrue();
+        effective["feature.joint-investigations"].GetProperty("setAt").GetGuid().ShouldBe(root);
+        effective["setting.shift-hours"].GetProperty("value").GetInt32().ShouldBe(10);
+        effective["setting.shift-hours"].GetProperty("inherited").GetBoolean().ShouldBeTrue();
+        (await xavier.Send(HttpMethod.Delete, $"/api/tenants/{tenant}/organisations/{x}/policies/setting.shift-hours")).ShouldBe(HttpStatusCode.OK);
+        (await xavier.Get($"/api/tenants/{tenant}/organisations/{x1}/policies")).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
     public async Task a_structure_is_imported_in_batches_all_or_nothing()
     {
         var tenant = await Active();
