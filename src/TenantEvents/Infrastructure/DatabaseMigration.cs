@@ -179,6 +179,13 @@ public static class DatabaseMigration
               value text not null,
               set_at timestamptz not null,
               primary key (tenant_id, org_id, key));
+            create table if not exists {s}.org_members (
+              tenant_id varchar(250) not null,
+              org_id uuid not null,
+              user_id text not null,
+              added_at timestamptz not null,
+              primary key (tenant_id, org_id, user_id));
+            create index if not exists org_members_user on {s}.org_members (tenant_id, user_id);
             create table if not exists {s}.tenant_roles (
               tenant_id varchar(250) not null,
               name text not null,

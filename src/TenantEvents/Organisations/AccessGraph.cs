@@ -49,6 +49,8 @@ public sealed class AccessGraph
     private readonly Dictionary<Guid, Grant> _grants = new();
     private readonly Dictionary<string, RoleDefinition> _roles = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, Dictionary<string, Policy>> _policies = new();
+    private readonly Dictionary<Guid, HashSet<string>> _members = new();
+    private readonly Dictionary<string, HashSet<Guid>> _memberships = new(StringComparer.Ordinal);
 
     /// <summary>The tenant's access version: one more for every accepted command that changed the tree, roles or grants.</summary>
     public long Version { get; set; }
@@ -86,6 +88,10 @@ public sealed class AccessGraph
             for (var i = node.Children.Count - 1; i >= 0; i--) stack.Push(_nodes[node.Children[i]]);
         }
     }
+
+    public IReadOnlyCollection<string> MembersOf(Guid org) => _members.TryGetValue(org, out var m) ? m : [];
+    public IReadOnlyCollection<Guid> MembershipsOf(string user) => _memberships.TryGetValue(user, out var m) ? m : [];
+    public bool IsMember(Guid org, string user) => _members.TryGetValue(org, out var m) && m.Contains(user);
 
     public IReadOnlyCollection<Policy> PoliciesAt(Guid org) => _policies.TryGetValue(org, out var p) ? p.Values : [];
 
@@ -221,6 +227,15 @@ public sealed class AccessGraph
                 if (_policies.TryGetValue(x.OrganisationId, out var cleared)) cleared.Remove(x.Key);
                 _nodes[x.OrganisationId].Version++;
                 break;
+            case MemberAdded x:
+                AddMember(x.OrganisationId, x.UserId);
+                _nodes[x.OrganisationId].Version++;
+                break;
+            case MemberRemoved x:
+                if (_members.TryGetValue(x.OrganisationId, out var members)) members.Remove(x.UserId);
+                if (_memberships.TryGetValue(x.UserId, out var of)) of.Remove(x.OrganisationId);
+                _nodes[x.OrganisationId].Version++;
+                break;
             case RoleDefined x:
                 _roles[x.Name] = new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal));
                 break;
@@ -248,6 +263,14 @@ public sealed class AccessGraph
     }
 
     public void Load(RoleDefinition role) => _roles[role.Name] = role;
+
+    public void AddMember(Guid org, string user)
+    {
+        if (!_members.TryGetValue(org, out var members)) _members[org] = members = new(StringComparer.Ordinal);
+        members.Add(user);
+        if (!_memberships.TryGetValue(user, out var of)) _memberships[user] = of = [];
+        of.Add(org);
+    }
 
     public void Load(Policy policy)
     {

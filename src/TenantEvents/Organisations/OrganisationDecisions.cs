@@ -197,6 +197,39 @@ public static partial class OrganisationDecisions
         return graph.PoliciesAt(org).Any(p => p.Key == key) ? OrgDecision.Accept(new PolicyCleared(org, key, by, now)) : OrgDecision.Refuse(Problem.NotFound("policy"));
     }
 
+    public static OrgDecision AddMember(AccessGraph graph, Guid org, string? user, Actor by, DateTimeOffset now)
+    {
+        if (UserRules(user) is { } bad) return OrgDecision.Refuse(bad);
+        if (graph.FindOpen(org) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        if (graph.IsMember(org, user!))
+            return OrgDecision.Refuse(new Problem("already-member", 409, "The user already belongs to this organisation", "A user is added once."));
+        return OrgDecision.Accept(new MemberAdded(org, user!, by, now));
+    }
+
+    public static OrgDecision RemoveMember(AccessGraph graph, Guid org, string user, Actor by, DateTimeOffset now) =>
+        graph.FindOpen(org) is null || !graph.IsMember(org, user) ? OrgDecision.Refuse(Problem.NotFound("member"))
+        : OrgDecision.Accept(new MemberRemoved(org, user, by, now));
+
+    /// <summary>Moves a user from one organisation to another: removed there, added here, in one command.</summary>
+    public static OrgDecision MoveMember(AccessGraph graph, string user, Guid? from, Guid? to, Actor by, DateTimeOffset now)
+    {
+        var errors = new List<FieldError>();
+        if (from is null) errors.Add(new FieldError("fromOrganisationId", "required", "the organisation the user leaves."));
+        if (to is null) errors.Add(new FieldError("toOrganisationId", "required", "the organisation the user joins."));
+        else if (to == from) errors.Add(new FieldError("toOrganisationId", "same-organisation", "must differ from fromOrganisationId."));
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        if (graph.FindOpen(from!.Value) is null || !graph.IsMember(from.Value, user)) return OrgDecision.Refuse(Problem.NotFound("member"));
+        if (graph.FindOpen(to!.Value) is null) return OrgDecision.Refuse(Problem.NotFound("organisation"));
+        if (graph.IsMember(to.Value, user))
+            return OrgDecision.Refuse(new Problem("already-member", 409, "The user already belongs to the destination", "Remove the membership instead."));
+        return OrgDecision.Accept(new MemberRemoved(from.Value, user, by, now), new MemberAdded(to.Value, user, by, now));
+    }
+
+    private static Problem? UserRules(string? user) =>
+        string.IsNullOrWhiteSpace(user) || user.Length > 200 || user.Any(char.IsControl)
+            ? Problem.Validation("userId", "invalid", "the user's subject id: 1 to 200 printable characters.")
+            : null;
+
     public static OrgDecision DefineRole(AccessGraph graph, string name, string? description, IReadOnlyList<string>? permissions, Actor by,
         DateTimeOffset now)
     {

@@ -43,6 +43,11 @@ public sealed record PolicySet(Guid OrganisationId, string Key, string Mode, str
 /// <summary>The organisation inherits the setting again.</summary>
 public sealed record PolicyCleared(Guid OrganisationId, string Key, Actor By, DateTimeOffset At);
 
+/// <summary>A user belongs to the organisation (a user may belong to several).</summary>
+public sealed record MemberAdded(Guid OrganisationId, string UserId, Actor By, DateTimeOffset At);
+
+public sealed record MemberRemoved(Guid OrganisationId, string UserId, Actor By, DateTimeOffset At);
+
 public sealed record RoleDefined(string Name, string Description, IReadOnlyList<string> Permissions, Actor By, DateTimeOffset At);
 
 public sealed record RoleRemoved(string Name, Actor By, DateTimeOffset At);
@@ -54,7 +59,7 @@ public static class OrganisationEventTypes
     [
         typeof(OrganisationCreated), typeof(OrganisationRenamed), typeof(OrganisationAttributesUpdated), typeof(OrganisationMoved),
         typeof(OrganisationClosed), typeof(RoleGranted), typeof(GrantRevoked), typeof(RoleDefined), typeof(RoleRemoved),
-        typeof(PolicySet), typeof(PolicyCleared),
+        typeof(PolicySet), typeof(PolicyCleared), typeof(MemberAdded), typeof(MemberRemoved),
     ];
 
     /// <summary>The stream of a tenant's role definitions: a stable id derived from the tenant's (UUID v8, name-based).</summary>

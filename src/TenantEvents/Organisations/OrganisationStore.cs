@@ -229,7 +229,7 @@ public sealed class OrganisationStore(TenantStreams streams)
     {
         OrganisationCreated x => x.At, OrganisationRenamed x => x.At, OrganisationAttributesUpdated x => x.At, OrganisationMoved x => x.At,
         OrganisationClosed x => x.At, RoleGranted x => x.At, GrantRevoked x => x.At, RoleDefined x => x.At, RoleRemoved x => x.At,
-        PolicySet x => x.At, PolicyCleared x => x.At,
+        PolicySet x => x.At, PolicyCleared x => x.At, MemberAdded x => x.At, MemberRemoved x => x.At,
         _ => DateTimeOffset.MinValue,
     };
 
@@ -244,6 +244,8 @@ public sealed class OrganisationStore(TenantStreams streams)
         GrantRevoked x => x.OrganisationId,
         PolicySet x => x.OrganisationId,
         PolicyCleared x => x.OrganisationId,
+        MemberAdded x => x.OrganisationId,
+        MemberRemoved x => x.OrganisationId,
         RoleDefined or RoleRemoved => OrganisationEventTypes.RolesStream(tenant),
         _ => throw new ArgumentException($"{e.GetType().Name} is not an organisation event."),
     };
@@ -326,6 +328,14 @@ public sealed class OrganisationStore(TenantStreams streams)
                     """, t, x.OrganisationId, x.Key, x.Mode, x.Value, x.At));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
                 break;
+            case MemberAdded x:
+                batch.Add(Command($"insert into {s}.org_members (tenant_id, org_id, user_id, added_at) values ($1, $2, $3, $4)", t, x.OrganisationId, x.UserId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
+            case MemberRemoved x:
+                batch.Add(Command($"delete from {s}.org_members where org_id = $1 and user_id = $2", x.OrganisationId, x.UserId));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
             case PolicyCleared x:
                 batch.Add(Command($"delete from {s}.org_policies where org_id = $1 and key = $2", x.OrganisationId, x.Key));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
@@ -371,6 +381,10 @@ public sealed class OrganisationStore(TenantStreams streams)
         await using (var reader = await policies.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new Policy(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
+        await using (var members = new NpgsqlCommand($"select org_id, user_id from {s}.org_members", connection))
+        await using (var reader = await members.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.AddMember(reader.GetGuid(0), reader.GetString(1));
         await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
         await using (var reader = await roles.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))

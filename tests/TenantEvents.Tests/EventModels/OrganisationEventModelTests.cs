@@ -56,6 +56,7 @@ public class OrganisationEventModelTests
             "CloseOrganisation" => OrganisationDecisions.Close(graph, Org("org"), args.GetValueOrDefault("subtree") == "true", null, Alice, Now),
             "GrantRole" => OrganisationDecisions.GrantRole(graph, Org("org"), Who(), args["role"], Guid.NewGuid(), Alice, Now),
             "RemoveRole" => OrganisationDecisions.RemoveRole(graph, args["role"], Alice, Now),
+            "MoveMember" => OrganisationDecisions.MoveMember(graph, args["user"], Org("from"), Org("to"), Alice, Now),
             "SetPolicy" => OrganisationDecisions.SetPolicy(graph, Org("org"), args["key"], args["mode"], JsonDocument.Parse(args["value"]).RootElement, Alice, Now),
             var other => throw new InvalidOperationException($"No such command in the model's examples: {other}"),
         };
@@ -83,6 +84,7 @@ public class OrganisationEventModelTests
         g.Apply(new RoleGranted(ids["county-x"], Guid.NewGuid(), Principal.OfUser("carol"), "reader", Alice, Now));
         g.Apply(new PolicySet(ids["state"], "setting.retention-days", "locked", "365", Alice, Now));
         g.Apply(new PolicySet(ids["state"], "feature.case-files", "locked", "true", Alice, Now));
+        g.Apply(new MemberAdded(ids["county-x"], "dana", Alice, Now));
         return (g, ids);
     }
 }

@@ -291,6 +291,33 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task users_belong_to_several_organisations_and_move_between_them()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        var x = await Create(admin, tenant, root, "County X", "county");
+        var y = await Create(admin, tenant, root, "County Y", "county");
+        var task = await Create(admin, tenant, root, "Task Force", "unit");
+        foreach (var org in new[] { x, task })
+            (await admin.Post($"/api/tenants/{tenant}/organisations/{org}/members", new { userId = "dana" })).ShouldBe(HttpStatusCode.Created);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{x}/members", new { userId = "dana" })).ShouldBeProblem(HttpStatusCode.Conflict, "already-member");
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{x}/members", new { userId = "" })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+
+        var moved = (await admin.Post($"/api/tenants/{tenant}/members/dana/move", new { fromOrganisationId = x, toOrganisationId = y })).ShouldBe(HttpStatusCode.OK);
+        moved.Json.GetProperty("items").EnumerateArray().Select(o => o.GetGuid()).ShouldBe(new[] { y, task }, ignoreOrder: true);
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{y}/members")).Json.GetProperty("items").EnumerateArray().Select(m => m.GetString()).ShouldBe(["dana"]);
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{x}/members")).Json.GetProperty("items").GetArrayLength().ShouldBe(0);
+        (await admin.Post($"/api/tenants/{tenant}/members/dana/move", new { fromOrganisationId = x, toOrganisationId = y })).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        // An administrator of County Y alone cannot pull people out of County X.
+        await Grant(admin, tenant, y, "user:yolanda", "agency-admin");
+        (await Member(tenant, "yolanda").Post($"/api/tenants/{tenant}/members/dana/move", new { fromOrganisationId = task, toOrganisationId = y }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await admin.Send(HttpMethod.Delete, $"/api/tenants/{tenant}/organisations/{task}/members/dana")).ShouldBe(HttpStatusCode.NoContent);
+    }
+
+    [Fact]
     public async Task a_structure_is_imported_in_batches_all_or_nothing()
     {
         var tenant = await Active();
