@@ -87,6 +87,11 @@ public static class CompleteDecommissionEndpoint
     {
         if (!events.OfType<TenantDecommissioned>().Any()) return;
         session.Store(TenantRecord.Of(after, sealedTenant: null));
+        // Its organisation read models go with it (row-level security binds these deletes to this tenant's rows);
+        // its events stay, sealed under keys about to be destroyed.
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions" })
+            session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
         await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
     }
 }

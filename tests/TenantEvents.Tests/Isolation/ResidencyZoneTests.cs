@@ -184,9 +184,13 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         await Fixture.Host.ExecuteAndWaitAsync(() => Admin.Post($"/api/tenants/{doomed}/decommission/complete"));
 
         (await Admin.Get($"/api/tenants/{doomed}")).ShouldBeProblem(HttpStatusCode.Gone, "tenant-decommissioned");
+        (await Admin.Get($"/api/tenants/{doomed}/organisations")).ShouldBeProblem(HttpStatusCode.Gone, "tenant-decommissioned");
+        (await Admin.Get($"/api/tenants/{doomed}/access/explain?principal=user:x&permission=case.read&organisationId={Guid.CreateVersion7()}"))
+            .ShouldBeProblem(HttpStatusCode.Gone, "tenant-decommissioned");
         var mentions = await WhereMentioned(doomed.ToString());
         mentions["eu"].ShouldContain("mt_events");
         mentions["eu"].ShouldNotContain("tenant_data_keys");
+        foreach (var table in new[] { "org_nodes", "tenant_roles", "access_versions" }) mentions["eu"].ShouldNotContain(table);
         mentions.Keys.ShouldBe(["default", "eu"], ignoreOrder: true);
     }
 

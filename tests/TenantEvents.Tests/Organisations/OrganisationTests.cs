@@ -318,6 +318,27 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task two_concurrent_moves_that_together_would_make_a_cycle_cannot_both_succeed()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        for (var round = 0; round < 5; round++)
+        {
+            var a = await Create(admin, tenant, root, $"A{round}");
+            var b = await Create(admin, tenant, root, $"B{round}");
+            var replies = await Task.WhenAll(
+                admin.Post($"/api/tenants/{tenant}/organisations/{a}/move", new { parentId = b }),
+                admin.Post($"/api/tenants/{tenant}/organisations/{b}/move", new { parentId = a }));
+            replies.Count(r => r.Status == HttpStatusCode.OK).ShouldBe(1);
+            replies.Single(r => r.Status != HttpStatusCode.OK).ShouldBeProblem(HttpStatusCode.Conflict, "would-create-cycle");
+            // Still a tree: every organisation reaches the root.
+            foreach (var id in new[] { a, b })
+                (await admin.Get($"/api/tenants/{tenant}/organisations/{id}")).Json.GetProperty("ancestors")[0].GetGuid().ShouldBe(root);
+        }
+    }
+
+    [Fact]
     public async Task a_structure_is_imported_in_batches_all_or_nothing()
     {
         var tenant = await Active();
