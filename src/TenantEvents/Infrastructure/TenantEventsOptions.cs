@@ -41,6 +41,9 @@ public sealed class TenantEventsOptions
     /// </summary>
     public Dictionary<string, TenantEvents.Infrastructure.Databases.ZoneOptions> Zones { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>At most this many tenants' organisation graphs stay in memory (least recently used ones are reloaded when needed).</summary>
+    public int AccessGraphCacheSize { get; set; } = 1000;
+
     /// <summary>Largest accepted page size on list endpoints.</summary>
     public int MaxPageSize { get; set; } = 200;
 

@@ -34,7 +34,22 @@ public sealed class OrganisationStore(TenantStreams streams)
     private sealed class Entry
     {
         public AccessGraph? Graph;
+        public long LastUsed;
     }
+
+    /// <summary>The tenant's cache entry; the least recently used graphs are dropped beyond the configured number.</summary>
+    private Entry EntryFor(Guid tenant)
+    {
+        var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
+        Volatile.Write(ref entry.LastUsed, Environment.TickCount64);
+        if (_graphs.Count > streams.Options.AccessGraphCacheSize)
+            foreach (var stale in _graphs.OrderBy(e => Volatile.Read(ref e.Value.LastUsed)).Take(_graphs.Count - streams.Options.AccessGraphCacheSize).ToList())
+                if (stale.Key != tenant) _graphs.TryRemove(stale.Key, out _);
+        return entry;
+    }
+
+    /// <summary>How many tenants' graphs are held in memory now.</summary>
+    public int CachedGraphs => _graphs.Count;
 
     private readonly ConcurrentDictionary<Guid, Entry> _graphs = new();
 
@@ -68,7 +83,7 @@ public sealed class OrganisationStore(TenantStreams streams)
                 ? new TenantStatus(true, reader.GetBoolean(1), reader.IsDBNull(0) ? null : reader.GetString(0))
                 : new TenantStatus(false, false, null);
         }
-        var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
+        var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         if (graph is null)
@@ -112,7 +127,7 @@ public sealed class OrganisationStore(TenantStreams streams)
         await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
         var connection = await Connection(session, cancellation);
         var version = await CurrentVersion(connection, cancellation);
-        var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
+        var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         graph ??= await LoadAsync(connection, version, cancellation);

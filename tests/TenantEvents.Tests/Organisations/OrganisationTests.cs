@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json;
 using TenantEvents.Infrastructure.Security;
@@ -335,6 +336,32 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
             // Still a tree: every organisation reaches the root.
             foreach (var id in new[] { a, b })
                 (await admin.Get($"/api/tenants/{tenant}/organisations/{id}")).Json.GetProperty("ancestors")[0].GetGuid().ShouldBe(root);
+        }
+    }
+
+    [Fact]
+    public async Task graphs_dropped_from_memory_are_reloaded_with_the_same_answers()
+    {
+        var options = Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.TenantEventsOptions>();
+        var store = Fixture.Host.Services.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
+        var a = await Active("agency-a");
+        var b = await Active("agency-b");
+        var units = new Dictionary<Guid, Guid>();
+        foreach (var t in new[] { a, b }) units[t] = await Create(TenantAdminOf(t), t, await RootOf(t), "Unit of " + t.ToString()[..4]);
+        var size = options.AccessGraphCacheSize;
+        options.AccessGraphCacheSize = 1;
+        try
+        {
+            for (var i = 0; i < 3; i++)
+                foreach (var t in new[] { a, b })
+                {
+                    (await TenantAdminOf(t).Get($"/api/tenants/{t}/organisations/{units[t]}")).ShouldBe(HttpStatusCode.OK).Str("name").ShouldStartWith("Unit of");
+                    store.CachedGraphs.ShouldBeLessThanOrEqualTo(1);
+                }
+        }
+        finally
+        {
+            options.AccessGraphCacheSize = size;
         }
     }
 
