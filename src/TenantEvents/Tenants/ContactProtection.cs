@@ -36,7 +36,8 @@ public static class ContactProtection
 
     public static async Task<Tenant> ProtectAsync(TenantKeyRing keys, Tenant tenant, CancellationToken cancellation)
     {
-        var copy = TenantStreams.Fold(tenant, []);
+        // Only the contacts change: a shallow copy with new contact values leaves the tenant itself untouched.
+        var copy = tenant.ShallowCopy();
         copy.Contacts = (await ProtectAll(keys, tenant.Id, tenant.Contacts, cancellation)).ToList();
         copy.RequestedFor = await Protect(keys, tenant.Id, tenant.RequestedFor, cancellation);
         return copy;

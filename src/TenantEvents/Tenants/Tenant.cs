@@ -69,6 +69,9 @@ public sealed class Tenant
     public DateTimeOffset UpdatedAt { get; set; }
     public Actor LastChangedBy { get; set; } = Actor.System;
 
+    /// <summary>A copy sharing every value with this tenant; replace (never mutate) what differs.</summary>
+    public Tenant ShallowCopy() => (Tenant)MemberwiseClone();
+
     public static Tenant Create(TenantRequested e)
     {
         var tenant = new Tenant
