@@ -12,18 +12,22 @@ public sealed record GrantView(Guid Id, Guid OrganisationId, Principal Principal
 
 public static class GrantsEndpoints
 {
-    /// <summary>The grants made at this organisation (not the inherited ones: see access/explain for those).</summary>
+    /// <summary>The grants made at this organisation (not the inherited ones: see access/explain for those); ?asOf= / ?asOfVersion= too.</summary>
     [WolverineGet("/api/tenants/{tenantId}/organisations/{orgId}/grants", OperationId = "ListGrants")]
     [Authorize(Roles = OrgHttp.Roles)]
     public static async Task<IResult> List(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store,
         CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
-        if (refusal is not null) return refusal;
-        var answer = await store.ReadAsync(tenantId, g => OrgHttp.Authorise(standing!, g, Permissions.AccessRead, orgId) is { } no
-            ? no.ToResult()
-            : Results.Json(new { items = g.GrantsAt(orgId).Select(View).ToList() }, Json.Options), cancellation);
-        return answer;
+        if (!OrgHttp.TryAsOf(http.Request, out var at, out var version, out var error)) return error!;
+        // Who may read is decided on the tree as it is now.
+        var now = await OrgHttp.Read(http, store, tenantId, (standing, g) =>
+            OrgHttp.Authorise(standing, g, Permissions.AccessRead, orgId) is { } no ? no.ToResult()
+            : at is null && version is null ? Results.Json(new { items = g.GrantsAt(orgId).Select(View).ToList() }, Json.Options)
+            : Results.Empty, cancellation);
+        if (at is null && version is null || now != Results.Empty) return now;
+        var past = await store.AsOfAsync(tenantId, at, version, cancellation);
+        return past.Find(orgId) is null ? Problem.NotFound("organisation").ToResult()
+            : Results.Json(new { items = past.GrantsAt(orgId).Select(View).ToList() }, Json.Options);
     }
 
     /// <summary>

@@ -231,6 +231,14 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         (await admin.Get($"/api/tenants/{tenant}/access/explain?principal=user:carol&permission=case.read&organisationId={unit}")).Json.GetProperty("allowed").GetBoolean().ShouldBeFalse();
         (await admin.Get($"/api/tenants/{tenant}/access/explain?principal=user:carol&permission=case.read&organisationId={unit}&asOf={Uri.EscapeDataString(before.ToString("O"))}"))
             .Json.GetProperty("allowed").GetBoolean().ShouldBeTrue();
+        // The grants as they were: revoked since, still there before.
+        var grant = (await admin.Get($"/api/tenants/{tenant}/organisations/{x}/grants")).Json.GetProperty("items")[0].GetProperty("id").GetGuid();
+        var beforeRevoke = Fixture.Time.GetUtcNow();
+        Fixture.Time.Advance(TimeSpan.FromMinutes(1));
+        (await admin.Send(HttpMethod.Delete, $"/api/tenants/{tenant}/organisations/{x}/grants/{grant}")).ShouldBe(HttpStatusCode.NoContent);
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{x}/grants")).Json.GetProperty("items").GetArrayLength().ShouldBe(0);
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{x}/grants?asOf={Uri.EscapeDataString(beforeRevoke.ToString("O"))}"))
+            .ShouldBe(HttpStatusCode.OK).Json.GetProperty("items")[0].GetProperty("id").GetGuid().ShouldBe(grant);
         // By access version: 1 is the provisioned tree, in which the new counties did not exist yet.
         (await admin.Get($"/api/tenants/{tenant}/organisations/{unit}?asOfVersion=1")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await admin.Get($"/api/tenants/{tenant}/organisations?asOfVersion=1")).Json.GetProperty("items").GetArrayLength().ShouldBe(6);
