@@ -10,14 +10,14 @@ public static class GetTenantEndpoint
 {
     /// <summary>
     /// The tenant detail read model (updated in the write's own transaction). Platform-wide roles see any tenant, a
-    /// tenant administrator only its own; anything else is a 404. Answers 304 to a matching If-None-Match.
+    /// tenant administrator only its own, a tenant member its own with org.read at the root organisation; anything else is a 404. Answers 304 to a matching If-None-Match.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}", OperationId = "GetTenant")]
-    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin}")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.PlatformApprover},{Roles.Auditor},{Roles.Analyst},{Roles.TenantAdmin},{Roles.TenantMember}")]
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
         CancellationToken cancellation)
     {
-        if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
+        if (await TenantHttp.InvisibleAsync(http, tenantId, TenantEvents.Organisations.Permissions.OrgRead, cancellation) is { } hidden) return hidden;
         await using var session = store.QuerySession(tenantId.ToString());
         var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
         if (record is null) return Problem.NotFound("tenant").ToResult();

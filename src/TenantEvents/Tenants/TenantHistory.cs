@@ -15,11 +15,12 @@ public static class TenantHistoryEndpoint
     /// The full audit API (before/after, JSON Patch, Merkle proofs) builds on this stream in its own issue.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/events", OperationId = "GetTenantEvents")]
-    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Auditor},{Roles.TenantAdmin}")]
+    [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Auditor},{Roles.TenantAdmin},{Roles.TenantMember}")]
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
         CancellationToken cancellation)
     {
-        if (TenantHttp.Invisible(http.Caller(), tenantId) is { } hidden) return hidden;
+        // A tenant member reads its tenant's trail with audit.read at the root organisation.
+        if (await TenantHttp.InvisibleAsync(http, tenantId, "audit.read", cancellation) is { } hidden) return hidden;
         long toVersion = 0;
         if (http.Request.Query["toVersion"].ToString() is { Length: > 0 } v && (!long.TryParse(v, out toVersion) || toVersion < 1))
             return Problem.Validation("toVersion", "out-of-range", "must be a stream version of 1 or more.").ToResult();

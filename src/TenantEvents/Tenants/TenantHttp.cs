@@ -15,6 +15,25 @@ public static class TenantHttp
     public static IResult? Invisible(Caller caller, Guid tenantId) =>
         caller.CanSeeTenant(tenantId) ? null : Problem.NotFound("tenant").ToResult();
 
+    /// <summary>
+    /// Like <see cref="Invisible"/>, and a tenant member passes when the organisation engine gives it the permission at
+    /// the tenant's root organisation: 403 if it can see the root but lacks the permission, 404 if it sees nothing.
+    /// </summary>
+    public static async Task<IResult?> InvisibleAsync(HttpContext http, Guid tenantId, string permission, CancellationToken cancellation)
+    {
+        var caller = http.Caller();
+        if (caller.CanSeeTenant(tenantId)) return null;
+        if (!caller.IsMemberOf(tenantId) || TenantEvents.Organisations.Standing.Of(caller, tenantId) is not { } standing)
+            return Problem.NotFound("tenant").ToResult();
+        var store = http.RequestServices.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
+        var (sees, may) = await store.ReadAsync(tenantId, g => g.Root is { } root
+            ? (standing.CanSee(g, root), standing.Can(g, permission, root))
+            : (false, false), cancellation);
+        return may ? null
+            : sees ? Problem.Forbidden($"You do not hold {permission} at the tenant's root organisation.").With("permission", permission).ToResult()
+            : Problem.NotFound("tenant").ToResult();
+    }
+
     /// <summary>Reads If-Match: a stream version in quotes ("7"), or * for any. Anything else is a 400.</summary>
     public static bool TryExpectedVersion(HttpRequest request, out long? version, out IResult? error)
     {
@@ -40,10 +59,11 @@ public static class TenantHttp
     public static async Task<IResult> Command(HttpContext http, TenantStreams streams, MessageContext context, Guid tenantId,
         string command, IReadOnlyList<FieldError> errors, Func<Actor, Tenant, DateTimeOffset, Decision> decide,
         CancellationToken cancellation, Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null,
-        Func<Applied, Task>? afterCommit = null)
+        Func<Applied, Task>? afterCommit = null, string? memberPermission = null)
     {
         var caller = http.Caller();
-        if (Invisible(caller, tenantId) is { } hidden) return hidden;
+        if ((memberPermission is null ? Invisible(caller, tenantId) : await InvisibleAsync(http, tenantId, memberPermission, cancellation)) is { } hidden)
+            return hidden;
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         if (!TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
         var outcome = await streams.Execute(context, tenantId, expected, (tenant, now) => decide(caller.Actor, tenant, now),

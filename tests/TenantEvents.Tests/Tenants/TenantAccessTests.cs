@@ -16,14 +16,14 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
     /// <summary>Every tenant endpoint, with a body that would be valid, and the roles it accepts.</summary>
     public static readonly (HttpMethod Method, string Path, object? Body, string[] Roles)[] Endpoints =
     [
-        (HttpMethod.Get, "/api/tenants/{id}", null, [Roles.PlatformAdmin, Roles.PlatformApprover, Roles.Auditor, Roles.Analyst, Roles.TenantAdmin]),
-        (HttpMethod.Get, "/api/tenants/{id}/events", null, [Roles.PlatformAdmin, Roles.Auditor, Roles.TenantAdmin]),
+        (HttpMethod.Get, "/api/tenants/{id}", null, [Roles.PlatformAdmin, Roles.PlatformApprover, Roles.Auditor, Roles.Analyst, Roles.TenantAdmin, Roles.TenantMember]),
+        (HttpMethod.Get, "/api/tenants/{id}/events", null, [Roles.PlatformAdmin, Roles.Auditor, Roles.TenantAdmin, Roles.TenantMember]),
         (HttpMethod.Post, "/api/tenants/{id}/approve", new { comment = "ok" }, [Roles.PlatformApprover]),
         (HttpMethod.Post, "/api/tenants/{id}/reject", new { reason = "no" }, [Roles.PlatformApprover]),
         (HttpMethod.Post, "/api/tenants/{id}/provision", null, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/suspend", new { reason = "x" }, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/reactivate", null, [Roles.PlatformAdmin]),
-        (HttpMethod.Put, "/api/tenants/{id}/name", new { name = "Stolen" }, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        (HttpMethod.Put, "/api/tenants/{id}/name", new { name = "Stolen" }, [Roles.PlatformAdmin, Roles.TenantAdmin, Roles.TenantMember]),
         (HttpMethod.Patch, "/api/tenants/{id}/settings", new { auditRetentionDays = 31 }, [Roles.PlatformAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/decommission", new { reason = "x" }, [Roles.PlatformAdmin, Roles.TenantAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/decommission/approve", null, [Roles.PlatformApprover]),
@@ -194,6 +194,31 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (await own.Send(HttpMethod.Patch, $"/api/tenants/{id}/settings", new { quotas = new { licences = 100000 } }))
             .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await own.Post($"/api/tenants/{id}/decommission", new { reason = "we are merging" })).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task a_tenant_member_reaches_the_tenant_itself_only_through_grants_at_its_root()
+    {
+        var id = await Active();
+        var root = await RootOf(id);
+        var admin = TenantAdminOf(id);
+        var member = As(Roles.TenantMember, "rhea", id);
+        // No grant: the tenant does not exist for her.
+        (await member.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await member.Get($"/api/tenants/{id}/events")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // A grant below the root is not enough either.
+        var unit = (await admin.Post($"/api/tenants/{id}/organisations", new { parentId = root, name = "Unit", kind = "unit" })).Json.GetProperty("id").GetGuid();
+        (await admin.Post($"/api/tenants/{id}/organisations/{unit}/grants", new { principal = new { kind = "user", id = "rhea" }, role = "agency-admin" })).ShouldBe(HttpStatusCode.Created);
+        (await member.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // records-clerk at the root: she sees the trail; agency-admin at the root: she reads and renames the tenant.
+        (await admin.Post($"/api/tenants/{id}/organisations/{root}/grants", new { principal = new { kind = "user", id = "rhea" }, role = "records-clerk" })).ShouldBe(HttpStatusCode.Created);
+        (await member.Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK);
+        (await member.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await admin.Post($"/api/tenants/{id}/organisations/{root}/grants", new { principal = new { kind = "user", id = "rhea" }, role = "agency-admin" })).ShouldBe(HttpStatusCode.Created);
+        (await member.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
+        (await member.Send(HttpMethod.Put, $"/api/tenants/{id}/name", new { name = "Renamed by Rhea" })).ShouldBe(HttpStatusCode.OK);
+        // Decommissioning stays with the tenant's administrators.
+        (await member.Post($"/api/tenants/{id}/decommission", new { reason = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
     }
 
     [Fact]
