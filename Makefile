@@ -24,7 +24,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
 	@echo "make test     build and run every test against a real PostgreSQL"
-	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name]   print a development bearer token"
+	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
 	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios)"
 	@echo "make db-stop  stop the local PostgreSQL cluster"
@@ -55,7 +55,7 @@ run: db build
 token:
 	@test -f $(SERVICE_DLL) || $(DOTNET) build $(SERVICE) -nologo -clp:ErrorsOnly >/dev/null
 	@ASPNETCORE_ENVIRONMENT=Development TenantEvents__DataFolder="$(DATA)" \
-	  $(DOTNET) $(SERVICE_DLL) dev-token --role "$(ROLE)" --tenant "$(TENANT)" $(if $(SUB),--sub "$(SUB)")
+	  $(DOTNET) $(SERVICE_DLL) dev-token --role "$(ROLE)" --tenant "$(TENANT)" $(if $(SUB),--sub "$(SUB)") $(if $(GROUPS),--groups "$(GROUPS)")
 
 # Wolverine's handler code is generated ahead of time and committed; the service loads it statically.
 codegen: db

@@ -1,7 +1,7 @@
 namespace TenantEvents.Infrastructure.Security;
 
 /// <summary>
-/// `TenantEvents dev-token --role platform-admin [--role ...] [--tenant UUID] [--sub alice] [--minutes 60]`:
+/// `TenantEvents dev-token --role platform-admin [--role ...] [--tenant UUID] [--sub alice] [--groups a,b] [--minutes 60]`:
 /// prints a bearer token signed with the development key. Refuses outside the Development environment.
 /// </summary>
 public static class DevTokenCommand
@@ -17,6 +17,7 @@ public static class DevTokenCommand
         }
 
         var roles = new List<string>();
+        var groups = new List<string>();
         string? subject = null;
         Guid? tenant = null;
         var minutes = 60;
@@ -28,6 +29,7 @@ public static class DevTokenCommand
             {
                 case "--role": roles.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)); break;
                 case "--sub": subject = Next(); break;
+                case "--groups": groups.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)); break;
                 case "--tenant":
                     var t = Next();
                     if (t.Length > 0) tenant = Guid.TryParse(t, out var g) ? g : throw new ArgumentException($"--tenant {t} is not a UUID.");
@@ -35,7 +37,7 @@ public static class DevTokenCommand
                 case "--minutes": minutes = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--data": dataFolder = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: dev-token --role ROLE[,ROLE] [--tenant UUID] [--sub NAME] [--minutes N]");
+                    Console.Error.WriteLine($"Unknown argument {args[i]}. Usage: dev-token --role ROLE[,ROLE] [--tenant UUID] [--sub NAME] [--groups G[,G]] [--minutes N]");
                     return 2;
             }
         }
@@ -52,7 +54,7 @@ public static class DevTokenCommand
         }
 
         var key = DevTokenKeyFile.Load(Path.GetFullPath(dataFolder));
-        Console.WriteLine(DevTokens.Issue(key, subject ?? roles[0] + "-dev", roles, tenant, TimeSpan.FromMinutes(minutes), DateTime.UtcNow));
+        Console.WriteLine(DevTokens.Issue(key, subject ?? roles[0] + "-dev", roles, tenant, TimeSpan.FromMinutes(minutes), DateTime.UtcNow, groups));
         return 0;
     }
 }
