@@ -25,6 +25,20 @@ public static class OpenApiResponses
             ("GET", "/api/templates") => (200, typeof(List<TenantTemplate>)),
             ("GET", "/api/templates/{name}") => (200, typeof(TenantTemplate)),
             ("GET", "/api/platform/key-service") => (200, typeof(Keys.KeyServiceStatus)),
+            ("POST", "/api/tenants/{tenantId}/organisations") => (201, typeof(Organisations.OrganisationView)),
+            ("GET", "/api/tenants/{tenantId}/organisations" or "/api/tenants/{tenantId}/organisations/{orgId}/children"
+                or "/api/tenants/{tenantId}/organisations/{orgId}/descendants" or "/api/tenants/{tenantId}/organisations/{orgId}/ancestors"
+                or "/api/tenants/{tenantId}/access/organisations") => (200, typeof(Organisations.OrganisationPage)),
+            ("GET", "/api/tenants/{tenantId}/organisations/{orgId}") or ("PUT", "/api/tenants/{tenantId}/organisations/{orgId}/name")
+                or ("PUT", "/api/tenants/{tenantId}/organisations/{orgId}/attributes") or ("POST", "/api/tenants/{tenantId}/organisations/{orgId}/move")
+                => (200, typeof(Organisations.OrganisationView)),
+            ("GET", "/api/tenants/{tenantId}/access/explain") => (200, typeof(Organisations.AccessAnswer)),
+            ("POST", "/api/tenants/{tenantId}/organisations/{orgId}/grants") => (201, typeof(Organisations.GrantView)),
+            ("PUT", "/api/tenants/{tenantId}/roles/{name}") => (200, typeof(Organisations.RoleView)),
+            // The other organisation and access answers are small ad-hoc objects (or 204): described by their endpoints' docs.
+            (_, var r) when r.StartsWith("/api/tenants/{tenantId}/", StringComparison.Ordinal)
+                && (r.Contains("/organisations") || r.Contains("/roles") || r.Contains("/access/") || r.Contains("/grants") || r.Contains("/members"))
+                => (200, (Type?)null),
             (_, var r) when r.StartsWith("/api/tenants/{tenantId}", StringComparison.Ordinal) => (200, typeof(Tenant)),
             _ => (200, (Type?)null),
         };

@@ -33,6 +33,13 @@ public class ServiceTests(AppFixture fixture) : IntegrationTest(fixture)
         Schema("/api/tenants/{tenantId}/approve", "post", "409").ShouldEndWith("/Problem");
         Schema("/api/tenants/{tenantId}/suspend", "post", "412").ShouldEndWith("/Problem");
         Schema("/api/tenants", "get", "200").ShouldEndWith("/TenantPage");
+        Schema("/api/tenants/{tenantId}/organisations", "post", "201").ShouldEndWith("/OrganisationView");
+        Schema("/api/tenants/{tenantId}/organisations/{orgId}", "get", "200").ShouldEndWith("/OrganisationView");
+        Schema("/api/tenants/{tenantId}/organisations/{orgId}/descendants", "get", "200").ShouldEndWith("/OrganisationPage");
+        Schema("/api/tenants/{tenantId}/access/explain", "get", "200").ShouldEndWith("/AccessAnswer");
+        Schema("/api/tenants/{tenantId}/organisations/{orgId}/move", "post", "409").ShouldEndWith("/Problem");
+        operations.ShouldContain("CheckAccess");
+        operations.ShouldContain("SetPolicy");
     }
 
     [Fact]
