@@ -13,6 +13,4 @@ public static class Failures
     };
 
     public static bool IsConcurrency(Exception e) => AreAll<ConcurrencyException>(e);
-
-    public static bool IsDuplicate(Exception e) => AreAll<DocumentAlreadyExistsException>(e);
 }

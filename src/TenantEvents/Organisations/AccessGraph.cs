@@ -140,7 +140,14 @@ public sealed class AccessGraph
     /// The nearest grant that gives one of the principals the permission at the organisation: made there or at an
     /// ancestor (grants are inherited downwards, additively). Null when none does, or the organisation is not open.
     /// </summary>
-    public AccessExplanation? Explain(IReadOnlyCollection<Principal> principals, string permission, Guid org)
+    public AccessExplanation? Explain(IReadOnlyCollection<Principal> principals, string permission, Guid org) =>
+        Nearest(principals, role => role.Effective.Contains(permission), org);
+
+    /// <summary>Whether the principals hold any of the permissions at the organisation: one walk up, whatever their number.</summary>
+    public bool HoldsAny(IReadOnlyCollection<Principal> principals, IReadOnlyCollection<string> permissions, Guid org) =>
+        Nearest(principals, role => permissions.Any(role.Effective.Contains), org) is not null;
+
+    private AccessExplanation? Nearest(IReadOnlyCollection<Principal> principals, Func<RoleDefinition, bool> matches, Guid org)
     {
         if (FindOpen(org) is null) return null;
         var distance = 0;
@@ -148,7 +155,7 @@ public sealed class AccessGraph
         {
             if (_grantsByOrg.TryGetValue(node.Id, out var grants))
                 foreach (var grant in grants)
-                    if (principals.Contains(grant.Principal) && _roles.TryGetValue(grant.Role, out var role) && role.Effective.Contains(permission))
+                    if (principals.Contains(grant.Principal) && _roles.TryGetValue(grant.Role, out var role) && matches(role))
                         return new AccessExplanation(grant, node.Id, distance, distance > 0);
             distance++;
         }

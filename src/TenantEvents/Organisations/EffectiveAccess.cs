@@ -46,14 +46,8 @@ public static class EffectiveAccessEndpoints
                 why?.Inherited ?? false, path);
         }
 
-        // Now: one read, one round trip. As it was: who may ask is still decided on the tree as it is now.
-        var now = await OrgHttp.Read(http, store, tenantId, (standing, g) =>
-            AskAbout(standing, g, principal!, org) is { } denied ? denied.ToResult()
-            : at is null && version is null ? Results.Json(Answer(g), Json.Options)
-            : Results.Empty, cancellation);
-        if (at is null && version is null || now != Results.Empty) return now;
-        var past = await store.AsOfAsync(tenantId, at, version, cancellation);
-        return past.Find(org) is null ? Problem.NotFound("organisation").ToResult() : Results.Json(Answer(past), Json.Options);
+        return await OrgHttp.ReadAsOf(http, streams, store, tenantId, at, version, (standing, g) => AskAbout(standing, g, principal!, org),
+            g => g.Find(org) is null ? Problem.NotFound("organisation").ToResult() : Results.Json(Answer(g), Json.Options), cancellation);
     }
 
     /// <summary>Up to 1,000 (principal, permission, organisation) checks in one call, answered in order.</summary>
@@ -74,7 +68,7 @@ public static class EffectiveAccessEndpoints
             return (Principal: p, Permission: perm, Org: c.OrganisationId ?? Guid.Empty, Groups: c.Groups);
         }).ToList();
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        return await OrgHttp.Read(http, store, tenantId, (standing, g) => Results.Json(new
+        return await OrgHttp.Read(http, streams, store, tenantId, (standing, g) => Results.Json(new
         {
             results = parsed.Select(c =>
             {
@@ -93,7 +87,7 @@ public static class EffectiveAccessEndpoints
     public static async Task<IResult> Where(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, TenantEventsOptions options,
         CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
+        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
         if (refusal is not null) return refusal;
         var q = http.Request.Query;
         var errors = new List<FieldError>();

@@ -19,15 +19,10 @@ public static class GrantsEndpoints
         CancellationToken cancellation)
     {
         if (!OrgHttp.TryAsOf(http.Request, out var at, out var version, out var error)) return error!;
-        // Who may read is decided on the tree as it is now.
-        var now = await OrgHttp.Read(http, store, tenantId, (standing, g) =>
-            OrgHttp.Authorise(standing, g, Permissions.AccessRead, orgId) is { } no ? no.ToResult()
-            : at is null && version is null ? Results.Json(new { items = g.GrantsAt(orgId).Select(View).ToList() }, Json.Options)
-            : Results.Empty, cancellation);
-        if (at is null && version is null || now != Results.Empty) return now;
-        var past = await store.AsOfAsync(tenantId, at, version, cancellation);
-        return past.Find(orgId) is null ? Problem.NotFound("organisation").ToResult()
-            : Results.Json(new { items = past.GrantsAt(orgId).Select(View).ToList() }, Json.Options);
+        return await OrgHttp.ReadAsOf(http, streams, store, tenantId, at, version,
+            (standing, g) => OrgHttp.Authorise(standing, g, Permissions.AccessRead, orgId),
+            g => g.Find(orgId) is null ? Problem.NotFound("organisation").ToResult()
+                : Results.Json(new { items = g.GrantsAt(orgId).Select(View).ToList() }, Json.Options), cancellation);
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ public static class ListOrganisationsEndpoint
     private static async Task<IResult> List(Guid tenantId, Guid? orgId, Func<AccessGraph, Guid, IEnumerable<OrgNode>> select, HttpContext http,
         TenantStreams streams, OrganisationStore store, TenantEventsOptions options, CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
+        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
         if (refusal is not null) return refusal;
         if (!OrgHttp.TryAsOf(http.Request, out var at, out var version, out var error)) return error!;
         if (!OrgHttp.TryPage(http.Request, options, out var limit, out var cursor, out error)) return error!;

@@ -48,21 +48,23 @@ public static class MemberEndpoints
                     if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, org) is { } no) return OrgDecision.Refuse(no);
                 return OrganisationDecisions.MoveMember(graph, userId, command.FromOrganisationId, command.ToOrganisationId, standing.Actor, streams.Now);
             },
-            _ => Organisations(tenantId, userId, http, store, cancellation), cancellation);
+            _ => Organisations(tenantId, userId, http, streams, store, cancellation), cancellation);
     }
 
     [WolverineGet("/api/tenants/{tenantId}/organisations/{orgId}/members", OperationId = "ListMembers")]
     [Authorize(Roles = OrgHttp.Roles)]
-    public static Task<IResult> List(Guid tenantId, Guid orgId, HttpContext http, OrganisationStore store, CancellationToken cancellation) =>
-        OrgHttp.Read(http, store, tenantId, (standing, g) =>
+    public static Task<IResult> List(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store,
+        CancellationToken cancellation) =>
+        OrgHttp.Read(http, streams, store, tenantId, (standing, g) =>
             OrgHttp.Authorise(standing, g, "member.read", orgId) is { } no ? no.ToResult()
             : Results.Json(new { items = g.MembersOf(orgId).Order(StringComparer.Ordinal).ToList() }, Json.Options), cancellation);
 
     /// <summary>The organisations a user belongs to (those the caller may see).</summary>
     [WolverineGet("/api/tenants/{tenantId}/members/{userId}/organisations", OperationId = "MemberOrganisations")]
     [Authorize(Roles = OrgHttp.Roles)]
-    public static Task<IResult> Organisations(Guid tenantId, string userId, HttpContext http, OrganisationStore store, CancellationToken cancellation) =>
-        OrgHttp.Read(http, store, tenantId, (standing, g) => Results.Json(new
+    public static Task<IResult> Organisations(Guid tenantId, string userId, HttpContext http, TenantStreams streams, OrganisationStore store,
+        CancellationToken cancellation) =>
+        OrgHttp.Read(http, streams, store, tenantId, (standing, g) => Results.Json(new
         {
             items = g.MembershipsOf(userId).Where(o => standing.Principals.Contains(Principal.OfUser(userId)) || standing.Can(g, "member.read", o))
                 .OrderBy(o => o.ToString("N"), StringComparer.Ordinal).ToList(),

@@ -1,4 +1,3 @@
-using Marten;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants;
@@ -21,7 +20,7 @@ public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCol
 
     /// <summary>May know the organisation exists (else it answers 404, never 403).</summary>
     public bool CanSee(AccessGraph graph, Guid org) =>
-        Everything || ReadEverything || SeePermissions.Any(p => graph.Check(Principals, p, org));
+        Everything || ReadEverything || graph.HoldsAny(Principals, SeePermissions, org);
 
     public static Standing? Of(Caller caller, Guid tenantId)
     {
@@ -50,34 +49,60 @@ public static class OrgHttp
                                      $"{Infrastructure.Security.Roles.TenantMember}";
 
     /// <summary>The caller's standing and the tenant, or the answer to give instead (404 unknown or not yours, 410 shredded, 409 not active).</summary>
-    public static async Task<(Standing? Standing, IResult? Refusal)> Enter(HttpContext http, TenantStreams streams, Guid tenantId, bool writing,
-        CancellationToken cancellation)
+    public static async Task<(Standing? Standing, IResult? Refusal)> Enter(HttpContext http, TenantStreams streams, OrganisationStore store,
+        Guid tenantId, bool writing, CancellationToken cancellation)
     {
-        var standing = Standing.Of(http.Caller(), tenantId);
-        if (standing is null) return (null, Problem.NotFound("tenant").ToResult());
-        await using var session = streams.Store.QuerySession(tenantId.ToString());
-        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
-        if (record is null) return (null, Problem.NotFound("tenant").ToResult());
-        if (record.Shredded) return (null, TenantHttp.Gone(record));
-        if (writing && record.State is not (TenantState.Active))
-            return (null, new Problem("tenant-not-active", 409, "The tenant's organisations change only while it is active",
-                $"The tenant is {TenantHttp.Kebab(record.State)}.").With("currentState", TenantHttp.Kebab(record.State)).ToResult());
-        return (standing, null);
+        var (refusal, standing) = await ReadCore(http, streams, store, tenantId, (standing, _) => standing, cancellation, writing);
+        return (refusal is null ? standing : null, refusal);
     }
 
     /// <summary>
     /// A read in one round trip to the database when the graph is current: the caller's standing, the tenant's status
     /// and the graph, answered under the graph's lock. 404 for a tenant that is unknown or not the caller's, 410 shredded.
     /// </summary>
-    public static async Task<IResult> Read(HttpContext http, OrganisationStore store, Guid tenantId, Func<Standing, AccessGraph, IResult> read,
+    public static async Task<IResult> Read(HttpContext http, TenantStreams streams, OrganisationStore store, Guid tenantId,
+        Func<Standing, AccessGraph, IResult> read, CancellationToken cancellation)
+    {
+        var (refusal, answer) = await ReadCore(http, streams, store, tenantId, read, cancellation);
+        return refusal ?? answer!;
+    }
+
+    /// <summary>
+    /// A read now, or as the tree was (?asOf= / ?asOfVersion=): who may ask is decided on the tree as it is now (a past
+    /// grant does not reopen what the caller may no longer see); the answer comes from the tree then.
+    /// </summary>
+    public static async Task<IResult> ReadAsOf(HttpContext http, TenantStreams streams, OrganisationStore store, Guid tenantId,
+        DateTimeOffset? at, long? version, Func<Standing, AccessGraph, Problem?> authorise, Func<AccessGraph, IResult> answer,
         CancellationToken cancellation)
     {
-        if (Standing.Of(http.Caller(), tenantId) is not { } standing) return Problem.NotFound("tenant").ToResult();
-        return await store.ReadAsync(tenantId, (status, graph) =>
-            !status.Exists ? Problem.NotFound("tenant").ToResult()
-            : status.Shredded ? Problem.Gone().ToResult()
-            : read(standing, graph), cancellation);
+        var now = at is null && version is null;
+        var (refusal, result) = await ReadCore(http, streams, store, tenantId,
+            (standing, g) => authorise(standing, g) is { } no ? no.ToResult() : now ? answer(g) : null, cancellation);
+        if (refusal is not null) return refusal;
+        return result ?? answer(await store.AsOfAsync(tenantId, at, version, cancellation));
     }
+
+    /// <summary>The one path every organisation request takes into a tenant: standing, tenant status, graph.</summary>
+    public static async Task<(IResult? Refusal, T? Value)> ReadCore<T>(HttpContext http, TenantStreams streams, OrganisationStore store,
+        Guid tenantId, Func<Standing, AccessGraph, T> read, CancellationToken cancellation, bool writing = false)
+    {
+        if (Standing.Of(http.Caller(), tenantId) is not { } standing) return (Problem.NotFound("tenant").ToResult(), default);
+        var (status, value) = await store.ReadAsync(tenantId, (status, g) => (status, Usable(status, writing) ? read(standing, g) : default),
+            cancellation);
+        if (Usable(status, writing)) return (null, value);
+        if (!status.Exists) return (Problem.NotFound("tenant").ToResult(), default);
+        if (status.Shredded)
+        {
+            await using var session = streams.Store.QuerySession(tenantId.ToString());
+            return (TenantHttp.Gone((await session.LoadAsync<TenantRecord>(tenantId, cancellation))!), default);
+        }
+        var state = TenantHttp.Kebab(Enum.Parse<TenantState>(status.State!));
+        return (new Problem("tenant-not-active", 409, "The tenant's organisations change only while it is active",
+            $"The tenant is {state}.").With("currentState", state).ToResult(), default);
+    }
+
+    private static bool Usable(TenantStatus status, bool writing) =>
+        status.Exists && !status.Shredded && (!writing || status.State == nameof(TenantState.Active));
 
     /// <summary>
     /// 404 for an organisation the caller may not see (or that does not exist), 403 for one it sees but may not act on
@@ -99,7 +124,7 @@ public static class OrgHttp
         Func<Standing, AccessGraph, OrgDecision> decide, Func<OrgApplied, Task<IResult>> respond, CancellationToken cancellation,
         Guid? versioned = null)
     {
-        var (standing, refusal) = await Enter(http, streams, tenantId, writing: true, cancellation);
+        var (standing, refusal) = await Enter(http, streams, store, tenantId, writing: true, cancellation);
         if (refusal is not null) return refusal;
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
         var outcome = await store.Execute(context, tenantId, graph =>

@@ -155,18 +155,12 @@ public sealed class OrganisationStore(TenantStreams streams)
         await Flush(connection, projection, cancellation);
         await session.SaveChangesAsync(cancellation);
 
+        // The graph decided on (the cached one, or one loaded for this command) advances by the same events and is cached.
         lock (entry)
         {
-            if (entry.Graph is { } cached && cached.Version == version)
-            {
-                foreach (var e in decision.Events) cached.Apply(e);
-                cached.Version = next;
-            }
-            else if (ReferenceEquals(graph, entry.Graph) || entry.Graph is null || entry.Graph.Version < next)
-            {
-                // The graph we decided on was loaded for this command: it becomes the cache, advanced.
-                if (!ReferenceEquals(graph, entry.Graph)) { foreach (var e in decision.Events) graph.Apply(e); graph.Version = next; entry.Graph = graph; }
-            }
+            foreach (var e in decision.Events) graph.Apply(e);
+            graph.Version = next;
+            if (entry.Graph is null || entry.Graph.Version <= next) entry.Graph = graph;
         }
         return new OrgApplied(decision.Events, next);
     }
@@ -232,9 +226,7 @@ public sealed class OrganisationStore(TenantStreams streams)
             while (await reader.ReadAsync(cancellation))
                 rows.Add((reader.GetGuid(0), new SealedPayload(reader.GetInt32(1), (byte[])reader[2], (byte[])reader[3])));
         foreach (var (id, payload) in rows)
-            result[id] = payload.KeyVersion == 0
-                ? System.Text.Encoding.UTF8.GetString(payload.Ciphertext)
-                : System.Text.Encoding.UTF8.GetString(Sealing.Open(await streams.Keys.VersionAsync(tenant, payload.KeyVersion, cancellation), payload, id, NameType));
+            result[id] = System.Text.Encoding.UTF8.GetString(await streams.OpenBytesAsync(tenant, payload, id, NameType, cancellation));
         return result;
     }
 
@@ -269,19 +261,11 @@ public sealed class OrganisationStore(TenantStreams streams)
     {
         var type = e.GetType();
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
-        var payload = streams.Options.Sealing
-            ? Sealing.Seal(await streams.Keys.CurrentAsync(tenant, cancellation), plaintext, stream, TenantEventTypes.StoredName(type))
-            : new SealedPayload(0, [], plaintext);
-        return TenantEventTypes.Wrap(type, payload);
+        return TenantEventTypes.Wrap(type, await streams.SealBytesAsync(tenant, plaintext, stream, TenantEventTypes.StoredName(type), cancellation));
     }
 
-    private async Task<SealedPayload> SealNameAsync(Guid tenant, Guid org, string name, CancellationToken cancellation)
-    {
-        var plaintext = System.Text.Encoding.UTF8.GetBytes(name);
-        return streams.Options.Sealing
-            ? Sealing.Seal(await streams.Keys.CurrentAsync(tenant, cancellation), plaintext, org, NameType)
-            : new SealedPayload(0, [], plaintext);
-    }
+    private Task<SealedPayload> SealNameAsync(Guid tenant, Guid org, string name, CancellationToken cancellation) =>
+        streams.SealBytesAsync(tenant, System.Text.Encoding.UTF8.GetBytes(name), org, NameType, cancellation);
 
     /// <summary>The projection, in the command's transaction: one statement per event (a move rewrites its subtree's paths in one).</summary>
     private async Task ProjectAsync(List<NpgsqlBatchCommand> batch, Guid tenant, object e, CancellationToken cancellation)

@@ -26,7 +26,7 @@ public static class PolicyEndpoints
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
                 OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
                 : OrganisationDecisions.SetPolicy(graph, orgId, key, command.Mode, command.Value, standing.Actor, streams.Now),
-            _ => Effective(http, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
+            _ => Effective(http, streams, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
     }
 
     [WolverineDelete("/api/tenants/{tenantId}/organisations/{orgId}/policies/{key}", OperationId = "ClearPolicy")]
@@ -36,16 +36,18 @@ public static class PolicyEndpoints
         OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
                 OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
                 : OrganisationDecisions.ClearPolicy(graph, orgId, key, standing.Actor, streams.Now),
-            _ => Effective(http, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
+            _ => Effective(http, streams, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
 
     /// <summary>The guardrails in force at the organisation, each with where it was set and whether a lock binds it.</summary>
     [WolverineGet("/api/tenants/{tenantId}/organisations/{orgId}/policies", OperationId = "EffectivePolicies")]
     [Authorize(Roles = OrgHttp.Roles)]
-    public static Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, OrganisationStore store, CancellationToken cancellation) =>
-        Effective(http, store, tenantId, orgId, cancellation);
+    public static Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store,
+        CancellationToken cancellation) =>
+        Effective(http, streams, store, tenantId, orgId, cancellation);
 
-    private static Task<IResult> Effective(HttpContext http, OrganisationStore store, Guid tenantId, Guid orgId, CancellationToken cancellation) =>
-        OrgHttp.Read(http, store, tenantId, (standing, g) =>
+    private static Task<IResult> Effective(HttpContext http, TenantStreams streams, OrganisationStore store, Guid tenantId, Guid orgId,
+        CancellationToken cancellation) =>
+        OrgHttp.Read(http, streams, store, tenantId, (standing, g) =>
             g.Find(orgId) is null || !standing.CanSee(g, orgId) ? Problem.NotFound("organisation").ToResult()
             : Results.Json(new
             {

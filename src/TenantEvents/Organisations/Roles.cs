@@ -17,7 +17,7 @@ public static class RolesEndpoints
     [Authorize(Roles = OrgHttp.Roles)]
     public static async Task<IResult> List(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, tenantId, writing: false, cancellation);
+        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
         if (refusal is not null) return refusal;
         var roles = await store.ReadAsync(tenantId, g => g.Root is { } root && standing!.CanSee(g, root)
             ? g.Roles.Select(r => new RoleView(r.Name, r.Description, r.Permissions.Order(StringComparer.Ordinal).ToList())).ToList()

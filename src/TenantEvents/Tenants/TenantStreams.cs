@@ -172,23 +172,30 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         }).ToList();
     }
 
+    /// <summary>Bytes of the tenant sealed under its current data key, bound to a stream and type (kept plain when sealing is off).</summary>
+    public async Task<SealedPayload> SealBytesAsync(Guid tenant, byte[] plaintext, Guid stream, string type, CancellationToken cancellation) =>
+        options.Sealing
+            ? Sealing.Seal(await keys.CurrentAsync(tenant, cancellation), plaintext, stream, type)
+            : new SealedPayload(0, [], plaintext);
+
+    /// <summary>The bytes <see cref="SealBytesAsync"/> sealed (key version 0: stored plain).</summary>
+    public async Task<byte[]> OpenBytesAsync(Guid tenant, SealedPayload payload, Guid stream, string type, CancellationToken cancellation) =>
+        payload.KeyVersion == 0
+            ? payload.Ciphertext
+            : Sealing.Open(await keys.VersionAsync(tenant, payload.KeyVersion, cancellation), payload, stream, type);
+
     public async Task<TenantRecord> RecordAsync(Tenant tenant, CancellationToken cancellation)
     {
         var stored = options.Sealing ? await ContactProtection.ProtectAsync(keys, tenant, cancellation) : tenant;
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(stored, SealedJson.Options);
-        SealedPayload payload = options.Sealing
-            ? Sealing.Seal(await keys.CurrentAsync(tenant.Id, cancellation), plaintext, tenant.Id, TenantRecord.SealedType)
-            : new SealedPayload(0, [], plaintext);
-        return TenantRecord.Of(tenant, payload);
+        return TenantRecord.Of(tenant, await SealBytesAsync(tenant.Id, plaintext, tenant.Id, TenantRecord.SealedType, cancellation));
     }
 
     /// <summary>The tenant inside a read-model record; throws <see cref="KeyDestroyedException"/> if it was shredded.</summary>
     public async Task<Tenant> ReadAsync(TenantRecord record, CancellationToken cancellation)
     {
         if (record.Sealed is not { } payload) throw new KeyDestroyedException(record.Id, 0);
-        var plaintext = payload.KeyVersion == 0
-            ? payload.Ciphertext
-            : Sealing.Open(await keys.VersionAsync(record.Id, payload.KeyVersion, cancellation), payload, record.Id, TenantRecord.SealedType);
+        var plaintext = await OpenBytesAsync(record.Id, payload, record.Id, TenantRecord.SealedType, cancellation);
         var tenant = JsonSerializer.Deserialize<Tenant>(plaintext, SealedJson.Options)!;
         return payload.KeyVersion == 0 ? tenant : await ContactProtection.RevealAsync(keys, tenant, cancellation);
     }

@@ -203,6 +203,12 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         await Grant(admin, tenant, x, "user:dana", "records-clerk");
         var dana = Member(tenant, "dana", "detectives");
         (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={x1}")).ShouldBe(HttpStatusCode.NotFound);
+        (await admin.Send(HttpMethod.Put, $"/api/tenants/{tenant}/roles/unit-reader", new { permissions = new[] { "org.read" } })).ShouldBe(HttpStatusCode.OK);
+        await Grant(admin, tenant, x, "user:dana", "unit-reader");
+        (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={x1}")).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("allowed").GetBoolean().ShouldBeTrue();
+        (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:eve&permission=case.read&organisationId={x1}"))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
     }
 
     [Fact]

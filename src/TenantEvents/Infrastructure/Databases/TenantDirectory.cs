@@ -42,9 +42,13 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
           created_at timestamptz not null);
         """;
 
+    private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id";
+
+    private string PlacementSql => $"select database_id from {schema}.tenant_placements where tenant = $1";
+
     public async Task<IReadOnlyList<DatabaseEntry>> DatabasesAsync(CancellationToken cancellation = default)
     {
-        await using var command = main.CreateCommand($"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id");
+        await using var command = main.CreateCommand(DatabasesSql);
         try
         {
             await using var reader = await command.ExecuteReaderAsync(cancellation);
@@ -58,9 +62,10 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
         }
     }
 
+    /// <summary>Synchronous, for Marten's synchronous tenant lookup (only on a cache miss).</summary>
     public IReadOnlyList<DatabaseEntry> Databases()
     {
-        using var command = main.CreateCommand($"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id");
+        using var command = main.CreateCommand(DatabasesSql);
         try
         {
             using var reader = command.ExecuteReader();
@@ -77,14 +82,14 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
     /// <summary>The database a tenant was placed in, or null for an id that is no tenant of ours.</summary>
     public string? PlacementOf(Guid tenant)
     {
-        using var command = main.CreateCommand($"select database_id from {schema}.tenant_placements where tenant = $1");
+        using var command = main.CreateCommand(PlacementSql);
         command.Parameters.Add(new NpgsqlParameter { Value = tenant });
         return command.ExecuteScalar() as string;
     }
 
     public async Task<string?> PlacementOfAsync(Guid tenant, CancellationToken cancellation)
     {
-        await using var command = main.CreateCommand($"select database_id from {schema}.tenant_placements where tenant = $1");
+        await using var command = main.CreateCommand(PlacementSql);
         command.Parameters.Add(new NpgsqlParameter { Value = tenant });
         return await command.ExecuteScalarAsync(cancellation) as string;
     }

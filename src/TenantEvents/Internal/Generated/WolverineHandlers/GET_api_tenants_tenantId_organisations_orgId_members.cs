@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Organisations;
+using TenantEvents.Tenants;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -14,11 +15,13 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
+        private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_organisations_orgId_members(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_organisations_orgId_members(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _organisationStore = organisationStore;
+            _tenantStreams = tenantStreams;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -50,7 +53,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Organisations.MemberEndpoints.List(tenantId, orgId, httpContext, _organisationStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Organisations.MemberEndpoints.List(tenantId, orgId, httpContext, _tenantStreams, _organisationStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
