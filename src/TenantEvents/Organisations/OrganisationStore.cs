@@ -41,10 +41,13 @@ public sealed class OrganisationStore(TenantStreams streams)
     private Entry EntryFor(Guid tenant)
     {
         var entry = _graphs.GetOrAdd(tenant, _ => new Entry());
-        Volatile.Write(ref entry.LastUsed, Environment.TickCount64);
-        if (_graphs.Count > streams.Options.AccessGraphCacheSize)
-            foreach (var stale in _graphs.OrderBy(e => Volatile.Read(ref e.Value.LastUsed)).Take(_graphs.Count - streams.Options.AccessGraphCacheSize).ToList())
-                if (stale.Key != tenant) _graphs.TryRemove(stale.Key, out _);
+        // A use counter, not a clock: two uses within one clock tick must still be ordered, or the entry just used
+        // could be the one chosen for eviction (and kept) while an older one stays.
+        Volatile.Write(ref entry.LastUsed, Interlocked.Increment(ref _uses));
+        var excess = _graphs.Count - streams.Options.AccessGraphCacheSize;
+        if (excess > 0)
+            foreach (var stale in _graphs.Where(e => e.Key != tenant).OrderBy(e => Volatile.Read(ref e.Value.LastUsed)).Take(excess).ToList())
+                _graphs.TryRemove(stale.Key, out _);
         return entry;
     }
 
@@ -52,6 +55,7 @@ public sealed class OrganisationStore(TenantStreams streams)
     public int CachedGraphs => _graphs.Count;
 
     private readonly ConcurrentDictionary<Guid, Entry> _graphs = new();
+    private long _uses;
 
     /// <summary>Reads the graph at the tenant's current version under its lock (cheap: one row read, then memory).</summary>
     public Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation) =>
