@@ -19,7 +19,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
@@ -70,9 +70,18 @@ codegen-check: codegen
 	  git status --porcelain -- $(SERVICE)/Internal/Generated; \
 	  echo "Generated handler code is stale: run 'make codegen' and commit it." >&2; exit 1; fi
 
-test: db codegen-check
+# The federation tests start real OpenID provider processes (tests/idp, Node.js + oauth2-mock-server).
+idp: tests/idp/node_modules/.installed
+tests/idp/node_modules/.installed: tests/idp/package.json tests/idp/package-lock.json
+	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
+TEST_FILTER ?=
+test: db codegen-check idp
 	$(call connections,$(TEST_DB)) \
-	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
+	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
 
 bench:
 	$(call connections,tenantevents_bench) bench/run.sh $(BENCH_ARGS)

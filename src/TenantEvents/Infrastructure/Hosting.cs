@@ -106,11 +106,14 @@ public static class Hosting
                 marten.Events.MetadataConfig.HeadersEnabled = true;
                 marten.Events.MetadataConfig.UserNameEnabled = true;
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
-                foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All))
+                foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
+                             .Concat(TenantEvents.Identity.IdentityEventTypes.All))
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.
                 marten.Schema.For<TenantRecord>().MultiTenanted();
+                marten.Schema.For<TenantEvents.Identity.ServiceAccountRecord>().MultiTenanted();
+                marten.Schema.For<TenantEvents.Identity.IdentityProviderRecord>().MultiTenanted();
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine(wolverine => wolverine.MainDatabaseConnectionString = connectionString);
@@ -142,7 +145,7 @@ public static class Hosting
             context.ProblemDetails.Type = "urn:tenantevents:problem:" + code;
         });
         services.AddOpenApi();
-        services.AddTenantEventsSecurity(builder.Environment, options);
+        services.AddTenantEventsSecurity(builder.Environment, options, mainDataSource);
 
         services.AddHealthChecks()
             .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])

@@ -47,11 +47,43 @@ public sealed class TenantEventsOptions
     /// <summary>Largest accepted page size on list endpoints.</summary>
     public int MaxPageSize { get; set; } = 200;
 
+    /// <summary>
+    /// The service's public base URL: the issuer of its access tokens and the base of its discovery document
+    /// (/.well-known/openid-configuration). Set it to the address clients use.
+    /// </summary>
+    public string PublicUrl { get; set; } = "http://localhost:5080";
+
+    /// <summary>Lifetime of service-account access tokens (short, so a disabled account's tokens also die soon on their own).</summary>
+    public TimeSpan ServiceTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A signing key signs for this long; then a new one is made and the old one stays published until its tokens expire.</summary>
+    public TimeSpan SigningKeyLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How far token times (exp, nbf, iat) may be off our clock. Bounded: at most 5 minutes.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A tenant identity provider's discovery document and keys are fetched again after this long.</summary>
+    public TimeSpan FederationKeyCacheLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>At most one key refresh per identity provider in this interval when tokens name unknown key ids.</summary>
+    public TimeSpan FederationKeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Allow identity providers on plain http (only for local development and tests; never in production).</summary>
+    public bool AllowInsecureIdentityProviders { get; set; }
+
+    /// <summary>How often each instance reads credential revocations made by the others.</summary>
+    public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();
         configuration.GetSection(Section).Bind(options);
         options.DataFolder = Path.GetFullPath(options.DataFolder);
+        if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromMinutes(5))
+            throw new InvalidOperationException("TenantEvents:ClockSkew must be between 0 and 5 minutes.");
+        if (options.ServiceTokenLifetime <= TimeSpan.Zero || options.ServiceTokenLifetime > TimeSpan.FromHours(1))
+            throw new InvalidOperationException("TenantEvents:ServiceTokenLifetime must be more than 0 and at most 1 hour.");
+        options.PublicUrl = options.PublicUrl.TrimEnd('/');
         return options;
     }
 }

@@ -10,23 +10,31 @@ namespace TenantEvents.Organisations;
 /// everything (the administrator's reach is the whole tenant); auditors, analysts and approvers read; a tenant member
 /// holds exactly what its grants (and its groups' grants) give it, at the organisations they were made at and below.
 /// </summary>
-public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCollection<Principal> Principals, Actor Actor)
+/// <remarks>
+/// A service account (client-credentials token) holds its token's scopes, each a permission, across its whole tenant;
+/// nothing else.
+/// </remarks>
+public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCollection<Principal> Principals, Actor Actor,
+    IReadOnlySet<string>? Scopes = null)
 {
     private static readonly string[] ReadPermissions = [Permissions.OrgRead, Permissions.AccessRead, "member.read"];
     private static readonly string[] SeePermissions = [Permissions.OrgRead, Permissions.OrgManage, Permissions.MemberManage, Permissions.AccessRead];
 
     public bool Can(AccessGraph graph, string permission, Guid org) =>
-        Everything || (ReadEverything && ReadPermissions.Contains(permission)) || graph.Check(Principals, permission, org);
+        Everything || (ReadEverything && ReadPermissions.Contains(permission))
+        || (Scopes is null ? graph.Check(Principals, permission, org) : Scopes.Contains(permission) && graph.Find(org) is not null);
 
     /// <summary>May know the organisation exists (else it answers 404, never 403).</summary>
     public bool CanSee(AccessGraph graph, Guid org) =>
-        Everything || ReadEverything || graph.HoldsAny(Principals, SeePermissions, org);
+        Everything || ReadEverything
+        || (Scopes is null ? graph.HoldsAny(Principals, SeePermissions, org) : SeePermissions.Any(Scopes.Contains) && graph.Find(org) is not null);
 
     public static Standing? Of(Caller caller, Guid tenantId)
     {
         if (caller.Has(Roles.PlatformAdmin) || caller.AdministersTenant(tenantId)) return new(true, true, [], caller.Actor);
         if (caller.HasAny(Roles.PlatformWide)) return new(false, true, [], caller.Actor);
         if (!caller.IsMemberOf(tenantId)) return null;
+        if (caller.IsService) return new(false, false, [], caller.Actor, Permissions.Effective(caller.Scopes).ToHashSet(StringComparer.Ordinal));
         var principals = new HashSet<Principal> { Principal.OfUser(caller.Actor.Subject) };
         foreach (var group in caller.Groups) principals.Add(Principal.OfGroup(group));
         return new(false, false, principals, caller.Actor);

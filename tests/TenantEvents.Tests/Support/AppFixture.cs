@@ -43,6 +43,8 @@ public class AppFixture : IAsyncLifetime
             // side by side.
             builder.UseSetting("TenantEvents:DataFolder", DataFolder);
             builder.UseSetting("TenantEvents:ProvisioningWebhookSecret", WebhookSecret);
+            // The test identity providers (tests/idp) listen on plain http on loopback.
+            builder.UseSetting("TenantEvents:AllowInsecureIdentityProviders", "true");
             builder.ConfigureServices(services =>
             {
                 services.RemoveAll<Clock>();
@@ -201,7 +203,7 @@ public static class TestDatabase
                 do $$ declare t text; begin
                   select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
                   where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in ('tenant_data_keys', 'subject_data_keys',
-                    'tenant_placements', 'tenant_slugs', 'idempotency_records',
+                    'tenant_placements', 'tenant_slugs', 'idempotency_records', 'oauth_clients', 'credential_revocations', 'identity_issuers',
                     'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
                   execute 'truncate ' || t;
                 end $$

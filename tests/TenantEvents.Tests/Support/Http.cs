@@ -50,6 +50,12 @@ public static class HttpExtensions
     public static Task<Reply> Post(this HttpClient client, string url, object? body = null, IDictionary<string, string>? headers = null) =>
         client.Send(HttpMethod.Post, url, body, headers);
 
+    public static Task<Reply> Put(this HttpClient client, string url, object? body = null, IDictionary<string, string>? headers = null) =>
+        client.Send(HttpMethod.Put, url, body, headers);
+
+    public static Task<Reply> Delete(this HttpClient client, string url, IDictionary<string, string>? headers = null) =>
+        client.Send(HttpMethod.Delete, url, null, headers);
+
     public static Task<Reply> Get(this HttpClient client, string url, IDictionary<string, string>? headers = null) =>
         client.Send(HttpMethod.Get, url, null, headers);
 }

@@ -17,6 +17,9 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
 
     public string Schema => schema;
 
+    /// <summary>The main database (service role): the directory and the platform's identity tables.</summary>
+    public NpgsqlDataSource Main => main;
+
     public static string CreateTablesSql(string schema) => $"""
         create table if not exists {schema}.tenant_databases (
           id text primary key,
@@ -40,6 +43,32 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
           request_hash text not null,
           tenant uuid not null,
           created_at timestamptz not null);
+        -- Identity (Identity/): which tenant a service account's client id or an identity provider's issuer belongs to,
+        -- tokens revoked before a time (a disabled account: infinity), and the platform's token signing keys (the
+        -- private half only wrapped by the key service).
+        create table if not exists {schema}.oauth_clients (
+          client_id uuid primary key,
+          tenant uuid not null);
+        create table if not exists {schema}.credential_revocations (
+          client_id uuid primary key,
+          tenant uuid not null,
+          not_before timestamptz not null,
+          changed_at timestamptz not null default clock_timestamp());
+        create index if not exists credential_revocations_changed on {schema}.credential_revocations (changed_at);
+        create table if not exists {schema}.identity_issuers (
+          issuer text primary key,
+          tenant uuid not null unique,
+          configured_at timestamptz not null default clock_timestamp());
+        create table if not exists {schema}.platform_signing_keys (
+          kid text primary key,
+          algorithm text not null,
+          public_x bytea not null,
+          public_y bytea not null,
+          kek_id text not null,
+          wrap_algorithm text not null,
+          wrapped_d bytea not null,
+          created_at timestamptz not null,
+          retired_at timestamptz);
         """;
 
     private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id";

@@ -33,6 +33,14 @@ public static class Claims
     public const string Subject = "sub";
     public const string Name = "name";
     public const string Groups = "groups";
+    public const string Scope = "scope";
+    public const string Email = "email";
+
+    /// <summary>What kind of caller the token stands for: user (a person) or service (a service account).</summary>
+    public const string Kind = "kind";
+
+    /// <summary>The identity provider that vouched for a federated user (its issuer).</summary>
+    public const string IdentityProvider = "idp";
 }
 
 /// <summary>Who issued a command: written into every event so the events can serve as the audit trail.</summary>
@@ -60,8 +68,15 @@ public sealed class Caller
         _roles = principal.FindAll(Claims.Role).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
         var subject = principal.FindFirst(Claims.Subject)?.Value ?? principal.FindFirst(ClaimTypes.NameIdentifier)?.Value;
         Guid? tenant = Guid.TryParse(principal.FindFirst(Claims.TenantId)?.Value, out var t) ? t : null;
-        Actor = new Actor(subject ?? "anonymous", "user", tenant, principal.FindFirst(Claims.ClientId)?.Value);
+        var kind = principal.FindFirst(Claims.Kind)?.Value == "service" ? "service" : "user";
+        Actor = new Actor(subject ?? "anonymous", kind, tenant, principal.FindFirst(Claims.ClientId)?.Value);
     }
+
+    /// <summary>A service account of its tenant (client-credentials token): its rights are its token's scopes.</summary>
+    public bool IsService => Actor.Kind == "service";
+
+    /// <summary>The scopes of a service token (each a permission).</summary>
+    public IReadOnlyList<string> Scopes => Principal.FindAll(Claims.Scope).Select(c => c.Value).Distinct().ToList();
 
     public ClaimsPrincipal Principal { get; }
 

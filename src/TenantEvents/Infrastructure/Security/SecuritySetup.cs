@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.IdentityModel.Tokens;
 
@@ -7,50 +7,26 @@ namespace TenantEvents.Infrastructure.Security;
 public static class SecuritySetup
 {
     /// <summary>
-    /// Bearer tokens only. In Development the local dev-token key is trusted; in every other environment no issuer is
-    /// trusted yet (federation with real identity providers arrives with its own issue), so every token is refused.
-    /// Deny by default: the fallback policy demands an authenticated caller on every endpoint that does not opt out.
+    /// Bearer tokens only, judged by their issuer (Identity/BearerAuthentication.cs): the platform's own service tokens,
+    /// each tenant's identity provider, and in Development the local dev-token key. Deny by default: the fallback
+    /// policy demands an authenticated caller on every endpoint that does not opt out.
     /// </summary>
     public static IServiceCollection AddTenantEventsSecurity(this IServiceCollection services, IHostEnvironment environment,
-        TenantEventsOptions options)
+        TenantEventsOptions options, Npgsql.NpgsqlDataSource main)
     {
-        var trustedKeys = new List<SecurityKey>();
-        if (environment.IsDevelopment() && options.DevTokens)
-            trustedKeys.Add(DevTokenKeyFile.Load(options.DataFolder));
+        services.AddSingleton(provider => new TenantEvents.Identity.PlatformSigningKeys(main, options,
+            provider.GetRequiredService<TenantEvents.Keys.IKeyService>(), TimeProvider.System));
+        services.AddSingleton(provider => new TenantEvents.Identity.CredentialRevocations(main, options,
+            provider.GetRequiredService<ILogger<TenantEvents.Identity.CredentialRevocations>>()));
+        services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Identity.CredentialRevocations>());
+        services.AddSingleton(provider => new TenantEvents.Identity.FederationRegistry(main, options,
+            provider.GetRequiredService<Marten.IDocumentStore>(), provider.GetRequiredService<ILogger<TenantEvents.Identity.FederationRegistry>>()));
+        services.AddSingleton<TenantEvents.Identity.TokenValidator>();
+        services.AddSingleton<TenantEvents.Identity.ServiceAccountStore>();
 
-        services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
-            .AddJwtBearer(jwt =>
-            {
-                jwt.MapInboundClaims = false;
-                jwt.TokenValidationParameters = new TokenValidationParameters
-                {
-                    ValidIssuer = DevTokens.Issuer,
-                    ValidAudience = DevTokens.Audience,
-                    IssuerSigningKeys = trustedKeys,
-                    ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
-                    RequireSignedTokens = true,
-                    RequireExpirationTime = true,
-                    ClockSkew = TimeSpan.FromSeconds(30),
-                    NameClaimType = Claims.Subject,
-                    RoleClaimType = Claims.Role,
-                };
-                jwt.Events = new JwtBearerEvents
-                {
-                    OnChallenge = async context =>
-                    {
-                        context.HandleResponse();
-                        context.Response.Headers.WWWAuthenticate = context.AuthenticateFailure is null
-                            ? "Bearer"
-                            : "Bearer error=\"invalid_token\"";
-                        await Problem.Unauthenticated(context.AuthenticateFailure is null
-                                ? "Send a bearer token in the Authorization header."
-                                : "The bearer token was not accepted (signature, issuer, audience or lifetime).")
-                            .ToResult().ExecuteAsync(context.HttpContext);
-                    },
-                    OnForbidden = context =>
-                        Problem.Forbidden("Your roles do not allow this operation.").ToResult().ExecuteAsync(context.HttpContext),
-                };
-            });
+        services.AddAuthentication(TenantEvents.Identity.BearerAuthenticationHandler.Scheme)
+            .AddScheme<AuthenticationSchemeOptions, TenantEvents.Identity.BearerAuthenticationHandler>(
+                TenantEvents.Identity.BearerAuthenticationHandler.Scheme, _ => { });
 
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, TenantScopedForbidden>();
         services.AddAuthorizationBuilder()

@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Identity;
+
+/// <summary>The outcome of checking a bearer token: a principal, or why not (never shown in detail to the caller).</summary>
+public sealed record TokenCheck(ClaimsPrincipal? Principal, string? Failure)
+{
+    public static TokenCheck Fail(string why) => new(null, why);
+}
+
+/// <summary>
+/// Every bearer token is judged by its issuer, and only by the keys of that issuer:
+/// the platform's own access tokens (service accounts: ES256, typ at+jwt, our JWKS, revocation list);
+/// a tenant's identity provider (its discovery + JWKS, its audience and algorithms, and the tenant it belongs to);
+/// the development key (Development only). A token names its issuer, but the issuer decides nothing on its own: a
+/// forged iss of tenant A signed by anyone but A's provider fails A's keys. The principal is built from mapped claims
+/// only; nothing else of a foreign token reaches our authorisation.
+/// </summary>
+public sealed class TokenValidator
+{
+    private readonly TenantEventsOptions _options;
+    private readonly PlatformSigningKeys _platformKeys;
+    private readonly CredentialRevocations _revocations;
+    private readonly FederationRegistry _federation;
+    private readonly TokenValidationParameters? _dev;
+    private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
+    private readonly ConcurrentDictionary<string, TokenValidationParameters> _platformParameters = new(StringComparer.Ordinal);
+
+    public TokenValidator(TenantEventsOptions options, PlatformSigningKeys platformKeys, CredentialRevocations revocations,
+        FederationRegistry federation, IHostEnvironment environment)
+    {
+        _options = options;
+        _platformKeys = platformKeys;
+        _revocations = revocations;
+        _federation = federation;
+        if (environment.IsDevelopment() && options.DevTokens)
+            _dev = new TokenValidationParameters
+            {
+                ValidIssuer = DevTokens.Issuer,
+                ValidAudience = DevTokens.Audience,
+                IssuerSigningKey = DevTokenKeyFile.Load(options.DataFolder),
+                ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+                RequireSignedTokens = true,
+                RequireExpirationTime = true,
+                ClockSkew = options.ClockSkew,
+                NameClaimType = Claims.Subject,
+                RoleClaimType = Claims.Role,
+            };
+    }
+
+    /// <summary>Longest token accepted (a real access token is under 2 KB; the bound keeps parsing cheap).</summary>
+    private const int MaxTokenLength = 16 * 1024;
+
+    public async ValueTask<TokenCheck> ValidateAsync(string token, CancellationToken cancellation)
+    {
+        if (token.Length > MaxTokenLength) return TokenCheck.Fail("token too long");
+        JsonWebToken jwt;
+        try
+        {
+            jwt = _handler.ReadJsonWebToken(token);
+        }
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException or FormatException)
+        {
+            return TokenCheck.Fail("malformed token");
+        }
+        var issuer = jwt.Issuer;
+        if (string.IsNullOrEmpty(issuer)) return TokenCheck.Fail("no issuer");
+        if (issuer == _options.PublicUrl) return await PlatformAsync(jwt, cancellation);
+        if (issuer == DevTokens.Issuer) return _dev is null ? TokenCheck.Fail("development tokens are not accepted here") : await DevAsync(jwt);
+        if (await _federation.FindAsync(issuer, cancellation) is { } provider) return await FederatedAsync(jwt, provider, cancellation);
+        return TokenCheck.Fail("unknown issuer");
+    }
+
+    private async Task<TokenCheck> DevAsync(JsonWebToken jwt)
+    {
+        var result = await _handler.ValidateTokenAsync(jwt, _dev!);
+        return result.IsValid ? new TokenCheck(new ClaimsPrincipal(result.ClaimsIdentity), null) : TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+    }
+
+    private async Task<TokenCheck> PlatformAsync(JsonWebToken jwt, CancellationToken cancellation)
+    {
+        if (await _platformKeys.VerifierAsync(jwt.Kid, cancellation) is not { } key) return TokenCheck.Fail("unknown signing key");
+        var parameters = _platformParameters.GetOrAdd(jwt.Kid, _ => new TokenValidationParameters
+        {
+            ValidIssuer = _options.PublicUrl,
+            ValidAudience = DevTokens.Audience,
+            IssuerSigningKey = key,
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+            ValidTypes = ["at+jwt"],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = _options.ClockSkew,
+        });
+        var result = await _handler.ValidateTokenAsync(jwt, parameters);
+        if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+        if (!Guid.TryParse(Claim(jwt, Claims.ClientId), out var client) || !Guid.TryParse(Claim(jwt, Claims.TenantId), out var tenant))
+            return TokenCheck.Fail("no client or tenant");
+        if (!Guid.TryParse(Claim(jwt, "jti"), out var jti) || jti.Version != 7) return TokenCheck.Fail("no token id");
+        if (_revocations.IsRevoked(client, IssuedAt(jti))) return TokenCheck.Fail("revoked");
+        var claims = new List<Claim>
+        {
+            new(Claims.Subject, client.ToString()), new(Claims.ClientId, client.ToString()), new(Claims.TenantId, tenant.ToString()),
+            new(Claims.Role, Roles.TenantMember), new(Claims.Kind, "service"),
+        };
+        claims.AddRange((Claim(jwt, Claims.Scope) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => new Claim(Claims.Scope, s)));
+        return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
+    }
+
+    private async Task<TokenCheck> FederatedAsync(JsonWebToken jwt, FederatedProvider provider, CancellationToken cancellation)
+    {
+        var settings = provider.Settings;
+        if (!settings.Algorithms.Contains(jwt.Alg)) return TokenCheck.Fail($"algorithm {jwt.Alg} not accepted");
+        var keys = await _federation.KeysAsync(provider, jwt.Kid, cancellation);
+        if (jwt.Kid is { Length: > 0 } kid && keys.All(k => k.KeyId != kid)) return TokenCheck.Fail("unknown key id");
+        var result = await _handler.ValidateTokenAsync(jwt, new TokenValidationParameters
+        {
+            ValidIssuer = settings.Issuer,
+            ValidAudience = settings.Audience,
+            IssuerSigningKeys = keys,
+            ValidAlgorithms = settings.Algorithms,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = _options.ClockSkew,
+            TryAllIssuerSigningKeys = jwt.Kid is not { Length: > 0 },
+        });
+        if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+
+        var subject = Claim(jwt, settings.Claims.Subject);
+        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 255) return TokenCheck.Fail("no subject");
+        var email = Claim(jwt, settings.Claims.Email);
+        if (settings.AllowedEmailDomains.Count > 0)
+        {
+            var domain = email?.Split('@') is [_, var d] ? d.ToLowerInvariant() : null;
+            if (domain is null || !settings.AllowedEmailDomains.Contains(domain)) return TokenCheck.Fail("e-mail domain not allowed");
+        }
+        var groups = Strings(jwt, settings.Claims.Groups);
+        var admin = groups.Any(settings.AdminGroups.Contains);
+        var claims = new List<Claim>
+        {
+            new(Claims.Subject, subject), new(Claims.TenantId, provider.Tenant.ToString()), new(Claims.Kind, "user"),
+            new(Claims.IdentityProvider, settings.Issuer), new(Claims.Role, admin ? Roles.TenantAdmin : Roles.TenantMember),
+        };
+        if (admin) claims.Add(new Claim(Claims.Role, Roles.TenantMember));
+        if (email is not null) claims.Add(new Claim(Claims.Email, email));
+        if (Claim(jwt, settings.Claims.Name) is { } name) claims.Add(new Claim(Claims.Name, name));
+        claims.AddRange(groups.Select(g => new Claim(Claims.Groups, g)));
+        return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "federated", Claims.Subject, Claims.Role)), null);
+    }
+
+    /// <summary>
+    /// When a platform token was issued, to the millisecond: its jti is a UUID v7, whose first 48 bits are the Unix time
+    /// in milliseconds. iat has whole seconds only, too coarse to tell a token made just before a revocation from one
+    /// made just after it.
+    /// </summary>
+    public static DateTimeOffset IssuedAt(Guid jti)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        jti.TryWriteBytes(bytes, bigEndian: true, out _);
+        long ms = 0;
+        for (var i = 0; i < 6; i++) ms = (ms << 8) | bytes[i];
+        return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    }
+
+    private static string? Claim(JsonWebToken jwt, string name) =>
+        jwt.TryGetPayloadValue<object>(name, out var value) ? value switch { string s => s, null => null, var other => other.ToString() } : null;
+
+    /// <summary>A claim that may be one string or an array of strings (groups).</summary>
+    private static IReadOnlyList<string> Strings(JsonWebToken jwt, string name)
+    {
+        if (jwt.TryGetPayloadValue<string[]>(name, out var many) && many is not null) return many.Where(s => !string.IsNullOrEmpty(s)).ToList();
+        if (jwt.TryGetPayloadValue<string>(name, out var one) && !string.IsNullOrEmpty(one)) return [one];
+        return [];
+    }
+}
+
+/// <summary>The Bearer scheme on top of <see cref="TokenValidator"/>, with problem+json challenges.</summary>
+public sealed class BearerAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    TokenValidator validator) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string Scheme = "Bearer";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.NoResult();
+        var token = header["Bearer ".Length..].Trim();
+        if (token.Length == 0) return AuthenticateResult.Fail("empty bearer token");
+        var check = await validator.ValidateAsync(token, Context.RequestAborted);
+        if (check.Principal is null)
+        {
+            Logger.LogDebug("Bearer token refused: {Reason}", check.Failure);
+            return AuthenticateResult.Fail(check.Failure ?? "invalid");
+        }
+        return AuthenticateResult.Success(new AuthenticationTicket(check.Principal, Scheme));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failed = (await HandleAuthenticateOnceSafeAsync()).Failure is not null;
+        Response.Headers.WWWAuthenticate = failed ? "Bearer error=\"invalid_token\"" : "Bearer";
+        await (failed
+                ? Problem.Unauthenticated("The bearer token was not accepted (signature, issuer, audience, lifetime or revocation).")
+                : Problem.Unauthenticated("Send a bearer token in the Authorization header."))
+            .ToResult().ExecuteAsync(Context);
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        Problem.Forbidden("Your roles do not allow this operation.").ToResult().ExecuteAsync(Context);
+}

@@ -1,0 +1,142 @@
+using Microsoft.AspNetCore.Authorization;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Organisations;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Identity;
+
+public sealed record IdentityProviderView(IdentityProviderSettings Settings, long Version, DateTimeOffset ConfiguredAt, string ConfiguredBy,
+    string SignInHint);
+
+/// <summary>
+/// The tenant's OpenID provider: set (PUT; its discovery document and keys must be reachable, so a typo is caught now,
+/// not at the first sign-in), read, remove. identity.manage at the tenant's root. An issuer belongs to one tenant only.
+/// </summary>
+public static class IdentityProviderEndpoints
+{
+    private const string Path = "/api/tenants/{tenantId}/identity-provider";
+
+    [WolverinePut(Path, OperationId = "ConfigureIdentityProvider")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Put(Guid tenantId, ConfigureIdentityProvider? command, HttpContext http, ServiceAccountStore access,
+        FederationRegistry federation, TenantEventsOptions options, MessageContext context, CancellationToken cancellation)
+    {
+        var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
+        if (refusal is not null) return refusal;
+        var (settings, errors) = IdentityProviderRules.Validate(command, options);
+        if (settings is null) return Problem.Validation(errors).ToResult();
+        if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
+        try
+        {
+            await federation.FetchKeysAsync(settings.Issuer, cancellation);
+        }
+        catch (IdentityProviderUnreachableException e)
+        {
+            return new Problem("identity-provider-unreachable", 422, "The identity provider's discovery document or keys could not be read",
+                e.Message).With("issuer", settings.Issuer).ToResult();
+        }
+
+        var streams = access.Streams;
+        var schema = options.DatabaseSchema;
+        await using var session = streams.OpenSession(context, tenantId);
+        await session.BeginTransactionAsync(cancellation);
+        var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
+        if (expected is { } v && v != (record?.Version ?? 0)) return Problem.StaleVersion(v, record?.Version ?? 0).ToResult();
+        if (record?.Settings == settings || (record is not null && Same(record.Settings, settings))) return Answer(http, record);
+
+        // The issuer index first, in its own transaction: a failure after it leaves an index entry the validator
+        // ignores (it checks the tenant's own record names the issuer).
+        await using (var connection = await streams.Directory.Main.OpenConnectionAsync(cancellation))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellation))
+        {
+            await using var claim = new NpgsqlCommand($"""
+                insert into {schema}.identity_issuers (issuer, tenant, configured_at) values ($1, $2, clock_timestamp())
+                on conflict (issuer) do update set configured_at = clock_timestamp() where {schema}.identity_issuers.tenant = excluded.tenant
+                returning tenant
+                """, connection, transaction);
+            await using (var free = new NpgsqlCommand($"delete from {schema}.identity_issuers where tenant = $1 and issuer <> $2", connection, transaction))
+            {
+                free.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+                free.Parameters.Add(new NpgsqlParameter { Value = settings.Issuer });
+                await free.ExecuteNonQueryAsync(cancellation);
+            }
+            claim.Parameters.Add(new NpgsqlParameter { Value = settings.Issuer });
+            claim.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+            if (await claim.ExecuteScalarAsync(cancellation) is null)
+                return new Problem("issuer-taken", 409, "Another tenant federates with this issuer",
+                    "An identity provider's issuer can vouch for the users of one tenant only.").With("issuer", settings.Issuer).ToResult();
+            await transaction.CommitAsync(cancellation);
+        }
+
+        var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
+        var stream = IdentityEventTypes.ProviderStream(tenantId);
+        var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation);
+        if (record is null) session.Events.StartStream(stream, sealedEvents);
+        else session.Events.Append(stream, record.Version + 1, sealedEvents);
+        record = new IdentityProviderRecord
+        {
+            Id = tenantId, Settings = settings, Version = (record?.Version ?? 0) + 1, ConfiguredAt = configured.At, ConfiguredBy = configured.By.ToString(),
+        };
+        session.Store(record);
+        try
+        {
+            await session.SaveChangesAsync(cancellation);
+        }
+        catch (Exception e) when (Failures.IsConcurrency(e))
+        {
+            return Problem.ConcurrentWrite().ToResult();
+        }
+        await federation.InvalidateAsync(tenantId, cancellation);
+        return Answer(http, record);
+    }
+
+    [WolverineGet(Path, OperationId = "GetIdentityProvider")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, ServiceAccountStore access, CancellationToken cancellation)
+    {
+        var (_, refusal) = await access.EnterAsync(http, tenantId, writing: false, null, cancellation);
+        if (refusal is not null) return refusal;
+        await using var session = access.Streams.Store.QuerySession(tenantId.ToString());
+        var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
+        return record is null ? Problem.NotFound("identity provider").ToResult() : Answer(http, record);
+    }
+
+    [WolverineDelete(Path, OperationId = "RemoveIdentityProvider")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Delete(Guid tenantId, HttpContext http, ServiceAccountStore access, FederationRegistry federation,
+        MessageContext context, CancellationToken cancellation)
+    {
+        var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
+        if (refusal is not null) return refusal;
+        var streams = access.Streams;
+        await using var session = streams.OpenSession(context, tenantId);
+        var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
+        if (record is null) return Problem.NotFound("identity provider").ToResult();
+        // Out of the index first: from this moment the provider's tokens are refused.
+        await using (var free = streams.Directory.Main.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1"))
+        {
+            free.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+            await free.ExecuteNonQueryAsync(cancellation);
+        }
+        await federation.InvalidateAsync(tenantId, cancellation);
+        session.Events.Append(IdentityEventTypes.ProviderStream(tenantId),
+            await streams.SealAsync(tenantId, [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation));
+        session.Delete<IdentityProviderRecord>(tenantId);
+        await session.SaveChangesAsync(cancellation);
+        return Results.NoContent();
+    }
+
+    private static bool Same(IdentityProviderSettings a, IdentityProviderSettings b) =>
+        a.Issuer == b.Issuer && a.Audience == b.Audience && a.Claims == b.Claims && a.Algorithms.SequenceEqual(b.Algorithms)
+        && a.AdminGroups.SequenceEqual(b.AdminGroups) && a.AllowedEmailDomains.SequenceEqual(b.AllowedEmailDomains);
+
+    private static IResult Answer(HttpContext http, IdentityProviderRecord record)
+    {
+        http.Response.Headers.ETag = TenantHttp.ETag(record.Version);
+        return Results.Json(new IdentityProviderView(record.Settings, record.Version, record.ConfiguredAt, record.ConfiguredBy,
+            $"Users sign in at {record.Settings.Issuer} and call this API with its tokens for audience '{record.Settings.Audience}'."), Json.Options);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Marten;
+using Microsoft.IdentityModel.Tokens;
+using Npgsql;
+using TenantEvents.Infrastructure;
+
+namespace TenantEvents.Identity;
+
+/// <summary>A tenant's identity provider as the token validator uses it.</summary>
+public sealed record FederatedProvider(Guid Tenant, IdentityProviderSettings Settings, DateTimeOffset ConfiguredAt);
+
+public sealed class IdentityProviderUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Which tenant an issuer belongs to, and that issuer's signing keys. The issuer index (main database,
+/// identity_issuers) is held in memory and re-read at most every few seconds, so tokens naming unknown issuers cost no
+/// query. Keys come from the provider's discovery document and JWKS, cached for
+/// <see cref="TenantEventsOptions.FederationKeyCacheLifetime"/>; a token with an unknown key id triggers a refresh at
+/// most once per <see cref="TenantEventsOptions.FederationKeyRefreshInterval"/> per provider, so a flood of forged key
+/// ids cannot hammer the provider.
+/// </summary>
+public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOptions options, IDocumentStore store, ILogger<FederationRegistry> log)
+{
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
+    private static readonly TimeSpan IndexMaxAge = TimeSpan.FromSeconds(5);
+
+    private volatile Dictionary<string, (Guid Tenant, DateTimeOffset ConfiguredAt)> _index = new(StringComparer.Ordinal);
+    private long _indexLoadedAt = long.MinValue;
+    private readonly SemaphoreSlim _indexGate = new(1, 1);
+    private readonly ConcurrentDictionary<Guid, FederatedProvider> _providers = new();
+    private readonly ConcurrentDictionary<string, ProviderKeys> _keys = new(StringComparer.Ordinal);
+    private long _fetches;
+
+    /// <summary>How many discovery + JWKS fetches were made since start (tests check the refresh limit with it).</summary>
+    public long Fetches => Interlocked.Read(ref _fetches);
+
+    private sealed class ProviderKeys
+    {
+        public IReadOnlyList<SecurityKey> Keys = [];
+        public long FetchedAt = long.MinValue;
+        public long LastAttempt = long.MinValue;
+        public readonly SemaphoreSlim Gate = new(1, 1);
+    }
+
+    /// <summary>The provider whose issuer this is, or null (no query for an issuer the index does not hold).</summary>
+    public async ValueTask<FederatedProvider?> FindAsync(string issuer, CancellationToken cancellation)
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _indexLoadedAt) > IndexMaxAge.TotalMilliseconds)
+            await RefreshIndexAsync(cancellation);
+        if (!_index.TryGetValue(issuer, out var entry)) return null;
+        if (_providers.TryGetValue(entry.Tenant, out var known) && known.ConfiguredAt == entry.ConfiguredAt && known.Settings.Issuer == issuer)
+            return known;
+        await using var session = store.QuerySession(entry.Tenant.ToString());
+        var record = await session.LoadAsync<IdentityProviderRecord>(entry.Tenant, cancellation);
+        if (record is null || record.Settings.Issuer != issuer) return null;
+        var provider = new FederatedProvider(entry.Tenant, record.Settings, entry.ConfiguredAt);
+        _providers[entry.Tenant] = provider;
+        return provider;
+    }
+
+    /// <summary>Forget what this instance knew of a tenant's provider (after a change here; other instances see it within seconds).</summary>
+    public async Task InvalidateAsync(Guid tenant, CancellationToken cancellation)
+    {
+        if (_providers.TryRemove(tenant, out var old)) _keys.TryRemove(old.Settings.Issuer, out _);
+        await RefreshIndexAsync(cancellation, force: true);
+    }
+
+    private async Task RefreshIndexAsync(CancellationToken cancellation, bool force = false)
+    {
+        if (!await _indexGate.WaitAsync(force ? Timeout.Infinite : 0, cancellation)) return; // another request is reading it
+        try
+        {
+            if (!force && Environment.TickCount64 - Interlocked.Read(ref _indexLoadedAt) <= IndexMaxAge.TotalMilliseconds) return;
+            await using var command = main.CreateCommand($"select issuer, tenant, configured_at from {options.DatabaseSchema}.identity_issuers");
+            var index = new Dictionary<string, (Guid, DateTimeOffset)>(StringComparer.Ordinal);
+            await using (var reader = await command.ExecuteReaderAsync(cancellation))
+                while (await reader.ReadAsync(cancellation))
+                    index[reader.GetString(0)] = (reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2));
+            _index = index;
+            Interlocked.Exchange(ref _indexLoadedAt, Environment.TickCount64);
+        }
+        finally
+        {
+            _indexGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The provider's signing keys for a token with this key id: from the cache, or fetched again when they are old,
+    /// or when the key id is unknown and the last fetch is long enough ago.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<SecurityKey>> KeysAsync(FederatedProvider provider, string? kid, CancellationToken cancellation)
+    {
+        var keys = _keys.GetOrAdd(provider.Settings.Issuer, _ => new ProviderKeys());
+        var now = Environment.TickCount64;
+        var stale = now - Volatile.Read(ref keys.FetchedAt) > options.FederationKeyCacheLifetime.TotalMilliseconds;
+        var unknown = kid is not null && keys.Keys.All(k => k.KeyId != kid);
+        if (!stale && !unknown) return keys.Keys;
+        if (!stale && now - Volatile.Read(ref keys.LastAttempt) < options.FederationKeyRefreshInterval.TotalMilliseconds) return keys.Keys;
+
+        await keys.Gate.WaitAsync(cancellation);
+        try
+        {
+            now = Environment.TickCount64;
+            if (now - keys.LastAttempt < options.FederationKeyRefreshInterval.TotalMilliseconds) return keys.Keys;
+            keys.LastAttempt = now;
+            try
+            {
+                keys.Keys = await FetchKeysAsync(provider.Settings.Issuer, cancellation);
+                Volatile.Write(ref keys.FetchedAt, now);
+            }
+            catch (IdentityProviderUnreachableException e)
+            {
+                // Keep the keys we had: a provider outage must not sign everybody out who holds a valid token.
+                log.LogWarning(e, "Could not refresh the keys of identity provider {Issuer}", provider.Settings.Issuer);
+            }
+            return keys.Keys;
+        }
+        finally
+        {
+            keys.Gate.Release();
+        }
+    }
+
+    /// <summary>Discovery (its issuer must be exactly the configured one), then the JWKS it names.</summary>
+    public async Task<IReadOnlyList<SecurityKey>> FetchKeysAsync(string issuer, CancellationToken cancellation)
+    {
+        Interlocked.Increment(ref _fetches);
+        try
+        {
+            var discoveryUrl = issuer.TrimEnd('/') + "/.well-known/openid-configuration";
+            using var discovery = JsonDocument.Parse(await Http.GetStringAsync(discoveryUrl, cancellation));
+            var root = discovery.RootElement;
+            if (!root.TryGetProperty("issuer", out var iss) || iss.GetString() != issuer)
+                throw new IdentityProviderUnreachableException($"The discovery document at {discoveryUrl} names another issuer ({(root.TryGetProperty("issuer", out var other) ? other.ToString() : "none")}).");
+            if (!root.TryGetProperty("jwks_uri", out var jwksUri) || !Uri.TryCreate(jwksUri.GetString(), UriKind.Absolute, out var jwks)
+                || (jwks.Scheme != "https" && !(jwks.Scheme == "http" && options.AllowInsecureIdentityProviders)))
+                throw new IdentityProviderUnreachableException($"The discovery document at {discoveryUrl} names no usable jwks_uri.");
+            var set = new JsonWebKeySet(await Http.GetStringAsync(jwks, cancellation)) { SkipUnresolvedJsonWebKeys = true };
+            return set.GetSigningKeys().ToList();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or ArgumentException)
+        {
+            throw new IdentityProviderUnreachableException($"The identity provider {issuer} did not serve its discovery document and keys: {e.Message}", e);
+        }
+    }
+}
