@@ -26,7 +26,7 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     private static readonly TimeSpan IndexMaxAge = TimeSpan.FromSeconds(5);
 
     private volatile Dictionary<string, (Guid Tenant, DateTimeOffset ConfiguredAt)> _index = new(StringComparer.Ordinal);
-    private long _indexLoadedAt = long.MinValue;
+    private long _indexLoadedAt = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
     private readonly SemaphoreSlim _indexGate = new(1, 1);
     private readonly ConcurrentDictionary<Guid, FederatedProvider> _providers = new();
     private readonly ConcurrentDictionary<string, ProviderKeys> _keys = new(StringComparer.Ordinal);
@@ -38,8 +38,8 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     private sealed class ProviderKeys
     {
         public IReadOnlyList<SecurityKey> Keys = [];
-        public long FetchedAt = long.MinValue;
-        public long LastAttempt = long.MinValue;
+        public long FetchedAt = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
+        public long LastAttempt = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
         public readonly SemaphoreSlim Gate = new(1, 1);
     }
 

@@ -34,8 +34,8 @@ public sealed class PlatformSigningKeys(NpgsqlDataSource main, TenantEventsOptio
     private volatile IReadOnlyList<SigningKey> _keys = [];
     private readonly Dictionary<string, SecurityKey> _verifiers = new(StringComparer.Ordinal);
     private (string Kid, ECDsaSecurityKey Key)? _signer;
-    private long _loadedAtTicks = long.MinValue;
-    private long _lastUnknownKidReload = long.MinValue;
+    private long _loadedAtTicks = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
+    private long _lastUnknownKidReload = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
 
     private string Schema => options.DatabaseSchema;
 

@@ -56,8 +56,27 @@ public class AppFixture : IAsyncLifetime
         TokenKey = DevTokenKeyFile.Load(DataFolder);
     }
 
+    private readonly SemaphoreSlim _providersGate = new(1, 1);
+    private readonly List<TestIdentityProvider> _providers = [];
+
+    /// <summary>The n-th real OpenID provider process of this collection (0, 1, ...), started on first use.</summary>
+    public async Task<TestIdentityProvider> IdentityProvider(int n)
+    {
+        await _providersGate.WaitAsync();
+        try
+        {
+            while (_providers.Count <= n) _providers.Add(await TestIdentityProvider.StartAsync());
+            return _providers[n];
+        }
+        finally
+        {
+            _providersGate.Release();
+        }
+    }
+
     public async Task DisposeAsync()
     {
+        foreach (var provider in _providers) await provider.DisposeAsync();
         await Host.StopAsync();
         await Host.DisposeAsync();
         try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { }

@@ -1,0 +1,273 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using TenantEvents.Identity;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Identity;
+
+/// <summary>
+/// Two tenants, each federated with its own real OpenID provider process (tests/idp): tokens are accepted only for the
+/// tenant whose provider issued them, and every forgery of the usual kinds gets 401 on every endpoint group.
+/// </summary>
+public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    private const string AudienceA = "tenantevents-agency-a";
+    private const string AudienceB = "tenantevents-agency-b";
+
+    private async Task<(Guid A, Guid B, TestIdentityProvider IdpA, TestIdentityProvider IdpB)> TwoFederatedTenants()
+    {
+        var a = await Active("agency-a");
+        var b = await Active("agency-b");
+        var idpA = await Fixture.IdentityProvider(0);
+        var idpB = await Fixture.IdentityProvider(1);
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider",
+            new { issuer = idpA.Issuer, audience = AudienceA, adminGroups = new[] { "it-admins" } })).ShouldBe(HttpStatusCode.OK);
+        (await TenantAdminOf(b).Put($"/api/tenants/{b}/identity-provider",
+            new { issuer = idpB.Issuer, audience = AudienceB, adminGroups = new[] { "it-admins" } })).ShouldBe(HttpStatusCode.OK);
+        return (a, b, idpA, idpB);
+    }
+
+    /// <summary>Every protected endpoint group of a tenant, as (method, path) with the tenant's id and root organisation filled in.</summary>
+    private static IReadOnlyList<(HttpMethod Method, string Path, object? Body)> EndpointGroups(Guid tenant, Guid root) =>
+    [
+        (HttpMethod.Get, $"/api/tenants/{tenant}", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/events", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{root}", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{root}/children", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{root}/grants", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{root}/members", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{root}/policies", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/roles", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/access/organisations?principal=user:x&permission=org.read", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/service-accounts", null),
+        (HttpMethod.Get, $"/api/tenants/{tenant}/identity-provider", null),
+        (HttpMethod.Post, $"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Federated unit", kind = "unit" }),
+        (HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{root}/name", new { name = "Renamed root" }),
+    ];
+
+    private static readonly HashSet<string> CreatesSomething = ["/organisations"];
+
+    [Fact]
+    public async Task a_providers_token_is_accepted_for_its_own_tenant_only()
+    {
+        var (a, b, idpA, idpB) = await TwoFederatedTenants();
+        var rootA = await RootOf(a);
+        var rootB = await RootOf(b);
+        var adminOfA = Fixture.Client(await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]));
+        var adminOfB = Fixture.Client(await idpB.UserTokenAsync("dave", AudienceB, ["it-admins"]));
+
+        foreach (var (method, path, body) in EndpointGroups(a, rootA))
+            (await adminOfA.Send(method, path, body)).Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Created);
+        // B's users reach nothing of A: 404, as for every other cross-tenant attempt.
+        foreach (var (method, path, body) in EndpointGroups(a, rootA))
+            (await adminOfB.Send(method, path, body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        foreach (var (method, path, body) in EndpointGroups(b, rootB))
+            (await adminOfA.Send(method, path, body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // The platform listing shows a tenant's administrator its own tenant only.
+        (await adminOfA.Get("/api/tenants")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").EnumerateArray()
+            .Select(t => t.GetProperty("id").GetGuid()).ShouldBe([a]);
+    }
+
+    [Fact]
+    public async Task forged_and_invalid_tokens_get_401_on_every_endpoint_group()
+    {
+        var (a, _, idpA, idpB) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var valid = await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]);
+        var parts = valid.Split('.');
+        var header = JsonSerializer.Deserialize<Dictionary<string, object>>(Base64UrlEncoder.Decode(parts[0]))!;
+        var payload = JsonSerializer.Deserialize<Dictionary<string, object>>(Base64UrlEncoder.Decode(parts[1]))!;
+        string Encode(object o) => Base64UrlEncoder.Encode(JsonSerializer.Serialize(o));
+
+        // The provider's public key, as an attacker would use it for an HS256 "key confusion" token.
+        using var jwks = JsonDocument.Parse(await new HttpClient().GetStringAsync(idpA.Issuer + "/jwks"));
+        var jwk = new JsonWebKey(jwks.RootElement.GetProperty("keys")[0].GetRawText());
+        using var rsa = RSA.Create(new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(jwk.N), Exponent = Base64UrlEncoder.DecodeBytes(jwk.E) });
+        var publicPem = Encoding.UTF8.GetBytes(rsa.ExportSubjectPublicKeyInfoPem());
+        var hsHeader = Encode(new Dictionary<string, object>(header) { ["alg"] = "HS256" });
+        var hsSigned = $"{hsHeader}.{parts[1]}";
+        var hsToken = $"{hsSigned}.{Base64UrlEncoder.Encode(HMACSHA256.HashData(publicPem, Encoding.ASCII.GetBytes(hsSigned)))}";
+
+        var tamperedPayload = new Dictionary<string, object>(payload) { ["sub"] = "mallory" };
+        var signature = parts[2].ToCharArray();
+        signature[10] = signature[10] == 'A' ? 'B' : 'A';
+
+        var bad = new Dictionary<string, string>
+        {
+            ["alg none"] = $"{Encode(new Dictionary<string, object>(header) { ["alg"] = "none" })}.{parts[1]}.",
+            ["HS256 signed with the public key"] = hsToken,
+            ["unknown key id"] = await idpA.TokenAsync(Claims("carol", AudienceA), new { kid = "no-such-key" }),
+            ["tampered payload"] = $"{parts[0]}.{Encode(tamperedPayload)}.{parts[2]}",
+            ["tampered signature"] = $"{parts[0]}.{parts[1]}.{new string(signature)}",
+            ["expired"] = await idpA.TokenAsync(Claims("carol", AudienceA, ("exp", now - 3600), ("iat", now - 7200), ("nbf", now - 7200))),
+            ["not yet valid"] = await idpA.TokenAsync(Claims("carol", AudienceA, ("nbf", now + 3600), ("iat", now + 3600))),
+            ["wrong audience"] = await idpA.UserTokenAsync("carol", "someone-else", ["it-admins"]),
+            ["another tenant's audience"] = await idpA.UserTokenAsync("carol", AudienceB, ["it-admins"]),
+            ["wrong issuer"] = await idpA.TokenAsync(Claims("carol", AudienceA, ("iss", "http://127.0.0.1:9/not-a-provider"))),
+            ["forged issuer claim (B's key, A's issuer)"] = await idpB.TokenAsync(Claims("carol", AudienceA, ("iss", idpA.Issuer))),
+            ["no subject"] = await idpA.TokenAsync(new Dictionary<string, object?> { ["aud"] = AudienceA }),
+            ["garbage"] = "not.a.jwt",
+        };
+        foreach (var (name, token) in bad)
+        {
+            var client = Fixture.Client(token);
+            foreach (var (method, path, body) in EndpointGroups(a, root))
+            {
+                var reply = await client.Send(method, path, body);
+                reply.Status.ShouldBe(HttpStatusCode.Unauthorized, $"{name}: {method} {path} answered {reply.Status} {reply.Body}");
+                reply.Headers.WwwAuthenticate.ToString().ShouldContain("invalid_token");
+            }
+        }
+        // The valid token, for contrast, passes.
+        (await Fixture.Client(valid).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    private static Dictionary<string, object?> Claims(string subject, string audience, params (string Name, object Value)[] more)
+    {
+        var claims = new Dictionary<string, object?> { ["sub"] = subject, ["aud"] = audience, ["groups"] = new[] { "it-admins" } };
+        foreach (var (name, value) in more) claims[name] = value;
+        return claims;
+    }
+
+    [Fact]
+    public async Task clock_skew_is_bounded()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        // Expired 10 s ago: within the 30 s skew. Expired 2 minutes ago: refused.
+        var justExpired = await idpA.TokenAsync(Claims("carol", AudienceA, ("exp", now - 10), ("iat", now - 600), ("nbf", now - 600)));
+        var longExpired = await idpA.TokenAsync(Claims("carol", AudienceA, ("exp", now - 120), ("iat", now - 600), ("nbf", now - 600)));
+        (await Fixture.Client(justExpired).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.OK);
+        (await Fixture.Client(longExpired).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task provider_key_rotation_is_picked_up_and_unknown_key_ids_cannot_hammer_the_provider()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        (await Fixture.Client(await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"])).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.OK);
+
+        // A flood of tokens with made-up key ids: at most one refresh of the provider's keys in the refresh interval.
+        var before = await idpA.JwksRequestsAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            var token = await idpA.TokenAsync(Claims("carol", AudienceA), new { kid = "made-up-" + i });
+            (await Fixture.Client(token).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.Unauthorized);
+        }
+        ((await idpA.JwksRequestsAsync()) - before).ShouldBeLessThanOrEqualTo(1);
+
+        // The provider rotates: once the refresh interval has passed, a token under the new key is accepted (its kid is
+        // unknown, so the keys are fetched again) and the old key's tokens still pass.
+        var old = await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]);
+        var newKid = await idpA.RotateAsync();
+        var fresh = await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]);
+        new JsonWebToken(fresh).Kid.ShouldBe(newKid);
+        var options = Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.TenantEventsOptions>();
+        var interval = options.FederationKeyRefreshInterval;
+        options.FederationKeyRefreshInterval = TimeSpan.Zero;
+        try
+        {
+            (await Fixture.Client(fresh).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.OK);
+            (await Fixture.Client(old).Get($"/api/tenants/{a}")).ShouldBe(HttpStatusCode.OK);
+        }
+        finally
+        {
+            options.FederationKeyRefreshInterval = interval;
+        }
+    }
+
+    [Fact]
+    public async Task groups_map_to_roles_at_organisations_and_admin_groups_to_tenant_administration()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var unit = Guid.Parse((await TenantAdminOf(a).Post($"/api/tenants/{a}/organisations", new { parentId = root, name = "Homicide", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
+        // The provider's group "detectives" holds a role at the unit (a grant to group:detectives).
+        var roles = (await TenantAdminOf(a).Get($"/api/tenants/{a}/roles")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items");
+        var manager = roles.EnumerateArray().First(r => r.GetProperty("permissions").EnumerateArray().Any(p => p.GetString() == "org.manage"))
+            .GetProperty("name").GetString();
+        (await TenantAdminOf(a).Post($"/api/tenants/{a}/organisations/{unit}/grants", new { principal = new { kind = "group", id = "detectives" }, role = manager }))
+            .ShouldBe(HttpStatusCode.Created);
+
+        var detective = Fixture.Client(await idpA.UserTokenAsync("erin", AudienceA, ["detectives"]));
+        var outsider = Fixture.Client(await idpA.UserTokenAsync("frank", AudienceA, ["records"]));
+        var admin = Fixture.Client(await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]));
+        (await detective.Post($"/api/tenants/{a}/organisations", new { parentId = unit, name = "Cold cases", kind = "team" })).ShouldBe(HttpStatusCode.Created);
+        (await detective.Post($"/api/tenants/{a}/organisations", new { parentId = root, name = "Elsewhere", kind = "team" }))
+            .Status.ShouldBeOneOf(HttpStatusCode.Forbidden, HttpStatusCode.NotFound);
+        (await outsider.Get($"/api/tenants/{a}/organisations/{unit}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await admin.Get($"/api/tenants/{a}/service-accounts")).ShouldBe(HttpStatusCode.OK);
+        (await detective.Get($"/api/tenants/{a}/service-accounts")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found"); // cannot see the root
+    }
+
+    [Fact]
+    public async Task e_mail_domains_can_be_restricted()
+    {
+        var a = await Active("agency-a");
+        var idp = await Fixture.IdentityProvider(0);
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider",
+            new { issuer = idp.Issuer, audience = AudienceA, adminGroups = new[] { "it-admins" }, allowedEmailDomains = new[] { "agency-a.gov" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await Fixture.Client(await idp.UserTokenAsync("carol", AudienceA, ["it-admins"], "carol@agency-a.gov")).Get($"/api/tenants/{a}"))
+            .ShouldBe(HttpStatusCode.OK);
+        (await Fixture.Client(await idp.UserTokenAsync("carol", AudienceA, ["it-admins"], "carol@elsewhere.com")).Get($"/api/tenants/{a}"))
+            .ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task the_providers_own_token_endpoint_issues_tokens_we_accept()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        using var http = new HttpClient();
+        var response = await http.PostAsync(idpA.Issuer + "/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = "reporting-job", ["audience"] = AudienceA, ["subject"] = "reporting-job",
+        }));
+        response.EnsureSuccessStatusCode();
+        var token = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString()!;
+        // A member with no grants: authenticated, sees nothing.
+        (await Fixture.Client(token).Get($"/api/tenants/{a}/organisations/{await RootOf(a)}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Fixture.Client(token).Get($"/api/tenants/{a}/service-accounts")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Fixture.Client(token).Get($"/api/tenants/{Guid.CreateVersion7()}/organisations")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task configuring_a_provider_is_validated_and_an_issuer_serves_one_tenant()
+    {
+        var a = await Active("agency-a");
+        var b = await Active("agency-b");
+        var idp = await Fixture.IdentityProvider(0);
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", new { issuer = idp.Issuer, audience = AudienceA, algorithms = new[] { "HS256" } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", new { issuer = "not a url", audience = "" }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Json.GetProperty("errors").GetArrayLength().ShouldBe(2);
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", new { issuer = "http://127.0.0.1:9", audience = AudienceA }))
+            .ShouldBeProblem((HttpStatusCode)422, "identity-provider-unreachable");
+        (await TenantAdminOf(a).Get($"/api/tenants/{a}/identity-provider")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        var configured = (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", new { issuer = idp.Issuer, audience = AudienceA }))
+            .ShouldBe(HttpStatusCode.OK);
+        configured.Json.GetProperty("settings").GetProperty("algorithms").EnumerateArray().Select(x => x.GetString()).ShouldBe(["RS256", "ES256"]);
+        (await TenantAdminOf(b).Put($"/api/tenants/{b}/identity-provider", new { issuer = idp.Issuer, audience = AudienceB }))
+            .ShouldBeProblem(HttpStatusCode.Conflict, "issuer-taken");
+        (await TenantAdminOf(b).Get($"/api/tenants/{a}/identity-provider")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await TenantAdminOf(b).Put($"/api/tenants/{a}/identity-provider", new { issuer = idp.Issuer, audience = AudienceB }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        // Removed: its tokens stop at once.
+        var token = Fixture.Client(await idp.UserTokenAsync("carol", AudienceA));
+        (await token.Get($"/api/tenants/{a}/organisations")).Status.ShouldNotBe(HttpStatusCode.Unauthorized);
+        (await TenantAdminOf(a).Delete($"/api/tenants/{a}/identity-provider")).ShouldBe(HttpStatusCode.NoContent);
+        (await token.Get($"/api/tenants/{a}/organisations")).ShouldBe(HttpStatusCode.Unauthorized);
+        // The issuer is free again.
+        (await TenantAdminOf(b).Put($"/api/tenants/{b}/identity-provider", new { issuer = idp.Issuer, audience = AudienceB })).ShouldBe(HttpStatusCode.OK);
+    }
+}
