@@ -19,6 +19,7 @@ var connectionString = Connection("TenantEvents");
 var ownerConnectionString = Connection("TenantEventsOwner");
 var platformConnectionString = Connection("TenantEventsPlatform");
 if (args.Contains("--orgs")) return await OrgBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
+if (args.Contains("--auth")) return await AuthBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
@@ -136,6 +137,8 @@ sealed class Service : IAsyncDisposable
         info.Environment["TenantEvents__DataFolder"] = dataFolder;
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["TenantEvents__Sealing"] = sealing ? "true" : "false";
+        // The auth benchmark's identity provider (tests/idp) listens on plain http on loopback.
+        info.Environment["TenantEvents__AllowInsecureIdentityProviders"] = "true";
         var clock = Stopwatch.StartNew();
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, _) => { };

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+using TenantEvents.Infrastructure.Security;
+
+/// <summary>
+/// Per-request authentication overhead (issue 5), end to end over HTTP against the service process: the same anonymous
+/// endpoint (/health/live) requested without a token (the baseline), with a federated user's RS256 token from a real
+/// OpenID provider process (tests/idp), and with a platform service token (ES256 at+jwt, revocation check). Every
+/// request authenticates its bearer token (the authentication middleware runs for every request), with warm key
+/// caches. Rounds interleave the three modes; prints p50/p99 per mode and the overhead over the baseline.
+/// </summary>
+static class AuthBench
+{
+    public static async Task<int> Run(BenchOptions options, string connectionString, string owner, string platform)
+    {
+        await using (var reset = new NpgsqlConnection(owner))
+        {
+            await reset.OpenAsync();
+            await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade;", reset);
+            await command.ExecuteNonQueryAsync();
+        }
+        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+        await using var service = await Service.Start(options, connectionString, owner, platform, sealing: true);
+        var key = DevTokenKeyFile.Load(service.DataFolder);
+        HttpClient Client(string? token)
+        {
+            var client = new HttpClient { BaseAddress = new Uri(service.Url) };
+            if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return client;
+        }
+        string Dev(string role, Guid? tenant = null) => DevTokens.Issue(key, "bench-" + role, [role], tenant, TimeSpan.FromHours(2), DateTime.UtcNow);
+
+        var tenant = Guid.Parse(await Provisioning.ProvisionOneId(Client(Dev(Roles.PlatformAdmin)), Client(Dev(Roles.PlatformApprover)), "auth-bench"));
+        var admin = Client(Dev(Roles.TenantAdmin, tenant));
+
+        // A real OpenID provider process for the tenant.
+        var idp = Process.Start(new ProcessStartInfo("node", "server.mjs RS256")
+        {
+            WorkingDirectory = Path.Combine("tests", "idp"), RedirectStandardInput = true, RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            var issuer = JsonDocument.Parse((await idp.StandardOutput.ReadLineAsync())!).RootElement.GetProperty("issuer").GetString()!;
+            (await admin.PutAsJsonAsync($"/api/tenants/{tenant}/identity-provider", new { issuer, audience = "tenantevents-bench" })).EnsureSuccessStatusCode();
+            var idpToken = await (await new HttpClient().PostAsJsonAsync(issuer + "/control/token",
+                    new { claims = new { sub = "bench-user", aud = "tenantevents-bench", groups = new[] { "analysts" } } }))
+                .Content.ReadFromJsonAsync<JsonElement>();
+            var federated = idpToken.GetProperty("token").GetString()!;
+
+            var account = await (await admin.PostAsJsonAsync($"/api/tenants/{tenant}/service-accounts", new { name = "bench", scopes = new[] { "org.read" } }))
+                .Content.ReadFromJsonAsync<JsonElement>();
+            var form = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = account.GetProperty("clientId").GetString()!,
+                ["client_secret"] = account.GetProperty("clientSecret").GetString()!,
+            });
+            var serviceToken = (await (await Client(null).PostAsync("/oauth2/token", form)).Content.ReadFromJsonAsync<JsonElement>())
+                .GetProperty("access_token").GetString()!;
+
+            // Both tokens must really authenticate: an endpoint that needs them answers 200.
+            (await Client(federated).GetAsync($"/api/tenants/{tenant}")).StatusCode.ShouldBeOk("federated token");
+            (await Client(serviceToken).GetAsync($"/api/tenants/{tenant}/organisations")).StatusCode.ShouldBeOk("service token");
+
+            var modes = new (string Name, HttpClient Client)[]
+            {
+                ("no token (baseline)", Client(null)), ("federated RS256 (tenant IdP)", Client(federated)), ("service ES256 at+jwt", Client(serviceToken)),
+            };
+            const int requests = 4000;
+            var results = modes.ToDictionary(m => m.Name, _ => new List<(double P50, double P99)>());
+            foreach (var (_, client) in modes)
+                for (var i = 0; i < 500; i++) await client.GetAsync("/health/live"); // warm-up: JIT, connections, key caches
+            for (var round = 1; round <= options.Rounds; round++)
+                foreach (var (name, client) in round % 2 == 1 ? modes : modes.Reverse())
+                {
+                    var latencies = new double[requests];
+                    for (var i = 0; i < requests; i++)
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        using var response = await client.GetAsync("/health/live");
+                        latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    }
+                    Array.Sort(latencies);
+                    var p50 = latencies[requests / 2];
+                    var p99 = latencies[(int)(requests * 0.99)];
+                    results[name].Add((p50, p99));
+                    Console.WriteLine($"round {round} {name,-30}: p50 {p50 * 1000:F0} µs  p99 {p99 * 1000:F0} µs");
+                }
+
+            double Median(IEnumerable<double> values)
+            {
+                var sorted = values.Order().ToArray();
+                return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+            }
+            var baseline = results[modes[0].Name];
+            Console.WriteLine();
+            Console.WriteLine($"== median of {options.Rounds} rounds, {requests} sequential requests per mode per round ({Environment.ProcessorCount} cores)");
+            foreach (var (name, _) in modes)
+            {
+                var r = results[name];
+                Console.WriteLine($"{name,-30}: p50 {Median(r.Select(x => x.P50)) * 1000:F0} µs, p99 {Median(r.Select(x => x.P99)) * 1000:F0} µs" +
+                                  (r == baseline ? "" : $" | overhead over baseline: p50 {Median(r.Zip(baseline, (a, b) => a.P50 - b.P50)) * 1000:F0} µs, " +
+                                                        $"p99 {Median(r.Zip(baseline, (a, b) => a.P99 - b.P99)) * 1000:F0} µs   (aim: p99 under 200 µs) | " +
+                                                        $"ratio p50 {Median(r.Zip(baseline, (a, b) => a.P50 / b.P50)):F2}"));
+            }
+            return 0;
+        }
+        finally
+        {
+            idp.StandardInput.Close();
+            if (!idp.WaitForExit(5000)) idp.Kill(true);
+        }
+    }
+
+    private static void ShouldBeOk(this System.Net.HttpStatusCode status, string what)
+    {
+        if (status != System.Net.HttpStatusCode.OK) throw new InvalidOperationException($"The {what} was not accepted ({status}).");
+    }
+}
