@@ -3,6 +3,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using TenantEvents.Infrastructure.Security;
 
 /// <summary>
@@ -23,8 +27,23 @@ static class AuthBench
             await command.ExecuteNonQueryAsync();
         }
         await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
-        await using var service = await Service.Start(options, connectionString, owner, platform, sealing: true);
-        var key = DevTokenKeyFile.Load(service.DataFolder);
+        // The service in this process (same code, static handlers), so its token validator can also be timed directly.
+        var dataFolder = Service.SharedDataFolder;
+        var url = "http://127.0.0.1:5098";
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development", ContentRootPath = Path.GetFullPath("src/TenantEvents") });
+        builder.WebHost.UseUrls(url);
+        builder.Configuration["ConnectionStrings:TenantEvents"] = connectionString;
+        builder.Configuration["ConnectionStrings:TenantEventsPlatform"] = platform;
+        builder.Configuration["TenantEvents:DataFolder"] = dataFolder;
+        builder.Configuration["TenantEvents:AllowInsecureIdentityProviders"] = "true";
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        TenantEvents.Infrastructure.Hosting.AddTenantEvents(builder);
+        await using var app = builder.Build();
+        TenantEvents.Infrastructure.Hosting.UseTenantEvents(app);
+        await app.StartAsync();
+        var service = new { Url = url };
+        var validator = app.Services.GetRequiredService<TenantEvents.Identity.TokenValidator>();
+        var key = DevTokenKeyFile.Load(dataFolder);
         HttpClient Client(string? token)
         {
             var client = new HttpClient { BaseAddress = new Uri(service.Url) };
@@ -44,7 +63,7 @@ static class AuthBench
         try
         {
             var issuer = JsonDocument.Parse((await idp.StandardOutput.ReadLineAsync())!).RootElement.GetProperty("issuer").GetString()!;
-            (await admin.PutAsJsonAsync($"/api/tenants/{tenant}/identity-provider", new { issuer, audience = "tenantevents-bench" })).EnsureSuccessStatusCode();
+            (await admin.PutAsJsonAsync($"/api/tenants/{tenant}/identity-provider", new { issuer, audience = "tenantevents-bench", adminGroups = new[] { "analysts" } })).EnsureSuccessStatusCode();
             var idpToken = await (await new HttpClient().PostAsJsonAsync(issuer + "/control/token",
                     new { claims = new { sub = "bench-user", aud = "tenantevents-bench", groups = new[] { "analysts" } } }))
                 .Content.ReadFromJsonAsync<JsonElement>();
@@ -89,6 +108,39 @@ static class AuthBench
                     Console.WriteLine($"round {round} {name,-30}: p50 {p50 * 1000:F0} µs  p99 {p99 * 1000:F0} µs");
                 }
 
+            // In process: the validator alone (what every request pays), against the bare signature check of the same
+            // token with the same key by the JWT library (the floor any validator pays).
+            var jwks = JsonDocument.Parse(await new HttpClient().GetStringAsync(issuer + "/jwks")).RootElement.GetProperty("keys")[0].GetRawText();
+            var rawParameters = new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+            {
+                IssuerSigningKey = new Microsoft.IdentityModel.Tokens.JsonWebKey(jwks), ValidateIssuer = false, ValidateAudience = false,
+                ValidateLifetime = false,
+            };
+            var library = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler();
+            var direct = new (string Name, Func<Task<bool>> Check)[]
+            {
+                ("library signature check only", async () => (await library.ValidateTokenAsync(federated, rawParameters)).IsValid),
+                ("TokenValidator, federated", async () => (await validator.ValidateAsync(federated, CancellationToken.None)).Principal is not null),
+                ("TokenValidator, service", async () => (await validator.ValidateAsync(serviceToken, CancellationToken.None)).Principal is not null),
+            };
+            foreach (var (name, check) in direct)
+                for (var i = 0; i < 2000; i++) if (!await check()) throw new InvalidOperationException($"{name}: not valid");
+            var directResults = direct.ToDictionary(d => d.Name, _ => new List<(double P50, double P99)>());
+            const int checks = 20_000;
+            for (var round = 1; round <= options.Rounds; round++)
+                foreach (var (name, check) in direct)
+                {
+                    var latencies = new double[checks];
+                    for (var i = 0; i < checks; i++)
+                    {
+                        var started = Stopwatch.GetTimestamp();
+                        await check();
+                        latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    }
+                    Array.Sort(latencies);
+                    directResults[name].Add((latencies[checks / 2], latencies[(int)(checks * 0.99)]));
+                }
+
             double Median(IEnumerable<double> values)
             {
                 var sorted = values.Order().ToArray();
@@ -105,6 +157,16 @@ static class AuthBench
                                                         $"p99 {Median(r.Zip(baseline, (a, b) => a.P99 - b.P99)) * 1000:F0} µs   (aim: p99 under 200 µs) | " +
                                                         $"ratio p50 {Median(r.Zip(baseline, (a, b) => a.P50 / b.P50)):F2}"));
             }
+            Console.WriteLine();
+            Console.WriteLine($"== in process, median of {options.Rounds} rounds of {checks} validations each");
+            var floor = directResults[direct[0].Name];
+            foreach (var (name, _) in direct)
+            {
+                var r = directResults[name];
+                Console.WriteLine($"{name,-30}: p50 {Median(r.Select(x => x.P50)) * 1000:F1} µs, p99 {Median(r.Select(x => x.P99)) * 1000:F1} µs" +
+                                  (r == floor ? "" : $"   (aim: p99 under 200 µs) | ratio to the library's bare check p50 {Median(r.Zip(floor, (a, b) => a.P50 / b.P50)):F2}"));
+            }
+            await app.StopAsync();
             return 0;
         }
         finally

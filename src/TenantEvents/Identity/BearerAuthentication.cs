@@ -60,9 +60,58 @@ public sealed class TokenValidator
     /// <summary>Longest token accepted (a real access token is under 2 KB; the bound keeps parsing cheap).</summary>
     private const int MaxTokenLength = 16 * 1024;
 
+    /// <summary>A token already verified: what it proved, and until when. Revocation and the issuer's registration are checked again on every use.</summary>
+    private sealed record Verified(ClaimsPrincipal Principal, DateTimeOffset Expires, string Issuer, Guid Tenant, Guid? Client, DateTimeOffset IssuedAt);
+
+    private const int VerifiedCacheSize = 20_000;
+    private readonly ConcurrentDictionary<string, Verified> _verified = new(StringComparer.Ordinal);
+
     public async ValueTask<TokenCheck> ValidateAsync(string token, CancellationToken cancellation)
     {
         if (token.Length > MaxTokenLength) return TokenCheck.Fail("token too long");
+        // A client sends the same token for its whole lifetime: its signature is checked once, not per request. The
+        // key is the whole token, so a token that differs in one bit is a different entry and is verified afresh.
+        if (_verified.TryGetValue(token, out var known))
+        {
+            if (await StillGoodAsync(known, cancellation)) return new TokenCheck(known.Principal.Clone(), null);
+            _verified.TryRemove(token, out _);
+        }
+        var check = await VerifyAsync(token, cancellation);
+        if (check.Principal is { } principal && Remember(principal) is { } verified)
+        {
+            if (_verified.Count >= VerifiedCacheSize) _verified.Clear(); // bounded; refilled by the next requests
+            _verified[token] = verified;
+            return new TokenCheck(principal.Clone(), null);
+        }
+        return check;
+    }
+
+    private Verified? Remember(ClaimsPrincipal principal)
+    {
+        var identity = (ClaimsIdentity)principal.Identity!;
+        if (identity.AuthenticationType is not ("platform" or "federated")) return null;
+        var expires = principal.FindFirst(ExpiresClaim)?.Value is { } e ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(e)) : DateTimeOffset.MinValue;
+        var issued = principal.FindFirst(IssuedClaim)?.Value is { } i ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(i)) : DateTimeOffset.MinValue;
+        return new Verified(principal, expires, principal.FindFirst(Claims.IdentityProvider)?.Value ?? _options.PublicUrl,
+            Guid.Parse(principal.FindFirst(Claims.TenantId)!.Value), Guid.TryParse(principal.FindFirst(Claims.ClientId)?.Value, out var c) ? c : null, issued);
+    }
+
+    /// <summary>Not expired (with the allowed skew), not revoked, and its issuer still serves the same tenant.</summary>
+    private async ValueTask<bool> StillGoodAsync(Verified known, CancellationToken cancellation)
+    {
+        if (known.Expires + _options.ClockSkew <= DateTimeOffset.UtcNow) return false;
+        if (known.Client is { } client) return !_revocations.IsRevoked(client, known.IssuedAt) && await _platformKeys.IsPublishedAsync(known.Principal, cancellation);
+        // A changed configuration (admin groups, e-mail domains, audience...) judges the token again from scratch.
+        return await _federation.FindAsync(known.Issuer, cancellation) is { } provider && provider.Tenant == known.Tenant
+               && known.Principal.FindFirst(ConfiguredClaim)?.Value == provider.ConfiguredAt.UtcTicks.ToString();
+    }
+
+    private const string ExpiresClaim = "exp";
+    private const string IssuedClaim = "issued_ms";
+    private const string ConfiguredClaim = "idp_configured";
+
+    private async ValueTask<TokenCheck> VerifyAsync(string token, CancellationToken cancellation)
+    {
         JsonWebToken jwt;
         try
         {
@@ -109,7 +158,9 @@ public sealed class TokenValidator
         var claims = new List<Claim>
         {
             new(Claims.Subject, client.ToString()), new(Claims.ClientId, client.ToString()), new(Claims.TenantId, tenant.ToString()),
-            new(Claims.Role, Roles.TenantMember), new(Claims.Kind, "service"),
+            new(Claims.Role, Roles.TenantMember), new(Claims.Kind, "service"), new("kid", jwt.Kid),
+            new(ExpiresClaim, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero).ToUnixTimeSeconds().ToString()),
+            new(IssuedClaim, IssuedAt(jti).ToUnixTimeMilliseconds().ToString()),
         };
         claims.AddRange((Claim(jwt, Claims.Scope) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => new Claim(Claims.Scope, s)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
@@ -148,6 +199,8 @@ public sealed class TokenValidator
         {
             new(Claims.Subject, subject), new(Claims.TenantId, provider.Tenant.ToString()), new(Claims.Kind, "user"),
             new(Claims.IdentityProvider, settings.Issuer), new(Claims.Role, admin ? Roles.TenantAdmin : Roles.TenantMember),
+            new(ExpiresClaim, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero).ToUnixTimeSeconds().ToString()),
+            new(ConfiguredClaim, provider.ConfiguredAt.UtcTicks.ToString()),
         };
         if (admin) claims.Add(new Claim(Claims.Role, Roles.TenantMember));
         if (email is not null) claims.Add(new Claim(Claims.Email, email));

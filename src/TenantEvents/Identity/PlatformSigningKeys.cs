@@ -97,6 +97,10 @@ public sealed class PlatformSigningKeys(NpgsqlDataSource main, TenantEventsOptio
         lock (_verifiers) return _verifiers.TryGetValue(kid, out var found) && Published(kid) ? found : null;
     }
 
+    /// <summary>Whether the key that signed a verified platform token (its "kid" claim) is still published.</summary>
+    public ValueTask<bool> IsPublishedAsync(System.Security.Claims.ClaimsPrincipal principal, CancellationToken cancellation) =>
+        ValueTask.FromResult(principal.FindFirst("kid")?.Value is { } kid && Published(kid));
+
     private bool Published(string kid)
     {
         var key = _keys.FirstOrDefault(k => k.Kid == kid);

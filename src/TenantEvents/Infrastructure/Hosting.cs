@@ -120,6 +120,8 @@ public static class Hosting
 
         builder.Host.UseWolverine(wolverine =>
         {
+            // Handlers and endpoints live here, whichever program hosts the service (the service, the tests, the benchmarks).
+            wolverine.ApplicationAssembly = typeof(Hosting).Assembly;
             wolverine.Policies.UseDurableLocalQueues();
             wolverine.Policies.UseDurableOutboxOnAllSendingEndpoints();
             // Handler code is generated ahead of time (src/TenantEvents/Internal/Generated, `make codegen`) and loaded

@@ -209,6 +209,18 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_changed_configuration_applies_to_tokens_already_in_use()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var carol = Fixture.Client(await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]));
+        (await carol.Get($"/api/tenants/{a}/service-accounts")).ShouldBe(HttpStatusCode.OK);
+        // it-admins no longer makes tenant administrators: the same token, already verified once, loses the role.
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", new { issuer = idpA.Issuer, audience = AudienceA, adminGroups = new[] { "others" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await carol.Get($"/api/tenants/{a}/service-accounts")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
     public async Task e_mail_domains_can_be_restricted()
     {
         var a = await Active("agency-a");
