@@ -35,9 +35,12 @@ public sealed class TokenValidator
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly ConcurrentDictionary<string, TokenValidationParameters> _platformParameters = new(StringComparer.Ordinal);
 
+    private readonly ServiceAccountStore _accounts;
+
     public TokenValidator(TenantEventsOptions options, PlatformSigningKeys platformKeys, CredentialRevocations revocations,
-        FederationRegistry federation, IHostEnvironment environment)
+        FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts)
     {
+        _accounts = accounts;
         _options = options;
         _platformKeys = platformKeys;
         _revocations = revocations;
@@ -100,18 +103,22 @@ public sealed class TokenValidator
     private async ValueTask<bool> StillGoodAsync(Verified known, CancellationToken cancellation)
     {
         if (known.Expires + _options.ClockSkew <= DateTimeOffset.UtcNow) return false;
-        if (known.Client is { } client) return !_revocations.IsRevoked(client, known.IssuedAt) && await _platformKeys.IsPublishedAsync(known.Principal, cancellation);
+        if (known.Client is { } client)
+            return known.Principal.HasClaim(StaticClaim, "true")
+                ? !_revocations.IsRevoked(client, known.IssuedAt) && !_revocations.IsRevoked(ScimCredential.RevocationId(client), known.IssuedAt)
+                : !_revocations.IsRevoked(client, known.IssuedAt) && await _platformKeys.IsPublishedAsync(known.Principal, cancellation);
         // A changed configuration (admin groups, e-mail domains, audience...) judges the token again from scratch.
         return await _federation.FindAsync(known.Issuer, cancellation) is { } provider && provider.Tenant == known.Tenant
                && known.Principal.FindFirst(ConfiguredClaim)?.Value == provider.ConfiguredAt.UtcTicks.ToString();
     }
 
-    private const string ExpiresClaim = "exp";
+    private const string ExpiresClaim = "exp_at";
     private const string IssuedClaim = "issued_ms";
     private const string ConfiguredClaim = "idp_configured";
 
     private async ValueTask<TokenCheck> VerifyAsync(string token, CancellationToken cancellation)
     {
+        if (token.StartsWith(ScimCredential.Prefix, StringComparison.Ordinal)) return await ScimCredentialAsync(token, cancellation);
         JsonWebToken jwt;
         try
         {
@@ -128,6 +135,30 @@ public sealed class TokenValidator
         if (await _federation.FindAsync(issuer, cancellation) is { } provider) return await FederatedAsync(jwt, provider, cancellation);
         return TokenCheck.Fail("unknown issuer");
     }
+
+    /// <summary>
+    /// A directory's long-lived SCIM credential (what Entra ID, Okta and others are configured with): a service account
+    /// holding scim.provision, its id and secret in one bearer string. It grants scim.provision and nothing else.
+    /// </summary>
+    private async Task<TokenCheck> ScimCredentialAsync(string token, CancellationToken cancellation)
+    {
+        if (ScimCredential.Parse(token) is not var (client, secret)) return TokenCheck.Fail("malformed SCIM credential");
+        if (await _accounts.TenantOfClientAsync(client, cancellation) is not { } tenant) return TokenCheck.Fail("unknown client");
+        var account = await _accounts.LoadAsync(tenant, client, cancellation);
+        if (account is null || !account.Enabled || !account.Scopes.Contains(ScimCredential.Scope)) return TokenCheck.Fail("not a SCIM credential");
+        if (!await _accounts.SecretMatchesAsync(tenant, account, secret, cancellation)) return TokenCheck.Fail("wrong secret");
+        var claims = new List<Claim>
+        {
+            new(Claims.Subject, client.ToString()), new(Claims.ClientId, client.ToString()), new(Claims.TenantId, tenant.ToString()),
+            new(Claims.Role, Roles.TenantMember), new(Claims.Kind, "service"), new(Claims.Scope, ScimCredential.Scope),
+            // Remembered for a short while only, and dropped at once when the secret is rotated or the account disabled.
+            new(ExpiresClaim, DateTimeOffset.UtcNow.AddSeconds(30).ToUnixTimeSeconds().ToString()),
+            new(IssuedClaim, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString()), new(StaticClaim, "true"),
+        };
+        return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
+    }
+
+    private const string StaticClaim = "static_credential";
 
     private async Task<TokenCheck> DevAsync(JsonWebToken jwt)
     {
@@ -260,6 +291,13 @@ public sealed class BearerAuthenticationHandler(IOptionsMonitor<AuthenticationSc
     {
         var failed = (await HandleAuthenticateOnceSafeAsync()).Failure is not null;
         Response.Headers.WWWAuthenticate = failed ? "Bearer error=\"invalid_token\"" : "Bearer";
+        if (Request.Path.Value?.Contains("/scim/v2", StringComparison.Ordinal) == true)
+        {
+            // A SCIM client reads SCIM's error schema.
+            await new TenantEvents.Scim.ScimError(401, null, failed ? "The bearer credential was not accepted." : "Send the tenant's SCIM bearer credential.")
+                .ToResult().ExecuteAsync(Context);
+            return;
+        }
         await (failed
                 ? Problem.Unauthenticated("The bearer token was not accepted (signature, issuer, audience, lifetime or revocation).")
                 : Problem.Unauthenticated("Send a bearer token in the Authorization header."))
@@ -267,5 +305,7 @@ public sealed class BearerAuthenticationHandler(IOptionsMonitor<AuthenticationSc
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Problem.Forbidden("Your roles do not allow this operation.").ToResult().ExecuteAsync(Context);
+        Request.Path.Value?.Contains("/scim/v2", StringComparison.Ordinal) == true
+            ? new TenantEvents.Scim.ScimError(403, null, "Your roles do not allow provisioning.").ToResult().ExecuteAsync(Context)
+            : Problem.Forbidden("Your roles do not allow this operation.").ToResult().ExecuteAsync(Context);
 }

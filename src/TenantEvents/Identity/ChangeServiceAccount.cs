@@ -27,7 +27,8 @@ public static class ChangeServiceAccountEndpoints
             new ServiceAccountSecretRotated(accountId, ServiceAccountRules.Hash(secret), revoke, standing.Actor, accounts.Streams.Now), cancellation);
         if (result.Record is null) return result.Response!;
         http.Response.Headers.CacheControl = "no-store";
-        return Results.Json(new ServiceAccountWithSecret(result.Record.View(), accountId.ToString(), secret, TokenEndpoint.Path), Json.Options);
+        return Results.Json(new ServiceAccountWithSecret(result.Record.View(), accountId.ToString(), secret, TokenEndpoint.Path,
+            result.Record.Scopes.Contains(ScimCredential.Scope) ? ScimCredential.For(accountId, secret) : null), Json.Options);
     }
 
     [WolverinePut("/api/tenants/{tenantId}/service-accounts/{accountId}/scopes", OperationId = "ChangeServiceAccountScopes")]

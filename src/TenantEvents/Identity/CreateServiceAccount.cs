@@ -35,7 +35,8 @@ public static class CreateServiceAccountEndpoint
         var record = await accounts.CreateAsync(context, tenantId, created, cancellation);
         http.Response.Headers.ETag = Tenants.TenantHttp.ETag(record.Version);
         http.Response.Headers.CacheControl = "no-store";
-        return Results.Json(new ServiceAccountWithSecret(record.View(), record.Id.ToString(), secret, TokenEndpoint.Path), Json.Options,
+        return Results.Json(new ServiceAccountWithSecret(record.View(), record.Id.ToString(), secret, TokenEndpoint.Path,
+            record.Scopes.Contains(ScimCredential.Scope) ? ScimCredential.For(record.Id, secret) : null), Json.Options,
             statusCode: StatusCodes.Status201Created);
     }
 }

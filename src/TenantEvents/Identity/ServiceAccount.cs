@@ -34,7 +34,9 @@ public sealed record ServiceAccountView(Guid Id, string ClientId, string Name, I
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? SecretRotatedAt, string CreatedBy);
 
 /// <summary>The answer to creation or rotation: the account and its secret, shown this once.</summary>
-public sealed record ServiceAccountWithSecret(ServiceAccountView Account, string ClientId, string ClientSecret, string TokenEndpoint);
+/// <param name="ScimToken">For an account holding scim.provision: the bearer credential to configure in the directory (SCIM).</param>
+public sealed record ServiceAccountWithSecret(ServiceAccountView Account, string ClientId, string ClientSecret, string TokenEndpoint,
+    string? ScimToken = null);
 
 public static class ServiceAccountRules
 {

@@ -79,6 +79,9 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         if (e is Problem refusal) return (record, refusal);
 
         if (e is ServiceAccountDisabled) await revocations.RevokeAsync(accountId, tenantId, CredentialRevocations.Forever, cancellation);
+        // A SCIM credential is the secret itself: a new secret, a disable or a change of scopes ends the ones verified before.
+        if (e is ServiceAccountSecretRotated or ServiceAccountDisabled or ServiceAccountScopesChanged)
+            await revocations.RevokeAsync(ScimCredential.RevocationId(accountId), tenantId, DateTimeOffset.UtcNow, cancellation);
         if (e is ServiceAccountSecretRotated { TokensRevoked: true }) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
         var sealedHash = e switch
         {

@@ -195,6 +195,21 @@ public static class DatabaseMigration
             create table if not exists {s}.access_versions (
               tenant_id varchar(250) primary key,
               version bigint not null);
+            -- SCIM users and groups (Scim/): each resource sealed under the tenant's key, and the tenant's SCIM version.
+            create table if not exists {s}.scim_resources (
+              tenant_id varchar(250) not null,
+              id uuid not null,
+              kind text not null,
+              version bigint not null,
+              key_version integer not null,
+              nonce bytea not null,
+              ciphertext bytea not null,
+              created_at timestamptz not null,
+              updated_at timestamptz not null,
+              primary key (tenant_id, id));
+            create table if not exists {s}.scim_versions (
+              tenant_id varchar(250) primary key,
+              version bigint not null);
             """, connection, transaction))
             await keys.ExecuteNonQueryAsync();
 

@@ -62,6 +62,7 @@ public static class Hosting
         services.AddSingleton(TemplateCatalog.LoadEmbedded());
         services.AddSingleton<TenantStreams>();
         services.AddSingleton<TenantEvents.Organisations.OrganisationStore>();
+        services.AddSingleton<TenantEvents.Scim.ScimStore>();
         var zones = new ResidencyZones(options.Zones);
         services.AddSingleton(zones);
         // The main database: the default zone's tenants, the platform directory (which tenant lives in which database)
@@ -107,7 +108,7 @@ public static class Hosting
                 marten.Events.MetadataConfig.UserNameEnabled = true;
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
                 foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
-                             .Concat(TenantEvents.Identity.IdentityEventTypes.All))
+                             .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All))
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.

@@ -20,6 +20,7 @@ public static class Permissions
         [MemberManage] = "grant and revoke roles (never beyond one's own permissions)",
         [AccessRead] = "see who holds which permissions, and why",
         ["identity.manage"] = "configure identity federation and provisioning",
+        ["scim.provision"] = "push users and groups through SCIM 2.0 (a directory's credential)",
         ["sharing.manage"] = "offer and accept sharing agreements",
         ["case.read"] = "read case files",
         ["case.write"] = "create and update case files",

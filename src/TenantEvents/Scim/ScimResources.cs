@@ -1,0 +1,284 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TenantEvents.Infrastructure.Security;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Scim;
+
+/// <summary>The query of a list or .search: filter, paging, sorting, attribute selection.</summary>
+public sealed record ScimQuery(ScimFilter? Filter, int StartIndex, int Count, AttrPath? SortBy, bool Descending,
+    IReadOnlyList<AttrPath>? Attributes, IReadOnlyList<AttrPath>? Excluded);
+
+/// <summary>
+/// Create, read, replace, patch, delete and list of users and groups (RFC 7644 section 3), shared by both resource
+/// types. Every answer is application/scim+json; every error is in SCIM's error schema.
+/// </summary>
+public static class ScimResources
+{
+    public const int DefaultCount = 100;
+    public const int MaxCount = 1000;
+    public const string SearchRequestUrn = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+    private static ScimSchema SchemaOf(string kind) => kind == ScimResource.User ? ScimSchema.User : ScimSchema.Group;
+
+    private static (JsonElement? Body, ScimError? Error) Validate(string kind, JsonObject body, ScimSnapshot snapshot, Guid? self) =>
+        kind == ScimResource.User ? ScimRules.User(body, snapshot, self) : ScimRules.Group(body, snapshot, self);
+
+    public static async Task<IResult> Create(HttpContext http, Guid tenantId, string kind, ScimStore store, MessageContext context, CancellationToken cancellation)
+    {
+        var (actor, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: true, cancellation);
+        if (refusal is not null) return refusal;
+        var (body, bad) = await ScimHttp.ReadBodyAsync(http, cancellation);
+        if (bad is not null) return bad;
+        var id = Guid.CreateVersion7();
+        var (error, _) = await store.ExecuteAsync(context, tenantId, actor!, snapshot =>
+        {
+            var (stored, invalid) = Validate(kind, body!, snapshot, null);
+            return invalid is not null ? ScimDecision.Refuse(invalid) : ScimDecision.Make(new ScimChange(id, kind, "created", stored));
+        }, cancellation);
+        if (error is not null) return error.ToResult();
+        return await Answer(store, tenantId, id, kind, 201, cancellation);
+    }
+
+    public static async Task<IResult> Get(HttpContext http, Guid tenantId, Guid id, string kind, ScimStore store, CancellationToken cancellation)
+    {
+        var (_, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: false, cancellation);
+        if (refusal is not null) return refusal;
+        if (!ScimHttp.TryAttributeList(http.Request.Query["attributes"], out var attributes, out var error)
+            || !ScimHttp.TryAttributeList(http.Request.Query["excludedAttributes"], out var excluded, out error)) return error!;
+        var baseUrl = ScimHttp.Base(tenantId);
+        var found = await store.ReadAsync(tenantId, s => Find(s, id, kind) is { } r ? (r.Version, Json: ScimHttp.Render(r, s, baseUrl)) : default, cancellation);
+        if (found.Json is null) return ScimError.NotFound(kind.ToLowerInvariant()).ToResult();
+        var etag = ScimHttp.ETag(found.Version);
+        if (http.Request.Headers.IfNoneMatch.ToString() is { Length: > 0 } noneMatch && noneMatch.Split(',').Any(t => t.Trim() == etag || t.Trim() == "*"))
+        {
+            http.Response.Headers.ETag = etag;
+            return Results.StatusCode(304);
+        }
+        return new ScimJson(ScimHttp.Project(found.Json, attributes, excluded, SchemaOf(kind)), 200, etag);
+    }
+
+    public static async Task<IResult> Replace(HttpContext http, Guid tenantId, Guid id, string kind, ScimStore store, MessageContext context,
+        CancellationToken cancellation) =>
+        await Change(http, tenantId, id, kind, store, context, cancellation, async () =>
+        {
+            var (body, bad) = await ScimHttp.ReadBodyAsync(http, cancellation);
+            return (body, bad);
+        }, (current, body, snapshot) =>
+        {
+            // A replace that changes userName keeps the id; an id in the body that differs is a client error.
+            if (body["id"] is JsonValue given && given.TryGetValue<string>(out var givenId) && givenId != id.ToString())
+                return ScimDecision.Refuse(ScimError.Mutability("id cannot change."));
+            var (stored, invalid) = Validate(kind, body, snapshot, id);
+            return invalid is not null ? ScimDecision.Refuse(invalid) : ScimDecision.Make(new ScimChange(id, kind, "replaced", stored));
+        });
+
+    public static async Task<IResult> Patch(HttpContext http, Guid tenantId, Guid id, string kind, ScimStore store, MessageContext context,
+        CancellationToken cancellation) =>
+        await Change(http, tenantId, id, kind, store, context, cancellation, async () =>
+        {
+            var (body, bad) = await ScimHttp.ReadBodyAsync(http, cancellation);
+            return (body, bad);
+        }, (current, request, snapshot) =>
+        {
+            JsonObject patched;
+            try
+            {
+                patched = ScimPatch.Apply(JsonNode.Parse(current.Body.GetRawText())!.AsObject(), request, SchemaOf(kind));
+            }
+            catch (ScimPatchException e)
+            {
+                return ScimDecision.Refuse(e.Error);
+            }
+            var (stored, invalid) = Validate(kind, patched, snapshot, id);
+            if (invalid is not null) return ScimDecision.Refuse(invalid);
+            return JsonElementEquals(stored!.Value, current.Body) ? ScimDecision.Make() : ScimDecision.Make(new ScimChange(id, kind, "patched", stored));
+        });
+
+    public static async Task<IResult> Delete(HttpContext http, Guid tenantId, Guid id, string kind, ScimStore store, MessageContext context,
+        CancellationToken cancellation)
+    {
+        var (actor, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: true, cancellation);
+        if (refusal is not null) return refusal;
+        if (!ScimHttp.TryIfMatch(http.Request, out var expected, out var error)) return error!;
+        var (problem, _) = await store.ExecuteAsync(context, tenantId, actor!, snapshot =>
+        {
+            if (Find(snapshot, id, kind) is not { } current) return ScimDecision.Refuse(ScimError.NotFound(kind.ToLowerInvariant()));
+            if (expected is { } v && v != current.Version) return ScimDecision.Refuse(ScimError.PreconditionFailed(current.Version));
+            // A deleted user or group leaves every group it was a member of.
+            var changes = new List<ScimChange> { new(id, kind, "deleted", null) };
+            foreach (var group in snapshot.Groups.Values.Where(g => g.Id != id && g.MemberIds.Contains(id)))
+            {
+                var node = JsonNode.Parse(group.Body.GetRawText())!.AsObject();
+                var members = (JsonArray)node["members"]!;
+                foreach (var member in members.Where(m => m?["value"]?.GetValue<string>() == id.ToString()).ToList()) members.Remove(member);
+                changes.Add(new ScimChange(group.Id, ScimResource.Group, "patched", JsonSerializer.SerializeToElement(node)));
+            }
+            return new ScimDecision(changes, null);
+        }, cancellation);
+        return problem is not null ? problem.ToResult() : Results.NoContent();
+    }
+
+    public static async Task<IResult> List(HttpContext http, Guid tenantId, string kind, ScimStore store, CancellationToken cancellation)
+    {
+        var (_, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: false, cancellation);
+        if (refusal is not null) return refusal;
+        var q = http.Request.Query;
+        if (!TryQuery(q["filter"], q["startIndex"], q["count"], q["sortBy"], q["sortOrder"], q["attributes"], q["excludedAttributes"], out var query, out var error))
+            return error!;
+        return await Search(store, tenantId, kind, query!, cancellation);
+    }
+
+    /// <summary>POST .search (RFC 7644 section 3.4.3): the same query in a body, so that filters stay out of URLs and logs.</summary>
+    public static async Task<IResult> SearchPost(HttpContext http, Guid tenantId, string kind, ScimStore store, CancellationToken cancellation)
+    {
+        var (_, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: false, cancellation);
+        if (refusal is not null) return refusal;
+        var (body, bad) = await ScimHttp.ReadBodyAsync(http, cancellation);
+        if (bad is not null) return bad;
+        if (body!["schemas"] is not JsonArray schemas || !schemas.Any(s => s?.GetValue<string>() == SearchRequestUrn))
+            return ScimError.InvalidValue($"A search request names the schema {SearchRequestUrn}.").ToResult();
+        string? Text(string name) => body[name] switch
+        {
+            JsonValue v when v.TryGetValue<string>(out var s) => s,
+            JsonValue v => v.ToJsonString(),
+            JsonArray a => string.Join(",", a.Select(x => x?.GetValue<string>())),
+            _ => null,
+        };
+        if (!TryQuery(Text("filter"), Text("startIndex"), Text("count"), Text("sortBy"), Text("sortOrder"), Text("attributes"), Text("excludedAttributes"),
+                out var query, out var error)) return error!;
+        return await Search(store, tenantId, kind, query!, cancellation);
+    }
+
+    public static bool TryQuery(string? filter, string? startIndex, string? count, string? sortBy, string? sortOrder, string? attributes, string? excluded,
+        out ScimQuery? query, out IResult? error)
+    {
+        query = null;
+        ScimFilter? parsed = null;
+        if (!string.IsNullOrWhiteSpace(filter))
+        {
+            try
+            {
+                parsed = ScimFilter.Parse(filter);
+            }
+            catch (ScimFilterException e)
+            {
+                error = new ScimError(400, "invalidFilter", e.Message).ToResult();
+                return false;
+            }
+        }
+        // RFC 7644 section 3.4.2.4: a startIndex below 1 is 1, a negative count is 0; we serve at most MaxCount per page.
+        var start = int.TryParse(startIndex, out var s) ? Math.Max(1, s) : 1;
+        var take = int.TryParse(count, out var c) ? Math.Clamp(c, 0, MaxCount) : DefaultCount;
+        if ((!string.IsNullOrEmpty(startIndex) && !int.TryParse(startIndex, out _)) || (!string.IsNullOrEmpty(count) && !int.TryParse(count, out _)))
+        {
+            error = ScimError.InvalidValue("startIndex and count are integers.").ToResult();
+            return false;
+        }
+        AttrPath? sort = null;
+        if (!string.IsNullOrWhiteSpace(sortBy))
+        {
+            try { sort = AttrPath.Parse(sortBy); }
+            catch (ScimFilterException e) { error = ScimError.InvalidValue(e.Message).ToResult(); return false; }
+        }
+        if (sortOrder is { Length: > 0 } && sortOrder is not ("ascending" or "descending"))
+        {
+            error = ScimError.InvalidValue("sortOrder is ascending or descending.").ToResult();
+            return false;
+        }
+        if (!ScimHttp.TryAttributeList(attributes, out var selected, out error) || !ScimHttp.TryAttributeList(excluded, out var dropped, out error)) return false;
+        query = new ScimQuery(parsed, start, take, sort, sortOrder == "descending", selected, dropped);
+        error = null;
+        return true;
+    }
+
+    public static async Task<IResult> Search(ScimStore store, Guid tenantId, string kind, ScimQuery query, CancellationToken cancellation)
+    {
+        var baseUrl = ScimHttp.Base(tenantId);
+        var schema = SchemaOf(kind);
+        var needsRendered = query.Filter is not null && References(query.Filter, "id", "meta", "groups");
+        try
+        {
+            var page = await store.ReadAsync(tenantId, snapshot =>
+            {
+                IEnumerable<ScimResource> source = kind == ScimResource.User ? snapshot.Users.Values : snapshot.Groups.Values;
+                if (query.Filter is { } filter)
+                    source = needsRendered
+                        ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
+                        : source.Where(r => filter.Matches(r.Body, schema));
+                var matched = source.ToList();
+                IOrderedEnumerable<ScimResource> ordered = query.SortBy is { } by
+                    ? (query.Descending
+                        ? matched.OrderByDescending(r => SortKey(r, by, schema), StringComparer.OrdinalIgnoreCase)
+                        : matched.OrderBy(r => SortKey(r, by, schema) ?? "\uffff", StringComparer.OrdinalIgnoreCase))
+                    : matched.OrderBy(r => r.Id);
+                var items = ordered.ThenBy(r => r.Id).Skip(query.StartIndex - 1).Take(query.Count)
+                    .Select(r => (JsonNode)ScimHttp.Project(ScimHttp.Render(r, snapshot, baseUrl), query.Attributes, query.Excluded, schema)).ToArray();
+                return (Total: matched.Count, Items: items);
+            }, cancellation);
+            return new ScimJson(new JsonObject
+            {
+                ["schemas"] = new JsonArray(ScimSchema.ListResponseUrn),
+                ["totalResults"] = page.Total,
+                ["startIndex"] = query.StartIndex,
+                ["itemsPerPage"] = page.Items.Length,
+                ["Resources"] = new JsonArray(page.Items),
+            });
+        }
+        catch (ScimFilterException e)
+        {
+            return new ScimError(400, "invalidFilter", e.Message).ToResult();
+        }
+    }
+
+    private static string? SortKey(ScimResource resource, AttrPath by, ScimSchema schema)
+    {
+        if (by.Attribute.Equals("id", StringComparison.OrdinalIgnoreCase)) return resource.Id.ToString();
+        if (by.Attribute.Equals("meta", StringComparison.OrdinalIgnoreCase))
+            return by.SubAttribute?.Equals("created", StringComparison.OrdinalIgnoreCase) == true ? resource.Created.UtcDateTime.ToString("O") : resource.LastModified.UtcDateTime.ToString("O");
+        var values = ScimValues.Of(resource.Body, by, schema);
+        return values.Count == 0 ? null : values[0].ValueKind == JsonValueKind.String ? values[0].GetString() : values[0].GetRawText();
+    }
+
+    private static bool References(ScimFilter filter, params string[] attributes) => filter switch
+    {
+        ScimFilter.Compare c => attributes.Contains(c.Path.Attribute, StringComparer.OrdinalIgnoreCase),
+        ScimFilter.Present p => attributes.Contains(p.Path.Attribute, StringComparer.OrdinalIgnoreCase),
+        ScimFilter.ValuePath v => attributes.Contains(v.Path.Attribute, StringComparer.OrdinalIgnoreCase),
+        ScimFilter.And a => References(a.Left, attributes) || References(a.Right, attributes),
+        ScimFilter.Or o => References(o.Left, attributes) || References(o.Right, attributes),
+        ScimFilter.Not n => References(n.Inner, attributes),
+        _ => false,
+    };
+
+    private static async Task<IResult> Change(HttpContext http, Guid tenantId, Guid id, string kind, ScimStore store, MessageContext context,
+        CancellationToken cancellation, Func<Task<(JsonObject? Body, IResult? Bad)>> read, Func<ScimResource, JsonObject, ScimSnapshot, ScimDecision> decide)
+    {
+        var (actor, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: true, cancellation);
+        if (refusal is not null) return refusal;
+        if (!ScimHttp.TryIfMatch(http.Request, out var expected, out var error)) return error!;
+        var (body, bad) = await read();
+        if (bad is not null) return bad;
+        var (problem, _) = await store.ExecuteAsync(context, tenantId, actor!, snapshot =>
+        {
+            if (Find(snapshot, id, kind) is not { } current) return ScimDecision.Refuse(ScimError.NotFound(kind.ToLowerInvariant()));
+            if (expected is { } v && v != current.Version) return ScimDecision.Refuse(ScimError.PreconditionFailed(current.Version));
+            return decide(current, body!, snapshot);
+        }, cancellation);
+        if (problem is not null) return problem.ToResult();
+        return await Answer(store, tenantId, id, kind, 200, cancellation);
+    }
+
+    private static async Task<IResult> Answer(ScimStore store, Guid tenantId, Guid id, string kind, int status, CancellationToken cancellation)
+    {
+        var baseUrl = ScimHttp.Base(tenantId);
+        var (version, json) = await store.ReadAsync(tenantId, s => Find(s, id, kind) is { } r ? (r.Version, ScimHttp.Render(r, s, baseUrl)) : (0, null), cancellation);
+        if (json is null) return ScimError.NotFound(kind.ToLowerInvariant()).ToResult();
+        return new ScimJson(json, status, ScimHttp.ETag(version), status == 201 ? $"{baseUrl}/{kind}s/{id}" : null);
+    }
+
+    private static ScimResource? Find(ScimSnapshot snapshot, Guid id, string kind) =>
+        kind == ScimResource.User ? snapshot.Users.GetValueOrDefault(id) : snapshot.Groups.GetValueOrDefault(id);
+
+    private static bool JsonElementEquals(JsonElement a, JsonElement b) => JsonNode.DeepEquals(JsonNode.Parse(a.GetRawText()), JsonNode.Parse(b.GetRawText()));
+}

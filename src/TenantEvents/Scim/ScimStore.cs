@@ -1,0 +1,304 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Marten;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Keys;
+using TenantEvents.Tenants;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Scim;
+
+/// <summary>A user or group as held: its stored JSON (without id and meta), its version and times.</summary>
+public sealed record ScimResource(Guid Id, string Kind, long Version, DateTimeOffset Created, DateTimeOffset LastModified, JsonElement Body)
+{
+    public const string User = "User";
+    public const string Group = "Group";
+
+    public string? Text(string attribute) => ScimValues.Property(Body, attribute) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+
+    public bool Active => ScimValues.Property(Body, "active") is not { ValueKind: JsonValueKind.False };
+
+    public IEnumerable<Guid> MemberIds => ScimValues.Property(Body, "members") is { ValueKind: JsonValueKind.Array } members
+        ? members.EnumerateArray().Select(m => ScimValues.Property(m, "value")?.GetString()).Select(v => Guid.TryParse(v, out var g) ? g : Guid.Empty)
+            .Where(g => g != Guid.Empty)
+        : [];
+}
+
+/// <summary>
+/// A tenant's SCIM users and groups at one version, in memory (opened from the sealed projection). Reads lock it while
+/// they look; writes change it in place under the same lock once committed.
+/// </summary>
+public sealed class ScimSnapshot
+{
+    public long Version { get; set; }
+    public Dictionary<Guid, ScimResource> Users { get; } = new();
+    public Dictionary<Guid, ScimResource> Groups { get; } = new();
+    private readonly Dictionary<string, Guid> _userNames = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Guid> _externalIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<Guid, HashSet<Guid>> _groupsOf = new();
+
+    public Guid? UserNamed(string userName) => _userNames.TryGetValue(userName, out var id) ? id : null;
+
+    public Guid? UserWithExternalId(string externalId) => _externalIds.TryGetValue(externalId, out var id) ? id : null;
+
+    public IEnumerable<ScimResource> GroupsOf(Guid user) =>
+        _groupsOf.TryGetValue(user, out var groups) ? groups.Select(g => Groups[g]) : [];
+
+    public int ActiveUsers => Users.Values.Count(u => u.Active);
+
+    public void Put(ScimResource resource)
+    {
+        Remove(resource.Id);
+        if (resource.Kind == ScimResource.User)
+        {
+            Users[resource.Id] = resource;
+            if (resource.Text("userName") is { } name) _userNames[name] = resource.Id;
+            if (resource.Text("externalId") is { } external) _externalIds[external] = resource.Id;
+        }
+        else
+        {
+            Groups[resource.Id] = resource;
+            foreach (var member in resource.MemberIds)
+            {
+                if (!_groupsOf.TryGetValue(member, out var set)) _groupsOf[member] = set = [];
+                set.Add(resource.Id);
+            }
+        }
+    }
+
+    public void Remove(Guid id)
+    {
+        if (Users.Remove(id, out var user))
+        {
+            if (user.Text("userName") is { } name && _userNames.TryGetValue(name, out var owner) && owner == id) _userNames.Remove(name);
+            if (user.Text("externalId") is { } external && _externalIds.TryGetValue(external, out var o) && o == id) _externalIds.Remove(external);
+        }
+        if (Groups.Remove(id, out var group))
+            foreach (var member in group.MemberIds)
+                if (_groupsOf.TryGetValue(member, out var set)) set.Remove(id);
+    }
+}
+
+/// <summary>What a SCIM command decided: the changes to make, or the SCIM error to answer.</summary>
+public sealed record ScimDecision(IReadOnlyList<ScimChange> Changes, ScimError? Error)
+{
+    public static ScimDecision Refuse(ScimError error) => new([], error);
+    public static ScimDecision Make(params ScimChange[] changes) => new(changes, null);
+}
+
+/// <param name="Operation">created, replaced, patched or deleted.</param>
+/// <param name="Body">The resource after the change (null when deleted).</param>
+public sealed record ScimChange(Guid Id, string Kind, string Operation, JsonElement? Body);
+
+/// <summary>
+/// The edge of the SCIM slice: in one transaction of the tenant's database, under the tenant's SCIM lock, it decides on
+/// the snapshot at the current SCIM version, appends the events (each resource sealed under its person's key inside the
+/// tenant-sealed event), writes the sealed projection (scim_resources) and the new version; then the cached snapshot
+/// advances by the same changes. Another instance's writes show as a new version and the snapshot is loaded again.
+/// </summary>
+public sealed class ScimStore(TenantStreams streams)
+{
+    public const string ResourceType = "scim-resource";
+    private const string SubjectPrefix = "subject:";
+    private const string SubjectType = "scim-user";
+
+    private readonly ConcurrentDictionary<Guid, Entry> _cache = new();
+
+    private sealed class Entry
+    {
+        public ScimSnapshot? Snapshot;
+        public long CheckedAt;
+        public readonly SemaphoreSlim Loading = new(1, 1);
+    }
+
+    public TenantStreams Streams => streams;
+
+    private string Schema => streams.Options.DatabaseSchema;
+
+    /// <summary>Reads the snapshot at the tenant's current version (one small query, then memory).</summary>
+    public async Task<T> ReadAsync<T>(Guid tenant, Func<ScimSnapshot, T> read, CancellationToken cancellation)
+    {
+        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        await using var connection = await source.OpenConnectionAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
+        await SetTenant(connection, transaction, tenant, cancellation);
+        var version = await VersionAsync(connection, transaction, cancellation);
+        var snapshot = await SnapshotAsync(connection, transaction, tenant, version, cancellation);
+        lock (snapshot) return read(snapshot);
+    }
+
+    /// <summary>
+    /// The snapshot as this instance holds it, confirmed against the database at most every <paramref name="maxAge"/>:
+    /// for the sign-in path, which must not cost a query per request.
+    /// </summary>
+    public async ValueTask<T?> PeekAsync<T>(Guid tenant, TimeSpan maxAge, Func<ScimSnapshot, T> read, CancellationToken cancellation)
+    {
+        var entry = _cache.GetOrAdd(tenant, _ => new Entry());
+        if (entry.Snapshot is null || Environment.TickCount64 - Volatile.Read(ref entry.CheckedAt) > maxAge.TotalMilliseconds)
+        {
+            var result = await ReadAsync(tenant, read, cancellation);
+            Volatile.Write(ref entry.CheckedAt, Environment.TickCount64);
+            return result;
+        }
+        var snapshot = entry.Snapshot;
+        lock (snapshot) return read(snapshot);
+    }
+
+    public async Task<(ScimError? Error, IReadOnlyList<ScimChange> Changes)> ExecuteAsync(MessageContext context, Guid tenant, Actor actor,
+        Func<ScimSnapshot, ScimDecision> decide, CancellationToken cancellation)
+    {
+        await using var session = streams.OpenSession(context, tenant);
+        await session.BeginTransactionAsync(cancellation);
+        var connection = (NpgsqlConnection)session.Connection!;
+        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
+        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", connection))
+        {
+            lockCommand.Parameters.Add(new NpgsqlParameter { Value = "tenantevents:scim:" + tenant });
+            await lockCommand.ExecuteNonQueryAsync(cancellation);
+        }
+        var version = await VersionAsync(connection, null, cancellation);
+        var snapshot = await SnapshotAsync(connection, null, tenant, version, cancellation);
+        ScimDecision decision;
+        lock (snapshot) decision = decide(snapshot);
+        if (decision.Error is not null) return (decision.Error, []);
+        if (decision.Changes.Count == 0) return (null, []);
+
+        var now = streams.Now;
+        var next = version + 1;
+        await using var batch = new NpgsqlBatch(connection);
+        var applied = new List<ScimResource?>();
+        foreach (var change in decision.Changes)
+        {
+            ScimResource? previous;
+            lock (snapshot) previous = change.Kind == ScimResource.User ? snapshot.Users.GetValueOrDefault(change.Id) : snapshot.Groups.GetValueOrDefault(change.Id);
+            var streamVersion = (previous?.Version ?? 0) + 1;
+            object e = change switch
+            {
+                { Operation: "deleted", Kind: ScimResource.User } => new ScimUserDeleted(change.Id, actor, now),
+                { Operation: "deleted" } => new ScimGroupDeleted(change.Id, actor, now),
+                { Kind: ScimResource.User } => change.Operation switch
+                {
+                    "created" => new ScimUserCreated(change.Id, await SealForSubjectAsync(tenant, change.Id, change.Body!.Value, cancellation, fresh: true), actor, now),
+                    "replaced" => new ScimUserReplaced(change.Id, await SealForSubjectAsync(tenant, change.Id, change.Body!.Value, cancellation), actor, now),
+                    _ => new ScimUserPatched(change.Id, await SealForSubjectAsync(tenant, change.Id, change.Body!.Value, cancellation), actor, now),
+                },
+                _ => change.Operation switch
+                {
+                    "created" => new ScimGroupCreated(change.Id, change.Body!.Value.GetRawText(), actor, now),
+                    "replaced" => new ScimGroupReplaced(change.Id, change.Body!.Value.GetRawText(), actor, now),
+                    _ => new ScimGroupPatched(change.Id, change.Body!.Value.GetRawText(), actor, now),
+                },
+            };
+            var sealedEvents = await streams.SealAsync(tenant, [e], cancellation);
+            if (change.Operation == "created") session.Events.StartStream(change.Id, sealedEvents);
+            else session.Events.Append(change.Id, streamVersion, sealedEvents);
+
+            if (change.Operation == "deleted")
+            {
+                batch.BatchCommands.Add(Command($"delete from {Schema}.scim_resources where id = $1", change.Id));
+                applied.Add(null);
+                continue;
+            }
+            var body = change.Body!.Value;
+            var sealedBody = await streams.SealBytesAsync(tenant, Encoding.UTF8.GetBytes(body.GetRawText()), change.Id, ResourceType, cancellation);
+            var created = previous?.Created ?? now;
+            batch.BatchCommands.Add(Command($"""
+                insert into {Schema}.scim_resources (tenant_id, id, kind, version, key_version, nonce, ciphertext, created_at, updated_at)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                on conflict (tenant_id, id) do update set version = excluded.version, key_version = excluded.key_version, nonce = excluded.nonce,
+                  ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
+                """, tenant.ToString(), change.Id, change.Kind, streamVersion, sealedBody.KeyVersion, sealedBody.Nonce, sealedBody.Ciphertext, created, now));
+            applied.Add(new ScimResource(change.Id, change.Kind, streamVersion, created, now, body.Clone()));
+        }
+        batch.BatchCommands.Add(Command($"""
+            insert into {Schema}.scim_versions (tenant_id, version) values ($1, $2)
+            on conflict (tenant_id) do update set version = excluded.version
+            """, tenant.ToString(), next));
+        await batch.ExecuteNonQueryAsync(cancellation);
+        await session.SaveChangesAsync(cancellation);
+
+        lock (snapshot)
+        {
+            for (var i = 0; i < decision.Changes.Count; i++)
+            {
+                if (applied[i] is { } resource) snapshot.Put(resource);
+                else snapshot.Remove(decision.Changes[i].Id);
+            }
+            snapshot.Version = next;
+        }
+        return (null, decision.Changes);
+    }
+
+    /// <summary>The resource after a change, with its new version and times (for the response).</summary>
+    public Task<ScimResource?> FindAsync(Guid tenant, Guid id, string kind, CancellationToken cancellation) =>
+        ReadAsync(tenant, s => kind == ScimResource.User ? s.Users.GetValueOrDefault(id) : s.Groups.GetValueOrDefault(id), cancellation);
+
+    /// <summary>Erasure of a user's history: their key is destroyed (their resource in past events can no longer be opened).</summary>
+    public Task EraseUserKeyAsync(Guid tenant, Guid user, CancellationToken cancellation) => streams.Keys.EraseSubjectAsync(tenant, user, cancellation);
+
+    private async Task<string> SealForSubjectAsync(Guid tenant, Guid user, JsonElement body, CancellationToken cancellation, bool fresh = false)
+    {
+        if (!streams.Options.Sealing) return body.GetRawText();
+        var key = (await streams.Keys.SubjectKeyAsync(tenant, user, create: true, cancellation, newSubject: fresh))!;
+        var sealedBody = Sealing.Seal(key, Encoding.UTF8.GetBytes(body.GetRawText()), user, SubjectType);
+        return SubjectPrefix + Convert.ToBase64String([.. sealedBody.Nonce, .. sealedBody.Ciphertext]);
+    }
+
+    private async Task<ScimSnapshot> SnapshotAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenant, long version,
+        CancellationToken cancellation)
+    {
+        var entry = _cache.GetOrAdd(tenant, _ => new Entry());
+        if (entry.Snapshot is { } cached && cached.Version == version) return cached;
+        await entry.Loading.WaitAsync(cancellation);
+        try
+        {
+            if (entry.Snapshot is { } again && again.Version == version) return again;
+            var snapshot = new ScimSnapshot { Version = version };
+            var rows = new List<(Guid Id, string Kind, long Version, SealedPayload Payload, DateTimeOffset Created, DateTimeOffset Updated)>();
+            await using (var command = new NpgsqlCommand(
+                             $"select id, kind, version, key_version, nonce, ciphertext, created_at, updated_at from {Schema}.scim_resources", connection, transaction))
+            await using (var reader = await command.ExecuteReaderAsync(cancellation))
+                while (await reader.ReadAsync(cancellation))
+                    rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2),
+                        new SealedPayload(reader.GetInt32(3), (byte[])reader[4], (byte[])reader[5]),
+                        reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7)));
+            foreach (var row in rows)
+            {
+                var bytes = await streams.OpenBytesAsync(tenant, row.Payload, row.Id, ResourceType, cancellation);
+                using var document = JsonDocument.Parse(bytes);
+                snapshot.Put(new ScimResource(row.Id, row.Kind, row.Version, row.Created, row.Updated, document.RootElement.Clone()));
+            }
+            // Only ever move forward: a slow load of an older version must not replace a newer snapshot.
+            if (entry.Snapshot is null || entry.Snapshot.Version <= version) entry.Snapshot = snapshot;
+            Volatile.Write(ref entry.CheckedAt, Environment.TickCount64);
+            return snapshot;
+        }
+        finally
+        {
+            entry.Loading.Release();
+        }
+    }
+
+    private async Task<long> VersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand($"select version from {Schema}.scim_versions", connection, transaction);
+        return await command.ExecuteScalarAsync(cancellation) is long v ? v : 0;
+    }
+
+    private static async Task SetTenant(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
+    {
+        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
+        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        await set.ExecuteScalarAsync(cancellation);
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v });
+        return command;
+    }
+}
