@@ -36,11 +36,13 @@ public sealed class TokenValidator
     private readonly ConcurrentDictionary<string, TokenValidationParameters> _platformParameters = new(StringComparer.Ordinal);
 
     private readonly ServiceAccountStore _accounts;
+    private readonly FederatedUsers _users;
 
     public TokenValidator(TenantEventsOptions options, PlatformSigningKeys platformKeys, CredentialRevocations revocations,
-        FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts)
+        FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts, FederatedUsers users)
     {
         _accounts = accounts;
+        _users = users;
         _options = options;
         _platformKeys = platformKeys;
         _revocations = revocations;
@@ -76,7 +78,7 @@ public sealed class TokenValidator
         // key is the whole token, so a token that differs in one bit is a different entry and is verified afresh.
         if (_verified.TryGetValue(token, out var known))
         {
-            if (await StillGoodAsync(known, cancellation)) return new TokenCheck(known.Principal.Clone(), null);
+            if (await StillGoodAsync(known, cancellation)) return await DirectoryAsync(known.Principal.Clone(), cancellation);
             _verified.TryRemove(token, out _);
         }
         var check = await VerifyAsync(token, cancellation);
@@ -84,9 +86,16 @@ public sealed class TokenValidator
         {
             if (_verified.Count >= VerifiedCacheSize) _verified.Clear(); // bounded; refilled by the next requests
             _verified[token] = verified;
-            return new TokenCheck(principal.Clone(), null);
+            return await DirectoryAsync(principal.Clone(), cancellation);
         }
         return check;
+    }
+
+    /// <summary>A federated user as the tenant's directory (SCIM) has them: deactivated ones are refused, their groups added.</summary>
+    private async ValueTask<TokenCheck> DirectoryAsync(ClaimsPrincipal principal, CancellationToken cancellation)
+    {
+        if (principal.Identity?.AuthenticationType != "federated") return new TokenCheck(principal, null);
+        return await _users.ApplyAsync(principal, cancellation) is { } applied ? new TokenCheck(applied, null) : TokenCheck.Fail("deactivated in the directory");
     }
 
     private Verified? Remember(ClaimsPrincipal principal)

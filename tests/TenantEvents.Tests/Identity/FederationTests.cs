@@ -221,6 +221,39 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task federated_users_appear_in_the_directory_and_the_directory_decides_who_signs_in_and_their_groups()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var scimAccount = (await TenantAdminOf(a).Post($"/api/tenants/{a}/service-accounts", new { name = "directory", scopes = new[] { "scim.provision" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        var scim = Fixture.Client(scimAccount.Str("scimToken"));
+        var scimBase = $"/api/tenants/{a}/scim/v2";
+
+        // First sign-in: the person is recorded as a user of the tenant.
+        var erin = Fixture.Client(await idpA.UserTokenAsync("erin", AudienceA, [], "erin@agency-a.gov"));
+        (await erin.Get($"/api/tenants/{a}/organisations/{root}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found"); // no grants yet
+        var listed = (await scim.Get($"{scimBase}/Users?filter=" + Uri.EscapeDataString("userName eq \"erin\""))).ShouldBe(HttpStatusCode.OK);
+        listed.Json.GetProperty("totalResults").GetInt32().ShouldBe(1);
+        var erinId = listed.Json.GetProperty("Resources")[0].GetProperty("id").GetString();
+        listed.Json.GetProperty("Resources")[0].GetProperty("emails")[0].GetProperty("value").GetString().ShouldBe("erin@agency-a.gov");
+
+        // The directory puts her in a group that holds a role at the root: her token (no groups claim) now carries it.
+        var roles = (await TenantAdminOf(a).Get($"/api/tenants/{a}/roles")).Json.GetProperty("items");
+        var reader = roles.EnumerateArray().First(r => r.GetProperty("permissions").EnumerateArray().Any(p => p.GetString() is "org.read" or "org.manage")).GetProperty("name").GetString();
+        (await TenantAdminOf(a).Post($"/api/tenants/{a}/organisations/{root}/grants", new { principal = new { kind = "group", id = "Analysts" }, role = reader }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await scim.Post($"{scimBase}/Groups", new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Analysts",
+            members = new[] { new { value = erinId } } })).ShouldBe(HttpStatusCode.Created);
+        (await erin.Get($"/api/tenants/{a}/organisations/{root}")).ShouldBe(HttpStatusCode.OK);
+
+        // Deprovisioned in the directory: her still-valid token stops working at once.
+        (await scim.Patch($"{scimBase}/Users/{erinId}", new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "replace", path = "active", value = (object)false } } })).ShouldBe(HttpStatusCode.OK);
+        (await erin.Get($"/api/tenants/{a}/organisations/{root}")).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task e_mail_domains_can_be_restricted()
     {
         var a = await Active("agency-a");

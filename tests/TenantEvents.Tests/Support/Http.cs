@@ -53,6 +53,9 @@ public static class HttpExtensions
     public static Task<Reply> Put(this HttpClient client, string url, object? body = null, IDictionary<string, string>? headers = null) =>
         client.Send(HttpMethod.Put, url, body, headers);
 
+    public static Task<Reply> Patch(this HttpClient client, string url, object? body = null, IDictionary<string, string>? headers = null) =>
+        client.Send(HttpMethod.Patch, url, body, headers);
+
     public static Task<Reply> Delete(this HttpClient client, string url, IDictionary<string, string>? headers = null) =>
         client.Send(HttpMethod.Delete, url, null, headers);
 

@@ -21,6 +21,7 @@ public static class SecuritySetup
         services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Identity.CredentialRevocations>());
         services.AddSingleton(provider => new TenantEvents.Identity.FederationRegistry(main, options,
             provider.GetRequiredService<Marten.IDocumentStore>(), provider.GetRequiredService<ILogger<TenantEvents.Identity.FederationRegistry>>()));
+        services.AddSingleton<TenantEvents.Identity.FederatedUsers>();
         services.AddSingleton<TenantEvents.Identity.TokenValidator>();
         services.AddSingleton<TenantEvents.Identity.ServiceAccountStore>();
 

@@ -1,0 +1,71 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Scim;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Identity;
+
+/// <summary>
+/// Federated users are the tenant's users: the directory's SCIM record (matched by externalId, then userName, to the
+/// token's subject, or userName to its e-mail) decides whether the person may still sign in (active) and adds the
+/// SCIM groups they belong to, so that grants to group:NAME apply whether the provider's token lists the groups or the
+/// directory pushed them. Someone with no record yet gets one at first sign-in (just in time), so every person who
+/// ever signed in appears in the tenant's user list.
+/// </summary>
+public sealed class FederatedUsers(ScimStore scim, IWolverineRuntime runtime, ILogger<FederatedUsers> log)
+{
+    /// <summary>How stale the directory may be on the sign-in path (writes on this instance show at once).</summary>
+    private static readonly TimeSpan DirectoryMaxAge = TimeSpan.FromSeconds(2);
+
+    /// <summary>The principal with the directory's groups, or null when the directory has deactivated the person.</summary>
+    public async ValueTask<ClaimsPrincipal?> ApplyAsync(ClaimsPrincipal principal, CancellationToken cancellation)
+    {
+        var tenant = Guid.Parse(principal.FindFirst(Claims.TenantId)!.Value);
+        var subject = principal.FindFirst(Claims.Subject)!.Value;
+        var email = principal.FindFirst(Claims.Email)?.Value;
+        var found = await scim.PeekAsync(tenant, DirectoryMaxAge, s => Match(s, subject, email) is { } user
+            ? (Found: true, user.Active, Groups: s.GroupsOf(user.Id).Select(g => g.Text("displayName")).OfType<string>().ToList())
+            : default, cancellation);
+        if (!found.Found)
+        {
+            await ProvisionAsync(tenant, subject, email, principal.FindFirst(Claims.Name)?.Value, cancellation);
+            return principal;
+        }
+        if (!found.Active) return null;
+        if (found.Groups.Count == 0) return principal;
+        var identity = (ClaimsIdentity)principal.Identity!;
+        var known = principal.FindAll(Claims.Groups).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        foreach (var group in found.Groups.Where(known.Add)) identity.AddClaim(new Claim(Claims.Groups, group));
+        return principal;
+    }
+
+    private static ScimResource? Match(ScimSnapshot snapshot, string subject, string? email)
+    {
+        var id = snapshot.UserWithExternalId(subject) ?? snapshot.UserNamed(subject) ?? (email is null ? null : snapshot.UserNamed(email));
+        return id is { } found ? snapshot.Users[found] : null;
+    }
+
+    /// <summary>First sign-in: the person's user record, made by the federation (a concurrent first request may win; fine).</summary>
+    private async Task ProvisionAsync(Guid tenant, string subject, string? email, string? name, CancellationToken cancellation)
+    {
+        var user = new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchema.UserUrn),
+            ["userName"] = subject,
+            ["externalId"] = subject,
+            ["active"] = true,
+        };
+        if (name is not null) user["displayName"] = name;
+        if (email is not null) user["emails"] = new JsonArray(new JsonObject { ["value"] = email, ["primary"] = true });
+        var body = JsonSerializer.SerializeToElement(user);
+        var context = new MessageContext(runtime);
+        var (error, _) = await scim.ExecuteAsync(context, tenant, new Actor("federation", "system", tenant), snapshot =>
+            Match(snapshot, subject, email) is not null || snapshot.UserNamed(subject) is not null
+                ? ScimDecision.Make()
+                : ScimDecision.Make(new ScimChange(Guid.CreateVersion7(), ScimResource.User, "created", body)), cancellation);
+        await context.FlushOutgoingMessagesAsync();
+        if (error is not null) log.LogWarning("Could not record the first sign-in of {Subject} in tenant {Tenant}: {Error}", subject, tenant, error.Detail);
+    }
+}
