@@ -20,6 +20,7 @@ var ownerConnectionString = Connection("TenantEventsOwner");
 var platformConnectionString = Connection("TenantEventsPlatform");
 if (args.Contains("--orgs")) return await OrgBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--auth")) return await AuthBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
+if (args.Contains("--scim")) return await ScimBench.Run(options, connectionString, ownerConnectionString, platformConnectionString);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
@@ -83,7 +84,7 @@ static async Task ResetDatabase(string connectionString)
 }
 
 sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string ServiceDll, string Url, int KeyTenants, int KeyEvents,
-    int Orgs = 100_000, int Grants = 200_000, int HttpChecks = 2000)
+    int Orgs = 100_000, int Grants = 200_000, int HttpChecks = 2000, int ScimUsers = 100_000)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -92,7 +93,8 @@ sealed record BenchOptions(int Tenants, int Concurrency, int Rounds, string Serv
         return new BenchOptions(int.Parse(Arg("--tenants", "300")), int.Parse(Arg("--concurrency", "16")), int.Parse(Arg("--rounds", "3")),
             Arg("--service", "src/TenantEvents/bin/Release/net10.0/TenantEvents.dll"), Arg("--url", "http://127.0.0.1:5099"),
             int.Parse(Arg("--key-tenants", "100")), int.Parse(Arg("--key-events", "10000")),
-            int.Parse(Arg("--orgs-count", "100000")), int.Parse(Arg("--grants", "200000")), int.Parse(Arg("--http-checks", "2000")));
+            int.Parse(Arg("--orgs-count", "100000")), int.Parse(Arg("--grants", "200000")), int.Parse(Arg("--http-checks", "2000")),
+            int.Parse(Arg("--scim-users", "100000")));
     }
 }
 

@@ -58,34 +58,38 @@ public abstract record ScimFilter
 
     public sealed record Compare(AttrPath Path, string Op, JsonElement Value) : ScimFilter
     {
+        // Decided once per filter, not once per resource.
+        private readonly string _op = Op.ToLowerInvariant();
+        private readonly bool _caseExact = ScimSchema.CaseExact(Path);
+        private readonly bool _dateTime = ScimSchema.IsDateTime(Path);
+        private readonly string? _text = Value.ValueKind == JsonValueKind.String ? Value.GetString() : null;
+
         public override bool Matches(JsonElement resource, ScimSchema schema)
         {
-            var values = ScimValues.Of(resource, Path, schema);
-            var op = Op.ToLowerInvariant();
             if (Value.ValueKind == JsonValueKind.Null)
-                return op switch
+                return _op switch
                 {
-                    "eq" => values.Count == 0,
-                    "ne" => values.Count > 0,
+                    "eq" => !ScimValues.Any(resource, Path, schema, static (_, _) => true, this),
+                    "ne" => ScimValues.Any(resource, Path, schema, static (_, _) => true, this),
                     _ => throw new ScimFilterException($"'{Op}' cannot compare with null."),
                 };
-            if (op == "ne") return !values.Any(v => Test(v, "eq"));
-            return values.Any(v => Test(v, op));
+            if (_op == "ne") return !ScimValues.Any(resource, Path, schema, static (v, self) => self.Test(v, "eq"), this);
+            return ScimValues.Any(resource, Path, schema, static (v, self) => self.Test(v, self._op), this);
         }
 
         private bool Test(JsonElement actual, string op)
         {
-            var caseExact = ScimSchema.CaseExact(Path);
             switch (Value.ValueKind)
             {
                 case JsonValueKind.String:
                     if (actual.ValueKind != JsonValueKind.String) return false;
+                    var b = _text!;
+                    if (_caseExact && op == "eq") return actual.ValueEquals(b); // no string made for the commonest test
                     var a = actual.GetString()!;
-                    var b = Value.GetString()!;
-                    if (ScimSchema.IsDateTime(Path) && DateTimeOffset.TryParse(a, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var da)
+                    if (_dateTime && DateTimeOffset.TryParse(a, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var da)
                         && DateTimeOffset.TryParse(b, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var db))
                         return Order(da.CompareTo(db), op);
-                    var comparison = caseExact ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+                    var comparison = _caseExact ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
                     return op switch
                     {
                         "eq" => string.Equals(a, b, comparison),
@@ -115,14 +119,14 @@ public abstract record ScimFilter
     public sealed record Present(AttrPath Path) : ScimFilter
     {
         public override bool Matches(JsonElement resource, ScimSchema schema) =>
-            ScimValues.Of(resource, Path, schema).Any(v => v.ValueKind switch
+            ScimValues.Any(resource, Path, schema, static (v, _) => v.ValueKind switch
             {
                 JsonValueKind.Null or JsonValueKind.Undefined => false,
-                JsonValueKind.String => v.GetString()!.Length > 0,
+                JsonValueKind.String => !v.ValueEquals(""),
                 JsonValueKind.Array => v.GetArrayLength() > 0,
                 JsonValueKind.Object => v.EnumerateObject().Any(),
                 _ => true,
-            });
+            }, this);
     }
 
     public sealed record And(ScimFilter Left, ScimFilter Right) : ScimFilter
@@ -306,12 +310,35 @@ public abstract record ScimFilter
 /// <summary>Reads attribute values from a SCIM resource as JSON: names case-insensitive, extension schemas by URN.</summary>
 public static class ScimValues
 {
+    /// <summary>
+    /// A property by name, ignoring case. Stored resources spell the schema's attributes canonically
+    /// (<see cref="ScimSchema.Canonical"/>), so a known name is one exact lookup; only other names need a scan.
+    /// </summary>
     public static JsonElement? Property(JsonElement obj, string name)
     {
         if (obj.ValueKind != JsonValueKind.Object) return null;
+        var canonical = ScimSchema.Canonical(name);
+        if (obj.TryGetProperty(canonical ?? name, out var exact)) return exact;
+        if (canonical is not null && ScimSchema.IsCanonical(name)) return null;
         foreach (var p in obj.EnumerateObject())
             if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) return p.Value;
         return null;
+    }
+
+    /// <summary>Whether any value the comparison looks at (see <see cref="Of"/>) satisfies the test; allocates nothing.</summary>
+    public static bool Any<TState>(JsonElement resource, AttrPath path, ScimSchema schema, Func<JsonElement, TState, bool> test, TState state)
+    {
+        if (Attribute(resource, path, schema) is not { } attribute || attribute.ValueKind == JsonValueKind.Null) return false;
+        if (attribute.ValueKind != JsonValueKind.Array) return One(attribute, path, test, state);
+        foreach (var v in attribute.EnumerateArray())
+            if (One(v, path, test, state)) return true;
+        return false;
+
+        static bool One(JsonElement v, AttrPath path, Func<JsonElement, TState, bool> test, TState state)
+        {
+            JsonElement? target = path.SubAttribute is { } sub ? Property(v, sub) : v.ValueKind == JsonValueKind.Object ? Property(v, "value") : v;
+            return target is { ValueKind: not JsonValueKind.Null } t && test(t, state);
+        }
     }
 
     /// <summary>The attribute itself (the whole array for a multi-valued one), or null.</summary>

@@ -206,15 +206,24 @@ public static class ScimResources
                     source = needsRendered
                         ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
                         : source.Where(r => filter.Matches(r.Body, schema));
-                var matched = source.ToList();
-                IOrderedEnumerable<ScimResource> ordered = query.SortBy is { } by
-                    ? (query.Descending
-                        ? matched.OrderByDescending(r => SortKey(r, by, schema), StringComparer.OrdinalIgnoreCase)
-                        : matched.OrderBy(r => SortKey(r, by, schema) ?? "\uffff", StringComparer.OrdinalIgnoreCase))
-                    : matched.OrderBy(r => r.Id);
-                var items = ordered.ThenBy(r => r.Id).Skip(query.StartIndex - 1).Take(query.Count)
+                // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
+                var wanted = (long)query.StartIndex - 1 + query.Count;
+                var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;
+                var page = new PriorityQueue<ScimResource, ScimResource>(Comparer<ScimResource>.Create((x, y) => comparer.Compare(y, x)));
+                var total = 0;
+                foreach (var r in source)
+                {
+                    total++;
+                    if (wanted == 0) continue;
+                    if (page.Count < wanted) page.Enqueue(r, r);
+                    else if (comparer.Compare(r, page.Peek()) < 0) page.EnqueueDequeue(r, r);
+                }
+                var ordered = new List<ScimResource>(page.Count);
+                while (page.Count > 0) ordered.Add(page.Dequeue());
+                ordered.Reverse();
+                var items = ordered.Skip(query.StartIndex - 1)
                     .Select(r => (JsonNode)ScimHttp.Project(ScimHttp.Render(r, snapshot, baseUrl), query.Attributes, query.Excluded, schema)).ToArray();
-                return (Total: matched.Count, Items: items);
+                return (Total: total, Items: items);
             }, cancellation);
             return new ScimJson(new JsonObject
             {
@@ -230,6 +239,17 @@ public static class ScimResources
             return new ScimError(400, "invalidFilter", e.Message).ToResult();
         }
     }
+
+    private static readonly IComparer<ScimResource> IdOrder = Comparer<ScimResource>.Create((a, b) => a.Id.CompareTo(b.Id));
+
+    /// <summary>By the attribute's first value, ignoring case, missing values last; ties by id (a stable page order).</summary>
+    private static IComparer<ScimResource> SortComparer(AttrPath by, bool descending, ScimSchema schema) => Comparer<ScimResource>.Create((a, b) =>
+    {
+        var ka = SortKey(a, by, schema);
+        var kb = SortKey(b, by, schema);
+        var c = ka is null ? (kb is null ? 0 : 1) : kb is null ? -1 : string.Compare(ka, kb, StringComparison.OrdinalIgnoreCase) * (descending ? -1 : 1);
+        return c != 0 ? c : a.Id.CompareTo(b.Id);
+    });
 
     private static string? SortKey(ScimResource resource, AttrPath by, ScimSchema schema)
     {

@@ -94,11 +94,23 @@ public static class ScimRules
 
     private static (JsonElement? Body, ScimError? Error) Stored(JsonObject body)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(body);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(Canonical(body));
         if (bytes.Length > MaxResourceBytes) return (null, new ScimError(413, null, $"A resource is at most {MaxResourceBytes / 1024} KB."));
         using var document = JsonDocument.Parse(bytes);
         return (document.RootElement.Clone(), null);
     }
+
+    /// <summary>The schemas' attribute names spelled as RFC 7643 does (names are case-insensitive; one spelling at rest makes lookups exact).</summary>
+    private static JsonNode? Canonical(JsonNode? node) => node switch
+    {
+        JsonObject obj => obj.Aggregate(new JsonObject(), (copy, p) =>
+        {
+            copy[ScimSchema.Canonical(p.Key) ?? p.Key] = Canonical(p.Value); // two spellings of one name: the last one wins
+            return copy;
+        }),
+        JsonArray array => new JsonArray(array.Select(Canonical).ToArray()),
+        _ => node?.DeepClone(),
+    };
 
     private static string? Key(JsonObject obj, string name) => obj.Select(p => p.Key).FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
 

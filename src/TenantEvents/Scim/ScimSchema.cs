@@ -30,6 +30,23 @@ public sealed class ScimSchema(string? coreUrn)
             && (s.Equals("location", StringComparison.OrdinalIgnoreCase) || s.Equals("version", StringComparison.OrdinalIgnoreCase)))
         || (path.SubAttribute?.Equals("$ref", StringComparison.OrdinalIgnoreCase) ?? false);
 
+    /// <summary>Every attribute and sub-attribute name of the User, Group and enterprise schemas, as RFC 7643 spells them.</summary>
+    private static readonly Dictionary<string, string> CanonicalNames = new[]
+    {
+        "schemas", "id", "externalId", "meta", "resourceType", "created", "lastModified", "location", "version",
+        "userName", "name", "formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix", "displayName",
+        "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active", "password", "emails", "phoneNumbers",
+        "ims", "photos", "addresses", "streetAddress", "locality", "region", "postalCode", "country", "groups", "entitlements", "roles",
+        "x509Certificates", "value", "display", "type", "primary", "$ref", "members", "employeeNumber", "costCenter", "organization",
+        "division", "department", "manager", UserUrn, GroupUrn, EnterpriseUserUrn,
+    }.ToDictionary(n => n, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The schema's spelling of an attribute name, or null for a name the schemas do not have.</summary>
+    public static string? Canonical(string name) => CanonicalNames.TryGetValue(name, out var canonical) ? canonical : null;
+
+    /// <summary>Whether stored resources are sure to spell this name canonically (every known name is normalised on the way in).</summary>
+    public static bool IsCanonical(string name) => CanonicalNames.ContainsKey(name);
+
     public static bool IsDateTime(AttrPath path) =>
         path.Attribute.Equals("meta", StringComparison.OrdinalIgnoreCase) && path.SubAttribute is { } s
         && (s.Equals("created", StringComparison.OrdinalIgnoreCase) || s.Equals("lastModified", StringComparison.OrdinalIgnoreCase));
