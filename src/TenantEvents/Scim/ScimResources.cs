@@ -196,7 +196,9 @@ public static class ScimResources
     {
         var baseUrl = ScimHttp.Base(tenantId);
         var schema = SchemaOf(kind);
-        var needsRendered = query.Filter is not null && References(query.Filter, "id", "meta", "groups");
+        // id and meta are in every flattened resource; a user's groups come from the snapshot, so only a filter on
+        // groups looks at the rendered resource.
+        var needsRendered = query.Filter is not null && References(query.Filter, "groups");
         try
         {
             var page = await store.ReadAsync(tenantId, snapshot =>
@@ -205,7 +207,7 @@ public static class ScimResources
                 if (query.Filter is { } filter)
                     source = needsRendered
                         ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
-                        : source.Where(r => filter.Matches(r.Body, schema));
+                        : source.Where(r => filter.Matches(r.Flat, schema));
                 // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
                 var wanted = (long)query.StartIndex - 1 + query.Count;
                 var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;

@@ -17,6 +17,11 @@ public sealed record ScimResource(Guid Id, string Kind, long Version, DateTimeOf
     public const string User = "User";
     public const string Group = "Group";
 
+    private ScimFlat? _flat;
+
+    /// <summary>The resource flattened for filters (made on first use; a change makes a new resource).</summary>
+    public ScimFlat Flat => _flat ??= ScimFlat.Of(Body, Id, Kind, Created, LastModified, Version);
+
     public string? Text(string attribute) => ScimValues.Property(Body, attribute) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
     public bool Active => ScimValues.Property(Body, "active") is not { ValueKind: JsonValueKind.False };
@@ -251,7 +256,11 @@ public sealed class ScimStore(TenantStreams streams)
         CancellationToken cancellation)
     {
         var entry = _cache.GetOrAdd(tenant, _ => new Entry());
-        if (entry.Snapshot is { } cached && cached.Version == version) return cached;
+        if (entry.Snapshot is { } cached && cached.Version == version)
+        {
+            Volatile.Write(ref entry.CheckedAt, Environment.TickCount64); // just confirmed against the database
+            return cached;
+        }
         await entry.Loading.WaitAsync(cancellation);
         try
         {
@@ -274,6 +283,11 @@ public sealed class ScimStore(TenantStreams streams)
             // Only ever move forward: a slow load of an older version must not replace a newer snapshot.
             if (entry.Snapshot is null || entry.Snapshot.Version <= version) entry.Snapshot = snapshot;
             Volatile.Write(ref entry.CheckedAt, Environment.TickCount64);
+            // Bounded like the organisation graphs: the directories used least recently are dropped (and read again when needed).
+            var excess = _cache.Count - streams.Options.AccessGraphCacheSize;
+            if (excess > 0)
+                foreach (var stale in _cache.Where(e => e.Key != tenant).OrderBy(e => Volatile.Read(ref e.Value.CheckedAt)).Take(excess).ToList())
+                    _cache.TryRemove(stale.Key, out _);
             return snapshot;
         }
         finally
