@@ -12,19 +12,6 @@ public sealed record AttrPath(string? Schema, string Attribute, string? SubAttri
 {
     public override string ToString() => (Schema is null ? "" : Schema + ":") + Attribute + (SubAttribute is null ? "" : "." + SubAttribute);
 
-    /// <summary>The key of this path in a <see cref="ScimFlat"/> when its schema is the resource's core schema (or none).</summary>
-    public string CoreKey { get; } = (Attribute + (SubAttribute is null ? "" : "." + SubAttribute)).ToLowerInvariant();
-
-    /// <summary>The key with its extension schema URN.</summary>
-    public string ExtensionKey { get; } = ((Schema is null ? "" : Schema + ":") + Attribute + (SubAttribute is null ? "" : "." + SubAttribute)).ToLowerInvariant();
-
-    /// <summary>The key of the attribute alone (for value filters).</summary>
-    public string AttributeKey { get; } = ((Schema is null ? "" : Schema + ":") + Attribute).ToLowerInvariant();
-
-    public string KeyIn(ScimSchema schema) => Schema is null || schema.IsCore(Schema) ? CoreKey : ExtensionKey;
-
-    public string AttributeKeyIn(ScimSchema schema) => Schema is null || schema.IsCore(Schema) ? Attribute.ToLowerInvariant() : AttributeKey;
-
     /// <summary>Parses "userName", "name.familyName", "urn:...:enterprise:2.0:User:manager.value".</summary>
     public static AttrPath Parse(string text)
     {
@@ -65,10 +52,7 @@ public abstract record ScimFilter
     }
 
     /// <summary>Whether the resource (or, inside a value path, one value of a multi-valued attribute) matches.</summary>
-    public bool Matches(JsonElement resource, ScimSchema schema) => Matches(ScimFlat.Of(resource), schema);
-
-    /// <summary>The same on a resource flattened once (what a list over many resources uses).</summary>
-    public abstract bool Matches(ScimFlat resource, ScimSchema schema);
+    public abstract bool Matches(JsonElement resource, ScimSchema schema);
 
     // ---- the grammar's parts ----------------------------------------------------------------------------------------
 
@@ -80,32 +64,28 @@ public abstract record ScimFilter
         private readonly bool _dateTime = ScimSchema.IsDateTime(Path);
         private readonly string? _text = Value.ValueKind == JsonValueKind.String ? Value.GetString() : null;
 
-        public override bool Matches(ScimFlat resource, ScimSchema schema)
+        public override bool Matches(JsonElement resource, ScimSchema schema)
         {
-            var values = resource.Values(Path.KeyIn(schema));
             if (Value.ValueKind == JsonValueKind.Null)
                 return _op switch
                 {
-                    "eq" => values.Length == 0,
-                    "ne" => values.Length > 0,
+                    "eq" => !ScimValues.Any(resource, Path, schema, static (_, _) => true, this),
+                    "ne" => ScimValues.Any(resource, Path, schema, static (_, _) => true, this),
                     _ => throw new ScimFilterException($"'{Op}' cannot compare with null."),
                 };
-            var op = _op == "ne" ? "eq" : _op;
-            var any = false;
-            foreach (var v in values)
-                if (Test(v, op)) { any = true; break; }
-            if (!any && op is "co" or "sw" or "ew" && Value.ValueKind != JsonValueKind.String) Test(default, op); // the same refusal as with values
-            return _op == "ne" ? !any : any;
+            if (_op == "ne") return !ScimValues.Any(resource, Path, schema, static (v, self) => self.Test(v, "eq"), this);
+            return ScimValues.Any(resource, Path, schema, static (v, self) => self.Test(v, self._op), this);
         }
 
-        private bool Test(ScimValue actual, string op)
+        private bool Test(JsonElement actual, string op)
         {
             switch (Value.ValueKind)
             {
                 case JsonValueKind.String:
-                    if (actual.Kind != JsonValueKind.String) return false;
+                    if (actual.ValueKind != JsonValueKind.String) return false;
                     var b = _text!;
-                    var a = actual.Text!;
+                    if (_caseExact && op == "eq") return actual.ValueEquals(b); // no string made for the commonest test
+                    var a = actual.GetString()!;
                     if (_dateTime && DateTimeOffset.TryParse(a, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var da)
                         && DateTimeOffset.TryParse(b, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var db))
                         return Order(da.CompareTo(db), op);
@@ -120,10 +100,10 @@ public abstract record ScimFilter
                     };
                 case JsonValueKind.True or JsonValueKind.False:
                     if (op is not ("eq")) throw new ScimFilterException($"'{Op}' does not apply to a boolean.");
-                    return actual.Kind == Value.ValueKind;
+                    return actual.ValueKind is JsonValueKind.True or JsonValueKind.False && actual.GetBoolean() == Value.GetBoolean();
                 case JsonValueKind.Number:
                     if (op is "co" or "sw" or "ew") throw new ScimFilterException($"'{Op}' does not apply to a number.");
-                    return actual.Kind == JsonValueKind.Number && Order(actual.Number.CompareTo(Value.GetDecimal()), op);
+                    return actual.ValueKind == JsonValueKind.Number && Order(actual.GetDecimal().CompareTo(Value.GetDecimal()), op);
                 default:
                     return false;
             }
@@ -138,38 +118,41 @@ public abstract record ScimFilter
 
     public sealed record Present(AttrPath Path) : ScimFilter
     {
-        public override bool Matches(ScimFlat resource, ScimSchema schema)
-        {
-            var key = Path.KeyIn(schema);
-            foreach (var v in resource.Values(key))
-                if (!v.IsEmpty) return true;
-            return Path.SubAttribute is null && resource.Elements(key).Length > 0;
-        }
+        public override bool Matches(JsonElement resource, ScimSchema schema) =>
+            ScimValues.Any(resource, Path, schema, static (v, _) => v.ValueKind switch
+            {
+                JsonValueKind.Null or JsonValueKind.Undefined => false,
+                JsonValueKind.String => !v.ValueEquals(""),
+                JsonValueKind.Array => v.GetArrayLength() > 0,
+                JsonValueKind.Object => v.EnumerateObject().Any(),
+                _ => true,
+            }, this);
     }
 
     public sealed record And(ScimFilter Left, ScimFilter Right) : ScimFilter
     {
-        public override bool Matches(ScimFlat resource, ScimSchema schema) => Left.Matches(resource, schema) && Right.Matches(resource, schema);
+        public override bool Matches(JsonElement resource, ScimSchema schema) => Left.Matches(resource, schema) && Right.Matches(resource, schema);
     }
 
     public sealed record Or(ScimFilter Left, ScimFilter Right) : ScimFilter
     {
-        public override bool Matches(ScimFlat resource, ScimSchema schema) => Left.Matches(resource, schema) || Right.Matches(resource, schema);
+        public override bool Matches(JsonElement resource, ScimSchema schema) => Left.Matches(resource, schema) || Right.Matches(resource, schema);
     }
 
     public sealed record Not(ScimFilter Inner) : ScimFilter
     {
-        public override bool Matches(ScimFlat resource, ScimSchema schema) => !Inner.Matches(resource, schema);
+        public override bool Matches(JsonElement resource, ScimSchema schema) => !Inner.Matches(resource, schema);
     }
 
     /// <summary>emails[type eq "work" and value co "@example.com"]: some value of the attribute matches the inner filter.</summary>
     public sealed record ValuePath(AttrPath Path, ScimFilter Inner) : ScimFilter
     {
-        public override bool Matches(ScimFlat resource, ScimSchema schema)
+        public override bool Matches(JsonElement resource, ScimSchema schema)
         {
-            foreach (var element in resource.Elements(Path.AttributeKeyIn(schema)))
-                if (Inner.Matches(element, ScimSchema.Nested)) return true;
-            return false;
+            if (ScimValues.Attribute(resource, Path, schema) is not { } attribute) return false;
+            return attribute.ValueKind == JsonValueKind.Array
+                ? attribute.EnumerateArray().Any(v => Inner.Matches(v, ScimSchema.Nested))
+                : Inner.Matches(attribute, ScimSchema.Nested);
         }
     }
 

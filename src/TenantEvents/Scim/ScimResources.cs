@@ -196,18 +196,18 @@ public static class ScimResources
     {
         var baseUrl = ScimHttp.Base(tenantId);
         var schema = SchemaOf(kind);
-        // id and meta are in every flattened resource; a user's groups come from the snapshot, so only a filter on
-        // groups looks at the rendered resource.
-        var needsRendered = query.Filter is not null && References(query.Filter, "groups");
+        var needsRendered = query.Filter is not null && References(query.Filter, "id", "meta", "groups");
         try
         {
             var page = await store.ReadAsync(tenantId, snapshot =>
             {
-                IEnumerable<ScimResource> source = kind == ScimResource.User ? snapshot.Users.Values : snapshot.Groups.Values;
+                IEnumerable<ScimResource> source = kind == ScimResource.User
+                    ? (query.Filter is { } f && Candidates(f, snapshot, schema) is { } indexed ? indexed : snapshot.Users.Values)
+                    : snapshot.Groups.Values;
                 if (query.Filter is { } filter)
                     source = needsRendered
                         ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
-                        : source.Where(r => filter.Matches(r.Flat, schema));
+                        : source.Where(r => filter.Matches(r.Body, schema));
                 // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
                 var wanted = (long)query.StartIndex - 1 + query.Count;
                 var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;
@@ -260,6 +260,40 @@ public static class ScimResources
             return by.SubAttribute?.Equals("created", StringComparison.OrdinalIgnoreCase) == true ? resource.Created.UtcDateTime.ToString("O") : resource.LastModified.UtcDateTime.ToString("O");
         var values = ScimValues.Of(resource.Body, by, schema);
         return values.Count == 0 ? null : values[0].ValueKind == JsonValueKind.String ? values[0].GetString() : values[0].GetRawText();
+    }
+
+    /// <summary>
+    /// The users a filter can only match, from the directory's indexes (userName eq / sw, externalId eq, id eq; an and
+    /// with one such side; an or of two), or null when the filter needs a scan. The whole filter is still applied to
+    /// every candidate: the index narrows, it never decides.
+    /// </summary>
+    private static IEnumerable<ScimResource>? Candidates(ScimFilter filter, ScimSnapshot snapshot, ScimSchema schema)
+    {
+        switch (filter)
+        {
+            case ScimFilter.Compare { Value.ValueKind: System.Text.Json.JsonValueKind.String } c
+                when c.Path.SubAttribute is null && (c.Path.Schema is null || schema.IsCore(c.Path.Schema)):
+                var text = c.Value.GetString()!;
+                var op = c.Op.ToLowerInvariant();
+                if (c.Path.Attribute.Equals("userName", StringComparison.OrdinalIgnoreCase))
+                    return op switch
+                    {
+                        "eq" => snapshot.UserNamed(text) is { } id ? [snapshot.Users[id]] : [],
+                        "sw" => snapshot.UsersNamedFrom(text),
+                        _ => null,
+                    };
+                if (c.Path.Attribute.Equals("externalId", StringComparison.OrdinalIgnoreCase) && op == "eq")
+                    return snapshot.UserWithExternalId(text) is { } ext ? [snapshot.Users[ext]] : [];
+                if (c.Path.Attribute.Equals("id", StringComparison.OrdinalIgnoreCase) && op == "eq")
+                    return Guid.TryParse(text, out var g) && snapshot.Users.TryGetValue(g, out var user) && user.Id.ToString() == text ? [user] : [];
+                return null;
+            case ScimFilter.And a:
+                return Candidates(a.Left, snapshot, schema) ?? Candidates(a.Right, snapshot, schema);
+            case ScimFilter.Or o when Candidates(o.Left, snapshot, schema) is { } left && Candidates(o.Right, snapshot, schema) is { } right:
+                return left.Concat(right).DistinctBy(r => r.Id);
+            default:
+                return null;
+        }
     }
 
     private static bool References(ScimFilter filter, params string[] attributes) => filter switch

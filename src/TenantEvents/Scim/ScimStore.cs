@@ -17,11 +17,6 @@ public sealed record ScimResource(Guid Id, string Kind, long Version, DateTimeOf
     public const string User = "User";
     public const string Group = "Group";
 
-    private ScimFlat? _flat;
-
-    /// <summary>The resource flattened for filters (made on first use; a change makes a new resource).</summary>
-    public ScimFlat Flat => _flat ??= ScimFlat.Of(Body, Id, Kind, Created, LastModified, Version);
-
     public string? Text(string attribute) => ScimValues.Property(Body, attribute) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
     public bool Active => ScimValues.Property(Body, "active") is not { ValueKind: JsonValueKind.False };
@@ -45,7 +40,13 @@ public sealed class ScimSnapshot
     private readonly Dictionary<string, Guid> _externalIds = new(StringComparer.Ordinal);
     private readonly Dictionary<Guid, HashSet<Guid>> _groupsOf = new();
 
+    private readonly SortedSet<string> _sortedUserNames = new(StringComparer.OrdinalIgnoreCase);
+
     public Guid? UserNamed(string userName) => _userNames.TryGetValue(userName, out var id) ? id : null;
+
+    /// <summary>Users whose userName starts with the prefix, ignoring case (an ordered index: no scan).</summary>
+    public IEnumerable<ScimResource> UsersNamedFrom(string prefix) =>
+        prefix.Length == 0 ? Users.Values : _sortedUserNames.GetViewBetween(prefix, prefix + '\uffff').Select(n => Users[_userNames[n]]);
 
     public Guid? UserWithExternalId(string externalId) => _externalIds.TryGetValue(externalId, out var id) ? id : null;
 
@@ -60,7 +61,11 @@ public sealed class ScimSnapshot
         if (resource.Kind == ScimResource.User)
         {
             Users[resource.Id] = resource;
-            if (resource.Text("userName") is { } name) _userNames[name] = resource.Id;
+            if (resource.Text("userName") is { } name)
+            {
+                _userNames[name] = resource.Id;
+                _sortedUserNames.Add(name);
+            }
             if (resource.Text("externalId") is { } external) _externalIds[external] = resource.Id;
         }
         else
@@ -78,7 +83,11 @@ public sealed class ScimSnapshot
     {
         if (Users.Remove(id, out var user))
         {
-            if (user.Text("userName") is { } name && _userNames.TryGetValue(name, out var owner) && owner == id) _userNames.Remove(name);
+            if (user.Text("userName") is { } name && _userNames.TryGetValue(name, out var owner) && owner == id)
+            {
+                _userNames.Remove(name);
+                _sortedUserNames.Remove(name);
+            }
             if (user.Text("externalId") is { } external && _externalIds.TryGetValue(external, out var o) && o == id) _externalIds.Remove(external);
         }
         if (Groups.Remove(id, out var group))

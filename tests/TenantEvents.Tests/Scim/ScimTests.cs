@@ -205,6 +205,13 @@ public class ScimTests(AppFixture fixture) : IntegrationTest(fixture)
         var filtered = (await scim.Get("/Users?filter=" + Uri.EscapeDataString("userName sw \"user1\" and emails[type eq \"work\"]"))).ShouldBe(HttpStatusCode.OK);
         filtered.Json.GetProperty("totalResults").GetInt32().ShouldBe(2);
         (await scim.Get("/Users?filter=" + Uri.EscapeDataString("externalId eq \"ext7\""))).Json.GetProperty("totalResults").GetInt32().ShouldBe(1);
+        // Answered from the directory's indexes, with the same results a scan gives.
+        (await scim.Get("/Users?filter=" + Uri.EscapeDataString("userName eq \"USER03@EXAMPLE.COM\""))).Json.GetProperty("totalResults").GetInt32().ShouldBe(1);
+        (await scim.Get("/Users?filter=" + Uri.EscapeDataString("externalId eq \"EXT7\""))).Json.GetProperty("totalResults").GetInt32().ShouldBe(0); // caseExact
+        (await scim.Get("/Users?filter=" + Uri.EscapeDataString("userName sw \"USER0\" and title eq \"Tour Guide\""))).Json.GetProperty("totalResults").GetInt32().ShouldBe(10);
+        (await scim.Get("/Users?filter=" + Uri.EscapeDataString("userName eq \"user01@example.com\" or externalId eq \"ext11\""))).Json
+            .GetProperty("totalResults").GetInt32().ShouldBe(2);
+        (await scim.Get("/Users?filter=" + Uri.EscapeDataString("userName sw \"user1\" or title pr"))).Json.GetProperty("totalResults").GetInt32().ShouldBe(12);
         (await scim.Get("/Users?filter=" + Uri.EscapeDataString("meta.created gt \"2000-01-01T00:00:00Z\" and not (title pr)"))).Json
             .GetProperty("totalResults").GetInt32().ShouldBe(0);
         (await scim.Get("/Users?count=0")).Json.GetProperty("Resources").GetArrayLength().ShouldBe(0);
