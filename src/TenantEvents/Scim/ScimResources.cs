@@ -17,6 +17,8 @@ public static class ScimResources
 {
     public const int DefaultCount = 100;
     public const int MaxCount = 1000;
+    private const int ParallelScanFrom = 20_000;
+
     public const string SearchRequestUrn = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
     private static ScimSchema SchemaOf(string kind) => kind == ScimResource.User ? ScimSchema.User : ScimSchema.Group;
@@ -201,13 +203,15 @@ public static class ScimResources
         {
             var page = await store.ReadAsync(tenantId, snapshot =>
             {
-                IEnumerable<ScimResource> source = kind == ScimResource.User
-                    ? (query.Filter is { } f && Candidates(f, snapshot, schema) is { } indexed ? indexed : snapshot.Users.Values)
-                    : snapshot.Groups.Values;
+                var indexed = kind == ScimResource.User && query.Filter is { } f ? Candidates(f, snapshot, schema) : null;
+                IEnumerable<ScimResource> source = indexed ?? (kind == ScimResource.User ? snapshot.UserArray : snapshot.Groups.Values);
                 if (query.Filter is { } filter)
                     source = needsRendered
                         ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
-                        : source.Where(r => filter.Matches(r.Body, schema));
+                        // A scan of a large directory uses every core (the stored JSON is read-only, so threads share it safely).
+                        : indexed is null && source is ScimResource[] { Length: > ParallelScanFrom } all
+                            ? all.AsParallel().Where(r => filter.Matches(r.Body, schema)).ToList()
+                            : source.Where(r => filter.Matches(r.Body, schema));
                 // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
                 var wanted = (long)query.StartIndex - 1 + query.Count;
                 var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;

@@ -55,8 +55,14 @@ public sealed class ScimSnapshot
 
     public int ActiveUsers => Users.Values.Count(u => u.Active);
 
+    private ScimResource[]? _userArray;
+
+    /// <summary>The users as an array (for a parallel scan), made again after a change.</summary>
+    public ScimResource[] UserArray => _userArray ??= [.. Users.Values];
+
     public void Put(ScimResource resource)
     {
+        _userArray = null;
         Remove(resource.Id);
         if (resource.Kind == ScimResource.User)
         {
@@ -81,6 +87,7 @@ public sealed class ScimSnapshot
 
     public void Remove(Guid id)
     {
+        _userArray = null;
         if (Users.Remove(id, out var user))
         {
             if (user.Text("userName") is { } name && _userNames.TryGetValue(name, out var owner) && owner == id)
