@@ -43,6 +43,24 @@ public sealed class CredentialRevocations(NpgsqlDataSource main, TenantEventsOpt
         _notBefore[clientId] = notBefore;
     }
 
+    /// <summary>A decommissioned tenant: every client of it revoked for good, its issuer released.</summary>
+    public async Task ForgetTenantAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var command = main.CreateCommand($"""
+            insert into {Schema}.credential_revocations (client_id, tenant, not_before)
+              select client_id, tenant, $2 from {Schema}.oauth_clients where tenant = $1
+            on conflict (client_id) do update set not_before = excluded.not_before, changed_at = clock_timestamp()
+            returning client_id;
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        command.Parameters.Add(new NpgsqlParameter { Value = Forever.UtcDateTime });
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation)) _notBefore[reader.GetGuid(0)] = Forever;
+        await using var release = main.CreateCommand($"delete from {Schema}.identity_issuers where tenant = $1");
+        release.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        await release.ExecuteNonQueryAsync(cancellation);
+    }
+
     public async Task PollAsync(CancellationToken cancellation)
     {
         // Rows committed a little after they were stamped are still seen: the window looks back two seconds.

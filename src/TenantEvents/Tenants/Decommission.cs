@@ -90,16 +90,23 @@ public static class CompleteDecommissionEndpoint
         // Its organisation read models go with it (row-level security binds these deletes to this tenant's rows);
         // its events stay, sealed under keys about to be destroyed.
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions" })
+        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions" })
             session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
+        // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
+        session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);
+        session.Delete<TenantEvents.Identity.IdentityProviderRecord>(after.Id);
         await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
     }
 }
 
 public static class ShredTenantKeysHandler
 {
-    public static async Task Handle(ShredTenantKeys message, TenantKeyRing keys, ILogger<ShredTenantKeys> logger, CancellationToken cancellation)
+    public static async Task Handle(ShredTenantKeys message, TenantKeyRing keys, TenantEvents.Identity.CredentialRevocations revocations,
+        TenantEvents.Identity.FederationRegistry federation, ILogger<ShredTenantKeys> logger, CancellationToken cancellation)
     {
+        // Every token of its service accounts dies now, and its identity provider's issuer is free for another tenant.
+        await revocations.ForgetTenantAsync(message.TenantId, cancellation);
+        await federation.InvalidateAsync(message.TenantId, cancellation);
         await keys.ShredAsync(message.TenantId, cancellation);
         logger.LogInformation("Tenant {TenantId} crypto-shredded: its keys are destroyed", message.TenantId);
     }

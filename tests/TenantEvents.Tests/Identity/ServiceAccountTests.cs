@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using TenantEvents.Identity;
 using TenantEvents.Tests.Support;
+using Wolverine.Tracking;
 
 namespace TenantEvents.Tests.Identity;
 
@@ -284,6 +285,26 @@ public class ServiceAccountTests(AppFixture fixture) : IntegrationTest(fixture)
         (await TenantAdminOf(tenant).Put($"/api/tenants/{tenant}/service-accounts/{client}/scopes", new { scopes = new[] { "org.read" } }))
             .ShouldBe(HttpStatusCode.OK).Json.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()).ShouldBe(["org.read"]);
         (await RequestToken(client, secret, "identity.manage")).ShouldBe(HttpStatusCode.BadRequest).Str("error").ShouldBe("invalid_scope");
+    }
+
+    [Fact]
+    public async Task a_decommissioned_tenants_tokens_die_and_its_issuer_is_released()
+    {
+        var doomed = await Active("doomed-agency");
+        var other = await Active("other-agency");
+        var (client, secret) = await CreateAccount(doomed, "org.read");
+        var token = Fixture.Client(await Token(client, secret));
+        var idp = await Fixture.IdentityProvider(0);
+        (await TenantAdminOf(doomed).Put($"/api/tenants/{doomed}/identity-provider", new { issuer = idp.Issuer, audience = "doomed" })).ShouldBe(HttpStatusCode.OK);
+
+        await Admin.Post($"/api/tenants/{doomed}/decommission", new { reason = "closing" });
+        await Approver.Post($"/api/tenants/{doomed}/decommission/approve");
+        Fixture.Time.Advance(TimeSpan.FromDays(2556));
+        await Fixture.Host.ExecuteAndWaitAsync(() => Admin.Post($"/api/tenants/{doomed}/decommission/complete"));
+
+        (await token.Get($"/api/tenants/{doomed}")).ShouldBe(HttpStatusCode.Unauthorized);
+        (await RequestToken(client, secret)).ShouldBe(HttpStatusCode.Unauthorized).Str("error").ShouldBe("invalid_client");
+        (await TenantAdminOf(other).Put($"/api/tenants/{other}/identity-provider", new { issuer = idp.Issuer, audience = "other" })).ShouldBe(HttpStatusCode.OK);
     }
 
     [Fact]
