@@ -78,7 +78,7 @@ public sealed class TokenValidator
         // key is the whole token, so a token that differs in one bit is a different entry and is verified afresh.
         if (_verified.TryGetValue(token, out var known))
         {
-            if (await StillGoodAsync(known, cancellation)) return await DirectoryAsync(known.Principal.Clone(), cancellation);
+            if (await StillGoodAsync(known, cancellation)) return await DirectoryAsync(known.Principal.Clone(), fresh: false, cancellation);
             _verified.TryRemove(token, out _);
         }
         var check = await VerifyAsync(token, cancellation);
@@ -86,16 +86,20 @@ public sealed class TokenValidator
         {
             if (_verified.Count >= VerifiedCacheSize) _verified.Clear(); // bounded; refilled by the next requests
             _verified[token] = verified;
-            return await DirectoryAsync(principal.Clone(), cancellation);
+            return await DirectoryAsync(principal.Clone(), fresh: true, cancellation);
         }
         return check;
     }
 
     /// <summary>A federated user as the tenant's directory (SCIM) has them: deactivated ones are refused, their groups added.</summary>
-    private async ValueTask<TokenCheck> DirectoryAsync(ClaimsPrincipal principal, CancellationToken cancellation)
+    /// <param name="fresh">The token was just verified: the provider's membership rules are applied (once per token, not per request).</param>
+    private async ValueTask<TokenCheck> DirectoryAsync(ClaimsPrincipal principal, bool fresh, CancellationToken cancellation)
     {
         if (principal.Identity?.AuthenticationType != "federated") return new TokenCheck(principal, null);
-        return await _users.ApplyAsync(principal, cancellation) is { } applied ? new TokenCheck(applied, null) : TokenCheck.Fail("deactivated in the directory");
+        if (await _users.ApplyAsync(principal, cancellation) is not { } applied) return TokenCheck.Fail("deactivated in the directory");
+        if (fresh && applied.FindFirst(Claims.IdentityProvider)?.Value is { } issuer && await _federation.FindAsync(issuer, cancellation) is { } provider)
+            await _users.ApplyMembershipsAsync(applied, provider, cancellation);
+        return new TokenCheck(applied, null);
     }
 
     private Verified? Remember(ClaimsPrincipal principal)

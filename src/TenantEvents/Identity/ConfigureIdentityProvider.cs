@@ -22,7 +22,7 @@ public static class IdentityProviderEndpoints
     [WolverinePut(Path, OperationId = "ConfigureIdentityProvider")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Put(Guid tenantId, ConfigureIdentityProvider? command, HttpContext http, ServiceAccountStore access,
-        FederationRegistry federation, TenantEventsOptions options, MessageContext context, CancellationToken cancellation)
+        FederationRegistry federation, TenantEventsOptions options, OrganisationStore organisations, MessageContext context, CancellationToken cancellation)
     {
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
@@ -41,6 +41,16 @@ public static class IdentityProviderEndpoints
 
         var streams = access.Streams;
         var schema = options.DatabaseSchema;
+
+        // The mapping rules' grants first, through the organisation engine (its lock, its events, the grantor's bound):
+        // they are kept exactly as the rules say, so a rule removed is a grant revoked.
+        IdentityProviderSettings? before;
+        await using (var peek = streams.Store.QuerySession(tenantId.ToString()))
+            before = (await peek.LoadAsync<IdentityProviderRecord>(tenantId, cancellation))?.Settings;
+        var reconciled = await organisations.Execute(context, tenantId,
+            graph => GroupMappingDecisions.Reconcile(graph, standing!, tenantId, before, settings, standing!.Actor, streams.Now), cancellation);
+        if (reconciled is OrgRefused refused) return refused.Problem.ToResult();
+
         await using var session = streams.OpenSession(context, tenantId);
         await session.BeginTransactionAsync(cancellation);
         var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
@@ -131,7 +141,7 @@ public static class IdentityProviderEndpoints
 
     private static bool Same(IdentityProviderSettings a, IdentityProviderSettings b) =>
         a.Issuer == b.Issuer && a.Audience == b.Audience && a.Claims == b.Claims && a.Algorithms.SequenceEqual(b.Algorithms)
-        && a.AdminGroups.SequenceEqual(b.AdminGroups) && a.AllowedEmailDomains.SequenceEqual(b.AllowedEmailDomains);
+        && a.AdminGroups.SequenceEqual(b.AdminGroups) && a.AllowedEmailDomains.SequenceEqual(b.AllowedEmailDomains) && a.Mappings.SequenceEqual(b.Mappings);
 
     private static IResult Answer(HttpContext http, IdentityProviderRecord record)
     {

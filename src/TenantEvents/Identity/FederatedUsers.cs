@@ -14,8 +14,30 @@ namespace TenantEvents.Identity;
 /// directory pushed them. Someone with no record yet gets one at first sign-in (just in time), so every person who
 /// ever signed in appears in the tenant's user list.
 /// </summary>
-public sealed class FederatedUsers(ScimStore scim, IWolverineRuntime runtime, ILogger<FederatedUsers> log)
+public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.OrganisationStore organisations, IWolverineRuntime runtime,
+    ILogger<FederatedUsers> log)
 {
+    /// <summary>
+    /// The provider's mapping rules for this person's groups: a member of a mapped group belongs to the organisation.
+    /// Applied when a token is first seen; one in-memory read when nothing is missing.
+    /// </summary>
+    public async Task ApplyMembershipsAsync(ClaimsPrincipal principal, FederatedProvider provider, CancellationToken cancellation)
+    {
+        var groups = principal.FindAll(Claims.Groups).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        var orgs = provider.Settings.Mappings.Where(m => groups.Contains(m.Group)).Select(m => m.OrganisationId).Distinct().ToList();
+        if (orgs.Count == 0) return;
+        var subject = principal.FindFirst(Claims.Subject)!.Value;
+        var missing = await organisations.ReadAsync(provider.Tenant, g => orgs.Where(o => g.FindOpen(o) is not null && !g.IsMember(o, subject)).ToList(), cancellation);
+        if (missing.Count == 0) return;
+        var context = new MessageContext(runtime);
+        var by = new Actor("federation", "system", provider.Tenant);
+        var outcome = await organisations.Execute(context, provider.Tenant, g => TenantEvents.Organisations.OrgDecision.Accept(
+            missing.Where(o => g.FindOpen(o) is not null && !g.IsMember(o, subject))
+                .Select(o => (object)new TenantEvents.Organisations.MemberAdded(o, subject, by, DateTimeOffset.UtcNow)).ToArray()), cancellation);
+        if (outcome is TenantEvents.Organisations.OrgRefused refused)
+            log.LogWarning("Could not apply the membership rules of {Subject} in tenant {Tenant}: {Problem}", subject, provider.Tenant, refused.Problem.Detail);
+    }
+
     /// <summary>How stale the directory may be on the sign-in path (writes on this instance show at once).</summary>
     private static readonly TimeSpan DirectoryMaxAge = TimeSpan.FromSeconds(2);
 

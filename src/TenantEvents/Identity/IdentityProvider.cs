@@ -1,4 +1,6 @@
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Organisations;
 
 namespace TenantEvents.Identity;
 
@@ -16,7 +18,28 @@ public sealed record ClaimMappings(string Subject, string Email, string Name, st
 /// to a role at an organisation).
 /// </summary>
 public sealed record IdentityProviderSettings(string Issuer, string Audience, IReadOnlyList<string> Algorithms, ClaimMappings Claims,
-    IReadOnlyList<string> AdminGroups, IReadOnlyList<string> AllowedEmailDomains);
+    IReadOnlyList<string> AdminGroups, IReadOnlyList<string> AllowedEmailDomains, IReadOnlyList<GroupMapping>? GroupMappings = null)
+{
+    public IReadOnlyList<GroupMapping> Mappings => GroupMappings ?? [];
+}
+
+/// <summary>
+/// A mapping rule: members of the provider's (or directory's) group belong to the organisation, and hold the role there
+/// when one is named (a grant to group:NAME that the configuration keeps, with a stable id so removing the rule revokes it).
+/// </summary>
+public sealed record GroupMapping(string Group, Guid OrganisationId, string? Role)
+{
+    /// <summary>The grant a rule stands for: a UUID v8 derived from the tenant, organisation, group and role.</summary>
+    public Guid GrantId(Guid tenant)
+    {
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tenant:N}|{OrganisationId:N}|{Group}|{Role}|group-mapping"));
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
+    }
+}
+
+public sealed record GroupMappingInput(string? Group, Guid? OrganisationId, string? Role);
 
 /// <summary>The tenant's identity provider as stored (mt_doc_identityproviderrecord, under row-level security).</summary>
 public sealed class IdentityProviderRecord
@@ -31,7 +54,7 @@ public sealed class IdentityProviderRecord
 public sealed record ClaimMappingsInput(string? Subject, string? Email, string? Name, string? Groups);
 
 public sealed record ConfigureIdentityProvider(string? Issuer, string? Audience, List<string>? Algorithms, ClaimMappingsInput? Claims,
-    List<string>? AdminGroups, List<string>? AllowedEmailDomains);
+    List<string>? AdminGroups, List<string>? AllowedEmailDomains, List<GroupMappingInput>? GroupMappings = null);
 
 public static class IdentityProviderRules
 {
@@ -64,8 +87,17 @@ public static class IdentityProviderRules
         var domains = (input.AllowedEmailDomains ?? []).Select(d => d?.Trim().ToLowerInvariant() ?? "").ToList();
         if (domains.Any(d => d.Length == 0 || d.Contains('@') || Uri.CheckHostName(d) != UriHostNameType.Dns))
             errors.Add(new FieldError("allowedEmailDomains", "invalid-domain", "must be domain names such as example.gov."));
+        var mappings = new List<GroupMapping>();
+        if (input.GroupMappings is { Count: > 200 }) errors.Add(new FieldError("groupMappings", "too-many", "at most 200 rules."));
+        foreach (var (rule, i) in (input.GroupMappings ?? []).Select((r, i) => (r, i)))
+        {
+            if (rule?.Group?.Trim() is not { Length: > 0 and <= 200 } group) { errors.Add(new FieldError($"groupMappings[{i}].group", "required", "a group name of 1 to 200 characters.")); continue; }
+            if (rule.OrganisationId is not { } org) { errors.Add(new FieldError($"groupMappings[{i}].organisationId", "required", "the organisation the group's members belong to.")); continue; }
+            mappings.Add(new GroupMapping(group, org, string.IsNullOrWhiteSpace(rule.Role) ? null : rule.Role.Trim()));
+        }
         return errors.Count > 0 ? (null, errors)
-            : (new IdentityProviderSettings(issuer!, audience!, algorithms.Distinct().ToList(), claims, adminGroups.Distinct().ToList(), domains.Distinct().ToList()), []);
+            : (new IdentityProviderSettings(issuer!, audience!, algorithms.Distinct().ToList(), claims, adminGroups.Distinct().ToList(), domains.Distinct().ToList(),
+                mappings.Distinct().ToList()), []);
 
         string Claim(string? value, string fallback, string field)
         {
@@ -73,5 +105,37 @@ public static class IdentityProviderRules
             if (value.Trim().Length is 0 or > 100) errors.Add(new FieldError(field, "invalid-claim", "must be a claim name of 1 to 100 characters."));
             return value.Trim();
         }
+    }
+}
+
+/// <summary>Pure: what the organisation engine must change so that the grants of the mapping rules are exactly those of the new settings.</summary>
+public static class GroupMappingDecisions
+{
+    public static OrgDecision Reconcile(AccessGraph graph, Standing standing, Guid tenant, IdentityProviderSettings? before, IdentityProviderSettings after,
+        Actor by, DateTimeOffset now)
+    {
+        var events = new List<object>();
+        var wanted = after.Mappings.Where(m => m.Role is not null).ToDictionary(m => m.GrantId(tenant));
+        foreach (var (i, rule) in after.Mappings.Select((m, i) => (i, m)))
+        {
+            if (graph.FindOpen(rule.OrganisationId) is null || !standing.CanSee(graph, rule.OrganisationId))
+                return OrgDecision.Refuse(Problem.Validation($"groupMappings[{i}].organisationId", "unknown-organisation", "is not an open organisation of this tenant."));
+            if (rule.Role is null) continue;
+            if (graph.Role(rule.Role) is not { } role)
+                return OrgDecision.Refuse(Problem.Validation($"groupMappings[{i}].role", "unknown-role", $"the tenant has no role '{rule.Role}'."));
+            // The grantor's bound, as for any grant: member.manage there, and every permission the role carries.
+            var missing = new[] { Permissions.MemberManage }.Concat(role.Permissions).Where(p => !standing.Can(graph, p, rule.OrganisationId)).ToList();
+            if (missing.Count > 0)
+                return OrgDecision.Refuse(Problem.Forbidden($"Mapping {rule.Group} to {rule.Role} needs {string.Join(", ", missing)} at that organisation.")
+                    .With("permissions", missing));
+            var id = rule.GrantId(tenant);
+            var principal = Principal.OfGroup(rule.Group);
+            if (graph.FindGrant(id) is null && !graph.GrantsAt(rule.OrganisationId).Any(g => g.Principal == principal && g.Role == rule.Role))
+                events.Add(new RoleGranted(rule.OrganisationId, id, principal, rule.Role, by, now));
+        }
+        foreach (var old in (before?.Mappings ?? []).Where(m => m.Role is not null))
+            if (!wanted.ContainsKey(old.GrantId(tenant)) && graph.FindGrant(old.GrantId(tenant)) is { } grant)
+                events.Add(new GrantRevoked(grant.OrganisationId, grant.Id, by, now));
+        return OrgDecision.Accept([.. events]);
     }
 }

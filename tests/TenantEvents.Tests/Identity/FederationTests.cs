@@ -254,6 +254,37 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task mapping_rules_make_group_members_members_of_organisations_with_roles_there_and_removing_a_rule_revokes_it()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var unit = Guid.Parse((await TenantAdminOf(a).Post($"/api/tenants/{a}/organisations", new { parentId = root, name = "Homicide", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
+        var roles = (await TenantAdminOf(a).Get($"/api/tenants/{a}/roles")).Json.GetProperty("items");
+        var manager = roles.EnumerateArray().First(r => r.GetProperty("permissions").EnumerateArray().Any(p => p.GetString() == "org.manage")).GetProperty("name").GetString();
+        object Settings(params object[] mappings) => new { issuer = idpA.Issuer, audience = AudienceA, adminGroups = new[] { "it-admins" }, groupMappings = mappings };
+
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = Guid.CreateVersion7() })))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = unit, role = "no-such-role" })))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = unit, role = manager })))
+            .ShouldBe(HttpStatusCode.OK);
+        var grants = (await TenantAdminOf(a).Get($"/api/tenants/{a}/organisations/{unit}/grants")).ShouldBe(HttpStatusCode.OK).Body;
+        grants.ShouldContain("homicide");
+
+        var detective = Fixture.Client(await idpA.UserTokenAsync("gina", AudienceA, ["homicide"]));
+        (await detective.Post($"/api/tenants/{a}/organisations", new { parentId = unit, name = "Cold cases", kind = "team" })).ShouldBe(HttpStatusCode.Created);
+        (await TenantAdminOf(a).Get($"/api/tenants/{a}/organisations/{unit}/members")).Body.ShouldContain("gina");
+
+        // The rule goes: so does its grant (the membership stays; the directory or an administrator removes people).
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings())).ShouldBe(HttpStatusCode.OK);
+        (await TenantAdminOf(a).Get($"/api/tenants/{a}/organisations/{unit}/grants")).Body.ShouldNotContain("homicide");
+        (await detective.Post($"/api/tenants/{a}/organisations", new { parentId = unit, name = "Warm cases", kind = "team" }))
+            .Status.ShouldBeOneOf(HttpStatusCode.Forbidden, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task e_mail_domains_can_be_restricted()
     {
         var a = await Active("agency-a");

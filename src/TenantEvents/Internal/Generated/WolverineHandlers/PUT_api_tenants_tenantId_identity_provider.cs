@@ -5,6 +5,7 @@ using System;
 using System.Linq;
 using TenantEvents.Identity;
 using TenantEvents.Infrastructure;
+using TenantEvents.Organisations;
 using Wolverine.Http;
 using Wolverine.Runtime;
 
@@ -18,14 +19,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Identity.FederationRegistry _federationRegistry;
         private readonly TenantEvents.Identity.ServiceAccountStore _serviceAccountStore;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public PUT_api_tenants_tenantId_identity_provider(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Identity.FederationRegistry federationRegistry, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public PUT_api_tenants_tenantId_identity_provider(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Identity.FederationRegistry federationRegistry, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _federationRegistry = federationRegistry;
             _serviceAccountStore = serviceAccountStore;
             _tenantEventsOptions = tenantEventsOptions;
+            _organisationStore = organisationStore;
             _wolverineRuntime = wolverineRuntime;
         }
 
@@ -50,7 +53,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Identity.IdentityProviderEndpoints.Put(tenantId, command, httpContext, _serviceAccountStore, _federationRegistry, _tenantEventsOptions, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Identity.IdentityProviderEndpoints.Put(tenantId, command, httpContext, _serviceAccountStore, _federationRegistry, _tenantEventsOptions, _organisationStore, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
