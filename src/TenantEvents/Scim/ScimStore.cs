@@ -219,7 +219,10 @@ public sealed class ScimStore(TenantStreams streams)
 
             if (change.Operation == "deleted")
             {
-                batch.BatchCommands.Add(Command($"delete from {Schema}.scim_resources where id = $1", change.Id));
+                batch.BatchCommands.Add(Command($"""
+                    update {Schema}.scim_resources set deleted = true, scim_version = $2, nonce = ''::bytea, ciphertext = ''::bytea, updated_at = $3
+                    where id = $1
+                    """, change.Id, next, now));
                 applied.Add(null);
                 continue;
             }
@@ -227,11 +230,11 @@ public sealed class ScimStore(TenantStreams streams)
             var sealedBody = await streams.SealBytesAsync(tenant, Encoding.UTF8.GetBytes(body.GetRawText()), change.Id, ResourceType, cancellation);
             var created = previous?.Created ?? now;
             batch.BatchCommands.Add(Command($"""
-                insert into {Schema}.scim_resources (tenant_id, id, kind, version, key_version, nonce, ciphertext, created_at, updated_at)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                insert into {Schema}.scim_resources (tenant_id, id, kind, version, key_version, nonce, ciphertext, created_at, updated_at, scim_version, deleted)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, false)
                 on conflict (tenant_id, id) do update set version = excluded.version, key_version = excluded.key_version, nonce = excluded.nonce,
-                  ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
-                """, tenant.ToString(), change.Id, change.Kind, streamVersion, sealedBody.KeyVersion, sealedBody.Nonce, sealedBody.Ciphertext, created, now));
+                  ciphertext = excluded.ciphertext, updated_at = excluded.updated_at, scim_version = excluded.scim_version, deleted = false
+                """, tenant.ToString(), change.Id, change.Kind, streamVersion, sealedBody.KeyVersion, sealedBody.Nonce, sealedBody.Ciphertext, created, now, next));
             applied.Add(new ScimResource(change.Id, change.Kind, streamVersion, created, now, body.Clone()));
         }
         batch.BatchCommands.Add(Command($"""
@@ -272,7 +275,7 @@ public sealed class ScimStore(TenantStreams streams)
         CancellationToken cancellation)
     {
         var entry = _cache.GetOrAdd(tenant, _ => new Entry());
-        if (entry.Snapshot is { } cached && cached.Version == version)
+        if (entry.Snapshot is { } cached && cached.Version >= version)
         {
             Volatile.Write(ref entry.CheckedAt, Environment.TickCount64); // just confirmed against the database
             return cached;
@@ -280,24 +283,43 @@ public sealed class ScimStore(TenantStreams streams)
         await entry.Loading.WaitAsync(cancellation);
         try
         {
-            if (entry.Snapshot is { } again && again.Version == version) return again;
-            var snapshot = new ScimSnapshot { Version = version };
-            var rows = new List<(Guid Id, string Kind, long Version, SealedPayload Payload, DateTimeOffset Created, DateTimeOffset Updated)>();
-            await using (var command = new NpgsqlCommand(
-                             $"select id, kind, version, key_version, nonce, ciphertext, created_at, updated_at from {Schema}.scim_resources", connection, transaction))
-            await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            if (entry.Snapshot is { } again && again.Version >= version) return again;
+            // What changed since the version held (everything, the first time): another instance's writes cost only themselves.
+            var since = entry.Snapshot?.Version ?? -1;
+            var rows = new List<(Guid Id, string Kind, long Version, SealedPayload Payload, DateTimeOffset Created, DateTimeOffset Updated, bool Deleted)>();
+            await using (var command = new NpgsqlCommand($"""
+                             select id, kind, version, key_version, nonce, ciphertext, created_at, updated_at, deleted from {Schema}.scim_resources
+                             where scim_version > $1 and scim_version <= $2 {(since < 0 ? "and not deleted" : "")}
+                             """, connection, transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = since });
+                command.Parameters.Add(new NpgsqlParameter { Value = version });
+                await using var reader = await command.ExecuteReaderAsync(cancellation);
                 while (await reader.ReadAsync(cancellation))
                     rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2),
                         new SealedPayload(reader.GetInt32(3), (byte[])reader[4], (byte[])reader[5]),
-                        reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7)));
+                        reader.GetFieldValue<DateTimeOffset>(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetBoolean(8)));
+            }
+            var resources = new List<(Guid Id, ScimResource? Resource)>(rows.Count);
             foreach (var row in rows)
             {
+                if (row.Deleted) { resources.Add((row.Id, null)); continue; }
                 var bytes = await streams.OpenBytesAsync(tenant, row.Payload, row.Id, ResourceType, cancellation);
                 using var document = JsonDocument.Parse(bytes);
-                snapshot.Put(new ScimResource(row.Id, row.Kind, row.Version, row.Created, row.Updated, document.RootElement.Clone()));
+                resources.Add((row.Id, new ScimResource(row.Id, row.Kind, row.Version, row.Created, row.Updated, document.RootElement.Clone())));
             }
-            // Only ever move forward: a slow load of an older version must not replace a newer snapshot.
-            if (entry.Snapshot is null || entry.Snapshot.Version <= version) entry.Snapshot = snapshot;
+            var snapshot = entry.Snapshot ?? new ScimSnapshot { Version = -1 };
+            lock (snapshot)
+            {
+                if (snapshot.Version < version)
+                {
+                    foreach (var (id, resource) in resources)
+                        if (resource is null) snapshot.Remove(id);
+                        else snapshot.Put(resource);
+                    snapshot.Version = version;
+                }
+            }
+            entry.Snapshot = snapshot;
             Volatile.Write(ref entry.CheckedAt, Environment.TickCount64);
             // Bounded like the organisation graphs: the directories used least recently are dropped (and read again when needed).
             var excess = _cache.Count - streams.Options.AccessGraphCacheSize;

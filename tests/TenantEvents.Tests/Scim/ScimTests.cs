@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -300,6 +301,27 @@ public class ScimTests(AppFixture fixture) : IntegrationTest(fixture)
         // Disabled: stopped at once.
         (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/service-accounts/{client}/disable")).ShouldBe(HttpStatusCode.OK);
         ShouldBeScimError(await renewed.Get("/Users"), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task another_instance_catches_up_with_changes_and_deletions()
+    {
+        var (tenant, scim, _, _) = await TenantWithScim();
+        // A second instance's view of the directory, over the same database.
+        var other = new TenantEvents.Scim.ScimStore(Fixture.Host.Services.GetRequiredService<TenantEvents.Tenants.TenantStreams>());
+        var first = (await scim.Post("/Users", Barbara("first@example.com", "first"))).Str("id");
+        var second = (await scim.Post("/Users", Barbara("second@example.com", "second"))).Str("id");
+        (await other.ReadAsync(tenant, s => s.Users.Count, CancellationToken.None)).ShouldBe(2);
+
+        (await scim.Delete($"/Users/{first}")).Status.ShouldBe(HttpStatusCode.NoContent);
+        (await scim.Patch($"/Users/{second}", new { schemas = new[] { PatchUrn }, Operations = new[] { new { op = "replace", path = "title", value = "Chief" } } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await scim.Post("/Users", Barbara("third@example.com", "third"))).ShouldBe(HttpStatusCode.Created);
+
+        var seen = await other.ReadAsync(tenant, s => s.Users.Values.Select(u => (u.Text("userName"), u.Text("title"))).OrderBy(x => x.Item1).ToList(),
+            CancellationToken.None);
+        seen.ShouldBe([("second@example.com", "Chief"), ("third@example.com", "Tour Guide")]);
+        (await other.ReadAsync(tenant, s => s.UserNamed("first@example.com"), CancellationToken.None)).ShouldBeNull();
     }
 
     [Fact]
