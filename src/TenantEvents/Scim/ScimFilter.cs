@@ -64,6 +64,10 @@ public abstract record ScimFilter
         private readonly bool _dateTime = ScimSchema.IsDateTime(Path);
         private readonly string? _text = Value.ValueKind == JsonValueKind.String ? Value.GetString() : null;
 
+        /// <summary>The compared text as ASCII bytes, when it is ASCII: then most values are compared without making a string.</summary>
+        private readonly byte[]? _ascii = Value.ValueKind == JsonValueKind.String && System.Text.Ascii.IsValid(Value.GetString()!)
+            ? System.Text.Encoding.ASCII.GetBytes(Value.GetString()!) : null;
+
         public override bool Matches(JsonElement resource, ScimSchema schema)
         {
             if (Value.ValueKind == JsonValueKind.Null)
@@ -83,6 +87,23 @@ public abstract record ScimFilter
             {
                 case JsonValueKind.String:
                     if (actual.ValueKind != JsonValueKind.String) return false;
+                    if (!_dateTime && _ascii is { } pattern && op is "eq" or "sw" or "ew" or "co")
+                    {
+                        // The stored value's own bytes: when it is plain ASCII (no escapes), ASCII case folding is exactly
+                        // OrdinalIgnoreCase, and no string is made for it.
+                        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(actual);
+                        var inner = raw[1..^1];
+                        if (inner.IndexOf((byte)'\\') < 0 && System.Text.Ascii.IsValid(inner))
+                            return op switch
+                            {
+                                "eq" => _caseExact ? inner.SequenceEqual(pattern) : System.Text.Ascii.EqualsIgnoreCase(inner, pattern),
+                                "sw" => inner.Length >= pattern.Length && (_caseExact ? inner.StartsWith(pattern)
+                                    : System.Text.Ascii.EqualsIgnoreCase(inner[..pattern.Length], pattern)),
+                                "ew" => inner.Length >= pattern.Length && (_caseExact ? inner.EndsWith(pattern)
+                                    : System.Text.Ascii.EqualsIgnoreCase(inner[^pattern.Length..], pattern)),
+                                _ => _caseExact ? inner.IndexOf(pattern) >= 0 : ContainsIgnoreCase(inner, pattern),
+                            };
+                    }
                     var b = _text!;
                     if (_caseExact && op == "eq") return actual.ValueEquals(b); // no string made for the commonest test
                     var a = actual.GetString()!;
@@ -114,6 +135,14 @@ public abstract record ScimFilter
             "eq" => c == 0, "gt" => c > 0, "ge" => c >= 0, "lt" => c < 0, "le" => c <= 0,
             _ => throw new ScimFilterException($"'{op}' does not apply here."),
         };
+
+        private static bool ContainsIgnoreCase(ReadOnlySpan<byte> text, ReadOnlySpan<byte> part)
+        {
+            if (part.Length == 0) return true;
+            for (var i = 0; i + part.Length <= text.Length; i++)
+                if (System.Text.Ascii.EqualsIgnoreCase(text.Slice(i, part.Length), part)) return true;
+            return false;
+        }
     }
 
     public sealed record Present(AttrPath Path) : ScimFilter
@@ -318,7 +347,7 @@ public static class ScimValues
     {
         if (obj.ValueKind != JsonValueKind.Object) return null;
         var canonical = ScimSchema.Canonical(name);
-        if (obj.TryGetProperty(canonical ?? name, out var exact)) return exact;
+        if (canonical is not null ? obj.TryGetProperty(ScimSchema.Utf8(canonical), out var exact) : obj.TryGetProperty(name, out exact)) return exact;
         if (canonical is not null && ScimSchema.IsCanonical(name)) return null;
         foreach (var p in obj.EnumerateObject())
             if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) return p.Value;

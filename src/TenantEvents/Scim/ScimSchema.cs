@@ -41,6 +41,11 @@ public sealed class ScimSchema(string? coreUrn)
         "division", "department", "manager", UserUrn, GroupUrn, EnterpriseUserUrn,
     }.ToDictionary(n => n, StringComparer.OrdinalIgnoreCase);
 
+    private static readonly Dictionary<string, byte[]> Utf8Names = CanonicalNames.Values.Distinct().ToDictionary(n => n, n => System.Text.Encoding.UTF8.GetBytes(n));
+
+    /// <summary>A canonical name's UTF-8 bytes (lookups in stored JSON then need no transcoding).</summary>
+    public static ReadOnlySpan<byte> Utf8(string canonical) => Utf8Names[canonical];
+
     /// <summary>The schema's spelling of an attribute name, or null for a name the schemas do not have.</summary>
     public static string? Canonical(string name) => CanonicalNames.TryGetValue(name, out var canonical) ? canonical : null;
 

@@ -87,6 +87,23 @@ public class ScimFilterTests
         error.Message.ShouldNotBeNullOrWhiteSpace();
     }
 
+    [Theory]
+    [InlineData("displayName co \"müller\"", true)] // non-ASCII: compared as strings, ignoring case
+    [InlineData("displayName sw \"ZOË\"", true)]
+    [InlineData("displayName co \"\\\"z\\\"\"", true)] // an escaped quote in the stored value
+    [InlineData("displayName ew \"MÜLLER\"", true)]
+    [InlineData("title eq \"tour guide\"", true)] // ASCII: compared on the stored bytes
+    [InlineData("title co \"UR GU\"", true)]
+    [InlineData("title ew \"guides\"", false)]
+    [InlineData("externalId sw \"BJ\"", false)] // caseExact on the byte path too
+    public void text_comparisons_ignore_case_for_ascii_and_unicode_alike(string filter, bool expected)
+    {
+        var resource = JsonDocument.Parse("""
+            { "displayName": "Zoë \"Z\" Müller", "title": "Tour Guide", "externalId": "bjensen" }
+            """).RootElement;
+        ScimFilter.Parse(filter).Matches(resource, ScimSchema.User).ShouldBe(expected);
+    }
+
     [Fact]
     public void deep_nesting_is_bounded()
     {
