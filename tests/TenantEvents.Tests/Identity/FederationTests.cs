@@ -136,6 +136,50 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
         return claims;
     }
 
+    /// <summary>Every route the service serves that needs a caller (found by reflection, so a new endpoint cannot be forgotten).</summary>
+    private static IReadOnlyList<(HttpMethod Method, string Template)> ProtectedRoutes() =>
+        typeof(TenantEvents.Infrastructure.Hosting).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static))
+            .Where(m => m.GetCustomAttributes(typeof(Microsoft.AspNetCore.Authorization.AllowAnonymousAttribute), false).Length == 0)
+            .SelectMany(m => m.GetCustomAttributes(typeof(Wolverine.Http.WolverineHttpMethodAttribute), false).Cast<Wolverine.Http.WolverineHttpMethodAttribute>())
+            .Select(a => (new HttpMethod(a.HttpMethod), a.Template)).Distinct().ToList();
+
+    private static string Fill(string template, Guid tenant, Guid root) =>
+        System.Text.RegularExpressions.Regex.Replace(template.Replace("{tenantId}", tenant.ToString()).Replace("{orgId}", root.ToString()),
+            "{(\\w+)}", m => m.Groups[1].Value switch { "name" => "analyst", "key" => "setting.retention", "userId" => "someone", _ => Guid.CreateVersion7().ToString() });
+
+    [Fact]
+    public async Task every_protected_route_refuses_forged_tokens_and_knows_the_providers_users()
+    {
+        var (a, _, idpA, idpB) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var valid = await idpA.UserTokenAsync("carol", AudienceA, ["it-admins"]);
+        var parts = valid.Split('.');
+        var header = JsonSerializer.Deserialize<Dictionary<string, object>>(Base64UrlEncoder.Decode(parts[0]))!;
+        var forged = new Dictionary<string, string>
+        {
+            ["alg none"] = $"{Base64UrlEncoder.Encode(JsonSerializer.Serialize(new Dictionary<string, object>(header) { ["alg"] = "none" }))}.{parts[1]}.",
+            ["forged issuer"] = await idpB.TokenAsync(Claims("carol", AudienceA, ("iss", idpA.Issuer))),
+            ["expired"] = await idpA.TokenAsync(Claims("carol", AudienceA, ("exp", now - 3600), ("iat", now - 7200), ("nbf", now - 7200))),
+        };
+        var routes = ProtectedRoutes();
+        routes.Count.ShouldBeGreaterThan(60);
+        foreach (var (name, token) in forged)
+        {
+            var client = Fixture.Client(token);
+            foreach (var (method, template) in routes)
+            {
+                var reply = await client.SendRaw(method, Fill(template, a, root), method == HttpMethod.Get || method == HttpMethod.Delete ? null : "{}");
+                reply.Status.ShouldBe(HttpStatusCode.Unauthorized, $"{name}: {method} {template} answered {reply.Status}");
+            }
+        }
+        // The provider's own user is authenticated on every route that only reads (what it may see is the routes' business).
+        var carol = Fixture.Client(valid);
+        foreach (var (method, template) in routes.Where(r => r.Method == HttpMethod.Get))
+            (await carol.Get(Fill(template, a, root))).Status.ShouldNotBe(HttpStatusCode.Unauthorized, $"GET {template}");
+    }
+
     [Fact]
     public async Task clock_skew_is_bounded()
     {
