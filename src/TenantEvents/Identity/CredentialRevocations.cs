@@ -32,6 +32,9 @@ public sealed class CredentialRevocations(NpgsqlDataSource main, TenantEventsOpt
     /// <summary>Kills the client's tokens issued before <paramref name="notBefore"/> (<see cref="Forever"/>: all of them).</summary>
     public async Task RevokeAsync(Guid clientId, Guid tenant, DateTimeOffset notBefore, CancellationToken cancellation)
     {
+        // Token times are whole milliseconds (their UUID v7 jti): a token made in the very millisecond after the change
+        // must count as after it.
+        notBefore = DateTimeOffset.FromUnixTimeMilliseconds(notBefore.ToUnixTimeMilliseconds());
         await using var command = main.CreateCommand($"""
             insert into {Schema}.credential_revocations (client_id, tenant, not_before) values ($1, $2, $3)
             on conflict (client_id) do update set not_before = excluded.not_before, changed_at = clock_timestamp()
