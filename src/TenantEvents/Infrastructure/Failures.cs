@@ -1,4 +1,6 @@
 using JasperFx;
+using Npgsql;
+using TenantEvents.Keys;
 
 namespace TenantEvents.Infrastructure;
 
@@ -13,4 +15,31 @@ public static class Failures
     };
 
     public static bool IsConcurrency(Exception e) => AreAll<ConcurrencyException>(e);
+
+    /// <summary>
+    /// What an exception that escaped an endpoint (or the authentication of a request) is answered with: bad input is a
+    /// 400, an unreachable key service or database a 503 (retry later; nothing was written), a sealed record that does not
+    /// authenticate a 500 saying so, anything else a 500 with the trace id (a bug).
+    /// </summary>
+    public static Problem ToProblem(Exception? failure, string traceId) => failure switch
+    {
+        BadHttpRequestException { InnerException: System.Text.Json.JsonException json } => Problem.Malformed(json.Message),
+        System.Text.Json.JsonException json => Problem.Malformed(json.Message),
+        BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),
+        KeyServiceException keys => new Problem("key-service-unavailable", 503, "The key service did not serve the tenant's key",
+            $"The key service answered {keys.Status}; nothing was written. Retry later."),
+        IntegrityViolationException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
+            "A sealed record does not authenticate where it is stored (altered or moved); nothing of it is returned."),
+        _ when IsTransientDatabase(failure) => new Problem("database-unavailable", 503, "The database could not be reached",
+            "A database connection failed or timed out; nothing was written. Retry later."),
+        _ => new Problem("internal-error", 500, "Something went wrong on our side", $"Trace id {traceId}; this is a bug."),
+    };
+
+    private static bool IsTransientDatabase(Exception? e) => e switch
+    {
+        NpgsqlException { IsTransient: true } => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsTransientDatabase),
+        { InnerException: { } inner } => IsTransientDatabase(inner),
+        _ => false,
+    };
 }

@@ -170,18 +170,7 @@ public static class Hosting
         app.UseExceptionHandler(error => error.Run(async http =>
         {
             var failure = http.Features.Get<IExceptionHandlerFeature>()?.Error;
-            var problem = failure switch
-            {
-                BadHttpRequestException { InnerException: System.Text.Json.JsonException json } => Problem.Malformed(json.Message),
-                System.Text.Json.JsonException json => Problem.Malformed(json.Message),
-                BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),
-                KeyServiceException keys => new Problem("key-service-unavailable", 503, "The key service did not serve the tenant's key",
-                    $"The key service answered {keys.Status}; nothing was written. Retry later."),
-                IntegrityViolationException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
-                    "A sealed record does not authenticate where it is stored (altered or moved); nothing of it is returned."),
-                _ => new Problem("internal-error", 500, "Something went wrong on our side",
-                    $"Trace id {System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier}; this is a bug."),
-            };
+            var problem = Failures.ToProblem(failure, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
             if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
             await problem.ToResult().ExecuteAsync(http);
         }));

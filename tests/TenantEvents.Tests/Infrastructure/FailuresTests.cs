@@ -1,0 +1,27 @@
+using Npgsql;
+using TenantEvents.Infrastructure;
+
+namespace TenantEvents.Tests.Infrastructure;
+
+public class FailuresTests
+{
+    [Fact]
+    public void an_unreachable_database_is_a_503_to_retry_not_a_bug()
+    {
+        var unreachable = new NpgsqlException("Failed to connect to 127.0.0.1:1", new System.Net.Sockets.SocketException(111));
+        unreachable.IsTransient.ShouldBeTrue();
+        var problem = Failures.ToProblem(unreachable, "trace");
+        problem.Status.ShouldBe(503);
+        problem.Code.ShouldBe("database-unavailable");
+        Failures.ToProblem(new InvalidOperationException("wrapped", unreachable), "trace").Status.ShouldBe(503);
+    }
+
+    [Fact]
+    public void anything_unforeseen_is_a_500_naming_the_trace()
+    {
+        var problem = Failures.ToProblem(new InvalidOperationException("boom"), "abc123");
+        problem.Status.ShouldBe(500);
+        problem.Detail!.ShouldContain("abc123");
+        Failures.ToProblem(new System.Text.Json.JsonException("bad"), "t").Status.ShouldBe(400);
+    }
+}
