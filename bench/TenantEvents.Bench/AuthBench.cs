@@ -141,21 +141,16 @@ static class AuthBench
                     directResults[name].Add((latencies[checks / 2], latencies[(int)(checks * 0.99)]));
                 }
 
-            double Median(IEnumerable<double> values)
-            {
-                var sorted = values.Order().ToArray();
-                return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-            }
             var baseline = results[modes[0].Name];
             Console.WriteLine();
             Console.WriteLine($"== median of {options.Rounds} rounds, {requests} sequential requests per mode per round ({Environment.ProcessorCount} cores)");
             foreach (var (name, _) in modes)
             {
                 var r = results[name];
-                Console.WriteLine($"{name,-30}: p50 {Median(r.Select(x => x.P50)) * 1000:F0} µs, p99 {Median(r.Select(x => x.P99)) * 1000:F0} µs" +
-                                  (r == baseline ? "" : $" | overhead over baseline: p50 {Median(r.Zip(baseline, (a, b) => a.P50 - b.P50)) * 1000:F0} µs, " +
-                                                        $"p99 {Median(r.Zip(baseline, (a, b) => a.P99 - b.P99)) * 1000:F0} µs   (aim: p99 under 200 µs) | " +
-                                                        $"ratio p50 {Median(r.Zip(baseline, (a, b) => a.P50 / b.P50)):F2}"));
+                Console.WriteLine($"{name,-30}: p50 {Stats.Median(r.Select(x => x.P50)) * 1000:F0} µs, p99 {Stats.Median(r.Select(x => x.P99)) * 1000:F0} µs" +
+                                  (r == baseline ? "" : $" | overhead over baseline: p50 {Stats.Median(r.Zip(baseline, (a, b) => a.P50 - b.P50)) * 1000:F0} µs, " +
+                                                        $"p99 {Stats.Median(r.Zip(baseline, (a, b) => a.P99 - b.P99)) * 1000:F0} µs   (aim: p99 under 200 µs) | " +
+                                                        $"ratio p50 {Stats.Median(r.Zip(baseline, (a, b) => a.P50 / b.P50)):F2}"));
             }
             Console.WriteLine();
             Console.WriteLine($"== in process, median of {options.Rounds} rounds of {checks} validations each");
@@ -163,8 +158,8 @@ static class AuthBench
             foreach (var (name, _) in direct)
             {
                 var r = directResults[name];
-                Console.WriteLine($"{name,-30}: p50 {Median(r.Select(x => x.P50)) * 1000:F1} µs, p99 {Median(r.Select(x => x.P99)) * 1000:F1} µs" +
-                                  (r == floor ? "" : $"   (aim: p99 under 200 µs) | ratio to the library's bare check p50 {Median(r.Zip(floor, (a, b) => a.P50 / b.P50)):F2}"));
+                Console.WriteLine($"{name,-30}: p50 {Stats.Median(r.Select(x => x.P50)) * 1000:F1} µs, p99 {Stats.Median(r.Select(x => x.P99)) * 1000:F1} µs" +
+                                  (r == floor ? "" : $"   (aim: p99 under 200 µs) | ratio to the library's bare check p50 {Stats.Median(r.Zip(floor, (a, b) => a.P50 / b.P50)):F2}"));
             }
             await app.StopAsync();
             return 0;

@@ -58,22 +58,17 @@ var (events, unwraps, _) = steady[true];
 try { Directory.Delete(Service.SharedDataFolder, true); } catch (IOException) { }
 Console.WriteLine();
 Console.WriteLine($"== median of {rounds.Count} rounds ({options.Tenants} tenants per round, {options.Concurrency} concurrent clients, {Environment.ProcessorCount} cores)");
-Console.WriteLine($"service ready after start      : {Median(rounds.Select(r => r.StartupMs)):F0} ms   (aim: under 3000 ms)");
-Console.WriteLine($"time-to-active p50 / p95 / p99 : {Median(rounds.Select(r => r.Provisioning.P50)):F1} / {Median(rounds.Select(r => r.Provisioning.P95)):F1} / {Median(rounds.Select(r => r.Provisioning.P99)):F1} ms   (aim: p95 under 1000 ms)");
-Console.WriteLine($"commands per second            : {Median(rounds.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
-Console.WriteLine($"raw INSERT+COMMIT per second   : {Median(rounds.Select(r => r.Raw.PerSecond)):F0}");
-Console.WriteLine($"ratio commands / raw inserts   : {Median(rounds.Select(r => r.Ratio)):F2}   (aim: 0.5 or above)");
-Console.WriteLine($"commands per second, unsealed  : {Median(unsealed.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
-Console.WriteLine($"sealing cost, provisioning      : {Median(rounds.Zip(unsealed, (s, u) => s.Provisioning.CommandsPerSecond / u.Provisioning.CommandsPerSecond)):F2} sealed/unsealed (new tenants: each creates its keys)");
+Console.WriteLine($"service ready after start      : {Stats.Median(rounds.Select(r => r.StartupMs)):F0} ms   (aim: under 3000 ms)");
+Console.WriteLine($"time-to-active p50 / p95 / p99 : {Stats.Median(rounds.Select(r => r.Provisioning.P50)):F1} / {Stats.Median(rounds.Select(r => r.Provisioning.P95)):F1} / {Stats.Median(rounds.Select(r => r.Provisioning.P99)):F1} ms   (aim: p95 under 1000 ms)");
+Console.WriteLine($"commands per second            : {Stats.Median(rounds.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
+Console.WriteLine($"raw INSERT+COMMIT per second   : {Stats.Median(rounds.Select(r => r.Raw.PerSecond)):F0}");
+Console.WriteLine($"ratio commands / raw inserts   : {Stats.Median(rounds.Select(r => r.Ratio)):F2}   (aim: 0.5 or above)");
+Console.WriteLine($"commands per second, unsealed  : {Stats.Median(unsealed.Select(r => r.Provisioning.CommandsPerSecond)):F0}");
+Console.WriteLine($"sealing cost, provisioning      : {Stats.Median(rounds.Zip(unsealed, (s, u) => s.Provisioning.CommandsPerSecond / u.Provisioning.CommandsPerSecond)):F2} sealed/unsealed (new tenants: each creates its keys)");
 Console.WriteLine($"sealing cost, steady writes    : {steady[true].PerSecond / steady[false].PerSecond:F2} sealed/unsealed ({steady[true].PerSecond:F0} vs {steady[false].PerSecond:F0} commands/s)   (aim: 0.90 or above, i.e. at most 10% slower)");
 Console.WriteLine($"key-service unwraps            : {unwraps} for {events} events across {options.KeyTenants} tenants = {(double)unwraps / options.KeyTenants:F2} per tenant   (aim: about 1)");
 return 0;
 
-static double Median(IEnumerable<double> values)
-{
-    var sorted = values.Order().ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
 
 static async Task ResetDatabase(string connectionString)
 {
@@ -333,5 +328,14 @@ static class RawInserts
             }
         }));
         return new RawResult(inserts, inserts / wall.Elapsed.TotalSeconds);
+    }
+}
+
+static class Stats
+{
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

@@ -176,16 +176,11 @@ static class ScimBench
         inProcess.Sort();
         Console.WriteLine($"in process (no HTTP), all filters: p50 {inProcess[inProcess.Count / 2]:F1} ms, p95 {inProcess[(int)(inProcess.Count * 0.95)]:F1} ms");
 
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-        }
         Console.WriteLine();
         Console.WriteLine($"== median of {options.Rounds} rounds, {users} users, {perRound} requests per round over 5 filters, count=100 ({Environment.ProcessorCount} cores)");
-        Console.WriteLine($"SCIM GET /Users?filter= (HTTP, sealed at rest) : p50 {Median(ours.Select(o => o.P50)):F1} ms, p95 {Median(ours.Select(o => o.P95)):F1} ms   (aim: p95 under 50 ms)");
-        Console.WriteLine($"raw SQL, plain indexed table (count + page)    : p50 {Median(baseline.Select(o => o.P50)):F1} ms, p95 {Median(baseline.Select(o => o.P95)):F1} ms");
-        Console.WriteLine($"ratio p95 SCIM / raw SQL                       : {Median(ours.Zip(baseline, (o, b) => o.P95 / b.P95)):F2}");
+        Console.WriteLine($"SCIM GET /Users?filter= (HTTP, sealed at rest) : p50 {Stats.Median(ours.Select(o => o.P50)):F1} ms, p95 {Stats.Median(ours.Select(o => o.P95)):F1} ms   (aim: p95 under 50 ms)");
+        Console.WriteLine($"raw SQL, plain indexed table (count + page)    : p50 {Stats.Median(baseline.Select(o => o.P50)):F1} ms, p95 {Stats.Median(baseline.Select(o => o.P95)):F1} ms");
+        Console.WriteLine($"ratio p95 SCIM / raw SQL                       : {Stats.Median(ours.Zip(baseline, (o, b) => o.P95 / b.P95)):F2}");
         await app.StopAsync();
         return 0;
     }

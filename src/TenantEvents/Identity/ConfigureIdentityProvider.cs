@@ -42,20 +42,18 @@ public static class IdentityProviderEndpoints
         var streams = access.Streams;
         var schema = options.DatabaseSchema;
 
-        // The mapping rules' grants first, through the organisation engine (its lock, its events, the grantor's bound):
-        // they are kept exactly as the rules say, so a rule removed is a grant revoked.
-        IdentityProviderSettings? before;
-        await using (var peek = streams.Store.QuerySession(tenantId.ToString()))
-            before = (await peek.LoadAsync<IdentityProviderRecord>(tenantId, cancellation))?.Settings;
-        var reconciled = await organisations.Execute(context, tenantId,
-            graph => GroupMappingDecisions.Reconcile(graph, standing!, tenantId, before, settings, standing!.Actor, streams.Now), cancellation);
-        if (reconciled is OrgRefused refused) return refused.Problem.ToResult();
-
-        await using var session = streams.OpenSession(context, tenantId);
-        await session.BeginTransactionAsync(cancellation);
-        var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
+        // Read once; the append below expects the stream at this version, so a concurrent change still fails cleanly.
+        IdentityProviderRecord? record;
+        await using (var read = streams.Store.QuerySession(tenantId.ToString()))
+            record = await read.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
         if (expected is { } v && v != (record?.Version ?? 0)) return Problem.StaleVersion(v, record?.Version ?? 0).ToResult();
-        if (record?.Settings == settings || (record is not null && Same(record.Settings, settings))) return Answer(http, record);
+        if (record is not null && Same(record.Settings, settings)) return Answer(http, record);
+
+        // The mapping rules' grants, through the organisation engine (its lock, its events, the grantor's bound): they
+        // are kept exactly as the rules say, so a rule removed is a grant revoked.
+        var reconciled = await organisations.Execute(context, tenantId,
+            graph => GroupMappingDecisions.Reconcile(graph, standing!, tenantId, record?.Settings, settings, standing!.Actor, streams.Now), cancellation);
+        if (reconciled is OrgRefused refused) return refused.Problem.ToResult();
 
         // The issuer index first, in its own transaction: a failure after it leaves an index entry the validator
         // ignores (it checks the tenant's own record names the issuer).
@@ -81,6 +79,7 @@ public static class IdentityProviderEndpoints
             await transaction.CommitAsync(cancellation);
         }
 
+        await using var session = streams.OpenSession(context, tenantId);
         var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
         var stream = IdentityEventTypes.ProviderStream(tenantId);
         var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation);

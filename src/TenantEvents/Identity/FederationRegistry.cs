@@ -30,10 +30,6 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     private readonly SemaphoreSlim _indexGate = new(1, 1);
     private readonly ConcurrentDictionary<Guid, FederatedProvider> _providers = new();
     private readonly ConcurrentDictionary<string, ProviderKeys> _keys = new(StringComparer.Ordinal);
-    private long _fetches;
-
-    /// <summary>How many discovery + JWKS fetches were made since start (tests check the refresh limit with it).</summary>
-    public long Fetches => Interlocked.Read(ref _fetches);
 
     private sealed class ProviderKeys
     {
@@ -126,7 +122,6 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     /// <summary>Discovery (its issuer must be exactly the configured one), then the JWKS it names.</summary>
     public async Task<IReadOnlyList<SecurityKey>> FetchKeysAsync(string issuer, CancellationToken cancellation)
     {
-        Interlocked.Increment(ref _fetches);
         try
         {
             var discoveryUrl = issuer.TrimEnd('/') + "/.well-known/openid-configuration";

@@ -31,11 +31,5 @@ public static class IdentityEventTypes
     ];
 
     /// <summary>The stream of a tenant's identity provider settings: a stable id derived from the tenant's (UUID v8, name-based).</summary>
-    public static Guid ProviderStream(Guid tenantId)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData([.. tenantId.ToByteArray(true), .. "identity-provider"u8]);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
-    }
+    public static Guid ProviderStream(Guid tenantId) => Infrastructure.StableIds.From(tenantId, "identity-provider");
 }

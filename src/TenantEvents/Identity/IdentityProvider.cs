@@ -30,13 +30,8 @@ public sealed record IdentityProviderSettings(string Issuer, string Audience, IR
 public sealed record GroupMapping(string Group, Guid OrganisationId, string? Role)
 {
     /// <summary>The grant a rule stands for: a UUID v8 derived from the tenant, organisation, group and role.</summary>
-    public Guid GrantId(Guid tenant)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tenant:N}|{OrganisationId:N}|{Group}|{Role}|group-mapping"));
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
-    }
+    public Guid GrantId(Guid tenant) =>
+        StableIds.From(System.Text.Encoding.UTF8.GetBytes($"{tenant:N}|{OrganisationId:N}|{Group}|{Role}|group-mapping"));
 }
 
 public sealed record GroupMappingInput(string? Group, Guid? OrganisationId, string? Role);

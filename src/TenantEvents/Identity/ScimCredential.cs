@@ -20,11 +20,5 @@ public static class ScimCredential
     }
 
     /// <summary>The revocation entry of an account's SCIM credentials (apart from its access tokens'): a UUID v8 derived from the client id.</summary>
-    public static Guid RevocationId(Guid client)
-    {
-        var hash = System.Security.Cryptography.SHA256.HashData([.. client.ToByteArray(true), .. "scim-credential"u8]);
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
-        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return new Guid(hash.AsSpan(0, 16), bigEndian: true);
-    }
+    public static Guid RevocationId(Guid client) => Infrastructure.StableIds.From(client, "scim-credential");
 }

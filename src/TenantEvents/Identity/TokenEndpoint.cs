@@ -22,13 +22,21 @@ public static class TokenEndpoint
     [WolverinePost(Path, OperationId = "IssueToken")]
     [AllowAnonymous]
     public static async Task<IResult> Post(HttpContext http, ServiceAccountStore accounts, PlatformSigningKeys signingKeys,
-        CredentialRevocations revocations, TenantEventsOptions options, CancellationToken cancellation)
+        TenantEventsOptions options, CancellationToken cancellation)
     {
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Pragma = "no-cache";
         if (!http.Request.HasFormContentType)
             return Error("invalid_request", "Send application/x-www-form-urlencoded (RFC 6749 section 4.4.2).");
-        var form = await http.Request.ReadFormAsync(cancellation);
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(cancellation);
+        }
+        catch (InvalidDataException e)
+        {
+            return Error("invalid_request", "The form could not be read: " + e.Message);
+        }
         if (form.Any(f => f.Value.Count > 1)) return Error("invalid_request", "A parameter was sent more than once.");
         var grantType = form["grant_type"].ToString();
         if (grantType.Length == 0) return Error("invalid_request", "grant_type is required.");

@@ -7,6 +7,8 @@ using TenantEvents.Keys;
 using TenantEvents.Tenants;
 using Wolverine.Runtime;
 
+using TenantEvents.Infrastructure.Databases;
+
 namespace TenantEvents.Organisations;
 
 /// <summary>What became of a command against the organisation tree.</summary>
@@ -92,36 +94,12 @@ public sealed class OrganisationStore(TenantStreams streams)
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         if (graph is null)
         {
-            await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
+            await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
             var current = await CurrentVersion(scope.Connection, cancellation);
             graph = await LoadAsync(scope.Connection, current, cancellation);
             lock (entry) if (entry.Graph is null || entry.Graph.Version < current) entry.Graph = graph;
         }
         lock (entry) return read(status, graph);
-    }
-
-    /// <summary>A read-only transaction on the tenant's database, bound to the tenant (row-level security) for its duration.</summary>
-    private sealed class ReadScope : IAsyncDisposable
-    {
-        public required NpgsqlConnection Connection { get; init; }
-        public required NpgsqlTransaction Transaction { get; init; }
-
-        public static async Task<ReadScope> OpenAsync(TenantStreams streams, Guid tenant, CancellationToken cancellation)
-        {
-            var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
-            var connection = await source.OpenConnectionAsync(cancellation);
-            var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
-            await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection);
-            set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-            await set.ExecuteScalarAsync(cancellation);
-            return new ReadScope { Connection = connection, Transaction = transaction };
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Transaction.DisposeAsync();
-            await Connection.DisposeAsync();
-        }
     }
 
     public async Task<OrgOutcome> Execute(MessageContext context, Guid tenant, Func<AccessGraph, OrgDecision> decide, CancellationToken cancellation)
@@ -220,7 +198,7 @@ public sealed class OrganisationStore(TenantStreams streams)
     {
         var result = new Dictionary<Guid, string>();
         if (orgs.Count == 0) return result;
-        await using var scope = await ReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
         var connection = scope.Connection;
         await using var command = new NpgsqlCommand(
             $"select id, name_key_version, name_nonce, name_ciphertext from {streams.Keys.Schema}.org_nodes where id = any($1)", connection);

@@ -124,7 +124,8 @@ public abstract record ScimFilter
                     return actual.ValueKind is JsonValueKind.True or JsonValueKind.False && actual.GetBoolean() == Value.GetBoolean();
                 case JsonValueKind.Number:
                     if (op is "co" or "sw" or "ew") throw new ScimFilterException($"'{Op}' does not apply to a number.");
-                    return actual.ValueKind == JsonValueKind.Number && Order(actual.GetDecimal().CompareTo(Value.GetDecimal()), op);
+                    // A stored number beyond decimal's range compares with nothing; the filter's own was checked when parsed.
+                    return actual.ValueKind == JsonValueKind.Number && actual.TryGetDecimal(out var n) && Order(n.CompareTo(Value.GetDecimal()), op);
                 default:
                     return false;
             }
@@ -323,7 +324,9 @@ public abstract record ScimFilter
                 return token.Kind switch
                 {
                     Kind.String => JsonDocument.Parse(token.Text).RootElement.Clone(),
-                    Kind.Number => JsonDocument.Parse(token.Text).RootElement.Clone(),
+                    Kind.Number => JsonDocument.Parse(token.Text).RootElement.Clone() is { } number && number.TryGetDecimal(out _)
+                        ? number
+                        : throw new ScimFilterException($"'{token.Text}' at position {token.Position} is not a number this service can compare."),
                     Kind.Word when token.Text is "true" or "false" or "null" => JsonDocument.Parse(token.Text).RootElement.Clone(),
                     _ => throw new ScimFilterException($"Expected a value (string, number, true, false or null) at position {token.Position}, found '{token.Text}'."),
                 };

@@ -167,8 +167,7 @@ public static class ScimHttp
 
         static void RemoveSub(JsonObject obj, string sub)
         {
-            var key = obj.Select(p => p.Key).FirstOrDefault(k => k.Equals(sub, StringComparison.OrdinalIgnoreCase));
-            if (key is not null) obj.Remove(key);
+            if (ScimNodes.Key(obj, sub) is { } key) obj.Remove(key);
         }
     }
 

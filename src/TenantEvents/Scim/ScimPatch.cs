@@ -19,7 +19,7 @@ public static class ScimPatch
 
     public static JsonObject Apply(JsonObject resource, JsonObject request, ScimSchema schema)
     {
-        if (request["schemas"] is not JsonArray schemas || !schemas.Any(s => s?.GetValue<string>() == ScimSchema.PatchOpUrn))
+        if (!ScimNodes.Names(ScimNodes.Property(request, "schemas"), ScimSchema.PatchOpUrn))
             throw Invalid("invalidSyntax", $"A PATCH body names the schema {ScimSchema.PatchOpUrn}.");
         if (Property(request, "Operations") is not JsonArray operations || operations.Count == 0)
             throw Invalid("invalidSyntax", "A PATCH body has a non-empty Operations array.");
@@ -28,8 +28,8 @@ public static class ScimPatch
         foreach (var node in operations)
         {
             if (node is not JsonObject operation) throw Invalid("invalidSyntax", "Each operation is a JSON object.");
-            var op = (Property(operation, "op") as JsonValue)?.TryGetValue<string>(out var o) == true ? o.ToLowerInvariant() : null;
-            var path = (Property(operation, "path") as JsonValue)?.TryGetValue<string>(out var p) == true ? p : null;
+            var op = ScimNodes.Text(operation, "op")?.ToLowerInvariant();
+            var path = ScimNodes.Text(operation, "path");
             var value = Property(operation, "value");
             switch (op)
             {
@@ -95,7 +95,7 @@ public static class ScimPatch
         if (!create) return new JsonObject();
         var made = new JsonObject();
         resource[urn] = made;
-        if (resource["schemas"] is JsonArray schemas && !schemas.Any(s => string.Equals(s?.GetValue<string>(), urn, StringComparison.OrdinalIgnoreCase)))
+        if (resource["schemas"] is JsonArray schemas && !ScimNodes.Names(schemas, urn))
             schemas.Add(urn);
         return made;
     }
@@ -195,9 +195,9 @@ public static class ScimPatch
         return value;
     }
 
-    private static string? Key(JsonObject obj, string name) => obj.Select(p => p.Key).FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
+    private static string? Key(JsonObject obj, string name) => ScimNodes.Key(obj, name);
 
-    private static JsonNode? Property(JsonObject obj, string name) => Key(obj, name) is { } key ? obj[key] : null;
+    private static JsonNode? Property(JsonObject obj, string name) => ScimNodes.Property(obj, name);
 
     private static ScimPatchException Invalid(string scimType, string detail) => new(new ScimError(400, scimType, detail));
 }

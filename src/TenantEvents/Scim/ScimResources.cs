@@ -69,7 +69,7 @@ public static class ScimResources
         }, (current, body, snapshot) =>
         {
             // A replace that changes userName keeps the id; an id in the body that differs is a client error.
-            if (body["id"] is JsonValue given && given.TryGetValue<string>(out var givenId) && givenId != id.ToString())
+            if (ScimNodes.Text(body, "id") is { } givenId && givenId != id.ToString())
                 return ScimDecision.Refuse(ScimError.Mutability("id cannot change."));
             var (stored, invalid) = Validate(kind, body, snapshot, id);
             return invalid is not null ? ScimDecision.Refuse(invalid) : ScimDecision.Make(new ScimChange(id, kind, "replaced", stored));
@@ -113,7 +113,7 @@ public static class ScimResources
             {
                 var node = JsonNode.Parse(group.Body.GetRawText())!.AsObject();
                 var members = (JsonArray)node["members"]!;
-                foreach (var member in members.Where(m => m?["value"]?.GetValue<string>() == id.ToString()).ToList()) members.Remove(member);
+                foreach (var member in members.Where(m => m is JsonObject o && ScimNodes.Text(o, "value") == id.ToString()).ToList()) members.Remove(member);
                 changes.Add(new ScimChange(group.Id, ScimResource.Group, "patched", JsonSerializer.SerializeToElement(node)));
             }
             return new ScimDecision(changes, null);
@@ -138,13 +138,13 @@ public static class ScimResources
         if (refusal is not null) return refusal;
         var (body, bad) = await ScimHttp.ReadBodyAsync(http, cancellation);
         if (bad is not null) return bad;
-        if (body!["schemas"] is not JsonArray schemas || !schemas.Any(s => s?.GetValue<string>() == SearchRequestUrn))
+        if (!ScimNodes.Names(ScimNodes.Property(body!, "schemas"), SearchRequestUrn))
             return ScimError.InvalidValue($"A search request names the schema {SearchRequestUrn}.").ToResult();
-        string? Text(string name) => body[name] switch
+        // Strings as they are, numbers as written, arrays of names joined (what the query string would carry).
+        string? Text(string name) => ScimNodes.Property(body, name) switch
         {
-            JsonValue v when v.TryGetValue<string>(out var s) => s,
-            JsonValue v => v.ToJsonString(),
-            JsonArray a => string.Join(",", a.Select(x => x?.GetValue<string>())),
+            JsonValue v => ScimNodes.Text(v) ?? v.ToJsonString(),
+            JsonArray a => string.Join(",", a.Select(x => ScimNodes.Text(x) ?? x?.ToJsonString())),
             _ => null,
         };
         if (!TryQuery(Text("filter"), Text("startIndex"), Text("count"), Text("sortBy"), Text("sortOrder"), Text("attributes"), Text("excludedAttributes"),

@@ -82,7 +82,7 @@ public static class ScimRules
     {
         if (Key(body, "schemas") is not { } key || body[key] is not JsonArray schemas || schemas.Count == 0)
             return ScimError.InvalidValue($"schemas is required and names {core}.");
-        var names = schemas.Select(s => s is JsonValue v && v.TryGetValue<string>(out var t) ? t : null).ToList();
+        var names = schemas.Select(ScimNodes.Text).ToList();
         if (!names.Contains(core, StringComparer.OrdinalIgnoreCase)) return ScimError.InvalidValue($"schemas must include {core}.");
         var unknown = names.Where(n => n is null || (!n.Equals(core, StringComparison.OrdinalIgnoreCase) && !extensions.Contains(n, StringComparer.OrdinalIgnoreCase))).ToList();
         if (unknown.Count > 0) return ScimError.InvalidValue($"Unknown schema: {unknown[0]}.");
@@ -112,8 +112,7 @@ public static class ScimRules
         _ => node?.DeepClone(),
     };
 
-    private static string? Key(JsonObject obj, string name) => obj.Select(p => p.Key).FirstOrDefault(k => k.Equals(name, StringComparison.OrdinalIgnoreCase));
+    private static string? Key(JsonObject obj, string name) => ScimNodes.Key(obj, name);
 
-    private static string? Text(JsonObject obj, string name) =>
-        Key(obj, name) is { } key && obj[key] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    private static string? Text(JsonObject obj, string name) => ScimNodes.Text(obj, name);
 }

@@ -53,8 +53,6 @@ public sealed class ScimSnapshot
     public IEnumerable<ScimResource> GroupsOf(Guid user) =>
         _groupsOf.TryGetValue(user, out var groups) ? groups.Select(g => Groups[g]) : [];
 
-    public int ActiveUsers => Users.Values.Count(u => u.Active);
-
     private ScimResource[]? _userArray;
 
     /// <summary>The users as an array (for a parallel scan), made again after a change.</summary>
@@ -142,12 +140,9 @@ public sealed class ScimStore(TenantStreams streams)
     /// <summary>Reads the snapshot at the tenant's current version (one small query, then memory).</summary>
     public async Task<T> ReadAsync<T>(Guid tenant, Func<ScimSnapshot, T> read, CancellationToken cancellation)
     {
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
-        await using var connection = await source.OpenConnectionAsync(cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
-        await SetTenant(connection, transaction, tenant, cancellation);
-        var version = await VersionAsync(connection, transaction, cancellation);
-        var snapshot = await SnapshotAsync(connection, transaction, tenant, version, cancellation);
+        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        var version = await VersionAsync(scope.Connection, scope.Transaction, cancellation);
+        var snapshot = await SnapshotAsync(scope.Connection, scope.Transaction, tenant, version, cancellation);
         lock (snapshot) return read(snapshot);
     }
 
@@ -256,13 +251,6 @@ public sealed class ScimStore(TenantStreams streams)
         return (null, decision.Changes);
     }
 
-    /// <summary>The resource after a change, with its new version and times (for the response).</summary>
-    public Task<ScimResource?> FindAsync(Guid tenant, Guid id, string kind, CancellationToken cancellation) =>
-        ReadAsync(tenant, s => kind == ScimResource.User ? s.Users.GetValueOrDefault(id) : s.Groups.GetValueOrDefault(id), cancellation);
-
-    /// <summary>Erasure of a user's history: their key is destroyed (their resource in past events can no longer be opened).</summary>
-    public Task EraseUserKeyAsync(Guid tenant, Guid user, CancellationToken cancellation) => streams.Keys.EraseSubjectAsync(tenant, user, cancellation);
-
     private async Task<string> SealForSubjectAsync(Guid tenant, Guid user, JsonElement body, CancellationToken cancellation, bool fresh = false)
     {
         if (!streams.Options.Sealing) return body.GetRawText();
@@ -338,13 +326,6 @@ public sealed class ScimStore(TenantStreams streams)
     {
         await using var command = new NpgsqlCommand($"select version from {Schema}.scim_versions", connection, transaction);
         return await command.ExecuteScalarAsync(cancellation) is long v ? v : 0;
-    }
-
-    private static async Task SetTenant(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
-    {
-        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
-        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        await set.ExecuteScalarAsync(cancellation);
     }
 
     private static NpgsqlBatchCommand Command(string sql, params object[] values)

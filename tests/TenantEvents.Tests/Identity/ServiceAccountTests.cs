@@ -109,6 +109,11 @@ public class ServiceAccountTests(AppFixture fixture) : IntegrationTest(fixture)
         unsupported.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         JsonDocument.Parse(await unsupported.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString().ShouldBe("unsupported_grant_type");
 
+        var many = await Fixture.Client().PostAsync(TokenEndpoint.Path, new FormUrlEncodedContent(
+            Enumerable.Range(0, 2000).Select(i => KeyValuePair.Create($"f{i}", "x")).Append(KeyValuePair.Create("grant_type", "client_credentials"))));
+        many.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        JsonDocument.Parse(await many.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString().ShouldBe("invalid_request");
+
         var json = await Fixture.Client().PostAsync(TokenEndpoint.Path, new StringContent("{}", Encoding.UTF8, "application/json"));
         json.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         JsonDocument.Parse(await json.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString().ShouldBe("invalid_request");
@@ -264,8 +269,20 @@ public class ServiceAccountTests(AppFixture fixture) : IntegrationTest(fixture)
             SigningCredentials = new(new Microsoft.IdentityModel.Tokens.ECDsaSecurityKey(forger) { KeyId = new JsonWebToken(token).Kid }, "ES256"),
         });
         (await Fixture.Client(forged).Get($"/api/tenants/{tenant}/organisations/{root}")).ShouldBe(HttpStatusCode.Unauthorized);
-        // A plain JWT (not at+jwt) signed by a platform key is not an access token of ours: checked by typ.
-        new JsonWebToken(token).Typ.ShouldBe("at+jwt");
+        // A plain JWT (not at+jwt) signed by the platform's own key is not an access token of ours: checked by typ.
+        var (kid, key) = await Fixture.Host.Services.GetRequiredService<PlatformSigningKeys>().SignerAsync(CancellationToken.None);
+        var plain = new JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            TokenType = "JWT", Issuer = "http://localhost:5080", Audience = "tenantevents", Expires = DateTime.UtcNow.AddMinutes(5),
+            Claims = new Dictionary<string, object>
+            {
+                ["sub"] = client.ToString(), ["client_id"] = client.ToString(), ["tenant_id"] = tenant.ToString(), ["scope"] = "org.read",
+                ["jti"] = Guid.CreateVersion7().ToString(),
+            },
+            SigningCredentials = new(key, "ES256"),
+        });
+        new JsonWebToken(plain).Kid.ShouldBe(kid);
+        (await Fixture.Client(plain).Get($"/api/tenants/{tenant}/organisations/{root}")).ShouldBe(HttpStatusCode.Unauthorized);
     }
 
     [Fact]

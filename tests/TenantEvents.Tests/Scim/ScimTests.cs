@@ -149,6 +149,9 @@ public class ScimTests(AppFixture fixture) : IntegrationTest(fixture)
         ShouldBeScimError(await scim.Patch($"/Users/{id}", Patch(new { op = "move", path = "title" })), HttpStatusCode.BadRequest, "invalidSyntax");
         ShouldBeScimError(await scim.Patch($"/Users/{id}", Patch(new { op = "remove", path = "userName" })), HttpStatusCode.BadRequest, "invalidValue");
         ShouldBeScimError(await scim.Patch($"/Users/{id}", new { Operations = new[] { new { op = "remove", path = "title" } } }), HttpStatusCode.BadRequest, "invalidSyntax");
+        ShouldBeScimError(await scim.Patch($"/Users/{id}", new { schemas = new object[] { 1, true }, Operations = new[] { new { op = "remove", path = "title" } } }),
+            HttpStatusCode.BadRequest, "invalidSyntax");
+        ShouldBeScimError(await scim.Patch($"/Users/{id}", Patch(new { op = 7, path = 8 })), HttpStatusCode.BadRequest, "invalidSyntax");
         ShouldBeScimError(await scim.Patch($"/Users/{id}", Patch(new { op = "replace", path = "title", value = "x" }),
             new Dictionary<string, string> { ["If-Match"] = "W/\"1\"" }), HttpStatusCode.PreconditionFailed);
         // Nothing of the refused patches was kept.
@@ -235,6 +238,10 @@ public class ScimTests(AppFixture fixture) : IntegrationTest(fixture)
         foreach (var bad in new[] { "userName eq", "userName xx \"a\"", "(userName eq \"a\"", "emails[type eq \"work\"", "userName eq 'a'" })
             ShouldBeScimError(await scim.Get("/Users?filter=" + Uri.EscapeDataString(bad)), HttpStatusCode.BadRequest, "invalidFilter");
         ShouldBeScimError(await scim.Get("/Users?count=abc"), HttpStatusCode.BadRequest, "invalidValue");
+        ShouldBeScimError(await scim.Get("/Users?filter=" + Uri.EscapeDataString("meta.version gt 1e999")), HttpStatusCode.BadRequest, "invalidFilter");
+        ShouldBeScimError(await scim.Post("/Users/.search", new { schemas = new object[] { 42 } }), HttpStatusCode.BadRequest, "invalidValue");
+        ShouldBeScimError(await scim.Post("/Users/.search", new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:SearchRequest" }, attributes = new object[] { 1 } }),
+            HttpStatusCode.BadRequest, "invalidValue");
     }
 
     [Fact]

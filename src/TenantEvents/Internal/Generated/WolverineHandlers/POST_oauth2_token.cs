@@ -14,15 +14,13 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class POST_oauth2_token : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
-        private readonly TenantEvents.Identity.CredentialRevocations _credentialRevocations;
         private readonly TenantEvents.Identity.PlatformSigningKeys _platformSigningKeys;
         private readonly TenantEvents.Identity.ServiceAccountStore _serviceAccountStore;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public POST_oauth2_token(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Identity.CredentialRevocations credentialRevocations, TenantEvents.Identity.PlatformSigningKeys platformSigningKeys, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
+        public POST_oauth2_token(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Identity.PlatformSigningKeys platformSigningKeys, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
-            _credentialRevocations = credentialRevocations;
             _platformSigningKeys = platformSigningKeys;
             _serviceAccountStore = serviceAccountStore;
             _tenantEventsOptions = tenantEventsOptions;
@@ -33,7 +31,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Identity.TokenEndpoint").SetTag("http.route", "/oauth2/token").SetTag("http.request.method", "POST");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Identity.TokenEndpoint.Post(httpContext, _serviceAccountStore, _platformSigningKeys, _credentialRevocations, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Identity.TokenEndpoint.Post(httpContext, _serviceAccountStore, _platformSigningKeys, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
