@@ -312,6 +312,10 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = unit, role = "no-such-role" })))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        // A stale If-Match changes nothing, grants included.
+        (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = unit, role = manager }),
+            new Dictionary<string, string> { ["If-Match"] = "\"9\"" })).ShouldBeProblem(HttpStatusCode.PreconditionFailed, "stale-version");
+        (await TenantAdminOf(a).Get($"/api/tenants/{a}/organisations/{unit}/grants")).Body.ShouldNotContain("homicide");
         (await TenantAdminOf(a).Put($"/api/tenants/{a}/identity-provider", Settings(new { group = "homicide", organisationId = unit, role = manager })))
             .ShouldBe(HttpStatusCode.OK);
         var grants = (await TenantAdminOf(a).Get($"/api/tenants/{a}/organisations/{unit}/grants")).ShouldBe(HttpStatusCode.OK).Body;
