@@ -217,6 +217,9 @@ public static class DatabaseMigration
               version bigint not null);
             """, connection, transaction))
             await keys.ExecuteNonQueryAsync();
+        // The audit ledger (Audit/AuditSchema.cs): Merkle log, checkpoints, audit query model, immutability triggers.
+        await using (var ledger = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.Sql(s), connection, transaction))
+            await ledger.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""
@@ -264,6 +267,7 @@ public static class DatabaseMigration
             // The service roles may not change what binds them.
             $"revoke create on schema {s} from {AppRole}, {PlatformRole}",
         ]);
+        statements.AddRange(TenantEvents.Audit.AuditSchema.Grants(s, AppRole, PlatformRole));
         foreach (var sql in statements)
         {
             await using var command = new NpgsqlCommand(sql, connection, transaction);

@@ -63,6 +63,11 @@ public static class Hosting
         services.AddSingleton<TenantStreams>();
         services.AddSingleton<TenantEvents.Organisations.OrganisationStore>();
         services.AddSingleton<TenantEvents.Scim.ScimStore>();
+        services.AddSingleton<TenantEvents.Audit.AuditLog>();
+        services.AddSingleton<TenantEvents.Audit.AuditProjector>();
+        services.AddSingleton<TenantEvents.Audit.CrossTenantAccess>();
+        services.AddSingleton<TenantEvents.Audit.AuditJobs>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Audit.AuditJobs>());
         var zones = new ResidencyZones(options.Zones);
         services.AddSingleton(zones);
         // The main database: the default zone's tenants, the platform directory (which tenant lives in which database)
@@ -108,7 +113,8 @@ public static class Hosting
                 marten.Events.MetadataConfig.UserNameEnabled = true;
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
                 foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
-                             .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All))
+                             .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All)
+                             .Concat(TenantEvents.Audit.AuditEventTypes.All))
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.

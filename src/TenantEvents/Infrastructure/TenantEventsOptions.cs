@@ -53,6 +53,18 @@ public sealed class TenantEventsOptions
     /// </summary>
     public string PublicUrl { get; set; } = "http://localhost:5080";
 
+    /// <summary>Every tenant whose audit log grew gets a signed checkpoint at least this often (and on demand).</summary>
+    public TimeSpan AuditCheckpointInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often audit entries past their tenant's retention window are removed from the audit query model.</summary>
+    public TimeSpan AuditRetentionInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The name of the audit log signing key and the prefix of every tenant log's origin (C2SP checkpoints):
+    /// by default the host of <see cref="PublicUrl"/>.
+    /// </summary>
+    public string? AuditLogName { get; set; }
+
     /// <summary>Lifetime of service-account access tokens (short, so a disabled account's tokens also die soon on their own).</summary>
     public TimeSpan ServiceTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
 

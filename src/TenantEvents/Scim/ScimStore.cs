@@ -259,6 +259,19 @@ public sealed class ScimStore(TenantStreams streams)
         return SubjectPrefix + Convert.ToBase64String([.. sealedBody.Nonce, .. sealedBody.Ciphertext]);
     }
 
+    /// <summary>
+    /// A resource as carried in an event, opened: a user's is sealed under the person's own key (null once that key is
+    /// erased: the person's data is gone), a group's is plain inside the tenant-sealed event.
+    /// </summary>
+    public async Task<string?> OpenEventResourceAsync(Guid tenant, Guid id, string resource, CancellationToken cancellation)
+    {
+        if (!resource.StartsWith(SubjectPrefix, StringComparison.Ordinal)) return resource;
+        if (await streams.Keys.SubjectKeyAsync(tenant, id, create: false, cancellation) is not { } key) return null;
+        var raw = Convert.FromBase64String(resource[SubjectPrefix.Length..]);
+        var opened = Sealing.Open(key, new SealedPayload(key.Version, raw[..Sealing.NonceSize], raw[Sealing.NonceSize..]), id, SubjectType);
+        return Encoding.UTF8.GetString(opened);
+    }
+
     private async Task<ScimSnapshot> SnapshotAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenant, long version,
         CancellationToken cancellation)
     {

@@ -69,6 +69,17 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
           wrapped_d bytea not null,
           created_at timestamptz not null,
           retired_at timestamptz);
+        -- The key that signs every tenant's audit checkpoints (Audit/AuditLog.cs): ECDSA P-256, the private scalar
+        -- wrapped by the key service. Long-lived: auditors pin its public key.
+        create table if not exists {schema}.audit_log_keys (
+          key_id bigint primary key,
+          name text not null,
+          spki bytea not null,
+          kek_id text not null,
+          wrap_algorithm text not null,
+          wrapped_d bytea not null,
+          created_at timestamptz not null,
+          retired_at timestamptz);
         """;
 
     private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id";

@@ -1,0 +1,40 @@
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Audit;
+
+/// <summary>
+/// A cross-tenant access, recorded in both tenants' trails (the owner's and the accessor's), each in its own sealed
+/// access stream: who (and from which tenant) did what to which resource of whom. Sharing (a later issue) records every
+/// read or write of a shared resource through <see cref="CrossTenantAccess"/>.
+/// </summary>
+public sealed record CrossTenantAccessRecorded(
+    Guid OwnerTenantId, Guid AccessorTenantId, string Side, string Action, string ResourceType, string ResourceId, string? Purpose, Actor By,
+    DateTimeOffset At);
+
+public static class AuditEventTypes
+{
+    public static readonly IReadOnlyList<Type> All = [typeof(CrossTenantAccessRecorded)];
+
+    /// <summary>The stream of a tenant's cross-tenant access records (stable, name-based).</summary>
+    public static Guid AccessStream(Guid tenantId) => Infrastructure.StableIds.From(tenantId, "cross-tenant-access");
+
+    /// <summary>Every event type a tenant stream may hold, by its stored name.</summary>
+    public static readonly IReadOnlyDictionary<string, Type> ByStoredName =
+        Tenants.TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All).Concat(Identity.IdentityEventTypes.All)
+            .Concat(Scim.ScimEventTypes.All).Concat(All)
+            .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
+
+    /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
+    public static string StreamKind(Type type) => type.Name switch
+    {
+        _ when Tenants.TenantEventTypes.All.Contains(type) => "tenant",
+        nameof(Organisations.RoleDefined) or nameof(Organisations.RoleRemoved) => "roles",
+        _ when Organisations.OrganisationEventTypes.All.Contains(type) => "organisation",
+        _ when type.Name.StartsWith("ServiceAccount", StringComparison.Ordinal) => "service-account",
+        _ when type.Name.StartsWith("IdentityProvider", StringComparison.Ordinal) => "identity-provider",
+        _ when type.Name.StartsWith("ScimUser", StringComparison.Ordinal) => "user",
+        _ when type.Name.StartsWith("ScimGroup", StringComparison.Ordinal) => "group",
+        nameof(CrossTenantAccessRecorded) => "cross-tenant-access",
+        _ => "other",
+    };
+}

@@ -1,0 +1,50 @@
+namespace TenantEvents.Audit;
+
+/// <summary>
+/// The scheduled side of the audit trail, on every instance (work is idempotent and locked per tenant): signs a
+/// checkpoint for every tenant whose log grew, brings those tenants' audit entries up to date, and removes entries
+/// past their retention window from the query model.
+/// </summary>
+public sealed class AuditJobs(AuditLog log, AuditProjector projector, Infrastructure.TenantEventsOptions options, ILogger<AuditJobs> logger)
+    : BackgroundService
+{
+    private DateTimeOffset _lastPrune = DateTimeOffset.MinValue;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.AuditCheckpointInterval, stoppingToken);
+                await CheckpointAllAsync(stoppingToken);
+                if (DateTimeOffset.UtcNow - _lastPrune >= options.AuditRetentionInterval)
+                {
+                    _lastPrune = DateTimeOffset.UtcNow;
+                    var removed = await projector.PruneAsync(stoppingToken);
+                    if (removed > 0) logger.LogInformation("Removed {Count} audit entries past their retention window", removed);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Audit job failed; it runs again at the next interval");
+            }
+        }
+    }
+
+    /// <summary>One round: a checkpoint for every tenant whose log grew, and its audit entries caught up. Returns the tenants done.</summary>
+    public async Task<int> CheckpointAllAsync(CancellationToken cancellation)
+    {
+        var due = await log.TenantsDueAsync(cancellation);
+        foreach (var tenant in due)
+        {
+            await log.CheckpointAsync(tenant, cancellation);
+            await projector.CatchUpAsync(tenant, cancellation);
+        }
+        return due.Count;
+    }
+}

@@ -1,0 +1,335 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Npgsql;
+using TenantEvents.Identity;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Keys;
+using TenantEvents.Ledger;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Audit;
+
+/// <summary>A signed checkpoint as stored.</summary>
+public sealed record StoredCheckpoint(long Size, byte[] Root, string Note, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// The service side of the ledger: the platform's log key, each tenant's Merkle tree held in memory (caught up from
+/// audit_log, which the database appends to in the transaction of every event), signed checkpoints, inclusion and
+/// consistency proofs, and export bundles. The log itself is written only by the database trigger.
+/// </summary>
+public sealed class AuditLog(TenantStreams streams, IKeyService keyService, TenantEventsOptions options, ILogger<AuditLog> logger)
+{
+    private sealed class TreeEntry
+    {
+        public readonly SemaphoreSlim Gate = new(1, 1);
+        public readonly MerkleTree Tree = new();
+        public long LastUsed;
+    }
+
+    private readonly ConcurrentDictionary<Guid, TreeEntry> _trees = new();
+    private readonly SemaphoreSlim _keyGate = new(1, 1);
+    private NoteKey? _signer;
+    private NoteKey? _verifier;
+    private long _uses;
+
+    /// <summary>At most this many tenants' trees stay in memory; the least recently used are rebuilt from the log when needed.</summary>
+    public const int TreeCacheSize = 256;
+
+    private string Schema => options.DatabaseSchema;
+
+    public string LogName => options.AuditLogName is { Length: > 0 } name ? name : new Uri(options.PublicUrl).Authority;
+
+    public string Origin(Guid tenant) => LedgerLeaf.Origin(LogName, tenant);
+
+    /// <summary>The checkpoint signing key: made on first use (one instance makes it under a lock, the others read it).</summary>
+    public async Task<NoteKey> SignerAsync(CancellationToken cancellation)
+    {
+        if (_signer is { } signer) return signer;
+        await _keyGate.WaitAsync(cancellation);
+        try
+        {
+            if (_signer is { } made) return made;
+            var main = streams.Databases.Main.Service;
+            await using var connection = await main.OpenConnectionAsync(cancellation);
+            await using var transaction = await connection.BeginTransactionAsync(cancellation);
+            await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('tenantevents:audit-log-key', 0))", connection, transaction))
+                await lockCommand.ExecuteNonQueryAsync(cancellation);
+            ECDsa ecdsa;
+            await using (var read = new NpgsqlCommand(
+                $"select name, spki, kek_id, wrap_algorithm, wrapped_d from {Schema}.audit_log_keys where retired_at is null order by created_at desc limit 1",
+                connection, transaction))
+            await using (var reader = await read.ExecuteReaderAsync(cancellation))
+            {
+                if (await reader.ReadAsync(cancellation))
+                {
+                    var (name, spki, kekId, algorithm, wrapped) = (reader.GetString(0), (byte[])reader[1], reader.GetString(2), reader.GetString(3), (byte[])reader[4]);
+                    await reader.CloseAsync();
+                    try
+                    {
+                        var kek = await keyService.Resolver.ResolveAsync(kekId, cancellation);
+                        var d = await kek.UnwrapKeyAsync(algorithm, wrapped, cancellation);
+                        using var pub = ECDsa.Create();
+                        pub.ImportSubjectPublicKeyInfo(spki, out _);
+                        var q = pub.ExportParameters(false).Q;
+                        ecdsa = ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, Q = q, D = d });
+                        CryptographicOperations.ZeroMemory(d);
+                        await transaction.CommitAsync(cancellation);
+                        return Remember(NoteKey.ForSigning(name, ecdsa));
+                    }
+                    catch (Exception e) when (e is KeyNotFoundException or CryptographicException)
+                    {
+                        // The key service no longer holds this key's KEK: it can only verify now (its public key stays
+                        // listed). A new key signs from here on; auditors are told of it by the log-key endpoint.
+                        logger.LogWarning(e, "The audit log key's KEK is gone; a new audit log key is made");
+                        await using var retire = new NpgsqlCommand($"update {Schema}.audit_log_keys set retired_at = now() where retired_at is null", connection, transaction);
+                        await retire.ExecuteNonQueryAsync(cancellation);
+                    }
+                }
+            }
+            ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var parameters = ecdsa.ExportParameters(includePrivateParameters: true);
+            var kekIdNew = await keyService.CreateKeyAsync(PlatformSigningKeys.PlatformKeyOwner, cancellation);
+            var kekNew = await keyService.Resolver.ResolveAsync(kekIdNew, cancellation);
+            var wrappedNew = await kekNew.WrapKeyAsync(keyService.WrapAlgorithm, parameters.D!, cancellation);
+            CryptographicOperations.ZeroMemory(parameters.D);
+            var key = NoteKey.ForSigning(LogName, ecdsa);
+            await using (var insert = new NpgsqlCommand($"""
+                insert into {Schema}.audit_log_keys (key_id, name, spki, kek_id, wrap_algorithm, wrapped_d, created_at)
+                values ($1, $2, $3, $4, $5, $6, now())
+                """, connection, transaction))
+            {
+                foreach (var v in new object[] { (long)key.Id, key.Name, key.PublicKey, kekIdNew, keyService.WrapAlgorithm, wrappedNew })
+                    insert.Parameters.Add(new NpgsqlParameter { Value = v });
+                await insert.ExecuteNonQueryAsync(cancellation);
+            }
+            await transaction.CommitAsync(cancellation);
+            logger.LogInformation("Made the audit log signing key {Name} {KeyId:x8}", key.Name, key.Id);
+            return Remember(key);
+        }
+        finally
+        {
+            _keyGate.Release();
+        }
+    }
+
+    private NoteKey Remember(NoteKey key)
+    {
+        _verifier = NoteKey.ParseVerifier(key.VerifierKey);
+        _signer = key;
+        return key;
+    }
+
+    /// <summary>The public half of the log key, what auditors pin: name+id+key (c2sp.org/signed-note verifier key).</summary>
+    public async Task<NoteKey> VerifierAsync(CancellationToken cancellation)
+    {
+        await SignerAsync(cancellation);
+        return _verifier!;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the tenant's tree, caught up with every log entry committed so far.</summary>
+    private async Task<T> WithTreeAsync<T>(Guid tenant, Func<MerkleTree, NpgsqlConnection, Task<T>> work, CancellationToken cancellation)
+    {
+        var entry = _trees.GetOrAdd(tenant, _ => new TreeEntry());
+        Volatile.Write(ref entry.LastUsed, Interlocked.Increment(ref _uses));
+        if (_trees.Count > TreeCacheSize)
+            foreach (var stale in _trees.Where(e => e.Key != tenant).OrderBy(e => Volatile.Read(ref e.Value.LastUsed)).Take(_trees.Count - TreeCacheSize).ToList())
+                _trees.TryRemove(stale.Key, out _);
+        await entry.Gate.WaitAsync(cancellation);
+        try
+        {
+            await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+            // Indexes are handed out under a per-tenant row lock held to commit, so committed entries never leave a hole
+            // that a later commit fills: reading on from the tree's size misses nothing.
+            await using (var read = new NpgsqlCommand(
+                $"select log_index, leaf_hash from {Schema}.audit_log where tenant_id = $1 and log_index >= $2 order by log_index",
+                scope.Connection, scope.Transaction))
+            {
+                read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+                read.Parameters.Add(new NpgsqlParameter { Value = entry.Tree.Size });
+                await using var reader = await read.ExecuteReaderAsync(cancellation);
+                while (await reader.ReadAsync(cancellation))
+                {
+                    if (reader.GetInt64(0) != entry.Tree.Size)
+                        throw new InvalidOperationException($"The audit log of tenant {tenant} has a gap at {entry.Tree.Size}.");
+                    entry.Tree.Append((byte[])reader[1]);
+                }
+            }
+            return await work(entry.Tree, scope.Connection);
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    public Task<long> SizeAsync(Guid tenant, CancellationToken cancellation) =>
+        WithTreeAsync(tenant, (tree, _) => Task.FromResult(tree.Size), cancellation);
+
+    /// <summary>
+    /// A signed checkpoint of the tenant's log as it is now; the latest one again when the log has not grown since.
+    /// Null when the log is empty.
+    /// </summary>
+    public async Task<StoredCheckpoint?> CheckpointAsync(Guid tenant, CancellationToken cancellation)
+    {
+        var signer = await SignerAsync(cancellation);
+        var (size, root) = await WithTreeAsync(tenant, (tree, _) => Task.FromResult((tree.Size, tree.Root(tree.Size))), cancellation);
+        if (size == 0) return null;
+        var latest = await LatestCheckpointAsync(tenant, cancellation);
+        if (latest is not null && latest.Size >= size) return latest;
+        var note = signer.Sign(new Checkpoint(Origin(tenant), size, root).Body);
+        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        await using var connection = await source.OpenConnectionAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await SetTenantAsync(connection, transaction, tenant, cancellation);
+        await using (var insert = new NpgsqlCommand($"""
+            insert into {Schema}.audit_checkpoints (tenant_id, tree_size, root_hash, note, created_at) values ($1, $2, $3, $4, $5)
+            on conflict (tenant_id, tree_size) do nothing
+            """, connection, transaction))
+        {
+            foreach (var v in new object[] { tenant.ToString(), size, root, note, streams.Now })
+                insert.Parameters.Add(new NpgsqlParameter { Value = v });
+            await insert.ExecuteNonQueryAsync(cancellation);
+        }
+        await transaction.CommitAsync(cancellation);
+        return (await CheckpointsAsync(tenant, cancellation)).First(c => c.Size == size);
+    }
+
+    public async Task<StoredCheckpoint?> LatestCheckpointAsync(Guid tenant, CancellationToken cancellation) =>
+        (await CheckpointsAsync(tenant, cancellation, latestOnly: true)).FirstOrDefault();
+
+    /// <summary>The tenant's checkpoints, oldest first (or only the latest).</summary>
+    public async Task<IReadOnlyList<StoredCheckpoint>> CheckpointsAsync(Guid tenant, CancellationToken cancellation, bool latestOnly = false)
+    {
+        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var read = new NpgsqlCommand(
+            $"select tree_size, root_hash, note, created_at from {Schema}.audit_checkpoints where tenant_id = $1 order by tree_size " +
+            (latestOnly ? "desc limit 1" : ""), scope.Connection, scope.Transaction);
+        read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        var list = new List<StoredCheckpoint>();
+        await using var reader = await read.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+            list.Add(new StoredCheckpoint(reader.GetInt64(0), (byte[])reader[1], reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
+        return list;
+    }
+
+    /// <summary>The log index of an event (by its id), or null if the tenant's log has no such event.</summary>
+    public async Task<(long Index, long Seq)?> IndexOfAsync(Guid tenant, Guid eventId, CancellationToken cancellation)
+    {
+        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var read = new NpgsqlCommand($"""
+            select l.log_index, l.seq_id from {Schema}.audit_log l join {Schema}.mt_events e on e.seq_id = l.seq_id
+            where l.tenant_id = $1 and e.tenant_id = $1 and e.id = $2
+            """, scope.Connection, scope.Transaction);
+        read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        read.Parameters.Add(new NpgsqlParameter { Value = eventId });
+        await using var reader = await read.ExecuteReaderAsync(cancellation);
+        return await reader.ReadAsync(cancellation) ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
+    }
+
+    public Task<(byte[] LeafHash, IReadOnlyList<byte[]> Proof, byte[] Root)> InclusionAsync(Guid tenant, long index, long size, CancellationToken cancellation) =>
+        WithTreeAsync(tenant, (tree, _) => Task.FromResult((tree.LeafHash(index), tree.InclusionProof(index, size), tree.Root(size))), cancellation);
+
+    public Task<IReadOnlyList<byte[]>> ConsistencyAsync(Guid tenant, long from, long to, CancellationToken cancellation) =>
+        WithTreeAsync(tenant, (tree, _) => Task.FromResult(tree.ConsistencyProof(from, to)), cancellation);
+
+    /// <summary>
+    /// The export bundle of a tenant's ledger, written as it is read: checkpoints with the proofs that chain them, every
+    /// log position joined with its event as the store holds it now, events the log does not know, and (when given)
+    /// the audit entries.
+    /// </summary>
+    public async Task WriteBundleAsync(Guid tenant, Utf8JsonWriter json, Func<Utf8JsonWriter, Task>? writeAuditEntries, CancellationToken cancellation)
+    {
+        var verifier = await VerifierAsync(cancellation);
+        var checkpoints = await CheckpointsAsync(tenant, cancellation);
+        var proofs = new List<BundleConsistency>();
+        for (var i = 1; i < checkpoints.Count; i++)
+            proofs.Add(new BundleConsistency(checkpoints[i - 1].Size, checkpoints[i].Size,
+                await ConsistencyAsync(tenant, checkpoints[i - 1].Size, checkpoints[i].Size, cancellation)));
+
+        json.WriteStartObject();
+        json.WriteString("format", AuditBundle.CurrentFormat);
+        json.WriteString("tenantId", tenant);
+        json.WriteString("origin", Origin(tenant));
+        json.WriteString("exportedAt", streams.Now);
+        json.WriteStartArray("logKeys");
+        json.WriteStringValue(verifier.VerifierKey);
+        json.WriteEndArray();
+        json.WriteStartArray("checkpoints");
+        foreach (var c in checkpoints) json.WriteStringValue(c.Note);
+        json.WriteEndArray();
+        json.WritePropertyName("consistency");
+        JsonSerializer.Serialize(json, proofs, AuditBundle.Json);
+        json.WriteStartArray("entries");
+        await using (var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation))
+        {
+            // Every log position with the event the store holds for it, then events the log does not hold.
+            await using var read = new NpgsqlCommand($"""
+                select l.log_index, l.leaf_hash, e.seq_id, e.id, e.stream_id, e.version, e.type,
+                       to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                       e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
+                from {Schema}.audit_log l
+                full join (select * from {Schema}.mt_events where tenant_id = $1) e on e.seq_id = l.seq_id
+                where l.tenant_id = $1 or l.tenant_id is null
+                order by l.log_index nulls last, e.seq_id
+                """, scope.Connection, scope.Transaction);
+            read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            var tombstone = Guid.Empty;
+            while (await reader.ReadAsync(cancellation))
+            {
+                json.WriteStartObject();
+                if (!reader.IsDBNull(0))
+                {
+                    json.WriteNumber("index", reader.GetInt64(0));
+                    json.WriteBase64String("leafHash", (byte[])reader[1]);
+                }
+                if (!reader.IsDBNull(2))
+                {
+                    json.WritePropertyName("event");
+                    var e = new LedgerEvent(reader.GetInt64(2), reader.GetGuid(3), reader.IsDBNull(4) ? tombstone : reader.GetGuid(4), reader.GetInt64(5),
+                        reader.GetString(6), reader.GetString(7), Text(reader, 8), Text(reader, 9), Text(reader, 10), Text(reader, 11), reader.GetString(12));
+                    JsonSerializer.Serialize(json, e, AuditBundle.Json);
+                }
+                json.WriteEndObject();
+                if (json.BytesPending > 64 * 1024) await json.FlushAsync(cancellation);
+            }
+        }
+        json.WriteEndArray();
+        if (writeAuditEntries is not null)
+        {
+            json.WritePropertyName("auditEntries");
+            await writeAuditEntries(json);
+        }
+        json.WriteEndObject();
+        await json.FlushAsync(cancellation);
+    }
+
+    private static string? Text(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+
+    internal static async Task SetTenantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
+    {
+        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
+        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        await set.ExecuteScalarAsync(cancellation);
+    }
+
+    /// <summary>Tenants of every database whose log grew past their latest checkpoint (cross-tenant: the platform role).</summary>
+    public async Task<IReadOnlyList<Guid>> TenantsDueAsync(CancellationToken cancellation)
+    {
+        var due = new List<Guid>();
+        foreach (var database in streams.Databases.All)
+        {
+            if (database.Platform.Value is not { } platform) continue;
+            await using var command = platform.CreateCommand($"""
+                select h.tenant_id from {Schema}.audit_heads h
+                where h.size > coalesce((select max(c.tree_size) from {Schema}.audit_checkpoints c where c.tenant_id = h.tenant_id), 0)
+                """);
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                if (Guid.TryParse(reader.GetString(0), out var t)) due.Add(t);
+        }
+        return due;
+    }
+}

@@ -1,0 +1,134 @@
+namespace TenantEvents.Audit;
+
+/// <summary>
+/// The ledger inside PostgreSQL, in every tenant database (applied by `migrate`, as the schema owner):
+/// <list type="bullet">
+/// <item>audit_log: each tenant's append-only Merkle log. A trigger on mt_events gives every inserted event the next
+/// gap-free index of its tenant's log (audit_heads, locked per tenant for the rest of the transaction, so indexes are
+/// assigned in commit order and a rollback leaves no gap) and stores its RFC 9162 leaf hash, computed from the event
+/// row as stored (<c>audit_leaf_data</c> = <see cref="TenantEvents.Ledger.LedgerLeaf.Data"/>).</item>
+/// <item>audit_checkpoints: signed checkpoints (C2SP) of each tenant's log.</item>
+/// <item>audit_entries / audit_positions: the audit query model (before, after, JSON Patch), sealed, pruned by retention.</item>
+/// </list>
+/// The events, the log and the checkpoints are immutable: no UPDATE or DELETE privilege for the service's roles, and a
+/// trigger that refuses (and so reports, in PostgreSQL's log) any UPDATE or DELETE by anyone, the owner included.
+/// </summary>
+public static class AuditSchema
+{
+    public const string RefusedState = "TE001";
+
+    public static string Sql(string s) => $$"""
+        create table if not exists {{s}}.audit_heads (
+          tenant_id varchar(250) primary key,
+          size bigint not null);
+        create table if not exists {{s}}.audit_log (
+          tenant_id varchar(250) not null,
+          log_index bigint not null,
+          seq_id bigint not null,
+          leaf_hash bytea not null,
+          primary key (tenant_id, log_index));
+        create unique index if not exists audit_log_seq on {{s}}.audit_log (tenant_id, seq_id);
+        create table if not exists {{s}}.audit_checkpoints (
+          tenant_id varchar(250) not null,
+          tree_size bigint not null,
+          root_hash bytea not null,
+          note text not null,
+          created_at timestamptz not null,
+          primary key (tenant_id, tree_size));
+        create table if not exists {{s}}.audit_positions (
+          tenant_id varchar(250) primary key,
+          position bigint not null,
+          retention_days integer not null);
+        create table if not exists {{s}}.audit_entries (
+          tenant_id varchar(250) not null,
+          log_index bigint not null,
+          seq_id bigint not null,
+          event_id uuid not null,
+          stream_id uuid not null,
+          stream_kind text not null,
+          version bigint not null,
+          type text not null,
+          at timestamptz not null,
+          actor_subject text,
+          actor_kind text,
+          actor_tenant uuid,
+          client_id text,
+          on_behalf_of uuid,
+          correlation_id text,
+          causation_id text,
+          retain_until timestamptz not null,
+          key_version integer not null,
+          nonce bytea not null,
+          ciphertext bytea not null,
+          primary key (tenant_id, log_index));
+        alter table {{s}}.audit_entries add column if not exists recorded_at timestamptz;
+        -- The latest state of every stream as the audit model folded it (the "before" of its next entry); not pruned.
+        create table if not exists {{s}}.audit_stream_states (
+          tenant_id varchar(250) not null,
+          stream_id uuid not null,
+          kind text not null,
+          version bigint not null,
+          key_version integer not null,
+          nonce bytea not null,
+          ciphertext bytea not null,
+          primary key (tenant_id, stream_id));
+        create index if not exists audit_entries_at on {{s}}.audit_entries (tenant_id, at);
+        create index if not exists audit_entries_stream on {{s}}.audit_entries (tenant_id, stream_id, version);
+        create index if not exists audit_entries_actor on {{s}}.audit_entries (tenant_id, actor_subject);
+        create index if not exists audit_entries_type on {{s}}.audit_entries (tenant_id, type);
+        create index if not exists audit_entries_retention on {{s}}.audit_entries (retain_until);
+
+        create or replace function {{s}}.audit_field(v text) returns text language sql immutable as
+          $f$ select case when v is null then E'-\n' else octet_length(v)::text || ':' || v || E'\n' end $f$;
+
+        create or replace function {{s}}.audit_leaf_data(tenant text, idx bigint, e {{s}}.mt_events) returns bytea
+          language sql stable set search_path = pg_catalog, pg_temp as $f$
+          select convert_to('tenantevents/audit-leaf/v1' || E'\n'
+            || {{s}}.audit_field(tenant) || {{s}}.audit_field(idx::text) || {{s}}.audit_field(e.seq_id::text)
+            || {{s}}.audit_field(e.id::text) || {{s}}.audit_field(e.stream_id::text) || {{s}}.audit_field(e.version::text)
+            || {{s}}.audit_field(e.type)
+            || {{s}}.audit_field(to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+            || {{s}}.audit_field(e.correlation_id) || {{s}}.audit_field(e.causation_id) || {{s}}.audit_field(e.user_name)
+            || {{s}}.audit_field(case when e.headers is null then null else encode(sha256(convert_to(e.headers::text, 'UTF8')), 'hex') end)
+            || {{s}}.audit_field(encode(sha256(convert_to(e.data::text, 'UTF8')), 'hex')), 'UTF8')
+          $f$;
+
+        create or replace function {{s}}.audit_append() returns trigger language plpgsql security definer
+          set search_path = pg_catalog, pg_temp as $f$
+          declare idx bigint;
+          begin
+            -- Tenant events only (Marten's own rows, e.g. tombstones of failed appends, have no tenant UUID).
+            if NEW.tenant_id is null or NEW.tenant_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+              return null;
+            end if;
+            insert into {{s}}.audit_heads as h (tenant_id, size) values (NEW.tenant_id, 1)
+              on conflict (tenant_id) do update set size = h.size + 1
+              returning h.size - 1 into idx;
+            insert into {{s}}.audit_log (tenant_id, log_index, seq_id, leaf_hash)
+              values (NEW.tenant_id, idx, NEW.seq_id, sha256('\x00'::bytea || {{s}}.audit_leaf_data(NEW.tenant_id, idx, NEW)));
+            return null;
+          end $f$;
+        create or replace trigger audit_ledger after insert on {{s}}.mt_events for each row execute function {{s}}.audit_append();
+
+        create or replace function {{s}}.audit_refuse_change() returns trigger language plpgsql as $f$
+          begin
+            raise exception 'audit ledger: % of a row of %.% by % refused (row %): events, the log and its checkpoints are append-only',
+              TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, session_user, row_to_json(OLD)::text
+              using errcode = '{{RefusedState}}';
+          end $f$;
+        create or replace trigger audit_immutable before update or delete on {{s}}.mt_events
+          for each row execute function {{s}}.audit_refuse_change();
+        create or replace trigger audit_immutable before update or delete on {{s}}.audit_log
+          for each row execute function {{s}}.audit_refuse_change();
+        create or replace trigger audit_immutable before update or delete on {{s}}.audit_checkpoints
+          for each row execute function {{s}}.audit_refuse_change();
+        """;
+
+    /// <summary>Applied after the general grants: what binds the service's roles on the ledger.</summary>
+    public static IEnumerable<string> Grants(string s, string app, string platform) =>
+    [
+        $"revoke update, delete, truncate on {s}.mt_events, {s}.audit_log, {s}.audit_heads, {s}.audit_checkpoints from {app}, {platform}",
+        // Only the trigger (running as the owner) writes the log and its heads.
+        $"revoke insert on {s}.audit_log, {s}.audit_heads from {app}, {platform}",
+    ];
+}

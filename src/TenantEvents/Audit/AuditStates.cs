@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using TenantEvents.Identity;
+using TenantEvents.Keys;
+using TenantEvents.Organisations;
+using TenantEvents.Scim;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Audit;
+
+/// <summary>
+/// The state of each kind of record as an auditor reads it, and how one event changes it: pure functions from (state
+/// before, event) to state after, as JSON. The tenant's state is the tenant aggregate itself; the others are folded
+/// here. Collections are objects keyed by id (grants by grant id, members by user id), so a JSON Patch names what
+/// changed ("/grants/…", "/members/alice") instead of an array position. Secrets (hashes) never appear.
+/// </summary>
+public static class AuditStates
+{
+    private static JsonNode? ToNode<T>(T value) => JsonSerializer.SerializeToNode(value, SealedJson.Options);
+
+    public static JsonNode? Evolve(string kind, JsonNode? before, object e)
+    {
+        if (kind == "tenant")
+        {
+            var tenant = before is null ? null : before.Deserialize<Tenant>(SealedJson.Options);
+            return ToNode(TenantStreams.Apply(tenant, e));
+        }
+        var state = before?.DeepClone() as JsonObject;
+        switch (e)
+        {
+            case OrganisationCreated x:
+                return new JsonObject
+                {
+                    ["id"] = x.OrganisationId, ["parentId"] = x.ParentId, ["name"] = x.Name, ["kind"] = x.Kind, ["jurisdiction"] = x.Jurisdiction,
+                    ["open"] = true, ["createdAt"] = x.At, ["grants"] = new JsonObject(), ["policies"] = new JsonObject(), ["members"] = new JsonObject(),
+                };
+            case OrganisationRenamed x: state = Need(state); state["name"] = x.Name; return state;
+            case OrganisationAttributesUpdated x: state = Need(state); state["kind"] = x.Kind; state["jurisdiction"] = x.Jurisdiction; return state;
+            case OrganisationMoved x: state = Need(state); state["parentId"] = x.ToParentId; return state;
+            case OrganisationClosed x: state = Need(state); state["open"] = false; state["closedReason"] = x.Reason; return state;
+            case RoleGranted x:
+                Child(Need(state), "grants")[x.GrantId.ToString()] = new JsonObject { ["principal"] = ToNode(x.Principal), ["role"] = x.Role, ["grantedAt"] = x.At };
+                return state;
+            case GrantRevoked x: Child(Need(state), "grants").Remove(x.GrantId.ToString()); return state;
+            case PolicySet x: Child(Need(state), "policies")[x.Key] = new JsonObject { ["mode"] = x.Mode, ["value"] = x.Value }; return state;
+            case PolicyCleared x: Child(Need(state), "policies").Remove(x.Key); return state;
+            case MemberAdded x: Child(Need(state), "members")[x.UserId] = new JsonObject { ["addedAt"] = x.At }; return state;
+            case MemberRemoved x: Child(Need(state), "members").Remove(x.UserId); return state;
+            case RoleDefined x:
+                state ??= new JsonObject { ["roles"] = new JsonObject() };
+                Child(state, "roles")[x.Name] = new JsonObject { ["description"] = x.Description, ["permissions"] = ToNode(x.Permissions) };
+                return state;
+            case RoleRemoved x: Child(Need(state), "roles").Remove(x.Name); return state;
+            case ServiceAccountCreated x:
+                return new JsonObject
+                {
+                    ["id"] = x.AccountId, ["name"] = x.Name, ["scopes"] = ToNode(x.Scopes), ["disabled"] = false, ["createdAt"] = x.At,
+                    ["secretRotatedAt"] = x.At,
+                };
+            case ServiceAccountSecretRotated x:
+                state = Need(state);
+                state["secretRotatedAt"] = x.At;
+                if (x.TokensRevoked) state["tokensRevokedAt"] = x.At;
+                return state;
+            case ServiceAccountScopesChanged x: state = Need(state); state["scopes"] = ToNode(x.Scopes); return state;
+            case ServiceAccountDisabled x: state = Need(state); state["disabled"] = true; state["disabledReason"] = x.Reason; return state;
+            case ServiceAccountEnabled: state = Need(state); state["disabled"] = false; state.Remove("disabledReason"); return state;
+            case IdentityProviderConfigured x: return ToNode(x.Settings);
+            case IdentityProviderRemoved: return null;
+            case ScimUserCreated x: return JsonNode.Parse(x.Resource);
+            case ScimUserReplaced x: return JsonNode.Parse(x.Resource);
+            case ScimUserPatched x: return JsonNode.Parse(x.Resource);
+            case ScimUserDeleted: return null;
+            case ScimGroupCreated x: return JsonNode.Parse(x.Resource);
+            case ScimGroupReplaced x: return JsonNode.Parse(x.Resource);
+            case ScimGroupPatched x: return JsonNode.Parse(x.Resource);
+            case ScimGroupDeleted: return null;
+            case CrossTenantAccessRecorded x:
+                state ??= new JsonObject { ["accesses"] = 0 };
+                state["accesses"] = (state["accesses"]?.GetValue<long>() ?? 0) + 1;
+                state["last"] = ToNode(x);
+                return state;
+            default:
+                throw new ArgumentException($"{e.GetType().Name} has no audit state.");
+        }
+    }
+
+    private static JsonObject Need(JsonObject? state) =>
+        state ?? throw new InvalidOperationException("An event that changes a record arrived before the record was created.");
+
+    private static JsonObject Child(JsonObject state, string name)
+    {
+        if (state[name] is JsonObject child) return child;
+        child = new JsonObject();
+        state[name] = child;
+        return child;
+    }
+}
