@@ -101,7 +101,7 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, ILogge
             JsonNode? after;
             try
             {
-                after = AuditStates.Evolve(kind, current.State, data);
+                after = AuditStates.Evolve(kind, current.State, data, stored.Version);
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or JsonException)
             {

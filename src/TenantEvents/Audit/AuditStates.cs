@@ -18,12 +18,15 @@ public static class AuditStates
 {
     private static JsonNode? ToNode<T>(T value) => JsonSerializer.SerializeToNode(value, SealedJson.Options);
 
-    public static JsonNode? Evolve(string kind, JsonNode? before, object e)
+    /// <param name="version">The stream version the event gives the record (the tenant aggregate carries it).</param>
+    public static JsonNode? Evolve(string kind, JsonNode? before, object e, long version = 0)
     {
         if (kind == "tenant")
         {
             var tenant = before is null ? null : before.Deserialize<Tenant>(SealedJson.Options);
-            return ToNode(TenantStreams.Apply(tenant, e));
+            var after = TenantStreams.Apply(tenant, e);
+            after.Version = (int)version;
+            return ToNode(after);
         }
         var state = before?.DeepClone() as JsonObject;
         switch (e)
@@ -76,7 +79,7 @@ public static class AuditStates
             case ScimGroupPatched x: return JsonNode.Parse(x.Resource);
             case ScimGroupDeleted: return null;
             case CrossTenantAccessRecorded x:
-                state ??= new JsonObject { ["accesses"] = 0 };
+                state ??= new JsonObject { ["accesses"] = 0L };
                 state["accesses"] = (state["accesses"]?.GetValue<long>() ?? 0) + 1;
                 state["last"] = ToNode(x);
                 return state;

@@ -19,7 +19,7 @@ public sealed class CrossTenantAccess(TenantStreams streams)
         {
             var e = new CrossTenantAccessRecorded(ownerTenant, accessorTenant, side, action, resourceType, resourceId, purpose, by, streams.Now);
             await using var session = streams.Store.LightweightSession(tenant.ToString());
-            session.Events.Append(AuditEventTypes.AccessStream(tenant), await streams.SealAsync(tenant, [e], cancellation));
+            session.Events.Append(AuditEventTypes.AccessStream(tenant), await streams.SealAsync(tenant, [e], cancellation, stream: AuditEventTypes.AccessStream(tenant)));
             await session.SaveChangesAsync(cancellation);
         }
     }

@@ -82,7 +82,7 @@ public static class IdentityProviderEndpoints
         await using var session = streams.OpenSession(context, tenantId);
         var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
         var stream = IdentityEventTypes.ProviderStream(tenantId);
-        var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation);
+        var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation, stream: stream);
         if (record is null) session.Events.StartStream(stream, sealedEvents);
         else session.Events.Append(stream, record.Version + 1, sealedEvents);
         record = new IdentityProviderRecord
@@ -132,7 +132,7 @@ public static class IdentityProviderEndpoints
         }
         await federation.InvalidateAsync(tenantId, cancellation);
         session.Events.Append(IdentityEventTypes.ProviderStream(tenantId),
-            await streams.SealAsync(tenantId, [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation));
+            await streams.SealAsync(tenantId, [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation, stream: IdentityEventTypes.ProviderStream(tenantId)));
         session.Delete<IdentityProviderRecord>(tenantId);
         await session.SaveChangesAsync(cancellation);
         return Results.NoContent();

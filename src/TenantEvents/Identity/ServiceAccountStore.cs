@@ -55,7 +55,7 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         }
         await using var session = streams.OpenSession(context, tenantId);
         var record = ServiceAccountRules.Apply(null, created, await SealHashAsync(tenantId, created.AccountId, created.SecretHash, cancellation));
-        session.Events.StartStream(created.AccountId, await streams.SealAsync(tenantId, [created], cancellation));
+        session.Events.StartStream(created.AccountId, await streams.SealAsync(tenantId, [created], cancellation, stream: created.AccountId));
         session.Store(record);
         await session.SaveChangesAsync(cancellation);
         return record;
@@ -90,7 +90,7 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         };
         var expected = record.Version;
         var after = ServiceAccountRules.Apply(record, e, sealedHash);
-        session.Events.Append(accountId, after.Version, await streams.SealAsync(tenantId, [e], cancellation));
+        session.Events.Append(accountId, after.Version, await streams.SealAsync(tenantId, [e], cancellation, stream: accountId));
         session.Store(after);
         try
         {

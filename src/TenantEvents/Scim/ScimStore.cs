@@ -208,7 +208,7 @@ public sealed class ScimStore(TenantStreams streams)
                     _ => new ScimGroupPatched(change.Id, change.Body!.Value.GetRawText(), actor, now),
                 },
             };
-            var sealedEvents = await streams.SealAsync(tenant, [e], cancellation);
+            var sealedEvents = await streams.SealAsync(tenant, [e], cancellation, stream: change.Id);
             if (change.Operation == "created") session.Events.StartStream(change.Id, sealedEvents);
             else session.Events.Append(change.Id, streamVersion, sealedEvents);
 

@@ -144,18 +144,31 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     {
         if (stored.Data is not ISealedEvent sealedEvent) return stored.Data;
         var tenant = Guid.Parse(stored.TenantId);
-        var plaintext = sealedEvent.Payload.KeyVersion == 0
-            ? sealedEvent.Payload.Ciphertext
-            : Sealing.Open(await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation), sealedEvent.Payload,
-                stored.StreamId, stored.EventTypeName);
+        byte[] plaintext;
+        if (sealedEvent.Payload.KeyVersion == 0) plaintext = sealedEvent.Payload.Ciphertext;
+        else
+        {
+            var key = await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation);
+            try
+            {
+                plaintext = Sealing.Open(key, sealedEvent.Payload, stored.StreamId, stored.EventTypeName);
+            }
+            catch (IntegrityViolationException) when (stored.StreamId != tenant)
+            {
+                // Service-account, identity-provider and SCIM events sealed before their seal named their own stream
+                // were bound to the tenant's: still this tenant and this event type only.
+                plaintext = Sealing.Open(key, sealedEvent.Payload, tenant, stored.EventTypeName);
+            }
+        }
         var opened = JsonSerializer.Deserialize(plaintext, sealedEvent.EventType, SealedJson.Options)!;
         // Contacts are protected exactly when the payload is sealed; unsealed payloads (sealing off) hold them plain.
         return sealedEvent.Payload.KeyVersion == 0 ? opened : await ContactProtection.RevealAsync(keys, opened, cancellation);
     }
 
     /// <param name="newTenant">The events start a new tenant's stream: its keys are made, not looked up.</param>
+    /// <param name="stream">The stream the events go to, which their seal is bound to (default: the tenant's own stream).</param>
     public async Task<IReadOnlyList<object>> SealAsync(Guid tenantId, IEnumerable<object> events, CancellationToken cancellation,
-        bool newTenant = false)
+        bool newTenant = false, Guid? stream = null)
     {
         var key = options.Sealing ? await keys.CurrentAsync(tenantId, cancellation, newTenant) : null;
         var protectedEvents = new List<object>();
@@ -167,7 +180,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
             var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
             var payload = key is null
                 ? new SealedPayload(0, [], plaintext)
-                : Sealing.Seal(key, plaintext, tenantId, TenantEventTypes.StoredName(type));
+                : Sealing.Seal(key, plaintext, stream ?? tenantId, TenantEventTypes.StoredName(type));
             return TenantEventTypes.Wrap(type, payload);
         }).ToList();
     }
