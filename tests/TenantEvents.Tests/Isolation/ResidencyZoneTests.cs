@@ -61,8 +61,9 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         (await DatabaseOf(travis)).ShouldBe("default");
         var mentions = await WhereMentioned(berlin.ToString());
         // Its events, streams, read models (tenant, organisations, roles), data keys and its contacts' keys live in the zone's database...
-        mentions["eu"].ShouldBe(["access_versions", "mt_doc_tenantrecord", "mt_events", "mt_streams", "org_nodes", "subject_data_keys", "tenant_data_keys",
-            "tenant_roles"], ignoreOrder: true);
+        // (its audit ledger too: the log beside its events)...
+        mentions["eu"].ShouldBe(["access_versions", "audit_heads", "audit_log", "mt_doc_tenantrecord", "mt_events", "mt_streams", "org_nodes",
+            "subject_data_keys", "tenant_data_keys", "tenant_roles"], ignoreOrder: true);
         // ...the main database only routes to it...
         mentions["default"].ShouldBe(["tenant_placements", "tenant_slugs"], ignoreOrder: true);
         // ...and no other database has heard of it.

@@ -73,10 +73,9 @@ public class SealingIsolationTests(AppFixture fixture) : IntegrationTest(fixture
     {
         var a = await Active("agency-a");
         var b = await Active("agency-b");
-        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        await using (var owner = await TestDatabase.TamperingConnection())
         {
-            await owner.OpenAsync();
-            // A superuser-level attacker copies A's first event over B's.
+            // A superuser-level attacker (triggers off: the ledger would refuse the update) copies A's first event over B's.
             await using var move = new NpgsqlCommand("""
                 update tenantevents.mt_events set data = (select data from tenantevents.mt_events where stream_id = @a and version = 1)
                 where stream_id = @b and version = 1
@@ -94,9 +93,8 @@ public class SealingIsolationTests(AppFixture fixture) : IntegrationTest(fixture
     public async Task an_event_moved_to_another_position_of_its_own_stream_does_not_open_as_another_type()
     {
         var a = await Active("agency-a");
-        await using (var owner = new NpgsqlConnection(TestDatabase.OwnerConnectionString))
+        await using (var owner = await TestDatabase.TamperingConnection())
         {
-            await owner.OpenAsync();
             await using var move = new NpgsqlCommand("""
                 update tenantevents.mt_events set data = (select data from tenantevents.mt_events where stream_id = @a and version = 2)
                 where stream_id = @a and version = 3

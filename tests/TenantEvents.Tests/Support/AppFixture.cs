@@ -133,6 +133,20 @@ public static class TestDatabase
 
     public static string EuDatabase => MainDatabase + "_eu";
 
+    /// <summary>The cluster's superuser on the main database: what an intruder with full database rights holds.</summary>
+    public static string SuperuserConnectionString =>
+        new Npgsql.NpgsqlConnectionStringBuilder(OwnerConnectionString) { Username = "postgres" }.ConnectionString;
+
+    /// <summary>A superuser connection with every trigger switched off, as an intruder tampering with stored rows would open it.</summary>
+    public static async Task<Npgsql.NpgsqlConnection> TamperingConnection()
+    {
+        var connection = new Npgsql.NpgsqlConnection(SuperuserConnectionString);
+        await connection.OpenAsync();
+        await using var off = new Npgsql.NpgsqlCommand("set session_replication_role = replica", connection);
+        await off.ExecuteNonQueryAsync();
+        return connection;
+    }
+
     public static string MainDatabase => new Npgsql.NpgsqlConnectionStringBuilder(OwnerConnectionString).Database!;
 
     /// <summary>
