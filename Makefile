@@ -19,7 +19,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
@@ -27,6 +27,7 @@ help:
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
 	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios)"
+	@echo "make audit ARGS=\"verify --bundle FILE --key VKEY\"   the auditor's offline tool (verify, replay)"
 	@echo "make db-stop  stop the local PostgreSQL cluster"
 
 db:
@@ -82,6 +83,11 @@ TEST_FILTER ?=
 test: db codegen-check idp
 	$(call connections,$(TEST_DB)) \
 	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
+
+# The auditor's offline tool (src/TenantEvents.Cli): make audit ARGS="verify --bundle FILE --key VKEY" | "replay ..."
+audit:
+	@$(DOTNET) build src/TenantEvents.Cli -nologo -clp:ErrorsOnly -v q >/dev/null
+	@$(DOTNET) src/TenantEvents.Cli/bin/Debug/net10.0/tenantevents-audit.dll $(ARGS)
 
 bench:
 	$(call connections,tenantevents_bench) bench/run.sh $(BENCH_ARGS)
