@@ -306,6 +306,14 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         refused.SqlState.ShouldBe(AuditSchema.RefusedState);
         refused.MessageText.ShouldContain("append-only");
         (await Attempt(TestDatabase.OwnerConnectionString, $"delete from tenantevents.audit_log where tenant_id = '{id}'")).SqlState.ShouldBe(AuditSchema.RefusedState);
+        // Reported: PostgreSQL's log names the statement, the role and the row (the local cluster logs to .data/postgres.log).
+        var serverLog = Path.Combine(TestDatabase.RepositoryRoot(), ".data", "postgres.log");
+        if (Environment.GetEnvironmentVariable("PG_DATA_ROOT") is null && TestDatabase.OwnerConnectionString.Contains("Host=127.0.0.1"))
+        {
+            File.Exists(serverLog).ShouldBeTrue(serverLog);
+            var text = await File.ReadAllTextAsync(serverLog);
+            text.ShouldContain($"audit ledger: UPDATE of a row of tenantevents.mt_events by tenantevents_owner refused (row {{\"seq_id\":{seq},");
+        }
         (await Verify(id)).Verified.ShouldBeTrue();
     }
 
