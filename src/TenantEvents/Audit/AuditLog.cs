@@ -322,9 +322,17 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         foreach (var database in streams.Databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
+            // Each tenant's log size from the primary key (a skip scan over the tenants), against its latest checkpoint.
             await using var command = platform.CreateCommand($"""
-                select h.tenant_id from {Schema}.audit_heads h
-                where h.size > coalesce((select max(c.tree_size) from {Schema}.audit_checkpoints c where c.tenant_id = h.tenant_id), 0)
+                with recursive t(tenant_id) as (
+                  (select tenant_id from {Schema}.audit_log order by tenant_id limit 1)
+                  union all
+                  select (select l.tenant_id from {Schema}.audit_log l where l.tenant_id > t.tenant_id order by l.tenant_id limit 1)
+                  from t where t.tenant_id is not null)
+                select t.tenant_id from t
+                where t.tenant_id is not null
+                  and (select max(l.log_index) + 1 from {Schema}.audit_log l where l.tenant_id = t.tenant_id)
+                      > coalesce((select max(c.tree_size) from {Schema}.audit_checkpoints c where c.tenant_id = t.tenant_id), 0)
                 """);
             await using var reader = await command.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))

@@ -4,7 +4,7 @@ namespace TenantEvents.Audit;
 /// The ledger inside PostgreSQL, in every tenant database (applied by `migrate`, as the schema owner):
 /// <list type="bullet">
 /// <item>audit_log: each tenant's append-only Merkle log. A trigger on mt_events gives every inserted event the next
-/// gap-free index of its tenant's log (audit_heads, locked per tenant for the rest of the transaction, so indexes are
+/// gap-free index of its tenant's log (the tenant's log is locked for the rest of the transaction, so indexes are
 /// assigned in commit order and a rollback leaves no gap) and stores its RFC 9162 leaf hash, computed from the event
 /// row as stored (<c>audit_leaf_data</c> = <see cref="TenantEvents.Ledger.LedgerLeaf.Data"/>).</item>
 /// <item>audit_checkpoints: signed checkpoints (C2SP) of each tenant's log.</item>
@@ -18,9 +18,8 @@ public static class AuditSchema
     public const string RefusedState = "TE001";
 
     public static string Sql(string s) => $$"""
-        create table if not exists {{s}}.audit_heads (
-          tenant_id varchar(250) primary key,
-          size bigint not null);
+        -- (An earlier version counted each log's size in audit_heads; the log's own index does it now.)
+        drop table if exists {{s}}.audit_heads;
         create table if not exists {{s}}.audit_log (
           tenant_id varchar(250) not null,
           log_index bigint not null,
@@ -103,9 +102,10 @@ public static class AuditSchema
             if NEW.tenant_id is null or NEW.tenant_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
               return null;
             end if;
-            insert into {{s}}.audit_heads as h (tenant_id, size) values (NEW.tenant_id, 1)
-              on conflict (tenant_id) do update set size = h.size + 1
-              returning h.size - 1 into idx;
+            -- The tenant's log is locked to commit (indexes follow commit order; a rollback leaves no gap); its next
+            -- index is one past the largest, read from the primary key after the lock is held.
+            perform pg_advisory_xact_lock(hashtextextended('tenantevents:audit-log:' || NEW.tenant_id, 0));
+            select coalesce(max(log_index) + 1, 0) into idx from {{s}}.audit_log where tenant_id = NEW.tenant_id;
             leaf := 'tenantevents/audit-leaf/v1' || E'\n'
               || {{s}}.audit_field(NEW.tenant_id) || {{s}}.audit_field(idx::text) || {{s}}.audit_field(NEW.seq_id::text)
               || {{s}}.audit_field(NEW.id::text) || {{s}}.audit_field(NEW.stream_id::text) || {{s}}.audit_field(NEW.version::text)
@@ -137,8 +137,8 @@ public static class AuditSchema
     /// <summary>Applied after the general grants: what binds the service's roles on the ledger.</summary>
     public static IEnumerable<string> Grants(string s, string app, string platform) =>
     [
-        $"revoke update, delete, truncate on {s}.mt_events, {s}.audit_log, {s}.audit_heads, {s}.audit_checkpoints from {app}, {platform}",
-        // Only the trigger (running as the owner) writes the log and its heads.
-        $"revoke insert on {s}.audit_log, {s}.audit_heads from {app}, {platform}",
+        $"revoke update, delete, truncate on {s}.mt_events, {s}.audit_log, {s}.audit_checkpoints from {app}, {platform}",
+        // Only the trigger (running as the owner) writes the log.
+        $"revoke insert on {s}.audit_log from {app}, {platform}",
     ];
 }
