@@ -26,7 +26,7 @@ static class AuditBench
         string Arg(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
         var entries = int.Parse(Arg("--audit-entries", "1000000"));
         var commands = int.Parse(Arg("--audit-commands", "2000"));
-        await Verification(entries, options.Rounds);
+        if (entries > 0) await Verification(entries, options.Rounds);
         await Commands(options, commands, connectionString, owner, platform);
         return 0;
     }

@@ -42,7 +42,14 @@ public sealed class AuditJobs(AuditLog log, AuditProjector projector, Infrastruc
         var due = await log.TenantsDueAsync(cancellation);
         foreach (var tenant in due)
         {
-            await log.CheckpointAsync(tenant, cancellation);
+            try
+            {
+                await log.CheckpointAsync(tenant, cancellation);
+            }
+            catch (AuditLogBrokenException)
+            {
+                // Logged as critical where it was found; the other tenants go on.
+            }
             await projector.CatchUpAsync(tenant, cancellation);
         }
         return due.Count;

@@ -48,7 +48,15 @@ public static class AuditLedgerEndpoints
     {
         if ((await AuditHttp.GuardAsync(http, tenantId, streams, cancellation)).Refusal is { } refusal) return refusal;
         var before = await log.LatestCheckpointAsync(tenantId, cancellation);
-        var checkpoint = await log.CheckpointAsync(tenantId, cancellation);
+        StoredCheckpoint? checkpoint;
+        try
+        {
+            checkpoint = await log.CheckpointAsync(tenantId, cancellation);
+        }
+        catch (AuditLogBrokenException e)
+        {
+            return Broken(e);
+        }
         if (checkpoint is null) return Problem.NotFound("audit log entry").ToResult();
         var view = CheckpointView.Of(checkpoint);
         return before?.Size == checkpoint.Size ? Results.Json(view, Json.Options) : Results.Json(view, Json.Options, statusCode: 201);
@@ -85,7 +93,17 @@ public static class AuditLedgerEndpoints
         if (treeSize is null)
         {
             checkpoint = await log.LatestCheckpointAsync(tenantId, cancellation);
-            if (checkpoint is null || checkpoint.Size <= index) checkpoint = await log.CheckpointAsync(tenantId, cancellation);
+            if (checkpoint is null || checkpoint.Size <= index)
+            {
+                try
+                {
+                    checkpoint = await log.CheckpointAsync(tenantId, cancellation);
+                }
+                catch (AuditLogBrokenException broken)
+                {
+                    return Broken(broken);
+                }
+            }
             treeSize = checkpoint!.Size;
         }
         else
@@ -136,9 +154,21 @@ public static class AuditLedgerEndpoints
         if (refusal is not null) return refusal;
         var withEntries = http.Request.Query["entries"].ToString() is not ("false" or "0") && !record!.Shredded
                           && await projector.CatchUpAsync(tenantId, cancellation);
-        await log.CheckpointAsync(tenantId, cancellation);
+        try
+        {
+            await log.CheckpointAsync(tenantId, cancellation);
+        }
+        catch (AuditLogBrokenException)
+        {
+            // Exported as it is, without a new signature: the auditor's tool names the lost entry.
+        }
         return new BundleResult(tenantId, log, withEntries ? projector : null);
     }
+
+    private static IResult Broken(AuditLogBrokenException e) =>
+        new Problem("audit-log-broken", 409, "The audit log has lost an entry",
+                "An entry of this tenant's audit log is missing: it was removed behind the service's back. Nothing more is signed; export the bundle and verify it.")
+            .With("index", e.Index).ToResult();
 
     private sealed class BundleResult(Guid tenant, AuditLog log, AuditProjector? projector) : IResult
     {

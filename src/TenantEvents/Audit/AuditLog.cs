@@ -11,6 +11,13 @@ using TenantEvents.Tenants;
 
 namespace TenantEvents.Audit;
 
+/// <summary>The tenant's log lost an entry (tampering): nothing more is signed until an operator has looked.</summary>
+public sealed class AuditLogBrokenException(Guid tenant, long index)
+    : Exception($"The audit log of tenant {tenant} has lost entry {index}; no checkpoint is signed over it.")
+{
+    public long Index { get; } = index;
+}
+
 /// <summary>A signed checkpoint as stored.</summary>
 public sealed record StoredCheckpoint(long Size, byte[] Root, string Note, DateTimeOffset CreatedAt);
 
@@ -26,6 +33,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         public readonly SemaphoreSlim Gate = new(1, 1);
         public readonly MerkleTree Tree = new();
         public long LastUsed;
+        public long? BrokenAt;
     }
 
     private readonly ConcurrentDictionary<Guid, TreeEntry> _trees = new();
@@ -149,10 +157,17 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
                 read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
                 read.Parameters.Add(new NpgsqlParameter { Value = entry.Tree.Size });
                 await using var reader = await read.ExecuteReaderAsync(cancellation);
-                while (await reader.ReadAsync(cancellation))
+                while (entry.BrokenAt is null && await reader.ReadAsync(cancellation))
                 {
                     if (reader.GetInt64(0) != entry.Tree.Size)
-                        throw new InvalidOperationException($"The audit log of tenant {tenant} has a gap at {entry.Tree.Size}.");
+                    {
+                        // Entries cannot go missing (no one may delete them): someone with the database's own rights did.
+                        // The tree stops there, nothing more is signed, and `audit verify` names the place.
+                        entry.BrokenAt = entry.Tree.Size;
+                        logger.LogCritical("The audit log of tenant {Tenant} has lost entry {Index}: the ledger was tampered with; no further checkpoint is signed",
+                            tenant, entry.Tree.Size);
+                        break;
+                    }
                     entry.Tree.Append((byte[])reader[1]);
                 }
             }
@@ -175,6 +190,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     {
         var signer = await SignerAsync(cancellation);
         var (size, root) = await WithTreeAsync(tenant, (tree, _) => Task.FromResult((tree.Size, tree.Root(tree.Size))), cancellation);
+        if (_trees.TryGetValue(tenant, out var held) && held.BrokenAt is { } broken) throw new AuditLogBrokenException(tenant, broken);
         if (size == 0) return null;
         var latest = await LatestCheckpointAsync(tenant, cancellation);
         if (latest is not null && latest.Size >= size) return latest;

@@ -134,6 +134,20 @@ public static class AuditSchema
           for each row execute function {{s}}.audit_refuse_change();
         """;
 
+    /// <summary>
+    /// Tenants whose events predate the ledger (a database from before it) get a log of them, in sequence order, when
+    /// `migrate` runs. Only tenants without any log entry: an event missing from an existing log stays a finding.
+    /// </summary>
+    public static string BackfillSql(string s) => $$"""
+        with pending as (
+          select e as ev, e.tenant_id, e.seq_id, row_number() over (partition by e.tenant_id order by e.seq_id) - 1 as idx
+          from {{s}}.mt_events e
+          where e.tenant_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            and not exists (select 1 from {{s}}.audit_log l where l.tenant_id = e.tenant_id))
+        insert into {{s}}.audit_log (tenant_id, log_index, seq_id, leaf_hash)
+        select p.tenant_id, p.idx, p.seq_id, sha256('\x00'::bytea || {{s}}.audit_leaf_data(p.tenant_id, p.idx, p.ev)) from pending p
+        """;
+
     /// <summary>Applied after the general grants: what binds the service's roles on the ledger.</summary>
     public static IEnumerable<string> Grants(string s, string app, string platform) =>
     [

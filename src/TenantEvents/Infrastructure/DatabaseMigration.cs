@@ -220,6 +220,8 @@ public static class DatabaseMigration
         // The audit ledger (Audit/AuditSchema.cs): Merkle log, checkpoints, audit query model, immutability triggers.
         await using (var ledger = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.Sql(s), connection, transaction))
             await ledger.ExecuteNonQueryAsync();
+        await using (var backfill = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.BackfillSql(s), connection, transaction))
+            await backfill.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""

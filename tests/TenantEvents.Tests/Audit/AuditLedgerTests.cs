@@ -338,6 +338,30 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task events_from_before_the_ledger_get_a_log_when_migrate_runs_and_a_hole_stays_a_finding()
+    {
+        var old = await Active();
+        var holed = await Active("state-police");
+        var oldLog = await Log(old);
+        // A database from before the ledger: the tenant's events have no log at all.
+        await Superuser("delete from tenantevents.audit_log where tenant_id = $1", old.ToString());
+        // Another tenant's log lost one entry: that is tampering, and migrate must not paper over it.
+        var lost = (await Log(holed))[1];
+        await Superuser("delete from tenantevents.audit_log where tenant_id = $1 and log_index = $2", holed.ToString(), lost.Index);
+
+        await TenantEvents.Infrastructure.DatabaseMigration.SecureAsync(TestDatabase.OwnerConnectionString, "tenantevents");
+
+        (await Log(old)).ShouldBe(oldLog);
+        (await Verify(old)).Verified.ShouldBeTrue();
+        var report = await Verify(holed);
+        report.Verified.ShouldBeFalse();
+        report.FirstBad!.Index.ShouldBe(lost.Index);
+        // The service signs nothing more over a log that lost an entry, and says so.
+        (await Auditor.Post($"/api/tenants/{holed}/audit/checkpoints")).ShouldBeProblem(HttpStatusCode.Conflict, "audit-log-broken")
+            .Json.GetProperty("index").GetInt64().ShouldBe(lost.Index);
+    }
+
+    [Fact]
     public async Task the_audit_job_signs_every_tenant_whose_log_grew()
     {
         var a = await Active();
