@@ -7,6 +7,7 @@ namespace TenantEvents.Cli;
 
 /// <summary>
 /// tenantevents-audit verify --bundle FILE --key VKEY|@FILE [--key ...] [--trusted-checkpoint FILE]
+///   (@FILE: a file holding the verifier key, or the service's GET /api/audit/log-key answer)
 ///   Verifies an export bundle offline: checkpoint signatures, the checkpoint chain, every entry against its leaf, the
 ///   roots; prints the first bad entry. Exit 0 verified, 1 not verified, 2 usage or unreadable input.
 /// tenantevents-audit replay --bundle FILE --stream ID [--version N | --at ISO-TIME] [--json]
@@ -80,7 +81,14 @@ public static class Program
     {
         if (One(o, "bundle") is not { } bundlePath) return Fail(error, "verify needs --bundle FILE.");
         if (!o.TryGetValue("key", out var keyArgs)) return Fail(error, "verify needs --key: the platform's audit log key (GET /api/audit/log-key), or @file.");
-        var keys = keyArgs.Select(k => NoteKey.ParseVerifier(k.StartsWith('@') ? File.ReadAllText(k[1..]) : k)).ToList();
+        // A key is given as its verifier string, or @file holding that string or the service's GET /api/audit/log-key answer.
+        static string KeyText(string arg)
+        {
+            if (!arg.StartsWith('@')) return arg;
+            var text = File.ReadAllText(arg[1..]).Trim();
+            return text.StartsWith('{') && JsonNode.Parse(text)?["verifierKey"]?.GetValue<string>() is { } vkey ? vkey : text;
+        }
+        var keys = keyArgs.Select(k => NoteKey.ParseVerifier(KeyText(k))).ToList();
         var bundle = LoadBundle(bundlePath);
         var trusted = One(o, "trusted-checkpoint") is { } t ? File.ReadAllText(t) : null;
         // With several keys (a rotated log key), a checkpoint verifies under any of them.

@@ -93,29 +93,27 @@ public static class AuditSchema
             || {{s}}.audit_field(encode(sha256(convert_to(e.data::text, 'UTF8')), 'hex')), 'UTF8')
           $f$;
 
-        -- The same leaf, built inline (a call per row of the function above costs several times more).
+        -- The same leaf, built inline (a call per row of the function above costs several times more), in two statements:
+        -- the tenant's log is locked to commit (indexes follow commit order; a rollback leaves no gap), then the entry
+        -- is inserted one past the log's largest index, read in that statement's snapshot, after the lock was held.
         create or replace function {{s}}.audit_append() returns trigger language plpgsql security definer
           set search_path = pg_catalog, pg_temp as $f$
-          declare idx bigint; leaf text;
           begin
-            -- Tenant events only (Marten's own rows, e.g. tombstones of failed appends, have no tenant UUID).
-            if NEW.tenant_id is null or NEW.tenant_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+            -- Tenant events only (Marten's own rows, e.g. tombstones of failed appends, carry no tenant UUID).
+            if NEW.tenant_id is null or length(NEW.tenant_id) <> 36 or NEW.tenant_id !~ '^[0-9a-f-]{36}$' then
               return null;
             end if;
-            -- The tenant's log is locked to commit (indexes follow commit order; a rollback leaves no gap); its next
-            -- index is one past the largest, read from the primary key after the lock is held.
             perform pg_advisory_xact_lock(hashtextextended('tenantevents:audit-log:' || NEW.tenant_id, 0));
-            select coalesce(max(log_index) + 1, 0) into idx from {{s}}.audit_log where tenant_id = NEW.tenant_id;
-            leaf := 'tenantevents/audit-leaf/v1' || E'\n'
-              || {{s}}.audit_field(NEW.tenant_id) || {{s}}.audit_field(idx::text) || {{s}}.audit_field(NEW.seq_id::text)
-              || {{s}}.audit_field(NEW.id::text) || {{s}}.audit_field(NEW.stream_id::text) || {{s}}.audit_field(NEW.version::text)
-              || {{s}}.audit_field(NEW.type)
-              || {{s}}.audit_field(to_char(NEW.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-              || {{s}}.audit_field(NEW.correlation_id) || {{s}}.audit_field(NEW.causation_id) || {{s}}.audit_field(NEW.user_name)
-              || {{s}}.audit_field(case when NEW.headers is null then null else encode(sha256(convert_to(NEW.headers::text, 'UTF8')), 'hex') end)
-              || {{s}}.audit_field(encode(sha256(convert_to(NEW.data::text, 'UTF8')), 'hex'));
             insert into {{s}}.audit_log (tenant_id, log_index, seq_id, leaf_hash)
-              values (NEW.tenant_id, idx, NEW.seq_id, sha256('\x00'::bytea || convert_to(leaf, 'UTF8')));
+            select NEW.tenant_id, i.idx, NEW.seq_id, sha256('\x00'::bytea || convert_to('tenantevents/audit-leaf/v1' || E'\n'
+                || {{s}}.audit_field(NEW.tenant_id) || {{s}}.audit_field(i.idx::text) || {{s}}.audit_field(NEW.seq_id::text)
+                || {{s}}.audit_field(NEW.id::text) || {{s}}.audit_field(NEW.stream_id::text) || {{s}}.audit_field(NEW.version::text)
+                || {{s}}.audit_field(NEW.type)
+                || {{s}}.audit_field(to_char(NEW.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                || {{s}}.audit_field(NEW.correlation_id) || {{s}}.audit_field(NEW.causation_id) || {{s}}.audit_field(NEW.user_name)
+                || {{s}}.audit_field(case when NEW.headers is null then null else encode(sha256(convert_to(NEW.headers::text, 'UTF8')), 'hex') end)
+                || {{s}}.audit_field(encode(sha256(convert_to(NEW.data::text, 'UTF8')), 'hex')), 'UTF8'))
+            from (select coalesce(max(l.log_index) + 1, 0) as idx from {{s}}.audit_log l where l.tenant_id = NEW.tenant_id) i;
             return null;
           end $f$;
         create or replace trigger audit_ledger after insert on {{s}}.mt_events for each row execute function {{s}}.audit_append();

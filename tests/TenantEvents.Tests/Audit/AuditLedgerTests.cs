@@ -97,6 +97,15 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         var output = new StringWriter();
         TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", key], output, output).ShouldBe(0, output.ToString());
         output.ToString().ShouldContain("VERIFIED");
+        // The key may also be given as the service's answer, saved as it came (JSON, "+" escaped).
+        var keyFile = Path.Combine(Fixture.DataFolder, "logkey.json");
+        await File.WriteAllTextAsync(keyFile, (await Fixture.Client(null).Get("/api/audit/log-key")).Body);
+        TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", "@" + keyFile], output, output).ShouldBe(0, output.ToString());
+        // A different key verifies nothing.
+        using var stranger = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var strangerKey = NoteKey.ForSigning((await LogKey()).Name, stranger).VerifierKey;
+        TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", strangerKey], output, output).ShouldBe(1);
+        TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", "garbage"], output, output).ShouldBe(2);
     }
 
     [Fact]
