@@ -10,7 +10,39 @@ public sealed class AuditJobs(AuditLog log, AuditProjector projector, Infrastruc
 {
     private DateTimeOffset _lastPrune = DateTimeOffset.MinValue;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(FlushLoopAsync(stoppingToken), CheckpointLoopAsync(stoppingToken));
+
+    /// <summary>Every second (TenantEvents:AuditLedgerInterval): pending events of every tenant into their logs.</summary>
+    private async Task FlushLoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.AuditLedgerInterval, stoppingToken);
+                await FlushAllAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Appending pending events to the audit logs failed; it runs again at the next interval");
+            }
+        }
+    }
+
+    /// <summary>Appends every tenant's pending events to its log; the number of tenants that had any.</summary>
+    public async Task<int> FlushAllAsync(CancellationToken cancellation)
+    {
+        var tenants = await log.TenantsPendingAsync(cancellation);
+        foreach (var tenant in tenants) await log.FlushAsync(tenant, cancellation);
+        return tenants.Count;
+    }
+
+    private async Task CheckpointLoopAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -39,6 +71,7 @@ public sealed class AuditJobs(AuditLog log, AuditProjector projector, Infrastruc
     /// <summary>One round: a checkpoint for every tenant whose log grew, and its audit entries caught up. Returns the tenants done.</summary>
     public async Task<int> CheckpointAllAsync(CancellationToken cancellation)
     {
+        await FlushAllAsync(cancellation);
         var due = await log.TenantsDueAsync(cancellation);
         foreach (var tenant in due)
         {

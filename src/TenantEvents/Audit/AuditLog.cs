@@ -136,6 +136,30 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         return _verifier!;
     }
 
+    /// <summary>Appends the tenant's pending events to its log (audit_flush, as the owner); how many were appended.</summary>
+    public async Task<long> FlushAsync(Guid tenant, CancellationToken cancellation)
+    {
+        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        await using var command = source.CreateCommand($"select {Schema}.audit_flush($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>Tenants of every database with events waiting for the log (cross-tenant: the platform role).</summary>
+    public async Task<IReadOnlyList<Guid>> TenantsPendingAsync(CancellationToken cancellation)
+    {
+        var pending = new List<Guid>();
+        foreach (var database in streams.Databases.All)
+        {
+            if (database.Platform.Value is not { } platform) continue;
+            await using var command = platform.CreateCommand($"select distinct tenant_id from {Schema}.audit_pending");
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                if (Guid.TryParse(reader.GetString(0), out var t)) pending.Add(t);
+        }
+        return pending;
+    }
+
     /// <summary>Runs <paramref name="work"/> on the tenant's tree, caught up with every log entry committed so far.</summary>
     private async Task<T> WithTreeAsync<T>(Guid tenant, Func<MerkleTree, NpgsqlConnection, Task<T>> work, CancellationToken cancellation)
     {
@@ -147,9 +171,10 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         await entry.Gate.WaitAsync(cancellation);
         try
         {
+            await FlushAsync(tenant, cancellation);
             await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
-            // Indexes are handed out under a per-tenant row lock held to commit, so committed entries never leave a hole
-            // that a later commit fills: reading on from the tree's size misses nothing.
+            // Indexes are handed out by audit_flush under the tenant's log lock, one past the largest committed: committed
+            // entries never leave a hole that a later commit fills, so reading on from the tree's size misses nothing.
             await using (var read = new NpgsqlCommand(
                 $"select log_index, leaf_hash from {Schema}.audit_log where tenant_id = $1 and log_index >= $2 order by log_index",
                 scope.Connection, scope.Transaction))
@@ -233,6 +258,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     /// <summary>The log index of an event (by its id), or null if the tenant's log has no such event.</summary>
     public async Task<(long Index, long Seq)?> IndexOfAsync(Guid tenant, Guid eventId, CancellationToken cancellation)
     {
+        await FlushAsync(tenant, cancellation);
         await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
         await using var read = new NpgsqlCommand($"""
             select l.log_index, l.seq_id from {Schema}.audit_log l join {Schema}.mt_events e on e.seq_id = l.seq_id
@@ -258,6 +284,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     public async Task WriteBundleAsync(Guid tenant, Utf8JsonWriter json, Func<Utf8JsonWriter, Task>? writeAuditEntries, CancellationToken cancellation)
     {
         var verifier = await VerifierAsync(cancellation);
+        await FlushAsync(tenant, cancellation);
         var checkpoints = await CheckpointsAsync(tenant, cancellation);
         var proofs = new List<BundleConsistency>();
         for (var i = 1; i < checkpoints.Count; i++)

@@ -31,7 +31,7 @@ public sealed record AuditQuery(Guid? Stream, string? Actor, string? Type, DateT
 /// written. Caught up on every read (read-your-writes) and by the audit job. One projector per tenant at a time across
 /// instances (an advisory lock on the tenant's database).
 /// </summary>
-public sealed class AuditProjector(TenantStreams streams, ScimStore scim, ILogger<AuditProjector> logger)
+public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditLog log, ILogger<AuditProjector> logger)
 {
     private const int Batch = 500;
     private string Schema => streams.Options.DatabaseSchema;
@@ -39,6 +39,7 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, ILogge
     /// <summary>Brings the tenant's audit entries up to its log. False if the tenant's keys are gone (shredded).</summary>
     public async Task<bool> CatchUpAsync(Guid tenant, CancellationToken cancellation)
     {
+        await log.FlushAsync(tenant, cancellation);
         while (true)
         {
             int done;

@@ -53,6 +53,9 @@ public sealed class TenantEventsOptions
     /// </summary>
     public string PublicUrl { get; set; } = "http://localhost:5080";
 
+    /// <summary>Events wait at most about this long for their place in their tenant's audit log (and none when the log is read).</summary>
+    public TimeSpan AuditLedgerInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Every tenant whose audit log grew gets a signed checkpoint at least this often (and on demand).</summary>
     public TimeSpan AuditCheckpointInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -61,8 +61,9 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<List<(long Index, long Seq)>> Log(Guid tenant)
+    private async Task<List<(long Index, long Seq)>> Log(Guid tenant)
     {
+        await Fixture.Host.Services.GetRequiredService<AuditLog>().FlushAsync(tenant, CancellationToken.None);
         await using var connection = new NpgsqlConnection(TestDatabase.OwnerConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("select log_index, seq_id from tenantevents.audit_log where tenant_id = $1 order by log_index", connection);
@@ -307,6 +308,7 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
                      $"update tenantevents.audit_log set leaf_hash = '\\x00' where log_index = 0",
                      $"delete from tenantevents.audit_checkpoints",
                      $"insert into tenantevents.audit_log (tenant_id, log_index, seq_id, leaf_hash) values ('{id}', 999, 999, '\\x00')",
+                     $"delete from tenantevents.audit_pending",
                      "truncate tenantevents.mt_events",
                  })
             (await Attempt(TestDatabase.ConnectionString, sql)).SqlState.ShouldBe(PostgresErrorCodes.InsufficientPrivilege, sql);

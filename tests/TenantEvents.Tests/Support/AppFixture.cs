@@ -47,6 +47,7 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AllowInsecureIdentityProviders", "true");
             // Checkpoints on demand only: the audit job's rounds are run by the tests that test them.
             builder.UseSetting("TenantEvents:AuditCheckpointInterval", "01:00:00");
+            builder.UseSetting("TenantEvents:AuditLedgerInterval", "01:00:00");
             builder.ConfigureServices(services =>
             {
                 services.RemoveAll<Clock>();
@@ -239,7 +240,7 @@ public static class TestDatabase
                   select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
                   where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in ('tenant_data_keys', 'subject_data_keys',
                     'tenant_placements', 'tenant_slugs', 'idempotency_records', 'oauth_clients', 'credential_revocations', 'identity_issuers',
-                    'audit_log', 'audit_checkpoints', 'audit_positions', 'audit_entries', 'audit_stream_states', 'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
+                    'audit_log', 'audit_pending', 'audit_checkpoints', 'audit_positions', 'audit_entries', 'audit_stream_states', 'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
                   execute 'truncate ' || t;
                 end $$
                 """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);
