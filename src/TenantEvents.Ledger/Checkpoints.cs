@@ -86,7 +86,10 @@ public sealed class NoteKey
         return key;
     }
 
-    public string VerifierKey => $"{Name}+{Id:x8}+{Convert.ToBase64String([EcdsaType, .. PublicKey])}";
+    public string VerifierKey => VerifierKeyOf(Name, PublicKey);
+
+    /// <summary>The verifier key string of a named ECDSA P-256 public key (SPKI DER).</summary>
+    public static string VerifierKeyOf(string name, byte[] spki) => $"{name}+{KeyId(name, spki):x8}+{Convert.ToBase64String([EcdsaType, .. spki])}";
 
     /// <summary>The signed note: the text, a blank line, and this key's signature line.</summary>
     public string Sign(string text)

@@ -17,18 +17,22 @@ public sealed record InclusionProofView(Guid? EventId, long LeafIndex, long Tree
 
 public sealed record ConsistencyProofView(long From, long To, IReadOnlyList<string> Proof, CheckpointView? FromCheckpoint, CheckpointView? ToCheckpoint);
 
-public sealed record LogKeyView(string Name, string KeyId, string VerifierKey, string Algorithm);
+public sealed record LogKeyView(string Name, string KeyId, string VerifierKey, string Algorithm, IReadOnlyList<string> AllVerifierKeys);
 
 /// <summary>The ledger's API: the log key, checkpoints, proofs, and the export bundle an auditor verifies offline.</summary>
 public static class AuditLedgerEndpoints
 {
-    /// <summary>The public key that signs every checkpoint (c2sp.org/signed-note verifier key). Public: auditors pin it.</summary>
+    /// <summary>
+    /// The public key that signs checkpoints now (c2sp.org/signed-note verifier key), and every one that signed before
+    /// (a key whose KEK was lost is replaced). Public: auditors pin them.
+    /// </summary>
     [WolverineGet("/api/audit/log-key", OperationId = "GetAuditLogKey")]
     [AllowAnonymous]
     public static async Task<LogKeyView> LogKey(AuditLog log, CancellationToken cancellation)
     {
         var key = await log.VerifierAsync(cancellation);
-        return new LogKeyView(key.Name, key.Id.ToString("x8"), key.VerifierKey, "ECDSA P-256 SHA-256 (signed-note type 0x02)");
+        return new LogKeyView(key.Name, key.Id.ToString("x8"), key.VerifierKey, "ECDSA P-256 SHA-256 (signed-note type 0x02)",
+            await log.AllVerifierKeysAsync(cancellation));
     }
 
     /// <summary>The tenant's signed checkpoints, oldest first.</summary>

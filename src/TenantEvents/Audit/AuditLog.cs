@@ -160,6 +160,22 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         return pending;
     }
 
+    /// <summary>Every audit log key there has been (the signing one first), as verifier keys: checkpoints signed by a key
+    /// that has since been replaced still verify under it.</summary>
+    public async Task<IReadOnlyList<string>> AllVerifierKeysAsync(CancellationToken cancellation)
+    {
+        var current = (await VerifierAsync(cancellation)).VerifierKey;
+        var keys = new List<string> { current };
+        await using var command = streams.Databases.Main.Service.CreateCommand($"select name, spki from {Schema}.audit_log_keys order by created_at desc");
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+        {
+            var vkey = NoteKey.VerifierKeyOf(reader.GetString(0), (byte[])reader[1]);
+            if (!keys.Contains(vkey)) keys.Add(vkey);
+        }
+        return keys;
+    }
+
     /// <summary>Runs <paramref name="work"/> on the tenant's tree, caught up with every log entry committed so far.</summary>
     private async Task<T> WithTreeAsync<T>(Guid tenant, Func<MerkleTree, NpgsqlConnection, Task<T>> work, CancellationToken cancellation)
     {
@@ -283,7 +299,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     /// </summary>
     public async Task WriteBundleAsync(Guid tenant, Utf8JsonWriter json, Func<Utf8JsonWriter, Task>? writeAuditEntries, CancellationToken cancellation)
     {
-        var verifier = await VerifierAsync(cancellation);
+        var verifierKeys = await AllVerifierKeysAsync(cancellation);
         await FlushAsync(tenant, cancellation);
         var checkpoints = await CheckpointsAsync(tenant, cancellation);
         var proofs = new List<BundleConsistency>();
@@ -297,7 +313,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         json.WriteString("origin", Origin(tenant));
         json.WriteString("exportedAt", streams.Now);
         json.WriteStartArray("logKeys");
-        json.WriteStringValue(verifier.VerifierKey);
+        foreach (var vkey in verifierKeys) json.WriteStringValue(vkey);
         json.WriteEndArray();
         json.WriteStartArray("checkpoints");
         foreach (var c in checkpoints) json.WriteStringValue(c.Note);

@@ -98,6 +98,10 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         var output = new StringWriter();
         TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", key], output, output).ShouldBe(0, output.ToString());
         output.ToString().ShouldContain("VERIFIED");
+        // Every key that ever signed is listed, by the service and in the bundle (the signing one first).
+        var keyAnswer = (await Fixture.Client(null).Get("/api/audit/log-key")).Json;
+        keyAnswer.GetProperty("allVerifierKeys")[0].GetString().ShouldBe(key);
+        JsonDocument.Parse(await File.ReadAllTextAsync(bundle)).RootElement.GetProperty("logKeys")[0].GetString().ShouldBe(key);
         // The key may also be given as the service's answer, saved as it came (JSON, "+" escaped).
         var keyFile = Path.Combine(Fixture.DataFolder, "logkey.json");
         await File.WriteAllTextAsync(keyFile, (await Fixture.Client(null).Get("/api/audit/log-key")).Body);
