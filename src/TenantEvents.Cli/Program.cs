@@ -89,16 +89,16 @@ public static class Program
             return text.StartsWith('{') && JsonNode.Parse(text)?["verifierKey"]?.GetValue<string>() is { } vkey ? vkey : text;
         }
         var keys = keyArgs.Select(k => NoteKey.ParseVerifier(KeyText(k))).ToList();
-        var bundle = LoadBundle(bundlePath);
         var trusted = One(o, "trusted-checkpoint") is { } t ? File.ReadAllText(t) : null;
         // With several keys (a rotated log key), a checkpoint verifies under any of them.
-        var report = keys.Select(k => BundleVerifier.Verify(bundle, k, trusted)).OrderBy(r => r.Problems.Count(p => p.Kind == "checkpoint-signature")).First();
+        var report = keys.Select(k => BundleVerifier.VerifyFile(bundlePath, k, trusted)).OrderBy(r => r.Problems.Count(p => p.Kind == "checkpoint-signature")).First();
+        var origin = report.Origin;
         if (One(o, "json") is not null)
         {
             output.WriteLine(JsonSerializer.Serialize(report, AuditBundle.Json));
             return report.Verified ? 0 : 1;
         }
-        output.WriteLine($"log {bundle.Origin}: {report.Entries} entries, {report.Checkpoints} signed checkpoints" +
+        output.WriteLine($"log {origin}: {report.Entries} entries, {report.Checkpoints} signed checkpoints" +
                          (report.SignedSize is { } s ? $", latest signed size {s}" : ""));
         foreach (var w in report.Warnings) output.WriteLine("warning: " + w);
         if (report.Verified)

@@ -32,10 +32,17 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         return path;
     }
 
+    /// <summary>The bundle verified both ways, in memory and streamed from the file (what the CLI runs): the same findings.</summary>
     private async Task<VerificationReport> Verify(Guid tenant)
     {
-        var bundle = JsonSerializer.Deserialize<AuditBundle>(await File.ReadAllTextAsync(await ExportFile(tenant)), AuditBundle.Json)!;
-        return BundleVerifier.Verify(bundle, await LogKey());
+        var file = await ExportFile(tenant);
+        var bundle = JsonSerializer.Deserialize<AuditBundle>(await File.ReadAllTextAsync(file), AuditBundle.Json)!;
+        var key = await LogKey();
+        var report = BundleVerifier.Verify(bundle, key);
+        var streamed = BundleVerifier.VerifyFile(file, key);
+        streamed.Problems.ShouldBe(report.Problems);
+        (streamed.Verified, streamed.Entries, streamed.SignedSize).ShouldBe((report.Verified, report.Entries, report.SignedSize));
+        return report;
     }
 
     /// <summary>An active tenant with a few more writes, and a checkpoint over all of it.</summary>

@@ -68,6 +68,10 @@ public class LeafEncodingTests
             var index = random.NextInt64(0, 10_000_000_000);
             var tenant = Guid.NewGuid();
             LedgerLeaf.Data(tenant, index, e).ShouldBe(LedgerLeaf.ReferenceData(tenant, index, e));
+            byte[]? Utf8(string? v) => v is null ? null : System.Text.Encoding.UTF8.GetBytes(v);
+            var buffer = new byte[16];
+            LedgerLeaf.HashUtf8(tenant, index, e.Seq, e.Id, e.Stream, e.Version, Utf8(e.Type), Utf8(e.Time), Utf8(e.CorrelationId), Utf8(e.CausationId),
+                Utf8(e.UserName), Utf8(e.Headers), Utf8(e.Data), ref buffer).ShouldBe(LedgerLeaf.Hash(tenant, index, e));
         }
     }
 }
