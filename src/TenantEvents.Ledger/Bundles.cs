@@ -138,44 +138,50 @@ public static class BundleVerifier
         int type = -1, time = -1, correlation = -1, causation = -1, user = -1, headers = -1, data = -1;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var field = reader.GetString();
-            reader.Read();
-            switch (field)
+            // Property names are matched in place (no string per name: an export has millions).
+            if (reader.ValueTextEquals("index"u8)) { reader.Read(); index = reader.GetInt64(); }
+            else if (reader.ValueTextEquals("leafHash"u8)) { reader.Read(); leafHash = reader.GetBytesFromBase64(); }
+            else if (reader.ValueTextEquals("event"u8))
             {
-                case "index": index = reader.GetInt64(); break;
-                case "leafHash": leafHash = reader.GetBytesFromBase64(); break;
-                case "event" when reader.TokenType == JsonTokenType.StartObject:
-                    hasEvent = true;
-                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); continue; }
+                hasEvent = true;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var which = reader.ValueTextEquals("seq"u8) ? 0 : reader.ValueTextEquals("id"u8) ? 1 : reader.ValueTextEquals("stream"u8) ? 2
+                        : reader.ValueTextEquals("version"u8) ? 3 : reader.ValueTextEquals("type"u8) ? 4 : reader.ValueTextEquals("time"u8) ? 5
+                        : reader.ValueTextEquals("correlationId"u8) ? 6 : reader.ValueTextEquals("causationId"u8) ? 7
+                        : reader.ValueTextEquals("userName"u8) ? 8 : reader.ValueTextEquals("headers"u8) ? 9 : reader.ValueTextEquals("data"u8) ? 10 : -1;
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    switch (which)
                     {
-                        var property = reader.GetString();
-                        reader.Read();
-                        if (reader.TokenType == JsonTokenType.Null) continue;
-                        switch (property)
-                        {
-                            case "seq": seq = reader.GetInt64(); break;
-                            case "id": id = reader.GetGuid(); break;
-                            case "stream": stream = reader.GetGuid(); break;
-                            case "version": version = reader.GetInt64(); break;
-                            case "type": type = Copy(ref reader, ref scratch.Text[0]); break;
-                            case "time": time = Copy(ref reader, ref scratch.Text[1]); break;
-                            case "correlationId": correlation = Copy(ref reader, ref scratch.Text[2]); break;
-                            case "causationId": causation = Copy(ref reader, ref scratch.Text[3]); break;
-                            case "userName": user = Copy(ref reader, ref scratch.Text[4]); break;
-                            case "headers": headers = Copy(ref reader, ref scratch.Headers); break;
-                            case "data": data = Copy(ref reader, ref scratch.Data); break;
-                            default: reader.Skip(); break;
-                        }
+                        case 0: seq = reader.GetInt64(); break;
+                        case 1: id = reader.GetGuid(); break;
+                        case 2: stream = reader.GetGuid(); break;
+                        case 3: version = reader.GetInt64(); break;
+                        case 4: type = Copy(ref reader, ref scratch.Text[0]); break;
+                        case 5: time = Copy(ref reader, ref scratch.Text[1]); break;
+                        case 6: correlation = Copy(ref reader, ref scratch.Text[2]); break;
+                        case 7: causation = Copy(ref reader, ref scratch.Text[3]); break;
+                        case 8: user = Copy(ref reader, ref scratch.Text[4]); break;
+                        case 9: headers = Copy(ref reader, ref scratch.Headers); break;
+                        case 10: data = Copy(ref reader, ref scratch.Data); break;
+                        default: reader.Skip(); break;
                     }
-                    break;
-                default: reader.Skip(); break;
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
             }
         }
         if (!hasEvent || index is null) return new EntryCheck(index, leafHash, null, hasEvent ? seq : null, stream, version);
         if (type < 0 || time < 0 || data < 0) throw new FormatException($"Entry {index}: the event lacks its type, time or data.");
         var leaf = LedgerLeaf.HashUtf8(tenant, index.Value, seq, id, stream, version, scratch.Text[0].AsSpan(0, type), scratch.Text[1].AsSpan(0, time),
-            correlation < 0 ? null : scratch.Text[2].AsSpan(0, correlation).ToArray(), causation < 0 ? null : scratch.Text[3].AsSpan(0, causation).ToArray(),
-            user < 0 ? null : scratch.Text[4].AsSpan(0, user).ToArray(), headers < 0 ? null : scratch.Headers.AsSpan(0, headers).ToArray(),
+            correlation >= 0, scratch.Text[2].AsSpan(0, Math.Max(correlation, 0)), causation >= 0, scratch.Text[3].AsSpan(0, Math.Max(causation, 0)),
+            user >= 0, scratch.Text[4].AsSpan(0, Math.Max(user, 0)), headers >= 0, scratch.Headers.AsSpan(0, Math.Max(headers, 0)),
             scratch.Data.AsSpan(0, data), ref scratch.Leaf);
         return new EntryCheck(index, leafHash, leaf, seq, stream, version);
     }

@@ -111,19 +111,26 @@ public static class LedgerLeaf
     /// buffer: the same bytes as <see cref="Data"/>, without a string per field.
     /// </summary>
     public static byte[] HashUtf8(Guid tenant, long index, long seq, Guid id, Guid stream, long version, ReadOnlySpan<byte> type, ReadOnlySpan<byte> time,
-        byte[]? correlation, byte[]? causation, byte[]? user, byte[]? headers, ReadOnlySpan<byte> data, ref byte[] buffer)
+        byte[]? correlation, byte[]? causation, byte[]? user, byte[]? headers, ReadOnlySpan<byte> data, ref byte[] buffer) =>
+        HashUtf8(tenant, index, seq, id, stream, version, type, time, correlation is not null, correlation, causation is not null, causation,
+            user is not null, user, headers is not null, headers, data, ref buffer);
+
+    /// <summary>As above, each optional field given by a presence flag and its bytes (no array per field).</summary>
+    public static byte[] HashUtf8(Guid tenant, long index, long seq, Guid id, Guid stream, long version, ReadOnlySpan<byte> type, ReadOnlySpan<byte> time,
+        bool hasCorrelation, ReadOnlySpan<byte> correlation, bool hasCausation, ReadOnlySpan<byte> causation, bool hasUser, ReadOnlySpan<byte> user,
+        bool hasHeaders, ReadOnlySpan<byte> headers, ReadOnlySpan<byte> data, ref byte[] buffer)
     {
         Span<byte> digest = stackalloc byte[32];
         Span<byte> dataHex = stackalloc byte[64];
         Span<byte> headersHex = stackalloc byte[64];
         SHA256.HashData(data, digest);
         HexLower(digest, dataHex);
-        if (headers is not null)
+        if (hasHeaders)
         {
             SHA256.HashData(headers, digest);
             HexLower(digest, headersHex);
         }
-        var needed = 64 + 16 * 24 + type.Length + time.Length + (correlation?.Length ?? 0) + (causation?.Length ?? 0) + (user?.Length ?? 0) + 3 * 36 + 128;
+        var needed = 64 + 16 * 24 + type.Length + time.Length + correlation.Length + causation.Length + user.Length + 3 * 36 + 128;
         if (buffer.Length < needed) buffer = new byte[needed * 2];
         var at = 0;
         var b = buffer;
@@ -147,10 +154,10 @@ public static class LedgerLeaf
         version.TryFormat(number, out n, provider: CultureInfo.InvariantCulture); Field(number[..n]);
         Field(type);
         Field(time);
-        if (correlation is null) Absent(); else Field(correlation);
-        if (causation is null) Absent(); else Field(causation);
-        if (user is null) Absent(); else Field(user);
-        if (headers is null) Absent(); else Field(headersHex);
+        if (!hasCorrelation) Absent(); else Field(correlation);
+        if (!hasCausation) Absent(); else Field(causation);
+        if (!hasUser) Absent(); else Field(user);
+        if (!hasHeaders) Absent(); else Field(headersHex);
         Field(dataHex);
         return MerkleHash.Leaf(b.AsSpan(0, at));
     }
