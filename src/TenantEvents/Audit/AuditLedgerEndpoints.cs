@@ -180,7 +180,11 @@ public static class AuditLedgerEndpoints
         {
             http.Response.ContentType = "application/json";
             http.Response.Headers.ContentDisposition = $"attachment; filename=\"audit-bundle-{tenant}.json\"";
-            await using var json = new Utf8JsonWriter(http.Response.Body);
+            // The writer writes into the response's pipe (never to the stream by itself: Kestrel refuses synchronous
+            // writes); each drain sends what is there.
+            var pipe = http.Response.BodyWriter;
+            async Task Drain(CancellationToken cancellation) => await pipe.FlushAsync(cancellation);
+            await using var json = new Utf8JsonWriter(pipe);
             await log.WriteBundleAsync(tenant, json, projector is null ? null : async writer =>
             {
                 writer.WriteStartArray();
@@ -189,12 +193,13 @@ public static class AuditLedgerEndpoints
                 {
                     var batch = await projector.QueryAsync(tenant, query, http.RequestAborted);
                     foreach (var entry in batch) JsonSerializer.Serialize(writer, entry, Json.Options);
-                    await writer.FlushAsync(http.RequestAborted);
+                    writer.Flush();
+                    await Drain(http.RequestAborted);
                     if (batch.Count < query.Limit) break;
                     query = query with { After = batch[^1].Index };
                 }
                 writer.WriteEndArray();
-            }, http.RequestAborted);
+            }, http.RequestAborted, Drain);
         }
     }
 }

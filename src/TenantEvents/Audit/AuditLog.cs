@@ -297,8 +297,16 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     /// log position joined with its event as the store holds it now, events the log does not know, and (when given)
     /// the audit entries.
     /// </summary>
-    public async Task WriteBundleAsync(Guid tenant, Utf8JsonWriter json, Func<Utf8JsonWriter, Task>? writeAuditEntries, CancellationToken cancellation)
+    /// <param name="json">A writer over a buffer (the response's PipeWriter): it never writes to a stream by itself.</param>
+    /// <param name="drain">Sends what was written so far (awaited every 64 KB), so a large export streams.</param>
+    public async Task WriteBundleAsync(Guid tenant, Utf8JsonWriter json, Func<Utf8JsonWriter, Task>? writeAuditEntries, CancellationToken cancellation,
+        Func<CancellationToken, Task>? drain = null)
     {
+        async Task Drain()
+        {
+            json.Flush();
+            if (drain is not null) await drain(cancellation);
+        }
         var verifierKeys = await AllVerifierKeysAsync(cancellation);
         await FlushAsync(tenant, cancellation);
         var checkpoints = await CheckpointsAsync(tenant, cancellation);
@@ -352,7 +360,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
                     JsonSerializer.Serialize(json, e, AuditBundle.Json);
                 }
                 json.WriteEndObject();
-                if (json.BytesPending > 64 * 1024) await json.FlushAsync(cancellation);
+                if (json.BytesPending + json.BytesCommitted > 64 * 1024) await Drain();
             }
         }
         json.WriteEndArray();
@@ -362,7 +370,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
             await writeAuditEntries(json);
         }
         json.WriteEndObject();
-        await json.FlushAsync(cancellation);
+        await Drain();
     }
 
     private static string? Text(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);

@@ -57,6 +57,8 @@ public class AppFixture : IAsyncLifetime
             });
         });
         TokenKey = DevTokenKeyFile.Load(DataFolder);
+        // As under Kestrel, a synchronous write to a request or response is an error here too (Alba allows it).
+        if (Host.Server is Microsoft.AspNetCore.TestHost.TestServer server) server.AllowSynchronousIO = false;
     }
 
     private readonly SemaphoreSlim _providersGate = new(1, 1);
