@@ -140,7 +140,11 @@ public static class Program
             {
                 output.WriteLine($"v{e["version"]} {e["time"]} {e["type"]} by {e["actor"]?["subject"]} ({e["actor"]?["kind"]})" +
                                  (consistent ? "" : "  !! the patch does not lead to the recorded state"));
-                foreach (var op in patch) output.WriteLine($"    {op!["op"]} {op["path"]}{(op["value"] is { } val ? " = " + val.ToJsonString() : "")}");
+                foreach (var op in patch)
+                {
+                    var path = op!["path"]?.GetValue<string>() is { Length: > 0 } p ? p : "(the whole record)";
+                    output.WriteLine($"    {op["op"]} {path}{(op["value"] is { } val ? " = " + val.ToJsonString() : "")}");
+                }
             }
             if (!consistent) state = e["after"]?.DeepClone();
         }
