@@ -122,25 +122,10 @@ static class AuditBench
 
     private static async Task Commands(BenchOptions options, int commands, string connectionString, string owner, string platform)
     {
-        await using (var reset = new NpgsqlConnection(owner))
-        {
-            await reset.OpenAsync();
-            await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade;", reset);
-            await command.ExecuteNonQueryAsync();
-        }
-        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+        await InProcessService.ResetAsync(owner);
         var url = "http://127.0.0.1:5096";
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development", ContentRootPath = Path.GetFullPath("src/TenantEvents") });
-        builder.WebHost.UseUrls(url);
-        builder.Configuration["ConnectionStrings:TenantEvents"] = connectionString;
-        builder.Configuration["ConnectionStrings:TenantEventsPlatform"] = platform;
-        builder.Configuration["TenantEvents:DataFolder"] = Service.SharedDataFolder;
-        builder.Configuration["TenantEvents:AuditCheckpointInterval"] = "01:00:00";
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        TenantEvents.Infrastructure.Hosting.AddTenantEvents(builder);
-        await using var app = builder.Build();
-        TenantEvents.Infrastructure.Hosting.UseTenantEvents(app);
-        await app.StartAsync();
+        await using var app = await InProcessService.StartAsync(url, connectionString, platform,
+            new Dictionary<string, string> { ["TenantEvents:AuditCheckpointInterval"] = "01:00:00" });
         var key = DevTokenKeyFile.Load(Service.SharedDataFolder);
         HttpClient Client(string role) => new()
         {

@@ -30,17 +30,8 @@ static class AuthBench
         // The service in this process (same code, static handlers), so its token validator can also be timed directly.
         var dataFolder = Service.SharedDataFolder;
         var url = "http://127.0.0.1:5098";
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development", ContentRootPath = Path.GetFullPath("src/TenantEvents") });
-        builder.WebHost.UseUrls(url);
-        builder.Configuration["ConnectionStrings:TenantEvents"] = connectionString;
-        builder.Configuration["ConnectionStrings:TenantEventsPlatform"] = platform;
-        builder.Configuration["TenantEvents:DataFolder"] = dataFolder;
-        builder.Configuration["TenantEvents:AllowInsecureIdentityProviders"] = "true";
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        TenantEvents.Infrastructure.Hosting.AddTenantEvents(builder);
-        await using var app = builder.Build();
-        TenantEvents.Infrastructure.Hosting.UseTenantEvents(app);
-        await app.StartAsync();
+        await using var app = await InProcessService.StartAsync(url, connectionString, platform,
+            new Dictionary<string, string> { ["TenantEvents:AllowInsecureIdentityProviders"] = "true" });
         var service = new { Url = url };
         var validator = app.Services.GetRequiredService<TenantEvents.Identity.TokenValidator>();
         var key = DevTokenKeyFile.Load(dataFolder);

@@ -25,24 +25,9 @@ static class ScimBench
     public static async Task<int> Run(BenchOptions options, string connectionString, string owner, string platform)
     {
         var users = options.ScimUsers;
-        await using (var reset = new NpgsqlConnection(owner))
-        {
-            await reset.OpenAsync();
-            await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade; drop table if exists public.bench_scim_raw;", reset);
-            await command.ExecuteNonQueryAsync();
-        }
-        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+        await InProcessService.ResetAsync(owner, "bench_scim_raw");
         var url = "http://127.0.0.1:5097";
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development", ContentRootPath = Path.GetFullPath("src/TenantEvents") });
-        builder.WebHost.UseUrls(url);
-        builder.Configuration["ConnectionStrings:TenantEvents"] = connectionString;
-        builder.Configuration["ConnectionStrings:TenantEventsPlatform"] = platform;
-        builder.Configuration["TenantEvents:DataFolder"] = Service.SharedDataFolder;
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        TenantEvents.Infrastructure.Hosting.AddTenantEvents(builder);
-        await using var app = builder.Build();
-        TenantEvents.Infrastructure.Hosting.UseTenantEvents(app);
-        await app.StartAsync();
+        await using var app = await InProcessService.StartAsync(url, connectionString, platform);
         var key = DevTokenKeyFile.Load(Service.SharedDataFolder);
         HttpClient Client(string token) => new() { BaseAddress = new Uri(url), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
         string Dev(string role, Guid? tenant = null) => DevTokens.Issue(key, "bench-" + role, [role], tenant, TimeSpan.FromHours(3), DateTime.UtcNow);

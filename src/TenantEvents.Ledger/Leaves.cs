@@ -26,57 +26,14 @@ public static class LedgerLeaf
 
     public static byte[] Data(Guid tenant, long index, LedgerEvent e)
     {
-        Span<char> tenantText = stackalloc char[36], idText = stackalloc char[36], streamText = stackalloc char[36];
-        Span<char> indexText = stackalloc char[20], seqText = stackalloc char[20], versionText = stackalloc char[20];
-        tenant.TryFormat(tenantText, out _, "D");
-        e.Id.TryFormat(idText, out _, "D");
-        e.Stream.TryFormat(streamText, out _, "D");
-        index.TryFormat(indexText, out var indexLength, provider: CultureInfo.InvariantCulture);
-        e.Seq.TryFormat(seqText, out var seqLength, provider: CultureInfo.InvariantCulture);
-        e.Version.TryFormat(versionText, out var versionLength, provider: CultureInfo.InvariantCulture);
-        var headers = e.Headers is null ? null : Hex(e.Headers);
-        var data = Hex(e.Data);
-        ReadOnlySpan<char> Or(string? v) => v;
-        var fields = new (bool Present, int Length)[]
-        {
-            (true, 36), (true, indexLength), (true, seqLength), (true, 36), (true, 36), (true, versionLength),
-            (true, Utf8(e.Type)), (true, Utf8(e.Time)), (e.CorrelationId is not null, Utf8(e.CorrelationId)),
-            (e.CausationId is not null, Utf8(e.CausationId)), (e.UserName is not null, Utf8(e.UserName)), (headers is not null, 64), (true, 64),
-        };
-        var size = Domain.Length + 1 + fields.Sum(f => f.Present ? f.Length + 3 + Digits(f.Length) : 2);
-        var buffer = new byte[size];
-        var at = 0;
-        void Raw(ReadOnlySpan<char> text) => at += Encoding.UTF8.GetBytes(text, buffer.AsSpan(at));
-        void Field(bool present, ReadOnlySpan<char> value, int length)
-        {
-            if (!present) { buffer[at++] = (byte)'-'; buffer[at++] = (byte)'\n'; return; }
-            length.TryFormat(buffer.AsSpan(at), out var written, provider: CultureInfo.InvariantCulture);
-            at += written;
-            buffer[at++] = (byte)':';
-            Raw(value);
-            buffer[at++] = (byte)'\n';
-        }
-        Raw(Domain);
-        buffer[at++] = (byte)'\n';
-        Field(true, tenantText, 36);
-        Field(true, indexText[..indexLength], indexLength);
-        Field(true, seqText[..seqLength], seqLength);
-        Field(true, idText, 36);
-        Field(true, streamText, 36);
-        Field(true, versionText[..versionLength], versionLength);
-        Field(true, e.Type, fields[6].Length);
-        Field(true, e.Time, fields[7].Length);
-        Field(e.CorrelationId is not null, Or(e.CorrelationId), fields[8].Length);
-        Field(e.CausationId is not null, Or(e.CausationId), fields[9].Length);
-        Field(e.UserName is not null, Or(e.UserName), fields[10].Length);
-        Field(headers is not null, Or(headers), 64);
-        Field(true, data, 64);
-        return at == buffer.Length ? buffer : buffer[..at];
+        var buffer = new byte[1024];
+        var length = Write(tenant, index, e.Seq, e.Id, e.Stream, e.Version, Encoding.UTF8.GetBytes(e.Type), Encoding.UTF8.GetBytes(e.Time),
+            e.CorrelationId is not null, Bytes(e.CorrelationId), e.CausationId is not null, Bytes(e.CausationId), e.UserName is not null, Bytes(e.UserName),
+            e.Headers is not null, Bytes(e.Headers), Encoding.UTF8.GetBytes(e.Data), ref buffer);
+        return buffer[..length];
     }
 
-    private static int Utf8(string? text) => text is null ? 0 : Encoding.UTF8.GetByteCount(text);
-
-    private static int Digits(int n) => n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n.ToString(CultureInfo.InvariantCulture).Length;
+    private static byte[] Bytes(string? text) => text is null ? [] : Encoding.UTF8.GetBytes(text);
 
     /// <summary>The reference form of <see cref="Data"/>, written for reading rather than speed; the tests hold them equal.</summary>
     public static byte[] ReferenceData(Guid tenant, long index, LedgerEvent e)
@@ -120,6 +77,16 @@ public static class LedgerLeaf
         bool hasCorrelation, ReadOnlySpan<byte> correlation, bool hasCausation, ReadOnlySpan<byte> causation, bool hasUser, ReadOnlySpan<byte> user,
         bool hasHeaders, ReadOnlySpan<byte> headers, ReadOnlySpan<byte> data, ref byte[] buffer)
     {
+        var length = Write(tenant, index, seq, id, stream, version, type, time, hasCorrelation, correlation, hasCausation, causation, hasUser, user,
+            hasHeaders, headers, data, ref buffer);
+        return MerkleHash.Leaf(buffer.AsSpan(0, length));
+    }
+
+    /// <summary>The leaf data written into <paramref name="buffer"/> (grown if needed); its length.</summary>
+    private static int Write(Guid tenant, long index, long seq, Guid id, Guid stream, long version, ReadOnlySpan<byte> type, ReadOnlySpan<byte> time,
+        bool hasCorrelation, ReadOnlySpan<byte> correlation, bool hasCausation, ReadOnlySpan<byte> causation, bool hasUser, ReadOnlySpan<byte> user,
+        bool hasHeaders, ReadOnlySpan<byte> headers, ReadOnlySpan<byte> data, ref byte[] buffer)
+    {
         Span<byte> digest = stackalloc byte[32];
         Span<byte> dataHex = stackalloc byte[64];
         Span<byte> headersHex = stackalloc byte[64];
@@ -159,7 +126,7 @@ public static class LedgerLeaf
         if (!hasUser) Absent(); else Field(user);
         if (!hasHeaders) Absent(); else Field(headersHex);
         Field(dataHex);
-        return MerkleHash.Leaf(b.AsSpan(0, at));
+        return at;
     }
 
     private static void HexLower(ReadOnlySpan<byte> bytes, Span<byte> destination)
@@ -172,22 +139,7 @@ public static class LedgerLeaf
         }
     }
 
-    private static string Hex(string text)
-    {
-        var length = Encoding.UTF8.GetByteCount(text);
-        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            var written = Encoding.UTF8.GetBytes(text, rented);
-            Span<byte> digest = stackalloc byte[32];
-            SHA256.HashData(rented.AsSpan(0, written), digest);
-            return Convert.ToHexStringLower(digest);
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    private static string Hex(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>The origin line of a tenant's checkpoints: the log's name, unique per platform and tenant.</summary>
     public static string Origin(string platform, Guid tenant) => $"{platform}/audit/{tenant:D}";

@@ -233,13 +233,29 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         var (size, root) = await WithTreeAsync(tenant, (tree, _) => Task.FromResult((tree.Size, tree.Root(tree.Size))), cancellation);
         if (_trees.TryGetValue(tenant, out var held) && held.BrokenAt is { } broken) throw new AuditLogBrokenException(tenant, broken);
         if (size == 0) return null;
-        var latest = await LatestCheckpointAsync(tenant, cancellation);
-        if (latest is not null && latest.Size >= size) return latest;
-        var note = signer.Sign(new Checkpoint(Origin(tenant), size, root).Body);
+        // One transaction: the latest checkpoint, and if the log has grown past it, the new one, read back as stored
+        // (another instance may have signed the same size first).
         var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
         await using var connection = await source.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await SetTenantAsync(connection, transaction, tenant, cancellation);
+        async Task<StoredCheckpoint?> Read(string condition, object value)
+        {
+            await using var read = new NpgsqlCommand(
+                $"select tree_size, root_hash, note, created_at from {Schema}.audit_checkpoints where tenant_id = $1 and {condition}", connection, transaction);
+            read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+            read.Parameters.Add(new NpgsqlParameter { Value = value });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            return await reader.ReadAsync(cancellation)
+                ? new StoredCheckpoint(reader.GetInt64(0), (byte[])reader[1], reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3))
+                : null;
+        }
+        if (await Read("tree_size >= $2 order by tree_size desc limit 1", size) is { } current)
+        {
+            await transaction.CommitAsync(cancellation);
+            return current;
+        }
+        var note = signer.Sign(new Checkpoint(Origin(tenant), size, root).Body);
         await using (var insert = new NpgsqlCommand($"""
             insert into {Schema}.audit_checkpoints (tenant_id, tree_size, root_hash, note, created_at) values ($1, $2, $3, $4, $5)
             on conflict (tenant_id, tree_size) do nothing
@@ -249,8 +265,9 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
                 insert.Parameters.Add(new NpgsqlParameter { Value = v });
             await insert.ExecuteNonQueryAsync(cancellation);
         }
+        var made = await Read("tree_size = $2", size);
         await transaction.CommitAsync(cancellation);
-        return (await CheckpointsAsync(tenant, cancellation)).First(c => c.Size == size);
+        return made;
     }
 
     public async Task<StoredCheckpoint?> LatestCheckpointAsync(Guid tenant, CancellationToken cancellation) =>
@@ -308,12 +325,12 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
             if (drain is not null) await drain(cancellation);
         }
         var verifierKeys = await AllVerifierKeysAsync(cancellation);
-        await FlushAsync(tenant, cancellation);
         var checkpoints = await CheckpointsAsync(tenant, cancellation);
-        var proofs = new List<BundleConsistency>();
-        for (var i = 1; i < checkpoints.Count; i++)
-            proofs.Add(new BundleConsistency(checkpoints[i - 1].Size, checkpoints[i].Size,
-                await ConsistencyAsync(tenant, checkpoints[i - 1].Size, checkpoints[i].Size, cancellation)));
+        // Every proof of the chain from one look at the tree (which also appends pending events before the log is read).
+        var proofs = await WithTreeAsync(tenant, (tree, _) => Task.FromResult(Enumerable.Range(1, Math.Max(0, checkpoints.Count - 1))
+            .Where(i => checkpoints[i].Size <= tree.Size)
+            .Select(i => new BundleConsistency(checkpoints[i - 1].Size, checkpoints[i].Size, tree.ConsistencyProof(checkpoints[i - 1].Size, checkpoints[i].Size)))
+            .ToList()), cancellation);
 
         json.WriteStartObject();
         json.WriteString("format", AuditBundle.CurrentFormat);
