@@ -91,7 +91,7 @@ static class ScimBench
         // Cold load: a fresh store opens every sealed resource of the tenant; its memory is what that store then holds.
         var before = GC.GetTotalMemory(forceFullCollection: true);
         var cold = Stopwatch.StartNew();
-        var fresh = new ScimStore(app.Services.GetRequiredService<TenantEvents.Tenants.TenantStreams>());
+        var fresh = new ScimStore(app.Services.GetRequiredService<TenantEvents.Tenants.TenantStreams>(), app.Services.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
         var total = await fresh.ReadAsync(tenant, s => s.Users.Count, CancellationToken.None);
         var loadMs = cold.Elapsed.TotalMilliseconds;
         var held = GC.GetTotalMemory(forceFullCollection: true) - before;

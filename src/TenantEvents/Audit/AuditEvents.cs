@@ -21,7 +21,7 @@ public static class AuditEventTypes
     /// <summary>Every event type a tenant stream may hold, by its stored name.</summary>
     public static readonly IReadOnlyDictionary<string, Type> ByStoredName =
         Tenants.TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All).Concat(Identity.IdentityEventTypes.All)
-            .Concat(Scim.ScimEventTypes.All).Concat(All)
+            .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -35,6 +35,7 @@ public static class AuditEventTypes
         _ when type.Name.StartsWith("ScimUser", StringComparison.Ordinal) => "user",
         _ when type.Name.StartsWith("ScimGroup", StringComparison.Ordinal) => "group",
         nameof(CrossTenantAccessRecorded) => "cross-tenant-access",
+        nameof(Quotas.QuotaThresholdCrossed) => "quota",
         _ => "other",
     };
 }

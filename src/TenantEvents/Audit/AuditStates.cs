@@ -49,6 +49,17 @@ public static class AuditStates
             case PolicyCleared x: Child(Need(state), "policies").Remove(x.Key); return state;
             case MemberAdded x: Child(Need(state), "members")[x.UserId] = new JsonObject { ["addedAt"] = x.At }; return state;
             case MemberRemoved x: Child(Need(state), "members").Remove(x.UserId); return state;
+            case Quotas.QuotaAllocated x:
+                Child(Need(state), "quotas")[x.Kind] = new JsonObject { ["guaranteed"] = x.Guaranteed, ["cap"] = x.Cap };
+                return state;
+            case Quotas.QuotaAllocationRemoved x: Child(Need(state), "quotas").Remove(x.Kind); return state;
+            case Quotas.QuotaThresholdCrossed x:
+                state ??= new JsonObject { ["alerts"] = new JsonObject() };
+                Child(state, "alerts")[$"{x.Kind}@{x.PeriodStart:yyyy-MM-dd}:{x.Threshold}"] = new JsonObject
+                {
+                    ["used"] = x.Used, ["limit"] = x.Limit, ["periodEnd"] = x.PeriodEnd, ["mode"] = x.Mode, ["at"] = x.At,
+                };
+                return state;
             case RoleDefined x:
                 state ??= new JsonObject { ["roles"] = new JsonObject() };
                 Child(state, "roles")[x.Name] = new JsonObject { ["description"] = x.Description, ["permissions"] = ToNode(x.Permissions) };

@@ -222,6 +222,9 @@ public static class DatabaseMigration
             await ledger.ExecuteNonQueryAsync();
         await using (var backfill = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.BackfillSql(s), connection, transaction))
             await backfill.ExecuteNonQueryAsync();
+        // Quotas (Quotas/QuotaSchema.cs): allocations, usage counters, daily history, alerts, AI compute reservations.
+        await using (var quotas = new NpgsqlCommand(TenantEvents.Quotas.QuotaSchema.Sql(s), connection, transaction))
+            await quotas.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""

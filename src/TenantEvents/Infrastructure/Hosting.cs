@@ -67,6 +67,9 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Audit.AuditProjector>();
         services.AddSingleton<TenantEvents.Audit.CrossTenantAccess>();
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
+        services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
+        services.AddSingleton<TenantEvents.Quotas.FairShare>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Audit.AuditJobs>());
         var zones = new ResidencyZones(options.Zones);
         services.AddSingleton(zones);
@@ -114,7 +117,7 @@ public static class Hosting
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
                 foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
                              .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All)
-                             .Concat(TenantEvents.Audit.AuditEventTypes.All))
+                             .Concat(TenantEvents.Audit.AuditEventTypes.All).Concat(TenantEvents.Quotas.QuotaEventTypes.All))
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.
@@ -182,6 +185,8 @@ public static class Hosting
         }));
         app.UseStatusCodePages();
         app.UseAuthentication();
+        // A tenant's fair share and API call quotas, before any work is done for the request.
+        app.UseMiddleware<TenantEvents.Quotas.ApiMetering>();
         app.UseAuthorization();
 
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") }).AllowAnonymous();

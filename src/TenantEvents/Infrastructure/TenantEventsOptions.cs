@@ -89,6 +89,24 @@ public sealed class TenantEventsOptions
     /// <summary>How often each instance reads credential revocations made by the others.</summary>
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often each instance writes the API calls it counted and gives back the quota it holds unused.</summary>
+    public TimeSpan QuotaFlushInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>A tenant's limits and allocations are read again after this long (changes reach every instance within it).</summary>
+    public TimeSpan QuotaPolicyRefresh { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most API calls an instance takes from a quota at once (fewer near the limit, down to one).</summary>
+    public int QuotaMaxLease { get; set; } = 256;
+
+    /// <summary>Per-tenant fair share on each instance: requests per second (0 turns fair share off).</summary>
+    public int FairShareRequestsPerSecond { get; set; } = 200;
+
+    /// <summary>Per-tenant fair share: requests a tenant may make at once after a quiet spell.</summary>
+    public int FairShareBurst { get; set; } = 400;
+
+    /// <summary>How long an AI compute reservation holds its units when the request names no lifetime (at most an hour).</summary>
+    public TimeSpan AiReservationLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();

@@ -243,6 +243,14 @@ public sealed class AccessGraph
                 if (_memberships.TryGetValue(x.UserId, out var of)) of.Remove(x.OrganisationId);
                 _nodes[x.OrganisationId].Version++;
                 break;
+            case Quotas.QuotaAllocated x:
+                _allocations[(x.OrganisationId, x.Kind)] = new Quotas.QuotaShare(x.OrganisationId, x.Kind, x.Guaranteed, x.Cap, x.At);
+                _nodes[x.OrganisationId].Version++;
+                break;
+            case Quotas.QuotaAllocationRemoved x:
+                _allocations.Remove((x.OrganisationId, x.Kind));
+                _nodes[x.OrganisationId].Version++;
+                break;
             case RoleDefined x:
                 _roles[x.Name] = new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal));
                 break;
@@ -270,6 +278,15 @@ public sealed class AccessGraph
     }
 
     public void Load(RoleDefinition role) => _roles[role.Name] = role;
+
+    public void Load(Quotas.QuotaShare share) => _allocations[(share.OrganisationId, share.Kind)] = share;
+
+    private readonly Dictionary<(Guid Org, string Kind), Quotas.QuotaShare> _allocations = new();
+
+    /// <summary>The organisations' shares of the tenant's quotas (Quotas/QuotaAllocations.cs).</summary>
+    public IEnumerable<Quotas.QuotaShare> Allocations => _allocations.Values;
+
+    public Quotas.QuotaShare? AllocationOf(Guid org, string kind) => _allocations.GetValueOrDefault((org, kind));
 
     public void AddMember(Guid org, string user)
     {

@@ -17,18 +17,33 @@ public static class MoveOrganisationEndpoint
     [WolverinePost("/api/tenants/{tenantId}/organisations/{orgId}/move", OperationId = "MoveOrganisation")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static Task<IResult> Post(Guid tenantId, Guid orgId, MoveOrganisation? command, HttpContext http, TenantStreams streams,
-        OrganisationStore store, MessageContext context, CancellationToken cancellation)
+        OrganisationStore store, Quotas.QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
     {
         if (command is null) return Task.FromResult(Infrastructure.Problem.Malformed("The body must be a JSON object.").ToResult());
-        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
+        return Move(tenantId, orgId, command, http, streams, store, quotas, context, cancellation);
+    }
+
+    private static async Task<IResult> Move(Guid tenantId, Guid orgId, MoveOrganisation command, HttpContext http, TenantStreams streams,
+        OrganisationStore store, Quotas.QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+    {
+        var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
+        return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
             {
                 if (graph.Find(orgId) is null || !standing.CanSee(graph, orgId)) return OrgDecision.Refuse(Infrastructure.Problem.NotFound("organisation"));
                 var from = graph.Find(orgId)!.ParentId ?? orgId;
                 if (OrgHttp.Authorise(standing, graph, Permissions.OrgManage, from) is { } no) return OrgDecision.Refuse(no);
                 if (command.ParentId is { } to && OrgHttp.Authorise(standing, graph, Permissions.OrgManage, to, "parent organisation") is { } noTo)
                     return OrgDecision.Refuse(noTo);
-                return OrganisationDecisions.Move(graph, orgId, command.ParentId, standing.Actor, streams.Now);
+                var decision = OrganisationDecisions.Move(graph, orgId, command.ParentId, standing.Actor, streams.Now);
+                if (decision.Refusal is null && command.ParentId is { } parent && policy is not null
+                    && Quotas.QuotaDecisions.CheckMove(graph, orgId, parent, policy.Limit) is { } broken)
+                    return OrgDecision.Refuse(broken);
+                return decision;
             },
-            _ => OrgReplies.Current(http, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
+            _ =>
+            {
+                quotas.Invalidate(tenantId);
+                return OrgReplies.Current(http, store, tenantId, orgId, cancellation);
+            }, cancellation, versioned: orgId);
     }
 }

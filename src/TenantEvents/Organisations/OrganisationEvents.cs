@@ -60,6 +60,7 @@ public static class OrganisationEventTypes
         typeof(OrganisationCreated), typeof(OrganisationRenamed), typeof(OrganisationAttributesUpdated), typeof(OrganisationMoved),
         typeof(OrganisationClosed), typeof(RoleGranted), typeof(GrantRevoked), typeof(RoleDefined), typeof(RoleRemoved),
         typeof(PolicySet), typeof(PolicyCleared), typeof(MemberAdded), typeof(MemberRemoved),
+        typeof(Quotas.QuotaAllocated), typeof(Quotas.QuotaAllocationRemoved),
     ];
 
     /// <summary>The stream of a tenant's role definitions: a stable id derived from the tenant's (UUID v8, name-based).</summary>

@@ -219,6 +219,7 @@ public sealed class OrganisationStore(TenantStreams streams)
         OrganisationCreated x => x.At, OrganisationRenamed x => x.At, OrganisationAttributesUpdated x => x.At, OrganisationMoved x => x.At,
         OrganisationClosed x => x.At, RoleGranted x => x.At, GrantRevoked x => x.At, RoleDefined x => x.At, RoleRemoved x => x.At,
         PolicySet x => x.At, PolicyCleared x => x.At, MemberAdded x => x.At, MemberRemoved x => x.At,
+        Quotas.QuotaAllocated x => x.At, Quotas.QuotaAllocationRemoved x => x.At,
         _ => DateTimeOffset.MinValue,
     };
 
@@ -235,6 +236,8 @@ public sealed class OrganisationStore(TenantStreams streams)
         PolicyCleared x => x.OrganisationId,
         MemberAdded x => x.OrganisationId,
         MemberRemoved x => x.OrganisationId,
+        Quotas.QuotaAllocated x => x.OrganisationId,
+        Quotas.QuotaAllocationRemoved x => x.OrganisationId,
         RoleDefined or RoleRemoved => OrganisationEventTypes.RolesStream(tenant),
         _ => throw new ArgumentException($"{e.GetType().Name} is not an organisation event."),
     };
@@ -321,6 +324,17 @@ public sealed class OrganisationStore(TenantStreams streams)
                 batch.Add(Command($"delete from {s}.org_policies where org_id = $1 and key = $2", x.OrganisationId, x.Key));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
                 break;
+            case Quotas.QuotaAllocated x:
+                batch.Add(Command($"""
+                    insert into {s}.org_quota_allocations (tenant_id, org_id, kind, guaranteed, cap, set_at) values ($1, $2, $3, $4, $5, $6)
+                    on conflict (tenant_id, org_id, kind) do update set guaranteed = excluded.guaranteed, cap = excluded.cap, set_at = excluded.set_at
+                    """, t, x.OrganisationId, x.Kind, x.Guaranteed, (object?)x.Cap ?? DBNull.Value, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
+            case Quotas.QuotaAllocationRemoved x:
+                batch.Add(Command($"delete from {s}.org_quota_allocations where org_id = $1 and kind = $2", x.OrganisationId, x.Kind));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                break;
             case RoleDefined x:
                 batch.Add(Command($"""
                     insert into {s}.tenant_roles (tenant_id, name, description, permissions) values ($1, $2, $3, $4)
@@ -366,6 +380,11 @@ public sealed class OrganisationStore(TenantStreams streams)
         await using (var reader = await members.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.AddMember(reader.GetGuid(0), reader.GetString(1));
+        await using (var shares = new NpgsqlCommand($"select org_id, kind, guaranteed, cap, set_at from {s}.org_quota_allocations", connection))
+        await using (var reader = await shares.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Quotas.QuotaShare(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt64(3),
+                    reader.GetFieldValue<DateTimeOffset>(4)));
         await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
         await using (var reader = await roles.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))

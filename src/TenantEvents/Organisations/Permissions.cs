@@ -29,6 +29,8 @@ public static class Permissions
         ["audit.read"] = "read the audit trail",
         ["member.read"] = "see the members of organisations",
         ["billing.read"] = "see the tenant's usage and invoices",
+        ["quota.manage"] = "allocate shares of the tenant's quotas to the organisations below (held at the parent of the one allocated to)",
+        ["compute.use"] = "reserve and commit AI compute units",
     };
 
     public static bool IsKnown(string permission) => All.ContainsKey(permission);

@@ -16,13 +16,22 @@ public sealed record ScimError(int Status, string? ScimType, string Detail)
     public static ScimError Mutability(string detail) => new(400, "mutability", detail);
     public static ScimError PreconditionFailed(long actual) => new(412, null, $"The resource has changed: its version is W/\"{actual}\".");
 
-    public IResult ToResult() => new ScimJson(new JsonObject
+    /// <summary>Members beyond SCIM's (a quota refusal's figures: quota, used, limit, resetAt).</summary>
+    public IReadOnlyDictionary<string, object?>? Extra { get; init; }
+
+    public IResult ToResult()
     {
-        ["schemas"] = new JsonArray(ScimSchema.ErrorUrn),
-        ["status"] = Status.ToString(),
-        ["scimType"] = ScimType,
-        ["detail"] = Detail,
-    }, Status);
+        var body = new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchema.ErrorUrn),
+            ["status"] = Status.ToString(),
+            ["scimType"] = ScimType,
+            ["detail"] = Detail,
+        };
+        foreach (var (key, value) in Extra ?? new Dictionary<string, object?>())
+            body[key] = JsonSerializer.SerializeToNode(value, TenantEvents.Infrastructure.Json.Options);
+        return new ScimJson(body, Status);
+    }
 }
 
 /// <summary>A SCIM response: application/scim+json.</summary>

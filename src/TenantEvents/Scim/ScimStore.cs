@@ -58,6 +58,9 @@ public sealed class ScimSnapshot
     /// <summary>The users as an array (for a parallel scan), made again after a change.</summary>
     public ScimResource[] UserArray => _userArray ??= [.. Users.Values];
 
+    /// <summary>The users who may sign in (active): the tenant's licences in use.</summary>
+    public int ActiveUsers { get; private set; }
+
     public void Put(ScimResource resource)
     {
         _userArray = null;
@@ -65,6 +68,7 @@ public sealed class ScimSnapshot
         if (resource.Kind == ScimResource.User)
         {
             Users[resource.Id] = resource;
+            if (resource.Active) ActiveUsers++;
             if (resource.Text("userName") is { } name)
             {
                 _userNames[name] = resource.Id;
@@ -88,6 +92,7 @@ public sealed class ScimSnapshot
         _userArray = null;
         if (Users.Remove(id, out var user))
         {
+            if (user.Active) ActiveUsers--;
             if (user.Text("userName") is { } name && _userNames.TryGetValue(name, out var owner) && owner == id)
             {
                 _userNames.Remove(name);
@@ -118,7 +123,7 @@ public sealed record ScimChange(Guid Id, string Kind, string Operation, JsonElem
 /// tenant-sealed event), writes the sealed projection (scim_resources) and the new version; then the cached snapshot
 /// advances by the same changes. Another instance's writes show as a new version and the snapshot is loaded again.
 /// </summary>
-public sealed class ScimStore(TenantStreams streams)
+public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLedger quotas)
 {
     public const string ResourceType = "scim-resource";
     private const string SubjectPrefix = "subject:";
@@ -182,6 +187,18 @@ public sealed class ScimStore(TenantStreams streams)
         if (decision.Error is not null) return (decision.Error, []);
         if (decision.Changes.Count == 0) return (null, []);
 
+        // Licences: the active users after the change, decided under the directory lock (racing creations queue here).
+        int activeBefore, activeAfter;
+        lock (snapshot)
+        {
+            activeBefore = snapshot.ActiveUsers;
+            activeAfter = activeBefore + decision.Changes.Where(c => c.Kind == ScimResource.User).Sum(c =>
+                (c.Operation != "deleted" && c.Body is { } b && ScimValues.Property(b, "active") is not { ValueKind: JsonValueKind.False } ? 1 : 0)
+                - (snapshot.Users.TryGetValue(c.Id, out var was) && was.Active ? 1 : 0));
+        }
+        if (await quotas.CheckLicencesAsync(tenant, activeBefore, activeAfter, cancellation) is { } refusal)
+            return (new ScimError(403, null, refusal.Detail) { Extra = refusal.Figures }, []);
+
         var now = streams.Now;
         var next = version + 1;
         await using var batch = new NpgsqlBatch(connection);
@@ -232,6 +249,8 @@ public sealed class ScimStore(TenantStreams streams)
                 """, tenant.ToString(), change.Id, change.Kind, streamVersion, sealedBody.KeyVersion, sealedBody.Nonce, sealedBody.Ciphertext, created, now, next));
             applied.Add(new ScimResource(change.Id, change.Kind, streamVersion, created, now, body.Clone()));
         }
+        // The day's peak of active users (usage history), in the same transaction.
+        if (activeAfter != activeBefore) batch.BatchCommands.Add(quotas.LicencePeakCommand(activeAfter));
         batch.BatchCommands.Add(Command($"""
             insert into {Schema}.scim_versions (tenant_id, version) values ($1, $2)
             on conflict (tenant_id) do update set version = excluded.version
@@ -248,6 +267,7 @@ public sealed class ScimStore(TenantStreams streams)
             }
             snapshot.Version = next;
         }
+        if (activeAfter != activeBefore) await quotas.LicencesChangedAsync(tenant, activeAfter, cancellation);
         return (null, decision.Changes);
     }
 

@@ -14,10 +14,13 @@ using TenantEvents.Tenants.Templates;
 namespace TenantEvents.Tenants;
 
 public sealed record QuotaOverrides(int? Licences, long? AiComputeUnitsPerMonth, long? ApiCallsPerDay, long? ApiCallsPerMonth,
-    QuotaMode? Mode, List<int>? AlertThresholds)
+    QuotaMode? Mode, List<int>? AlertThresholds, Dictionary<string, QuotaMode>? Modes = null)
 {
+    /// <summary>Per-kind modes are merged over the current ones (a kind left out keeps its mode).</summary>
     public QuotaDefaults Over(QuotaDefaults d) => new(Licences ?? d.Licences, AiComputeUnitsPerMonth ?? d.AiComputeUnitsPerMonth,
-        ApiCallsPerDay ?? d.ApiCallsPerDay, ApiCallsPerMonth ?? d.ApiCallsPerMonth, Mode ?? d.Mode, AlertThresholds ?? d.AlertThresholds);
+        ApiCallsPerDay ?? d.ApiCallsPerDay, ApiCallsPerMonth ?? d.ApiCallsPerMonth, Mode ?? d.Mode, AlertThresholds ?? d.AlertThresholds,
+        Modes is null ? d.Modes : new Dictionary<string, QuotaMode>((d.Modes ?? new Dictionary<string, QuotaMode>()).Concat(Modes)
+            .GroupBy(p => p.Key).Select(g => g.Last()), StringComparer.Ordinal));
 }
 
 /// <summary>Fields a request (or a later settings update) may set over the template's defaults; absent means "keep".</summary>

@@ -180,7 +180,9 @@ public static class TenantDecisions
         && a.Quotas.ApiCallsPerDay == b.Quotas.ApiCallsPerDay
         && a.Quotas.ApiCallsPerMonth == b.Quotas.ApiCallsPerMonth
         && a.Quotas.Mode == b.Quotas.Mode
-        && a.Quotas.AlertThresholds.SequenceEqual(b.Quotas.AlertThresholds);
+        && a.Quotas.AlertThresholds.SequenceEqual(b.Quotas.AlertThresholds)
+        && (a.Quotas.Modes ?? new Dictionary<string, QuotaMode>()).OrderBy(p => p.Key, StringComparer.Ordinal)
+            .SequenceEqual((b.Quotas.Modes ?? new Dictionary<string, QuotaMode>()).OrderBy(p => p.Key, StringComparer.Ordinal));
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 

@@ -21,13 +21,18 @@ public sealed record Contact(string Name, string Email, string? Role = null, Gui
     public Contact AsErased() => this with { Name = ErasedText, Email = ErasedText, Erased = true };
 }
 
+/// <summary>
+/// A tenant's quotas: licences (active users), AI compute units per month, API calls per day and per month; hard or
+/// observe-only (<see cref="Mode"/>, or per kind in <see cref="Modes"/>); alert thresholds in percent of each limit.
+/// </summary>
 public sealed record QuotaDefaults(
     int Licences,
     long AiComputeUnitsPerMonth,
     long ApiCallsPerDay,
     long ApiCallsPerMonth,
     QuotaMode Mode,
-    IReadOnlyList<int> AlertThresholds);
+    IReadOnlyList<int> AlertThresholds,
+    IReadOnlyDictionary<string, QuotaMode>? Modes = null);
 
 public enum QuotaMode { Hard, ObserveOnly }
 

@@ -126,6 +126,13 @@ public static partial class TenantRules
         if (q.AiComputeUnitsPerMonth < 0) errors.Add(new FieldError($"{prefix}quotas.aiComputeUnitsPerMonth", "negative", "may not be negative."));
         if (q.ApiCallsPerDay < 0) errors.Add(new FieldError($"{prefix}quotas.apiCallsPerDay", "negative", "may not be negative."));
         if (q.ApiCallsPerMonth < 0) errors.Add(new FieldError($"{prefix}quotas.apiCallsPerMonth", "negative", "may not be negative."));
+        foreach (var (field, value) in new[] { ("licences", q.Licences), ("aiComputeUnitsPerMonth", q.AiComputeUnitsPerMonth),
+                     ("apiCallsPerDay", q.ApiCallsPerDay), ("apiCallsPerMonth", q.ApiCallsPerMonth) })
+            if (value > Quotas.QuotaKinds.MaximumOf(field))
+                errors.Add(new FieldError($"{prefix}quotas.{field}", "too-large", $"may be at most {Quotas.QuotaKinds.MaximumOf(field):N0}."));
+        foreach (var kind in (q.Modes ?? new Dictionary<string, QuotaMode>()).Keys.Where(k => !Quotas.QuotaKinds.IsKnown(k)))
+            errors.Add(new FieldError($"{prefix}quotas.modes", "unknown-quota-kind",
+                $"'{kind}' is not a quota kind (known: {string.Join(", ", Quotas.QuotaKinds.All)})."));
         if (q.ApiCallsPerDay > q.ApiCallsPerMonth)
             errors.Add(new FieldError($"{prefix}quotas.apiCallsPerDay", "exceeds-monthly", "may not exceed the monthly API call quota."));
         if (q.AlertThresholds.Count == 0 || q.AlertThresholds.Any(t => t is < 1 or > 100) || !q.AlertThresholds.SequenceEqual(q.AlertThresholds.Order().Distinct()))

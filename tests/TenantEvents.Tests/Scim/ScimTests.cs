@@ -315,7 +315,8 @@ public class ScimTests(AppFixture fixture) : IntegrationTest(fixture)
     {
         var (tenant, scim, _, _) = await TenantWithScim();
         // A second instance's view of the directory, over the same database.
-        var other = new TenantEvents.Scim.ScimStore(Fixture.Host.Services.GetRequiredService<TenantEvents.Tenants.TenantStreams>());
+        var other = new TenantEvents.Scim.ScimStore(Fixture.Host.Services.GetRequiredService<TenantEvents.Tenants.TenantStreams>(),
+            Fixture.Host.Services.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
         var first = (await scim.Post("/Users", Barbara("first@example.com", "first"))).Str("id");
         var second = (await scim.Post("/Users", Barbara("second@example.com", "second"))).Str("id");
         (await other.ReadAsync(tenant, s => s.Users.Count, CancellationToken.None)).ShouldBe(2);

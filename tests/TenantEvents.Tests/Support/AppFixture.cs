@@ -36,7 +36,14 @@ public class AppFixture : IAsyncLifetime
         System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
         TestDatabase.ConfigureZones();
         await TestDatabase.Migrate();
-        Host = await AlbaHost.For<Program>(builder =>
+        Host = await StartHost();
+        TokenKey = DevTokenKeyFile.Load(DataFolder);
+    }
+
+    /// <summary>A service instance over the test database, with the business clock and data folder of this fixture.</summary>
+    private async Task<IAlbaHost> StartHost(IDictionary<string, string>? settings = null)
+    {
+        var host = await AlbaHost.For<Program>(builder =>
         {
             builder.UseEnvironment(Environment);
             // Per-fixture settings go through the builder, not process-wide environment variables: two fixtures start
@@ -48,6 +55,9 @@ public class AppFixture : IAsyncLifetime
             // Checkpoints on demand only: the audit job's rounds are run by the tests that test them.
             builder.UseSetting("TenantEvents:AuditCheckpointInterval", "01:00:00");
             builder.UseSetting("TenantEvents:AuditLedgerInterval", "01:00:00");
+            // Quota usage is flushed by the tests that read it (no timing in tests).
+            builder.UseSetting("TenantEvents:QuotaFlushInterval", "01:00:00");
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.ConfigureServices(services =>
             {
                 services.RemoveAll<Clock>();
@@ -56,9 +66,39 @@ public class AppFixture : IAsyncLifetime
                 services.DisableAllExternalWolverineTransports();
             });
         });
-        TokenKey = DevTokenKeyFile.Load(DataFolder);
         // As under Kestrel, a synchronous write to a request or response is an error here too (Alba allows it).
-        if (Host.Server is Microsoft.AspNetCore.TestHost.TestServer server) server.AllowSynchronousIO = false;
+        if (host.Server is Microsoft.AspNetCore.TestHost.TestServer server) server.AllowSynchronousIO = false;
+        return host;
+    }
+
+    private IAlbaHost? _second;
+
+    /// <summary>
+    /// A second service instance on the same database (started on first use): for what must hold across instances.
+    /// Its fair share is small (20 requests a second, bursts of 20) so that fair share can be seen at work.
+    /// </summary>
+    public async Task<IAlbaHost> SecondHost()
+    {
+        await _providersGate.WaitAsync();
+        try
+        {
+            return _second ??= await StartHost(new Dictionary<string, string>
+            {
+                ["TenantEvents:FairShareRequestsPerSecond"] = "20",
+                ["TenantEvents:FairShareBurst"] = "20",
+            });
+        }
+        finally
+        {
+            _providersGate.Release();
+        }
+    }
+
+    public HttpClient SecondClient(IAlbaHost host, string? token = null)
+    {
+        var client = host.Server.CreateClient();
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
     }
 
     private readonly SemaphoreSlim _providersGate = new(1, 1);
@@ -82,6 +122,11 @@ public class AppFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         foreach (var provider in _providers) await provider.DisposeAsync();
+        if (_second is not null)
+        {
+            await _second.StopAsync();
+            await _second.DisposeAsync();
+        }
         await Host.StopAsync();
         await Host.DisposeAsync();
         try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { }
@@ -242,7 +287,7 @@ public static class TestDatabase
                   select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
                   where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in ('tenant_data_keys', 'subject_data_keys',
                     'tenant_placements', 'tenant_slugs', 'idempotency_records', 'oauth_clients', 'credential_revocations', 'identity_issuers',
-                    'audit_log', 'audit_pending', 'audit_checkpoints', 'audit_positions', 'audit_entries', 'audit_stream_states', 'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
+                    'audit_log', 'audit_pending', 'audit_checkpoints', 'audit_positions', 'audit_entries', 'audit_stream_states', 'org_quota_allocations', 'quota_usage', 'usage_daily', 'quota_alerts', 'ai_reservations', 'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
                   execute 'truncate ' || t;
                 end $$
                 """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);

@@ -3,6 +3,8 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Organisations;
+using TenantEvents.Quotas;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 using Wolverine.Runtime;
@@ -14,12 +16,16 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class PATCH_api_tenants_tenantId_settings : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
+        private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public PATCH_api_tenants_tenantId_settings(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public PATCH_api_tenants_tenantId_settings(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _organisationStore = organisationStore;
+            _quotaLedger = quotaLedger;
             _tenantStreams = tenantStreams;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -45,7 +51,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.UpdateTenantSettingsEndpoint.Patch(tenantId, command, httpContext, _tenantStreams, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.UpdateTenantSettingsEndpoint.Patch(tenantId, command, httpContext, _tenantStreams, _organisationStore, _quotaLedger, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Organisations;
+using TenantEvents.Quotas;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 using Wolverine.Runtime;
@@ -16,13 +17,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
+        private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_tenants_tenantId_organisations_orgId_move(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_organisations_orgId_move(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _organisationStore = organisationStore;
+            _quotaLedger = quotaLedger;
             _tenantStreams = tenantStreams;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -60,7 +63,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Organisations.MoveOrganisationEndpoint.Post(tenantId, orgId, command, httpContext, _tenantStreams, _organisationStore, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Organisations.MoveOrganisationEndpoint.Post(tenantId, orgId, command, httpContext, _tenantStreams, _organisationStore, _quotaLedger, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -1,0 +1,80 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Infrastructure;
+using TenantEvents.Organisations;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Quotas;
+
+public sealed record AllocateQuota(long? Guaranteed, long? Cap);
+
+/// <summary>An organisation's share of a quota as the API shows it.</summary>
+public sealed record AllocationView(Guid OrganisationId, string Kind, long Guaranteed, long? Cap, Guid? CarvedOutOf, DateTimeOffset SetAt);
+
+public static class AllocateQuotaEndpoint
+{
+    /// <summary>
+    /// Allocates a share of one of the tenant's quotas to an organisation (and its subtree): guaranteed units carved out
+    /// of its nearest allocated ancestor (or the tenant's limit), and an optional cap. 409 when the shares under that
+    /// ancestor would no longer fit, or the organisation's own allocated descendants would not fit in it. Needs
+    /// quota.manage at the organisation's parent: an organisation's administrators cannot raise their own share.
+    /// </summary>
+    [WolverinePut("/api/tenants/{tenantId}/organisations/{orgId}/quotas/{kind}", OperationId = "AllocateQuota")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Put(Guid tenantId, Guid orgId, string kind, AllocateQuota? command, HttpContext http, TenantStreams streams,
+        OrganisationStore store, QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+    {
+        if (command is null) return Problem.Malformed("The body must be a JSON object: {\"guaranteed\": n, \"cap\": m}.").ToResult();
+        var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
+        return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
+            {
+                if (Authorise(standing, graph, orgId) is { } no) return OrgDecision.Refuse(no);
+                var errors = QuotaDecisions.Validate(kind, command.Guaranteed, command.Cap);
+                if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+                return QuotaDecisions.Allocate(graph, orgId, kind, command.Guaranteed!.Value, command.Cap, policy!.Limit(kind), standing.Actor, streams.Now);
+            },
+            async _ =>
+            {
+                quotas.Invalidate(tenantId);
+                return Results.Json(await store.ReadAsync(tenantId, g => View(g, orgId, kind, policy!.Limit(kind)), cancellation), Json.Options);
+            }, cancellation);
+    }
+
+    /// <summary>The share goes back to the ancestor it was carved out of (409 if the organisations below it would then not fit there).</summary>
+    [WolverineDelete("/api/tenants/{tenantId}/organisations/{orgId}/quotas/{kind}", OperationId = "RemoveQuotaAllocation")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Delete(Guid tenantId, Guid orgId, string kind, HttpContext http, TenantStreams streams,
+        OrganisationStore store, QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+    {
+        var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
+        return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
+            {
+                if (Authorise(standing, graph, orgId) is { } no) return OrgDecision.Refuse(no);
+                if (!QuotaKinds.IsKnown(kind))
+                    return OrgDecision.Refuse(Problem.Validation("kind", "unknown-quota-kind", $"'{kind}' is not a quota kind (known: {string.Join(", ", QuotaKinds.All)})."));
+                return QuotaDecisions.Remove(graph, orgId, kind, policy!.Limit(kind), standing.Actor, streams.Now);
+            },
+            _ =>
+            {
+                quotas.Invalidate(tenantId);
+                return Task.FromResult(Results.NoContent());
+            }, cancellation);
+    }
+
+    /// <summary>404 for an organisation the caller cannot see; 403 without quota.manage at its parent (the root's share is the tenant administrators' to set).</summary>
+    private static Problem? Authorise(Standing standing, AccessGraph graph, Guid org)
+    {
+        if (graph.Find(org) is not { } node || !standing.CanSee(graph, org)) return Problem.NotFound("organisation");
+        if (standing.Everything) return null;
+        return node.ParentId is { } parent && standing.Can(graph, "quota.manage", parent) ? null
+            : Problem.Forbidden("Allocating to an organisation needs quota.manage at its parent.").With("permission", "quota.manage");
+    }
+
+    public static AllocationView? View(AccessGraph graph, Guid org, string kind, long limit)
+    {
+        if (graph.AllocationOf(org, kind) is not { } share) return null;
+        var tree = AllocationTree.Build(graph, kind, limit);
+        return new AllocationView(org, kind, share.Guaranteed, share.Cap, tree.AllocatedParentOf(org), share.At);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+
+namespace TenantEvents.Quotas;
+
+/// <summary>
+/// Fair share: a token bucket per tenant on each instance (<see cref="TenantEventsOptions.FairShareRequestsPerSecond"/>,
+/// <see cref="TenantEventsOptions.FairShareBurst"/>), so that one tenant's flood is turned away at the door, cheaply,
+/// before it reaches the handlers, the database or the other tenants' share of the threads.
+/// </summary>
+public sealed class FairShare : IDisposable
+{
+    private readonly PartitionedRateLimiter<Guid>? _limiter;
+
+    public FairShare(TenantEventsOptions options)
+    {
+        if (options.FairShareRequestsPerSecond <= 0) return;
+        // Refilled ten times a second: smoother than whole seconds, and the Retry-After it gives is short.
+        var perTick = Math.Max(1, options.FairShareRequestsPerSecond / 10);
+        _limiter = PartitionedRateLimiter.Create<Guid, Guid>(tenant => RateLimitPartition.GetTokenBucketLimiter(tenant, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = Math.Max(options.FairShareBurst, perTick),
+            TokensPerPeriod = perTick,
+            ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
+    }
+
+    /// <summary>Whether the tenant may make a request now; otherwise how long to wait.</summary>
+    public bool TryEnter(Guid tenant, out TimeSpan retryAfter)
+    {
+        retryAfter = TimeSpan.Zero;
+        if (_limiter is null) return true;
+        using var lease = _limiter.AttemptAcquire(tenant);
+        if (lease.IsAcquired) return true;
+        retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+        return false;
+    }
+
+    public void Dispose() => _limiter?.Dispose();
+}
+
+/// <summary>
+/// Every request of a tenant's caller (its users, service accounts, directory) passes here after authentication: first
+/// its tenant's fair share (429 rate-limited), then its API call quotas, charged at the organisation the route names
+/// (429 quota-exceeded with the figures and Retry-After = when the period resets). Counting is in memory
+/// (<see cref="QuotaLedger"/>): no event, no database write per request. Platform staff and anonymous requests are not
+/// a tenant's calls and pass.
+/// </summary>
+public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, Clock clock)
+{
+    public async Task InvokeAsync(HttpContext http)
+    {
+        if (http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
+            || http.User.Identity?.IsAuthenticated != true)
+        {
+            await next(http);
+            return;
+        }
+        if (!fairShare.TryEnter(tenant, out var wait))
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await new Problem("rate-limited", 429, "Too many requests from this tenant",
+                    $"The tenant's share of this service is used up for the moment; retry after {seconds} s.")
+                .With("retryAfterSeconds", seconds).ToResult().ExecuteAsync(http);
+            return;
+        }
+        Guid? organisation = http.GetRouteValue("orgId") is string org && Guid.TryParse(org, out var o) ? o : null;
+        if (await ledger.ChargeApiCallAsync(tenant, organisation, http.RequestAborted) is { } refusal)
+        {
+            var seconds = Math.Max(1, (long)Math.Ceiling((refusal.ResetAt - clock.UtcNow).TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await refusal.ToProblem(429).ToResult().ExecuteAsync(http);
+            return;
+        }
+        await next(http);
+    }
+}

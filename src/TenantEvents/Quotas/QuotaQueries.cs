@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Authorization;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Organisations;
+using TenantEvents.Scim;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+
+namespace TenantEvents.Quotas;
+
+public sealed record OrganisationUsage(Guid? OrganisationId, long Used, long Held);
+
+public sealed record AllocationUsage(Guid OrganisationId, long Guaranteed, long? Cap, Guid? CarvedOutOf, long Load, long Free);
+
+/// <summary>One quota now: limit, mode, period, what is used and held, and how it is spread over the organisations.</summary>
+public sealed record QuotaUsage(string Kind, string Unit, long Limit, string Mode, IReadOnlyList<int> AlertThresholds, DateTimeOffset PeriodStart,
+    DateTimeOffset ResetAt, long Used, long Held, long Remaining, double PercentUsed, IReadOnlyList<AllocationUsage> Allocations,
+    IReadOnlyList<OrganisationUsage> ByOrganisation);
+
+public sealed record TenantQuotaUsage(Guid TenantId, DateTimeOffset At, IReadOnlyList<QuotaUsage> Quotas);
+
+public sealed record UsageDay(DateOnly Day, long Amount);
+
+public sealed record UsageHistory(Guid TenantId, string Metric, Guid? OrganisationId, DateOnly From, DateOnly To, IReadOnlyList<UsageDay> Days);
+
+public sealed record QuotaAlert(string Kind, DateTimeOffset PeriodStart, int Threshold, long Used, long Limit, DateTimeOffset RaisedAt);
+
+/// <summary>
+/// Usage against limits, per tenant and organisation; daily usage history (JSON or CSV); the alerts raised. For the
+/// platform's staff, the tenant's administrators, and members holding billing.read at the root.
+/// </summary>
+public static class QuotaQueries
+{
+    public const string Permission = "billing.read";
+
+    private static async Task<IResult?> Refuse(HttpContext http, TenantStreams streams, OrganisationStore store, Guid tenantId, CancellationToken cancellation)
+    {
+        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
+        if (refusal is not null) return refusal;
+        if (standing!.Everything || standing.ReadEverything) return null;
+        var allowed = await store.ReadAsync(tenantId, g => g.Root is { } root && standing.Can(g, Permission, root), cancellation);
+        return allowed ? null
+            : Problem.Forbidden($"Reading the tenant's usage needs {Permission} at its root organisation.").With("permission", Permission).ToResult();
+    }
+
+    [WolverineGet("/api/tenants/{tenantId}/quotas", OperationId = "GetQuotaUsage")]
+    [Authorize(Roles = OrgHttp.Roles)]
+    public static async Task<IResult> Usage(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
+        ScimStore scim, CancellationToken cancellation)
+    {
+        if (await Refuse(http, streams, store, tenantId, cancellation) is { } no) return no;
+        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
+        var counters = await quotas.CountersAsync(tenantId, cancellation);
+        var active = await scim.ReadAsync(tenantId, s => s.ActiveUsers, cancellation);
+        var now = streams.Now;
+        var list = new List<QuotaUsage>();
+        foreach (var kind in QuotaKinds.All)
+        {
+            var limit = policy.Limit(kind);
+            var (start, end) = QuotaKinds.PeriodAt(kind, now);
+            var tree = policy.Trees[kind];
+            var rows = counters.GetValueOrDefault(kind) ?? new Dictionary<Guid, (long Used, long Held)>();
+            long used = kind == QuotaKinds.Licences ? active : rows.Values.Sum(r => r.Used);
+            long held = rows.Values.Sum(r => r.Held);
+            var loads = tree.Loads(rows.ToDictionary(r => r.Key, r => r.Value.Used + r.Value.Held));
+            var allocations = tree.Shares.Values.OrderBy(s => s.OrganisationId)
+                .Select(s => new AllocationUsage(s.OrganisationId, s.Guaranteed, s.Cap, tree.AllocatedParentOf(s.OrganisationId),
+                    loads.GetValueOrDefault(s.OrganisationId), tree.Free(s.OrganisationId, loads)))
+                .ToList();
+            list.Add(new QuotaUsage(kind, QuotaKinds.UnitOf(kind), limit, QuotaKinds.ModeName(policy.Mode(kind)), policy.Quotas.AlertThresholds, start, end,
+                used, held, Math.Max(0, limit - used - held), limit == 0 ? 0 : Math.Round(100.0 * used / limit, 2), allocations,
+                rows.OrderBy(r => r.Key).Select(r => new OrganisationUsage(r.Key == Guid.Empty ? null : r.Key, r.Value.Used, r.Value.Held)).ToList()));
+        }
+        return Results.Json(new TenantQuotaUsage(tenantId, now, list), Json.Options);
+    }
+
+    /// <summary>
+    /// Daily usage: metric apiCalls (calls), aiCompute (units committed) or licences (the day's peak of active users),
+    /// from..to (UTC dates, at most 366 days; default the last 30), optionally of one organisation; CSV with
+    /// format=csv or Accept: text/csv.
+    /// </summary>
+    [WolverineGet("/api/tenants/{tenantId}/quotas/history", OperationId = "GetUsageHistory")]
+    [Authorize(Roles = OrgHttp.Roles)]
+    public static async Task<IResult> History(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
+        CancellationToken cancellation)
+    {
+        if (await Refuse(http, streams, store, tenantId, cancellation) is { } no) return no;
+        var query = http.Request.Query;
+        var errors = new List<FieldError>();
+        var metric = query["metric"].ToString() is { Length: > 0 } m ? m : "apiCalls";
+        if (!QuotaKinds.Metrics.Contains(metric))
+            errors.Add(new FieldError("metric", "unknown-metric", $"'{metric}' is not a usage metric (known: {string.Join(", ", QuotaKinds.Metrics)})."));
+        var today = DateOnly.FromDateTime(streams.Now.UtcDateTime);
+        var to = Date(query["to"], "to", today, errors);
+        var from = Date(query["from"], "from", to.AddDays(-29), errors);
+        if (errors.Count == 0 && from > to) errors.Add(new FieldError("from", "after-to", "must not be after to."));
+        if (errors.Count == 0 && to.DayNumber - from.DayNumber >= 366) errors.Add(new FieldError("from", "range-too-long", "from..to may span at most 366 days."));
+        Guid? org = null;
+        if (query["organisationId"].ToString() is { Length: > 0 } o)
+        {
+            if (Guid.TryParse(o, out var id)) org = id;
+            else errors.Add(new FieldError("organisationId", "invalid-id", "must be an organisation's UUID."));
+        }
+        var format = query["format"].ToString();
+        if (format is { Length: > 0 } and not ("json" or "csv")) errors.Add(new FieldError("format", "unknown-format", "must be json or csv."));
+        if (errors.Count > 0) return Problem.Validation(errors).ToResult();
+        if (org is { } wanted && !await store.ReadAsync(tenantId, g => g.Find(wanted) is not null, cancellation))
+            return Problem.NotFound("organisation").ToResult();
+
+        await quotas.FlushAsync(cancellation, tenantId);
+        var amounts = new Dictionary<DateOnly, long>();
+        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        {
+            await using var read = new NpgsqlCommand($"""
+                select day, {(metric == "licences" ? "max" : "sum")}(amount)::bigint from {streams.Options.DatabaseSchema}.usage_daily
+                where metric = $1 and day between $2 and $3 {(org is null ? "" : "and org_id = $4")} group by day
+                """, scope.Connection, scope.Transaction);
+            read.Parameters.Add(new NpgsqlParameter { Value = metric });
+            read.Parameters.Add(new NpgsqlParameter { Value = from });
+            read.Parameters.Add(new NpgsqlParameter { Value = to });
+            if (org is { } id) read.Parameters.Add(new NpgsqlParameter { Value = id });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation)) amounts[reader.GetFieldValue<DateOnly>(0)] = reader.GetInt64(1);
+        }
+        var days = Enumerable.Range(0, to.DayNumber - from.DayNumber + 1).Select(i => from.AddDays(i))
+            .Select(d => new UsageDay(d, amounts.GetValueOrDefault(d))).ToList();
+        var csv = format == "csv" || (format.Length == 0 && http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType == "text/csv"));
+        if (!csv) return Results.Json(new UsageHistory(tenantId, metric, org, from, to, days), Json.Options);
+        var text = new StringBuilder("day,metric,amount\r\n");
+        foreach (var d in days) text.Append(d.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Append(',').Append(metric).Append(',')
+            .Append(d.Amount.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        return Results.Text(text.ToString(), "text/csv; charset=utf-8");
+    }
+
+    /// <summary>The thresholds each quota has reached, newest first (one per threshold per period).</summary>
+    [WolverineGet("/api/tenants/{tenantId}/quotas/alerts", OperationId = "GetQuotaAlerts")]
+    [Authorize(Roles = OrgHttp.Roles)]
+    public static async Task<IResult> Alerts(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, CancellationToken cancellation)
+    {
+        if (await Refuse(http, streams, store, tenantId, cancellation) is { } no) return no;
+        var kind = http.Request.Query["kind"].ToString();
+        if (kind.Length > 0 && !QuotaKinds.IsKnown(kind))
+            return Problem.Validation("kind", "unknown-quota-kind", $"'{kind}' is not a quota kind (known: {string.Join(", ", QuotaKinds.All)}).").ToResult();
+        var alerts = new List<QuotaAlert>();
+        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        {
+            await using var read = new NpgsqlCommand($"""
+                select kind, period_start, threshold, used, quota_limit, raised_at from {streams.Options.DatabaseSchema}.quota_alerts
+                where $1 = '' or kind = $1 order by raised_at desc, kind, threshold desc limit 1000
+                """, scope.Connection, scope.Transaction);
+            read.Parameters.Add(new NpgsqlParameter { Value = kind });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                alerts.Add(new QuotaAlert(reader.GetString(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt32(2), reader.GetInt64(3),
+                    reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5)));
+        }
+        return Results.Json(new { items = alerts }, Json.Options);
+    }
+
+    private static DateOnly Date(Microsoft.Extensions.Primitives.StringValues value, string field, DateOnly fallback, List<FieldError> errors)
+    {
+        if (value.ToString() is not { Length: > 0 } text) return fallback;
+        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day)) return day;
+        errors.Add(new FieldError(field, "invalid-date", "must be a date, yyyy-MM-dd (UTC)."));
+        return fallback;
+    }
+}
