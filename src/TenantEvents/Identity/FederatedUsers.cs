@@ -52,8 +52,13 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
             : default, cancellation);
         if (!found.Found)
         {
-            await ProvisionAsync(tenant, subject, email, principal.FindFirst(Claims.Name)?.Value, cancellation);
-            return principal;
+            var error = await ProvisionAsync(tenant, subject, email, principal.FindFirst(Claims.Name)?.Value, cancellation);
+            if (error is not { Status: 403, Extra: { } figures }) return principal;
+            // No licence free for a new person: authenticated, but every request answers 403 with the figures
+            // (Quotas/ApiMetering.cs). A copy: the verified principal itself is cached for the token's next requests.
+            var refused = new ClaimsIdentity(principal.Claims, principal.Identity!.AuthenticationType, Claims.Subject, Claims.Role);
+            refused.AddClaim(new Claim(Claims.QuotaRefusal, JsonSerializer.Serialize(figures, TenantEvents.Infrastructure.Json.Options)));
+            return new ClaimsPrincipal(refused);
         }
         if (!found.Active) return null;
         if (found.Groups.Count == 0) return principal;
@@ -70,7 +75,7 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
     }
 
     /// <summary>First sign-in: the person's user record, made by the federation (a concurrent first request may win; fine).</summary>
-    private async Task ProvisionAsync(Guid tenant, string subject, string? email, string? name, CancellationToken cancellation)
+    private async Task<ScimError?> ProvisionAsync(Guid tenant, string subject, string? email, string? name, CancellationToken cancellation)
     {
         var user = new JsonObject
         {
@@ -89,5 +94,6 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
                 : ScimDecision.Make(new ScimChange(Guid.CreateVersion7(), ScimResource.User, "created", body)), cancellation);
         await context.FlushOutgoingMessagesAsync();
         if (error is not null) log.LogWarning("Could not record the first sign-in of {Subject} in tenant {Tenant}: {Error}", subject, tenant, error.Detail);
+        return error;
     }
 }

@@ -89,6 +89,9 @@ public sealed class TenantEventsOptions
     /// <summary>How often each instance reads credential revocations made by the others.</summary>
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Meter tenants' API calls and apply fair share (off only to measure what metering costs: `make bench BENCH_ARGS=--quotas`).</summary>
+    public bool QuotaMetering { get; set; } = true;
+
     /// <summary>How often each instance writes the API calls it counted and gives back the quota it holds unused.</summary>
     public TimeSpan QuotaFlushInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -96,7 +99,7 @@ public sealed class TenantEventsOptions
     public TimeSpan QuotaPolicyRefresh { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Most API calls an instance takes from a quota at once (fewer near the limit, down to one).</summary>
-    public int QuotaMaxLease { get; set; } = 256;
+    public int QuotaMaxLease { get; set; } = 1000;
 
     /// <summary>Per-tenant fair share on each instance: requests per second (0 turns fair share off).</summary>
     public int FairShareRequestsPerSecond { get; set; } = 200;

@@ -50,14 +50,24 @@ public sealed class FairShare : IDisposable
 /// (<see cref="QuotaLedger"/>): no event, no database write per request. Platform staff and anonymous requests are not
 /// a tenant's calls and pass.
 /// </summary>
-public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, Clock clock)
+public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, Clock clock, TenantEventsOptions options)
 {
     public async Task InvokeAsync(HttpContext http)
     {
-        if (http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
+        if (!options.QuotaMetering || http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
             || http.User.Identity?.IsAuthenticated != true)
         {
             await next(http);
+            return;
+        }
+        if (http.User.FindFirst(Claims.QuotaRefusal)?.Value is { } licence)
+        {
+            // A person the directory could not record at first sign-in: no licence was free.
+            var figures = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, System.Text.Json.JsonElement>>(licence, Json.Options)!;
+            var problem = new Problem("quota-exceeded", 403, "A quota is exhausted",
+                "No licence is free for you: the tenant's licences are all held by active users. Ask your administrator.");
+            foreach (var (key, value) in figures.Where(f => f.Key != "type")) problem.With(key, value);
+            await problem.ToResult().ExecuteAsync(http);
             return;
         }
         if (!fairShare.TryEnter(tenant, out var wait))

@@ -38,8 +38,9 @@ public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quot
 /// someone and not yet used. Each instance takes API call capacity in leases: under the tenant's quota lock it reads the
 /// period's counters, works out with the allocation tree how much may still be charged at the organisation, and holds a
 /// lease of up to a sixteenth of that (at most <see cref="TenantEventsOptions.QuotaMaxLease"/>, at least the one call
-/// asked for). Calls are then counted against the lease in memory. Every flush (<see cref="TenantEventsOptions.QuotaFlushInterval"/>)
-/// turns what was used into <c>used</c>, gives the rest of each lease back and adds the calls to the daily history.
+/// asked for). Calls are then counted against the lease in memory; a busy bucket takes its next lease in the background
+/// before this one runs out. Every flush (<see cref="TenantEventsOptions.QuotaFlushInterval"/>) turns what was used into
+/// <c>used</c>, gives back the leases of buckets that were idle since the last flush and adds the calls to the daily history.
 /// Since no instance can use capacity it does not hold, several instances never admit more than the limit between them;
 /// near the limit leases shrink to one call, so the last units go exactly. The cost: a lease another instance holds and
 /// has not used yet is not available here until its next flush.
@@ -120,6 +121,9 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
     {
         public long Available;
         public long Consumed;
+        public long LastLease;
+        public bool Refilling;
+        public bool UsedSinceFlush;
         public readonly DateTimeOffset End = end;
         public readonly SemaphoreSlim Gate = new(1, 1);
     }
@@ -143,7 +147,8 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             var org = organisation is { } o && tree.Contains(o) ? o : Guid.Empty;
             var (start, end) = QuotaKinds.PeriodAt(kind, now);
             var bucket = _buckets.GetOrAdd(new BucketKey(tenant, kind, start, org), _ => new Bucket(end));
-            if (!TryTake(bucket))
+            if (TryTake(bucket)) MaybeRefill(policy, kind, start, org, bucket);
+            else
             {
                 var refusal = await TakeSlowAsync(policy, kind, start, end, org, bucket, cancellation);
                 if (refusal is not null)
@@ -164,8 +169,44 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             if (bucket.Available <= 0) return false;
             bucket.Available--;
             bucket.Consumed++;
+            bucket.UsedSinceFlush = true;
             return true;
         }
+    }
+
+    /// <summary>
+    /// A busy bucket (its last lease was large, i.e. the quota is far from exhausted) takes its next lease in the
+    /// background when three quarters of the last one are used, so its callers never wait for the database.
+    /// </summary>
+    private void MaybeRefill(TenantQuotas policy, string kind, DateTimeOffset start, Guid org, Bucket bucket)
+    {
+        lock (bucket)
+        {
+            if (bucket.Refilling || bucket.LastLease < 16 || bucket.Available * 4 > bucket.LastLease) return;
+            bucket.Refilling = true;
+        }
+        _ = Task.Run(async () =>
+        {
+            await bucket.Gate.WaitAsync();
+            try
+            {
+                var (granted, _) = await LeaseAsync(policy, kind, start, org, 1, CancellationToken.None);
+                lock (bucket)
+                {
+                    bucket.Available += granted;
+                    bucket.LastLease = granted;
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                log.LogWarning(e, "Could not take the next quota lease of tenant {Tenant} ahead of time", policy.TenantId);
+            }
+            finally
+            {
+                lock (bucket) bucket.Refilling = false;
+                bucket.Gate.Release();
+            }
+        });
     }
 
     private async Task<QuotaRefusal?> TakeSlowAsync(TenantQuotas policy, string kind, DateTimeOffset start, DateTimeOffset end, Guid org,
@@ -179,10 +220,12 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             lock (bucket)
             {
                 bucket.Available += granted;
+                bucket.LastLease = granted;
                 if (bucket.Available > 0)
                 {
                     bucket.Available--;
                     bucket.Consumed++;
+                    bucket.UsedSinceFlush = true;
                     return null;
                 }
             }
@@ -373,10 +416,12 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             long consumed, returned;
             lock (bucket)
             {
+                // A bucket in use keeps its lease; an idle one gives it back (so another instance may have it).
                 consumed = bucket.Consumed;
-                returned = bucket.Available;
+                returned = bucket.UsedSinceFlush && only is null ? 0 : bucket.Available;
                 bucket.Consumed = 0;
-                bucket.Available = 0;
+                bucket.Available -= returned;
+                bucket.UsedSinceFlush = false;
             }
             if (consumed == 0 && returned == 0)
             {

@@ -265,6 +265,31 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_first_sign_in_with_no_licence_free_is_refused_with_403_and_the_figures_until_one_is_freed()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        (await Admin.Patch($"/api/tenants/{a}/settings", new { quotas = new { licences = 1 } })).ShouldBe(HttpStatusCode.OK);
+        var erin = Fixture.Client(await idpA.UserTokenAsync("erin", AudienceA, ["it-admins"], "erin@agency-a.gov"));
+        (await erin.Get($"/api/tenants/{a}/organisations/{root}")).ShouldBe(HttpStatusCode.OK); // recorded: the one licence
+        var frank = Fixture.Client(await idpA.UserTokenAsync("frank", AudienceA, ["it-admins"], "frank@agency-a.gov"));
+        var refused = await frank.Get($"/api/tenants/{a}/organisations/{root}");
+        refused.ShouldBeProblem(HttpStatusCode.Forbidden, "quota-exceeded");
+        refused.Json.GetProperty("quota").GetString().ShouldBe("licences");
+        refused.Json.GetProperty("used").GetInt64().ShouldBe(1);
+        refused.Json.GetProperty("limit").GetInt64().ShouldBe(1);
+        // A licence is freed (erin deactivated by the directory): frank's next request records him and is served.
+        var scimAccount = (await TenantAdminOf(a).Post($"/api/tenants/{a}/service-accounts", new { name = "directory", scopes = new[] { "scim.provision" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        var scim = Fixture.Client(scimAccount.Str("scimToken"));
+        var erinId = (await scim.Get($"/api/tenants/{a}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"erin\""))).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("Resources")[0].GetProperty("id").GetString();
+        (await scim.Patch($"/api/tenants/{a}/scim/v2/Users/{erinId}", new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "replace", path = "active", value = (object)false } } })).ShouldBe(HttpStatusCode.OK);
+        (await frank.Get($"/api/tenants/{a}/organisations/{root}")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task federated_users_appear_in_the_directory_and_the_directory_decides_who_signs_in_and_their_groups()
     {
         var (a, _, idpA, _) = await TwoFederatedTenants();

@@ -52,14 +52,14 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     }
 
     [Fact]
-    public async Task counts_from_both_instances_add_up_and_unused_leases_are_given_back_at_the_flush()
+    public async Task counts_from_both_instances_add_up_and_idle_leases_are_given_back_at_the_flush()
     {
         var tenant = await TenantWith(new { apiCallsPerDay = 100_000 });
         var (one, two, ledgerOne, ledgerTwo) = await Instances(tenant);
         for (var i = 0; i < 7; i++) (await one.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         for (var i = 0; i < 5; i++) (await two.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
-        await ledgerOne.FlushAsync(default);
-        await ledgerTwo.FlushAsync(default);
+        // The first flush writes the counts; a bucket that was busy keeps its lease until a flush finds it idle.
+        foreach (var ledger in new[] { ledgerOne, ledgerTwo, ledgerOne, ledgerTwo }) await ledger.FlushAsync(default);
         var usage = (await Admin.Get($"/api/tenants/{tenant}/quotas")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("quotas").EnumerateArray()
             .Single(q => q.GetProperty("kind").GetString() == QuotaKinds.ApiCallsPerDay);
         usage.GetProperty("used").GetInt64().ShouldBe(12);

@@ -39,6 +39,9 @@ public static class Claims
     /// <summary>What kind of caller the token stands for: user (a person) or service (a service account).</summary>
     public const string Kind = "kind";
 
+    /// <summary>Set on a federated person who could not be given a licence at first sign-in: the refusal's figures (JSON).</summary>
+    public const string QuotaRefusal = "quota_refusal";
+
     /// <summary>The identity provider that vouched for a federated user (its issuer).</summary>
     public const string IdentityProvider = "idp";
 }

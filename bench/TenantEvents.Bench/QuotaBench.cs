@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using TenantEvents.Infrastructure.Security;
+
+/// <summary>
+/// Quotas (issue 7), two measurements against the service in this process:
+/// <list type="number">
+/// <item>Metering overhead: request throughput of one tenant's callers (16 concurrent, closed loop) with metering and
+/// fair share on and off, alternating within each round, on a cheap endpoint (templates, served from memory: the worst
+/// case for a relative overhead) and a typical one (the tenant, read from PostgreSQL). Ratio on/off per round; aim: the
+/// overhead under 5%, i.e. ratio >= 0.95.</item>
+/// <item>Noisy neighbour: with fair share at 100 requests a second per tenant, tenant B sends a steady 50 a second
+/// (paced, open loop, so a slow answer does not hide the next one) for a window, alone and then while tenant A sends
+/// 1,000 a second (10x its share); B's p99 latency with A against B alone, alternating the order each round. Aim: within 20%.</item>
+/// </list>
+/// </summary>
+static class QuotaBench
+{
+    public static async Task<int> Run(BenchOptions options, string[] args, string connectionString, string owner, string platform)
+    {
+        var seconds = args.SkipWhile(a => a != "--quota-seconds").Skip(1).Select(int.Parse).FirstOrDefault(5);
+        await InProcessService.ResetAsync(owner);
+        var key = DevTokenKeyFile.Load(Service.SharedDataFolder);
+        string Dev(string role, Guid? tenant = null) => DevTokens.Issue(key, "bench-" + role, [role], tenant, TimeSpan.FromHours(2), DateTime.UtcNow);
+
+        var overhead = new Dictionary<string, List<(double On, double Off)>>();
+        var perCall = new List<double>();
+        {
+            const string url = "http://127.0.0.1:5096";
+            // Fair share so high that it never refuses, but still evaluated on every request.
+            await using var app = await InProcessService.StartAsync(url, connectionString, platform, new Dictionary<string, string>
+            {
+                ["TenantEvents:FairShareRequestsPerSecond"] = "10000000", ["TenantEvents:FairShareBurst"] = "10000000",
+            });
+            HttpClient Client(string token) => new() { BaseAddress = new Uri(url), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+            var tenant = Guid.Parse(await Provisioning.ProvisionOneId(Client(Dev(Roles.PlatformAdmin)), Client(Dev(Roles.PlatformApprover)), "quota-bench"));
+            (await Client(Dev(Roles.PlatformAdmin)).PatchAsJsonAsync($"/api/tenants/{tenant}/settings",
+                new { quotas = new { apiCallsPerDay = 1_000_000_000_000L, apiCallsPerMonth = 1_000_000_000_000L } })).EnsureSuccessStatusCode();
+            var settings = app.Services.GetRequiredService<TenantEvents.Infrastructure.TenantEventsOptions>();
+            var clients = Enumerable.Range(0, 16).Select(_ => Client(Dev(Roles.TenantAdmin, tenant))).ToArray();
+            var endpoints = new[] { ("templates (memory)", "/api/templates"), ("tenant (database)", $"/api/tenants/{tenant}") };
+            // Warm-up (JIT tiers, connections, caches) with metering on and off.
+            foreach (var on in new[] { true, false, true })
+            {
+                settings.QuotaMetering = on;
+                foreach (var (_, path) in endpoints) await Load(clients, path, TimeSpan.FromSeconds(3));
+            }
+            for (var round = 1; round <= options.Rounds; round++)
+                foreach (var (name, path) in endpoints)
+                {
+                    // On, off, off, on (or the reverse): a drift of the machine during the round weighs on both alike.
+                    var sums = new Dictionary<bool, double> { [true] = 0, [false] = 0 };
+                    foreach (var on in round % 2 == 1 ? new[] { true, false, false, true } : new[] { false, true, true, false })
+                    {
+                        settings.QuotaMetering = on;
+                        sums[on] += await Load(clients, path, TimeSpan.FromSeconds(seconds / 2.0));
+                    }
+                    settings.QuotaMetering = true;
+                    var rates = new Dictionary<bool, double> { [true] = sums[true] / 2, [false] = sums[false] / 2 };
+                    if (!overhead.TryGetValue(name, out var list)) overhead[name] = list = [];
+                    list.Add((rates[true], rates[false]));
+                    Console.WriteLine($"round {round} {name,-20}: metering on {rates[true],7:F0} req/s, off {rates[false],7:F0} req/s, ratio {rates[true] / rates[false]:F3}");
+                }
+            // The metering work alone, in process: fair share + the two API call quotas, per call (the fast path: a lease held).
+            var ledger = app.Services.GetRequiredService<TenantEvents.Quotas.QuotaLedger>();
+            var fair = app.Services.GetRequiredService<TenantEvents.Quotas.FairShare>();
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                const int calls = 1_000_000;
+                var watch = Stopwatch.StartNew();
+                for (var i = 0; i < calls; i++)
+                {
+                    fair.TryEnter(tenant, out _);
+                    if (await ledger.ChargeApiCallAsync(tenant, null, CancellationToken.None) is not null) throw new InvalidOperationException("refused");
+                }
+                perCall.Add(watch.Elapsed.TotalMilliseconds * 1_000_000 / calls);
+                Console.WriteLine($"round {round} metering work alone: {perCall[^1]:F0} ns per call");
+            }
+            await app.StopAsync();
+        }
+
+        var neighbour = new List<(double Alone, double Noisy, int Refused, int NoisyServed)>();
+        {
+            const string url = "http://127.0.0.1:5095";
+            await using var app = await InProcessService.StartAsync(url, connectionString, platform, new Dictionary<string, string>
+            {
+                ["TenantEvents:FairShareRequestsPerSecond"] = "100", ["TenantEvents:FairShareBurst"] = "100",
+            });
+            HttpClient Client(string token) => new() { BaseAddress = new Uri(url), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+            var admin = Client(Dev(Roles.PlatformAdmin));
+            var a = Guid.Parse(await Provisioning.ProvisionOneId(admin, Client(Dev(Roles.PlatformApprover)), "noisy-a"));
+            var b = Guid.Parse(await Provisioning.ProvisionOneId(admin, Client(Dev(Roles.PlatformApprover)), "quiet-b"));
+            foreach (var t in new[] { a, b })
+                (await admin.PatchAsJsonAsync($"/api/tenants/{t}/settings",
+                    new { quotas = new { apiCallsPerDay = 1_000_000_000_000L, apiCallsPerMonth = 1_000_000_000_000L } })).EnsureSuccessStatusCode();
+            var clientA = Client(Dev(Roles.TenantAdmin, a));
+            var clientB = Client(Dev(Roles.TenantAdmin, b));
+            // Warm-up, the refusing path included.
+            await Task.WhenAll(Paced(clientB, $"/api/tenants/{b}", 50, TimeSpan.FromSeconds(5)), Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(5)));
+            await Task.Delay(1000);
+            for (var round = 1; round <= options.Rounds; round++)
+            {
+                double alone = 0, noisy = 0;
+                int refused = 0, served = 0;
+                foreach (var withA in round % 2 == 1 ? new[] { false, true } : new[] { true, false })
+                {
+                    await Task.Delay(1000); // both buckets full again
+                    using var stop = new CancellationTokenSource();
+                    var flood = withA ? Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(seconds * 2 + 1)) : null;
+                    if (withA) await Task.Delay(500); // B is measured while the flood is on
+                    var quiet = await Paced(clientB, $"/api/tenants/{b}", 50, TimeSpan.FromSeconds(seconds * 2));
+                    if (quiet.Failed > 0) throw new InvalidOperationException($"B had {quiet.Failed} failed requests");
+                    if (withA)
+                    {
+                        var f = await flood!;
+                        noisy = quiet.P99;
+                        refused = f.Refused;
+                        served = f.Ok;
+                    }
+                    else alone = quiet.P99;
+                }
+                neighbour.Add((alone, noisy, refused, served));
+                Console.WriteLine($"round {round} noisy neighbour: B p99 alone {alone:F2} ms, with A flooding {noisy:F2} ms, ratio {noisy / alone:F2} " +
+                                  $"(A: {served} served, {refused} refused with 429)");
+            }
+            await app.StopAsync();
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"== medians of {options.Rounds} rounds ({Environment.ProcessorCount} cores, {seconds} s windows)");
+        Console.WriteLine($"metering work alone (fair share + daily and monthly API call quotas): {Stats.Median(perCall):F0} ns per call");
+        foreach (var (name, list) in overhead)
+            Console.WriteLine($"metering overhead, {name,-20}: on {Stats.Median(list.Select(x => x.On)):F0} req/s, off {Stats.Median(list.Select(x => x.Off)):F0} req/s, " +
+                              $"ratio on/off {Stats.Median(list.Select(x => x.On / x.Off)):F3} (aim >= 0.95)");
+        Console.WriteLine($"noisy neighbour: B p99 alone {Stats.Median(neighbour.Select(x => x.Alone)):F2} ms, with A at 10x its share " +
+                          $"{Stats.Median(neighbour.Select(x => x.Noisy)):F2} ms, ratio {Stats.Median(neighbour.Select(x => x.Noisy / x.Alone)):F2} (aim <= 1.20); " +
+                          $"A served {Stats.Median(neighbour.Select(x => (double)x.NoisyServed)):F0}, refused {Stats.Median(neighbour.Select(x => (double)x.Refused)):F0} per window");
+        return 0;
+    }
+
+    /// <summary>Closed loop: every client sends its next request when the last one is answered; requests per second.</summary>
+    private static async Task<double> Load(HttpClient[] clients, string path, TimeSpan duration)
+    {
+        long done = 0;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(clients.Select(async client =>
+        {
+            while (watch.Elapsed < duration)
+            {
+                using var response = await client.GetAsync(path);
+                if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"{path}: {(int)response.StatusCode}");
+                Interlocked.Increment(ref done);
+            }
+        }));
+        return done / watch.Elapsed.TotalSeconds;
+    }
+
+    private sealed record PacedResult(double P99, int Ok, int Refused, int Failed);
+
+    /// <summary>Open loop: a request every 1/rate seconds whatever the answers take; the latencies' p99.</summary>
+    private static async Task<PacedResult> Paced(HttpClient client, string path, int rate, TimeSpan duration)
+    {
+        var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+        int ok = 0, refused = 0, failed = 0;
+        var pending = new List<Task>();
+        var watch = Stopwatch.StartNew();
+        var interval = TimeSpan.FromSeconds(1.0 / rate);
+        for (var n = 0; watch.Elapsed < duration; n++)
+        {
+            var due = interval * n;
+            if (due > watch.Elapsed) await Task.Delay(due - watch.Elapsed);
+            pending.Add(Task.Run(async () =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await client.GetAsync(path);
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                if (response.IsSuccessStatusCode) Interlocked.Increment(ref ok);
+                else if ((int)response.StatusCode == 429) Interlocked.Increment(ref refused);
+                else Interlocked.Increment(ref failed);
+            }));
+        }
+        await Task.WhenAll(pending);
+        var sorted = latencies.Order().ToArray();
+        return new PacedResult(sorted[(int)(sorted.Length * 0.99)], ok, refused, failed);
+    }
+}
