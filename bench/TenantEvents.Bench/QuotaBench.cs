@@ -82,7 +82,7 @@ static class QuotaBench
             await app.StopAsync();
         }
 
-        var neighbour = new List<(double Alone, double Noisy, int Refused, int NoisyServed)>();
+        var neighbour = new List<(double Alone, double Noisy, int Refused, int NoisyServed, double Unprotected)>();
         {
             const string url = "http://127.0.0.1:5095";
             await using var app = await InProcessService.StartAsync(url, connectionString, platform, new Dictionary<string, string>
@@ -101,30 +101,29 @@ static class QuotaBench
             // Warm-up, the refusing path included.
             await Task.WhenAll(Paced(clientB, $"/api/tenants/{b}", 50, TimeSpan.FromSeconds(5)), Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(5)));
             await Task.Delay(1000);
+            var settings = app.Services.GetRequiredService<TenantEvents.Infrastructure.TenantEventsOptions>();
             for (var round = 1; round <= options.Rounds; round++)
             {
-                double alone = 0, noisy = 0;
-                int refused = 0, served = 0;
-                foreach (var withA in round % 2 == 1 ? new[] { false, true } : new[] { true, false })
+                // B alone; B while A floods (fair share on); B while A floods with metering and fair share off (what
+                // fair share protects B from). The order turns each round.
+                var conditions = new[] { "alone", "flood", "unprotected" };
+                var results = new Dictionary<string, (double P99, int Refused, int Served)>();
+                foreach (var condition in conditions.Skip(round % 3).Concat(conditions.Take(round % 3)))
                 {
                     await Task.Delay(1000); // both buckets full again
-                    using var stop = new CancellationTokenSource();
-                    var flood = withA ? Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(seconds * 2 + 1)) : null;
-                    if (withA) await Task.Delay(500); // B is measured while the flood is on
+                    settings.QuotaMetering = condition != "unprotected";
+                    var flood = condition != "alone" ? Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(seconds * 2 + 1)) : null;
+                    if (flood is not null) await Task.Delay(500); // B is measured while the flood is on
                     var quiet = await Paced(clientB, $"/api/tenants/{b}", 50, TimeSpan.FromSeconds(seconds * 2));
                     if (quiet.Failed > 0) throw new InvalidOperationException($"B had {quiet.Failed} failed requests");
-                    if (withA)
-                    {
-                        var f = await flood!;
-                        noisy = quiet.P99;
-                        refused = f.Refused;
-                        served = f.Ok;
-                    }
-                    else alone = quiet.P99;
+                    var f = flood is null ? null : await flood;
+                    results[condition] = (quiet.P99, f?.Refused ?? 0, f?.Ok ?? 0);
+                    settings.QuotaMetering = true;
                 }
-                neighbour.Add((alone, noisy, refused, served));
-                Console.WriteLine($"round {round} noisy neighbour: B p99 alone {alone:F2} ms, with A flooding {noisy:F2} ms, ratio {noisy / alone:F2} " +
-                                  $"(A: {served} served, {refused} refused with 429)");
+                neighbour.Add((results["alone"].P99, results["flood"].P99, results["flood"].Refused, results["flood"].Served, results["unprotected"].P99));
+                Console.WriteLine($"round {round} noisy neighbour: B p99 alone {results["alone"].P99:F2} ms, with A flooding {results["flood"].P99:F2} ms " +
+                                  $"(ratio {results["flood"].P99 / results["alone"].P99:F2}; A: {results["flood"].Served} served, {results["flood"].Refused} refused), " +
+                                  $"with A flooding and no fair share {results["unprotected"].P99:F2} ms (ratio {results["unprotected"].P99 / results["alone"].P99:F2})");
             }
             await app.StopAsync();
         }
@@ -137,7 +136,8 @@ static class QuotaBench
                               $"ratio on/off {Stats.Median(list.Select(x => x.On / x.Off)):F3} (aim >= 0.95)");
         Console.WriteLine($"noisy neighbour: B p99 alone {Stats.Median(neighbour.Select(x => x.Alone)):F2} ms, with A at 10x its share " +
                           $"{Stats.Median(neighbour.Select(x => x.Noisy)):F2} ms, ratio {Stats.Median(neighbour.Select(x => x.Noisy / x.Alone)):F2} (aim <= 1.20); " +
-                          $"A served {Stats.Median(neighbour.Select(x => (double)x.NoisyServed)):F0}, refused {Stats.Median(neighbour.Select(x => (double)x.Refused)):F0} per window");
+                          $"A served {Stats.Median(neighbour.Select(x => (double)x.NoisyServed)):F0}, refused {Stats.Median(neighbour.Select(x => (double)x.Refused)):F0} per window; " +
+                          $"without fair share B p99 {Stats.Median(neighbour.Select(x => x.Unprotected)):F2} ms, ratio {Stats.Median(neighbour.Select(x => x.Unprotected / x.Alone)):F2}");
         return 0;
     }
 

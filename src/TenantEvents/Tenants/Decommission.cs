@@ -90,7 +90,10 @@ public static class CompleteDecommissionEndpoint
         // Its organisation read models go with it (row-level security binds these deletes to this tenant's rows);
         // its events stay, sealed under keys about to be destroyed.
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions" })
+        // Quota counters, allocations, alerts and reservations (whose purpose is free text) go too; the daily usage
+        // history stays: counts per day only, which billing may still need.
+        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions",
+                     "org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations" })
             session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
         // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);

@@ -191,7 +191,7 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         var mentions = await WhereMentioned(doomed.ToString());
         mentions["eu"].ShouldContain("mt_events");
         mentions["eu"].ShouldNotContain("tenant_data_keys");
-        foreach (var table in new[] { "org_nodes", "tenant_roles", "access_versions" }) mentions["eu"].ShouldNotContain(table);
+        foreach (var table in new[] { "org_nodes", "tenant_roles", "access_versions", "org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations" }) mentions["eu"].ShouldNotContain(table);
         mentions.Keys.ShouldBe(["default", "eu"], ignoreOrder: true);
     }
 
