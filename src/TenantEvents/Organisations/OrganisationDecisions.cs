@@ -139,8 +139,14 @@ public static partial class OrganisationDecisions
         if (open.Count > 1 && !subtree)
             return OrgDecision.Refuse(new Problem("has-open-children", 409, "The organisation still has open organisations under it",
                 "Close or move them first, or close the whole subtree with \"subtree\": true.").With("openDescendants", open.Count - 1));
-        // Children before parents, so the tree never holds an open organisation under a closed one.
-        return new OrgDecision(open.AsEnumerable().Reverse().Select(n => (object)new OrganisationClosed(n.Id, reason?.Trim(), by, now)).ToList(), null);
+        // Children before parents, so the tree never holds an open organisation under a closed one. A closed
+        // organisation uses nothing: its quota shares go back to the ancestors they were carved out of.
+        var closing = open.AsEnumerable().Reverse().ToList();
+        var events = closing.Select(n => (object)new OrganisationClosed(n.Id, reason?.Trim(), by, now)).ToList();
+        var ids = closing.Select(n => n.Id).ToHashSet();
+        events.AddRange(graph.Allocations.Where(a => ids.Contains(a.OrganisationId)).OrderBy(a => a.OrganisationId).ThenBy(a => a.Kind, StringComparer.Ordinal)
+            .Select(a => (object)new Quotas.QuotaAllocationRemoved(a.OrganisationId, a.Kind, by, now)));
+        return new OrgDecision(events, null);
     }
 
     public static OrgDecision GrantRole(AccessGraph graph, Guid org, Principal? principal, string? role, Guid grantId, Actor by, DateTimeOffset now)

@@ -52,6 +52,13 @@ public sealed class FairShare : IDisposable
 /// </summary>
 public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, Clock clock, TenantEventsOptions options)
 {
+    private static readonly byte[][] RateLimitedBodies = Enumerable.Range(0, 61).Select(seconds => System.Text.Encoding.UTF8.GetBytes(
+        System.Text.Json.JsonSerializer.Serialize(new Problem("rate-limited", 429, "Too many requests from this tenant",
+            $"The tenant's share of this service is used up for the moment; retry after {seconds} s.").With("retryAfterSeconds", seconds),
+            Json.Options))).ToArray();
+
+    private static byte[] RateLimitedBody(int seconds) => RateLimitedBodies[Math.Clamp(seconds, 0, 60)];
+
     public async Task InvokeAsync(HttpContext http)
     {
         if (!options.QuotaMetering || http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
@@ -72,11 +79,12 @@ public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairSh
         }
         if (!fairShare.TryEnter(tenant, out var wait))
         {
+            // The flood's answer costs as little as possible: a body made once per wait, no serializer.
             var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.StatusCode = 429;
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            await new Problem("rate-limited", 429, "Too many requests from this tenant",
-                    $"The tenant's share of this service is used up for the moment; retry after {seconds} s.")
-                .With("retryAfterSeconds", seconds).ToResult().ExecuteAsync(http);
+            http.Response.ContentType = Problem.ContentType;
+            await http.Response.Body.WriteAsync(RateLimitedBody(seconds), http.RequestAborted);
             return;
         }
         Guid? organisation = http.GetRouteValue("orgId") is string org && Guid.TryParse(org, out var o) ? o : null;

@@ -193,6 +193,23 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task closing_an_organisation_gives_its_shares_back()
+    {
+        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
+        var root = await RootOf(tenant);
+        var county = await Organisation(tenant, root, "County");
+        var station = await Organisation(tenant, county, "Station");
+        var admin = TenantAdminOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 70 })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Put($"/api/tenants/{tenant}/organisations/{station}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 30 })).ShouldBe(HttpStatusCode.OK);
+        (await Reserve(admin, tenant, 31)).ShouldBe(HttpStatusCode.Forbidden); // 70 are the county's
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{county}/close", new { subtree = true })).ShouldBe(HttpStatusCode.OK);
+        var usage = Quota((await Admin.Get($"/api/tenants/{tenant}/quotas")).ShouldBe(HttpStatusCode.OK), QuotaKinds.AiCompute);
+        usage.GetProperty("allocations").GetArrayLength().ShouldBe(0);
+        (await Reserve(admin, tenant, 100)).ShouldBe(HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task bad_allocations_and_bad_limits_are_400_and_change_nothing()
     {
         var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
