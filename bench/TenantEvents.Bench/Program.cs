@@ -12,6 +12,7 @@ using TenantEvents.Infrastructure.Security;
 // Prints start-up time, time-to-active percentiles, commands per second, raw inserts per second and the ratio,
 // per round and as medians over the rounds.
 
+if (args.Contains("--flood")) return await QuotaBench.Flood(args);
 var options = BenchOptions.Parse(args);
 string Connection(string name) => Environment.GetEnvironmentVariable("ConnectionStrings__" + name)
                                   ?? throw new InvalidOperationException($"Set ConnectionStrings__{name} (make bench does).");

@@ -97,7 +97,8 @@ static class QuotaBench
             foreach (var t in new[] { a, b })
                 (await admin.PatchAsJsonAsync($"/api/tenants/{t}/settings",
                     new { quotas = new { apiCallsPerDay = 1_000_000_000_000L, apiCallsPerMonth = 1_000_000_000_000L } })).EnsureSuccessStatusCode();
-            var clientA = Client(Dev(Roles.TenantAdmin, a));
+            var tokenA = Dev(Roles.TenantAdmin, a);
+            var clientA = Client(tokenA);
             var clientB = Client(Dev(Roles.TenantAdmin, b));
             // Warm-up, the refusing path included.
             await Task.WhenAll(Paced(clientB, $"/api/tenants/{b}", 50, TimeSpan.FromSeconds(5)), Paced(clientA, $"/api/tenants/{a}", 1000, TimeSpan.FromSeconds(5)));
@@ -116,20 +117,21 @@ static class QuotaBench
                     await Task.Delay(1000);
                     var segments = Math.Max(4, seconds * 2 / 2 * 2);
                     var floodFirst = round % 2 == 1;
+                    // A's clients are somewhere else: a process of their own (this program with --flood), so that
+                    // their sending does not queue on the service's thread pool as it would in this process.
+                    using var flooder = Process.Start(new ProcessStartInfo(Environment.ProcessPath!,
+                        $"\"{typeof(QuotaBench).Assembly.Location}\" --flood {url} {tokenA} /api/tenants/{a} 1000 {segment.TotalSeconds} {segments} {floodFirst}")
+                    {
+                        RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false,
+                    })!;
+                    if (await flooder.StandardOutput.ReadLineAsync() != "ready") throw new InvalidOperationException("the flooder did not start");
+                    await flooder.StandardInput.WriteLineAsync("go");
+                    await flooder.StandardInput.FlushAsync();
                     var floods = Task.Run(async () =>
                     {
-                        int served = 0, refused = 0;
-                        for (var i = 0; i < segments; i++)
-                        {
-                            if ((i % 2 == 0) == floodFirst)
-                            {
-                                var f = await Paced(clientA, $"/api/tenants/{a}", 1000, segment);
-                                served += f.Ok;
-                                refused += f.Refused;
-                            }
-                            else await Task.Delay(segment);
-                        }
-                        return (served, refused);
+                        var counts = (await flooder.StandardOutput.ReadLineAsync())!.Split(' ').Select(int.Parse).ToArray();
+                        await flooder.WaitForExitAsync();
+                        return (counts[0], counts[1]);
                     });
                     var quiet = await Paced(clientB, $"/api/tenants/{b}", 50, segment * segments);
                     var (servedA, refusedA) = await floods;
@@ -159,6 +161,37 @@ static class QuotaBench
                           $"{Stats.Median(neighbour.Select(x => x.Noisy)):F2} ms, ratio {Stats.Median(neighbour.Select(x => x.Noisy / x.Alone)):F2} (aim <= 1.20); " +
                           $"A served {Stats.Median(neighbour.Select(x => (double)x.NoisyServed)):F0}, refused {Stats.Median(neighbour.Select(x => (double)x.Refused)):F0} per window; " +
                           $"without fair share the ratio is {Stats.Median(neighbour.Select(x => x.Unprotected)):F2}");
+        return 0;
+    }
+
+    /// <summary>
+    /// The flooder process: `--flood URL TOKEN PATH RATE SEGMENT_SECONDS SEGMENTS FLOOD_FIRST`. Prints "ready", waits for
+    /// "go", sends RATE requests a second in every other segment, prints "served refused".
+    /// </summary>
+    public static async Task<int> Flood(string[] args)
+    {
+        var at = Array.IndexOf(args, "--flood");
+        var (url, token, path) = (args[at + 1], args[at + 2], args[at + 3]);
+        var rate = int.Parse(args[at + 4]);
+        var segment = TimeSpan.FromSeconds(double.Parse(args[at + 5], System.Globalization.CultureInfo.InvariantCulture));
+        var segments = int.Parse(args[at + 6]);
+        var floodFirst = bool.Parse(args[at + 7]);
+        var client = new HttpClient { BaseAddress = new Uri(url), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+        await client.GetAsync(path); // connection and JIT before the window
+        Console.WriteLine("ready");
+        if (Console.ReadLine() != "go") return 1;
+        int served = 0, refused = 0;
+        for (var i = 0; i < segments; i++)
+        {
+            if ((i % 2 == 0) == floodFirst)
+            {
+                var f = await Paced(client, path, rate, segment);
+                served += f.Ok;
+                refused += f.Refused;
+            }
+            else await Task.Delay(segment);
+        }
+        Console.WriteLine($"{served} {refused}");
         return 0;
     }
 

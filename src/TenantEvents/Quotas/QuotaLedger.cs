@@ -71,6 +71,28 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
     {
         var entry = _policies.GetOrAdd(tenant, _ => new PolicyEntry());
         if (!fresh && Current(entry) is { } cached) return cached;
+        // Stale while one caller reloads in the background: the request path never waits for a refresh.
+        if (!fresh && entry.Value is { } stale)
+        {
+            if (entry.Gate.Wait(0))
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        entry.Value = await LoadPolicyAsync(tenant, CancellationToken.None);
+                        Volatile.Write(ref entry.LoadedAt, Environment.TickCount64);
+                    }
+                    catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+                    {
+                        log.LogWarning(e, "Could not reload the quotas of tenant {Tenant}", tenant);
+                    }
+                    finally
+                    {
+                        entry.Gate.Release();
+                    }
+                });
+            return stale;
+        }
         await entry.Gate.WaitAsync(cancellation);
         try
         {
