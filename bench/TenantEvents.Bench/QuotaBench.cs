@@ -83,7 +83,7 @@ static class QuotaBench
             await app.StopAsync();
         }
 
-        var neighbour = new List<(double Alone, double Noisy, int Refused, int NoisyServed, double Unprotected)>();
+        var neighbour = new List<(double Alone, double Noisy, int Refused, int NoisyServed, double Unprotected, double AtShare)>();
         {
             const string url = "http://127.0.0.1:5095";
             await using var app = await InProcessService.StartAsync(url, connectionString, platform, new Dictionary<string, string>
@@ -110,8 +110,10 @@ static class QuotaBench
                 // B sends steadily through the whole window while A floods in every other 2-second segment (the first
                 // flooded or quiet, turn about), so a drift of the machine weighs on "alone" and "flooded" alike; B's
                 // answers are sorted by the segment they were sent in. Then the same with metering and fair share off.
-                var results = new Dictionary<bool, (double Alone, double Flooded, int Served, int Refused)>();
-                foreach (var protectedRun in new[] { true, false })
+                // A third run has A send exactly its share (100 a second): how much of B's change is A's fair load
+                // rather than the refused excess.
+                var results = new Dictionary<string, (double Alone, double Flooded, int Served, int Refused)>();
+                foreach (var (run, protectedRun, rateA) in new[] { ("flood", true, 1000), ("unprotected", false, 1000), ("share", true, 100) })
                 {
                     settings.QuotaMetering = protectedRun;
                     await Task.Delay(1000);
@@ -120,7 +122,7 @@ static class QuotaBench
                     // A's clients are somewhere else: a process of their own (this program with --flood), so that
                     // their sending does not queue on the service's thread pool as it would in this process.
                     using var flooder = Process.Start(new ProcessStartInfo(Environment.ProcessPath!,
-                        $"\"{typeof(QuotaBench).Assembly.Location}\" --flood {url} {tokenA} /api/tenants/{a} 1000 {segment.TotalSeconds} {segments} {floodFirst}")
+                        $"\"{typeof(QuotaBench).Assembly.Location}\" --flood {url} {tokenA} /api/tenants/{a} {rateA} {segment.TotalSeconds} {segments} {floodFirst}")
                     {
                         RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false,
                     })!;
@@ -139,14 +141,14 @@ static class QuotaBench
                     bool Flooded(double at) => ((int)(at / segment.TotalSeconds) % 2 == 0) == floodFirst;
                     var flooded = quiet.Samples.Where(x => Flooded(x.At)).Select(x => x.Ms).Order().ToArray();
                     var alone = quiet.Samples.Where(x => !Flooded(x.At)).Select(x => x.Ms).Order().ToArray();
-                    results[protectedRun] = (alone[(int)(alone.Length * 0.99)], flooded[(int)(flooded.Length * 0.99)], servedA, refusedA);
+                    results[run] = (alone[(int)(alone.Length * 0.99)], flooded[(int)(flooded.Length * 0.99)], servedA, refusedA);
                 }
                 settings.QuotaMetering = true;
-                var (p, u) = (results[true], results[false]);
-                neighbour.Add((p.Alone, p.Flooded, p.Refused, p.Served, u.Flooded / u.Alone));
+                var (p, u, f) = (results["flood"], results["unprotected"], results["share"]);
+                neighbour.Add((p.Alone, p.Flooded, p.Refused, p.Served, u.Flooded / u.Alone, f.Flooded / f.Alone));
                 Console.WriteLine($"round {round} noisy neighbour: B p99 alone {p.Alone:F2} ms, with A flooding {p.Flooded:F2} ms " +
                                   $"(ratio {p.Flooded / p.Alone:F2}; A: {p.Served} served, {p.Refused} refused); without fair share: alone {u.Alone:F2} ms, " +
-                                  $"flooded {u.Flooded:F2} ms (ratio {u.Flooded / u.Alone:F2}; A: {u.Served} served)");
+                                  $"flooded {u.Flooded:F2} ms (ratio {u.Flooded / u.Alone:F2}; A: {u.Served} served); A at its share: ratio {f.Flooded / f.Alone:F2}");
             }
             await app.StopAsync();
         }
@@ -160,7 +162,8 @@ static class QuotaBench
         Console.WriteLine($"noisy neighbour: B p99 alone {Stats.Median(neighbour.Select(x => x.Alone)):F2} ms, with A at 10x its share " +
                           $"{Stats.Median(neighbour.Select(x => x.Noisy)):F2} ms, ratio {Stats.Median(neighbour.Select(x => x.Noisy / x.Alone)):F2} (aim <= 1.20); " +
                           $"A served {Stats.Median(neighbour.Select(x => (double)x.NoisyServed)):F0}, refused {Stats.Median(neighbour.Select(x => (double)x.Refused)):F0} per window; " +
-                          $"without fair share the ratio is {Stats.Median(neighbour.Select(x => x.Unprotected)):F2}");
+                          $"without fair share the ratio is {Stats.Median(neighbour.Select(x => x.Unprotected)):F2}; with A sending exactly its share, " +
+                          $"{Stats.Median(neighbour.Select(x => x.AtShare)):F2}");
         return 0;
     }
 
