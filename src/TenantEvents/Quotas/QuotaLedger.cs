@@ -168,7 +168,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             var tree = policy.Trees[kind];
             var org = organisation is { } o && tree.Contains(o) ? o : Guid.Empty;
             var (start, end) = QuotaKinds.PeriodAt(kind, now);
-            var bucket = _buckets.GetOrAdd(new BucketKey(tenant, kind, start, org), _ => new Bucket(end));
+            var bucket = _buckets.GetOrAdd(new BucketKey(tenant, kind, start, org), static (_, e) => new Bucket(e), end);
             if (TryTake(bucket)) MaybeRefill(policy, kind, start, org, bucket);
             else
             {
