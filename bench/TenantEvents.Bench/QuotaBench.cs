@@ -29,6 +29,7 @@ static class QuotaBench
 
         var overhead = new Dictionary<string, List<(double On, double Off)>>();
         var perCall = new List<double>();
+        var noise = new List<double>();
         {
             const string url = "http://127.0.0.1:5096";
             // Fair share so high that it never refuses, but still evaluated on every request.
@@ -53,14 +54,16 @@ static class QuotaBench
                 foreach (var (name, path) in endpoints)
                 {
                     // On, off, off, on (or the reverse): a drift of the machine during the round weighs on both alike.
-                    var sums = new Dictionary<bool, double> { [true] = 0, [false] = 0 };
+                    var windows = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
                     foreach (var on in round % 2 == 1 ? new[] { true, false, false, true } : new[] { false, true, true, false })
                     {
                         settings.QuotaMetering = on;
-                        sums[on] += await Load(clients, path, TimeSpan.FromSeconds(seconds / 2.0));
+                        windows[on].Add(await Load(clients, path, TimeSpan.FromSeconds(seconds / 2.0)));
                     }
                     settings.QuotaMetering = true;
-                    var rates = new Dictionary<bool, double> { [true] = sums[true] / 2, [false] = sums[false] / 2 };
+                    var rates = new Dictionary<bool, double> { [true] = windows[true].Average(), [false] = windows[false].Average() };
+                    // The same setting twice in a round: how far two windows differ with nothing changed (the noise).
+                    foreach (var same in windows.Values) noise.Add(Math.Abs(1 - same[0] / same[1]));
                     if (!overhead.TryGetValue(name, out var list)) overhead[name] = list = [];
                     list.Add((rates[true], rates[false]));
                     Console.WriteLine($"round {round} {name,-20}: metering on {rates[true],7:F0} req/s, off {rates[false],7:F0} req/s, ratio {rates[true] / rates[false]:F3}");
@@ -156,6 +159,8 @@ static class QuotaBench
         Console.WriteLine();
         Console.WriteLine($"== medians of {options.Rounds} rounds ({Environment.ProcessorCount} cores, {seconds} s windows)");
         Console.WriteLine($"metering work alone (fair share + daily and monthly API call quotas): {Stats.Median(perCall):F0} ns per call");
+        Console.WriteLine($"noise: two windows of the same setting in one round differ by {Stats.Median(noise) * 100:F1}% (median), " +
+                          $"{noise.Max() * 100:F1}% (largest)");
         foreach (var (name, list) in overhead)
             Console.WriteLine($"metering overhead, {name,-20}: on {Stats.Median(list.Select(x => x.On)):F0} req/s, off {Stats.Median(list.Select(x => x.Off)):F0} req/s, " +
                               $"ratio on/off {Stats.Median(list.Select(x => x.On / x.Off)):F3} (aim >= 0.95)");
