@@ -170,8 +170,6 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
         var down = await admin.Put(Url(county), new { guaranteed = 59 });
         down.ShouldBeProblem(HttpStatusCode.Conflict, "allocation-exceeds-parent");
         down.Json.GetProperty("organisationId").GetGuid().ShouldBe(county);
-        // Removing the county's share would hang the station's 60 under the tenant beside the other county's 40: fits.
-        // Removing after growing the other county would not.
         // The tenant's limit may not drop below what is allocated out of it.
         (await Admin.Patch($"/api/tenants/{tenant}/settings", new { quotas = new { aiComputeUnitsPerMonth = 99 } }))
             .ShouldBeProblem(HttpStatusCode.Conflict, "limit-below-allocations");
