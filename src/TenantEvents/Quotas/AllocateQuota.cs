@@ -41,7 +41,7 @@ public static class AllocateQuotaEndpoint
             }, cancellation);
     }
 
-    /// <summary>The share goes back to the ancestor it was carved out of (409 if the organisations below it would then not fit there).</summary>
+    /// <summary>The share goes back to the ancestor it was carved out of; its allocated descendants hang there instead (they fit: they fitted in it).</summary>
     [WolverineDelete("/api/tenants/{tenantId}/organisations/{orgId}/quotas/{kind}", OperationId = "RemoveQuotaAllocation")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Delete(Guid tenantId, Guid orgId, string kind, HttpContext http, TenantStreams streams,

@@ -39,7 +39,10 @@ public static class QuotaDecisions
         return tree.Check() is { } problem ? OrgDecision.Refuse(problem) : OrgDecision.Accept(new QuotaAllocated(org, kind, guaranteed, cap, by, now));
     }
 
-    /// <summary>The share goes back up; refused when the organisations below it would then not fit in what is above.</summary>
+    /// <summary>
+    /// The share goes back up. Its allocated descendants then count directly against the ancestor above, where they fit (their
+    /// guarantees added up to at most the removed one); the tree is checked all the same.
+    /// </summary>
     public static OrgDecision Remove(AccessGraph graph, Guid org, string kind, long limit, Actor by, DateTimeOffset now)
     {
         if (graph.AllocationOf(org, kind) is null) return OrgDecision.Refuse(Problem.NotFound($"{kind} allocation at this organisation"));
