@@ -168,3 +168,52 @@ public static class QuotaQueries
         return fallback;
     }
 }
+
+/// <summary>One quota as an organisation sees it: its own share (if any), where its usage is charged, and what it may still use.</summary>
+public sealed record OrganisationQuota(string Kind, string Unit, long? Guaranteed, long? Cap, Guid? CarvedOutOf, Guid? ChargedTo, long Load, long Free,
+    long UsedBySubtree, long HeldBySubtree, DateTimeOffset PeriodStart, DateTimeOffset ResetAt);
+
+public sealed record OrganisationQuotaUsage(Guid TenantId, Guid OrganisationId, DateTimeOffset At, IReadOnlyList<OrganisationQuota> Quotas);
+
+public static class OrganisationQuotaQueries
+{
+    /// <summary>
+    /// An organisation's quotas, for its own administrators: its share, the allocated node it is charged to (itself, an
+    /// ancestor, or the tenant: null), that node's load, what the organisation may still use, and what its subtree used
+    /// and holds this period. Needs billing.read or quota.manage at the organisation or above (404 for one you cannot see).
+    /// </summary>
+    [WolverineGet("/api/tenants/{tenantId}/organisations/{orgId}/quotas", OperationId = "GetOrganisationQuotaUsage")]
+    [Authorize(Roles = OrgHttp.Roles)]
+    public static async Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
+        CancellationToken cancellation)
+    {
+        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
+        if (refusal is not null) return refusal;
+        var (problem, subtree) = await store.ReadAsync(tenantId, g =>
+        {
+            if (g.Find(orgId) is null || !standing!.CanSee(g, orgId)) return (Problem.NotFound("organisation"), null);
+            if (!standing.Everything && !standing.ReadEverything && !standing.Can(g, QuotaQueries.Permission, orgId) && !standing.Can(g, "quota.manage", orgId))
+                return (Problem.Forbidden($"Reading an organisation's quotas needs {QuotaQueries.Permission} or quota.manage there or above.")
+                    .With("permission", QuotaQueries.Permission), null);
+            return ((Problem?)null, g.SelfAndDescendants(orgId).Select(n => n.Id).ToHashSet());
+        }, cancellation);
+        if (problem is not null) return problem.ToResult();
+        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
+        var counters = await quotas.CountersAsync(tenantId, cancellation);
+        var now = streams.Now;
+        var list = new List<OrganisationQuota>();
+        foreach (var kind in QuotaKinds.Allocatable)
+        {
+            var tree = policy.Trees[kind];
+            var rows = counters[kind];
+            var loads = tree.Loads(rows.ToDictionary(r => r.Key, r => r.Value.Used + r.Value.Held));
+            var share = tree.Shares.GetValueOrDefault(orgId);
+            var anchor = tree.AnchorOf(orgId);
+            var (start, end) = QuotaKinds.PeriodAt(kind, now);
+            list.Add(new OrganisationQuota(kind, QuotaKinds.UnitOf(kind), share?.Guaranteed, share?.Cap, share is null ? null : tree.AllocatedParentOf(orgId),
+                anchor, loads.GetValueOrDefault(anchor ?? Guid.Empty), tree.Free(orgId, loads),
+                rows.Where(r => subtree!.Contains(r.Key)).Sum(r => r.Value.Used), rows.Where(r => subtree!.Contains(r.Key)).Sum(r => r.Value.Held), start, end));
+        }
+        return Results.Json(new OrganisationQuotaUsage(tenantId, orgId, now, list), Json.Options);
+    }
+}

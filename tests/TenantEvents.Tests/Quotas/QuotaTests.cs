@@ -261,6 +261,39 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
             .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
     }
 
+    [Fact]
+    public async Task an_organisations_administrators_see_its_share_what_it_may_still_use_and_nothing_above_it()
+    {
+        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
+        var root = await RootOf(tenant);
+        var county = await Organisation(tenant, root, "County");
+        var station = await Organisation(tenant, county, "Station");
+        var admin = TenantAdminOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/roles/quota-officer", new { description = "Shares out quota", permissions = new[] { "quota.manage", "org.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "carol" }, role = "quota-officer" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 50, cap = 70 })).ShouldBe(HttpStatusCode.OK);
+        (await Reserve(admin, tenant, 10, station)).ShouldBe(HttpStatusCode.Created);
+        var carol = As(Roles.TenantMember, "carol", tenant);
+        JsonElement Ai(Reply r) => r.Json.GetProperty("quotas").EnumerateArray().Single(q => q.GetProperty("kind").GetString() == QuotaKinds.AiCompute);
+
+        var ofCounty = Ai((await carol.Get($"/api/tenants/{tenant}/organisations/{county}/quotas")).ShouldBe(HttpStatusCode.OK));
+        ofCounty.GetProperty("guaranteed").GetInt64().ShouldBe(50);
+        ofCounty.GetProperty("cap").GetInt64().ShouldBe(70);
+        ofCounty.GetProperty("chargedTo").GetGuid().ShouldBe(county);
+        ofCounty.GetProperty("load").GetInt64().ShouldBe(10);
+        ofCounty.GetProperty("free").GetInt64().ShouldBe(60);
+        ofCounty.GetProperty("heldBySubtree").GetInt64().ShouldBe(10);
+        var ofStation = Ai((await carol.Get($"/api/tenants/{tenant}/organisations/{station}/quotas")).ShouldBe(HttpStatusCode.OK));
+        ofStation.TryGetProperty("guaranteed", out _).ShouldBeFalse();
+        ofStation.GetProperty("chargedTo").GetGuid().ShouldBe(county);
+        ofStation.GetProperty("free").GetInt64().ShouldBe(60);
+        // Above her organisation she sees nothing; someone without a grant there sees nothing either.
+        (await carol.Get($"/api/tenants/{tenant}/organisations/{root}/quotas")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await As(Roles.TenantMember, "dave", tenant).Get($"/api/tenants/{tenant}/organisations/{county}/quotas")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
+
     // ---- AI compute -------------------------------------------------------------------------------------------------
 
     private async Task<Reply> Reserve(HttpClient client, Guid tenant, long units, Guid? organisationId = null, int? lifetimeSeconds = null) =>
@@ -476,6 +509,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
             (HttpMethod.Get, $"/api/tenants/{tenant}/quotas", null),
             (HttpMethod.Get, $"/api/tenants/{tenant}/quotas/history", null),
             (HttpMethod.Get, $"/api/tenants/{tenant}/quotas/alerts", null),
+            (HttpMethod.Get, $"/api/tenants/{tenant}/organisations/{county}/quotas", null),
             (HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 99 }),
             (HttpMethod.Delete, $"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", null),
             (HttpMethod.Post, $"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1 }),
