@@ -25,8 +25,11 @@ public static class AiComputeEndpoints
     public static async Task<IResult> Reserve(Guid tenantId, ReserveAiCompute? command, HttpContext http, TenantStreams streams, OrganisationStore store,
         QuotaLedger quotas, CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: true, cancellation);
+        // One look at the graph: the caller's standing in the tenant, and whether it may use compute where it asks to.
+        var (refusal, entered) = await OrgHttp.ReadCore(http, streams, store, tenantId,
+            (standing, graph) => (standing, MayUseAt(standing, graph, command?.OrganisationId)), cancellation, writing: true);
         if (refusal is not null) return refusal;
+        var (standing, forbidden) = entered;
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"units\": n}.").ToResult();
         var errors = new List<FieldError>();
         if (command.Units is not { } units || units < 1) errors.Add(new FieldError("units", "out-of-range", "must be a whole number of units, 1 or more."));
@@ -35,12 +38,12 @@ public static class AiComputeEndpoints
         if (command.LifetimeSeconds is < 1 or > 3600) errors.Add(new FieldError("lifetimeSeconds", "out-of-range", "must be from 1 to 3600 seconds."));
         if (command.Purpose is { Length: > 200 }) errors.Add(new FieldError("purpose", "too-long", "may be at most 200 characters."));
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        if (await Authorise(store, standing!, tenantId, command.OrganisationId, cancellation) is { } no) return no.ToResult();
+        if (forbidden is not null) return forbidden.ToResult();
         var policy = await quotas.PolicyAsync(tenantId, cancellation);
         if (policy is null) return Problem.NotFound("tenant").ToResult();
         var lifetime = command.LifetimeSeconds is { } s ? TimeSpan.FromSeconds(s) : streams.Options.AiReservationLifetime;
         var (reservation, refused) = await quotas.ReserveAsync(policy, command.OrganisationId, command.Units!.Value, lifetime, command.Purpose,
-            standing!.Actor, cancellation);
+            standing.Actor, cancellation);
         if (refused is not null) return refused.ToProblem(403).ToResult();
         return Results.Created($"/api/tenants/{tenantId}/ai-compute/reservations/{reservation!.Id}", reservation);
     }
@@ -92,12 +95,15 @@ public static class AiComputeEndpoints
     }
 
     /// <summary>404 for an organisation the caller cannot see, 403 without compute.use there (at the root when none is named).</summary>
+    private static Problem? MayUseAt(Standing standing, AccessGraph graph, Guid? organisation)
+    {
+        if (organisation is { } org) return OrgHttp.Authorise(standing, graph, Permission, org);
+        if (graph.Root is not { } root) return Problem.NotFound("organisation");
+        return standing.Can(graph, Permission, root) ? null
+            : Problem.Forbidden($"Reserving for the tenant as a whole needs {Permission} at its root organisation.").With("permission", Permission);
+    }
+
+    /// <summary><see cref="MayUseAt"/> on the graph as it is now (for a reservation read after the caller was let in).</summary>
     private static Task<Problem?> Authorise(OrganisationStore store, Standing standing, Guid tenantId, Guid? organisation, CancellationToken cancellation) =>
-        store.ReadAsync(tenantId, graph =>
-        {
-            if (organisation is { } org) return OrgHttp.Authorise(standing, graph, Permission, org);
-            if (graph.Root is not { } root) return Problem.NotFound("organisation");
-            return standing.Can(graph, Permission, root) ? null
-                : Problem.Forbidden($"Reserving for the tenant as a whole needs {Permission} at its root organisation.").With("permission", Permission);
-        }, cancellation);
+        store.ReadAsync(tenantId, graph => MayUseAt(standing, graph, organisation), cancellation);
 }

@@ -2,8 +2,8 @@ using TenantEvents.Tenants;
 
 namespace TenantEvents.Quotas;
 
-/// <summary>How often a quota's count starts again: never (a standing count), each UTC day, each UTC calendar month.</summary>
-public enum QuotaPeriod { Standing, Day, Month }
+/// <summary>How often a quota's count starts again: each UTC day, each UTC calendar month.</summary>
+public enum QuotaPeriod { Day, Month }
 
 /// <summary>
 /// The quota kinds, named in one place with the same names as the tenant settings' quota fields: licences (active
@@ -23,12 +23,8 @@ public static class QuotaKinds
 
     public static bool IsKnown(string? kind) => kind is not null && All.Contains(kind);
 
-    public static QuotaPeriod PeriodOf(string kind) => kind switch
-    {
-        ApiCallsPerDay => QuotaPeriod.Day,
-        Licences => QuotaPeriod.Month, // a standing count; its alerts re-arm each month
-        _ => QuotaPeriod.Month,
-    };
+    /// <summary>Licences are a standing count; their alerts re-arm each month like the monthly quotas'.</summary>
+    public static QuotaPeriod PeriodOf(string kind) => kind == ApiCallsPerDay ? QuotaPeriod.Day : QuotaPeriod.Month;
 
     /// <summary>The unit each kind counts, for people reading usage.</summary>
     public static string UnitOf(string kind) => kind switch

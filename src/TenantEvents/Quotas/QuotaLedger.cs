@@ -13,17 +13,22 @@ namespace TenantEvents.Quotas;
 /// <summary>A quota said no: which, how much is used of how much, and when the count starts again.</summary>
 public sealed record QuotaRefusal(string Kind, long Used, long Limit, DateTimeOffset ResetAt, string Detail)
 {
-    public Problem ToProblem(int status) => new Problem("quota-exceeded", status, "A quota is exhausted", Detail)
-        .With("quota", Kind).With("used", Used).With("limit", Limit).With("resetAt", ResetAt);
+    public Problem ToProblem(int status)
+    {
+        var problem = new Problem("quota-exceeded", status, "A quota is exhausted", Detail);
+        foreach (var (key, value) in Figures.Where(f => f.Key != "type")) problem.With(key, value);
+        return problem;
+    }
 
+    /// <summary>The refusal's members beside a SCIM error (with the problem type, which SCIM's schema has no place for).</summary>
     public IReadOnlyDictionary<string, object?> Figures => new Dictionary<string, object?>
     {
         ["type"] = "urn:tenantevents:problem:quota-exceeded", ["quota"] = Kind, ["used"] = Used, ["limit"] = Limit, ["resetAt"] = ResetAt,
     };
 }
 
-/// <summary>A tenant's quotas as enforcement reads them: limits, modes, and each kind's allocation tree.</summary>
-public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quotas, IReadOnlyDictionary<string, AllocationTree> Trees)
+/// <summary>A tenant's quotas as enforcement reads them: limits, modes, and each kind's allocation tree (at an access version).</summary>
+public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quotas, IReadOnlyDictionary<string, AllocationTree> Trees, long AccessVersion)
 {
     public long Limit(string kind) => QuotaKinds.LimitOf(Quotas, kind);
     public QuotaMode Mode(string kind) => QuotaKinds.ModeOf(Quotas, kind);
@@ -79,7 +84,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
                 {
                     try
                     {
-                        entry.Value = await LoadPolicyAsync(tenant, CancellationToken.None);
+                        entry.Value = await LoadPolicyAsync(tenant, stale, CancellationToken.None);
                         Volatile.Write(ref entry.LoadedAt, Environment.TickCount64);
                     }
                     catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
@@ -97,7 +102,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         try
         {
             if (!fresh && Current(entry) is { } loaded) return loaded;
-            var value = await LoadPolicyAsync(tenant, cancellation);
+            var value = await LoadPolicyAsync(tenant, entry.Value, cancellation);
             entry.Value = value;
             Volatile.Write(ref entry.LoadedAt, Environment.TickCount64);
             return value;
@@ -114,7 +119,11 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
     /// <summary>Forget what this instance knows of a tenant's quotas (its own changes take effect at once).</summary>
     public void Invalidate(Guid tenant) => _policies.TryRemove(tenant, out _);
 
-    private async Task<TenantQuotas?> LoadPolicyAsync(Guid tenant, CancellationToken cancellation)
+    /// <summary>
+    /// The tenant's limits (read again every time: a settings change must show) and its allocation trees, which are
+    /// rebuilt only when the organisation graph or the limits moved on since <paramref name="previous"/>.
+    /// </summary>
+    private async Task<TenantQuotas?> LoadPolicyAsync(Guid tenant, TenantQuotas? previous, CancellationToken cancellation)
     {
         TenantRecord? record;
         await using (var session = streams.Store.QuerySession(tenant.ToString()))
@@ -130,9 +139,12 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             return null;
         }
         var quotas = state.Settings.Quotas;
-        var trees = await organisations.ReadAsync(tenant,
-            graph => QuotaKinds.All.ToDictionary(k => k, k => AllocationTree.Build(graph, k, QuotaKinds.LimitOf(quotas, k))), cancellation);
-        return new TenantQuotas(tenant, record.State == TenantState.Active, quotas, trees);
+        var sameLimits = previous is not null && QuotaKinds.All.All(k => QuotaKinds.LimitOf(previous.Quotas, k) == QuotaKinds.LimitOf(quotas, k));
+        var (version, trees) = await organisations.ReadAsync(tenant, graph =>
+            (graph.Version, sameLimits && previous!.AccessVersion == graph.Version
+                ? previous.Trees
+                : QuotaKinds.All.ToDictionary(k => k, k => AllocationTree.Build(graph, k, QuotaKinds.LimitOf(quotas, k)))), cancellation);
+        return new TenantQuotas(tenant, record.State == TenantState.Active, quotas, trees, version);
     }
 
     // ---- API calls -----------------------------------------------------------------------------------------------
@@ -212,12 +224,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             await bucket.Gate.WaitAsync();
             try
             {
-                var (granted, _) = await LeaseAsync(policy, kind, start, org, 1, CancellationToken.None);
-                lock (bucket)
-                {
-                    bucket.Available += granted;
-                    bucket.LastLease = granted;
-                }
+                await RefillAsync(policy, kind, start, org, bucket, CancellationToken.None);
             }
             catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
             {
@@ -238,19 +245,8 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         try
         {
             if (TryTake(bucket)) return null;
-            var (granted, used) = await LeaseAsync(policy, kind, start, org, 1, cancellation);
-            lock (bucket)
-            {
-                bucket.Available += granted;
-                bucket.LastLease = granted;
-                if (bucket.Available > 0)
-                {
-                    bucket.Available--;
-                    bucket.Consumed++;
-                    bucket.UsedSinceFlush = true;
-                    return null;
-                }
-            }
+            var used = await RefillAsync(policy, kind, start, org, bucket, cancellation);
+            if (TryTake(bucket)) return null;
             return new QuotaRefusal(kind, used, policy.Limit(kind), end,
                 $"The tenant's {kind} quota ({policy.Limit(kind):N0} {QuotaKinds.UnitOf(kind)}) is used up{(org == Guid.Empty ? "" : $" as far as organisation {org} may draw on it")}; it resets at {end:O}.");
         }
@@ -258,6 +254,18 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         {
             bucket.Gate.Release();
         }
+    }
+
+    /// <summary>A new lease into the bucket (its gate held by the caller); what was used and held before it.</summary>
+    private async Task<long> RefillAsync(TenantQuotas policy, string kind, DateTimeOffset start, Guid org, Bucket bucket, CancellationToken cancellation)
+    {
+        var (granted, used) = await LeaseAsync(policy, kind, start, org, 1, cancellation);
+        lock (bucket)
+        {
+            bucket.Available += granted;
+            bucket.LastLease = granted;
+        }
+        return used;
     }
 
     /// <summary>
@@ -275,7 +283,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             var hard = policy.Hard(kind);
             long granted;
             if (hard && free < amount) granted = 0;
-            else granted = amount + Math.Clamp((hard ? free - amount : Options.QuotaMaxLease * 16L) / 16, 0, Options.QuotaMaxLease);
+            else granted = amount + (hard ? Math.Clamp((free - amount) / 16, 0, Options.QuotaMaxLease) : Options.QuotaMaxLease);
             if (granted > 0) await AddAsync(connection, transaction, kind, start, org, used: 0, held: granted, cancellation);
             return (granted, charges.Values.Sum());
         }, cancellation);
@@ -474,8 +482,8 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
                         select kind, period_start, sum(used)::bigint from {Schema}.quota_usage
                         where (kind, period_start) in (select * from unnest($1::text[], $2::timestamptz[])) group by kind, period_start
                         """, periods.Select(p => p.Kind).ToArray(), periods.Select(p => p.Period).ToArray()));
+                    // The updates' results have no rows; the last command's are the totals.
                     await using var reader = await batch.ExecuteReaderAsync(cancellation);
-                    while (!reader.HasRows && await reader.NextResultAsync(cancellation)) { }
                     var found = new List<(string, DateTimeOffset, long)>();
                     do
                         while (await reader.ReadAsync(cancellation))
@@ -496,8 +504,13 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
             }
         }
         if (only is null)
+        {
             foreach (var (tenant, entry) in _policies)
                 if (Environment.TickCount64 - Volatile.Read(ref entry.LoadedAt) > 60_000) _policies.TryRemove(tenant, out _);
+            // Alerts of periods that are over are not raised again: forget them.
+            foreach (var key in _raised.Keys)
+                if (QuotaKinds.PeriodAt(key.Item2, key.Item3).End <= now) _raised.TryRemove(key, out _);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -572,7 +585,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         var limit = policy.Limit(kind);
         if (limit <= 0) return;
         var crossed = policy.Quotas.AlertThresholds
-            .Where(t => used * 100 >= (long)t * limit && !_raised.ContainsKey((policy.TenantId, kind, start, t))).ToList();
+            .Where(t => (decimal)used * 100 >= (decimal)t * limit && !_raised.ContainsKey((policy.TenantId, kind, start, t))).ToList();
         if (crossed.Count == 0) return;
         var context = new MessageContext(runtime);
         await using var session = streams.OpenSession(context, policy.TenantId);

@@ -36,14 +36,14 @@ public static class QuotaQueries
 {
     public const string Permission = "billing.read";
 
+    /// <summary>The answer to give instead of the tenant's usage (404, 410, 403 without billing.read at the root); one look at the graph.</summary>
     private static async Task<IResult?> Refuse(HttpContext http, TenantStreams streams, OrganisationStore store, Guid tenantId, CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
-        if (refusal is not null) return refusal;
-        if (standing!.Everything || standing.ReadEverything) return null;
-        var allowed = await store.ReadAsync(tenantId, g => g.Root is { } root && standing.Can(g, Permission, root), cancellation);
-        return allowed ? null
-            : Problem.Forbidden($"Reading the tenant's usage needs {Permission} at its root organisation.").With("permission", Permission).ToResult();
+        var (refusal, forbidden) = await OrgHttp.ReadCore(http, streams, store, tenantId, (standing, g) =>
+            standing.Everything || standing.ReadEverything || (g.Root is { } root && standing.Can(g, Permission, root)) ? null
+                : Problem.Forbidden($"Reading the tenant's usage needs {Permission} at its root organisation.").With("permission", Permission),
+            cancellation);
+        return refusal ?? forbidden?.ToResult();
     }
 
     [WolverineGet("/api/tenants/{tenantId}/quotas", OperationId = "GetQuotaUsage")]
@@ -95,7 +95,7 @@ public static class QuotaQueries
             errors.Add(new FieldError("metric", "unknown-metric", $"'{metric}' is not a usage metric (known: {string.Join(", ", QuotaKinds.Metrics)})."));
         var today = DateOnly.FromDateTime(streams.Now.UtcDateTime);
         var to = Date(query["to"], "to", today, errors);
-        var from = Date(query["from"], "from", to.AddDays(-29), errors);
+        var from = Date(query["from"], "from", to.DayNumber >= 29 ? to.AddDays(-29) : DateOnly.MinValue, errors);
         if (errors.Count == 0 && from > to) errors.Add(new FieldError("from", "after-to", "must not be after to."));
         if (errors.Count == 0 && to.DayNumber - from.DayNumber >= 366) errors.Add(new FieldError("from", "range-too-long", "from..to may span at most 366 days."));
         Guid? org = null;
@@ -187,16 +187,16 @@ public static class OrganisationQuotaQueries
     public static async Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
         CancellationToken cancellation)
     {
-        var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
-        if (refusal is not null) return refusal;
-        var (problem, subtree) = await store.ReadAsync(tenantId, g =>
+        var (refusal, answer) = await OrgHttp.ReadCore(http, streams, store, tenantId, (standing, g) =>
         {
-            if (g.Find(orgId) is null || !standing!.CanSee(g, orgId)) return (Problem.NotFound("organisation"), null);
+            if (g.Find(orgId) is null || !standing.CanSee(g, orgId)) return (Problem.NotFound("organisation"), null);
             if (!standing.Everything && !standing.ReadEverything && !standing.Can(g, QuotaQueries.Permission, orgId) && !standing.Can(g, "quota.manage", orgId))
                 return (Problem.Forbidden($"Reading an organisation's quotas needs {QuotaQueries.Permission} or quota.manage there or above.")
                     .With("permission", QuotaQueries.Permission), null);
             return ((Problem?)null, g.SelfAndDescendants(orgId).Select(n => n.Id).ToHashSet());
         }, cancellation);
+        if (refusal is not null) return refusal;
+        var (problem, subtree) = answer;
         if (problem is not null) return problem.ToResult();
         if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
         var counters = await quotas.CountersAsync(tenantId, cancellation);

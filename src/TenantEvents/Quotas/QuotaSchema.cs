@@ -80,6 +80,9 @@ public static class QuotaSchema
         create index if not exists ai_reservations_held on {{s}}.ai_reservations (tenant_id, expires_at) where state = 'held';
         """;
 
-    /// <summary>The tables the tests empty between tests.</summary>
-    public static readonly IReadOnlyList<string> Tables = ["org_quota_allocations", "quota_usage", "usage_daily", "quota_alerts", "ai_reservations"];
+    /// <summary>The tenant's quota state, removed when it is decommissioned (reservation purposes are free text).</summary>
+    public static readonly IReadOnlyList<string> TenantState = ["org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations"];
+
+    /// <summary>Every quota table: the state, and the daily usage history (counts only, kept after a decommission for billing).</summary>
+    public static readonly IReadOnlyList<string> Tables = [.. TenantState, "usage_daily"];
 }

@@ -19,7 +19,10 @@ public sealed record ScimResource(Guid Id, string Kind, long Version, DateTimeOf
 
     public string? Text(string attribute) => ScimValues.Property(Body, attribute) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 
-    public bool Active => ScimValues.Property(Body, "active") is not { ValueKind: JsonValueKind.False };
+    public bool Active => IsActive(Body);
+
+    /// <summary>A user is active unless its body says "active": false (what holds a licence).</summary>
+    public static bool IsActive(JsonElement body) => ScimValues.Property(body, "active") is not { ValueKind: JsonValueKind.False };
 
     public IEnumerable<Guid> MemberIds => ScimValues.Property(Body, "members") is { ValueKind: JsonValueKind.Array } members
         ? members.EnumerateArray().Select(m => ScimValues.Property(m, "value")?.GetString()).Select(v => Guid.TryParse(v, out var g) ? g : Guid.Empty)
@@ -193,7 +196,7 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
         {
             activeBefore = snapshot.ActiveUsers;
             activeAfter = activeBefore + decision.Changes.Where(c => c.Kind == ScimResource.User).Sum(c =>
-                (c.Operation != "deleted" && c.Body is { } b && ScimValues.Property(b, "active") is not { ValueKind: JsonValueKind.False } ? 1 : 0)
+                (c.Operation != "deleted" && c.Body is { } b && ScimResource.IsActive(b) ? 1 : 0)
                 - (snapshot.Users.TryGetValue(c.Id, out var was) && was.Active ? 1 : 0));
         }
         if (await quotas.CheckLicencesAsync(tenant, activeBefore, activeAfter, cancellation) is { } refusal)

@@ -92,8 +92,8 @@ public static class CompleteDecommissionEndpoint
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         // Quota counters, allocations, alerts and reservations (whose purpose is free text) go too; the daily usage
         // history stays: counts per day only, which billing may still need.
-        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions",
-                     "org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations" })
+        foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions" }
+                     .Concat(TenantEvents.Quotas.QuotaSchema.TenantState))
             session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
         // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);

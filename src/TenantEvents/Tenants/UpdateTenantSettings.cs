@@ -23,7 +23,7 @@ public static class UpdateTenantSettingsEndpoint
         else if (command.Features?.Any(f => f is null) == true) errors.Add(new FieldError("features", "required", "may not contain null."));
         // A limit may not drop below what the organisations are guaranteed out of it (allocations change under the
         // tenant's access lock; read here, at most as stale as a concurrent allocation).
-        var allocated = http.Caller().Has(Roles.PlatformAdmin) && errors.Count == 0
+        var allocated = errors.Count == 0 && command!.Quotas is not null
             ? await organisations.ReadAsync(tenantId, g => TenantEvents.Quotas.QuotaKinds.Allocatable.ToDictionary(k => k,
                 k => TenantEvents.Quotas.AllocationTree.Build(g, k, long.MaxValue).TopLevelGuaranteed), cancellation)
             : new Dictionary<string, long>();

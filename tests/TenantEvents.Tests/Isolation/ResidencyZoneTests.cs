@@ -179,6 +179,15 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task a_zone_tenant_goes_through_its_whole_life_there_down_to_crypto_shredding()
     {
         var doomed = await Active("lyon-police", template: "government-services", country: "FR", subdivision: null);
+        // It has quota state: an allocation, a reservation (with a free-text purpose), counters and alerts.
+        (await Admin.Patch($"/api/tenants/{doomed}/settings", new { quotas = new { aiComputeUnitsPerMonth = 10 } })).ShouldBe(HttpStatusCode.OK);
+        var admin = TenantAdminOf(doomed);
+        var unit = (await admin.Post($"/api/tenants/{doomed}/organisations", new { parentId = await RootOf(doomed), name = "Unit", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id");
+        (await admin.Put($"/api/tenants/{doomed}/organisations/{unit}/quotas/aiComputeUnitsPerMonth", new { guaranteed = 5 })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{doomed}/ai-compute/reservations", new { units = 10, organisationId = unit, purpose = "interview transcripts" })).ShouldBe(HttpStatusCode.Created);
+        var quotaTables = new[] { "org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations" };
+        foreach (var table in quotaTables) (await WhereMentioned(doomed.ToString()))["eu"].ShouldContain(table);
         await Admin.Post($"/api/tenants/{doomed}/decommission", new { reason = "merged" });
         await Approver.Post($"/api/tenants/{doomed}/decommission/approve");
         Fixture.Time.Advance(TimeSpan.FromDays(2556));
@@ -191,7 +200,7 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         var mentions = await WhereMentioned(doomed.ToString());
         mentions["eu"].ShouldContain("mt_events");
         mentions["eu"].ShouldNotContain("tenant_data_keys");
-        foreach (var table in new[] { "org_nodes", "tenant_roles", "access_versions", "org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations" }) mentions["eu"].ShouldNotContain(table);
+        foreach (var table in new[] { "org_nodes", "tenant_roles", "access_versions" }.Concat(quotaTables)) mentions["eu"].ShouldNotContain(table);
         mentions.Keys.ShouldBe(["default", "eu"], ignoreOrder: true);
     }
 

@@ -12,17 +12,26 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
 {
     private QuotaLedger Ledger => Fixture.Host.Services.GetRequiredService<QuotaLedger>();
 
-    /// <summary>An active tenant with these quota settings (hard unless said otherwise).</summary>
-    private async Task<Guid> TenantWith(object quotas, string slug = "travis-sheriff")
-    {
-        var tenant = await Active(slug);
-        (await Admin.Patch($"/api/tenants/{tenant}/settings", new { quotas })).ShouldBe(HttpStatusCode.OK);
-        return tenant;
-    }
-
     private async Task<Guid> Organisation(Guid tenant, Guid parent, string name) =>
         Guid.Parse((await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/organisations", new { parentId = parent, name, kind = "unit" }))
             .ShouldBe(HttpStatusCode.Created).Str("id"));
+
+    /// <summary>A root with a county under it and a station under the county: the tree most quota tests allocate on.</summary>
+    private async Task<(Guid Root, Guid County, Guid Station)> CountyAndStation(Guid tenant)
+    {
+        var root = await RootOf(tenant);
+        var county = await Organisation(tenant, root, "County");
+        return (root, county, await Organisation(tenant, county, "Station"));
+    }
+
+    /// <summary>A role of these permissions, defined by the tenant's administrator and granted to a user at an organisation.</summary>
+    private async Task Grant(Guid tenant, Guid org, string user, string role, params string[] permissions)
+    {
+        var admin = TenantAdminOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/roles/{role}", new { description = "Quota work", permissions })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{org}/grants", new { principal = new { kind = "user", id = user }, role }))
+            .ShouldBe(HttpStatusCode.Created);
+    }
 
     private static JsonElement Quota(Reply usage, string kind) =>
         usage.Json.GetProperty("quotas").EnumerateArray().Single(q => q.GetProperty("kind").GetString() == kind);
@@ -41,7 +50,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task api_calls_up_to_the_daily_limit_pass_and_the_next_gets_429_with_the_figures_and_retry_after()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 5 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 5 });
         var client = TenantAdminOf(tenant);
         for (var i = 0; i < 5; i++) (await client.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         var refused = await client.Get($"/api/tenants/{tenant}");
@@ -60,7 +69,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task many_parallel_calls_racing_for_the_last_units_let_exactly_the_limit_through()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 23 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 23 });
         var client = TenantAdminOf(tenant);
         var replies = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => client.Get($"/api/tenants/{tenant}")));
         replies.Count(r => r.Status == HttpStatusCode.OK).ShouldBe(23);
@@ -73,7 +82,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task the_daily_count_starts_again_at_midnight_utc_and_the_monthly_at_the_first_of_the_month()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 3, apiCallsPerMonth = 5 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 3, apiCallsPerMonth = 5 });
         var client = TenantAdminOf(tenant);
         for (var i = 0; i < 3; i++) (await client.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         ShouldBeQuotaRefusal(await client.Get($"/api/tenants/{tenant}"), HttpStatusCode.TooManyRequests, QuotaKinds.ApiCallsPerDay, 3, 3);
@@ -90,7 +99,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task observe_only_quotas_count_and_alert_but_do_not_refuse()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 4, modes = new Dictionary<string, string> { ["apiCallsPerDay"] = "observe-only" } });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 4, modes = new Dictionary<string, string> { ["apiCallsPerDay"] = "observe-only" } });
         var client = TenantAdminOf(tenant);
         for (var i = 0; i < 6; i++) (await client.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         await Ledger.FlushAsync(default);
@@ -108,7 +117,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task each_threshold_raises_one_alert_per_period_in_the_audit_trail_and_is_rearmed_next_period()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 10, alertThresholds = new[] { 50, 80, 100 } });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 10, alertThresholds = new[] { 50, 80, 100 } });
         var client = TenantAdminOf(tenant);
         async Task Calls(int n)
         {
@@ -147,10 +156,8 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task allocations_are_carved_out_of_the_parent_and_are_refused_when_they_do_not_fit_changing_nothing()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
-        var root = await RootOf(tenant);
-        var county = await Organisation(tenant, root, "County");
-        var station = await Organisation(tenant, county, "Station");
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
+        var (root, county, station) = await CountyAndStation(tenant);
         var other = await Organisation(tenant, root, "Other county");
         var admin = TenantAdminOf(tenant);
         string Url(Guid org) => $"/api/tenants/{tenant}/organisations/{org}/quotas/{QuotaKinds.AiCompute}";
@@ -193,10 +200,8 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task closing_an_organisation_gives_its_shares_back()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
-        var root = await RootOf(tenant);
-        var county = await Organisation(tenant, root, "County");
-        var station = await Organisation(tenant, county, "Station");
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
+        var (root, county, station) = await CountyAndStation(tenant);
         var admin = TenantAdminOf(tenant);
         (await admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 70 })).ShouldBe(HttpStatusCode.OK);
         (await admin.Put($"/api/tenants/{tenant}/organisations/{station}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 30 })).ShouldBe(HttpStatusCode.OK);
@@ -210,7 +215,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task bad_allocations_and_bad_limits_are_400_and_change_nothing()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
         var root = await RootOf(tenant);
         var county = await Organisation(tenant, root, "County");
         var admin = TenantAdminOf(tenant);
@@ -240,15 +245,10 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task an_organisations_administrator_cannot_raise_its_own_share_but_the_parents_can()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
-        var root = await RootOf(tenant);
-        var county = await Organisation(tenant, root, "County");
-        var station = await Organisation(tenant, county, "Station");
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
+        var (root, county, station) = await CountyAndStation(tenant);
         var admin = TenantAdminOf(tenant);
-        (await admin.Put($"/api/tenants/{tenant}/roles/quota-officer", new { description = "Shares out quota", permissions = new[] { "quota.manage", "org.read" } }))
-            .ShouldBe(HttpStatusCode.OK);
-        (await admin.Post($"/api/tenants/{tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "carol" }, role = "quota-officer" }))
-            .ShouldBe(HttpStatusCode.Created);
+        await Grant(tenant, county, "carol", "quota-officer", "quota.manage", "org.read");
         var carol = As(Roles.TenantMember, "carol", tenant);
         (await carol.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 50 }))
             .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
@@ -264,15 +264,10 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task an_organisations_administrators_see_its_share_what_it_may_still_use_and_nothing_above_it()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
-        var root = await RootOf(tenant);
-        var county = await Organisation(tenant, root, "County");
-        var station = await Organisation(tenant, county, "Station");
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
+        var (root, county, station) = await CountyAndStation(tenant);
         var admin = TenantAdminOf(tenant);
-        (await admin.Put($"/api/tenants/{tenant}/roles/quota-officer", new { description = "Shares out quota", permissions = new[] { "quota.manage", "org.read" } }))
-            .ShouldBe(HttpStatusCode.OK);
-        (await admin.Post($"/api/tenants/{tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "carol" }, role = "quota-officer" }))
-            .ShouldBe(HttpStatusCode.Created);
+        await Grant(tenant, county, "carol", "quota-officer", "quota.manage", "org.read");
         (await admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 50, cap = 70 })).ShouldBe(HttpStatusCode.OK);
         (await Reserve(admin, tenant, 10, station)).ShouldBe(HttpStatusCode.Created);
         var carol = As(Roles.TenantMember, "carol", tenant);
@@ -302,7 +297,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task ai_compute_is_reserved_then_committed_or_released_and_the_last_unit_goes_to_exactly_one()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 10 });
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
         var admin = TenantAdminOf(tenant);
         var first = (await Reserve(admin, tenant, 6)).ShouldBe(HttpStatusCode.Created);
         first.Headers.Location.ShouldNotBeNull();
@@ -338,7 +333,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task a_reservation_not_settled_before_its_expiry_gives_its_units_back_by_itself()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 10 });
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
         var admin = TenantAdminOf(tenant);
         var held = (await Reserve(admin, tenant, 10, lifetimeSeconds: 60)).ShouldBe(HttpStatusCode.Created).Str("id");
         (await Reserve(admin, tenant, 1)).ShouldBe(HttpStatusCode.Forbidden);
@@ -354,10 +349,8 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task an_organisations_guarantee_is_kept_for_it_and_its_cap_holds_it_back()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 10 });
-        var root = await RootOf(tenant);
-        var county = await Organisation(tenant, root, "County");
-        var station = await Organisation(tenant, county, "Station");
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
+        var (root, county, station) = await CountyAndStation(tenant);
         var other = await Organisation(tenant, root, "Other county");
         var admin = TenantAdminOf(tenant);
         (await admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 6, cap = 8 })).ShouldBe(HttpStatusCode.OK);
@@ -368,7 +361,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Reserve(admin, tenant, 6, station)).ShouldBe(HttpStatusCode.Created);
         (await Reserve(admin, tenant, 1, county)).ShouldBe(HttpStatusCode.Forbidden);
         // A cap of 8 holds the county back even when the tenant has room.
-        var tenant2 = await TenantWith(new { aiComputeUnitsPerMonth = 100 }, "bexar-sheriff");
+        var tenant2 = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 }, "bexar-sheriff");
         var root2 = await RootOf(tenant2);
         var county2 = await Organisation(tenant2, root2, "County");
         var admin2 = TenantAdminOf(tenant2);
@@ -381,17 +374,14 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task reserving_needs_compute_use_where_it_is_charged_and_bad_requests_are_400()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 10 });
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
         var root = await RootOf(tenant);
         var county = await Organisation(tenant, root, "County");
         var member = As(Roles.TenantMember, "dave", tenant);
         (await Reserve(member, tenant, 1)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await Reserve(member, tenant, 1, county)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         var admin = TenantAdminOf(tenant);
-        (await admin.Put($"/api/tenants/{tenant}/roles/analyst-ai", new { description = "Runs models", permissions = new[] { "compute.use", "org.read" } }))
-            .ShouldBe(HttpStatusCode.OK);
-        (await admin.Post($"/api/tenants/{tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "dave" }, role = "analyst-ai" }))
-            .ShouldBe(HttpStatusCode.Created);
+        await Grant(tenant, county, "dave", "analyst-ai", "compute.use", "org.read");
         var reserved = (await Reserve(member, tenant, 1, county)).ShouldBe(HttpStatusCode.Created).Str("id");
         (await Reserve(member, tenant, 1)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden"); // the root is not his
         (await member.Post($"/api/tenants/{tenant}/ai-compute/reservations/{reserved}/commit", new { units = 1 })).ShouldBe(HttpStatusCode.OK);
@@ -425,7 +415,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task licences_refuse_the_user_one_over_and_racing_creations_get_exactly_the_free_licences()
     {
-        var tenant = await TenantWith(new { licences = 3 });
+        var tenant = await ActiveWithQuotas(new { licences = 3 });
         var scim = await Directory(tenant);
         var first = (await ScimCreate(scim, tenant, "one@example.gov")).ShouldBe(HttpStatusCode.Created).Str("id");
         (await ScimCreate(scim, tenant, "two@example.gov")).ShouldBe(HttpStatusCode.Created);
@@ -468,7 +458,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task daily_history_counts_the_calls_of_each_day_per_organisation_and_exports_csv()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 1000 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 1000 });
         var root = await RootOf(tenant);
         var admin = TenantAdminOf(tenant);
         for (var i = 0; i < 3; i++) (await admin.Get($"/api/tenants/{tenant}/organisations/{root}")).ShouldBe(HttpStatusCode.OK);
@@ -484,9 +474,11 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
         csv.ContentHeaders!.ContentType!.MediaType.ShouldBe("text/csv");
         csv.Body.ShouldBe("day,metric,amount\r\n2026-11-28,apiCalls,3\r\n2026-11-29,apiCalls,2\r\n");
 
-        foreach (var query in new[] { "metric=gpu", "from=28-11-2026", "from=2026-11-29&to=2026-11-28", "from=2025-01-01&to=2026-11-28", "organisationId=x", "format=xml" })
+        foreach (var query in new[] { "metric=gpu", "from=28-11-2026", "from=2026-11-29&to=2026-11-28", "from=2025-01-01&to=2026-11-28", "organisationId=x", "format=xml",
+                     "to=0001-01-01&from=9999-12-31" })
             (await Admin.Get($"/api/tenants/{tenant}/quotas/history?{query}")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await Admin.Get($"/api/tenants/{tenant}/quotas/history?organisationId={Guid.NewGuid()}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Admin.Get($"/api/tenants/{tenant}/quotas/history?to=0001-01-01")).ShouldBe(HttpStatusCode.OK); // the first day there is
         (await Admin.Get($"/api/tenants/{tenant}/quotas/alerts?kind=gpu")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 
@@ -495,7 +487,7 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task another_tenants_administrator_finds_nothing_on_any_quota_route_and_members_need_the_permissions()
     {
-        var tenant = await TenantWith(new { aiComputeUnitsPerMonth = 100 });
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 100 });
         var root = await RootOf(tenant);
         var county = await Organisation(tenant, root, "County");
         var reservation = (await Reserve(TenantAdminOf(tenant), tenant, 5)).ShouldBe(HttpStatusCode.Created).Str("id");

@@ -8,13 +8,6 @@ namespace TenantEvents.Tests.Quotas;
 /// <summary>Two service instances on one database: counts add up, limits hold between them, fair share turns a flood away.</summary>
 public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture)
 {
-    private async Task<Guid> TenantWith(object quotas, string slug = "travis-sheriff")
-    {
-        var tenant = await Active(slug);
-        (await Admin.Patch($"/api/tenants/{tenant}/settings", new { quotas })).ShouldBe(HttpStatusCode.OK);
-        return tenant;
-    }
-
     private async Task<(HttpClient One, HttpClient Two, QuotaLedger LedgerOne, QuotaLedger LedgerTwo)> Instances(Guid tenant)
     {
         var second = await Fixture.SecondHost();
@@ -30,7 +23,7 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     [Fact]
     public async Task calls_racing_on_two_instances_are_admitted_exactly_up_to_the_limit_and_counted_once()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 17 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 17 });
         var (one, two, ledgerOne, ledgerTwo) = await Instances(tenant);
         var replies = await Task.WhenAll(Enumerable.Range(0, 36).Select(i => (i % 2 == 0 ? one : two).Get($"/api/tenants/{tenant}")));
         replies.Count(r => r.Status == HttpStatusCode.OK).ShouldBe(17);
@@ -43,7 +36,7 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     [Fact]
     public async Task a_quota_used_up_on_one_instance_is_refused_on_the_other_at_once_without_waiting_for_a_flush()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 4 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 4 });
         var (one, two, _, _) = await Instances(tenant);
         for (var i = 0; i < 4; i++) (await one.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         var refused = await two.Get($"/api/tenants/{tenant}");
@@ -52,9 +45,25 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     }
 
     [Fact]
+    public async Task an_allocation_made_on_one_instance_is_enforced_by_the_other_once_it_reloads_the_tenants_quotas()
+    {
+        var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
+        var (one, two, _, ledgerTwo) = await Instances(tenant);
+        var county = Guid.Parse((await one.Post($"/api/tenants/{tenant}/organisations", new { parentId = await RootOf(tenant), name = "County", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
+        // The second instance knows the tenant's quotas with no allocation yet.
+        (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1 })).ShouldBe(HttpStatusCode.Created);
+        (await one.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 9 })).ShouldBe(HttpStatusCode.OK);
+        // Its next reload (every QuotaPolicyRefresh; here at once) sees the new organisation graph: the county's 9 are kept for it.
+        await ledgerTwo.PolicyAsync(tenant, CancellationToken.None, fresh: true);
+        (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1 })).ShouldBeProblem(HttpStatusCode.Forbidden, "quota-exceeded");
+        (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 9, organisationId = county })).ShouldBe(HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task counts_from_both_instances_add_up_and_idle_leases_are_given_back_at_the_flush()
     {
-        var tenant = await TenantWith(new { apiCallsPerDay = 100_000 });
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 100_000 });
         var (one, two, ledgerOne, ledgerTwo) = await Instances(tenant);
         for (var i = 0; i < 7; i++) (await one.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
         for (var i = 0; i < 5; i++) (await two.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
@@ -69,8 +78,8 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     [Fact]
     public async Task a_flooding_tenant_is_turned_away_by_its_fair_share_while_another_tenant_is_served()
     {
-        var noisy = await TenantWith(new { apiCallsPerDay = 100_000 });
-        var quiet = await TenantWith(new { apiCallsPerDay = 100_000 }, "bexar-sheriff");
+        var noisy = await ActiveWithQuotas(new { apiCallsPerDay = 100_000 });
+        var quiet = await ActiveWithQuotas(new { apiCallsPerDay = 100_000 }, "bexar-sheriff");
         var second = await Fixture.SecondHost(); // fair share there: 20 a second, bursts of 20
         var noisyClient = Fixture.SecondClient(second, Fixture.Token(TenantEvents.Infrastructure.Security.Roles.TenantAdmin, "noisy", noisy));
         var quietClient = Fixture.SecondClient(second, Fixture.Token(TenantEvents.Infrastructure.Security.Roles.TenantAdmin, "quiet", quiet));

@@ -275,6 +275,14 @@ public static class TestDatabase
         }
     }
 
+    /// <summary>The tables emptied between tests besides Marten's (mt_*).</summary>
+    private static readonly IEnumerable<string> ResetTables =
+    [
+        "tenant_data_keys", "subject_data_keys", "tenant_placements", "tenant_slugs", "idempotency_records", "oauth_clients", "credential_revocations",
+        "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
+        "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
+    ];
+
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
     public static async Task Reset()
     {
@@ -285,9 +293,9 @@ public static class TestDatabase
             await using var command = new Npgsql.NpgsqlCommand("""
                 do $$ declare t text; begin
                   select string_agg(format('tenantevents.%I', tablename), ', ') into t from pg_tables
-                  where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in ('tenant_data_keys', 'subject_data_keys',
-                    'tenant_placements', 'tenant_slugs', 'idempotency_records', 'oauth_clients', 'credential_revocations', 'identity_issuers',
-                    'audit_log', 'audit_pending', 'audit_checkpoints', 'audit_positions', 'audit_entries', 'audit_stream_states', 'org_quota_allocations', 'quota_usage', 'usage_daily', 'quota_alerts', 'ai_reservations', 'wolverine_incoming_envelopes', 'wolverine_outgoing_envelopes', 'wolverine_dead_letters'));
+                  where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in (
+                """ + string.Join(", ", ResetTables.Select(t => $"'{t}'")) + """
+                ));
                   execute 'truncate ' || t;
                 end $$
                 """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);

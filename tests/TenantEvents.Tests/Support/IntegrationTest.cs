@@ -59,6 +59,14 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
         return id;
     }
 
+    /// <summary>An active tenant with these quota settings (a platform administrator's settings change).</summary>
+    protected async Task<Guid> ActiveWithQuotas(object quotas, string slug = "travis-sheriff")
+    {
+        var tenant = await Active(slug);
+        (await Admin.Patch($"/api/tenants/{tenant}/settings", new { quotas })).ShouldBe(HttpStatusCode.OK);
+        return tenant;
+    }
+
     /// <summary>The tenant's root organisation (from provisioning).</summary>
     protected async Task<Guid> RootOf(Guid tenant) =>
         (await Read(tenant)).Json.GetProperty("organisations").EnumerateArray()
