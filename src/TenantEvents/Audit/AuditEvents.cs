@@ -4,7 +4,7 @@ namespace TenantEvents.Audit;
 
 /// <summary>
 /// A cross-tenant access, recorded in both tenants' trails (the owner's and the accessor's), each in its own sealed
-/// access stream: who (and from which tenant) did what to which resource of whom. Sharing (a later issue) records every
+/// access stream: who (and from which tenant) did what to which resource of whom. Sharing records every
 /// read or write of a shared resource through <see cref="CrossTenantAccess"/>.
 /// </summary>
 public sealed record CrossTenantAccessRecorded(
@@ -22,6 +22,7 @@ public static class AuditEventTypes
     public static readonly IReadOnlyDictionary<string, Type> ByStoredName =
         Tenants.TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All).Concat(Identity.IdentityEventTypes.All)
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
+            .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -36,6 +37,9 @@ public static class AuditEventTypes
         _ when type.Name.StartsWith("ScimGroup", StringComparison.Ordinal) => "group",
         nameof(CrossTenantAccessRecorded) => "cross-tenant-access",
         nameof(Quotas.QuotaThresholdCrossed) => "quota",
+        _ when CaseFiles.CaseFileEventTypes.All.Contains(type) => "case-file",
+        _ when Sharing.SharingEventTypes.Agreements.Contains(type) => "sharing-agreement",
+        _ when Sharing.SharingEventTypes.Collaborations.Contains(type) => "collaboration",
         _ => "other",
     };
 }

@@ -94,6 +94,52 @@ public static class AuditStates
                 state["accesses"] = (state["accesses"]?.GetValue<long>() ?? 0) + 1;
                 state["last"] = ToNode(x);
                 return state;
+            case CaseFiles.CaseFileOpened x:
+                return new JsonObject
+                {
+                    ["id"] = x.CaseFileId, ["organisationId"] = x.OrganisationId, ["title"] = x.Title, ["classification"] = x.Classification,
+                    ["tags"] = ToNode(x.Tags), ["body"] = x.Body, ["entries"] = new JsonObject(), ["sharedInto"] = new JsonObject(),
+                };
+            case CaseFiles.CaseFileRevised x:
+                state = Need(state);
+                state["title"] = x.Title; state["classification"] = x.Classification; state["tags"] = ToNode(x.Tags); state["body"] = x.Body;
+                return state;
+            case CaseFiles.CaseFileEntryAdded x:
+                Child(Need(state), "entries")[x.EntryId.ToString()] = new JsonObject
+                {
+                    ["kind"] = x.Kind, ["text"] = x.Text, ["fromTenantId"] = x.FromTenantId, ["by"] = x.By.ToString(), ["at"] = x.At,
+                };
+                return state;
+            case CaseFiles.CaseFileShared x: Child(Need(state), "sharedInto")[x.CollaborationId.ToString()] = ToNode(x.Permissions); return state;
+            case CaseFiles.CaseFileUnshared x: Child(Need(state), "sharedInto").Remove(x.CollaborationId.ToString()); return state;
+            case Sharing.SharingAgreementOffered x:
+                return new JsonObject
+                {
+                    ["id"] = x.AgreementId, ["ownerTenantId"] = x.OwnerTenantId, ["recipientTenantId"] = x.RecipientTenantId, ["scope"] = ToNode(x.Scope),
+                    ["permissions"] = ToNode(x.Permissions), ["purpose"] = x.Purpose, ["expiresAt"] = x.ExpiresAt,
+                    ["ownerOrganisationId"] = x.OwnerOrganisationId, ["state"] = "offered",
+                };
+            case Sharing.SharingAgreementAccepted x:
+                state = Need(state); state["state"] = "active"; state["recipientOrganisationIds"] = ToNode(x.RecipientOrganisationIds); return state;
+            case Sharing.SharingAgreementDeclined x: state = Need(state); state["state"] = "declined"; state["reason"] = x.Reason; return state;
+            case Sharing.SharingAgreementRevoked x:
+                state = Need(state); state["state"] = "revoked"; state["revokedBy"] = x.Side; state["reason"] = x.Reason; return state;
+            case Sharing.SharingAgreementNarrowed x:
+                state = Need(state); state["scope"] = ToNode(x.Scope); state["permissions"] = ToNode(x.Permissions); state["expiresAt"] = x.ExpiresAt;
+                return state;
+            case Sharing.CollaborationStarted x:
+                return new JsonObject
+                {
+                    ["id"] = x.CollaborationId, ["kind"] = x.Kind, ["name"] = x.Name, ["charter"] = x.Charter, ["convenorTenantId"] = x.ConvenorTenantId,
+                    ["open"] = true, ["members"] = new JsonObject { [x.ConvenorTenantId.ToString()] = "member" },
+                };
+            case Sharing.CollaborationMemberInvited x: Child(Need(state), "members")[x.TenantId.ToString()] = "invited"; return state;
+            case Sharing.CollaborationInvitationAccepted x: Child(Need(state), "members")[x.TenantId.ToString()] = "member"; return state;
+            case Sharing.CollaborationInvitationDeclined x: Child(Need(state), "members")[x.TenantId.ToString()] = "declined"; return state;
+            case Sharing.CollaborationMemberLeft x: Child(Need(state), "members")[x.TenantId.ToString()] = "left"; return state;
+            case Sharing.CollaborationMemberRemoved x: Child(Need(state), "members")[x.TenantId.ToString()] = "removed"; return state;
+            case Sharing.CollaborationCharterRevised x: state = Need(state); state["charter"] = x.Charter; return state;
+            case Sharing.CollaborationClosed: state = Need(state); state["open"] = false; return state;
             default:
                 throw new ArgumentException($"{e.GetType().Name} has no audit state.");
         }

@@ -225,6 +225,10 @@ public static class DatabaseMigration
         // Quotas (Quotas/QuotaSchema.cs): allocations, usage counters, daily history, alerts, AI compute reservations.
         await using (var quotas = new NpgsqlCommand(TenantEvents.Quotas.QuotaSchema.Sql(s), connection, transaction))
             await quotas.ExecuteNonQueryAsync();
+        // Case files and sharing (Sharing/SharingSchema.cs): their own row-level security policies, which say what another
+        // tenant may see (so the generic tenant policy below leaves them alone).
+        await using (var sharing = new NpgsqlCommand(TenantEvents.Sharing.SharingSchema.Sql(s, setting), connection, transaction))
+            await sharing.ExecuteNonQueryAsync();
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""

@@ -69,6 +69,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
+        services.AddSingleton<TenantEvents.Sharing.SharingStore>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Audit.AuditJobs>());
         var zones = new ResidencyZones(options.Zones);
@@ -117,7 +118,8 @@ public static class Hosting
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
                 foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
                              .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All)
-                             .Concat(TenantEvents.Audit.AuditEventTypes.All).Concat(TenantEvents.Quotas.QuotaEventTypes.All))
+                             .Concat(TenantEvents.Audit.AuditEventTypes.All).Concat(TenantEvents.Quotas.QuotaEventTypes.All)
+                             .Concat(TenantEvents.CaseFiles.CaseFileEventTypes.All).Concat(TenantEvents.Sharing.SharingEventTypes.All))
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.

@@ -64,6 +64,9 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
 {
     private readonly AesGcm _aes = new(key, Sealing.TagSize);
     private readonly object _gate = new();
+    // A key of its own for blind-index tokens (searchable fields of sealed records), derived so the data key is never
+    // used for two purposes; it dies with the data key when the tenant is shredded.
+    private readonly byte[] _index = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:blind-index:v1"u8.ToArray());
 
     public Guid TenantId { get; } = tenantId;
     public int Version { get; } = version;
@@ -76,6 +79,17 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
     internal void Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad)
     {
         lock (_gate) _aes.Decrypt(nonce, ciphertext, tag, plaintext, aad);
+    }
+
+    /// <summary>
+    /// A blind-index token of a normalised term: HMAC-SHA-256 under the key's index key, first 16 bytes, hex. Equal terms
+    /// of one tenant give equal tokens; nothing about the term can be learnt without the key.
+    /// </summary>
+    public string IndexToken(string term)
+    {
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_index, System.Text.Encoding.UTF8.GetBytes(term), mac);
+        return Convert.ToHexStringLower(mac[..16]);
     }
 
     public void Dispose() => _aes.Dispose();

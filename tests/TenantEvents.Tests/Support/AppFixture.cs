@@ -281,6 +281,7 @@ public static class TestDatabase
         "tenant_data_keys", "subject_data_keys", "tenant_placements", "tenant_slugs", "idempotency_records", "oauth_clients", "credential_revocations",
         "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
         "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
+        .. TenantEvents.Sharing.SharingSchema.TenantState,
     ];
 
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>

@@ -1,0 +1,177 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using TenantEvents.CaseFiles;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Organisations;
+
+namespace TenantEvents.Sharing;
+
+/// <summary>An agreement or collaboration through which a reader's tenant sees another tenant's files.</summary>
+public sealed record ShareSource(Guid Id, string Kind, Guid OwnerTenant);
+
+/// <summary>
+/// Who reads, and through what: the reader's tenant; its own files at the organisations where it holds case.read (or all
+/// of them); the live agreements addressed to its tenant that reach it (all, or those narrowed to organisations it reads
+/// in) and the collaborations its tenant is a member of.
+/// </summary>
+public sealed record Reader(Guid Tenant, Actor Actor, Standing Standing, bool WholeTenant, Guid[] Organisations,
+    IReadOnlyDictionary<Guid, ShareSource> Sources)
+{
+    public bool ReadsOwn(Guid org) => WholeTenant || Organisations.Contains(org);
+    public Guid[] AgreementIds => Sources.Values.Where(s => s.Kind == "agreement").Select(s => s.Id).ToArray();
+    public Guid[] CollaborationIds => Sources.Values.Where(s => s.Kind == "collaboration").Select(s => s.Id).ToArray();
+}
+
+/// <summary>
+/// What a user may see of case files, decided here and nowhere else. The database holds the same rule per tenant
+/// (row-level security, <see cref="SharingSchema"/>): a query that forgot this class would still see only its own
+/// tenant's files and those shared with it; this class narrows that to the user (organisations, agreement narrowing)
+/// and to what the caller asked for. Shares are materialised (case_shares) from the agreements' scopes by the two
+/// Refresh methods, in the owner's transaction of every change of a file or an agreement.
+/// </summary>
+public static class Visibility
+{
+    /// <summary>The reader, built from its tenant's live sources (one query) and its standing in its organisation tree.</summary>
+    public static async Task<Reader> ReaderAsync(NpgsqlConnection connection, string schema, Standing standing, Guid tenant,
+        Func<Func<AccessGraph, Reader>, Task<Reader>> withGraph, DateTimeOffset now, CancellationToken cancellation)
+    {
+        var agreements = new List<(Guid Id, Guid Owner, Guid[] Orgs)>();
+        var collaborations = new List<(Guid Id, Guid Convenor)>();
+        await using (var batch = new NpgsqlBatch(connection))
+        {
+            batch.BatchCommands.Add(Batch($"""
+                select id, tenant_id, recipient_orgs from {schema}.sharing_agreements
+                where recipient_tenant = $1 and state = 'active' and expires_at > $2
+                """, tenant.ToString(), now));
+            batch.BatchCommands.Add(Batch($"select collab_id, tenant_id from {schema}.collaboration_members where member_tenant = $1 and state = 'member'",
+                tenant.ToString()));
+            await using var reader = await batch.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                agreements.Add((reader.GetGuid(0), Guid.Parse(reader.GetString(1)), (Guid[])reader[2]));
+            await reader.NextResultAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                collaborations.Add((reader.GetGuid(0), Guid.Parse(reader.GetString(1))));
+        }
+        return await withGraph(graph =>
+        {
+            var whole = standing.Everything || (standing.Scopes?.Contains("case.read") ?? false);
+            var orgs = whole ? [] : standing.Scopes is null ? graph.OrganisationsWhere(standing.Principals, "case.read").ToArray() : [];
+            var sources = new Dictionary<Guid, ShareSource>();
+            if (whole || orgs.Length > 0)
+            {
+                foreach (var a in agreements)
+                    if (whole || a.Orgs.Length == 0 || orgs.Any(o => a.Orgs.Any(n => graph.IsSelfOrDescendant(o, n))))
+                        sources[a.Id] = new ShareSource(a.Id, "agreement", a.Owner);
+                foreach (var c in collaborations) sources[c.Id] = new ShareSource(c.Id, "collaboration", c.Convenor);
+            }
+            return new Reader(tenant, standing.Actor, standing, whole, orgs, sources);
+        });
+    }
+
+    /// <summary>
+    /// The shares of a file (alias x over case_shares) through which the reader sees it now: an agreement addressed to its
+    /// tenant that reaches the reader, or a collaboration the reader's tenant and the file's owner both belong to.
+    /// Parameters: @me, @agreements, @collaborations, @now.
+    /// </summary>
+    public static string SharePredicate(string schema, string x) => $"""
+        ({x}.tenant_id <> @me and ({x}.expires_at is null or {x}.expires_at > @now)
+         and (({x}.grantee_tenant = @me and {x}.source_id = any(@agreements))
+              or ({x}.grantee_tenant is null and {x}.source_id = any(@collaborations) and {schema}.collaboration_member({x}.source_id, {x}.tenant_id))))
+        """;
+
+    public static void Bind(NpgsqlCommand command, Reader reader, DateTimeOffset now)
+    {
+        command.Parameters.Add(new NpgsqlParameter("me", reader.Tenant.ToString()));
+        command.Parameters.Add(new NpgsqlParameter("agreements", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.AgreementIds });
+        command.Parameters.Add(new NpgsqlParameter("collaborations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.CollaborationIds });
+        command.Parameters.Add(new NpgsqlParameter("now", now));
+    }
+
+    /// <summary>The reader's permissions on another tenant's file (the union over the shares it sees it through), empty if none.</summary>
+    public static async Task<(IReadOnlyList<string> Permissions, IReadOnlyList<Guid> Via)> SharedAccessAsync(NpgsqlConnection connection, string schema,
+        Reader reader, Guid owner, Guid file, DateTimeOffset now, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand($"""
+            select x.source_id, x.permissions from {schema}.case_shares x
+            where x.tenant_id = @owner and x.file_id = @file and {SharePredicate(schema, "x")}
+            """, connection);
+        Bind(command, reader, now);
+        command.Parameters.Add(new NpgsqlParameter("owner", owner.ToString()));
+        command.Parameters.Add(new NpgsqlParameter("file", file));
+        var permissions = new HashSet<string>();
+        var via = new List<Guid>();
+        await using var r = await command.ExecuteReaderAsync(cancellation);
+        while (await r.ReadAsync(cancellation))
+        {
+            via.Add(r.GetGuid(0));
+            permissions.UnionWith((string[])r[1]);
+        }
+        return (CaseFileDecisions.SharePermissions.Where(permissions.Contains).ToList(), via);
+    }
+
+    /// <summary>
+    /// Re-derives an agreement's shares (in its owner's transaction): none unless it is active; else every file of the
+    /// owner in its scope (named, or with a listed tag or classification), within its owner organisation's subtree if it
+    /// names one, until it expires.
+    /// </summary>
+    public static async Task RefreshAgreementSharesAsync(SharingStore store, SharingTransaction tx, Guid agreement, CancellationToken cancellation)
+    {
+        var s = store.Schema;
+        await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and source_id = $2", cancellation, tx.Tenant.ToString(), agreement);
+        await tx.ExecuteAsync($"""
+            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
+            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3
+            from {s}.sharing_agreements a join {s}.case_files f on f.tenant_id = a.tenant_id
+            where a.tenant_id = $1 and a.id = $2 and a.state = 'active' and {InScope(s)}
+            """, cancellation, tx.Tenant.ToString(), agreement, store.Now);
+    }
+
+    /// <summary>Re-derives a file's agreement shares (in its owner's transaction) after it was opened or revised.</summary>
+    public static async Task RefreshFileSharesAsync(SharingStore store, SharingTransaction tx, Guid file, CancellationToken cancellation)
+    {
+        var s = store.Schema;
+        await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and file_id = $2 and source_kind = 'agreement'", cancellation,
+            tx.Tenant.ToString(), file);
+        await tx.ExecuteAsync($"""
+            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
+            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3
+            from {s}.case_files f join {s}.sharing_agreements a on a.tenant_id = f.tenant_id
+            where f.tenant_id = $1 and f.id = $2 and a.state = 'active' and {InScope(s)}
+            """, cancellation, tx.Tenant.ToString(), file, store.Now);
+    }
+
+    /// <summary>Whether file f is in agreement a's scope (both of one owner).</summary>
+    private static string InScope(string s) => $"""
+        (f.id = any(a.scope_file_ids) or f.classification = any(a.scope_classifications) or f.tag_tokens && a.scope_tag_tokens)
+        and (a.owner_org is null or exists (select 1 from {s}.org_nodes n where n.tenant_id = f.tenant_id and n.id = f.org_id and a.owner_org = any(n.path)))
+        """;
+
+    private static NpgsqlBatchCommand Batch(string sql, params object?[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var v in values) command.Parameters.Add(SharingStore.Parameter(v));
+        return command;
+    }
+
+    /// <summary>Tokens per owner for a search (terms and tags), as the JSON the list query takes: {"owner": ["token", …]}.</summary>
+    public static async Task<string?> NeedAsync(SharingStore store, IEnumerable<Guid> owners, IReadOnlyList<string> terms, IReadOnlyList<string> tags,
+        CancellationToken cancellation)
+    {
+        if (terms.Count == 0 && tags.Count == 0) return null;
+        var map = new Dictionary<string, string[]>();
+        foreach (var owner in owners.Distinct())
+        {
+            try
+            {
+                var tokenize = await store.TokenizerAsync(owner, cancellation);
+                map[owner.ToString()] = terms.Select(tokenize).Concat(tags.Select(t => tokenize(SharingStore.TagTerm(t)))).Distinct().ToArray();
+            }
+            catch (Keys.KeyDestroyedException)
+            {
+                // A shredded owner's files are gone; nothing of it can match.
+            }
+        }
+        return JsonSerializer.Serialize(map);
+    }
+}
