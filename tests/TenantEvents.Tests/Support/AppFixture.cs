@@ -300,7 +300,19 @@ public static class TestDatabase
                   execute 'truncate ' || t;
                 end $$
                 """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);
-            await command.ExecuteNonQueryAsync();
+            // The service's background work (audit projection, quota flushes) may hold locks on some of these tables while
+            // the truncate waits for others: PostgreSQL breaks such a deadlock by failing one side, so try again.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await command.ExecuteNonQueryAsync();
+                    break;
+                }
+                catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.DeadlockDetected && attempt < 5)
+                {
+                }
+            }
         }
     }
 
