@@ -104,8 +104,8 @@ public static class ListCaseFilesEndpoint
         if (others && reader.Sources.Count > 0)
             branches.Add($"""
                 (select f.tenant_id, f.id, f.version, f.key_version, f.nonce, f.ciphertext, f.updated_at from {s}.case_files f
-                 where (f.tenant_id, f.id) in (select x.tenant_id, x.file_id from {s}.case_shares x
-                                               where {Visibility.SharePredicate(s, "x")} and (@collab::uuid is null or x.source_id = @collab))
+                 where (f.tenant_id, f.id) in (select v.owner, v.file_id from {Visibility.Shares(s)}
+                                               where {Visibility.SourceFilter()} and (@collab::uuid is null or v.source_id = @collab))
                    {filters}
                  order by f.updated_at desc, f.id desc limit @limit)
                 """);
@@ -136,7 +136,7 @@ public static class ListCaseFilesEndpoint
         if (sharedIds.Length > 0)
         {
             await using var command = new NpgsqlCommand($"""
-                select x.file_id, x.source_id, x.permissions from {s}.case_shares x where x.file_id = any(@files) and {Visibility.SharePredicate(s, "x")}
+                select v.file_id, v.source_id, v.permissions from {Visibility.Shares(s)} where v.file_id = any(@files) and {Visibility.SourceFilter()}
                 """, connection);
             Visibility.Bind(command, reader, now);
             command.Parameters.Add(new NpgsqlParameter("files", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = sharedIds });

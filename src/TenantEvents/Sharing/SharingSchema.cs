@@ -48,6 +48,7 @@ public static class SharingSchema
           primary key (tenant_id, file_id, source_id));
         create index if not exists case_shares_source on {{s}}.case_shares (source_id, file_id);
         create index if not exists case_shares_file on {{s}}.case_shares (file_id);
+        create index if not exists case_shares_grantee on {{s}}.case_shares (grantee_tenant, tenant_id) where grantee_tenant is not null;
         create table if not exists {{s}}.sharing_agreements (
           tenant_id varchar(250) not null,
           id uuid not null,
@@ -95,31 +96,38 @@ public static class SharingSchema
         -- The service's clock for expiry (set per transaction by the service), else the database's.
         create or replace function {{s}}.sharing_now() returns timestamptz language sql stable as $$
           select coalesce(nullif(current_setting('{{NowSetting}}', true), '')::timestamptz, now()) $$;
+        drop function if exists {{s}}.shared_with(text, uuid, text) cascade;
         -- Whether a tenant is (still) a member of a collaboration: read past row-level security (the function's owner
         -- owns the table), so a policy can ask it of any collaboration without widening what the caller can list.
         create or replace function {{s}}.collaboration_member(collab uuid, tenant text) returns boolean
           language sql stable security definer set search_path = pg_catalog as $$
           select exists (select 1 from {{s}}.collaboration_members m where m.collab_id = collab and m.member_tenant = tenant and m.state = 'member') $$;
-        -- A share that lets the given tenant read the file now: an agreement addressed to it, or a collaboration the
-        -- tenant and the file's owner are both members of; unexpired either way.
-        create or replace function {{s}}.shared_with(owner text, file uuid, tenant text) returns boolean
-          language sql stable security definer set search_path = pg_catalog as $$
-          select exists (select 1 from {{s}}.case_shares x
-                         where x.tenant_id = owner and x.file_id = file
-                           and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
-                           and (x.grantee_tenant = tenant
-                                or (x.source_kind = 'collaboration' and {{s}}.collaboration_member(x.source_id, tenant)
-                                    and {{s}}.collaboration_member(x.source_id, owner)))) $$;
+        -- THE database's rule of what another tenant may read: the shares through which the tenant sees files of other
+        -- tenants now. An agreement share addressed to it; a collaboration share while it and the file's owner are both
+        -- members; unexpired either way. Evaluated once per query (a hashed set), not once per row.
+        create or replace function {{s}}.visible_shares(tenant text)
+          returns table (owner varchar(250), file_id uuid, source_id uuid, permissions text[])
+          language sql stable security definer set search_path = pg_catalog rows 10000 as $$
+          select x.tenant_id, x.file_id, x.source_id, x.permissions from {{s}}.case_shares x
+          where x.grantee_tenant = tenant and x.tenant_id <> tenant and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
+          union all
+          select x.tenant_id, x.file_id, x.source_id, x.permissions
+          from {{s}}.collaboration_members r
+          join {{s}}.case_shares x on x.source_id = r.collab_id and x.grantee_tenant is null
+          where r.member_tenant = tenant and r.state = 'member' and x.tenant_id <> tenant
+            and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
+            and exists (select 1 from {{s}}.collaboration_members o where o.collab_id = x.source_id and o.member_tenant = x.tenant_id and o.state = 'member') $$;
 
         drop policy if exists case_file_visibility on {{s}}.case_files;
         create policy case_file_visibility on {{s}}.case_files
           using (tenant_id = current_setting('{{tenantSetting}}', true)
-                 or {{s}}.shared_with(tenant_id, id, current_setting('{{tenantSetting}}', true)))
+                 or (tenant_id, id) in (select v.owner, v.file_id from {{s}}.visible_shares(current_setting('{{tenantSetting}}', true)) v))
           with check (tenant_id = current_setting('{{tenantSetting}}', true));
         drop policy if exists case_share_visibility on {{s}}.case_shares;
         create policy case_share_visibility on {{s}}.case_shares
-          using (tenant_id = current_setting('{{tenantSetting}}', true)
-                 or {{s}}.shared_with(tenant_id, file_id, current_setting('{{tenantSetting}}', true)))
+          using (tenant_id = current_setting('{{tenantSetting}}', true) or grantee_tenant = current_setting('{{tenantSetting}}', true)
+                 or (grantee_tenant is null and source_id in (select m.collab_id from {{s}}.collaboration_members m
+                                                               where m.member_tenant = current_setting('{{tenantSetting}}', true) and m.state = 'member')))
           with check (tenant_id = current_setting('{{tenantSetting}}', true));
         drop policy if exists agreement_parties on {{s}}.sharing_agreements;
         create policy agreement_parties on {{s}}.sharing_agreements

@@ -70,21 +70,19 @@ public static class Visibility
     }
 
     /// <summary>
-    /// The shares of a file (alias x over case_shares) through which the reader sees it now: an agreement addressed to its
-    /// tenant that reaches the reader, or a collaboration the reader's tenant and the file's owner both belong to.
-    /// Parameters: @me, @agreements, @collaborations, @now.
+    /// The shares through which the reader sees other tenants' files now (alias v): the database's rule
+    /// (visible_shares, the same function its row-level security uses) narrowed to the reader's own sources.
+    /// Parameters: @me, @sources, @now (the clock is also set in the transaction for the database's rule).
     /// </summary>
-    public static string SharePredicate(string schema, string x) => $"""
-        ({x}.tenant_id <> @me and ({x}.expires_at is null or {x}.expires_at > @now)
-         and (({x}.grantee_tenant = @me and {x}.source_id = any(@agreements))
-              or ({x}.grantee_tenant is null and {x}.source_id = any(@collaborations) and {schema}.collaboration_member({x}.source_id, {x}.tenant_id))))
-        """;
+    public static string Shares(string schema, string v = "v") =>
+        $"{schema}.visible_shares(@me) {v}";
+
+    public static string SourceFilter(string v = "v") => $"{v}.source_id = any(@sources)";
 
     public static void Bind(NpgsqlCommand command, Reader reader, DateTimeOffset now)
     {
         command.Parameters.Add(new NpgsqlParameter("me", reader.Tenant.ToString()));
-        command.Parameters.Add(new NpgsqlParameter("agreements", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.AgreementIds });
-        command.Parameters.Add(new NpgsqlParameter("collaborations", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.CollaborationIds });
+        command.Parameters.Add(new NpgsqlParameter("sources", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.Sources.Keys.ToArray() });
         command.Parameters.Add(new NpgsqlParameter("now", now));
     }
 
@@ -93,8 +91,7 @@ public static class Visibility
         Reader reader, Guid owner, Guid file, DateTimeOffset now, CancellationToken cancellation)
     {
         await using var command = new NpgsqlCommand($"""
-            select x.source_id, x.permissions from {schema}.case_shares x
-            where x.tenant_id = @owner and x.file_id = @file and {SharePredicate(schema, "x")}
+            select v.source_id, v.permissions from {Shares(schema)} where v.owner = @owner and v.file_id = @file and {SourceFilter()}
             """, connection);
         Bind(command, reader, now);
         command.Parameters.Add(new NpgsqlParameter("owner", owner.ToString()));
