@@ -18,7 +18,7 @@ public static class GetCaseFileEndpoint
     [WolverineGet("/api/tenants/{tenantId}/case-files/{caseFileId}", OperationId = "GetCaseFile")]
     [Authorize(Roles = SharingHttp.Roles)]
     public static async Task<IResult> Get(Guid tenantId, Guid caseFileId, HttpContext http, SharingStore sharing, OrganisationStore store,
-        CrossTenantAccess audit, CancellationToken cancellation)
+        CrossTenantAccess audit, Wolverine.Runtime.MessageContext context, CancellationToken cancellation)
     {
         await using var scope = await sharing.ReadAsync(tenantId, cancellation);
         var (reader, refusal) = await SharingHttp.Reader(http, sharing, store, scope.Connection, tenantId, writing: false, cancellation);
@@ -26,7 +26,7 @@ public static class GetCaseFileEndpoint
         var (view, access) = await Find(sharing, store, scope.Connection, reader!, caseFileId, cancellation);
         if (view is null) return Problem.NotFound("case file").ToResult();
         if (view.Shared)
-            await SharingHttp.Record(audit, reader!, [new AccessRecord(view.OwnerTenantId, "read", "case-file", view.Id.ToString(), access)], cancellation);
+            await SharingHttp.Record(audit, context, reader!, [new AccessRecord(view.OwnerTenantId, "read", "case-file", view.Id.ToString(), access)], cancellation);
         http.Response.Headers.ETag = TenantHttp.ETag(view.Version);
         return Results.Json(view, Json.Options);
     }

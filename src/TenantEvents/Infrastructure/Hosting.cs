@@ -136,6 +136,9 @@ public static class Hosting
             wolverine.ApplicationAssembly = typeof(Hosting).Assembly;
             wolverine.Policies.UseDurableLocalQueues();
             wolverine.Policies.UseDurableOutboxOnAllSendingEndpoints();
+            // Cross-tenant access records are appended one message at a time: each trail is one stream, and records of
+            // one trail arrive in the order they were queued (no two appends race for a stream's next version).
+            wolverine.LocalQueueFor<TenantEvents.Audit.RecordCrossTenantAccess>().Sequential();
             // Handler code is generated ahead of time (src/TenantEvents/Internal/Generated, `make codegen`) and loaded
             // statically: no Roslyn at start-up.
             wolverine.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;

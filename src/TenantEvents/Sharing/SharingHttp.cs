@@ -69,7 +69,8 @@ public static class SharingHttp
         return null;
     }
 
-    /// <summary>Cross-tenant accesses are recorded before the answer leaves.</summary>
-    public static Task Record(CrossTenantAccess audit, Reader reader, IReadOnlyList<AccessRecord> accesses, CancellationToken cancellation) =>
-        audit.RecordAsync(reader.Tenant, reader.Actor, accesses, cancellation);
+    /// <summary>Cross-tenant reads are recorded (durably queued for both trails) before the answer leaves.</summary>
+    public static Task Record(CrossTenantAccess audit, Wolverine.Runtime.MessageContext context, Reader reader, IReadOnlyList<AccessRecord> accesses,
+        CancellationToken cancellation) =>
+        audit.QueueAsync(context, reader.Tenant, reader.Actor, accesses, cancellation);
 }

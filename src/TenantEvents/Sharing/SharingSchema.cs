@@ -46,7 +46,13 @@ public static class SharingSchema
           expires_at timestamptz,
           shared_at timestamptz not null,
           primary key (tenant_id, file_id, source_id));
-        create index if not exists case_shares_source on {{s}}.case_shares (source_id, file_id);
+        -- The file's last change, kept on its shares (in the owner's transactions) so a reader's newest shared files are
+        -- found from the shares alone.
+        alter table {{s}}.case_shares add column if not exists file_updated_at timestamptz not null default '-infinity';
+        -- And its classification and tag tokens, so a reader's filters on them are answered from the shares too.
+        alter table {{s}}.case_shares add column if not exists file_classification text not null default '';
+        alter table {{s}}.case_shares add column if not exists file_tag_tokens text[] not null default '{}';
+        create index if not exists case_shares_recent on {{s}}.case_shares (source_id, file_updated_at desc, file_id);
         create index if not exists case_shares_file on {{s}}.case_shares (file_id);
         create index if not exists case_shares_grantee on {{s}}.case_shares (grantee_tenant, tenant_id) where grantee_tenant is not null;
         create table if not exists {{s}}.sharing_agreements (
@@ -97,31 +103,35 @@ public static class SharingSchema
         create or replace function {{s}}.sharing_now() returns timestamptz language sql stable as $$
           select coalesce(nullif(current_setting('{{NowSetting}}', true), '')::timestamptz, now()) $$;
         drop function if exists {{s}}.shared_with(text, uuid, text) cascade;
+        drop index if exists {{s}}.case_shares_source;
         -- Whether a tenant is (still) a member of a collaboration: read past row-level security (the function's owner
         -- owns the table), so a policy can ask it of any collaboration without widening what the caller can list.
         create or replace function {{s}}.collaboration_member(collab uuid, tenant text) returns boolean
           language sql stable security definer set search_path = pg_catalog as $$
           select exists (select 1 from {{s}}.collaboration_members m where m.collab_id = collab and m.member_tenant = tenant and m.state = 'member') $$;
-        -- THE database's rule of what another tenant may read: the shares through which the tenant sees files of other
-        -- tenants now. An agreement share addressed to it; a collaboration share while it and the file's owner are both
-        -- members; unexpired either way. Evaluated once per query (a hashed set), not once per row.
-        create or replace function {{s}}.visible_shares(tenant text)
-          returns table (owner varchar(250), file_id uuid, source_id uuid, permissions text[])
-          language sql stable security definer set search_path = pg_catalog rows 10000 as $$
-          select x.tenant_id, x.file_id, x.source_id, x.permissions from {{s}}.case_shares x
-          where x.grantee_tenant = tenant and x.tenant_id <> tenant and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
-          union all
-          select x.tenant_id, x.file_id, x.source_id, x.permissions
-          from {{s}}.collaboration_members r
-          join {{s}}.case_shares x on x.source_id = r.collab_id and x.grantee_tenant is null
-          where r.member_tenant = tenant and r.state = 'member' and x.tenant_id <> tenant
-            and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
-            and exists (select 1 from {{s}}.collaboration_members o where o.collab_id = x.source_id and o.member_tenant = x.tenant_id and o.state = 'member') $$;
+        drop function if exists {{s}}.visible_shares(text) cascade;
+        -- THE rule of what another tenant may read, for one share row: an agreement share addressed to the tenant; a
+        -- collaboration share while the tenant and the file's owner are both members; unexpired either way. A plain SQL
+        -- expression (inlined where it is used): the row-level security policy below asks it of the shares of each file
+        -- it shows, and the service's queries ask it of the shares they read (Sharing/Visibility.cs).
+        create or replace function {{s}}.share_admits(x {{s}}.case_shares, tenant text) returns boolean language sql stable as $$
+          select x.tenant_id <> tenant and (x.expires_at is null or x.expires_at > {{s}}.sharing_now())
+             and (x.grantee_tenant = tenant
+                  or (x.grantee_tenant is null and {{s}}.collaboration_member(x.source_id, tenant) and {{s}}.collaboration_member(x.source_id, x.tenant_id))) $$;
+
+        -- The blind index, looked up past row-level security: array operators are not leakproof, so under a policy
+        -- PostgreSQL may not use the GIN index for them. Only (tenant, id) pairs of the named owners come out; the files
+        -- themselves are then read under the policy (and the service's narrowing), so nothing is shown that would not be.
+        create or replace function {{s}}.search_hits(owners text[], tokens text[]) returns table (tenant_id varchar(250), id uuid)
+          language sql stable security definer set search_path = pg_catalog rows 50 as $$
+          select h.tenant_id, h.id from (select f.tenant_id, f.id from {{s}}.case_files f where f.search_tokens && tokens offset 0) h
+          where h.tenant_id = any(owners) $$;
 
         drop policy if exists case_file_visibility on {{s}}.case_files;
         create policy case_file_visibility on {{s}}.case_files
           using (tenant_id = current_setting('{{tenantSetting}}', true)
-                 or (tenant_id, id) in (select v.owner, v.file_id from {{s}}.visible_shares(current_setting('{{tenantSetting}}', true)) v))
+                 or exists (select 1 from {{s}}.case_shares x where x.tenant_id = case_files.tenant_id and x.file_id = case_files.id
+                            and {{s}}.share_admits(x, current_setting('{{tenantSetting}}', true))))
           with check (tenant_id = current_setting('{{tenantSetting}}', true));
         drop policy if exists case_share_visibility on {{s}}.case_shares;
         create policy case_share_visibility on {{s}}.case_shares

@@ -51,6 +51,12 @@ public sealed partial class SharingStore(TenantStreams streams)
     public DateTimeOffset Now => streams.Now;
 
     /// <param name="context">The request's outbox (bound to this tenant from now on); null for a second tenant's transaction in one request.</param>
+    /// <summary>
+    /// The clock for expiry, and no JIT compilation: these are short queries whose cost estimates (arrays, row-level
+    /// security) can look large enough to trigger it, which then costs more than the query.
+    /// </summary>
+    private static readonly string SetClock = $"select set_config('{SharingSchema.NowSetting}', $1, true), set_config('jit', 'off', true)";
+
     public async Task<SharingTransaction> BeginAsync(MessageContext? context, Guid tenant, CancellationToken cancellation)
     {
         var session = context is null ? streams.Store.LightweightSession(tenant.ToString()) : streams.OpenSession(context, tenant);
@@ -58,7 +64,7 @@ public sealed partial class SharingStore(TenantStreams streams)
         {
             await session.BeginTransactionAsync(cancellation);
             var connection = (NpgsqlConnection)session.Connection!;
-            await using (var now = Command($"select set_config('{SharingSchema.NowSetting}', $1, true)", connection, Now.ToString("O")))
+            await using (var now = Command(SetClock, connection, Now.ToString("O")))
                 await now.ExecuteNonQueryAsync(cancellation);
             return new SharingTransaction(session, connection, tenant);
         }
@@ -73,7 +79,7 @@ public sealed partial class SharingStore(TenantStreams streams)
     public async Task<Infrastructure.Databases.TenantReadScope> ReadAsync(Guid tenant, CancellationToken cancellation)
     {
         var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
-        await using var now = Command($"select set_config('{SharingSchema.NowSetting}', $1, true)", scope.Connection, Now.ToString("O"));
+        await using var now = Command(SetClock, scope.Connection, Now.ToString("O"));
         await now.ExecuteNonQueryAsync(cancellation);
         return scope;
     }
@@ -163,10 +169,11 @@ public sealed partial class SharingStore(TenantStreams streams)
             {
                 case CaseFileShared s:
                     await tx.ExecuteAsync($"""
-                        insert into {Schema}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
-                        values ($1, $2, $3, 'collaboration', null, $4, null, $5)
+                        insert into {Schema}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at, file_updated_at,
+                          file_classification, file_tag_tokens)
+                        values ($1, $2, $3, 'collaboration', null, $4, null, $5, $6, $7, $8)
                         on conflict (tenant_id, file_id, source_id) do update set permissions = excluded.permissions
-                        """, cancellation, tx.Tenant.ToString(), file.Id, s.CollaborationId, s.Permissions.ToArray(), s.At);
+                        """, cancellation, tx.Tenant.ToString(), file.Id, s.CollaborationId, s.Permissions.ToArray(), s.At, file.UpdatedAt, file.Classification, tagTokens);
                     break;
                 case CaseFileUnshared u:
                     await tx.ExecuteAsync($"delete from {Schema}.case_shares where tenant_id = $1 and file_id = $2 and source_id = $3", cancellation,
@@ -174,6 +181,9 @@ public sealed partial class SharingStore(TenantStreams streams)
                     break;
             }
         if (before is null || events.Any(e => e is CaseFileRevised)) await Visibility.RefreshFileSharesAsync(this, tx, file.Id, cancellation);
+        await tx.ExecuteAsync($"""
+            update {Schema}.case_shares set file_updated_at = $3, file_classification = $4, file_tag_tokens = $5 where tenant_id = $1 and file_id = $2
+            """, cancellation, tx.Tenant.ToString(), file.Id, file.UpdatedAt, file.Classification, tagTokens);
     }
 
     // ---- agreements -------------------------------------------------------------------------------------------------

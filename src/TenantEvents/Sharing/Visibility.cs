@@ -15,8 +15,12 @@ public sealed record ShareSource(Guid Id, string Kind, Guid OwnerTenant);
 /// of them); the live agreements addressed to its tenant that reach it (all, or those narrowed to organisations it reads
 /// in) and the collaborations its tenant is a member of.
 /// </summary>
+/// <remarks>
+/// <see cref="Members"/>: for each collaboration the reader's tenant belongs to, its member tenants now (a file shared
+/// into it is visible while its owner is one of them).
+/// </remarks>
 public sealed record Reader(Guid Tenant, Actor Actor, Standing Standing, bool WholeTenant, Guid[] Organisations,
-    IReadOnlyDictionary<Guid, ShareSource> Sources)
+    IReadOnlyDictionary<Guid, ShareSource> Sources, DateTimeOffset Now, IReadOnlyList<(Guid Collaboration, Guid Member)> Members)
 {
     public bool ReadsOwn(Guid org) => WholeTenant || Organisations.Contains(org);
     public Guid[] AgreementIds => Sources.Values.Where(s => s.Kind == "agreement").Select(s => s.Id).ToArray();
@@ -38,6 +42,7 @@ public static class Visibility
     {
         var agreements = new List<(Guid Id, Guid Owner, Guid[] Orgs)>();
         var collaborations = new List<(Guid Id, Guid Convenor)>();
+        var members = new List<(Guid Collaboration, Guid Member)>();
         await using (var batch = new NpgsqlBatch(connection))
         {
             batch.BatchCommands.Add(Batch($"""
@@ -46,12 +51,19 @@ public static class Visibility
                 """, tenant.ToString(), now));
             batch.BatchCommands.Add(Batch($"select collab_id, tenant_id from {schema}.collaboration_members where member_tenant = $1 and state = 'member'",
                 tenant.ToString()));
+            batch.BatchCommands.Add(Batch($"""
+                select m.collab_id, m.member_tenant from {schema}.collaboration_members m
+                where m.state = 'member' and m.collab_id in (select collab_id from {schema}.collaboration_members where member_tenant = $1 and state = 'member')
+                """, tenant.ToString()));
             await using var reader = await batch.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))
                 agreements.Add((reader.GetGuid(0), Guid.Parse(reader.GetString(1)), (Guid[])reader[2]));
             await reader.NextResultAsync(cancellation);
             while (await reader.ReadAsync(cancellation))
                 collaborations.Add((reader.GetGuid(0), Guid.Parse(reader.GetString(1))));
+            await reader.NextResultAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                members.Add((reader.GetGuid(0), Guid.Parse(reader.GetString(1))));
         }
         return await withGraph(graph =>
         {
@@ -65,25 +77,32 @@ public static class Visibility
                         sources[a.Id] = new ShareSource(a.Id, "agreement", a.Owner);
                 foreach (var c in collaborations) sources[c.Id] = new ShareSource(c.Id, "collaboration", c.Convenor);
             }
-            return new Reader(tenant, standing.Actor, standing, whole, orgs, sources);
+            return new Reader(tenant, standing.Actor, standing, whole, orgs, sources, now, members);
         });
     }
 
     /// <summary>
-    /// The shares through which the reader sees other tenants' files now (alias v): the database's rule
-    /// (visible_shares, the same function its row-level security uses) narrowed to the reader's own sources.
-    /// Parameters: @me, @sources, @now (the clock is also set in the transaction for the database's rule).
+    /// The shares (alias x over case_shares) through which the reader sees another tenant's file now: unexpired; an
+    /// agreement share addressed to its tenant, through an agreement that reaches the reader; or a collaboration share
+    /// of a collaboration its tenant belongs to, whose owner is still a member. The same rule as the database's
+    /// (share_admits, which row-level security applies to every file row returned), narrowed to the reader, and
+    /// written as set lookups so that ten thousand shares cost one pass.
+    /// Parameters: @me, @now, @agreements, @collabs, @owners (pairs with @collabs).
     /// </summary>
-    public static string Shares(string schema, string v = "v") =>
-        $"{schema}.visible_shares(@me) {v}";
+    public static string SharePredicate(string x = "x") => $"""
+        ({x}.tenant_id <> @me and ({x}.expires_at is null or {x}.expires_at > @now)
+         and (({x}.grantee_tenant = @me and {x}.source_id = any(@agreements))
+              or ({x}.grantee_tenant is null and ({x}.source_id, {x}.tenant_id::text) in (select * from unnest(@collabs, @owners)))))
+        """;
 
-    public static string SourceFilter(string v = "v") => $"{v}.source_id = any(@sources)";
-
-    public static void Bind(NpgsqlCommand command, Reader reader, DateTimeOffset now)
+    public static void Bind(NpgsqlCommand command, Reader reader)
     {
         command.Parameters.Add(new NpgsqlParameter("me", reader.Tenant.ToString()));
-        command.Parameters.Add(new NpgsqlParameter("sources", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.Sources.Keys.ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("now", now));
+        command.Parameters.Add(new NpgsqlParameter("now", reader.Now));
+        command.Parameters.Add(new NpgsqlParameter("agreements", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.AgreementIds });
+        var pairs = reader.Members.Where(m => reader.Sources.ContainsKey(m.Collaboration) && m.Member != reader.Tenant).ToList();
+        command.Parameters.Add(new NpgsqlParameter("collabs", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = pairs.Select(p => p.Collaboration).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("owners", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = pairs.Select(p => p.Member.ToString()).ToArray() });
     }
 
     /// <summary>The reader's permissions on another tenant's file (the union over the shares it sees it through), empty if none.</summary>
@@ -91,9 +110,9 @@ public static class Visibility
         Reader reader, Guid owner, Guid file, DateTimeOffset now, CancellationToken cancellation)
     {
         await using var command = new NpgsqlCommand($"""
-            select v.source_id, v.permissions from {Shares(schema)} where v.owner = @owner and v.file_id = @file and {SourceFilter()}
+            select x.source_id, x.permissions from {schema}.case_shares x where x.tenant_id = @owner and x.file_id = @file and {SharePredicate()}
             """, connection);
-        Bind(command, reader, now);
+        Bind(command, reader);
         command.Parameters.Add(new NpgsqlParameter("owner", owner.ToString()));
         command.Parameters.Add(new NpgsqlParameter("file", file));
         var permissions = new HashSet<string>();
@@ -117,8 +136,9 @@ public static class Visibility
         var s = store.Schema;
         await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and source_id = $2", cancellation, tx.Tenant.ToString(), agreement);
         await tx.ExecuteAsync($"""
-            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
-            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3
+            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at, file_updated_at,
+              file_classification, file_tag_tokens)
+            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3, f.updated_at, f.classification, f.tag_tokens
             from {s}.sharing_agreements a join {s}.case_files f on f.tenant_id = a.tenant_id
             where a.tenant_id = $1 and a.id = $2 and a.state = 'active' and {InScope(s)}
             """, cancellation, tx.Tenant.ToString(), agreement, store.Now);
@@ -131,8 +151,9 @@ public static class Visibility
         await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and file_id = $2 and source_kind = 'agreement'", cancellation,
             tx.Tenant.ToString(), file);
         await tx.ExecuteAsync($"""
-            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
-            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3
+            insert into {s}.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at, file_updated_at,
+              file_classification, file_tag_tokens)
+            select f.tenant_id, f.id, a.id, 'agreement', a.recipient_tenant, a.permissions, a.expires_at, $3, f.updated_at, f.classification, f.tag_tokens
             from {s}.case_files f join {s}.sharing_agreements a on a.tenant_id = f.tenant_id
             where f.tenant_id = $1 and f.id = $2 and a.state = 'active' and {InScope(s)}
             """, cancellation, tx.Tenant.ToString(), file, store.Now);
@@ -151,11 +172,12 @@ public static class Visibility
         return command;
     }
 
-    /// <summary>Tokens per owner for a search (terms and tags), as the JSON the list query takes: {"owner": ["token", …]}.</summary>
-    public static async Task<string?> NeedAsync(SharingStore store, IEnumerable<Guid> owners, IReadOnlyList<string> terms, IReadOnlyList<string> tags,
-        CancellationToken cancellation)
+    /// <summary>What a search needs, as tokens: per owner all of them (JSON {"owner": ["token", …]}), the reader's own, and one per owner to start from.</summary>
+    public sealed record Need(string Json, string[] Mine, string[] Any, string[] Owners);
+
+    public static async Task<Need> NeedAsync(SharingStore store, Guid reader, IEnumerable<Guid> owners, IReadOnlyList<string> terms,
+        IReadOnlyList<string> tags, CancellationToken cancellation)
     {
-        if (terms.Count == 0 && tags.Count == 0) return null;
         var map = new Dictionary<string, string[]>();
         foreach (var owner in owners.Distinct())
         {
@@ -169,6 +191,8 @@ public static class Visibility
                 // A shredded owner's files are gone; nothing of it can match.
             }
         }
-        return JsonSerializer.Serialize(map);
+        return new Need(JsonSerializer.Serialize(map), map.GetValueOrDefault(reader.ToString()) ?? [],
+            map.Where(o => o.Key != reader.ToString()).Select(o => o.Value[0]).ToArray(),
+            map.Keys.Where(o => o != reader.ToString()).ToArray());
     }
 }

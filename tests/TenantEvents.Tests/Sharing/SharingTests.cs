@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tests.Support;
+using Wolverine.Tracking;
 
 namespace TenantEvents.Tests.Sharing;
 
@@ -167,6 +168,9 @@ public class SharingTests(AppFixture fixture) : SharingScenario(fixture)
         (await Visible(InvestigatorOf(Police), Police)).ShouldBe([state, statePrivate, federal, county], ignoreOrder: true);
         (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldBe([county, countyPrivate, federal, state], ignoreOrder: true);
         (await Visible(InvestigatorOf(Sheriff), Sheriff, "?tag=lone-star")).ShouldBe([federal], "search stays inside what is shared");
+        (await Visible(InvestigatorOf(Sheriff), Sheriff, "?classification=top-secret")).ShouldBeEmpty("counts and filters reveal nothing unshared");
+        (await Visible(InvestigatorOf(TaskForce), TaskForce, "?classification=top-secret")).ShouldBe([federalPrivate]);
+        (await Visible(InvestigatorOf(Police), Police, "?classification=official&source=shared")).ShouldBe([federal, county], ignoreOrder: true);
         (await InvestigatorOf(Sheriff).Get($"/api/tenants/{Sheriff}/case-files/{federalPrivate}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
 
         // Contributions go to the owner's file; a third agency does not see another partner's entries.
@@ -197,9 +201,10 @@ public class SharingTests(AppFixture fixture) : SharingScenario(fixture)
         var agreement = await Offer(Police, Sheriff, new { tags = new[] { "gang-unit" } }, ["read", "comment"]);
         (await AcceptAgreement(Sheriff, agreement)).ShouldBe(HttpStatusCode.OK);
         var deputy = InvestigatorOf(Sheriff);
-        (await deputy.Get($"/api/tenants/{Sheriff}/case-files/{file}")).ShouldBe(HttpStatusCode.OK);
+        // Reads are recorded through the outbox before the answer leaves: wait for the trails to take them.
+        await Fixture.Host.ExecuteAndWaitAsync(async () => (await deputy.Get($"/api/tenants/{Sheriff}/case-files/{file}")).ShouldBe(HttpStatusCode.OK));
         (await deputy.Post($"/api/tenants/{Sheriff}/case-files/{file}/comments", new { text = "Two of these are in our jail." })).ShouldBe(HttpStatusCode.Created);
-        await Visible(deputy, Sheriff);
+        await Fixture.Host.ExecuteAndWaitAsync(() => Visible(deputy, Sheriff));
 
         var owner = await AccessEntries(Police);
         var accessor = await AccessEntries(Sheriff);

@@ -8,6 +8,7 @@ using TenantEvents.Infrastructure;
 using TenantEvents.Organisations;
 using TenantEvents.Sharing;
 using Wolverine.Http;
+using Wolverine.Runtime;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -20,18 +21,21 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly TenantEvents.Sharing.SharingStore _sharingStore;
+        private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public GET_api_tenants_tenantId_case_files(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.CrossTenantAccess crossTenantAccess, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Sharing.SharingStore sharingStore) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_case_files(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.CrossTenantAccess crossTenantAccess, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Sharing.SharingStore sharingStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _crossTenantAccess = crossTenantAccess;
             _tenantEventsOptions = tenantEventsOptions;
             _organisationStore = organisationStore;
             _sharingStore = sharingStore;
+            _wolverineRuntime = wolverineRuntime;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
+            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.CaseFiles.ListCaseFilesEndpoint").SetTag("http.route", "/api/tenants/{tenantId}/case-files").SetTag("http.request.method", "GET");
             string tenantId_rawValue = (string?)httpContext.GetRouteValue("tenantId");
             System.Guid tenantId = default;
@@ -47,7 +51,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.CaseFiles.ListCaseFilesEndpoint.Get(tenantId, httpContext, _sharingStore, _organisationStore, _crossTenantAccess, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.CaseFiles.ListCaseFilesEndpoint.Get(tenantId, httpContext, _sharingStore, _organisationStore, _crossTenantAccess, _tenantEventsOptions, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

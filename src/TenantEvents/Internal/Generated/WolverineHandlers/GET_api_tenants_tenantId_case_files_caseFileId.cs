@@ -7,6 +7,7 @@ using TenantEvents.Audit;
 using TenantEvents.Organisations;
 using TenantEvents.Sharing;
 using Wolverine.Http;
+using Wolverine.Runtime;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -18,17 +19,20 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Audit.CrossTenantAccess _crossTenantAccess;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly TenantEvents.Sharing.SharingStore _sharingStore;
+        private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public GET_api_tenants_tenantId_case_files_caseFileId(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.CrossTenantAccess crossTenantAccess, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Sharing.SharingStore sharingStore) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_case_files_caseFileId(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.CrossTenantAccess crossTenantAccess, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Sharing.SharingStore sharingStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _crossTenantAccess = crossTenantAccess;
             _organisationStore = organisationStore;
             _sharingStore = sharingStore;
+            _wolverineRuntime = wolverineRuntime;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
+            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.CaseFiles.GetCaseFileEndpoint").SetTag("http.route", "/api/tenants/{tenantId}/case-files/{caseFileId}").SetTag("http.request.method", "GET");
             string tenantId_rawValue = (string?)httpContext.GetRouteValue("tenantId");
             System.Guid tenantId = default;
@@ -56,7 +60,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.CaseFiles.GetCaseFileEndpoint.Get(tenantId, caseFileId, httpContext, _sharingStore, _organisationStore, _crossTenantAccess, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.CaseFiles.GetCaseFileEndpoint.Get(tenantId, caseFileId, httpContext, _sharingStore, _organisationStore, _crossTenantAccess, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
