@@ -229,4 +229,23 @@ public class SharingTests(AppFixture fixture) : SharingScenario(fixture)
         // The task force, not a party, has nothing in its trail.
         (await AccessEntries(TaskForce)).ShouldBeEmpty();
     }
+
+    [Fact]
+    public async Task a_decommissioned_agencys_shared_files_are_gone_for_its_partners()
+    {
+        await ThreeAgencies();
+        var channel = await Collaboration(Sheriff, "channel", Police);
+        await Join(Police, channel);
+        var file = await File(Police, "Shared before the agency closed");
+        (await ShareInto(Police, file, channel)).ShouldBe(HttpStatusCode.OK);
+        (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldBe([file]);
+
+        await Admin.Post($"/api/tenants/{Police}/decommission", new { reason = "merged into the state bureau" });
+        await Approver.Post($"/api/tenants/{Police}/decommission/approve");
+        Fixture.Time.Advance(TimeSpan.FromDays(2556));
+        await Fixture.Host.ExecuteAndWaitAsync(() => Admin.Post($"/api/tenants/{Police}/decommission/complete"));
+
+        (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldBeEmpty();
+        (await InvestigatorOf(Sheriff).Get($"/api/tenants/{Sheriff}/case-files/{file}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
 }
