@@ -71,11 +71,13 @@ codegen-check: codegen
 	  git status --porcelain -- $(SERVICE)/Internal/Generated; \
 	  echo "Generated handler code is stale: run 'make codegen' and commit it." >&2; exit 1; fi
 
-# The federation tests start real OpenID provider processes (tests/idp, Node.js + oauth2-mock-server).
-idp: tests/idp/node_modules/.installed
-tests/idp/node_modules/.installed: tests/idp/package.json tests/idp/package-lock.json
+# The federation tests start real OpenID provider processes (tests/idp, Node.js + oauth2-mock-server); the delivery
+# tests a webhook receiver that checks every delivery with independent libraries (tests/webhooks: standardwebhooks,
+# cloudevents).
+idp: tests/idp/node_modules/.installed tests/webhooks/node_modules/.installed
+tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
 	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
-	@cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
+	@cd tests/$* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity

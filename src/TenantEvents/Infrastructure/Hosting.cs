@@ -70,6 +70,11 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
+        services.AddSingleton<TenantEvents.Delivery.EventFeed>();
+        services.AddSingleton<TenantEvents.Delivery.EventSignals>();
+        services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
+        services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
+        if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Audit.AuditJobs>());
         var zones = new ResidencyZones(options.Zones);

@@ -110,6 +110,27 @@ public sealed class TenantEventsOptions
     /// <summary>How long an AI compute reservation holds its units when the request names no lifetime (at most an hour).</summary>
     public TimeSpan AiReservationLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Event delivery on this instance (fan-out to webhooks, RabbitMQ, the event stream); off only in tools that host the service.</summary>
+    public bool EventDelivery { get; set; } = true;
+
+    /// <summary>Webhooks may point at plain http and at loopback or private addresses (development and tests only).</summary>
+    public bool AllowPrivateWebhooks { get; set; }
+
+    /// <summary>Attempts of one webhook delivery before it is dead-lettered (1 to 20).</summary>
+    public int WebhookMaxAttempts { get; set; } = 8;
+
+    /// <summary>How long one webhook attempt may take before it counts as failed.</summary>
+    public TimeSpan WebhookTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Webhook requests in flight at once per instance (each stream's deliveries stay one at a time, in order).</summary>
+    public int WebhookConcurrency { get; set; } = 64;
+
+    /// <summary>How often delivery looks for work it was not told about (retries due, other instances' events).</summary>
+    public TimeSpan DeliveryPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A RabbitMQ broker (amqp://user:password@host:port/vhost) that every event is also published to; none by default.</summary>
+    public string? RabbitMqUri { get; set; }
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();
@@ -120,6 +141,8 @@ public sealed class TenantEventsOptions
         if (options.ServiceTokenLifetime <= TimeSpan.Zero || options.ServiceTokenLifetime > TimeSpan.FromHours(1))
             throw new InvalidOperationException("TenantEvents:ServiceTokenLifetime must be more than 0 and at most 1 hour.");
         options.PublicUrl = options.PublicUrl.TrimEnd('/');
+        if (options.WebhookMaxAttempts is < 1 or > 20) throw new InvalidOperationException("TenantEvents:WebhookMaxAttempts must be between 1 and 20.");
+        if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
         return options;
     }
 }

@@ -27,6 +27,8 @@ public static class Permissions
         ["case.share"] = "share case files under agreements",
         ["case.comment"] = "comment on case files",
         ["audit.read"] = "read the audit trail",
+        ["webhooks.manage"] = "subscribe webhooks to the tenant's events, see and repeat their deliveries",
+        ["events.read"] = "follow the tenant's events as they happen (the event stream)",
         ["member.read"] = "see the members of organisations",
         ["billing.read"] = "see the tenant's usage and invoices",
         ["quota.manage"] = "allocate shares of the tenant's quotas to the organisations below (held at the parent of the one allocated to)",

@@ -94,7 +94,8 @@ public static class CompleteDecommissionEndpoint
         // history stays: counts per day only, which billing may still need. Its case files, their shares, its agreements
         // and the collaborations it convened go (partners lose sight of them at once).
         foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions" }
-                     .Concat(TenantEvents.Quotas.QuotaSchema.TenantState).Concat(TenantEvents.Sharing.SharingSchema.TenantState))
+                     .Concat(TenantEvents.Quotas.QuotaSchema.TenantState).Concat(TenantEvents.Sharing.SharingSchema.TenantState)
+                     .Concat(TenantEvents.Delivery.DeliverySchema.TenantState))
             session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
         // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);

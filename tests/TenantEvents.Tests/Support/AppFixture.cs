@@ -52,6 +52,8 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:ProvisioningWebhookSecret", WebhookSecret);
             // The test identity providers (tests/idp) listen on plain http on loopback.
             builder.UseSetting("TenantEvents:AllowInsecureIdentityProviders", "true");
+            // The test webhook receiver (tests/webhooks) listens on plain http on loopback.
+            builder.UseSetting("TenantEvents:AllowPrivateWebhooks", "true");
             // Checkpoints on demand only: the audit job's rounds are run by the tests that test them.
             builder.UseSetting("TenantEvents:AuditCheckpointInterval", "01:00:00");
             builder.UseSetting("TenantEvents:AuditLedgerInterval", "01:00:00");
@@ -119,8 +121,25 @@ public class AppFixture : IAsyncLifetime
         }
     }
 
+    private TestWebhookReceiver? _receiver;
+
+    /// <summary>The collection's webhook receiver process, started on first use.</summary>
+    public async Task<TestWebhookReceiver> WebhookReceiver()
+    {
+        await _providersGate.WaitAsync();
+        try
+        {
+            return _receiver ??= await TestWebhookReceiver.StartAsync();
+        }
+        finally
+        {
+            _providersGate.Release();
+        }
+    }
+
     public async Task DisposeAsync()
     {
+        if (_receiver is not null) await _receiver.DisposeAsync();
         foreach (var provider in _providers) await provider.DisposeAsync();
         if (_second is not null)
         {
@@ -281,7 +300,7 @@ public static class TestDatabase
         "tenant_data_keys", "subject_data_keys", "tenant_placements", "tenant_slugs", "idempotency_records", "oauth_clients", "credential_revocations",
         "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
         "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
-        .. TenantEvents.Sharing.SharingSchema.TenantState,
+        .. TenantEvents.Sharing.SharingSchema.TenantState, .. TenantEvents.Delivery.DeliverySchema.TenantState,
     ];
 
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
