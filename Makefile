@@ -19,7 +19,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
@@ -80,10 +80,16 @@ tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
 	@cd tests/$* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# A throwaway RabbitMQ broker (installed with apt-get if absent) for the delivery tests: make broker / broker-stop.
+broker:
+	@ops/rabbitmq/local-broker.sh start
+broker-stop:
+	@ops/rabbitmq/local-broker.sh stop
+
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=
-test: db codegen-check idp
-	$(call connections,$(TEST_DB)) \
+test: db codegen-check idp broker
+	$(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-broker.sh url)" \
 	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
 
 # The auditor's offline tool (src/TenantEvents.Cli): make audit ARGS="verify --bundle FILE --key VKEY" | "replay ..."
@@ -96,5 +102,6 @@ bench:
 
 clean:
 	$(PG) stop || true
+	ops/rabbitmq/local-broker.sh stop || true
 	rm -rf .data
 	$(DOTNET) clean TenantEvents.sln -nologo >/dev/null

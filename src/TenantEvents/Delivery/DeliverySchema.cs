@@ -9,6 +9,7 @@ namespace TenantEvents.Delivery;
 /// by a platform key), state.</item>
 /// <item>webhook_positions: per source tenant, the next index of its log (the audit log: gap-free, in commit order,
 /// per-stream order kept) to fan out to the subscriptions.</item>
+/// <item>broker_positions: per source tenant, the next index of its log to publish to RabbitMQ (when configured).</item>
 /// <item>webhook_deliveries: one per event and subscription, the durable outbox of the webhooks: pending, retrying,
 /// delivered, dead (after the last attempt) or cancelled; webhook_attempts: every try with its answer.</item>
 /// </list>
@@ -38,6 +39,9 @@ public static class DeliverySchema
           created_by text,
           primary key (tenant_id, id));
         create table if not exists {{s}}.webhook_positions (
+          tenant_id varchar(250) primary key,
+          position bigint not null);
+        create table if not exists {{s}}.broker_positions (
           tenant_id varchar(250) primary key,
           position bigint not null);
         create table if not exists {{s}}.webhook_deliveries (
@@ -85,6 +89,17 @@ public static class DeliverySchema
           on conflict (tenant_id) do update set position = greatest({{s}}.webhook_positions.position, excluded.position)
           where not exists (select 1 from {{s}}.webhook_subscriptions s where s.tenant_id = excluded.tenant_id) $f$;
 
+        -- Where publishing to the broker starts the first time one is configured: every tenant's log's end (the broker
+        -- gets what happens from then on). Later, a tenant without a position is new and starts at its first event.
+        create or replace function {{s}}.broker_start_positions() returns void language sql security definer
+          set search_path = pg_catalog as $f$
+          select {{s}}.audit_flush(t.tenant_id) from (select distinct tenant_id from {{s}}.audit_pending) t
+          where not exists (select 1 from {{s}}.broker_positions);
+          insert into {{s}}.broker_positions (tenant_id, position)
+          select l.tenant_id, max(l.log_index) + 1 from {{s}}.audit_log l
+          where not exists (select 1 from {{s}}.broker_positions) group by l.tenant_id
+          union all select 'started', 0 where not exists (select 1 from {{s}}.broker_positions) $f$;
+
         create or replace function {{s}}.events_notify() returns trigger language plpgsql as $f$
           declare t text;
           begin
@@ -98,5 +113,5 @@ public static class DeliverySchema
         """;
 
     /// <summary>A tenant's delivery state, removed when it is decommissioned.</summary>
-    public static readonly IReadOnlyList<string> TenantState = ["webhook_attempts", "webhook_deliveries", "webhook_positions", "webhook_subscriptions"];
+    public static readonly IReadOnlyList<string> TenantState = ["webhook_attempts", "webhook_deliveries", "webhook_positions", "webhook_subscriptions", "broker_positions"];
 }

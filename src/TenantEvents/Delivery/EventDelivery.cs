@@ -20,8 +20,8 @@ namespace TenantEvents.Delivery;
 /// last attempt). Woken by the database's commit notifications; polls for what it was not told about. One sender per
 /// database across instances (an advisory lock held by a connection); fan-out is locked per tenant.
 /// </summary>
-public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSignals signals, TenantEventsOptions options, Clock clock,
-    ILogger<EventDelivery> logger)
+public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSignals signals, BrokerFanOut broker, TenantEventsOptions options,
+    Clock clock, ILogger<EventDelivery> logger)
     : BackgroundService
 {
     private const int FanOutBatch = 1000;
@@ -52,12 +52,25 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
         catch (SemaphoreFullException) { }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _http = CreateClient(options);
+        while (broker.Enabled && !stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await broker.StartAsync(stoppingToken);
+                break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Could not set where publishing to the broker starts; trying again in a second");
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
         var loops = new List<Task> { Loop("fan-out", FanOutRoundAsync, _fanOutSignal, stoppingToken), Loop("send", SendRoundAsync, _sendSignal, stoppingToken) };
         loops.AddRange(Databases.All.Select(d => ListenAsync(d, stoppingToken)));
-        return Task.WhenAll(loops);
+        await Task.WhenAll(loops);
     }
 
     /// <summary>Runs rounds: at once again while a round found work, else after a signal or the poll interval.</summary>
@@ -145,6 +158,7 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
             try
             {
                 busy |= await FanOutAsync(tenant, platform, cancellation);
+                if (broker.Enabled) busy |= await broker.PublishAsync(tenant, cancellation);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -154,23 +168,37 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
         return busy;
     }
 
-    /// <summary>Tenants whose log has entries past their position, or events not yet in their log (cross-tenant: the platform role).</summary>
+    /// <summary>
+    /// Tenants whose log has entries past their positions, or events not yet in their log, or none yet (cross-tenant: the
+    /// platform role). Commit notifications make this a safety net: for what was committed while nobody listened.
+    /// </summary>
     private async Task<IReadOnlyCollection<Guid>> BehindAsync(bool everyTenant, CancellationToken cancellation)
     {
         var behind = new HashSet<Guid>();
         foreach (var database in Databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
+            // Every tenant with a log (a loose index scan: one probe per tenant), or with events not yet in it.
             await using var command = platform.CreateCommand($"""
+                with recursive logged(id) as (
+                  select min(tenant_id) from {Schema}.audit_log
+                  union all select (select min(l.tenant_id) from {Schema}.audit_log l where l.tenant_id > logged.id) from logged where logged.id is not null),
+                tenants(id) as (select id from logged where id is not null and ($1 or $2) union select tenant_id from {Schema}.audit_pending where $1 or $2)
                 select p.tenant_id from {Schema}.webhook_positions p
                 where exists (select 1 from {Schema}.audit_log l where l.tenant_id = p.tenant_id and l.log_index >= p.position)
                    or exists (select 1 from {Schema}.audit_pending a where a.tenant_id = p.tenant_id)
                 union select s.tenant_id from {Schema}.webhook_subscriptions s where s.tenant_id <> '{DeliverySchema.PlatformOwner}'
                    and not exists (select 1 from {Schema}.webhook_positions p where p.tenant_id = s.tenant_id)
-                union select a.tenant_id from {Schema}.audit_positions a where $1
-                   and not exists (select 1 from {Schema}.webhook_positions p where p.tenant_id = a.tenant_id)
+                union select t.id from tenants t where $1
+                   and not exists (select 1 from {Schema}.webhook_positions p where p.tenant_id = t.id)
+                union select p.tenant_id from {Schema}.broker_positions p where $2
+                   and (exists (select 1 from {Schema}.audit_log l where l.tenant_id = p.tenant_id and l.log_index >= p.position)
+                        or exists (select 1 from {Schema}.audit_pending a where a.tenant_id = p.tenant_id))
+                union select t.id from tenants t where $2
+                   and not exists (select 1 from {Schema}.broker_positions p where p.tenant_id = t.id)
                 """);
             command.Parameters.Add(new NpgsqlParameter { Value = everyTenant });
+            command.Parameters.Add(new NpgsqlParameter { Value = broker.Enabled });
             await using var reader = await command.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))
                 if (Guid.TryParse(reader.GetString(0), out var t)) behind.Add(t);

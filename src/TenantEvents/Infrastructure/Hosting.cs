@@ -73,6 +73,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Delivery.EventFeed>();
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
+        services.AddSingleton<TenantEvents.Delivery.BrokerFanOut>();
         services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
         if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
@@ -140,10 +141,16 @@ public static class Hosting
             // Handlers and endpoints live here, whichever program hosts the service (the service, the tests, the benchmarks).
             wolverine.ApplicationAssembly = typeof(Hosting).Assembly;
             wolverine.Policies.UseDurableLocalQueues();
+            // An instance that died (no health check for 30 s) has its persisted messages taken over by the others, or by
+            // itself when it comes back: half of Wolverine's default minute.
+            wolverine.Durability.HealthCheckPollingTime = TimeSpan.FromSeconds(5);
+            wolverine.Durability.StaleNodeTimeout = TimeSpan.FromSeconds(30);
             wolverine.Policies.UseDurableOutboxOnAllSendingEndpoints();
             // Cross-tenant access records are appended one message at a time: each trail is one stream, and records of
             // one trail arrive in the order they were queued (no two appends race for a stream's next version).
             wolverine.LocalQueueFor<TenantEvents.Audit.RecordCrossTenantAccess>().Sequential();
+            // Every event to RabbitMQ, when a broker is configured (Delivery/BrokerPublishing.cs).
+            TenantEvents.Delivery.BrokerPublishing.Configure(wolverine, options);
             // Handler code is generated ahead of time (src/TenantEvents/Internal/Generated, `make codegen`) and loaded
             // statically: no Roslyn at start-up.
             wolverine.CodeGeneration.TypeLoadMode = TypeLoadMode.Static;
