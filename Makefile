@@ -19,7 +19,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
@@ -73,12 +73,19 @@ codegen-check: codegen
 
 # The federation tests start real OpenID provider processes (tests/idp, Node.js + oauth2-mock-server); the delivery
 # tests a webhook receiver that checks every delivery with independent libraries (tests/webhooks: standardwebhooks,
-# cloudevents).
-idp: tests/idp/node_modules/.installed tests/webhooks/node_modules/.installed
+# cloudevents); the GraphQL tests the GraphQL-over-HTTP audit (tests/graphql: graphql-http).
+idp: tests/idp/node_modules/.installed tests/webhooks/node_modules/.installed tests/graphql/node_modules/.installed
 tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
 	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	@cd tests/$* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The published GraphQL schema (SDL): regenerate after a deliberate schema change and commit it; a test compares it
+# with the running schema, so an accidental (breaking) change fails the build.
+graphql-schema:
+	@$(DOTNET) build src/TenantEvents -nologo -clp:ErrorsOnly -v q >/dev/null
+	@mkdir -p graphql && $(DOTNET) src/TenantEvents/bin/Debug/net10.0/TenantEvents.dll graphql-schema > graphql/schema.graphql
+	@echo "Wrote graphql/schema.graphql"
 
 # A throwaway RabbitMQ broker (installed with apt-get if absent) for the delivery tests: make broker / broker-stop.
 broker:

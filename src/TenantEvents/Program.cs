@@ -3,6 +3,12 @@ using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
 
 if (args.FirstOrDefault() == "dev-token") return DevTokenCommand.Run(args[1..]);
+if (args.FirstOrDefault() == "graphql-schema")
+{
+    // The published schema (graphql/schema.graphql; `make graphql-schema`): a test compares it with the running one.
+    Console.Write(TenantEvents.GraphQL.GraphQLHttp.Sdl(new TenantEvents.GraphQL.TenantEventsSchema()));
+    return 0;
+}
 if (args.FirstOrDefault() == "migrate")
 {
     try

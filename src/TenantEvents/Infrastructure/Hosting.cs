@@ -74,6 +74,8 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
         services.AddSingleton<TenantEvents.Delivery.BrokerFanOut>();
+        services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
+        services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
         if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
@@ -210,6 +212,7 @@ public static class Hosting
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
         app.MapOpenApi().AllowAnonymous();
         app.MapWolverineEndpoints(http => http.ConfigureEndpoints(OpenApiResponses.Describe));
+        TenantEvents.GraphQL.GraphQLHttp.Map(app);
         return app;
     }
 }
