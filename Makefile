@@ -51,6 +51,8 @@ run: db build
 	  $(call connections,$(DB)) $(ZONES) \
 	  TenantEvents__DataFolder="$(DATA)" \
 	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
+	  TenantEvents__AllowPrivateWebhooks="$${ALLOW_PRIVATE_WEBHOOKS:-true}" \
+	  TenantEvents__RabbitMqUri="$${RABBITMQ_URI:-}" \
 	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)
 
 token:

@@ -22,7 +22,7 @@ public static class AuditEventTypes
     public static readonly IReadOnlyDictionary<string, Type> ByStoredName =
         Tenants.TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All).Concat(Identity.IdentityEventTypes.All)
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
-            .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All)
+            .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All).Concat(Delivery.DeliveryEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -40,6 +40,7 @@ public static class AuditEventTypes
         _ when CaseFiles.CaseFileEventTypes.All.Contains(type) => "case-file",
         _ when Sharing.SharingEventTypes.Agreements.Contains(type) => "sharing-agreement",
         _ when Sharing.SharingEventTypes.Collaborations.Contains(type) => "collaboration",
+        _ when Delivery.DeliveryEventTypes.All.Contains(type) => "webhook",
         _ => "other",
     };
 }

@@ -140,6 +140,20 @@ public static class AuditStates
             case Sharing.CollaborationMemberRemoved x: Child(Need(state), "members")[x.TenantId.ToString()] = "removed"; return state;
             case Sharing.CollaborationCharterRevised x: state = Need(state); state["charter"] = x.Charter; return state;
             case Sharing.CollaborationClosed: state = Need(state); state["open"] = false; return state;
+            case Delivery.WebhookSubscribed x:
+                return new JsonObject
+                {
+                    ["id"] = x.SubscriptionId, ["url"] = x.Url, ["types"] = ToNode(x.Types), ["description"] = x.Description, ["state"] = "active",
+                };
+            case Delivery.WebhookSubscriptionChanged x:
+                state = Need(state);
+                state["url"] = x.Url; state["types"] = ToNode(x.Types); state["description"] = x.Description; state["state"] = x.State;
+                return state;
+            case Delivery.WebhookUnsubscribed: state = Need(state); state["state"] = "removed"; return state;
+            case Delivery.WebhookRedeliveryRequested x:
+                state = Need(state);
+                state["redeliveries"] = (state["redeliveries"]?.GetValue<int>() ?? 0) + x.Count;
+                return state;
             default:
                 throw new ArgumentException($"{e.GetType().Name} has no audit state.");
         }

@@ -35,13 +35,15 @@ public static class ChangeWebhookEndpoint
     public static async Task<IResult> Delete(Guid tenantId, Guid webhookId, HttpContext http, WebhookStore store, CancellationToken cancellation)
     {
         if (await WebhookHttp.RefuseAsync(http, tenantId, cancellation) is { } refusal) return refusal;
-        return await store.RemoveAsync(WebhookStore.OwnerOf(tenantId), webhookId, cancellation) ? Results.NoContent() : WebhookHttp.NotFound();
+        return await store.RemoveAsync(WebhookStore.OwnerOf(tenantId), webhookId, http.Caller().Actor, store.Streams.Now, cancellation)
+            ? Results.NoContent() : WebhookHttp.NotFound();
     }
 
     [WolverineDelete("/api/platform/webhooks/{webhookId}", OperationId = "RemovePlatformWebhook")]
     [Authorize(Roles = Roles.PlatformAdmin)]
-    public static async Task<IResult> DeletePlatform(Guid webhookId, WebhookStore store, CancellationToken cancellation) =>
-        await store.RemoveAsync(DeliverySchema.PlatformOwner, webhookId, cancellation) ? Results.NoContent() : WebhookHttp.NotFound();
+    public static async Task<IResult> DeletePlatform(Guid webhookId, HttpContext http, WebhookStore store, CancellationToken cancellation) =>
+        await store.RemoveAsync(DeliverySchema.PlatformOwner, webhookId, http.Caller().Actor, store.Streams.Now, cancellation)
+            ? Results.NoContent() : WebhookHttp.NotFound();
 
     private static async Task<IResult> ChangeAsync(string owner, Guid id, ChangeWebhook? command, IReadOnlyCollection<string> allowed, HttpContext http,
         WebhookStore store, EventDelivery delivery, CancellationToken cancellation)
@@ -58,7 +60,7 @@ public static class ChangeWebhookEndpoint
         var (result, stale) = await store.ChangeAsync(owner, id, expected, s => s with
         {
             Url = url?.AbsoluteUri ?? s.Url, Types = types ?? s.Types, Description = description ?? s.Description, State = command.State ?? s.State,
-        }, store.Streams.Now, cancellation);
+        }, http.Caller().Actor, store.Streams.Now, cancellation);
         if (result is null) return WebhookHttp.NotFound();
         if (stale is { } actual) return Problem.StaleVersion(expected!.Value, actual).ToResult();
         if (result.State == WebhookStates.Active) delivery.WakeSender();

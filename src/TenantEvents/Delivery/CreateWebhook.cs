@@ -43,7 +43,7 @@ public static class CreateWebhookEndpoint
             http.Caller().Actor.Subject);
         try
         {
-            var secret = await store.CreateAsync(subscription, cancellation);
+            var secret = await store.CreateAsync(subscription, http.Caller().Actor, cancellation);
             return Results.Created($"{location}/{subscription.Id}", WebhookView.Of(subscription, secret));
         }
         catch (KeyDestroyedException)

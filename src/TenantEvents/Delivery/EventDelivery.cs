@@ -333,14 +333,15 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
         var now = clock.UtcNow;
         var due = new List<Due>();
         // The head of every (subscription, tenant, stream) chain that is due: a stream's next event waits for the one before it.
+        // (One pass over the undelivered rows in chain order, the chain index; an anti-join per row can turn quadratic
+        // when the planner's estimate of undelivered rows is stale.)
         await using (var read = platform.CreateCommand($"""
             select d.tenant_id, d.id, d.subscription_id, d.source_tenant, d.log_index, d.seq_id, d.attempts, d.attempt_base, s.url, s.version
-            from {Schema}.webhook_deliveries d
+            from (select distinct on (h.subscription_id, h.source_tenant, h.stream_id) h.*
+                  from {Schema}.webhook_deliveries h where h.status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
+                  order by h.subscription_id, h.source_tenant, h.stream_id, h.log_index) d
             join {Schema}.webhook_subscriptions s on s.tenant_id = d.tenant_id and s.id = d.subscription_id and s.state = '{WebhookStates.Active}'
-            where d.status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}') and d.next_attempt_at <= $1
-              and not exists (select 1 from {Schema}.webhook_deliveries e where e.subscription_id = d.subscription_id
-                and e.source_tenant = d.source_tenant and e.stream_id = d.stream_id and e.log_index < d.log_index
-                and e.status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}'))
+            where d.next_attempt_at <= $1
             order by d.next_attempt_at, d.log_index limit {SendBatch}
             """))
         {

@@ -31,10 +31,8 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
     public static string CloudEventType(string storedType) => TypePrefix + storedType;
 
     /// <summary>Every CloudEvents type the service emits, for filters and the documentation.</summary>
-    public static IReadOnlyList<string> AllTypes { get; } = TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All)
-        .Concat(Identity.IdentityEventTypes.All).Concat(ScimEventTypes.All).Concat(AuditEventTypes.All).Concat(Quotas.QuotaEventTypes.All)
-        .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All)
-        .Select(t => CloudEventType(TenantEventTypes.StoredName(t))).Distinct().Order(StringComparer.Ordinal).ToList();
+    public static IReadOnlyList<string> AllTypes { get; } =
+        AuditEventTypes.ByStoredName.Keys.Select(CloudEventType).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>The types a platform subscription can receive: the tenant lifecycle (the rest is the tenant's own).</summary>
     public static IReadOnlySet<string> PlatformTypes { get; } =

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Marten;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Identity;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
 using TenantEvents.Infrastructure.Webhooks;
 using TenantEvents.Keys;
 using TenantEvents.Tenants;
@@ -22,11 +24,15 @@ public sealed record WebhookDelivery(Guid Id, Guid SubscriptionId, Guid TenantId
 
 public sealed record WebhookAttempt(int Attempt, DateTimeOffset At, int? StatusCode, string? Error, int DurationMs);
 
-/// <summary>A transaction bound to one owner (a tenant, or the platform) by row-level security.</summary>
-public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+/// <summary>
+/// A transaction bound to one owner (a tenant, or the platform) by row-level security; for a tenant, a Marten session's,
+/// so that the subscription's events are appended to the tenant's log in the same transaction as its rows.
+/// </summary>
+public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransaction? transaction, IDocumentSession? session = null) : IAsyncDisposable
 {
     public NpgsqlConnection Connection { get; } = connection;
-    public NpgsqlTransaction Transaction { get; } = transaction;
+    public NpgsqlTransaction? Transaction { get; } = transaction;
+    public IDocumentSession? Session { get; } = session;
 
     public NpgsqlCommand Command(string sql, params object?[] values)
     {
@@ -47,11 +53,16 @@ public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransact
         return await command.ExecuteNonQueryAsync(cancellation);
     }
 
-    public Task CommitAsync(CancellationToken cancellation) => Transaction.CommitAsync(cancellation);
+    public Task CommitAsync(CancellationToken cancellation) => Session is not null ? Session.SaveChangesAsync(cancellation) : Transaction!.CommitAsync(cancellation);
 
     public async ValueTask DisposeAsync()
     {
-        await Transaction.DisposeAsync();
+        if (Session is not null)
+        {
+            await Session.DisposeAsync();
+            return;
+        }
+        if (Transaction is not null) await Transaction.DisposeAsync();
         await Connection.DisposeAsync();
     }
 }
@@ -94,6 +105,32 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         }
     }
 
+    /// <summary>A writing transaction: a tenant's through a Marten session (its subscription events go in with the rows).</summary>
+    private async Task<OwnerTransaction> BeginWriteAsync(string owner, CancellationToken cancellation)
+    {
+        if (owner == DeliverySchema.PlatformOwner) return await BeginAsync(owner, cancellation);
+        var session = streams.Store.LightweightSession(owner);
+        try
+        {
+            await session.BeginTransactionAsync(cancellation);
+            return new OwnerTransaction((NpgsqlConnection)session.Connection!, null, session);
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Appends a tenant subscription's events (sealed) to its stream; the platform's have none.</summary>
+    private async Task RecordAsync(OwnerTransaction tx, string owner, Guid subscription, object e, bool start, CancellationToken cancellation)
+    {
+        if (tx.Session is null) return;
+        var sealedEvents = await streams.SealAsync(Guid.Parse(owner), [e], cancellation, stream: subscription);
+        if (start) tx.Session.Events.StartStream(subscription, sealedEvents);
+        else tx.Session.Events.Append(subscription, sealedEvents);
+    }
+
     private const string Columns = "id, tenant_id, url, description, types, state, version, created_at, updated_at, created_by";
 
     private static WebhookSubscription Read(NpgsqlDataReader r) => new(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetString(3),
@@ -101,11 +138,13 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         r.IsDBNull(9) ? null : r.GetString(9));
 
     /// <summary>Stores a new subscription with a new secret; returns the secret (shown once).</summary>
-    public async Task<string> CreateAsync(WebhookSubscription subscription, CancellationToken cancellation)
+    public async Task<string> CreateAsync(WebhookSubscription subscription, Actor by, CancellationToken cancellation)
     {
         var secret = StandardWebhooks.NewSecret();
         var (keyVersion, nonce, ciphertext, kek) = await SealSecretAsync(subscription.Owner, subscription.Id, secret, cancellation);
-        await using var tx = await BeginAsync(subscription.Owner, cancellation);
+        await using var tx = await BeginWriteAsync(subscription.Owner, cancellation);
+        await RecordAsync(tx, subscription.Owner, subscription.Id,
+            new WebhookSubscribed(subscription.Id, subscription.Url, subscription.Types, subscription.Description, by, subscription.CreatedAt), start: true, cancellation);
         await tx.ExecuteAsync($"""
             insert into {Schema}.webhook_subscriptions (tenant_id, id, url, description, types, state, secret_key_version, secret_nonce,
               secret_ciphertext, secret_kek, version, created_at, updated_at, created_by)
@@ -215,9 +254,9 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
 
     /// <summary>Changes a subscription (null: not found; a stale version: the current one, unchanged).</summary>
     public async Task<(WebhookSubscription? Result, long? Stale)> ChangeAsync(string owner, Guid id, long? expectedVersion,
-        Func<WebhookSubscription, WebhookSubscription> change, DateTimeOffset now, CancellationToken cancellation)
+        Func<WebhookSubscription, WebhookSubscription> change, Actor by, DateTimeOffset now, CancellationToken cancellation)
     {
-        await using var tx = await BeginAsync(owner, cancellation);
+        await using var tx = await BeginWriteAsync(owner, cancellation);
         var current = await FindAsync(tx, owner, id, cancellation, forUpdate: true);
         if (current is null) return (null, null);
         if (expectedVersion is { } expected && expected != current.Version) return (current, current.Version);
@@ -226,16 +265,18 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
             update {Schema}.webhook_subscriptions set url = $3, description = $4, types = $5, state = $6, version = $7, updated_at = $8
             where tenant_id = $1 and id = $2
             """, cancellation, owner, id, next.Url, next.Description, next.Types.ToArray(), next.State, next.Version, now);
+        await RecordAsync(tx, owner, id, new WebhookSubscriptionChanged(id, next.Url, next.Types, next.Description, next.State, by, now), start: false, cancellation);
         await tx.CommitAsync(cancellation);
         return (next, null);
     }
 
     /// <summary>Removes a subscription; its undelivered deliveries are cancelled (its history stays until the tenant goes).</summary>
-    public async Task<bool> RemoveAsync(string owner, Guid id, CancellationToken cancellation)
+    public async Task<bool> RemoveAsync(string owner, Guid id, Actor by, DateTimeOffset now, CancellationToken cancellation)
     {
-        await using var tx = await BeginAsync(owner, cancellation);
+        await using var tx = await BeginWriteAsync(owner, cancellation);
         var removed = await tx.ExecuteAsync($"delete from {Schema}.webhook_subscriptions where tenant_id = $1 and id = $2", cancellation, owner, id);
         if (removed == 0) return false;
+        await RecordAsync(tx, owner, id, new WebhookUnsubscribed(id, by, now), start: false, cancellation);
         await tx.ExecuteAsync($"""
             update {Schema}.webhook_deliveries set status = '{WebhookStates.Cancelled}', last_error = 'the subscription was removed'
             where tenant_id = $1 and subscription_id = $2 and status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
@@ -299,9 +340,9 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
     /// Sends deliveries again (one, or every one in a state): back to pending, due now, with a fresh allowance of attempts.
     /// Returns how many. A delivery of an event whose tenant was shredded cannot be sent again.
     /// </summary>
-    public async Task<int> RedeliverAsync(string owner, Guid subscription, Guid? id, string? status, DateTimeOffset now, CancellationToken cancellation)
+    public async Task<int> RedeliverAsync(string owner, Guid subscription, Guid? id, string? status, Actor by, DateTimeOffset now, CancellationToken cancellation)
     {
-        await using var tx = await BeginAsync(owner, cancellation);
+        await using var tx = await BeginWriteAsync(owner, cancellation);
         var count = await tx.ExecuteAsync($"""
             update {Schema}.webhook_deliveries set status = '{WebhookStates.Pending}', next_attempt_at = $3, attempt_base = attempts
             where tenant_id = $1 and subscription_id = $2 and ($4::uuid is null or id = $4) and ($5::text is null or status = $5)
@@ -309,6 +350,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
               and (last_error is null or last_error <> $6)
             """, cancellation, owner, subscription, now, new NpgsqlParameter { Value = (object?)id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid },
             new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }, TenantGone);
+        if (count > 0) await RecordAsync(tx, owner, subscription, new WebhookRedeliveryRequested(subscription, id, status, count, by, now), start: false, cancellation);
         await tx.CommitAsync(cancellation);
         return count;
     }

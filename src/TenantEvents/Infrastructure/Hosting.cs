@@ -124,10 +124,8 @@ public static class Hosting
                 marten.Events.MetadataConfig.HeadersEnabled = true;
                 marten.Events.MetadataConfig.UserNameEnabled = true;
                 // Tenant events are stored sealed (Keys/SealedRecords.cs) under their own names.
-                foreach (var type in TenantEventTypes.All.Concat(TenantEvents.Organisations.OrganisationEventTypes.All)
-                             .Concat(TenantEvents.Identity.IdentityEventTypes.All).Concat(TenantEvents.Scim.ScimEventTypes.All)
-                             .Concat(TenantEvents.Audit.AuditEventTypes.All).Concat(TenantEvents.Quotas.QuotaEventTypes.All)
-                             .Concat(TenantEvents.CaseFiles.CaseFileEventTypes.All).Concat(TenantEvents.Sharing.SharingEventTypes.All))
+                // (Every event type of a tenant, named in one place: AuditEventTypes.ByStoredName.)
+                foreach (var type in TenantEvents.Audit.AuditEventTypes.ByStoredName.Values)
                     marten.Events.MapEventType(typeof(Sealed<>).MakeGenericType(type), TenantEventTypes.StoredName(type));
 
                 // The read model, written by TenantStreams in the same transaction as the events it reflects.

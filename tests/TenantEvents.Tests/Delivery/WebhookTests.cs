@@ -161,6 +161,14 @@ public class WebhookTests(AppFixture fixture) : IntegrationTest(fixture)
             .ShouldBe(HttpStatusCode.OK);
         (await receiver.WaitAsync(hook, s => s.Events.Count == 2)).Events.Select(e => e.GetProperty("data").GetProperty("name").GetString())
             .ShouldBe(["Patrol", "Traffic"], ignoreOrder: true); // two streams: no order between them
+
+        // Who sent the tenant's events where, and when, is in its audit trail.
+        var trail = (await client.Get($"/api/tenants/{tenant}/audit/entries?stream={id}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("entries")
+            .EnumerateArray().ToList();
+        trail.Select(e => S(e, "type")).ShouldBe(["webhook_subscribed", "webhook_subscription_changed", "webhook_subscription_changed"]);
+        trail.ShouldAllBe(e => e.GetProperty("actor").GetProperty("subject").GetString()!.StartsWith("tenant-admin-"));
+        trail[1].GetProperty("after").GetProperty("state").GetString().ShouldBe("paused");
+        trail[0].GetProperty("after").GetProperty("url").GetString().ShouldBe(receiver.Hook(hook));
     }
 
     [Fact]

@@ -38,7 +38,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Delivery.ChangeWebhookEndpoint.DeletePlatform(webhookId, _webhookStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Delivery.ChangeWebhookEndpoint.DeletePlatform(webhookId, httpContext, _webhookStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

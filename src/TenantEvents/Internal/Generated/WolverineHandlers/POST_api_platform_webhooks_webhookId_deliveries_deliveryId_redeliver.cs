@@ -52,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Delivery.RedeliverEndpoint.OnePlatform(webhookId, deliveryId, _webhookStore, _eventDelivery, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Delivery.RedeliverEndpoint.OnePlatform(webhookId, deliveryId, httpContext, _webhookStore, _eventDelivery, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

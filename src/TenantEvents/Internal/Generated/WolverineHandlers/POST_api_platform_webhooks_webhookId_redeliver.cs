@@ -43,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Delivery.RedeliverEndpoint.ManyPlatform(webhookId, command, _webhookStore, _eventDelivery, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Delivery.RedeliverEndpoint.ManyPlatform(webhookId, command, httpContext, _webhookStore, _eventDelivery, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
