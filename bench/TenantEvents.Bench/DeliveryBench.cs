@@ -92,7 +92,7 @@ static class DeliveryBench
             var raw = await RawDequeueAsync(owner, count);
             raws.Add(raw);
 
-            // Latency: a steady pace (4 clients, a batch of 5 organisations every 50 ms each: about 400 events/s).
+            // Latency: a steady pace (4 clients, a batch of 5 organisations then 50 ms of quiet each).
             arrivals.Clear();
             var produced = 0;
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(latencySeconds));
