@@ -229,6 +229,9 @@ public static class DatabaseMigration
         // tenant may see (so the generic tenant policy below leaves them alone).
         await using (var sharing = new NpgsqlCommand(TenantEvents.Sharing.SharingSchema.Sql(s, setting), connection, transaction))
             await sharing.ExecuteNonQueryAsync();
+        // Analytics (Analytics/AnalyticsSchema.cs): users active per day and feature area, as blind-index tokens.
+        await using (var analytics = new NpgsqlCommand(TenantEvents.Analytics.AnalyticsSchema.Sql(s), connection, transaction))
+            await analytics.ExecuteNonQueryAsync();
         // Event delivery (Delivery/DeliverySchema.cs): webhook subscriptions, their outbox, and the commit notification.
         await using (var delivery = new NpgsqlCommand(TenantEvents.Delivery.DeliverySchema.Sql(s), connection, transaction))
             await delivery.ExecuteNonQueryAsync();

@@ -70,6 +70,8 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
+        services.AddSingleton<TenantEvents.Analytics.ActivityRecorder>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.ActivityRecorder>());
         services.AddSingleton<TenantEvents.Delivery.EventFeed>();
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
@@ -205,6 +207,8 @@ public static class Hosting
         // A tenant's fair share and API call quotas, before any work is done for the request.
         app.UseMiddleware<TenantEvents.Quotas.ApiMetering>();
         app.UseAuthorization();
+        // Who was active, per day and feature area, for analytics (in memory, written in batches).
+        app.UseMiddleware<TenantEvents.Analytics.ActivityCapture>();
 
         app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();

@@ -110,6 +110,9 @@ public sealed class TenantEventsOptions
     /// <summary>How long an AI compute reservation holds its units when the request names no lifetime (at most an hour).</summary>
     public TimeSpan AiReservationLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How often each instance writes the activity it saw (users active per day and feature area) for analytics.</summary>
+    public TimeSpan AnalyticsFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Event delivery on this instance (fan-out to webhooks, RabbitMQ, the event stream); off only in tools that host the service.</summary>
     public bool EventDelivery { get; set; } = true;
 

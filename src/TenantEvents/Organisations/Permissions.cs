@@ -28,6 +28,7 @@ public static class Permissions
         ["case.comment"] = "comment on case files",
         ["audit.read"] = "read the audit trail",
         ["webhooks.manage"] = "subscribe webhooks to the tenant's events, see and repeat their deliveries",
+        ["analytics.read"] = "see the tenant's analytics: active users, feature adoption, utilisation",
         ["events.read"] = "follow the tenant's events as they happen (the event stream)",
         ["member.read"] = "see the members of organisations",
         ["billing.read"] = "see the tenant's usage and invoices",

@@ -95,7 +95,7 @@ public static class CompleteDecommissionEndpoint
         // and the collaborations it convened go (partners lose sight of them at once).
         foreach (var table in new[] { "org_grants", "org_policies", "org_members", "org_nodes", "tenant_roles", "access_versions", "scim_resources", "scim_versions" }
                      .Concat(TenantEvents.Quotas.QuotaSchema.TenantState).Concat(TenantEvents.Sharing.SharingSchema.TenantState)
-                     .Concat(TenantEvents.Delivery.DeliverySchema.TenantState))
+                     .Concat(TenantEvents.Delivery.DeliverySchema.TenantState).Concat(TenantEvents.Analytics.AnalyticsSchema.TenantState))
             session.QueueSqlCommand($"delete from {schema}.{table} where tenant_id = ?", after.Id.ToString());
         // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);

@@ -59,6 +59,7 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AuditLedgerInterval", "01:00:00");
             // Quota usage is flushed by the tests that read it (no timing in tests).
             builder.UseSetting("TenantEvents:QuotaFlushInterval", "01:00:00");
+            builder.UseSetting("TenantEvents:AnalyticsFlushInterval", "01:00:00");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.ConfigureServices(services =>
             {
@@ -300,7 +301,7 @@ public static class TestDatabase
         "tenant_data_keys", "subject_data_keys", "tenant_placements", "tenant_slugs", "idempotency_records", "oauth_clients", "credential_revocations",
         "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
         "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
-        .. TenantEvents.Sharing.SharingSchema.TenantState, .. TenantEvents.Delivery.DeliverySchema.TenantState,
+        .. TenantEvents.Sharing.SharingSchema.TenantState, .. TenantEvents.Delivery.DeliverySchema.TenantState, .. TenantEvents.Analytics.AnalyticsSchema.TenantState,
     ];
 
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
