@@ -155,3 +155,49 @@ public class ActiveUserTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Admin.Get($"{route}?format=xml")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 }
+
+/// <summary>Feature adoption: within a tenant (share of its active users) and across the estate (share of active tenants).</summary>
+public class AdoptionTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    [Fact]
+    public async Task adoption_is_the_share_of_active_users_and_of_active_tenants_per_feature_area()
+    {
+        var a = await Active("travis-sheriff");
+        var b = await Active("bexar-sheriff");
+        var c = await Active("hays-sheriff");
+        var day = Fixture.Time.GetUtcNow().UtcDateTime.Date.AddDays(1).AddHours(9);
+        Fixture.Time.SetUtcNow(new DateTimeOffset(day, TimeSpan.Zero));
+        async Task Use(Guid tenant, string user, string path) => (await As(Roles.TenantAdmin, user, tenant).Get($"/api/tenants/{tenant}{path}")).ShouldBe(HttpStatusCode.OK);
+        // Tenant a: four users read the tenant, one of them also the organisations. Tenant b: one user, organisations.
+        foreach (var user in new[] { "u1", "u2", "u3", "u4" }) await Use(a, user, "");
+        await Use(a, "u1", "/organisations");
+        await Use(b, "v1", "/organisations");
+        await Fixture.Host.Services.GetRequiredService<ActivityRecorder>().FlushAsync(CancellationToken.None);
+        var today = DateOnly.FromDateTime(day);
+        var range = $"from={today:yyyy-MM-dd}&to={today:yyyy-MM-dd}";
+
+        var inside = (await Admin.Get($"/api/tenants/{a}/analytics/adoption?{range}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("areas").EnumerateArray()
+            .ToDictionary(x => x.GetProperty("feature").GetString()!);
+        inside["tenant"].GetProperty("users").GetInt64().ShouldBe(4);
+        inside["tenant"].GetProperty("share").GetDouble().ShouldBe(1.0);
+        inside["organisations"].GetProperty("users").GetInt64().ShouldBe(1);
+        inside["organisations"].GetProperty("share").GetDouble().ShouldBe(0.25);
+        inside["case-files"].GetProperty("share").GetDouble().ShouldBe(0.0);
+        inside.Keys.ShouldBe(FeatureAreas.All.Keys, ignoreOrder: true);
+
+        // Across the estate: a and b were active (c was not); both used organisations, only a the tenant area.
+        var estate = (await As(Roles.Analyst, "ann").Get($"/api/analytics/adoption?{range}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("areas")
+            .EnumerateArray().ToDictionary(x => x.GetProperty("feature").GetString()!);
+        estate["organisations"].GetProperty("tenants").GetInt64().ShouldBe(2);
+        estate["organisations"].GetProperty("activeTenants").GetInt64().ShouldBe(2);
+        estate["tenant"].GetProperty("share").GetDouble().ShouldBe(0.5);
+        var csv = (await Admin.Get($"/api/analytics/adoption?{range}&format=csv")).ShouldBe(HttpStatusCode.OK).Body;
+        csv.Split("\r\n")[0].ShouldBe("feature,tenants,active_tenants,share");
+
+        // A tenant sees its own adoption only; the estate is the platform's.
+        (await TenantAdminOf(b).Get($"/api/tenants/{a}/analytics/adoption")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await TenantAdminOf(c).Get("/api/analytics/adoption")).ShouldBe(HttpStatusCode.Forbidden);
+        (await Admin.Get("/api/analytics/adoption?format=pdf")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Admin.Get($"/api/tenants/{a}/analytics/adoption?to=2026-13-01")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+    }
+}
