@@ -93,7 +93,7 @@ public static class Rest
         json.ValueKind == JsonValueKind.Object && json.TryGetProperty(name, out var v) ? v.ValueKind switch
         {
             JsonValueKind.String => v.GetString(),
-            JsonValueKind.Number => v.TryGetInt64(out var l) ? l : v.GetDouble(),
+            JsonValueKind.Number => v.TryGetInt64(out var l) ? (object)l : v.GetDouble(),
             JsonValueKind.True => true,
             JsonValueKind.False => false,
             JsonValueKind.Null or JsonValueKind.Undefined => null,

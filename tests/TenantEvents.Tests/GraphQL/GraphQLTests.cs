@@ -83,7 +83,7 @@ public class GraphQLTests(AppFixture fixture) : IntegrationTest(fixture)
               tenant(id: $id) {
                 name state
                 organisation(id: $org) {
-                  name depth ancestors { id }
+                  name depth version ancestors { id }
                   children(first: 2, after: $after) { nodes { id name parent { id } } pageInfo { hasNextPage endCursor } }
                 }
               }
@@ -91,6 +91,8 @@ public class GraphQLTests(AppFixture fixture) : IntegrationTest(fixture)
             """;
         var first = Data(await Gql(client, query, new { id = tenant, org = root }), "tenant");
         first.GetProperty("state").GetString().ShouldBe("active");
+        first.GetProperty("organisation").GetProperty("depth").GetInt32().ShouldBe(0);
+        first.GetProperty("organisation").GetProperty("version").GetInt64().ShouldBeGreaterThan(0);
         var children = first.GetProperty("organisation").GetProperty("children");
         var names = children.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("name").GetString()).ToList();
         children.GetProperty("pageInfo").GetProperty("hasNextPage").GetBoolean().ShouldBeTrue();
