@@ -14,7 +14,7 @@ public sealed record ActivePeriod(string Period, DateOnly Start, DateOnly End, l
 
 public sealed record StickyDay(DateOnly Day, long DailyActiveUsers, long MonthlyActiveUsers, double? DauMauRatio);
 
-public sealed record ActiveUsersReport(Guid TenantId, string Granularity, DateOnly From, DateOnly To, string? Feature,
+public sealed record ActiveUsersReport(Guid TenantId, string Granularity, DateOnly From, DateOnly To, string? Feature, Guid? OrganisationId,
     IReadOnlyList<ActivePeriod> Series, IReadOnlyList<StickyDay> DauMau);
 
 public static class AnalyticsHttp
@@ -61,13 +61,13 @@ public static class ActiveUsersEndpoint
 {
     /// <summary>
     /// Distinct users (people, not service accounts) who used the tenant's API, per day, ISO week or month (UTC), from
-    /// the activity records; optionally in one feature area. With each day's DAU, MAU (the 30 days ending that day) and
+    /// the activity records; optionally in one feature area, or among the members of one organisation and those below it. With each day's DAU, MAU (the 30 days ending that day) and
     /// their ratio. ?format=csv for the series. Platform administrators, analysts and auditors; the tenant's
     /// administrators and members with analytics.read at the root.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/active-users", OperationId = "GetActiveUsers")]
     [Authorize(Roles = AnalyticsHttp.Roles)]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, ActivityRecorder recorder, CancellationToken cancellation)
     {
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
         var errors = new List<FieldError>();
@@ -80,16 +80,48 @@ public static class ActiveUsersEndpoint
             errors.Add(new("feature", "unknown-feature", $"one of {string.Join(", ", FeatureAreas.All.Keys)}."));
         var format = q["format"].ToString() is { Length: > 0 } fm ? fm : "json";
         if (format is not ("json" or "csv")) errors.Add(new("format", "invalid-format", "json or csv."));
+        Guid? organisation = null;
+        if (q["organisationId"].ToString() is { Length: > 0 } o)
+        {
+            if (Guid.TryParse(o, out var id)) organisation = id;
+            else errors.Add(new("organisationId", "invalid-id", "an organisation's id."));
+        }
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenantId, cancellation);
+        // An organisation's users: the members of it and of every organisation below it, as the records' tokens.
+        string[]? members = null;
+        if (organisation is { } org)
+        {
+            var users = new List<string>();
+            var exists = false;
+            await using (var read = new NpgsqlCommand($"""
+                select n.id = $2, m.user_id from {streams.Options.DatabaseSchema}.org_nodes n
+                left join {streams.Options.DatabaseSchema}.org_members m on m.tenant_id = n.tenant_id and m.org_id = n.id
+                where n.tenant_id = $1 and n.path @> array[$2]::uuid[]
+                """, scope.Connection, scope.Transaction))
+            {
+                read.Parameters.Add(new NpgsqlParameter { Value = tenantId.ToString() });
+                read.Parameters.Add(new NpgsqlParameter { Value = org });
+                await using var reader = await read.ExecuteReaderAsync(cancellation);
+                while (await reader.ReadAsync(cancellation))
+                {
+                    exists |= reader.GetBoolean(0);
+                    if (!reader.IsDBNull(1)) users.Add(reader.GetString(1));
+                }
+            }
+            if (!exists) return Problem.NotFound("organisation").ToResult();
+            var token = await recorder.TokenizerAsync(tenantId, cancellation);
+            members = users.Distinct().Select(u => token(ActivityRecorder.UserTerm(u))).ToArray();
+        }
         var periods = Periods.Between(from, to, granularity);
         var series = new List<ActivePeriod>();
         // One count per period (distinct users over the period's days), clipped to [from, to].
         await using (var read = new NpgsqlCommand($"""
             select p.start, (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
-                             where a.tenant_id = $1 and a.day between greatest(p.start, $3) and least(p.finish, $4) and ($5::text is null or a.feature = $5))
+                             where a.tenant_id = $1 and a.day between greatest(p.start, $3) and least(p.finish, $4) and ($5::text is null or a.feature = $5)
+                               and ($7::text[] is null or a.user_token = any($7)))
             from unnest($2::date[], $6::date[]) as p(start, finish) order by p.start
             """, scope.Connection, scope.Transaction))
         {
@@ -99,6 +131,7 @@ public static class ActiveUsersEndpoint
             read.Parameters.Add(new NpgsqlParameter { Value = to, NpgsqlDbType = NpgsqlDbType.Date });
             read.Parameters.Add(new NpgsqlParameter { Value = (object?)feature ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
             read.Parameters.Add(new NpgsqlParameter { Value = periods.Select(p => Periods.End(p, granularity)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Date });
+            read.Parameters.Add(new NpgsqlParameter { Value = (object?)members ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))
             {
@@ -112,9 +145,10 @@ public static class ActiveUsersEndpoint
         await using (var read = new NpgsqlCommand($"""
             select d::date,
                    (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
-                    where a.tenant_id = $1 and a.day = d::date and ($4::text is null or a.feature = $4)),
+                    where a.tenant_id = $1 and a.day = d::date and ($4::text is null or a.feature = $4) and ($5::text[] is null or a.user_token = any($5))),
                    (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
-                    where a.tenant_id = $1 and a.day between d::date - 29 and d::date and ($4::text is null or a.feature = $4))
+                    where a.tenant_id = $1 and a.day between d::date - 29 and d::date and ($4::text is null or a.feature = $4)
+                      and ($5::text[] is null or a.user_token = any($5)))
             from generate_series($2::date, $3::date, interval '1 day') as d order by 1
             """, scope.Connection, scope.Transaction))
         {
@@ -122,6 +156,7 @@ public static class ActiveUsersEndpoint
             read.Parameters.Add(new NpgsqlParameter { Value = from, NpgsqlDbType = NpgsqlDbType.Date });
             read.Parameters.Add(new NpgsqlParameter { Value = to, NpgsqlDbType = NpgsqlDbType.Date });
             read.Parameters.Add(new NpgsqlParameter { Value = (object?)feature ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            read.Parameters.Add(new NpgsqlParameter { Value = (object?)members ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))
             {
@@ -133,6 +168,6 @@ public static class ActiveUsersEndpoint
         if (format == "csv")
             return AnalyticsHttp.Csv($"active-users-{name}.csv", ["period", "start", "end", "active_users"],
                 series.Select(p => new object?[] { p.Period, p.Start.ToString("yyyy-MM-dd"), p.End.ToString("yyyy-MM-dd"), p.ActiveUsers }));
-        return Results.Json(new ActiveUsersReport(tenantId, name, from, to, feature, series, sticky), Json.Options);
+        return Results.Json(new ActiveUsersReport(tenantId, name, from, to, feature, organisation, series, sticky), Json.Options);
     }
 }

@@ -40,6 +40,9 @@ public static class BrokerPublishing
 {
     public const string Exchange = "tenantevents.events";
 
+    /// <summary>The exchange as Wolverine names the destination of its outgoing envelopes.</summary>
+    public const string Destination = "rabbitmq://exchange/" + Exchange;
+
     public static void Configure(WolverineOptions wolverine, TenantEventsOptions options)
     {
         if (string.IsNullOrWhiteSpace(options.RabbitMqUri)) return;
@@ -82,6 +85,13 @@ public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, IWolveri
         {
             take.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
             await take.ExecuteNonQueryAsync(cancellation);
+        }
+        // Order per stream across crashes: nothing new goes out while an earlier batch of this database is still in the
+        // outbox (a dead instance's envelopes wait for the others to take them over; new ones would overtake them).
+        await using (var pending = new NpgsqlCommand($"select exists (select 1 from {Schema}.wolverine_outgoing_envelopes where destination = $1)", connection))
+        {
+            pending.Parameters.Add(new NpgsqlParameter { Value = BrokerPublishing.Destination });
+            if ((bool)(await pending.ExecuteScalarAsync(cancellation))!) return false;
         }
         await using (var read = new NpgsqlCommand($"select position from {Schema}.broker_positions where tenant_id = $1", connection))
         {

@@ -201,3 +201,38 @@ public class AdoptionTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Admin.Get($"/api/tenants/{a}/analytics/adoption?to=2026-13-01")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 }
+
+/// <summary>Active users of one organisation: its members and those of the organisations below it.</summary>
+public class OrganisationActiveUserTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    [Fact]
+    public async Task an_organisations_active_users_are_the_active_members_of_its_subtree()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        async Task<Guid> Org(Guid parent, string name) => Guid.Parse((await admin.Post($"/api/tenants/{tenant}/organisations",
+            new { parentId = parent, name, kind = "unit" })).ShouldBe(HttpStatusCode.Created).Str("id"));
+        var patrol = await Org(root, "Patrol");
+        var night = await Org(patrol, "Night shift");
+        var records = await Org(root, "Records");
+        foreach (var (org, user) in new[] { (patrol, "pat"), (night, "nina"), (records, "rex") })
+            (await admin.Post($"/api/tenants/{tenant}/organisations/{org}/members", new { userId = user })).ShouldBe(HttpStatusCode.Created);
+        foreach (var user in new[] { "pat", "nina", "rex", "outsider" })
+            (await As(Roles.TenantAdmin, user, tenant).Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
+        await Fixture.Host.Services.GetRequiredService<ActivityRecorder>().FlushAsync(CancellationToken.None);
+        var today = DateOnly.FromDateTime(Fixture.Time.GetUtcNow().UtcDateTime);
+        async Task<long> Count(Guid? org) =>
+            (await Admin.Get($"/api/tenants/{tenant}/analytics/active-users?from={today:yyyy-MM-dd}&to={today:yyyy-MM-dd}" + (org is null ? "" : $"&organisationId={org}")))
+            .ShouldBe(HttpStatusCode.OK).Json.GetProperty("series")[0].GetProperty("activeUsers").GetInt64();
+        (await Count(null)).ShouldBe(5);     // the four, and the administrator who built the tree
+        (await Count(patrol)).ShouldBe(2);   // pat, and nina below
+        (await Count(night)).ShouldBe(1);
+        (await Count(records)).ShouldBe(1);
+        (await Admin.Get($"/api/tenants/{tenant}/analytics/active-users?organisationId={Guid.NewGuid()}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Admin.Get($"/api/tenants/{tenant}/analytics/active-users?organisationId=nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        // Another tenant's organisation is not this tenant's.
+        var other = await Active("bexar-sheriff");
+        (await Admin.Get($"/api/tenants/{other}/analytics/active-users?organisationId={patrol}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+    }
+}

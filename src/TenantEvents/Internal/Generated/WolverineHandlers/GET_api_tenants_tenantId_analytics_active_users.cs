@@ -3,6 +3,7 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Analytics;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 
@@ -13,11 +14,13 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class GET_api_tenants_tenantId_analytics_active_users : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly TenantEvents.Analytics.ActivityRecorder _activityRecorder;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_analytics_active_users(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_analytics_active_users(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Analytics.ActivityRecorder activityRecorder, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _activityRecorder = activityRecorder;
             _tenantStreams = tenantStreams;
         }
 
@@ -38,7 +41,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Analytics.ActiveUsersEndpoint.Get(tenantId, httpContext, _tenantStreams, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Analytics.ActiveUsersEndpoint.Get(tenantId, httpContext, _tenantStreams, _activityRecorder, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
