@@ -13,7 +13,8 @@ namespace TenantEvents.Analytics;
 /// the table's key keeps one row however many instances saw the same user that day. Users are stored as blind-index
 /// tokens under the tenant's key.
 /// </summary>
-public sealed class ActivityRecorder(TenantStreams streams, Clock clock, TenantEventsOptions options, ILogger<ActivityRecorder> logger) : BackgroundService
+public sealed class ActivityRecorder(TenantStreams streams, TenantEvents.Sharing.SharingStore sharing, Clock clock, TenantEventsOptions options,
+    ILogger<ActivityRecorder> logger) : BackgroundService
 {
     private readonly record struct Key(Guid Tenant, DateOnly Day, string User, string Feature);
 
@@ -119,14 +120,8 @@ public sealed class ActivityRecorder(TenantStreams streams, Clock clock, TenantE
         return batch.Count;
     }
 
-    /// <summary>The tenant's blind index (as for case file search): the same user, the same token, on every instance.</summary>
-    public async Task<Func<string, string>> TokenizerAsync(Guid tenant, CancellationToken cancellation)
-    {
-        if (!streams.Options.Sealing)
-            return term => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(tenant + ":" + term))[..16]);
-        var key = await streams.Keys.VersionAsync(tenant, 1, cancellation);
-        return key.IndexToken;
-    }
+    /// <summary>The tenant's blind index (the one case file search uses): the same user, the same token, on every instance.</summary>
+    public Task<Func<string, string>> TokenizerAsync(Guid tenant, CancellationToken cancellation) => sharing.TokenizerAsync(tenant, cancellation);
 }
 
 /// <summary>After authentication and authorisation: the caller's tenant user and the route's feature area, to the recorder.</summary>

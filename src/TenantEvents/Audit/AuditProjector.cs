@@ -95,7 +95,7 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
         {
             if (!bySeq.TryGetValue(p.Seq, out var stored)) break;
             var data = await streams.OpenAsync(stored, cancellation);
-            data = await OpenResourcesAsync(tenant, data, cancellation);
+            data = await scim.OpenEventResourcesAsync(tenant, data, cancellation);
             var kind = AuditEventTypes.StreamKind(data.GetType());
             if (!states.TryGetValue(stored.StreamId, out var current))
                 current = (kind, await LoadStateAsync(connection, transaction, tenant, stored.StreamId, cancellation));
@@ -158,19 +158,6 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
     private const string StateType = "audit-state";
 
     private static string EntryType(long index) => $"audit-entry:{index}";
-
-    /// <summary>A user's SCIM resource inside the event, opened (or marked erased) so that the fold sees the resource.</summary>
-    private async Task<object> OpenResourcesAsync(Guid tenant, object data, CancellationToken cancellation)
-    {
-        async Task<string> Open(Guid id, string resource) => await scim.OpenEventResourceAsync(tenant, id, resource, cancellation) ?? """{"erased":true}""";
-        return data switch
-        {
-            ScimUserCreated x => x with { Resource = await Open(x.UserId, x.Resource) },
-            ScimUserReplaced x => x with { Resource = await Open(x.UserId, x.Resource) },
-            ScimUserPatched x => x with { Resource = await Open(x.UserId, x.Resource) },
-            _ => data,
-        };
-    }
 
     /// <summary>
     /// A state as kept: the tenant's contacts sealed under each person's key (as in its events), a user's resource

@@ -93,24 +93,11 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
         foreach (var (index, seq) in entries)
         {
             if (!bySeq.TryGetValue(seq, out var e)) continue;
-            var data = await OpenResourcesAsync(tenant, await streams.OpenAsync(e, cancellation), cancellation);
+            var data = await scim.OpenEventResourcesAsync(tenant, await streams.OpenAsync(e, cancellation), cancellation);
             result[seq] = new FeedEvent(tenant, index, seq, e.Id, e.StreamId, e.Version, CloudEventType(e.EventTypeName),
                 AuditEventTypes.StreamKind(data.GetType()), e.Timestamp, data);
         }
         return result;
-    }
-
-    /// <summary>A user's SCIM resource inside the event, opened (or marked erased), as the tenant's own API would show it.</summary>
-    private async Task<object> OpenResourcesAsync(Guid tenant, object data, CancellationToken cancellation)
-    {
-        async Task<string> Open(Guid id, string resource) => await scim.OpenEventResourceAsync(tenant, id, resource, cancellation) ?? """{"erased":true}""";
-        return data switch
-        {
-            ScimUserCreated x => x with { Resource = await Open(x.UserId, x.Resource) },
-            ScimUserReplaced x => x with { Resource = await Open(x.UserId, x.Resource) },
-            ScimUserPatched x => x with { Resource = await Open(x.UserId, x.Resource) },
-            _ => data,
-        };
     }
 
     /// <summary>

@@ -286,6 +286,19 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
     /// A resource as carried in an event, opened: a user's is sealed under the person's own key (null once that key is
     /// erased: the person's data is gone), a group's is plain inside the tenant-sealed event.
     /// </summary>
+    /// <summary>A user's SCIM resource inside an event, opened (or marked erased), as the tenant's own API would show it.</summary>
+    public async Task<object> OpenEventResourcesAsync(Guid tenant, object data, CancellationToken cancellation)
+    {
+        async Task<string> Open(Guid id, string resource) => await OpenEventResourceAsync(tenant, id, resource, cancellation) ?? """{"erased":true}""";
+        return data switch
+        {
+            ScimUserCreated x => x with { Resource = await Open(x.UserId, x.Resource) },
+            ScimUserReplaced x => x with { Resource = await Open(x.UserId, x.Resource) },
+            ScimUserPatched x => x with { Resource = await Open(x.UserId, x.Resource) },
+            _ => data,
+        };
+    }
+
     public async Task<string?> OpenEventResourceAsync(Guid tenant, Guid id, string resource, CancellationToken cancellation)
     {
         if (!resource.StartsWith(SubjectPrefix, StringComparison.Ordinal)) return resource;
