@@ -42,6 +42,14 @@ public static class AnalyticsHttp
         return (from, to);
     }
 
+    /// <summary>?format=json (default) or csv.</summary>
+    public static string Format(HttpContext http, List<FieldError> errors)
+    {
+        var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "json";
+        if (format is not ("json" or "csv")) errors.Add(new("format", "invalid-format", "json or csv."));
+        return format;
+    }
+
     public static IResult Csv(string name, IEnumerable<string> header, IEnumerable<IEnumerable<object?>> rows)
     {
         static string Cell(object? value) => value switch
@@ -78,8 +86,7 @@ public static class ActiveUsersEndpoint
         var feature = q["feature"].ToString() is { Length: > 0 } f ? f : null;
         if (feature is not null && !FeatureAreas.All.ContainsKey(feature))
             errors.Add(new("feature", "unknown-feature", $"one of {string.Join(", ", FeatureAreas.All.Keys)}."));
-        var format = q["format"].ToString() is { Length: > 0 } fm ? fm : "json";
-        if (format is not ("json" or "csv")) errors.Add(new("format", "invalid-format", "json or csv."));
+        var format = AnalyticsHttp.Format(http, errors);
         Guid? organisation = null;
         if (q["organisationId"].ToString() is { Length: > 0 } o)
         {

@@ -29,7 +29,7 @@ public static class AdoptionEndpoints
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
         var errors = new List<FieldError>();
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
-        var format = Format(http, errors);
+        var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenantId, cancellation);
         var counts = new Dictionary<string, long>();
@@ -64,7 +64,7 @@ public static class AdoptionEndpoints
     {
         var errors = new List<FieldError>();
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
-        var format = Format(http, errors);
+        var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         var tenantsByArea = new Dictionary<string, HashSet<string>>();
         var activeTenants = new HashSet<string>();
@@ -93,13 +93,6 @@ public static class AdoptionEndpoints
             return AnalyticsHttp.Csv("estate-adoption.csv", ["feature", "tenants", "active_tenants", "share"],
                 areas.Select(a => new object?[] { a.Feature, a.Tenants, a.ActiveTenants, a.Share }));
         return Results.Json(new EstateAdoption(from, to, areas), Json.Options);
-    }
-
-    private static string Format(HttpContext http, List<FieldError> errors)
-    {
-        var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "json";
-        if (format is not ("json" or "csv")) errors.Add(new("format", "invalid-format", "json or csv."));
-        return format;
     }
 
     private static void Range(NpgsqlCommand command, string tenant, DateOnly from, DateOnly to)

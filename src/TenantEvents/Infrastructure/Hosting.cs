@@ -72,6 +72,8 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
         services.AddSingleton<TenantEvents.Analytics.ActivityRecorder>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.ActivityRecorder>());
+        services.AddSingleton<TenantEvents.Analytics.AnalyticsProjector>();
+        if (!migrating && options.AnalyticsProjection) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.AnalyticsProjector>());
         services.AddSingleton<TenantEvents.Delivery.EventFeed>();
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();

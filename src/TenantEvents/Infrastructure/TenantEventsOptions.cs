@@ -113,6 +113,18 @@ public sealed class TenantEventsOptions
     /// <summary>How often each instance writes the activity it saw (users active per day and feature area) for analytics.</summary>
     public TimeSpan AnalyticsFlushInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The analytics projector runs on this instance (off only in tools that host the service, e.g. a benchmark timing it).</summary>
+    public bool AnalyticsProjection { get; set; } = true;
+
+    /// <summary>How often the analytics projections look for new events (each round reads all that is committed).</summary>
+    public TimeSpan AnalyticsProjectionInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Sequence numbers the analytics projector reads per batch (one transaction each).</summary>
+    public int AnalyticsBatchSize { get; set; } = 20_000;
+
+    /// <summary>How long a skipped sequence number (its transaction not yet committed) is looked for again before it is taken as rolled back.</summary>
+    public TimeSpan AnalyticsHoleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Event delivery on this instance (fan-out to webhooks, RabbitMQ, the event stream); off only in tools that host the service.</summary>
     public bool EventDelivery { get; set; } = true;
 
@@ -145,6 +157,8 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException("TenantEvents:ServiceTokenLifetime must be more than 0 and at most 1 hour.");
         options.PublicUrl = options.PublicUrl.TrimEnd('/');
         if (options.WebhookMaxAttempts is < 1 or > 20) throw new InvalidOperationException("TenantEvents:WebhookMaxAttempts must be between 1 and 20.");
+        if (options.AnalyticsBatchSize is < 100 or > 1_000_000) throw new InvalidOperationException("TenantEvents:AnalyticsBatchSize must be between 100 and 1,000,000.");
+        if (options.AnalyticsProjectionInterval <= TimeSpan.Zero) throw new InvalidOperationException("TenantEvents:AnalyticsProjectionInterval must be more than 0.");
         if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
         return options;
     }

@@ -52,7 +52,13 @@ public static class QuotaQueries
         ScimStore scim, CancellationToken cancellation)
     {
         if (await Refuse(http, streams, store, tenantId, cancellation) is { } no) return no;
-        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
+        return await NowAsync(tenantId, streams, quotas, scim, cancellation) is { } usage ? Results.Json(usage, Json.Options) : Problem.NotFound("tenant").ToResult();
+    }
+
+    /// <summary>Every quota of the tenant now (limit, used, held, allocations); null if the tenant has no quota policy (unknown, gone).</summary>
+    public static async Task<TenantQuotaUsage?> NowAsync(Guid tenantId, TenantStreams streams, QuotaLedger quotas, ScimStore scim, CancellationToken cancellation)
+    {
+        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return null;
         var counters = await quotas.CountersAsync(tenantId, cancellation);
         var active = await scim.ReadAsync(tenantId, s => s.ActiveUsers, cancellation);
         var now = streams.Now;
@@ -74,7 +80,7 @@ public static class QuotaQueries
                 used, held, Math.Max(0, limit - used - held), limit == 0 ? 0 : Math.Round(100.0 * used / limit, 2), allocations,
                 rows.OrderBy(r => r.Key).Select(r => new OrganisationUsage(r.Key == Guid.Empty ? null : r.Key, r.Value.Used, r.Value.Held)).ToList()));
         }
-        return Results.Json(new TenantQuotaUsage(tenantId, now, list), Json.Options);
+        return new TenantQuotaUsage(tenantId, now, list);
     }
 
     /// <summary>

@@ -60,6 +60,8 @@ public class AppFixture : IAsyncLifetime
             // Quota usage is flushed by the tests that read it (no timing in tests).
             builder.UseSetting("TenantEvents:QuotaFlushInterval", "01:00:00");
             builder.UseSetting("TenantEvents:AnalyticsFlushInterval", "01:00:00");
+            // The analytics projector runs when a test asks (AnalyticsProjector.CatchUpAsync), not between a reset's truncates.
+            builder.UseSetting("TenantEvents:AnalyticsProjectionInterval", "01:00:00");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.ConfigureServices(services =>
             {
@@ -302,6 +304,7 @@ public static class TestDatabase
         "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
         "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
         .. TenantEvents.Sharing.SharingSchema.TenantState, .. TenantEvents.Delivery.DeliverySchema.TenantState, .. TenantEvents.Analytics.AnalyticsSchema.TenantState,
+        .. TenantEvents.Analytics.AnalyticsSchema.Projections,
     ];
 
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
