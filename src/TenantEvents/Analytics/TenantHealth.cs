@@ -39,11 +39,11 @@ public static class HealthDecisions
         : last < previous * 0.9 ? "falling"
         : "steady");
 
-    /// <summary>exceeded at or over the limit; high at or over the highest alert threshold below 100 (80 without one); else ok.</summary>
+    /// <summary>exceeded at or over the limit; high at or over the tenant's first alert threshold (80 % without one); else ok.</summary>
     public static QuotaPressure Pressure(QuotaUsage q)
     {
         var reached = q.AlertThresholds.Where(t => q.PercentUsed >= t).Cast<int?>().Max();
-        var high = q.AlertThresholds.Where(t => t < 100).Cast<int?>().Max() ?? 80;
+        var high = q.AlertThresholds.Where(t => t < 100).Cast<int?>().Min() ?? 80;
         var level = q.Limit > 0 && q.Used >= q.Limit ? "exceeded" : q.PercentUsed >= high ? "high" : "ok";
         return new QuotaPressure(q.Kind, q.Mode, q.Limit, q.Used, q.Held, q.PercentUsed, reached, level);
     }
