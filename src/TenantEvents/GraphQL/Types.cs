@@ -6,6 +6,10 @@ namespace TenantEvents.GraphQL;
 
 public sealed class TenantType : JsonObjectType
 {
+    /// <summary>name=value for the query string when the argument was given (escaped), else nothing.</summary>
+    public static string? Arg(IResolveFieldContext c, string name) =>
+        c.GetArgument<object?>(name) is { } value ? name + "=" + Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!) : null;
+
     public TenantType()
     {
         Name = "Tenant";
@@ -41,6 +45,19 @@ public sealed class TenantType : JsonObjectType
             .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/access/explain",
                 "principal=" + Uri.EscapeDataString(c.GetArgument<string>("principal")), "permission=" + Uri.EscapeDataString(c.GetArgument<string>("permission")),
                 "organisationId=" + c.GetArgument<Guid>("organisationId"))));
+        Field<JsonGraphType>("activeUsers").Description("Distinct active users per day, ISO week or month, with DAU/MAU (GET /api/tenants/{id}/analytics/active-users).")
+            .Argument<StringGraphType>("granularity", "day, week or month").Argument<StringGraphType>("from", "YYYY-MM-DD (UTC)").Argument<StringGraphType>("to")
+            .Argument<StringGraphType>("feature").Argument<IdGraphType>("organisationId")
+            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/active-users",
+                Arg(c, "granularity"), Arg(c, "from"), Arg(c, "to"), Arg(c, "feature"), Arg(c, "organisationId"))));
+        Field<JsonGraphType>("adoption").Description("Users per feature area and their share of the active users (GET /api/tenants/{id}/analytics/adoption).")
+            .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
+            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/adoption", Arg(c, "from"), Arg(c, "to"))));
+        Field<JsonGraphType>("utilisation").Description("Usage against the quota limits per kind and period (GET /api/tenants/{id}/analytics/utilisation).")
+            .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
+            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/utilisation", Arg(c, "from"), Arg(c, "to"))));
+        Field<JsonGraphType>("health").Description("State, activity trend, quota pressure, deliveries, approvals waiting (GET /api/tenants/{id}/analytics/health).")
+            .ResolveAsync(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/analytics/health"));
         this.Connection<AuditEntryType>("auditEntries", "The tenant's audit trail, oldest first.", async c =>
         {
             var body = await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/audit/entries", Rest.Paging(c, "after")));
@@ -136,6 +153,14 @@ public sealed class QueryType : ObjectGraphType
             });
         Field<TenantType>("tenant").Argument<NonNullGraphType<IdGraphType>>("id")
             .ResolveAsync(async c => new Node(c.GetArgument<Guid>("id"), await Rest.Get(c, $"/api/tenants/{c.GetArgument<Guid>("id")}")));
+        Field<JsonGraphType>("estate").Description("Tenants by state, template and zone, growth per month, projection lag (GET /api/analytics/estate).")
+            .Argument<IntGraphType>("months", "1..60, default 12")
+            .ResolveAsync(async c => await Rest.Get(c, Rest.Join("/api/analytics/estate", c.GetArgument<int?>("months") is { } m ? "months=" + m : null)));
+        Field<JsonGraphType>("estateAdoption").Description("Tenants per feature area and their share of the active tenants (GET /api/analytics/adoption).")
+            .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
+            .ResolveAsync(async c => await Rest.Get(c, Rest.Join("/api/analytics/adoption", TenantType.Arg(c, "from"), TenantType.Arg(c, "to"))));
+        Field<JsonGraphType>("analyticsProjections").Description("The analytics projections' progress and lag per database (GET /api/analytics/projections).")
+            .ResolveAsync(async c => await Rest.Get(c, "/api/analytics/projections"));
     }
 }
 

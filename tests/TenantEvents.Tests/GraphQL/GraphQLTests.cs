@@ -180,4 +180,33 @@ public class GraphQLTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Gql(client, "{ nope }")).Status.ShouldBe(HttpStatusCode.BadRequest);
         (await Gql(client, "{ tenant(id: ")).Status.ShouldBe(HttpStatusCode.BadRequest);
     }
+    [Fact]
+    public async Task analytics_are_fields_of_the_tenant_and_the_estate_is_for_platform_staff()
+    {
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 10 });
+        var other = await Active("bexar-sheriff");
+        await Fixture.Host.Services.GetRequiredService<TenantEvents.Analytics.AnalyticsProjector>().CatchUpAsync(CancellationToken.None);
+        const string query = """
+            query($id: ID!) { tenant(id: $id) { health utilisation(from: "2026-11-28", to: "2026-11-28") activeUsers(granularity: "week") adoption } }
+            """;
+        var own = Data(await Gql(TenantAdminOf(tenant), query, new { id = tenant }), "tenant");
+        own.GetProperty("health").GetProperty("state").GetString().ShouldBe("active");
+        own.GetProperty("health").GetProperty("status").GetString().ShouldBe("healthy");
+        // The tenant administrator's own GraphQL call was an API call of the tenant.
+        own.GetProperty("utilisation").GetProperty("kinds").EnumerateArray()
+            .Single(k => k.GetProperty("kind").GetString() == "apiCallsPerDay").GetProperty("limit").GetInt64().ShouldBe(10);
+        own.GetProperty("activeUsers").GetProperty("granularity").GetString().ShouldBe("week");
+        own.GetProperty("adoption").GetProperty("areas").GetArrayLength().ShouldBeGreaterThan(5);
+        // Another tenant's administrator: not found, as over REST.
+        ErrorCode(await Gql(TenantAdminOf(other), "query($id: ID!) { tenant(id: $id) { id } }", new { id = tenant })).ShouldBe("NOT_FOUND");
+
+        const string estate = "{ estate(months: 2) analyticsProjections estateAdoption }";
+        var data = (await Gql(As(Roles.Analyst, "ann"), estate)).Json.GetProperty("data");
+        data.GetProperty("estate").GetProperty("tenants").GetInt32().ShouldBe(2);
+        data.GetProperty("estate").GetProperty("growth").GetArrayLength().ShouldBe(2);
+        data.GetProperty("analyticsProjections").GetProperty("eventsBehind").GetInt64().ShouldBe(0);
+        data.GetProperty("estateAdoption").GetProperty("areas").GetArrayLength().ShouldBeGreaterThan(5);
+        ErrorCode(await Gql(TenantAdminOf(tenant), estate)).ShouldBe("FORBIDDEN");
+        ErrorCode(await Gql(Admin, "{ estate(months: 0) }")).ShouldBe("VALIDATION_FAILED");
+    }
 }
