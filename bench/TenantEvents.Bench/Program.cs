@@ -25,6 +25,7 @@ if (args.Contains("--scim")) return await ScimBench.Run(options, connectionStrin
 if (args.Contains("--quotas")) return await QuotaBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--sharing")) return await SharingBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--delivery")) return await DeliveryBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
+if (args.Contains("--analytics")) return await AnalyticsBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--audit")) return await AuditBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();

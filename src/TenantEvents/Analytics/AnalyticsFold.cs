@@ -41,8 +41,10 @@ public static class AnalyticsFold
     public const string Tombstone = "tombstone";
 
     /// <summary>The record kind of a stored event type (tenant, organisation, user, case-file, ...); "other" for a type not ours.</summary>
-    public static string KindOf(string storedType) =>
-        AuditEventTypes.ByStoredName.TryGetValue(storedType, out var type) ? AuditEventTypes.StreamKind(type) : "other";
+    public static string KindOf(string storedType) => Kinds.TryGetValue(storedType, out var kind) ? kind : "other";
+
+    private static readonly IReadOnlyDictionary<string, string> Kinds =
+        AuditEventTypes.ByStoredName.ToDictionary(t => t.Key, t => AuditEventTypes.StreamKind(t.Value), StringComparer.Ordinal);
 
     private static readonly IReadOnlyDictionary<string, TenantState> StateAfter = new Dictionary<string, TenantState>(StringComparer.Ordinal)
     {

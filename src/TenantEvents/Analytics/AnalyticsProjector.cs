@@ -57,10 +57,13 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
         long total = 0;
         foreach (var database in streams.Databases.All)
         {
+            // While one batch is applied, the next range is already being read (on another connection).
+            Task<Range>? next = null;
             while (true)
             {
-                var (folded, more) = await StepAsync(database, wait, cancellation);
+                var (folded, more, prefetch) = await StepAsync(database, wait, next, cancellation);
                 total += folded;
+                next = prefetch;
                 if (!more) break;
             }
         }
@@ -88,8 +91,37 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
         }
     }
 
-    /// <summary>One batch of one database. (folded, more): more when the batch was full.</summary>
-    private async Task<(long Folded, bool More)> StepAsync(TenantDatabases.Database database, bool wait, CancellationToken cancellation)
+    /// <summary>A range of sequence numbers as read: its first number (exclusive), the events in it, and the highest number committed then.</summary>
+    private sealed record Range(long After, List<EventFact> Events, long Head);
+
+    private async Task<Range> ReadRangeAsync(NpgsqlDataSource platform, long after, int batch, CancellationToken cancellation)
+    {
+        var events = new List<EventFact>(Math.Min(batch, 65_536));
+        await using (var read = platform.CreateCommand($"""
+            select seq_id, tenant_id, type, stream_id, version, timestamp from {Schema}.mt_events
+            where seq_id > $1 and seq_id <= $1 + $2 order by seq_id
+            """))
+        {
+            // A range of sequence numbers (not "the next n rows"): a long run of rolled-back numbers is skipped a range at a time.
+            read.Parameters.Add(new NpgsqlParameter { Value = after });
+            read.Parameters.Add(new NpgsqlParameter { Value = (long)batch });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation)) events.Add(Fact(reader));
+        }
+        // The range read is complete only up to the highest committed sequence number; past it nothing existed yet.
+        await using (var read = platform.CreateCommand($"select coalesce(max(seq_id), 0) from {Schema}.mt_events where seq_id > $1"))
+        {
+            read.Parameters.Add(new NpgsqlParameter { Value = after });
+            return new Range(after, events, (long)(await read.ExecuteScalarAsync(cancellation))!);
+        }
+    }
+
+    /// <summary>
+    /// One batch of one database: (folded, more, the next range's read when more): more when the batch was full. A
+    /// prefetched range is used if it starts where the position is (else another instance moved on: read again).
+    /// </summary>
+    private async Task<(long Folded, bool More, Task<Range>? Next)> StepAsync(TenantDatabases.Database database, bool wait, Task<Range>? prefetched,
+        CancellationToken cancellation)
     {
         var platform = database.Platform.Value ?? throw new InvalidOperationException("No platform connection: the analytics projector reads every tenant's events.");
         await using var connection = await database.Service.OpenConnectionAsync(cancellation);
@@ -97,7 +129,7 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
         if (wait) await Exec(connection, transaction, $"select pg_advisory_xact_lock(hashtextextended('{LockKey}', 0))", cancellation);
         else
             await using (var locking = new NpgsqlCommand($"select pg_try_advisory_xact_lock(hashtextextended('{LockKey}', 0))", connection, transaction))
-                if (!(bool)(await locking.ExecuteScalarAsync(cancellation))!) return (0, false); // another instance is at it
+                if (!(bool)(await locking.ExecuteScalarAsync(cancellation))!) return (0, false, null); // another instance is at it
         long position;
         await using (var read = new NpgsqlCommand($"select position from {Schema}.analytics_progress where projection = 'analytics'", connection, transaction))
             position = (long)(await read.ExecuteScalarAsync(cancellation) ?? 0L);
@@ -107,19 +139,19 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
             while (await reader.ReadAsync(cancellation)) holes[reader.GetInt64(0)] = reader.GetFieldValue<DateTimeOffset>(1);
 
         var batch = options.AnalyticsBatchSize;
-        var events = new List<EventFact>(Math.Min(batch, 65_536));
+        Range? range = null;
+        if (prefetched is not null)
+            try
+            {
+                range = await prefetched;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogDebug(e, "Prefetched analytics range failed; read again");
+            }
+        if (range is null || range.After != position) range = await ReadRangeAsync(platform, position, batch, cancellation);
+        var (events, head) = (range.Events, range.Head);
         var late = new List<EventFact>();
-        await using (var read = platform.CreateCommand($"""
-            select seq_id, tenant_id, type, stream_id, version, timestamp from {Schema}.mt_events
-            where seq_id > $1 and seq_id <= $1 + $2 order by seq_id
-            """))
-        {
-            // A range of sequence numbers (not "the next n rows"): a long run of rolled-back numbers is skipped a range at a time.
-            read.Parameters.Add(new NpgsqlParameter { Value = position });
-            read.Parameters.Add(new NpgsqlParameter { Value = (long)batch });
-            await using var reader = await read.ExecuteReaderAsync(cancellation);
-            while (await reader.ReadAsync(cancellation)) events.Add(Fact(reader));
-        }
         if (holes.Count > 0)
         {
             await using var read = platform.CreateCommand($"""
@@ -129,18 +161,18 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation)) late.Add(Fact(reader));
         }
-        // The range read is complete only up to the highest committed sequence number; past it nothing exists yet.
-        long head;
-        await using (var read = platform.CreateCommand($"select coalesce(max(seq_id), 0) from {Schema}.mt_events where seq_id > $1"))
-        {
-            read.Parameters.Add(new NpgsqlParameter { Value = position });
-            head = (long)(await read.ExecuteScalarAsync(cancellation))!;
-        }
         var reached = Math.Min(position + batch, head);
         var now = clock.UtcNow;
-        var newHoles = reached > position ? AnalyticsFold.Holes(position, [.. events.Select(e => e.Seq), reached + 1]).Where(h => h <= reached).ToList() : [];
+        // A gap followed by events recorded longer ago than the hole timeout is final (a rebuild reading old events finds
+        // the numbers of old rollbacks): only gaps before recent events are looked for again.
+        var newHoles = reached > position
+            ? AnalyticsFold.Holes(position, [.. events.Select(e => e.Seq), reached + 1]).Where(h => h <= reached)
+                .Where(h => FirstAfter(events, h) is not { } after || now - after.At <= options.AnalyticsHoleTimeout).ToList()
+            : [];
         var settled = late.Select(e => e.Seq).Concat(holes.Where(h => now - h.Value > options.AnalyticsHoleTimeout).Select(h => h.Key)).Distinct().ToArray();
-        if (events.Count == 0 && late.Count == 0 && settled.Length == 0 && reached <= position) return (0, false);
+        if (events.Count == 0 && late.Count == 0 && settled.Length == 0 && reached <= position) return (0, false, null);
+        var more = reached >= position + batch;
+        var next = more ? ReadRangeAsync(platform, reached, batch, cancellation) : null;
 
         var delta = AnalyticsFold.Fold(events.Concat(late));
         // Template, zone and country: from the tenant's clear record (the events holding them are sealed), for tenants
@@ -185,7 +217,19 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
             await apply.ExecuteNonQueryAsync(cancellation);
         }
         await transaction.CommitAsync(cancellation);
-        return (delta.Events, reached >= position + batch);
+        return (delta.Events, more, next);
+    }
+
+    /// <summary>The first event after a sequence number in a sorted batch (binary search); null if none.</summary>
+    private static EventFact? FirstAfter(List<EventFact> events, long seq)
+    {
+        int lo = 0, hi = events.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) / 2;
+            if (events[mid].Seq <= seq) lo = mid + 1; else hi = mid;
+        }
+        return lo < events.Count ? events[lo] : null;
     }
 
     private static EventFact Fact(NpgsqlDataReader reader) =>

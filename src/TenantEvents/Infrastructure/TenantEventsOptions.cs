@@ -120,7 +120,7 @@ public sealed class TenantEventsOptions
     public TimeSpan AnalyticsProjectionInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Sequence numbers the analytics projector reads per batch (one transaction each).</summary>
-    public int AnalyticsBatchSize { get; set; } = 20_000;
+    public int AnalyticsBatchSize { get; set; } = 50_000;
 
     /// <summary>How long a skipped sequence number (its transaction not yet committed) is looked for again before it is taken as rolled back.</summary>
     public TimeSpan AnalyticsHoleTimeout { get; set; } = TimeSpan.FromMinutes(10);

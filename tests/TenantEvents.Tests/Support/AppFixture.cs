@@ -80,7 +80,8 @@ public class AppFixture : IAsyncLifetime
 
     /// <summary>
     /// A second service instance on the same database (started on first use): for what must hold across instances.
-    /// Its fair share is small (20 requests a second, bursts of 20) so that fair share can be seen at work.
+    /// Its fair share is small (20 requests a second, bursts of 20) so that fair share can be seen at work; its analytics
+    /// projector reads 100 sequence numbers a batch.
     /// </summary>
     public async Task<IAlbaHost> SecondHost()
     {
@@ -91,6 +92,8 @@ public class AppFixture : IAsyncLifetime
             {
                 ["TenantEvents:FairShareRequestsPerSecond"] = "20",
                 ["TenantEvents:FairShareBurst"] = "20",
+                // Its analytics projector reads in small batches: a rebuild there takes many batches, each next one read ahead.
+                ["TenantEvents:AnalyticsBatchSize"] = "100",
             });
         }
         finally
