@@ -115,7 +115,7 @@ static class AnalyticsBench
         double P(List<double> values, double p) { var s = values.Order().ToArray(); return s[(int)Math.Min(s.Length - 1, Math.Ceiling(p * s.Length) - 1)]; }
 
         Console.WriteLine();
-        Console.WriteLine($"rebuild of the analytics projections : {Stats.Median(rebuilds):N0} events/s (median of {rebuilds.Count}; {totalEvents:N0} events, {tenantCount:N0} tenants)");
+        Console.WriteLine($"rebuild of the analytics projections : {Stats.Median(rebuilds):N0} events/s (median of {rebuilds.Count}; {seq:N0} events, {(reuse ? estateTenants : tenantCount):N0} tenants)");
         Console.WriteLine($"raw sequential read, same columns    : {Stats.Median(raws):N0} events/s");
         Console.WriteLine($"raw sequential read, whole rows      : {Stats.Median(fulls):N0} events/s (reference)");
         Console.WriteLine($"ratio rebuild / raw                  : {Stats.Median(rebuilds.Zip(raws, (r, w) => r / w)):F2}   (aim: 0.3 or above)");

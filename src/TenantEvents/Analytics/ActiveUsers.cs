@@ -57,7 +57,9 @@ public static class AnalyticsHttp
             null => "",
             double d => d.ToString("0.####", CultureInfo.InvariantCulture),
             IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-            _ => "\"" + value.ToString()!.Replace("\"", "\"\"") + "\"",
+            // RFC 4180: quoted only when it must be (a comma, quote or line break inside).
+            _ when value.ToString()!.IndexOfAny([',', '"', '\r', '\n']) >= 0 => "\"" + value.ToString()!.Replace("\"", "\"\"") + "\"",
+            _ => value.ToString(),
         };
         var text = new StringBuilder(string.Join(",", header)).Append("\r\n");
         foreach (var row in rows) text.Append(string.Join(",", row.Select(Cell))).Append("\r\n");
@@ -70,7 +72,7 @@ public static class ActiveUsersEndpoint
     /// <summary>
     /// Distinct users (people, not service accounts) who used the tenant's API, per day, ISO week or month (UTC), from
     /// the activity records; optionally in one feature area, or among the members of one organisation and those below it. With each day's DAU, MAU (the 30 days ending that day) and
-    /// their ratio. ?format=csv for the series. Platform administrators, analysts and auditors; the tenant's
+    /// their ratio. ?format=csv for the periods, with &amp;series=dau-mau for the daily DAU/MAU. Platform administrators, analysts and auditors; the tenant's
     /// administrators and members with analytics.read at the root.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/active-users", OperationId = "GetActiveUsers")]
@@ -87,6 +89,9 @@ public static class ActiveUsersEndpoint
         if (feature is not null && !FeatureAreas.All.ContainsKey(feature))
             errors.Add(new("feature", "unknown-feature", $"one of {string.Join(", ", FeatureAreas.All.Keys)}."));
         var format = AnalyticsHttp.Format(http, errors);
+        // Which series a CSV carries: the periods (default) or each day's DAU, MAU and ratio.
+        var csvSeries = q["series"].ToString() is { Length: > 0 } cs ? cs : "periods";
+        if (csvSeries is not ("periods" or "dau-mau")) errors.Add(new("series", "unknown-series", "periods or dau-mau."));
         Guid? organisation = null;
         if (q["organisationId"].ToString() is { Length: > 0 } o)
         {
@@ -172,6 +177,9 @@ public static class ActiveUsersEndpoint
             }
         }
         var name = granularity.ToString().ToLowerInvariant();
+        if (format == "csv" && csvSeries == "dau-mau")
+            return AnalyticsHttp.Csv("dau-mau.csv", ["day", "daily_active_users", "monthly_active_users", "dau_mau_ratio"],
+                sticky.Select(d => new object?[] { d.Day.ToString("yyyy-MM-dd"), d.DailyActiveUsers, d.MonthlyActiveUsers, d.DauMauRatio }));
         if (format == "csv")
             return AnalyticsHttp.Csv($"active-users-{name}.csv", ["period", "start", "end", "active_users"],
                 series.Select(p => new object?[] { p.Period, p.Start.ToString("yyyy-MM-dd"), p.End.ToString("yyyy-MM-dd"), p.ActiveUsers }));

@@ -139,6 +139,10 @@ public class ActiveUserTests(AppFixture fixture) : IntegrationTest(fixture)
         var lines = csv.Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldBe("period,start,end,active_users");
         lines[1].ShouldEndWith(",1");
+        var dauMau = (await Admin.Get($"{route}?format=csv&series=dau-mau&from={today.AddDays(-1):yyyy-MM-dd}&to={today:yyyy-MM-dd}")).ShouldBe(HttpStatusCode.OK)
+            .Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        dauMau.ShouldBe(["day,daily_active_users,monthly_active_users,dau_mau_ratio", $"{today.AddDays(-1):yyyy-MM-dd},0,0,", $"{today:yyyy-MM-dd},1,1,1"]);
+        (await Admin.Get($"{route}?format=csv&series=weekly")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
 
         foreach (var client in new[] { As(Roles.Analyst, "ann"), As(Roles.Auditor, "audrey"), TenantAdminOf(tenant) })
             (await client.Get(route)).ShouldBe(HttpStatusCode.OK);

@@ -147,4 +147,13 @@ public class AnalyticsFoldTests
         Utilisation.Periods(QuotaKinds.Licences, 100, new(2026, 10, 15), new(2026, 11, 2), daily).Select(p => p.Used).ShouldBe([7L, 60L]);
         Utilisation.Periods(QuotaKinds.AiCompute, 0, new(2026, 11, 1), new(2026, 11, 1), daily).Single().Percent.ShouldBeNull();
     }
+    [Fact]
+    public void csv_cells_are_quoted_only_when_they_must_be_and_numbers_are_invariant()
+    {
+        var result = (Microsoft.AspNetCore.Http.HttpResults.FileContentHttpResult)AnalyticsHttp.Csv("x.csv", ["name", "value", "share"],
+            [["plain", 3L, 0.25], ["with, comma", 1000000L, null], ["say \"hi\"", -1, 1.0 / 3]]);
+        result.ContentType.ShouldBe("text/csv; charset=utf-8");
+        System.Text.Encoding.UTF8.GetString(result.FileContents.Span).ShouldBe(
+            "name,value,share\r\nplain,3,0.25\r\n\"with, comma\",1000000,\r\n\"say \"\"hi\"\"\",-1,0.3333\r\n");
+    }
 }

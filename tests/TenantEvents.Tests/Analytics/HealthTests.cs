@@ -184,8 +184,8 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
         csv.ContentHeaders!.ContentType!.MediaType.ShouldBe("text/csv");
         var lines = csv.Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldBe("kind,period,start,end,used,limit,percent");
-        lines.ShouldContain("\"apiCallsPerDay\",\"2026-11-30\",\"2026-11-30\",\"2026-11-30\",10,20,50");
-        lines.ShouldContain("\"apiCallsPerMonth\",\"2026-11\",\"2026-11-01\",\"2026-11-30\",15,100,15");
+        lines.ShouldContain("apiCallsPerDay,2026-11-30,2026-11-30,2026-11-30,10,20,50");
+        lines.ShouldContain("apiCallsPerMonth,2026-11,2026-11-01,2026-11-30,15,100,15");
     }
 
     [Fact]
@@ -204,6 +204,25 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
             (await Fixture.Client(null).Get(route)).ShouldBe(HttpStatusCode.Unauthorized);
             // No tenant by that id.
             (await Admin.Get(route.Replace(tenant.ToString(), Guid.NewGuid().ToString()))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        }
+        // The tenant's own analysts: a member holding analytics.read at the root sees both; one who sees the tree without it gets 403.
+        var admin = TenantAdminOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/roles/analytics-reader", new { description = "Reads analytics", permissions = new[] { "analytics.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{await RootOf(tenant)}/grants", new { principal = new { kind = "user", id = "ada" }, role = "analytics-reader" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await admin.Put($"/api/tenants/{tenant}/roles/viewer", new { description = "Sees the tree", permissions = new[] { "org.read" } })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{await RootOf(tenant)}/grants", new { principal = new { kind = "user", id = "cy" }, role = "viewer" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{await RootOf(tenant)}/grants", new { principal = new { kind = "user", id = "dee" }, role = "officer" }))
+            .ShouldBe(HttpStatusCode.Created);
+        foreach (var route in new[] { $"/api/tenants/{tenant}/analytics/health", $"/api/tenants/{tenant}/analytics/utilisation" })
+        {
+            (await As(Roles.TenantMember, "ada", tenant).Get(route)).ShouldBe(HttpStatusCode.OK);
+            (await As(Roles.TenantMember, "cy", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            // A member who cannot even see the tenant's tree: as if there were nothing.
+            (await As(Roles.TenantMember, "dee", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            (await As(Roles.TenantMember, "ada", other).Get(route)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         }
         var utilisation = $"/api/tenants/{tenant}/analytics/utilisation";
         foreach (var bad in new[] { "from=2026-12-10&to=2026-12-01", "from=2020-01-01&to=2026-12-01", "from=soon", "format=xml" })

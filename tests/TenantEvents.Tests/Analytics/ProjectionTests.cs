@@ -221,10 +221,10 @@ public class ProjectionTests(AppFixture fixture) : IntegrationTest(fixture)
         csv.ShouldBe(HttpStatusCode.OK).ContentHeaders!.ContentType!.MediaType.ShouldBe("text/csv");
         var lines = csv.Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldBe("state,tenants");
-        lines.Skip(1).ShouldContain("\"active\",2");
+        lines.Skip(1).ShouldContain("active,2");
         (await Admin.Get("/api/analytics/estate?format=csv&series=growth")).Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries)[0]
             .ShouldBe("month,requested,provisioned,decommissioned,live_at_end");
-        (await Admin.Get("/api/analytics/estate?format=csv&series=template")).Body.ShouldContain("\"commercial-saas\",1");
+        (await Admin.Get("/api/analytics/estate?format=csv&series=template")).Body.ShouldContain("commercial-saas,1");
         (await Admin.Get("/api/analytics/estate?format=csv&series=zone")).Body.Split("\r\n")[0].ShouldBe("zone,tenants");
     }
 
