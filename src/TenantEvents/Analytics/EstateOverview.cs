@@ -9,7 +9,12 @@ namespace TenantEvents.Analytics;
 
 public sealed record Tally(string Name, int Tenants);
 
-public sealed record ProjectionLag(long EventsBehind, double LagSeconds);
+public sealed record ProjectionLag(long EventsBehind, double LagSeconds)
+{
+    /// <summary>Over every database: the events not yet read, and the longest wait.</summary>
+    public static ProjectionLag Of(IReadOnlyList<ProjectionProgress> progress) =>
+        new(progress.Sum(p => p.EventsBehind), progress.Count == 0 ? 0 : progress.Max(p => p.LagSeconds));
+}
 
 public sealed record EstateReport(DateTimeOffset At, int Tenants, int ActiveLast30Days, IReadOnlyList<Tally> ByState, IReadOnlyList<Tally> ByTemplate,
     IReadOnlyList<Tally> ByZone, IReadOnlyList<GrowthMonth> Growth, ProjectionLag Projection);
@@ -70,7 +75,7 @@ public static class EstateOverviewEndpoint
                     (series switch { "state" => byState, "template" => byTemplate, _ => byZone }).Select(t => new object?[] { t.Name, t.Tenants }));
         var progress = await projector.ProgressAsync(cancellation);
         return Results.Json(new EstateReport(now, rows.Count, rows.Count(r => r.Last >= now.AddDays(-30)), byState, byTemplate, byZone, growth,
-            new ProjectionLag(progress.Sum(p => p.EventsBehind), progress.Count == 0 ? 0 : progress.Max(p => p.LagSeconds))), Json.Options);
+            ProjectionLag.Of(progress)), Json.Options);
     }
 
     private static string? Text(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
@@ -105,6 +110,9 @@ public static class AnalyticsProjectionEndpoints
         return Results.Json(Report(await projector.ProgressAsync(cancellation)), Json.Options, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static ProjectionsReport Report(IReadOnlyList<ProjectionProgress> progress) =>
-        new(progress.Sum(p => p.EventsBehind), progress.Count == 0 ? 0 : progress.Max(p => p.LagSeconds), progress);
+    private static ProjectionsReport Report(IReadOnlyList<ProjectionProgress> progress)
+    {
+        var lag = ProjectionLag.Of(progress);
+        return new(lag.EventsBehind, lag.LagSeconds, progress);
+    }
 }

@@ -141,6 +141,6 @@ public static class TenantHealthEndpoint
         var (status, findings) = HealthDecisions.Assess(state, userTrend, eventTrend, pressure, deliveries, approvals);
         var progress = await projector.ProgressAsync(cancellation);
         return Results.Json(new TenantHealthReport(tenantId, now, state, status, findings, userTrend, eventTrend, pressure, deliveries, approvals,
-            new ProjectionLag(progress.Sum(p => p.EventsBehind), progress.Count == 0 ? 0 : progress.Max(p => p.LagSeconds))), Json.Options);
+            ProjectionLag.Of(progress)), Json.Options);
     }
 }

@@ -98,7 +98,7 @@ public static class ListCaseFilesEndpoint
         var filters = new System.Text.StringBuilder();
         if (query.Classification is not null) filters.Append(" and f.classification = @classification");
         if (need is not null)
-            filters.Append(" and @need::jsonb ? f.tenant_id and f.search_tokens @> array(select jsonb_array_elements_text(@need::jsonb -> f.tenant_id))");
+            filters.Append(" and exists (select 1 from need n where n.tenant_id = f.tenant_id and f.search_tokens @> n.tokens)");
         if (query.After is not null) filters.Append(" and (f.updated_at, f.id) < (@after_at, @after_id)");
         var collab = query.Collaboration is null ? "" : " and x.source_id = @collab";
         var columns = "f.tenant_id, f.id, f.version, f.key_version, f.nonce, f.ciphertext, f.updated_at";
@@ -112,14 +112,26 @@ public static class ListCaseFilesEndpoint
         if (others && reader.Sources.Count > 0)
         {
             if (need is not null && query.Terms.Count > 0)
-                // A search starts from the blind index (each owner's token of one required term), then checks the shares.
+            {
+                // A search starts from the blind index (the files holding every token their owner needs), keeps those the
+                // reader's shares admit, and takes the newest page from the shares (which carry the file's last change and
+                // classification) before any file row is read: the files' row-level security then checks a page, not
+                // every hit.
+                var cursor = query.After is null ? "" : " and (x.file_updated_at, x.file_id) < (@after_at, @after_id)";
+                var fileFilters = query.Classification is null ? "" : " and x.file_classification = @classification";
                 branches.Add($"""
-                    (select {columns} from {s}.search_hits(@owners_searched, @any) hit
-                     join {s}.case_files f on f.tenant_id = hit.tenant_id and f.id = hit.id
-                     where hit.tenant_id <> @me and exists (select 1 from {s}.case_shares x where x.tenant_id = f.tenant_id and x.file_id = f.id
-                                   and {Visibility.SharePredicate()}{collab} offset 0){filters}
+                    (select {columns} from (
+                       select hit.tenant_id, hit.id, max(x.file_updated_at) as at
+                       from {s}.search_matches(@owners_searched, @any, @need::jsonb) hit
+                       join {s}.case_shares x on x.tenant_id = hit.tenant_id and x.file_id = hit.id
+                       where hit.tenant_id <> @me and {Visibility.SharePredicate()}{collab}{cursor}{fileFilters}
+                       group by hit.tenant_id, hit.id
+                       order by at desc, hit.id desc limit @limit) shared
+                     join {s}.case_files f on f.tenant_id = shared.tenant_id and f.id = shared.id
+                     where true{filters}
                      order by f.updated_at desc, f.id desc limit @limit)
                     """);
+            }
             else
             {
                 // Without a word to look up, the newest shared files come from the shares (which carry the file's last
@@ -127,7 +139,7 @@ public static class ListCaseFilesEndpoint
                 // most a page's worth of shares per source, not every share.
                 var cursor = query.After is null ? "" : " and (x.file_updated_at, x.file_id) < (@after_at, @after_id)";
                 var fileFilters = (query.Classification is null ? "" : " and x.file_classification = @classification")
-                                  + (need is null ? "" : " and @need::jsonb ? x.tenant_id and x.file_tag_tokens @> array(select jsonb_array_elements_text(@need::jsonb -> x.tenant_id))");
+                                  + (need is null ? "" : " and exists (select 1 from need n where n.tenant_id = x.tenant_id and x.file_tag_tokens @> n.tokens)");
                 branches.Add($"""
                     (select {columns} from (
                        select newest.tenant_id, newest.file_id, max(newest.at) as at
@@ -146,7 +158,9 @@ public static class ListCaseFilesEndpoint
         var items = new List<(Guid Owner, Guid Id, long Version, SealedPayload Payload, DateTimeOffset At)>();
         if (branches.Count > 0)
         {
-            await using var command = new NpgsqlCommand("select * from (" + string.Join(" union all ", branches) + ") page order by updated_at desc, id desc limit @limit", connection);
+            // The tokens each owner's files must hold, unpacked once per query (not per row).
+            var needs = need is null ? "" : "with need(tenant_id, tokens) as materialized (select key, array(select jsonb_array_elements_text(value)) from jsonb_each(@need::jsonb)) ";
+            await using var command = new NpgsqlCommand(needs + "select * from (" + string.Join(" union all ", branches) + ") page order by updated_at desc, id desc limit @limit", connection);
             Visibility.Bind(command, reader);
             command.Parameters.Add(new NpgsqlParameter("whole", reader.WholeTenant));
             command.Parameters.Add(new NpgsqlParameter("orgs", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = reader.Organisations });

@@ -126,6 +126,12 @@ public static class SharingSchema
           language sql stable security definer set search_path = pg_catalog rows 50 as $$
           select h.tenant_id, h.id from (select f.tenant_id, f.id from {{s}}.case_files f where f.search_tokens && tokens offset 0) h
           where h.tenant_id = any(owners) $$;
+        -- The same, for files holding every token their owner needs (need: owner -> tokens), found through one token
+        -- each (first): a search's hits are then complete before any share or page limit is applied to them.
+        create or replace function {{s}}.search_matches(owners text[], first text[], need jsonb) returns table (tenant_id varchar(250), id uuid)
+          language sql stable security definer set search_path = pg_catalog rows 50 as $$
+          select h.tenant_id, h.id from (select f.tenant_id, f.id, f.search_tokens from {{s}}.case_files f where f.search_tokens && first offset 0) h
+          where h.tenant_id = any(owners) and h.search_tokens @> array(select jsonb_array_elements_text(need -> h.tenant_id::text)) $$;
 
         drop policy if exists case_file_visibility on {{s}}.case_files;
         create policy case_file_visibility on {{s}}.case_files

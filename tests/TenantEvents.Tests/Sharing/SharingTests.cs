@@ -248,4 +248,58 @@ public class SharingTests(AppFixture fixture) : SharingScenario(fixture)
         (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldBeEmpty();
         (await InvestigatorOf(Sheriff).Get($"/api/tenants/{Sheriff}/case-files/{file}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
     }
+    [Fact]
+    public async Task a_search_over_shared_files_pages_newest_first_with_every_term_and_the_filters()
+    {
+        await ThreeAgencies();
+        // The police share by tag with the sheriff; the task force shares into a channel the sheriff is in. Files are
+        // made one after another (the clock moves), so the newest-first order is known.
+        var expected = new List<(Guid Id, string Classification)>();
+        async Task<Guid> Made(Guid owner, string title, string[] tags, string classification, string body, bool seen = true)
+        {
+            Fixture.Time.Advance(TimeSpan.FromMinutes(1));
+            var id = await File(owner, title, tags, classification, body);
+            if (seen && body.Contains("meth") && body.Contains("warehouse")) expected.Add((id, classification));
+            return id;
+        }
+        for (var i = 0; i < 5; i++)
+        {
+            await Made(Police, $"Police file {i}", ["joint"], i % 2 == 0 ? "official" : "sensitive", i < 4 ? "meth lab in a warehouse" : "meth only");
+            await Made(Police, $"Police private {i}", [], "official", "meth lab in a warehouse", seen: false);   // not in the scope
+        }
+        await AcceptAgreement(Sheriff, await Offer(Police, Sheriff, new { tags = new[] { "joint" } }));
+        var channel = await Collaboration(TaskForce, "channel", Sheriff);
+        await Join(Sheriff, channel);
+        for (var i = 0; i < 3; i++)
+        {
+            var federal = await Made(TaskForce, $"Federal file {i}", [], "official", "warehouse of meth precursors");
+            (await ShareInto(TaskForce, federal, channel)).ShouldBe(HttpStatusCode.OK);
+        }
+        await Made(Sheriff, "Own file", [], "official", "meth and a warehouse");
+        expected.Reverse();
+
+        async Task<List<Guid>> Pages(string query)
+        {
+            var ids = new List<Guid>();
+            string? cursor = null;
+            do
+            {
+                var page = (await InvestigatorOf(Sheriff).Get($"/api/tenants/{Sheriff}/case-files?{query}&limit=2{(cursor is null ? "" : "&cursor=" + cursor)}"))
+                    .ShouldBe(HttpStatusCode.OK).Json;
+                page.GetProperty("items").GetArrayLength().ShouldBeLessThanOrEqualTo(2);
+                ids.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("id").GetGuid()));
+                cursor = page.TryGetProperty("nextCursor", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+            } while (cursor is not null);
+            return ids;
+        }
+        var sheriffsOwn = expected[0].Id;
+        // Both words, newest first, own and shared, in pages of two: every matching file once, in order.
+        expected.Count.ShouldBe(8);
+        (await Pages("q=meth+warehouse")).ShouldBe(expected.Select(e => e.Id).ToList());
+        (await Pages("q=meth+warehouse&source=shared")).ShouldBe(expected.Where(e => e.Id != sheriffsOwn).Select(e => e.Id).ToList());
+        (await Pages("q=meth+warehouse&source=shared&classification=sensitive"))
+            .ShouldBe(expected.Where(e => e.Classification == "sensitive").Select(e => e.Id).ToList());
+        (await Pages("q=precursors&source=shared")).Count.ShouldBe(3);
+        (await Pages("q=precursors+lab")).ShouldBeEmpty();
+    }
 }
