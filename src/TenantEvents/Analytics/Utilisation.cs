@@ -10,7 +10,7 @@ using Wolverine.Http;
 
 namespace TenantEvents.Analytics;
 
-/// <summary>One period of one quota: what was used against the limit (the limit in force now).</summary>
+/// <summary>One period of one quota: what was used against the limit in force at the period's end.</summary>
 public sealed record UtilisationPeriod(string Period, DateOnly Start, DateOnly End, long Used, long Limit, double? Percent);
 
 /// <summary>
@@ -29,7 +29,8 @@ public static class Utilisation
     /// AI compute and licences (the month's peak of active users) per calendar month against the monthly limit. Each
     /// month counts its whole usage (a quota counts whole months), the days only those in range. Pure.
     /// </summary>
-    public static IReadOnlyList<UtilisationPeriod> Periods(string kind, long limit, DateOnly from, DateOnly to, IReadOnlyDictionary<DateOnly, long> daily)
+    public static IReadOnlyList<UtilisationPeriod> Periods(string kind, long limit, DateOnly from, DateOnly to, IReadOnlyDictionary<DateOnly, long> daily,
+        IReadOnlyList<(DateTimeOffset Since, long Limit)>? limits = null)
     {
         var byDay = QuotaKinds.PeriodOf(kind) == QuotaPeriod.Day;
         var peak = kind == QuotaKinds.Licences;
@@ -39,10 +40,23 @@ public static class Utilisation
             var end = byDay ? start : start.AddMonths(1).AddDays(-1);
             var days = daily.Where(d => d.Key >= start && d.Key <= end).Select(d => d.Value).ToList();
             var used = days.Count == 0 ? 0 : peak ? days.Max() : days.Sum();
-            list.Add(new UtilisationPeriod(byDay ? start.ToString("yyyy-MM-dd") : start.ToString("yyyy-MM"), start, end, used, limit,
-                limit == 0 ? null : Math.Round(100.0 * used / limit, 2)));
+            var inForce = LimitAt(limits, new DateTimeOffset(end.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero)) ?? limit;
+            list.Add(new UtilisationPeriod(byDay ? start.ToString("yyyy-MM-dd") : start.ToString("yyyy-MM"), start, end, used, inForce,
+                inForce == 0 ? null : Math.Round(100.0 * used / inForce, 2)));
         }
         return list;
+    }
+
+    /// <summary>
+    /// The limit in force at the end of a period (<paramref name="before"/>, exclusive): the last change before it; for a
+    /// period before the first change known, that first one; null without any history (then the limit now serves).
+    /// </summary>
+    public static long? LimitAt(IReadOnlyList<(DateTimeOffset Since, long Limit)>? limits, DateTimeOffset before)
+    {
+        if (limits is null || limits.Count == 0) return null;
+        var ordered = limits.OrderBy(l => l.Since).ToList();
+        var earlier = ordered.Where(l => l.Since < before).ToList();
+        return earlier.Count > 0 ? earlier[^1].Limit : ordered[0].Limit;
     }
 
     private static IEnumerable<DateOnly> Periods_(DateOnly from, DateOnly to, bool byDay)
@@ -58,8 +72,9 @@ public static class UtilisationEndpoint
 {
     /// <summary>
     /// Resource utilisation: per quota kind, usage against allocation now and per period over from..to (default the
-    /// last 30 days; API calls per day by day, the monthly kinds by calendar month), with peak and mean; the limit is the
-    /// one in force now. From the quota counters and the daily usage history. ?format=csv (one row per kind and period).
+    /// last 30 days; API calls per day by day, the monthly kinds by calendar month), with peak and mean; each period
+    /// against the limit in force at its end (quota_limits_history). From the quota counters and the daily usage
+    /// history. ?format=csv (one row per kind and period).
     /// Who may see it: as for active users.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/utilisation", OperationId = "GetUtilisation")]
@@ -90,9 +105,21 @@ public static class UtilisationEndpoint
             while (await reader.ReadAsync(cancellation))
                 if (history.TryGetValue(reader.GetString(0), out var days)) days[reader.GetFieldValue<DateOnly>(1)] = reader.GetInt64(2);
         }
+        // Each kind's limits as they changed (provisioning, settings changes).
+        var limits = new Dictionary<string, List<(DateTimeOffset Since, long Limit)>>();
+        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        await using (var read = new NpgsqlCommand($"""
+            select kind, since, quota_limit from {streams.Options.DatabaseSchema}.quota_limits_history where tenant_id = $1 order by since
+            """, scope.Connection, scope.Transaction))
+        {
+            read.Parameters.Add(new NpgsqlParameter { Value = tenantId.ToString() });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                (limits.TryGetValue(reader.GetString(0), out var list) ? list : limits[reader.GetString(0)] = []).Add((reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt64(2)));
+        }
         var kinds = now.Quotas.Select(q =>
         {
-            var periods = Utilisation.Periods(q.Kind, q.Limit, from, to, history[QuotaKinds.MetricOf(q.Kind)]);
+            var periods = Utilisation.Periods(q.Kind, q.Limit, from, to, history[QuotaKinds.MetricOf(q.Kind)], limits.GetValueOrDefault(q.Kind));
             var percents = periods.Where(p => p.Percent is not null).Select(p => p.Percent!.Value).ToList();
             return new KindUtilisation(q.Kind, q.Unit, q.Mode, QuotaKinds.PeriodOf(q.Kind) == QuotaPeriod.Day ? "day" : "month", q.Limit, q.Used, q.Held,
                 q.PercentUsed, q.Allocations.Where(a => a.CarvedOutOf is null).Sum(a => a.Guaranteed),

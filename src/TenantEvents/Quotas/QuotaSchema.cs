@@ -78,11 +78,19 @@ public static class QuotaSchema
           actor text not null,
           primary key (tenant_id, id));
         create index if not exists ai_reservations_held on {{s}}.ai_reservations (tenant_id, expires_at) where state = 'held';
+        -- Each quota's limit from the moment it took effect (provisioning, every settings change), written in the
+        -- transaction of the event: utilisation compares a past period with the limit then in force.
+        create table if not exists {{s}}.quota_limits_history (
+          tenant_id varchar(250) not null,
+          kind text not null,
+          since timestamptz not null,
+          quota_limit bigint not null,
+          primary key (tenant_id, kind, since));
         """;
 
     /// <summary>The tenant's quota state, removed when it is decommissioned (reservation purposes are free text).</summary>
     public static readonly IReadOnlyList<string> TenantState = ["org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations"];
 
-    /// <summary>Every quota table: the state, and the daily usage history (counts only, kept after a decommission for billing).</summary>
-    public static readonly IReadOnlyList<string> Tables = [.. TenantState, "usage_daily"];
+    /// <summary>Every quota table: the state, and the daily usage and limits history (counts only, kept after a decommission for billing).</summary>
+    public static readonly IReadOnlyList<string> Tables = [.. TenantState, "usage_daily", "quota_limits_history"];
 }

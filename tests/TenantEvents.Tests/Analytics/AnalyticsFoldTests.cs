@@ -146,6 +146,12 @@ public class AnalyticsFoldTests
             .ShouldBe([new UtilisationPeriod("2026-11", new(2026, 11, 1), new(2026, 11, 30), 100, 200, 50)]);
         Utilisation.Periods(QuotaKinds.Licences, 100, new(2026, 10, 15), new(2026, 11, 2), daily).Select(p => p.Used).ShouldBe([7L, 60L]);
         Utilisation.Periods(QuotaKinds.AiCompute, 0, new(2026, 11, 1), new(2026, 11, 1), daily).Single().Percent.ShouldBeNull();
+        // Against the limit in force at each period's end: 40 until the change during 2 November, 80 from then.
+        var changes = new List<(DateTimeOffset, long)> { (new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero), 40), (new(2026, 11, 2, 15, 0, 0, TimeSpan.Zero), 80) };
+        Utilisation.Periods(QuotaKinds.ApiCallsPerDay, 999, new(2026, 11, 1), new(2026, 11, 3), daily, changes).Select(p => (p.Limit, p.Percent))
+            .ShouldBe([(40L, (double?)75), (80L, 12.5), (80L, 0)]);
+        Utilisation.LimitAt(changes, new(2026, 9, 1, 0, 0, 0, TimeSpan.Zero)).ShouldBe(40, "before the first change known: that one");
+        Utilisation.LimitAt([], DateTimeOffset.UnixEpoch).ShouldBeNull();
     }
     [Fact]
     public void csv_cells_are_quoted_only_when_they_must_be_and_numbers_are_invariant()

@@ -155,10 +155,11 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
     {
         var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 20, apiCallsPerMonth = 100 });
         var client = TenantAdminOf(tenant);
-        // 28 November: 5 calls; 30 November: 10; 1 December: 4 (a new month).
+        // 28 November: 5 calls; 30 November: the daily limit goes up to 40, then 10 calls; 1 December: 4 (a new month).
         async Task Calls(int n) { for (var i = 0; i < n; i++) (await client.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK); }
         await Calls(5);
         Fixture.Time.SetUtcNow(new DateTimeOffset(2026, 11, 30, 12, 0, 0, TimeSpan.Zero));
+        (await Admin.Patch($"/api/tenants/{tenant}/settings", new { quotas = new { apiCallsPerDay = 40 } })).ShouldBe(HttpStatusCode.OK);
         await Calls(10);
         Fixture.Time.SetUtcNow(new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero));
         await Calls(4);
@@ -167,12 +168,14 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
         JsonElement Kind(string kind) => report.GetProperty("kinds").EnumerateArray().Single(k => k.GetProperty("kind").GetString() == kind);
         var daily = Kind(QuotaKinds.ApiCallsPerDay);
         daily.GetProperty("period").GetString().ShouldBe("day");
-        daily.GetProperty("limit").GetInt64().ShouldBe(20);
+        daily.GetProperty("limit").GetInt64().ShouldBe(40);
         daily.GetProperty("used").GetInt64().ShouldBe(4, "today's calls");
-        daily.GetProperty("periods").EnumerateArray().Select(p => (p.GetProperty("period").GetString(), p.GetProperty("used").GetInt64(), p.GetProperty("percent").GetDouble()))
-            .ShouldBe([("2026-11-28", 5L, 25.0), ("2026-11-29", 0L, 0.0), ("2026-11-30", 10L, 50.0), ("2026-12-01", 4L, 20.0)]);
-        daily.GetProperty("peakPercent").GetDouble().ShouldBe(50);
-        daily.GetProperty("meanPercent").GetDouble().ShouldBe(23.75);
+        // Each day against the limit in force that day: 20 until the change on the 30th, 40 after.
+        daily.GetProperty("periods").EnumerateArray().Select(p => (p.GetProperty("period").GetString(), p.GetProperty("used").GetInt64(),
+                p.GetProperty("limit").GetInt64(), p.GetProperty("percent").GetDouble()))
+            .ShouldBe([("2026-11-28", 5L, 20L, 25.0), ("2026-11-29", 0L, 20L, 0.0), ("2026-11-30", 10L, 40L, 25.0), ("2026-12-01", 4L, 40L, 10.0)]);
+        daily.GetProperty("peakPercent").GetDouble().ShouldBe(25);
+        daily.GetProperty("meanPercent").GetDouble().ShouldBe(15);
         var monthly = Kind(QuotaKinds.ApiCallsPerMonth);
         monthly.GetProperty("period").GetString().ShouldBe("month");
         monthly.GetProperty("periods").EnumerateArray().Select(p => (p.GetProperty("period").GetString(), p.GetProperty("used").GetInt64(), p.GetProperty("percent").GetDouble()))
@@ -184,7 +187,7 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
         csv.ContentHeaders!.ContentType!.MediaType.ShouldBe("text/csv");
         var lines = csv.Body.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldBe("kind,period,start,end,used,limit,percent");
-        lines.ShouldContain("apiCallsPerDay,2026-11-30,2026-11-30,2026-11-30,10,20,50");
+        lines.ShouldContain("apiCallsPerDay,2026-11-30,2026-11-30,2026-11-30,10,40,25");
         lines.ShouldContain("apiCallsPerMonth,2026-11,2026-11-01,2026-11-30,15,100,15");
     }
 
