@@ -40,6 +40,8 @@ public static class AnalyticsFold
 {
     public const string Tombstone = "tombstone";
 
+    private static readonly string Provisioned = TenantEventTypes.StoredName(typeof(TenantProvisioned));
+
     /// <summary>The record kind of a stored event type (tenant, organisation, user, case-file, ...); "other" for a type not ours.</summary>
     public static string KindOf(string storedType) => Kinds.TryGetValue(storedType, out var kind) ? kind : "other";
 
@@ -93,7 +95,7 @@ public static class AnalyticsFold
                 switch (state)
                 {
                     case TenantState.Requested: t.RequestedAt = Earliest(t.RequestedAt, e.At); break;
-                    case TenantState.Active when e.Type == TenantEventTypes.StoredName(typeof(TenantProvisioned)):
+                    case TenantState.Active when e.Type == Provisioned:
                         t.ProvisionedAt = Earliest(t.ProvisionedAt, e.At); break;
                     case TenantState.Decommissioned: t.DecommissionedAt = Earliest(t.DecommissionedAt, e.At); break;
                 }

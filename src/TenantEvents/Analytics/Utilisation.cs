@@ -92,7 +92,8 @@ public static class UtilisationEndpoint
         var first = new DateOnly(from.Year, from.Month, 1);
         var last = new DateOnly(to.Year, to.Month, 1).AddMonths(1).AddDays(-1);
         var history = QuotaKinds.Metrics.ToDictionary(m => m, _ => new Dictionary<DateOnly, long>());
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        // One read transaction for the usage history and the limits history.
+        await using var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation);
         await using (var read = new NpgsqlCommand($"""
             select metric, day, case when metric = 'licences' then max(amount) else sum(amount) end::bigint
             from {streams.Options.DatabaseSchema}.usage_daily where tenant_id = $1 and day between $2 and $3 group by metric, day
@@ -107,7 +108,6 @@ public static class UtilisationEndpoint
         }
         // Each kind's limits as they changed (provisioning, settings changes).
         var limits = new Dictionary<string, List<(DateTimeOffset Since, long Limit)>>();
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
         await using (var read = new NpgsqlCommand($"""
             select kind, since, quota_limit from {streams.Options.DatabaseSchema}.quota_limits_history where tenant_id = $1 order by since
             """, scope.Connection, scope.Transaction))

@@ -1,3 +1,5 @@
+using TenantEvents.Tenants;
+
 namespace TenantEvents.Quotas;
 
 /// <summary>
@@ -87,6 +89,20 @@ public static class QuotaSchema
           quota_limit bigint not null,
           primary key (tenant_id, kind, since));
         """;
+
+    /// <summary>
+    /// The quota limits as they take effect (provisioning, a settings change; counts only, clear), queued in the command's
+    /// transaction, for utilisation against the limit of each period.
+    /// </summary>
+    public static void RecordLimits(Marten.IDocumentSession session, string schema, Tenant after, IReadOnlyList<object> events, DateTimeOffset now)
+    {
+        if (!events.Any(e => e is TenantProvisioned or TenantSettingsUpdated)) return;
+        foreach (var kind in QuotaKinds.All)
+            session.QueueSqlCommand($"""
+                insert into {schema}.quota_limits_history (tenant_id, kind, since, quota_limit) values (?, ?, ?, ?)
+                on conflict (tenant_id, kind, since) do update set quota_limit = excluded.quota_limit
+                """, after.Id.ToString(), kind, now, QuotaKinds.LimitOf(after.Settings.Quotas, kind));
+    }
 
     /// <summary>The tenant's quota state, removed when it is decommissioned (reservation purposes are free text).</summary>
     public static readonly IReadOnlyList<string> TenantState = ["org_quota_allocations", "quota_usage", "quota_alerts", "ai_reservations"];

@@ -98,13 +98,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         after.Version += accepted.Events.Count;
         session.Events.Append(tenantId, after.Version, await SealAsync(tenantId, accepted.Events, cancellation));
         session.Store(await RecordAsync(after, cancellation));
-        // The quota limits as they take effect (counts only, clear), for utilisation against the limit of each period.
-        if (accepted.Events.Any(e => e is TenantProvisioned or TenantSettingsUpdated))
-            foreach (var kind in TenantEvents.Quotas.QuotaKinds.All)
-                session.QueueSqlCommand($"""
-                    insert into {options.DatabaseSchema}.quota_limits_history (tenant_id, kind, since, quota_limit) values (?, ?, ?, ?)
-                    on conflict (tenant_id, kind, since) do update set quota_limit = excluded.quota_limit
-                    """, tenantId.ToString(), kind, Now, TenantEvents.Quotas.QuotaKinds.LimitOf(after.Settings.Quotas, kind));
+        TenantEvents.Quotas.QuotaSchema.RecordLimits(session, options.DatabaseSchema, after, accepted.Events, Now);
         if (alongside is not null) await alongside(after, accepted.Events, session, context);
         try
         {
