@@ -26,7 +26,8 @@ environment() {
   export HOME=$base RABBITMQ_NODENAME=$node RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port \
     RABBITMQ_DIST_PORT=$((port + 1)) RABBITMQ_MNESIA_BASE=$base/mnesia RABBITMQ_LOG_BASE=$base/log \
     RABBITMQ_ENABLED_PLUGINS_FILE=$base/enabled_plugins RABBITMQ_CONFIG_FILE=$base/rabbitmq RABBITMQ_PID_FILE=$base/rabbit.pid \
-    RABBITMQ_ADVANCED_CONFIG_FILE=$base/advanced.config RABBITMQ_CONF_ENV_FILE=$base/rabbitmq-env.conf
+    RABBITMQ_ADVANCED_CONFIG_FILE=$base/advanced.config RABBITMQ_CONF_ENV_FILE=$base/rabbitmq-env.conf \
+    ERL_CRASH_DUMP=$base/erl_crash.dump
 }
 
 running() {

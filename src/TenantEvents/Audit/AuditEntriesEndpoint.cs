@@ -19,7 +19,8 @@ public static class AuditEntriesEndpoint
 
     [WolverineGet("/api/tenants/{tenantId}/audit/entries", OperationId = "GetAuditEntries")]
     [Authorize(Roles = AuditHttp.Readers)]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, AuditProjector projector, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, AuditProjector projector,
+        ContentDisclosure disclosure, CancellationToken cancellation)
     {
         var (refusal, record) = await AuditHttp.GuardAsync(http, tenantId, streams, cancellation);
         if (refusal is not null) return refusal;
@@ -57,17 +58,18 @@ public static class AuditEntriesEndpoint
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
         if (!await projector.CatchUpAsync(tenantId, cancellation)) return Problem.Gone().ToResult();
+        var lens = await disclosure.ForCallerAsync(http.Caller(), tenantId, cancellation);
         var query = new AuditQuery(stream, actor, type, from, to, after, limit);
         if (format == "json")
         {
-            var page = await projector.QueryAsync(tenantId, query, cancellation);
+            var page = await projector.QueryAsync(tenantId, query, lens, cancellation);
             return Results.Json(new { entries = page, next = page.Count == limit ? page[^1].Index : (long?)null }, Json.Options);
         }
-        return new ExportResult(tenantId, projector, query with { Limit = ExportBatch }, format);
+        return new ExportResult(tenantId, projector, lens, query with { Limit = ExportBatch }, format);
     }
 
     /// <summary>Every matching entry, streamed in batches: one JSON object per line, or CSV rows (RFC 4180).</summary>
-    private sealed class ExportResult(Guid tenant, AuditProjector projector, AuditQuery query, string format) : IResult
+    private sealed class ExportResult(Guid tenant, AuditProjector projector, DisclosureLens lens, AuditQuery query, string format) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -82,7 +84,7 @@ public static class AuditEntriesEndpoint
             var q = query;
             while (true)
             {
-                var batch = await projector.QueryAsync(tenant, q, cancellation);
+                var batch = await projector.QueryAsync(tenant, q, lens, cancellation);
                 var text = new StringBuilder();
                 foreach (var e in batch)
                 {

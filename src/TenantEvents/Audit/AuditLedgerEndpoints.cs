@@ -152,7 +152,7 @@ public static class AuditLedgerEndpoints
     [WolverineGet("/api/tenants/{tenantId}/audit/export", OperationId = "ExportAuditBundle")]
     [Authorize(Roles = AuditHttp.Readers)]
     public static async Task<IResult> Export(Guid tenantId, HttpContext http, TenantStreams streams, AuditLog log, AuditProjector projector,
-        CancellationToken cancellation)
+        ContentDisclosure disclosure, CancellationToken cancellation)
     {
         var (refusal, record) = await AuditHttp.GuardAsync(http, tenantId, streams, cancellation);
         if (refusal is not null) return refusal;
@@ -166,7 +166,8 @@ public static class AuditLedgerEndpoints
         {
             // Exported as it is, without a new signature: the auditor's tool names the lost entry.
         }
-        return new BundleResult(tenantId, log, withEntries ? projector : null);
+        var lens = withEntries ? await disclosure.ForCallerAsync(http.Caller(), tenantId, cancellation) : null;
+        return new BundleResult(tenantId, log, withEntries ? projector : null, lens);
     }
 
     private static IResult Broken(AuditLogBrokenException e) =>
@@ -174,7 +175,7 @@ public static class AuditLedgerEndpoints
                 "An entry of this tenant's audit log is missing: it was removed behind the service's back. Nothing more is signed; export the bundle and verify it.")
             .With("index", e.Index).ToResult();
 
-    private sealed class BundleResult(Guid tenant, AuditLog log, AuditProjector? projector) : IResult
+    private sealed class BundleResult(Guid tenant, AuditLog log, AuditProjector? projector, DisclosureLens? lens) : IResult
     {
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -191,7 +192,7 @@ public static class AuditLedgerEndpoints
                 var query = new AuditQuery(null, null, null, null, null, null, AuditEntriesEndpoint.ExportBatch);
                 while (true)
                 {
-                    var batch = await projector.QueryAsync(tenant, query, http.RequestAborted);
+                    var batch = await projector.QueryAsync(tenant, query, lens!, http.RequestAborted);
                     foreach (var entry in batch) JsonSerializer.Serialize(writer, entry, Json.Options);
                     writer.Flush();
                     await Drain(http.RequestAborted);

@@ -215,8 +215,11 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
         return await RevealAsync(tenant, kind, JsonNode.Parse(bytes)!["state"], cancellation);
     }
 
-    /// <summary>Audit entries of a tenant, oldest first, after the cursor (a log index), up to the limit.</summary>
-    public async Task<IReadOnlyList<AuditEntry>> QueryAsync(Guid tenant, AuditQuery query, CancellationToken cancellation)
+    /// <summary>
+    /// Audit entries of a tenant, oldest first, after the cursor (a log index), up to the limit, as the reader's lens shows
+    /// them (content it may not see withheld; see <see cref="ContentDisclosure"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<AuditEntry>> QueryAsync(Guid tenant, AuditQuery query, DisclosureLens lens, CancellationToken cancellation)
     {
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
         var where = new StringBuilder("tenant_id = $1");
@@ -250,7 +253,7 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
             var body = JsonNode.Parse(await streams.OpenBytesAsync(tenant, payload, entry.StreamId, EntryType(entry.Index), cancellation))!;
             var before = await RevealAsync(tenant, entry.StreamKind, body["before"], cancellation);
             var after = await RevealAsync(tenant, entry.StreamKind, body["after"], cancellation);
-            entries.Add(entry with { Before = before, After = after, Patch = JsonPatch.Diff(before, after) });
+            entries.Add(await lens.ShowAsync(entry with { Before = before, After = after, Patch = JsonPatch.Diff(before, after) }, cancellation));
         }
         return entries;
     }

@@ -55,7 +55,7 @@ public static class BrokerPublishing
 }
 
 /// <summary>The broker side of <see cref="EventDelivery"/>: one batch of a tenant's log to the exchange.</summary>
-public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, IWolverineRuntime runtime)
+public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, Audit.ContentDisclosure disclosure, IWolverineRuntime runtime)
 {
     private const int Batch = 500;
 
@@ -100,8 +100,11 @@ public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, IWolveri
         }
         var events = await feed.ReadAsync(tenant, position, Batch, cancellation);
         if (events.Count == 0) return false;
+        // The broker is a downstream system: metadata only (Audit/ContentDisclosure).
+        var lens = await disclosure.DownstreamAsync(tenant, platform: false, cancellation);
         foreach (var e in events)
-            await context.BroadcastToTopicAsync(BrokerPublishing.RoutingKey(e), new CloudEventMessage { Body = JsonSerializer.SerializeToUtf8Bytes(feed.CloudEvent(e)) },
+            await context.BroadcastToTopicAsync(BrokerPublishing.RoutingKey(e),
+                new CloudEventMessage { Body = JsonSerializer.SerializeToUtf8Bytes(await feed.CloudEventAsync(e, lens, cancellation)) },
                 new DeliveryOptions { TenantId = tenant.ToString() });
         session.QueueSqlCommand($"""
             insert into {Schema}.broker_positions (tenant_id, position) values (?, ?)

@@ -20,7 +20,7 @@ namespace TenantEvents.Delivery;
 /// last attempt). Woken by the database's commit notifications; polls for what it was not told about. One sender per
 /// database across instances (an advisory lock held by a connection); fan-out is locked per tenant.
 /// </summary>
-public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSignals signals, BrokerFanOut broker, TenantEventsOptions options,
+public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.ContentDisclosure disclosure, EventSignals signals, BrokerFanOut broker, TenantEventsOptions options,
     Clock clock, ILogger<EventDelivery> logger)
     : BackgroundService
 {
@@ -355,12 +355,20 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
 
         var results = new ConcurrentBag<Result>();
         var events = new Dictionary<(Guid, long), FeedEvent>();
+        // Each delivery's body, as a downstream system may see the event (metadata only; Audit/ContentDisclosure).
+        var bodies = new Dictionary<(Guid, long, bool), byte[]>();
         foreach (var group in due.GroupBy(d => d.Source))
         {
             try
             {
-                foreach (var (seq, e) in await feed.OpenAsync(group.Key, group.Select(d => (d.Index, d.Seq)).Distinct().ToList(), cancellation))
-                    events[(group.Key, seq)] = e;
+                var opened = await feed.OpenAsync(group.Key, group.Select(d => (d.Index, d.Seq)).Distinct().ToList(), cancellation);
+                foreach (var (seq, e) in opened) events[(group.Key, seq)] = e;
+                foreach (var forPlatform in group.Select(d => d.Owner == DeliverySchema.PlatformOwner).Distinct())
+                {
+                    var lens = await disclosure.DownstreamAsync(group.Key, forPlatform, cancellation);
+                    foreach (var (seq, e) in opened)
+                        bodies[(group.Key, seq, forPlatform)] = JsonSerializer.SerializeToUtf8Bytes(await feed.CloudEventAsync(e, lens, cancellation));
+                }
             }
             catch (KeyDestroyedException)
             {
@@ -369,7 +377,7 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
         }
         var sendable = due.Where(d => events.ContainsKey((d.Source, d.Seq))).ToList();
         await Parallel.ForEachAsync(sendable, new ParallelOptions { MaxDegreeOfParallelism = options.WebhookConcurrency, CancellationToken = cancellation },
-            async (d, ct) => results.Add(await SendAsync(d, events[(d.Source, d.Seq)], ct)));
+            async (d, ct) => results.Add(await SendAsync(d, events[(d.Source, d.Seq)], bodies[(d.Source, d.Seq, d.Owner == DeliverySchema.PlatformOwner)], ct)));
         foreach (var missing in due.Where(d => !events.ContainsKey((d.Source, d.Seq))).Where(d => results.All(r => r.Delivery != d)))
             results.Add(new Result(missing, null, "the event is not in its tenant's log", 0, now, TenantGone: true));
 
@@ -377,13 +385,12 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, EventSigna
         return true;
     }
 
-    private async Task<Result> SendAsync(Due delivery, FeedEvent e, CancellationToken cancellation)
+    private async Task<Result> SendAsync(Due delivery, FeedEvent e, byte[] body, CancellationToken cancellation)
     {
         var started = Stopwatch.GetTimestamp();
         var at = clock.UtcNow;
         try
         {
-            var body = JsonSerializer.SerializeToUtf8Bytes(feed.CloudEvent(e));
             var signer = await store.SignerAsync(delivery.Owner, delivery.Subscription, delivery.SubscriptionVersion, cancellation);
             var id = e.EventId.ToString();
             var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

@@ -102,9 +102,13 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
 
     /// <summary>
     /// The event as a CloudEvents 1.0 structured-mode JSON object: id (the event's own), source (its tenant), type,
-    /// subject (its stream), time, and the extensions tenantid, sequence (its log index) and streamversion.
+    /// subject (its stream), time, and the extensions tenantid, sequence (its log index) and streamversion. Its data as
+    /// the receiver's lens shows it (<see cref="ContentDisclosure"/>): every outbound path names who it is for.
     /// </summary>
-    public JsonObject CloudEvent(FeedEvent e) => new()
+    public async Task<JsonObject> CloudEventAsync(FeedEvent e, DisclosureLens lens, CancellationToken cancellation) =>
+        CloudEvent(e, await lens.ShowEventAsync(e.Data, cancellation));
+
+    private JsonObject CloudEvent(FeedEvent e, JsonNode? data) => new()
     {
         ["specversion"] = "1.0",
         ["id"] = e.EventId.ToString(),
@@ -116,7 +120,7 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
         ["tenantid"] = e.Tenant.ToString(),
         ["sequence"] = e.Index.ToString(CultureInfo.InvariantCulture),
         ["streamversion"] = e.Version.ToString(CultureInfo.InvariantCulture),
-        ["data"] = JsonSerializer.SerializeToNode(e.Data, e.Data.GetType(), Json.Options),
+        ["data"] = data,
     };
 
     /// <summary>Whether a type filter (exact types, or prefixes ending in *; empty: everything) lets a type through.</summary>

@@ -65,6 +65,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Scim.ScimStore>();
         services.AddSingleton<TenantEvents.Audit.AuditLog>();
         services.AddSingleton<TenantEvents.Audit.AuditProjector>();
+        services.AddSingleton<TenantEvents.Audit.ContentDisclosure>();
         services.AddSingleton<TenantEvents.Audit.CrossTenantAccess>();
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();

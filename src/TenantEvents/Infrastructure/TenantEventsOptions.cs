@@ -131,6 +131,12 @@ public sealed class TenantEventsOptions
     /// <summary>Webhooks may point at plain http and at loopback or private addresses (development and tests only).</summary>
     public bool AllowPrivateWebhooks { get; set; }
 
+    /// <summary>Event streams (SSE) open at once per tenant on one instance; one more is refused with 429.</summary>
+    public int EventStreamsPerTenant { get; set; } = 16;
+
+    /// <summary>Event streams (SSE) open at once on one instance, across tenants.</summary>
+    public int EventStreamsPerInstance { get; set; } = 1000;
+
     /// <summary>Attempts of one webhook delivery before it is dead-lettered (1 to 20).</summary>
     public int WebhookMaxAttempts { get; set; } = 8;
 

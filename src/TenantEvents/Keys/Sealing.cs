@@ -67,6 +67,8 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
     // A key of its own for blind-index tokens (searchable fields of sealed records), derived so the data key is never
     // used for two purposes; it dies with the data key when the tenant is shredded.
     private readonly byte[] _index = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:blind-index:v1"u8.ToArray());
+    // And one for the digests of content withheld from a reader (Audit/ContentDisclosure): only the tenant can check them.
+    private readonly byte[] _digest = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:content-digest:v1"u8.ToArray());
 
     public Guid TenantId { get; } = tenantId;
     public int Version { get; } = version;
@@ -91,6 +93,9 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
         HMACSHA256.HashData(_index, System.Text.Encoding.UTF8.GetBytes(term), mac);
         return Convert.ToHexStringLower(mac[..16]);
     }
+
+    /// <summary>A keyed digest of withheld content: HMAC-SHA-256 under the key's digest key, hex.</summary>
+    public string ContentDigest(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(HMACSHA256.HashData(_digest, content));
 
     public void Dispose() => _aes.Dispose();
 }

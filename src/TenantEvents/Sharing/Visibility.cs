@@ -67,8 +67,7 @@ public static class Visibility
         }
         return await withGraph(graph =>
         {
-            var whole = standing.Everything || (standing.Scopes?.Contains("case.read") ?? false);
-            var orgs = whole ? [] : standing.Scopes is null ? graph.OrganisationsWhere(standing.Principals, "case.read").ToArray() : [];
+            var (whole, orgs) = OwnReach(standing, graph);
             var sources = new Dictionary<Guid, ShareSource>();
             if (whole || orgs.Length > 0)
             {
@@ -79,6 +78,17 @@ public static class Visibility
             }
             return new Reader(tenant, standing.Actor, standing, whole, orgs, sources, now, members);
         });
+    }
+
+    /// <summary>
+    /// Where the caller reads its own tenant's case files: everywhere (its administrators, a service account with
+    /// case.read) or at the organisations where it holds case.read and below. Used by the case-file routes and by
+    /// content disclosure (Audit/ContentDisclosure), so both answer alike.
+    /// </summary>
+    public static (bool Whole, Guid[] Organisations) OwnReach(Standing standing, AccessGraph graph)
+    {
+        var whole = standing.Everything || (standing.Scopes?.Contains("case.read") ?? false);
+        return (whole, whole ? [] : standing.Scopes is null ? graph.OrganisationsWhere(standing.Principals, "case.read").ToArray() : []);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public static class TenantHistoryEndpoint
     [WolverineGet("/api/tenants/{tenantId}/events", OperationId = "GetTenantEvents")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Auditor},{Roles.TenantAdmin},{Roles.TenantMember}")]
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, IDocumentStore store, TenantStreams streams,
-        CancellationToken cancellation)
+        TenantEvents.Audit.ContentDisclosure disclosure, CancellationToken cancellation)
     {
         // A tenant member reads its tenant's trail with audit.read at the root organisation.
         if (await TenantHttp.InvisibleAsync(http, tenantId, "audit.read", cancellation) is { } hidden) return hidden;
@@ -30,6 +30,11 @@ public static class TenantHistoryEndpoint
         {
             (var tenant, entries) = await streams.ReplayAsync(session, tenantId, cancellation, toVersion);
             if (tenant is null) return Problem.NotFound("tenant").ToResult();
+            // Each event's data as the caller may see it (contacts are people's data: Audit/ContentDisclosure).
+            var lens = await disclosure.ForCallerAsync(http.Caller(), tenantId, cancellation);
+            var shown = new List<TenantEventEntry>(entries.Count);
+            foreach (var entry in entries) shown.Add(entry with { Data = (object?)await lens.ShowEventAsync(entry.Data, cancellation) ?? entry.Data });
+            entries = shown;
         }
         catch (TenantEvents.Keys.KeyDestroyedException)
         {

@@ -15,12 +15,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Audit.AuditProjector _auditProjector;
+        private readonly TenantEvents.Audit.ContentDisclosure _contentDisclosure;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_audit_entries(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.AuditProjector auditProjector, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_audit_entries(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.AuditProjector auditProjector, TenantEvents.Audit.ContentDisclosure contentDisclosure, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _auditProjector = auditProjector;
+            _contentDisclosure = contentDisclosure;
             _tenantStreams = tenantStreams;
         }
 
@@ -41,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Audit.AuditEntriesEndpoint.Get(tenantId, httpContext, _tenantStreams, _auditProjector, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Audit.AuditEntriesEndpoint.Get(tenantId, httpContext, _tenantStreams, _auditProjector, _contentDisclosure, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -16,13 +16,15 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Audit.AuditLog _auditLog;
         private readonly TenantEvents.Audit.AuditProjector _auditProjector;
+        private readonly TenantEvents.Audit.ContentDisclosure _contentDisclosure;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_audit_export(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.AuditLog auditLog, TenantEvents.Audit.AuditProjector auditProjector, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_audit_export(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.AuditLog auditLog, TenantEvents.Audit.AuditProjector auditProjector, TenantEvents.Audit.ContentDisclosure contentDisclosure, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _auditLog = auditLog;
             _auditProjector = auditProjector;
+            _contentDisclosure = contentDisclosure;
             _tenantStreams = tenantStreams;
         }
 
@@ -43,7 +45,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Audit.AuditLedgerEndpoints.Export(tenantId, httpContext, _tenantStreams, _auditLog, _auditProjector, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Audit.AuditLedgerEndpoints.Export(tenantId, httpContext, _tenantStreams, _auditLog, _auditProjector, _contentDisclosure, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -4,6 +4,7 @@ using Marten;
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Audit;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 
@@ -15,12 +16,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly TenantEvents.Audit.ContentDisclosure _contentDisclosure;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_events(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_events(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Audit.ContentDisclosure contentDisclosure, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
+            _contentDisclosure = contentDisclosure;
             _tenantStreams = tenantStreams;
         }
 
@@ -41,7 +44,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.TenantHistoryEndpoint.Get(tenantId, httpContext, _documentStore, _tenantStreams, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.TenantHistoryEndpoint.Get(tenantId, httpContext, _documentStore, _tenantStreams, _contentDisclosure, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -3,7 +3,11 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Audit;
 using TenantEvents.Delivery;
+using TenantEvents.Identity;
+using TenantEvents.Infrastructure;
+using TenantEvents.Organisations;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -13,14 +17,22 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class GET_api_tenants_tenantId_events_stream : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly TenantEvents.Audit.ContentDisclosure _contentDisclosure;
         private readonly TenantEvents.Delivery.EventFeed _eventFeed;
         private readonly TenantEvents.Delivery.EventSignals _eventSignals;
+        private readonly TenantEvents.Identity.TokenValidator _tokenValidator;
+        private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
 
-        public GET_api_tenants_tenantId_events_stream(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Delivery.EventFeed eventFeed, TenantEvents.Delivery.EventSignals eventSignals) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_events_stream(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Audit.ContentDisclosure contentDisclosure, TenantEvents.Delivery.EventFeed eventFeed, TenantEvents.Delivery.EventSignals eventSignals, TenantEvents.Identity.TokenValidator tokenValidator, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _contentDisclosure = contentDisclosure;
             _eventFeed = eventFeed;
             _eventSignals = eventSignals;
+            _tokenValidator = tokenValidator;
+            _tenantEventsOptions = tenantEventsOptions;
+            _organisationStore = organisationStore;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -40,7 +52,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Delivery.EventStreamEndpoint.Get(tenantId, httpContext, _eventFeed, _eventSignals, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Delivery.EventStreamEndpoint.Get(tenantId, httpContext, _eventFeed, _eventSignals, _contentDisclosure, _tokenValidator, _organisationStore, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -4,6 +4,8 @@ using Marten;
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Audit;
+using TenantEvents.Delivery;
 using TenantEvents.Tenants;
 using Wolverine.Http;
 
@@ -15,12 +17,18 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Marten.IDocumentStore _documentStore;
+        private readonly TenantEvents.Audit.AuditLog _auditLog;
+        private readonly TenantEvents.Audit.ContentDisclosure _contentDisclosure;
+        private readonly TenantEvents.Delivery.EventFeed _eventFeed;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_export(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_export(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Marten.IDocumentStore documentStore, TenantEvents.Audit.AuditLog auditLog, TenantEvents.Audit.ContentDisclosure contentDisclosure, TenantEvents.Delivery.EventFeed eventFeed, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _documentStore = documentStore;
+            _auditLog = auditLog;
+            _contentDisclosure = contentDisclosure;
+            _eventFeed = eventFeed;
             _tenantStreams = tenantStreams;
         }
 
@@ -41,7 +49,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Tenants.ExportTenantEndpoint.Get(tenantId, httpContext, _documentStore, _tenantStreams, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Tenants.ExportTenantEndpoint.Get(tenantId, httpContext, _documentStore, _tenantStreams, _eventFeed, _auditLog, _contentDisclosure, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
