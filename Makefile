@@ -4,6 +4,9 @@ SHELL := /bin/bash
 
 DOTNET      ?= dotnet
 URL         ?= http://127.0.0.1:5080
+# The address clients use (token issuer, JWKS and token endpoint, CloudEvents source, audit checkpoint origin): the
+# listening URL unless the service sits behind a proxy or load balancer, e.g. make run URL=http://0.0.0.0:5080 PUBLIC_URL=https://events.example.gov
+PUBLIC_URL  ?= $(URL)
 DB          ?= tenantevents
 TEST_DB     ?= tenantevents_test
 PG          := ops/postgres/local-cluster.sh
@@ -22,7 +25,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 .PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema
 
 help:
-	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster)"
+	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
 	@echo "make test     build and run every test against a real PostgreSQL"
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
@@ -50,6 +53,7 @@ run: db build
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
 	  $(call connections,$(DB)) $(ZONES) \
 	  TenantEvents__DataFolder="$(DATA)" \
+	  TenantEvents__PublicUrl="$(PUBLIC_URL)" \
 	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
 	  TenantEvents__AllowPrivateWebhooks="$${ALLOW_PRIVATE_WEBHOOKS:-true}" \
 	  TenantEvents__RabbitMqUri="$${RABBITMQ_URI:-}" \

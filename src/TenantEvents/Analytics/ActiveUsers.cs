@@ -52,17 +52,8 @@ public static class AnalyticsHttp
 
     public static IResult Csv(string name, IEnumerable<string> header, IEnumerable<IEnumerable<object?>> rows)
     {
-        static string Cell(object? value) => value switch
-        {
-            null => "",
-            double d => d.ToString("0.####", CultureInfo.InvariantCulture),
-            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-            // RFC 4180: quoted only when it must be (a comma, quote or line break inside).
-            _ when value.ToString()!.IndexOfAny([',', '"', '\r', '\n']) >= 0 => "\"" + value.ToString()!.Replace("\"", "\"\"") + "\"",
-            _ => value.ToString(),
-        };
-        var text = new StringBuilder(string.Join(",", header)).Append("\r\n");
-        foreach (var row in rows) text.Append(string.Join(",", row.Select(Cell))).Append("\r\n");
+        var text = new StringBuilder(CsvText.Row(header));
+        foreach (var row in rows) text.Append(CsvText.Row(row));
         return Results.File(Encoding.UTF8.GetBytes(text.ToString()), "text/csv; charset=utf-8", name);
     }
 }

@@ -99,20 +99,13 @@ public static class AuditEntriesEndpoint
                             e.CausationId ?? "", e.RetainUntil.UtcDateTime.ToString("O"), e.Before?.ToJsonString() ?? "", e.After?.ToJsonString() ?? "",
                             e.Patch.ToJsonString(),
                         ];
-                        text.AppendJoin(',', cells.Select(Csv)).Append("\r\n");
+                        text.Append(CsvText.Row(cells));
                     }
                 }
                 await output.WriteAsync(Encoding.UTF8.GetBytes(text.ToString()), cancellation);
                 if (batch.Count < q.Limit) break;
                 q = q with { After = batch[^1].Index };
             }
-        }
-
-        /// <summary>RFC 4180 quoting; a cell that a spreadsheet would run as a formula is prefixed with an apostrophe.</summary>
-        private static string Csv(string cell)
-        {
-            if (cell.Length > 0 && cell[0] is '=' or '+' or '-' or '@' && !char.IsDigit(cell.Length > 1 ? cell[1] : ' ')) cell = "'" + cell;
-            return cell.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + cell.Replace("\"", "\"\"") + "\"" : cell;
         }
     }
 }

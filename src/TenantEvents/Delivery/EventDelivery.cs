@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Infrastructure.Outbound;
 using TenantEvents.Infrastructure.Webhooks;
 using TenantEvents.Keys;
 
@@ -20,8 +20,8 @@ namespace TenantEvents.Delivery;
 /// last attempt). Woken by the database's commit notifications; polls for what it was not told about. One sender per
 /// database across instances (an advisory lock held by a connection); fan-out is locked per tenant.
 /// </summary>
-public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.ContentDisclosure disclosure, EventSignals signals, BrokerFanOut broker, TenantEventsOptions options,
-    Clock clock, ILogger<EventDelivery> logger)
+public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.ContentDisclosure disclosure, EventSignals signals, BrokerFanOut broker,
+    TenantEventsOptions options, OutboundHttp outbound, Clock clock, ILogger<EventDelivery> logger)
     : BackgroundService
 {
     private const int FanOutBatch = 1000;
@@ -31,7 +31,6 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
     private readonly SemaphoreSlim _fanOutSignal = new(0, 1);
     private readonly SemaphoreSlim _sendSignal = new(0, 1);
     private readonly ConcurrentDictionary<string, NpgsqlConnection> _leaders = new();
-    private HttpClient? _http;
 
     private string Schema => store.Schema;
     private TenantDatabases Databases => store.Streams.Databases;
@@ -54,7 +53,6 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _http = CreateClient(options);
         while (broker.Enabled && !stoppingToken.IsCancellationRequested)
         {
             try
@@ -401,23 +399,24 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
             request.Headers.TryAddWithoutValidation(StandardWebhooks.SignatureHeader, signer.Sign(id, timestamp, body));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             timeout.CancelAfter(options.WebhookTimeout);
-            using var response = await _http!.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            using var response = await outbound.Webhooks.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             var code = (int)response.StatusCode;
-            return new Result(delivery, code, code is >= 200 and < 300 ? null : $"HTTP {code} {response.ReasonPhrase}".Trim(), Elapsed(started), at);
+            // The status code only: the reason phrase is the remote's text.
+            return new Result(delivery, code, code is >= 200 and < 300 ? null : $"HTTP {code}", Elapsed(started), at);
         }
-        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        catch (Exception x) when (x is HttpRequestException || (x is OperationCanceledException && !cancellation.IsCancellationRequested))
         {
-            return new Result(delivery, null, $"no answer within {options.WebhookTimeout.TotalSeconds:0.#} s", Elapsed(started), at);
-        }
-        catch (HttpRequestException x)
-        {
-            return new Result(delivery, null, Short(x.InnerException?.Message ?? x.Message), Elapsed(started), at);
+            // One text for every attempt that got no HTTP answer: a refused (non-public) address, a closed port, a silent
+            // one and a timeout look alike to the subscription's owner, so deliveries cannot map what answers where.
+            logger.LogDebug(x, "Webhook delivery {Delivery} got no answer", delivery.Id);
+            return new Result(delivery, null, string.Format(CultureInfo.InvariantCulture, NoAnswer, options.WebhookTimeout.TotalSeconds), Elapsed(started), at);
         }
     }
 
-    private static int Elapsed(long started) => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    private const string NoAnswer =
+        "no HTTP answer: the endpoint could not be reached at a public address, refused the connection, or did not answer within {0:0.#} s";
 
-    private static string Short(string s) => s.Length <= 300 ? s : s[..300];
+    private static int Elapsed(long started) => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
     /// <summary>The attempts' outcomes; the wait before a retry counts from when its attempt was made.</summary>
     private async Task RecordAsync(string owner, IReadOnlyList<Result> results, CancellationToken cancellation)
@@ -454,46 +453,10 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
         if (dead > 0) logger.LogWarning("{Count} webhook deliveries of {Owner} were dead-lettered after their last attempt", dead, owner);
     }
 
-    /// <summary>
-    /// The client webhooks are posted with: no redirects followed (a redirect is an answer, not a new target), and no
-    /// connection to loopback or private addresses unless allowed (checked on the address actually connected to, so a
-    /// name that resolves there later is refused too).
-    /// </summary>
-    public static HttpClient CreateClient(TenantEventsOptions options) => new(new SocketsHttpHandler
-    {
-        AllowAutoRedirect = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        MaxConnectionsPerServer = options.WebhookConcurrency,
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-        ConnectCallback = async (context, cancellation) =>
-        {
-            var addresses = await System.Net.Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellation);
-            var allowed = addresses.Where(a => WebhookDecisions.MayConnect(a, options.AllowPrivateWebhooks)).ToArray();
-            if (allowed.Length == 0)
-                throw new HttpRequestException($"{context.DnsEndPoint.Host} resolves only to loopback or private addresses, which webhooks may not reach.");
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellation);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-        DefaultRequestHeaders = { { "User-Agent", "TenantEvents-Webhooks/1.0" } },
-    };
-
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
         foreach (var connection in _leaders.Values) await connection.DisposeAsync();
         _leaders.Clear();
-        _http?.Dispose();
     }
 }

@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Outbound;
 
 namespace TenantEvents.Delivery;
 
@@ -51,7 +51,11 @@ public static class WebhookDecisions
         return new(WebhookStates.Retrying, now + wait + TimeSpan.FromTicks((long)(wait.Ticks * 0.1 * jitter)));
     }
 
-    /// <summary>The endpoint a subscription posts to: absolute https (http only where allowed), no credentials in it, no fragment.</summary>
+    /// <summary>
+    /// The endpoint a subscription posts to: absolute https (http only where allowed), no credentials in it, no fragment,
+    /// and not a literal non-public address (told now, for clarity; the guard is the outbound policy's check of every
+    /// address connected to, which also covers names: Infrastructure/Outbound).
+    /// </summary>
     public static Uri? Url(string? url, bool allowHttp, List<FieldError> errors)
     {
         if (string.IsNullOrWhiteSpace(url)) { errors.Add(new("url", "required", "the endpoint that receives the events.")); return null; }
@@ -64,6 +68,8 @@ public static class WebhookDecisions
             errors.Add(new("url", "insecure-url", "must use https (plain http is allowed only where TenantEvents:AllowPrivateWebhooks is set)."));
         else if (uri.UserInfo.Length > 0) errors.Add(new("url", "credentials-in-url", "must not carry a user name or password; deliveries are signed instead."));
         else if (uri.Fragment.Length > 0) errors.Add(new("url", "fragment", "must not have a fragment."));
+        else if (!allowHttp && (uri.IsLoopback || (IPAddress.TryParse(uri.Host, out var address) && !OutboundAddresses.IsPublic(address))))
+            errors.Add(new("url", "private-address", "must point at a public address (TenantEvents:AllowPrivateWebhooks allows others)."));
         else return uri;
         return null;
     }
@@ -89,22 +95,6 @@ public static class WebhookDecisions
         var text = description?.Trim() ?? "";
         if (text.Length > MaxDescription) errors.Add(new("description", "too-long", $"at most {MaxDescription} characters."));
         return text;
-    }
-
-    /// <summary>
-    /// Whether the service may connect to an address: not where it runs or its private networks (a subscription must not
-    /// make the service a proxy into them), unless allowed (a development machine, a test receiver).
-    /// </summary>
-    public static bool MayConnect(IPAddress address, bool allowPrivate)
-    {
-        if (allowPrivate) return true;
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) return false;
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-            return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal || address.IsIPv6Multicast);
-        var b = address.GetAddressBytes();
-        return !(b[0] == 10 || b[0] == 127 || b[0] == 0 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168)
-                 || (b[0] == 169 && b[1] == 254) || (b[0] == 100 && b[1] >= 64 && b[1] <= 127) || b[0] >= 224);
     }
 
     private static string Short(string s) => s.Length <= 80 ? s : s[..80] + "…";

@@ -4,13 +4,24 @@ using Marten;
 using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Outbound;
 
 namespace TenantEvents.Identity;
 
 /// <summary>A tenant's identity provider as the token validator uses it.</summary>
 public sealed record FederatedProvider(Guid Tenant, IdentityProviderSettings Settings, DateTimeOffset ConfiguredAt);
 
-public sealed class IdentityProviderUnreachableException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// A provider's discovery document or keys could not be fetched or used. Its message is always
+/// <see cref="Generic"/>: the same for a refused address, a closed port, a timeout, an error answer or a bad document.
+/// </summary>
+public sealed class IdentityProviderUnreachableException(string message) : Exception(message)
+{
+    public const string Generic =
+        "The issuer's discovery document (/.well-known/openid-configuration) and the keys it names could not be fetched and used. "
+        + "Both must be served over https from a public address, directly (no redirects), as JSON of at most 256 KB, "
+        + "and the document's issuer must be exactly the configured one.";
+}
 
 /// <summary>
 /// Which tenant an issuer belongs to, and that issuer's signing keys. The issuer index (main database,
@@ -20,9 +31,9 @@ public sealed class IdentityProviderUnreachableException(string message, Excepti
 /// most once per <see cref="TenantEventsOptions.FederationKeyRefreshInterval"/> per provider, so a flood of forged key
 /// ids cannot hammer the provider.
 /// </summary>
-public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOptions options, IDocumentStore store, ILogger<FederationRegistry> log)
+public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOptions options, IDocumentStore store, OutboundHttp outbound,
+    ILogger<FederationRegistry> log)
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private static readonly TimeSpan IndexMaxAge = TimeSpan.FromSeconds(5);
 
     private volatile Dictionary<string, (Guid Tenant, DateTimeOffset ConfiguredAt)> _index = new(StringComparer.Ordinal);
@@ -83,33 +94,33 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     }
 
     /// <summary>
-    /// The provider's signing keys for a token with this key id: from the cache, or fetched again when they are old,
-    /// or when the key id is unknown and the last fetch is long enough ago.
+    /// The provider's signing keys for a token with this key id: from the cache, or fetched again when they are old, or
+    /// when the key id is unknown. Either way at most one fetch per provider in
+    /// <see cref="TenantEventsOptions.FederationKeyRefreshInterval"/>, decided here and only here: anyone can send a
+    /// token naming the provider's issuer and a made-up key id, and no number of them may make the service hammer the
+    /// provider (nor wait in line for a fetch that another request just made).
     /// </summary>
     public async ValueTask<IReadOnlyList<SecurityKey>> KeysAsync(FederatedProvider provider, string? kid, CancellationToken cancellation)
     {
         var keys = _keys.GetOrAdd(provider.Settings.Issuer, _ => new ProviderKeys());
-        var now = Environment.TickCount64;
-        var stale = now - Volatile.Read(ref keys.FetchedAt) > options.FederationKeyCacheLifetime.TotalMilliseconds;
+        var stale = Environment.TickCount64 - Volatile.Read(ref keys.FetchedAt) > options.FederationKeyCacheLifetime.TotalMilliseconds;
         var unknown = kid is not null && keys.Keys.All(k => k.KeyId != kid);
-        if (!stale && !unknown) return keys.Keys;
-        if (!stale && now - Volatile.Read(ref keys.LastAttempt) < options.FederationKeyRefreshInterval.TotalMilliseconds) return keys.Keys;
+        if ((!stale && !unknown) || !MayRefresh(keys)) return keys.Keys;
 
         await keys.Gate.WaitAsync(cancellation);
         try
         {
-            now = Environment.TickCount64;
-            if (now - keys.LastAttempt < options.FederationKeyRefreshInterval.TotalMilliseconds) return keys.Keys;
-            keys.LastAttempt = now;
+            if (!MayRefresh(keys)) return keys.Keys; // another request refreshed while this one waited
+            var now = Environment.TickCount64;
+            Volatile.Write(ref keys.LastAttempt, now);
             try
             {
                 keys.Keys = await FetchKeysAsync(provider.Settings.Issuer, cancellation);
                 Volatile.Write(ref keys.FetchedAt, now);
             }
-            catch (IdentityProviderUnreachableException e)
+            catch (IdentityProviderUnreachableException)
             {
                 // Keep the keys we had: a provider outage must not sign everybody out who holds a valid token.
-                log.LogWarning(e, "Could not refresh the keys of identity provider {Issuer}", provider.Settings.Issuer);
             }
             return keys.Keys;
         }
@@ -119,25 +130,37 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
         }
     }
 
-    /// <summary>Discovery (its issuer must be exactly the configured one), then the JWKS it names.</summary>
+    private bool MayRefresh(ProviderKeys keys) =>
+        Environment.TickCount64 - Volatile.Read(ref keys.LastAttempt) >= options.FederationKeyRefreshInterval.TotalMilliseconds;
+
+    /// <summary>
+    /// Discovery (its issuer must be exactly the configured one), then the JWKS it names, both through the outbound
+    /// policy (public addresses only, no redirects, no proxy, a size cap and a time limit: <see cref="OutboundHttp"/>).
+    /// Whatever fails, the exception says only that the provider could not be used: the reason (a refused address, a
+    /// closed port, the remote's error text) is logged here, never handed to the caller, so this fetch cannot be used
+    /// to map what answers where.
+    /// </summary>
     public async Task<IReadOnlyList<SecurityKey>> FetchKeysAsync(string issuer, CancellationToken cancellation)
     {
         try
         {
-            var discoveryUrl = issuer.TrimEnd('/') + "/.well-known/openid-configuration";
-            using var discovery = JsonDocument.Parse(await Http.GetStringAsync(discoveryUrl, cancellation));
+            var discoveryUrl = new Uri(issuer.TrimEnd('/') + "/.well-known/openid-configuration");
+            using var discovery = JsonDocument.Parse(await outbound.GetDocumentAsync(discoveryUrl, cancellation));
             var root = discovery.RootElement;
-            if (!root.TryGetProperty("issuer", out var iss) || iss.GetString() != issuer)
-                throw new IdentityProviderUnreachableException($"The discovery document at {discoveryUrl} names another issuer ({(root.TryGetProperty("issuer", out var other) ? other.ToString() : "none")}).");
-            if (!root.TryGetProperty("jwks_uri", out var jwksUri) || !Uri.TryCreate(jwksUri.GetString(), UriKind.Absolute, out var jwks)
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("issuer", out var iss) || iss.ValueKind != JsonValueKind.String
+                || iss.GetString() != issuer)
+                throw new InvalidDataException("The discovery document names another issuer.");
+            if (!root.TryGetProperty("jwks_uri", out var jwksUri) || jwksUri.ValueKind != JsonValueKind.String
+                || !Uri.TryCreate(jwksUri.GetString(), UriKind.Absolute, out var jwks)
                 || (jwks.Scheme != "https" && !(jwks.Scheme == "http" && options.AllowInsecureIdentityProviders)))
-                throw new IdentityProviderUnreachableException($"The discovery document at {discoveryUrl} names no usable jwks_uri.");
-            var set = new JsonWebKeySet(await Http.GetStringAsync(jwks, cancellation)) { SkipUnresolvedJsonWebKeys = true };
+                throw new InvalidDataException("The discovery document names no usable jwks_uri.");
+            var set = new JsonWebKeySet(System.Text.Encoding.UTF8.GetString(await outbound.GetDocumentAsync(jwks, cancellation))) { SkipUnresolvedJsonWebKeys = true };
             return set.GetSigningKeys().ToList();
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or ArgumentException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
         {
-            throw new IdentityProviderUnreachableException($"The identity provider {issuer} did not serve its discovery document and keys: {e.Message}", e);
+            log.LogWarning(e, "The identity provider {Issuer} did not serve a usable discovery document and keys", issuer);
+            throw new IdentityProviderUnreachableException(IdentityProviderUnreachableException.Generic);
         }
     }
 }

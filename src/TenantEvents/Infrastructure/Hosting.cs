@@ -81,6 +81,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Delivery.BrokerFanOut>();
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
+        services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
         services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
         if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());

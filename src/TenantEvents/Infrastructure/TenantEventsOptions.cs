@@ -83,7 +83,10 @@ public sealed class TenantEventsOptions
     /// <summary>At most one key refresh per identity provider in this interval when tokens name unknown key ids.</summary>
     public TimeSpan FederationKeyRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Allow identity providers on plain http (only for local development and tests; never in production).</summary>
+    /// <summary>
+    /// Allow identity providers on plain http and on loopback or private addresses (only for local development and tests;
+    /// never in production: it lifts the outbound address check for discovery and key fetches).
+    /// </summary>
     public bool AllowInsecureIdentityProviders { get; set; }
 
     /// <summary>How often each instance reads credential revocations made by the others.</summary>
@@ -128,7 +131,7 @@ public sealed class TenantEventsOptions
     /// <summary>Event delivery on this instance (fan-out to webhooks, RabbitMQ, the event stream); off only in tools that host the service.</summary>
     public bool EventDelivery { get; set; } = true;
 
-    /// <summary>Webhooks may point at plain http and at loopback or private addresses (development and tests only).</summary>
+    /// <summary>Webhooks may point at plain http and at loopback or private addresses (development and tests only: it lifts the outbound address check for deliveries).</summary>
     public bool AllowPrivateWebhooks { get; set; }
 
     /// <summary>Event streams (SSE) open at once per tenant on one instance; one more is refused with 429.</summary>
@@ -165,6 +168,9 @@ public sealed class TenantEventsOptions
         if (options.WebhookMaxAttempts is < 1 or > 20) throw new InvalidOperationException("TenantEvents:WebhookMaxAttempts must be between 1 and 20.");
         if (options.AnalyticsBatchSize is < 100 or > 1_000_000) throw new InvalidOperationException("TenantEvents:AnalyticsBatchSize must be between 100 and 1,000,000.");
         if (options.AnalyticsProjectionInterval <= TimeSpan.Zero) throw new InvalidOperationException("TenantEvents:AnalyticsProjectionInterval must be more than 0.");
+        // The one bound on how often anonymous tokens naming unknown key ids can make us fetch a provider's keys.
+        if (options.FederationKeyRefreshInterval < TimeSpan.FromSeconds(1))
+            throw new InvalidOperationException("TenantEvents:FederationKeyRefreshInterval must be at least 1 second.");
         if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
         return options;
     }

@@ -135,9 +135,8 @@ public static class QuotaQueries
             .Select(d => new UsageDay(d, amounts.GetValueOrDefault(d))).ToList();
         var csv = format == "csv" || (format.Length == 0 && http.Request.GetTypedHeaders().Accept.Any(a => a.MediaType == "text/csv"));
         if (!csv) return Results.Json(new UsageHistory(tenantId, metric, org, from, to, days), Json.Options);
-        var text = new StringBuilder("day,metric,amount\r\n");
-        foreach (var d in days) text.Append(d.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)).Append(',').Append(metric).Append(',')
-            .Append(d.Amount.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        var text = new StringBuilder(CsvText.Row(["day", "metric", "amount"]));
+        foreach (var d in days) text.Append(CsvText.Row([d.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), metric, d.Amount]));
         return Results.Text(text.ToString(), "text/csv; charset=utf-8");
     }
 

@@ -20,7 +20,8 @@ public static class SecuritySetup
             provider.GetRequiredService<ILogger<TenantEvents.Identity.CredentialRevocations>>()));
         services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Identity.CredentialRevocations>());
         services.AddSingleton(provider => new TenantEvents.Identity.FederationRegistry(main, options,
-            provider.GetRequiredService<Marten.IDocumentStore>(), provider.GetRequiredService<ILogger<TenantEvents.Identity.FederationRegistry>>()));
+            provider.GetRequiredService<Marten.IDocumentStore>(), provider.GetRequiredService<TenantEvents.Infrastructure.Outbound.OutboundHttp>(),
+            provider.GetRequiredService<ILogger<TenantEvents.Identity.FederationRegistry>>()));
         services.AddSingleton<TenantEvents.Identity.FederatedUsers>();
         services.AddSingleton<TenantEvents.Identity.TokenValidator>();
         services.AddSingleton<TenantEvents.Identity.ServiceAccountStore>();

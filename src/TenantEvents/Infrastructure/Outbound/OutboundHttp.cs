@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace TenantEvents.Infrastructure.Outbound;
+
+/// <summary>A fetch on a tenant's behalf was not made: the host resolves to no public address.</summary>
+public sealed class OutboundAddressRefusedException(string host)
+    : Exception($"{host} resolves to no public address; outbound fetches reach the public internet only.");
+
+/// <summary>A fetched document was larger than the service reads.</summary>
+public sealed class OutboundTooLargeException(long limit) : Exception($"The answer is larger than {limit} bytes.");
+
+/// <summary>
+/// The one way the service fetches from addresses a tenant chose (webhook endpoints, its identity provider's discovery
+/// document and keys). Every client it makes: resolves the host and filters every address when it connects (the check is
+/// on the address actually connected to, so a name that resolves to a private address only later, DNS rebinding, is
+/// refused too; see <see cref="OutboundAddresses"/>); follows no redirect (a redirect is an answer, not a new
+/// target, or a public URL could lead inside); ignores proxy settings (HTTP_PROXY and friends would send the request,
+/// and the filter's decision, to another host); bounds connecting, answers and headers. The filter is lifted only by an
+/// explicit setting, per purpose: TenantEvents:AllowPrivateWebhooks, TenantEvents:AllowInsecureIdentityProviders
+/// (development and tests, whose peers listen on loopback).
+/// </summary>
+public sealed class OutboundHttp : IDisposable
+{
+    /// <summary>The most a fetched document (discovery, JWKS) may hold; real ones are a few kilobytes.</summary>
+    public const int MaxDocumentBytes = 256 * 1024;
+
+    /// <summary>How long one document fetch may take, connecting and reading included.</summary>
+    public static readonly TimeSpan DocumentTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Lazy<HttpClient> _webhooks;
+    private readonly Lazy<HttpClient> _identityProviders;
+
+    public OutboundHttp(TenantEventsOptions options)
+    {
+        _webhooks = new(() => CreateClient(() => options.AllowPrivateWebhooks, "TenantEvents-Webhooks/1.0", options.WebhookConcurrency));
+        _identityProviders = new(() => CreateClient(() => options.AllowInsecureIdentityProviders, "TenantEvents-Federation/1.0", 4));
+    }
+
+    /// <summary>Webhook deliveries (the caller bounds each attempt with TenantEvents:WebhookTimeout).</summary>
+    public HttpClient Webhooks => _webhooks.Value;
+
+    /// <summary>Tenants' identity providers: their discovery documents and keys, through <see cref="GetDocumentAsync"/>.</summary>
+    public HttpClient IdentityProviders => _identityProviders.Value;
+
+    /// <summary>
+    /// A client under the outbound policy. <paramref name="allowPrivate"/> is asked at every connection, so the setting
+    /// is the one in force when the connection is made.
+    /// </summary>
+    public static HttpClient CreateClient(Func<bool> allowPrivate, string userAgent, int maxConnectionsPerServer) =>
+        new(CreateHandler(allowPrivate, maxConnectionsPerServer))
+        {
+            Timeout = Timeout.InfiniteTimeSpan, // callers bound their own requests (a webhook's attempt, a document's fetch)
+            DefaultRequestHeaders = { { "User-Agent", userAgent } },
+        };
+
+    /// <summary>The handler under the policy (public so that a test can see its settings).</summary>
+    public static SocketsHttpHandler CreateHandler(Func<bool> allowPrivate, int maxConnectionsPerServer) => new()
+    {
+        AllowAutoRedirect = false,
+        UseProxy = false,
+        UseCookies = false,
+        AutomaticDecompression = DecompressionMethods.None, // a small compressed answer cannot unpack past the size cap
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        MaxConnectionsPerServer = maxConnectionsPerServer,
+        ConnectTimeout = TimeSpan.FromSeconds(5),
+        MaxResponseHeadersLength = 64, // kilobytes
+        ResponseDrainTimeout = TimeSpan.FromSeconds(1),
+        ConnectCallback = async (context, cancellation) =>
+        {
+            var host = context.DnsEndPoint.Host;
+            var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellation);
+            var allowed = allowPrivate() ? addresses : addresses.Where(OutboundAddresses.IsPublic).ToArray();
+            if (allowed.Length == 0) throw new OutboundAddressRefusedException(host);
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellation);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
+
+    /// <summary>
+    /// A JSON document from a tenant's identity provider: a 200 answer of at most <see cref="MaxDocumentBytes"/>, within
+    /// <see cref="DocumentTimeout"/>. Anything else throws (a redirect, another status, a larger body, a refused address,
+    /// a network failure); what went wrong is for the service's log, not for whoever caused the fetch.
+    /// </summary>
+    public async Task<byte[]> GetDocumentAsync(Uri uri, CancellationToken cancellation)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(DocumentTimeout);
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.Accept.ParseAdd("application/json");
+        using var response = await IdentityProviders.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
+        return await ReadCappedAsync(response.Content, MaxDocumentBytes, timeout.Token);
+    }
+
+    /// <summary>The body, refused as soon as it is known to exceed the limit (by its Content-Length, or while reading).</summary>
+    public static async Task<byte[]> ReadCappedAsync(HttpContent content, int limit, CancellationToken cancellation)
+    {
+        if (content.Headers.ContentLength > limit) throw new OutboundTooLargeException(limit);
+        await using var stream = await content.ReadAsStreamAsync(cancellation);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellation)) > 0)
+        {
+            if (buffer.Length + read > limit) throw new OutboundTooLargeException(limit);
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    public void Dispose()
+    {
+        if (_webhooks.IsValueCreated) _webhooks.Value.Dispose();
+        if (_identityProviders.IsValueCreated) _identityProviders.Value.Dispose();
+    }
+}
