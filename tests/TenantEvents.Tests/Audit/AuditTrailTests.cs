@@ -18,9 +18,9 @@ public class AuditTrailTests(AppFixture fixture) : IntegrationTest(fixture)
 {
     private HttpClient Auditor => As(Roles.Auditor, "carol");
 
-    private async Task<List<JsonElement>> Entries(Guid tenant, string query = "")
+    private async Task<List<JsonElement>> Entries(Guid tenant, string query = "", HttpClient? reader = null)
     {
-        var reply = (await Auditor.Get($"/api/tenants/{tenant}/audit/entries{query}")).ShouldBe(HttpStatusCode.OK);
+        var reply = (await (reader ?? Auditor).Get($"/api/tenants/{tenant}/audit/entries{query}")).ShouldBe(HttpStatusCode.OK);
         return reply.Json.GetProperty("entries").EnumerateArray().ToList();
     }
 
@@ -122,13 +122,20 @@ public class AuditTrailTests(AppFixture fixture) : IntegrationTest(fixture)
             Operations = new object[] { new { op = "replace", path = "title", value = "Tour Guide" } },
         })).ShouldBe(HttpStatusCode.OK);
 
-        var userEntries = await Entries(id, $"?stream={userId}");
+        // A person's directory record is people's data: the tenant's administrator sees it in the trail...
+        var userEntries = await Entries(id, $"?stream={userId}", TenantAdminOf(id));
         userEntries.Select(e => e.GetProperty("type").GetString()).ShouldBe(["scim_user_created", "scim_user_patched"]);
         PatchesHold(userEntries);
         userEntries[0].GetProperty("after").GetProperty("userName").GetString().ShouldBe("bjensen@example.com");
         var titled = Patch(userEntries[1]);
         titled.ShouldContain(o => o!["path"]!.GetValue<string>() == "/title" && o["value"]!.GetValue<string>() == "Tour Guide");
         userEntries[1].GetProperty("actor").GetProperty("kind").GetString().ShouldBe("service");
+        // ...a platform auditor sees who changed which record and when, with the person's data withheld (Audit/ContentDisclosure).
+        var seenByAuditor = await Entries(id, $"?stream={userId}");
+        seenByAuditor.Select(e => e.GetProperty("type").GetString()).ShouldBe(["scim_user_created", "scim_user_patched"]);
+        seenByAuditor[0].GetProperty("after").TryGetProperty("userName", out _).ShouldBeFalse();
+        seenByAuditor[0].GetProperty("after").GetProperty("withheld").GetProperty("digests").TryGetProperty("userName", out _).ShouldBeTrue();
+        JsonSerializer.Serialize(seenByAuditor).ShouldNotContain("bjensen");
 
         var accountEntries = await Entries(id, $"?stream={account.Str("clientId")}");
         accountEntries.Single().GetProperty("type").GetString().ShouldBe("service_account_created");
