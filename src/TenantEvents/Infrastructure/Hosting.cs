@@ -109,6 +109,9 @@ public static class Hosting
                 provider.GetRequiredService<Clock>(), options);
         });
 
+        services.AddSingleton<KeyRevocations>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<KeyRevocations>());
+
         services.AddMarten(marten =>
             {
                 // Conjoined tenants in one database per residency zone, or in a dedicated database of their own.

@@ -23,6 +23,13 @@ public sealed class TenantEventsOptions
     /// <summary>How long an unwrapped data key stays in memory before the key service is asked again.</summary>
     public TimeSpan KeyCacheLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A cached data key used after this long is first checked against the database: shredding (or erasing a person) on
+    /// another instance is told to every instance at once (Keys/KeyRevocations.cs); this bounds how long an instance that
+    /// missed the news can still open what the key sealed.
+    /// </summary>
+    public TimeSpan KeyRecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>At most this many unwrapped data keys are kept in memory.</summary>
     public int KeyCacheSize { get; set; } = 10_000;
 
