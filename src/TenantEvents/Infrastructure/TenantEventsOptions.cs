@@ -146,6 +146,9 @@ public sealed class TenantEventsOptions
     /// <summary>A RabbitMQ broker (amqp://user:password@host:port/vhost) that every event is also published to; none by default.</summary>
     public string? RabbitMqUri { get; set; }
 
+    /// <summary>What one GraphQL request may cost: body, tokens, aliases, fragments, depth, cost, REST calls, time.</summary>
+    public TenantEvents.GraphQL.GraphQLLimits GraphQL { get; set; } = new();
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();
@@ -160,6 +163,7 @@ public sealed class TenantEventsOptions
         if (options.AnalyticsBatchSize is < 100 or > 1_000_000) throw new InvalidOperationException("TenantEvents:AnalyticsBatchSize must be between 100 and 1,000,000.");
         if (options.AnalyticsProjectionInterval <= TimeSpan.Zero) throw new InvalidOperationException("TenantEvents:AnalyticsProjectionInterval must be more than 0.");
         if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
+        options.GraphQL.Validate();
         return options;
     }
 }
