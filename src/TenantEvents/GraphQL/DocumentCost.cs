@@ -19,7 +19,8 @@ namespace TenantEvents.GraphQL;
 /// <para>
 /// Introspection reads the schema held in memory: its lists (types, fields, arguments) count as one item each, so a
 /// client's standard introspection query passes; instead they may nest at most <see cref="MaxIntrospectionLists"/> deep
-/// (types, their fields, their arguments), which bounds what <c>types { fields { type { fields { ... } } } }</c> can return.
+/// (types, their fields, their arguments), which bounds what <c>types { fields { type { fields { ... } } } }</c> can return;
+/// their fields do not count toward the depth (a type reference's ofType chain is deep and cheap).
 /// </para>
 /// </summary>
 public sealed class DocumentCost
@@ -180,9 +181,13 @@ public sealed class DocumentCost
         return new Cost(
             Math.Min((rest ? ApiCallCost : 1) + items * children.Complexity, Ceiling),
             Math.Min((rest ? 1 : 0) + items * children.ApiCalls, Ceiling),
-            1 + children.Depth,
+            (InIntrospection(parent) ? 0 : 1) + children.Depth,
             (introspection ? 1 : 0) + children.IntrospectionLists);
     }
+
+    // Fields of the introspection types (__Type, __Field, ...) are bounded by the nesting of their lists, not by depth:
+    // a type reference's ofType chain is deep in every client's introspection query and cheap.
+    private static bool InIntrospection(IComplexGraphType? parent) => parent?.Name.StartsWith("__", StringComparison.Ordinal) == true;
 
     /// <summary>The field's first argument (a literal or a variable), the page size it asks for.</summary>
     private int? First(GraphQLField field)
