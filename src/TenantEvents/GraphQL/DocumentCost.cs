@@ -5,8 +5,8 @@ using GraphQLParser.AST;
 namespace TenantEvents.GraphQL;
 
 /// <summary>
-/// The bounds of a parsed document, checked before it is validated or run: aliases, fragments, depth, cost and the REST
-/// calls it would make. Each fragment is costed once (memoised, in the order its spreads need, a cycle being a refusal),
+/// The bounds of a parsed document, checked before it is validated or run: aliases, fragments, repeated fields, depth,
+/// cost and the REST calls it would make. Each fragment is costed once (memoised, in the order its spreads need, a cycle being a refusal),
 /// so the work is linear in the document's size however its fragments spread each other: a chain of fragments each
 /// spreading the next twice costs 2^n and is refused after n steps, not 2^n.
 /// <para>
@@ -33,6 +33,9 @@ public sealed class DocumentCost
 
     /// <summary>Introspection lists nested deeper than this (the standard query's types, fields, args) are refused.</summary>
     public const int MaxIntrospectionLists = 3;
+
+    /// <summary>A field (response key) or fragment spread appears at most this often in one selection set.</summary>
+    public const int MaxRepeats = 4;
 
     /// <summary>Field metadata that marks a field resolved by a REST call (<see cref="Rest.ResolveRest"/>).</summary>
     public const string RestBacked = "tenantevents:rest-backed";
@@ -71,6 +74,8 @@ public sealed class DocumentCost
         var aliases = document.Definitions.OfType<IHasSelectionSetNode>().Sum(d => Aliases(d.SelectionSet));
         if (aliases > limits.MaxAliases)
             return new("TOO_MANY_ALIASES", $"The document has {aliases} aliased fields; at most {limits.MaxAliases} are allowed.");
+        foreach (var definition in document.Definitions.OfType<IHasSelectionSetNode>())
+            if (Repeats(definition.SelectionSet) is { } repeated) return repeated;
 
         var cost = new DocumentCost(schema, variables);
         foreach (var fragment in fragments) cost._fragments.TryAdd(fragment.FragmentName.Name.StringValue, fragment);
@@ -123,6 +128,29 @@ public sealed class DocumentCost
                 _ => 0,
             };
         return count;
+    }
+
+    /// <summary>
+    /// The first field (by its response key) or fragment spread that one selection set repeats more than
+    /// <see cref="MaxRepeats"/> times. Validation compares every two fields of a selection set that share a response key
+    /// (can they merge?), so n repeats cost n² comparisons: 2,000 "__typename" took most of a second.
+    /// </summary>
+    private static DocumentRefusal? Repeats(GraphQLSelectionSet? set)
+    {
+        if (set is null) return null;
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var selection in set.Selections)
+        {
+            string? key = null;
+            GraphQLSelectionSet? inner = null;
+            if (selection is GraphQLField field) (key, inner) = ((field.Alias?.Name ?? field.Name).StringValue, field.SelectionSet);
+            else if (selection is GraphQLFragmentSpread spread) key = "..." + spread.FragmentName.Name.StringValue;
+            else if (selection is GraphQLInlineFragment inline) inner = inline.SelectionSet;
+            if (key is not null && (seen[key] = seen.GetValueOrDefault(key) + 1) > MaxRepeats)
+                return new("TOO_MANY_REPEATS", $"A selection set repeats {key} more than {MaxRepeats} times; a field or fragment spread may appear at most {MaxRepeats} times in one selection set.");
+            if (Repeats(inner) is { } refusal) return refusal;
+        }
+        return null;
     }
 
     private sealed class FragmentCycleException(string message) : Exception(message);

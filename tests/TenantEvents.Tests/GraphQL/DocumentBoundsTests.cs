@@ -98,6 +98,17 @@ public class DocumentBoundsTests
     }
 
     [Fact]
+    public void a_field_repeated_in_one_selection_set_is_refused_before_validation_compares_every_two_of_them()
+    {
+        Cost("{ " + string.Concat(Enumerable.Repeat("__typename ", 1998)) + "}").ShouldNotBeNull().Message
+            .ShouldBe("A selection set repeats __typename more than 4 times; a field or fragment spread may appear at most 4 times in one selection set.");
+        Cost("{ me { subject subject subject subject subject } }").ShouldNotBeNull().Code.ShouldBe("TOO_MANY_REPEATS");
+        Cost("query { ...A ...A ...A ...A ...A } fragment A on Query { me { subject } }").ShouldNotBeNull().Message.ShouldContain("repeats ...A");
+        // Aliases are response keys of their own; four repeats are allowed.
+        Cost("{ a: me { subject } b: me { subject } me { subject subject subject subject } }").ShouldBeNull();
+    }
+
+    [Fact]
     public void a_clients_standard_introspection_query_passes_and_nested_introspection_lists_do_not()
     {
         Cost(IntrospectionQuery).ShouldBeNull();
