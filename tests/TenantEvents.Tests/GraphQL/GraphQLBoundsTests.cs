@@ -143,21 +143,47 @@ public class GraphQLBoundsTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
-    public async Task a_caller_who_has_left_gets_nothing_run()
+    public async Task a_caller_who_leaves_stops_the_document_and_its_rest_calls()
     {
         var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 1000 });
+        async Task<DefaultHttpContext> Request(IServiceProvider services)
+        {
+            var http = new DefaultHttpContext { RequestServices = services };
+            http.Request.Method = "GET";
+            http.Request.Path = GraphQLHttp.Path;
+            http.Request.QueryString = QueryString.Create("query", Aliases(8, $"tenant(id: \"{tenant}\") {{ id }}"));
+            http.Request.Headers.Authorization = "Bearer " + Fixture.Token(Roles.TenantAdmin, "tenant-admin", tenant);
+            http.User = (await http.AuthenticateAsync()).Principal.ShouldNotBeNull();
+            return http;
+        }
         using var scope = Fixture.Host.Services.CreateScope();
-        var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
-        http.Request.Method = "GET";
-        http.Request.Path = GraphQLHttp.Path;
-        http.Request.QueryString = QueryString.Create("query", Aliases(5, $"tenant(id: \"{tenant}\") {{ id }}"));
-        http.Request.Headers.Authorization = "Bearer " + Fixture.Token(Roles.TenantAdmin, "tenant-admin", tenant);
-        http.User = (await http.AuthenticateAsync()).Principal.ShouldNotBeNull();
-        using var left = new CancellationTokenSource();
-        left.Cancel();
-        http.RequestAborted = left.Token;
-        await Should.ThrowAsync<OperationCanceledException>(() => GraphQLHttp.Handle(http));
+
+        // Gone before it started: nothing runs.
+        var before = await Request(scope.ServiceProvider);
+        using var gone = new CancellationTokenSource();
+        await gone.CancelAsync();
+        before.RequestAborted = gone.Token;
+        await Should.ThrowAsync<OperationCanceledException>(() => GraphQLHttp.Handle(before));
         (await ApiCallsUsedToday(tenant)).ShouldBe(0);
+
+        // Gone while its first REST call is being metered: the calls waiting for their turn never run.
+        var during = await Request(scope.ServiceProvider);
+        using var leaving = new CancellationTokenSource();
+        during.User = new LeavingWhenMetered(during.User, leaving);
+        during.RequestAborted = leaving.Token;
+        await Should.ThrowAsync<OperationCanceledException>(() => GraphQLHttp.Handle(during));
+        (await ApiCallsUsedToday(tenant)).ShouldBeLessThanOrEqualTo(new GraphQLLimits().ApiCallConcurrency);
+    }
+
+    /// <summary>The caller, who disconnects the moment the metering first asks for its tenant (its first REST call).</summary>
+    private sealed class LeavingWhenMetered(System.Security.Claims.ClaimsPrincipal caller, CancellationTokenSource connection)
+        : System.Security.Claims.ClaimsPrincipal(caller)
+    {
+        public override System.Security.Claims.Claim? FindFirst(string type)
+        {
+            if (type == TenantEvents.Infrastructure.Security.Claims.TenantId) connection.Cancel();
+            return base.FindFirst(type);
+        }
     }
 
     /// <summary>A body of unknown length (as a chunked upload sends it).</summary>
