@@ -24,9 +24,7 @@ public sealed class RequestContext(HttpContext http, GraphQLLimits limits) : Dic
 
     public HttpContext Http { get; } = http;
 
-    /// <summary>REST calls this document made (or was refused) so far.</summary>
-    public int ApiCalls => Volatile.Read(ref _calls);
-
+    /// <summary>Runs one REST call of the document when its budget allows and its turn comes; refused beyond the budget.</summary>
     public async Task<T> ApiCallAsync<T>(Func<Task<T>> call, CancellationToken cancellation)
     {
         if (Interlocked.Increment(ref _calls) > limits.MaxApiCalls)
