@@ -70,6 +70,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
+        services.AddSingleton<TenantEvents.Quotas.ApiMetering>();
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
         services.AddSingleton<TenantEvents.Analytics.ActivityRecorder>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.ActivityRecorder>());

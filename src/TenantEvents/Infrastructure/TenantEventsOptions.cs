@@ -162,6 +162,9 @@ public sealed class TenantEventsOptions
     /// <summary>A RabbitMQ broker (amqp://user:password@host:port/vhost) that every event is also published to; none by default.</summary>
     public string? RabbitMqUri { get; set; }
 
+    /// <summary>What one GraphQL request may cost: body, tokens, aliases, fragments, depth, cost, REST calls, time.</summary>
+    public TenantEvents.GraphQL.GraphQLLimits GraphQL { get; set; } = new();
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();
@@ -179,6 +182,7 @@ public sealed class TenantEventsOptions
         if (options.FederationKeyRefreshInterval < TimeSpan.FromSeconds(1))
             throw new InvalidOperationException("TenantEvents:FederationKeyRefreshInterval must be at least 1 second.");
         if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
+        options.GraphQL.Validate();
         return options;
     }
 }

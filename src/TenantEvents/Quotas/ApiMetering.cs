@@ -51,10 +51,12 @@ public sealed class FairShare : IDisposable
 /// organisation the route names when the caller holds something there, else at the tenant as a whole (429
 /// quota-exceeded with the figures and Retry-After = when the period resets). Counting is in memory
 /// (<see cref="QuotaLedger"/>): no event, no database write per request. Platform staff and anonymous requests are not
-/// a tenant's calls and pass.
+/// a tenant's calls and pass. GraphQL's REST-backed fields are REST calls run in process
+/// (<see cref="TenantEvents.GraphQL.ApiInvoker"/>): each passes here too, so it is fair-shared and charged like the
+/// REST call it is.
 /// </summary>
-public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, OrganisationStore organisations, Clock clock,
-    TenantEventsOptions options)
+public sealed class ApiMetering(QuotaLedger ledger, FairShare fairShare, OrganisationStore organisations, Clock clock, TenantEventsOptions options)
+    : IMiddleware
 {
     private static readonly byte[][] RateLimitedBodies = Enumerable.Range(0, 61).Select(seconds => System.Text.Encoding.UTF8.GetBytes(
         System.Text.Json.JsonSerializer.Serialize(new Problem("rate-limited", 429, "Too many requests from this tenant",
@@ -63,7 +65,7 @@ public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairSh
 
     private static byte[] RateLimitedBody(int seconds) => RateLimitedBodies[Math.Clamp(seconds, 0, 60)];
 
-    public async Task InvokeAsync(HttpContext http)
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         if (!options.QuotaMetering || http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
             || http.User.Identity?.IsAuthenticated != true)
