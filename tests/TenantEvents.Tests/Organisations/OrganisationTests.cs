@@ -155,7 +155,7 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         var mia = Member(tenant, "mia");
         (await mia.Get($"/api/tenants/{tenant}/organisations/{x}")).ShouldBe(HttpStatusCode.OK);
         (await mia.Post($"/api/tenants/{tenant}/organisations/{x}/grants", new { principal = new { kind = "user", id = "mia" }, role = "agency-admin" }))
-            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "beyond-your-own");
         await Grant(mia, tenant, x, "user:ned", "membership-clerk");
         (await mia.Post($"/api/tenants/{tenant}/organisations", new { parentId = x, name = "Nope", kind = "unit" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
     }
