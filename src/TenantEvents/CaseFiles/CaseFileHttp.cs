@@ -37,6 +37,12 @@ public static class CaseFileHttp
     }
 
     /// <summary>404 for an organisation the caller has nothing to do with (or that is closed), 403 when it reads there but may not do this.</summary>
-    public static Problem? AuthoriseAt(Standing standing, AccessGraph graph, string permission, Guid org, string what = "organisation") =>
-        graph.FindOpen(org) is null ? Problem.NotFound(what) : OrgHttp.Authorise(standing, graph, permission, org, what);
+    public static Problem? AuthoriseAt(Standing standing, AccessGraph graph, string permission, Guid org, string what = "organisation")
+    {
+        if (graph.FindOpen(org) is null) return Problem.NotFound(what);
+        if (standing.Can(graph, permission, org)) return null;
+        return standing.Can(graph, "case.read", org) || standing.CanSee(graph, org)
+            ? Problem.Forbidden($"You do not hold {permission} at this organisation or above it.").With("permission", permission)
+            : Problem.NotFound(what);
+    }
 }

@@ -151,11 +151,6 @@ public sealed class AccessGraph
     public bool HoldsAnything(IReadOnlyCollection<Principal> principals, Guid org) =>
         Nearest(principals, role => role.Effective.Count > 0, org) is not null;
 
-    /// <summary>Whether the principals hold any permission at any open organisation of the tenant.</summary>
-    public bool HoldsAnywhere(IReadOnlyCollection<Principal> principals) =>
-        _grants.Values.Any(g => principals.Contains(g.Principal) && FindOpen(g.OrganisationId) is not null
-                                && _roles.TryGetValue(g.Role, out var role) && role.Effective.Count > 0);
-
     private AccessExplanation? Nearest(IReadOnlyCollection<Principal> principals, Func<RoleDefinition, bool> matches, Guid org)
     {
         if (FindOpen(org) is null) return null;

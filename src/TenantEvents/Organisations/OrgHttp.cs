@@ -31,16 +31,14 @@ public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCol
 
     /// <summary>
     /// May know the organisation exists (else a refusal is a 404, never a 403): it reads it, or holds any permission
-    /// there (granted there or above; a power held at an organisation that "does not exist" is what made access/explain
-    /// and enforcement disagree), and the root (the tenant itself) when it holds any permission anywhere in the tenant.
-    /// A service account holds its scopes across the tenant, so it knows every organisation.
+    /// there, granted there or above (a power held at an organisation that "does not exist" is what made access/explain
+    /// and enforcement disagree). The tenant is its root organisation: known to whoever holds any permission at the root.
+    /// Grants below do not reveal what is above them (a county's administrator does not see the state's root). A service
+    /// account holds its scopes across the tenant, so it knows every organisation.
     /// </summary>
     public bool Knows(AccessGraph graph, Guid org) =>
         graph.Find(org) is not null
-        && (CanSee(graph, org)
-            || (Scopes is null
-                ? graph.HoldsAnything(Principals, org) || (graph.Root == org && graph.HoldsAnywhere(Principals))
-                : Scopes.Count > 0));
+        && (CanSee(graph, org) || (Scopes is null ? graph.HoldsAnything(Principals, org) : Scopes.Count > 0));
 
     public static Standing? Of(Caller caller, Guid tenantId)
     {

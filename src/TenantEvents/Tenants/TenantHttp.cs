@@ -26,7 +26,7 @@ public static class TenantHttp
         if (!caller.IsMemberOf(tenantId) || TenantEvents.Organisations.Standing.Of(caller, tenantId) is not { } standing)
             return Problem.NotFound("tenant").ToResult();
         var store = http.RequestServices.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
-        // The same decision as every organisation request, at the root: the tenant is known to whoever holds anything in it.
+        // The same decision as every organisation request, at the root: the tenant is known to whoever holds anything there.
         var refusal = await store.ReadAsync(tenantId, g => g.Root is { } root
             ? TenantEvents.Organisations.OrgHttp.Authorise(standing, g, permission, root, "tenant")
             : Problem.NotFound("tenant"), cancellation);
