@@ -116,7 +116,8 @@ public class GrantorBoundTests(AppFixture fixture) : SharingScenario(fixture)
         var rogue = await Fixture.IdentityProvider(1);
         var url = $"/api/tenants/{tenant}/identity-provider";
         (await TenantAdminOf(tenant).Put(url, new { issuer = real.Issuer, audience = "agency", adminGroups = new[] { "it-admins" } })).ShouldBe(HttpStatusCode.OK);
-        var ivan = await Holding(tenant, "ivan", "identity.manage");
+        // identity.manage, and sight of the tree (without it, the old visibility rule hid the endpoint from it).
+        var ivan = await Holding(tenant, "ivan", "identity.manage", "org.read");
 
         // Its own group among the administrators: refused.
         (await ivan.Put(url, new { issuer = real.Issuer, audience = "agency", adminGroups = new[] { "it-admins", "ivans-friends" } }))
