@@ -53,7 +53,7 @@ public static class ChangeServiceAccountEndpoints
         if (command?.Reason is { Length: > 500 }) return Problem.Validation("reason", "too-long", "must be at most 500 characters.").ToResult();
         return (await Change(http, accounts, context, tenantId, accountId, null, (standing, record) =>
             record.Enabled ? new ServiceAccountDisabled(accountId, command?.Reason, standing.Actor, accounts.Streams.Now) : null,
-            cancellation)).Response!;
+            cancellation, bounded: false)).Response!;
     }
 
     [WolverinePost("/api/tenants/{tenantId}/service-accounts/{accountId}/enable", OperationId = "EnableServiceAccount")]
@@ -61,24 +61,23 @@ public static class ChangeServiceAccountEndpoints
     public static async Task<IResult> Enable(Guid tenantId, Guid accountId, HttpContext http, ServiceAccountStore accounts, MessageContext context,
         CancellationToken cancellation) =>
         (await Change(http, accounts, context, tenantId, accountId, null, (standing, record) =>
-            // Re-enabling reopens the account with its scopes: only someone who could create it with them may.
-            record.Enabled ? null : new ServiceAccountEnabled(accountId, standing.Actor, accounts.Streams.Now), cancellation,
-            reopening: true)).Response!;
+            record.Enabled ? null : new ServiceAccountEnabled(accountId, standing.Actor, accounts.Streams.Now), cancellation)).Response!;
 
+    /// <summary>
+    /// A change decided on the account's current record. Rotating its secret, changing its scopes and enabling it each
+    /// hand the account's power to whoever holds the secret: <paramref name="bounded"/> changes need the actor to hold
+    /// every scope the account has (the grantor's bound), besides the new ones. Disabling takes power away: not bounded.
+    /// </summary>
     private static async Task<(ServiceAccountRecord? Record, IResult? Response)> Change(HttpContext http, ServiceAccountStore accounts,
         MessageContext context, Guid tenantId, Guid accountId, IReadOnlyList<string>? scopes, Func<Standing, ServiceAccountRecord, object?> decide,
-        CancellationToken cancellation, bool reopening = false)
+        CancellationToken cancellation, bool bounded = true)
     {
         var (standing, refusal) = await accounts.EnterAsync(http, tenantId, writing: true, scopes, cancellation);
         if (refusal is not null) return (null, refusal);
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return (null, error);
-        if (reopening && await accounts.LoadAsync(tenantId, accountId, cancellation) is { } current)
-        {
-            (_, refusal) = await accounts.EnterAsync(http, tenantId, writing: true, current.Scopes, cancellation);
-            if (refusal is not null) return (null, refusal);
-        }
         var (record, problem) = await accounts.ExecuteAsync(context, tenantId, accountId, expected,
-            r => decide(standing!, r), cancellation);
+            async r => bounded && await accounts.BoundAsync(standing!, tenantId, r.Scopes, cancellation) is { } beyond ? beyond : decide(standing!, r),
+            cancellation);
         if (problem is not null)
         {
             if (record is not null) http.Response.Headers.ETag = TenantHttp.ETag(record.Version);

@@ -83,11 +83,14 @@ public static class IdentityProviderEndpoints
         var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
         var stream = IdentityEventTypes.ProviderStream(tenantId);
         var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation, stream: stream);
-        if (record is null) session.Events.StartStream(stream, sealedEvents);
-        else session.Events.Append(stream, record.Version + 1, sealedEvents);
+        // A provider removed earlier left its stream (configured ... removed): a new one continues it, and the record's
+        // version (the ETag) stays the stream's version.
+        var at = record?.Version ?? (await session.Events.FetchStreamStateAsync(stream, cancellation))?.Version ?? 0;
+        if (at == 0) session.Events.StartStream(stream, sealedEvents);
+        else session.Events.Append(stream, at + 1, sealedEvents);
         record = new IdentityProviderRecord
         {
-            Id = tenantId, Settings = settings, Version = (record?.Version ?? 0) + 1, ConfiguredAt = configured.At, ConfiguredBy = configured.By.ToString(),
+            Id = tenantId, Settings = settings, Version = at + 1, ConfiguredAt = configured.At, ConfiguredBy = configured.By.ToString(),
         };
         session.Store(record);
         try
@@ -124,6 +127,9 @@ public static class IdentityProviderEndpoints
         await using var session = streams.OpenSession(context, tenantId);
         var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
         if (record is null) return Problem.NotFound("identity provider").ToResult();
+        // Removing a provider needs what configuring it needed: a removal and a new configuration make a replacement.
+        if (await access.Organisations.ReadAsync(tenantId, g => GroupMappingDecisions.Bound(standing!, g, record.Settings, null), cancellation) is { } beyond)
+            return beyond.ToResult();
         // Out of the index first: from this moment the provider's tokens are refused.
         await using (var free = streams.Directory.Main.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1"))
         {

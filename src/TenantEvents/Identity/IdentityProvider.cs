@@ -113,24 +113,63 @@ public static class GroupMappingDecisions
         var wanted = after.Mappings.Where(m => m.Role is not null).ToDictionary(m => m.GrantId(tenant));
         foreach (var (i, rule) in after.Mappings.Select((m, i) => (i, m)))
         {
-            if (graph.FindOpen(rule.OrganisationId) is null || !standing.CanSee(graph, rule.OrganisationId))
+            if (graph.FindOpen(rule.OrganisationId) is null || !standing.Knows(graph, rule.OrganisationId))
                 return OrgDecision.Refuse(Problem.Validation($"groupMappings[{i}].organisationId", "unknown-organisation", "is not an open organisation of this tenant."));
             if (rule.Role is null) continue;
-            if (graph.Role(rule.Role) is not { } role)
+            if (graph.Role(rule.Role) is null)
                 return OrgDecision.Refuse(Problem.Validation($"groupMappings[{i}].role", "unknown-role", $"the tenant has no role '{rule.Role}'."));
-            // The grantor's bound, as for any grant: member.manage there, and every permission the role carries.
-            var missing = new[] { Permissions.MemberManage }.Concat(role.Permissions).Where(p => !standing.Can(graph, p, rule.OrganisationId)).ToList();
-            if (missing.Count > 0)
-                return OrgDecision.Refuse(Problem.Forbidden($"Mapping {rule.Group} to {rule.Role} needs {string.Join(", ", missing)} at that organisation.")
-                    .With("permissions", missing));
+        }
+        if (Bound(standing, graph, before, after) is { } beyond) return OrgDecision.Refuse(beyond);
+        foreach (var rule in after.Mappings.Where(m => m.Role is not null))
+        {
             var id = rule.GrantId(tenant);
             var principal = Principal.OfGroup(rule.Group);
             if (graph.FindGrant(id) is null && !graph.GrantsAt(rule.OrganisationId).Any(g => g.Principal == principal && g.Role == rule.Role))
-                events.Add(new RoleGranted(rule.OrganisationId, id, principal, rule.Role, by, now));
+                events.Add(new RoleGranted(rule.OrganisationId, id, principal, rule.Role!, by, now));
         }
         foreach (var old in (before?.Mappings ?? []).Where(m => m.Role is not null))
             if (!wanted.ContainsKey(old.GrantId(tenant)) && graph.FindGrant(old.GrantId(tenant)) is { } grant)
                 events.Add(new GrantRevoked(grant.OrganisationId, grant.Id, by, now));
         return OrgDecision.Accept([.. events]);
     }
+
+    /// <summary>
+    /// The grantor's bound on a provider's configuration. A provider confers power: members of its admin groups are the
+    /// tenant's administrators, members of a mapped group hold the mapped role there, and whoever the provider says a
+    /// user is holds that user's grants. So: changing the admin groups (adding or removing one) is for tenant
+    /// administrators only; each mapping rule needs member.manage and the role's permissions at its organisation; and
+    /// replacing or removing a configured provider (another issuer, audience, algorithms, claims or e-mail domains;
+    /// otherwise a removal followed by a new configuration would replace it) needs what configuring it needed.
+    /// </summary>
+    public static Problem? Bound(Standing standing, AccessGraph graph, IdentityProviderSettings? before, IdentityProviderSettings? after)
+    {
+        if (graph.Root is not { } root) return Problem.NotFound("tenant");
+        var conferred = new List<Conferral>();
+        var replaced = before is not null && (after is null || Replaces(before, after));
+        if (after is not null)
+        {
+            var adminsChanged = !(before?.AdminGroups ?? []).ToHashSet(StringComparer.Ordinal).SetEquals(after.AdminGroups);
+            if (adminsChanged || (replaced && after.AdminGroups.Count > 0))
+                conferred.Add(Conferral.TenantAdministration(root, "an identity provider's admin groups"));
+            conferred.AddRange(Mapped(graph, after));
+        }
+        if (replaced)
+        {
+            if (before!.AdminGroups.Count > 0) conferred.Add(Conferral.TenantAdministration(root, "replacing a provider with admin groups"));
+            conferred.AddRange(Mapped(graph, before));
+        }
+        return GrantorBound.Check(standing, graph, conferred);
+    }
+
+    /// <summary>Whether the new settings change who the provider's users are: a different provider in all but name.</summary>
+    public static bool Replaces(IdentityProviderSettings before, IdentityProviderSettings after) =>
+        before.Issuer != after.Issuer || before.Audience != after.Audience || before.Claims != after.Claims
+        || !before.Algorithms.ToHashSet(StringComparer.Ordinal).SetEquals(after.Algorithms)
+        || !before.AllowedEmailDomains.ToHashSet(StringComparer.Ordinal).SetEquals(after.AllowedEmailDomains);
+
+    /// <summary>Each mapping rule with a role: a grant to the group there, so member.manage and the role's permissions there.</summary>
+    private static IEnumerable<Conferral> Mapped(AccessGraph graph, IdentityProviderSettings settings) =>
+        settings.Mappings.Where(m => m.Role is not null && graph.Find(m.OrganisationId) is not null).Select(m => new Conferral(
+            [Permissions.MemberManage, .. graph.Role(m.Role!)?.Permissions ?? new HashSet<string>()], m.OrganisationId,
+            What: $"mapping group {m.Group} to {m.Role}"));
 }

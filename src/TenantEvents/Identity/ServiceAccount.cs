@@ -69,17 +69,14 @@ public static class ServiceAccountRules
     }
 
     /// <summary>
-    /// A caller may give an account only scopes it holds itself at the tenant's root: a tenant or platform
-    /// administrator holds all; a member holds what its grants give it there (the grantor-bound rule of grants).
+    /// What an account's scopes confer: each a permission across the whole tenant (a service account holds its scopes
+    /// everywhere), so judged at the root by the grantor's bound.
     /// </summary>
-    public static Problem? Beyond(Standing standing, AccessGraph graph, IEnumerable<string> scopes)
-    {
-        if (graph.Root is not { } root) return Problem.NotFound("tenant");
-        var missing = scopes.Where(s => !standing.Can(graph, s, root)).ToList();
-        return missing.Count == 0 ? null
-            : new Problem("scope-beyond-your-own", 403, "You cannot give more than you hold",
-                $"You do not hold {string.Join(", ", missing)} at the tenant's root organisation.").With("scopes", missing);
-    }
+    public static Conferral Conferral(Guid root, IEnumerable<string> scopes) => new(scopes.ToList(), root, What: "service account scopes");
+
+    /// <summary>Whether the new scopes drop any the account held: its tokens issued before then carry more than it now has.</summary>
+    public static bool Narrows(IEnumerable<string> before, IEnumerable<string> after) =>
+        Permissions.Effective(before).Except(Permissions.Effective(after)).Any();
 
     public static ServiceAccountRecord Apply(ServiceAccountRecord? record, object e, SealedPayload? sealedHash)
     {

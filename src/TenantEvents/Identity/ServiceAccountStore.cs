@@ -18,6 +18,8 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
 
     public TenantStreams Streams => streams;
 
+    public OrganisationStore Organisations => organisations;
+
     /// <summary>The caller's standing if it may manage the tenant's service accounts (404 / 403 / 409 / 410 otherwise).</summary>
     public async Task<(Standing? Standing, IResult? Refusal)> EnterAsync(HttpContext http, Guid tenantId, bool writing,
         IReadOnlyList<string>? scopes, CancellationToken cancellation)
@@ -25,11 +27,17 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         var (refusal, answer) = await OrgHttp.ReadCore(http, streams, organisations, tenantId, (standing, graph) =>
             graph.Root is not { } root ? (standing, Problem.NotFound("tenant"))
             : OrgHttp.Authorise(standing, graph, ManagePermission, root, "tenant") is { } no ? (standing, no)
-            : scopes is not null && ServiceAccountRules.Beyond(standing, graph, scopes) is { } beyond ? (standing, beyond)
+            : scopes is not null && GrantorBound.Check(standing, graph, [ServiceAccountRules.Conferral(root, scopes)]) is { } beyond ? (standing, beyond)
             : (standing, (Problem?)null), cancellation, writing);
         if (refusal is not null) return (null, refusal);
         return answer.Item2 is { } problem ? (null, problem.ToResult()) : (answer.standing, null);
     }
+
+    /// <summary>The grantor's bound on an account's scopes, on the tenant's access graph now: null when the actor holds them all.</summary>
+    public Task<Problem?> BoundAsync(Standing standing, Guid tenantId, IEnumerable<string> scopes, CancellationToken cancellation) =>
+        organisations.ReadAsync(tenantId, graph => graph.Root is { } root
+            ? GrantorBound.Check(standing, graph, [ServiceAccountRules.Conferral(root, scopes)])
+            : Problem.NotFound("tenant"), cancellation);
 
     public async Task<ServiceAccountRecord?> LoadAsync(Guid tenantId, Guid accountId, CancellationToken cancellation)
     {
@@ -67,14 +75,15 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
     /// reopens (enable) after, so a failure in between leaves the account more closed, never more open.
     /// </summary>
     public async Task<(ServiceAccountRecord? Record, Problem? Refusal)> ExecuteAsync(MessageContext context, Guid tenantId, Guid accountId,
-        long? expectedVersion, Func<ServiceAccountRecord, object?> decide, CancellationToken cancellation)
+        long? expectedVersion, Func<ServiceAccountRecord, Task<object?>> decide, CancellationToken cancellation)
     {
         await using var session = streams.OpenSession(context, tenantId);
         await session.BeginTransactionAsync(cancellation);
         var record = await session.LoadAsync<ServiceAccountRecord>(accountId, cancellation);
         if (record is null) return (null, Problem.NotFound("service account"));
         if (expectedVersion is { } v && v != record.Version) return (record, Problem.StaleVersion(v, record.Version));
-        var e = decide(record);
+        // Decided on this version of the record; the append below expects it, so a concurrent change fails the commit.
+        var e = await decide(record);
         if (e is null) return (record, null);
         if (e is Problem refusal) return (record, refusal);
 
@@ -83,6 +92,12 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         if (e is ServiceAccountSecretRotated or ServiceAccountDisabled or ServiceAccountScopesChanged)
             await revocations.RevokeAsync(ScimCredential.RevocationId(accountId), tenantId, DateTimeOffset.UtcNow, cancellation);
         if (e is ServiceAccountSecretRotated { TokensRevoked: true }) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
+        // Narrowed scopes bind at once: tokens carry the scopes they were issued with, so every token issued before now
+        // dies and the client asks again (and gets only what the account still holds). Again after the commit, for a
+        // token issued from the old record in between.
+        // (A disabled account's tokens are all dead already: its "forever" is not shortened.)
+        var narrowed = record.Enabled && e is ServiceAccountScopesChanged changed && ServiceAccountRules.Narrows(record.Scopes, changed.Scopes);
+        if (narrowed) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
         var sealedHash = e switch
         {
             ServiceAccountSecretRotated r => await SealHashAsync(tenantId, accountId, r.SecretHash, cancellation),
@@ -101,7 +116,7 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
             return (null, Problem.StaleVersion(expected, expected + 1));
         }
         // Tokens issued while it was disabled could not exist; those from before the disable stay dead.
-        if (e is ServiceAccountEnabled) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
+        if (e is ServiceAccountEnabled || narrowed) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
         return (after, null);
     }
 

@@ -147,6 +147,10 @@ public sealed class AccessGraph
     public bool HoldsAny(IReadOnlyCollection<Principal> principals, IReadOnlyCollection<string> permissions, Guid org) =>
         Nearest(principals, role => permissions.Any(role.Effective.Contains), org) is not null;
 
+    /// <summary>Whether the principals hold any permission at all at the organisation (granted there or above).</summary>
+    public bool HoldsAnything(IReadOnlyCollection<Principal> principals, Guid org) =>
+        Nearest(principals, role => role.Effective.Count > 0, org) is not null;
+
     private AccessExplanation? Nearest(IReadOnlyCollection<Principal> principals, Func<RoleDefinition, bool> matches, Guid org)
     {
         if (FindOpen(org) is null) return null;

@@ -53,8 +53,8 @@ public static class BatchEndpoints
                 {
                     if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, item.OrganisationId!.Value) is { } no) return OrgDecision.Refuse(no);
                     if (item.Role is { } role && graph.Role(role) is { } definition
-                        && definition.Permissions.FirstOrDefault(p => !standing.Can(graph, p, item.OrganisationId!.Value)) is { } missing)
-                        return OrgDecision.Refuse(Problem.Forbidden($"You do not hold {missing} there, so you cannot grant a role that includes it."));
+                        && GrantorBound.Check(standing, graph, [new Conferral(definition.Permissions, item.OrganisationId!.Value, What: $"role {role}")]) is { } beyond)
+                        return OrgDecision.Refuse(beyond);
                 }
                 return OrganisationDecisions.GrantMany(graph, items.Select(i => (i.OrganisationId ?? Guid.Empty, i.Principal, i.Role)).ToList(),
                     Guid.CreateVersion7, standing.Actor, streams.Now);

@@ -113,7 +113,7 @@ public static class EffectiveAccessEndpoints
     /// <summary>Anyone may ask about themselves where they can see; about others only with access.read there.</summary>
     private static Problem? AskAbout(Standing standing, AccessGraph graph, Principal principal, Guid org)
     {
-        if (graph.Find(org) is null || !standing.CanSee(graph, org)) return Problem.NotFound("organisation");
+        if (!standing.Knows(graph, org)) return Problem.NotFound("organisation");
         var self = standing.Principals.Contains(principal);
         return self || standing.Can(graph, Permissions.AccessRead, org) ? null
             : Problem.Forbidden("You need access.read here to see another principal's access.").With("permission", Permissions.AccessRead);

@@ -40,9 +40,8 @@ public static class GrantsEndpoints
             {
                 if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, orgId) is { } no) return OrgDecision.Refuse(no);
                 if (command.Role is { } role && graph.Role(role) is { } definition
-                    && definition.Permissions.FirstOrDefault(p => !standing.Can(graph, p, orgId)) is { } missing)
-                    return OrgDecision.Refuse(Problem.Forbidden($"You do not hold {missing} here, so you cannot grant a role that includes it.")
-                        .With("permission", missing));
+                    && GrantorBound.Check(standing, graph, [new Conferral(definition.Permissions, orgId, What: $"role {role}")]) is { } beyond)
+                    return OrgDecision.Refuse(beyond);
                 return OrganisationDecisions.GrantRole(graph, orgId, command.Principal, command.Role, grantId, standing.Actor, streams.Now);
             },
             applied => Task.FromResult(Results.Created($"/api/tenants/{tenantId}/organisations/{orgId}/grants/{grantId}",

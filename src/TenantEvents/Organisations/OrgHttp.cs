@@ -24,19 +24,27 @@ public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCol
         Everything || (ReadEverything && ReadPermissions.Contains(permission))
         || (Scopes is null ? graph.Check(Principals, permission, org) : Scopes.Contains(permission) && graph.Find(org) is not null);
 
-    /// <summary>May know the organisation exists (else it answers 404, never 403).</summary>
+    /// <summary>May read the organisation: its name and attributes, its roles and guardrails.</summary>
     public bool CanSee(AccessGraph graph, Guid org) =>
         Everything || ReadEverything
         || (Scopes is null ? graph.HoldsAny(Principals, SeePermissions, org) : SeePermissions.Any(Scopes.Contains) && graph.Find(org) is not null);
 
-    private static readonly string[] AnyPermission = [.. Permissions.All.Keys];
+    /// <summary>
+    /// Where the caller's own calls may be charged (Quotas/ApiMetering.cs): an organisation it knows, as the routes decide
+    /// it (<see cref="Knows"/>). Naming an organisation one has no business at must not spend its share.
+    /// </summary>
+    public bool ActsAt(AccessGraph graph, Guid org) => Knows(graph, org);
 
     /// <summary>
-    /// Holds something at the organisation (any permission there, or may see it): where the caller's own calls may be
-    /// charged (Quotas/ApiMetering.cs). Naming an organisation one has no business at must not spend its share.
+    /// May know the organisation exists (else a refusal is a 404, never a 403): it reads it, or holds any permission
+    /// there, granted there or above (a power held at an organisation that "does not exist" is what made access/explain
+    /// and enforcement disagree). The tenant is its root organisation: known to whoever holds any permission at the root.
+    /// Grants below do not reveal what is above them (a county's administrator does not see the state's root). A service
+    /// account holds its scopes across the tenant, so it knows every organisation.
     /// </summary>
-    public bool ActsAt(AccessGraph graph, Guid org) =>
-        CanSee(graph, org) || (Scopes is null ? graph.HoldsAny(Principals, AnyPermission, org) : Scopes.Count > 0 && graph.Find(org) is not null);
+    public bool Knows(AccessGraph graph, Guid org) =>
+        graph.Find(org) is not null
+        && (CanSee(graph, org) || (Scopes is null ? graph.HoldsAnything(Principals, org) : Scopes.Count > 0));
 
     public static Standing? Of(Caller caller, Guid tenantId)
     {
@@ -122,12 +130,14 @@ public static class OrgHttp
         status.Exists && !status.Shredded && (!writing || status.State == nameof(TenantState.Active));
 
     /// <summary>
-    /// 404 for an organisation the caller may not see (or that does not exist), 403 for one it sees but may not act on
-    /// with this permission; null when allowed.
+    /// The one decision of every tenant member's request (organisations, the tenant itself, its audit trail, case files):
+    /// 404 for an organisation the caller does not know (or that does not exist), 403 for one it knows but may not act
+    /// on with this permission; null when allowed. Allowed is <see cref="Standing.Can"/>, which for a member is
+    /// <see cref="AccessGraph.Explain"/>, the function access/explain answers with.
     /// </summary>
     public static Problem? Authorise(Standing standing, AccessGraph graph, string permission, Guid org, string what = "organisation")
     {
-        if (graph.Find(org) is null || !standing.CanSee(graph, org)) return Problem.NotFound(what);
+        if (!standing.Knows(graph, org)) return Problem.NotFound(what);
         return standing.Can(graph, permission, org) ? null
             : Problem.Forbidden($"You do not hold {permission} at this organisation or above it.").With("permission", permission);
     }

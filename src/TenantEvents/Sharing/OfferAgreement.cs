@@ -49,26 +49,49 @@ public static class OfferAgreementEndpoint
 
         var id = Guid.CreateVersion7();
         await using var tx = await sharing.BeginAsync(context, tenantId, cancellation);
+        var owned = new Dictionary<Guid, Guid>();
         if (scope!.CaseFileIds.Count > 0)
         {
             // Only the tenant's own files can be offered; whether an id is another tenant's (shared with it or not) is not said.
-            await using var command2 = new NpgsqlCommand($"select id from {sharing.Schema}.case_files where tenant_id = $1 and id = any($2)", tx.Connection);
+            await using var command2 = new NpgsqlCommand($"select id, org_id from {sharing.Schema}.case_files where tenant_id = $1 and id = any($2)", tx.Connection);
             command2.Parameters.Add(new NpgsqlParameter { Value = tenantId.ToString() });
             command2.Parameters.Add(new NpgsqlParameter { Value = scope.CaseFileIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-            var owned = new HashSet<Guid>();
             await using (var r = await command2.ExecuteReaderAsync(cancellation))
-                while (await r.ReadAsync(cancellation)) owned.Add(r.GetGuid(0));
-            var foreign = scope.CaseFileIds.Where(f => !owned.Contains(f)).ToList();
+                while (await r.ReadAsync(cancellation)) owned[r.GetGuid(0)] = r.GetGuid(1);
+            var foreign = scope.CaseFileIds.Where(f => !owned.ContainsKey(f)).ToList();
             if (foreign.Count > 0)
                 return Problem.Validation("scope.caseFileIds", "not-owned", "only this tenant's own case files can be shared: " + string.Join(", ", foreign))
                     .ToResult();
         }
+        if (await store.ReadAsync(tenantId, g => WithinBound(standing!, g, scope, permissions!, owned.Values, command.OwnerOrganisationId), cancellation)
+            is { } beyond)
+            return beyond.ToResult();
         var offered = new SharingAgreementOffered(id, tenantId, command.RecipientTenantId.Value, scope, permissions!, command.Purpose!.Trim(),
             command.ExpiresAt!.Value, command.OwnerOrganisationId, standing!.Actor, now);
         var agreement = await sharing.SaveAgreementAsync(tx, null, [offered], cancellation);
         await tx.Session.SaveChangesAsync(cancellation);
         http.Response.Headers.ETag = TenantHttp.ETag(agreement.Version);
         return Results.Created($"/api/tenants/{tenantId}/sharing/agreements/{id}", View(agreement, tenantId, now));
+    }
+
+    /// <summary>
+    /// The grantor's bound on an offer: it confers on another tenant what the offerer may do with the files, so the
+    /// offerer must hold it itself: at each named file's organisation, and, for files chosen by tag or classification
+    /// (those now and those to come), at the owner organisation named or else the root. Read needs case.read, contribute
+    /// case.write, comment case.comment (or case.write, which lets one comment on one's own files too).
+    /// </summary>
+    private static Problem? WithinBound(Standing standing, AccessGraph graph, SharingScope scope, IReadOnlyList<string> permissions,
+        IEnumerable<Guid> fileOrganisations, Guid? ownerOrganisation)
+    {
+        if (graph.Root is not { } root) return Problem.NotFound("tenant");
+        var at = fileOrganisations.ToHashSet();
+        if (scope.Tags.Count > 0 || scope.Classifications.Count > 0) at.Add(ownerOrganisation ?? root);
+        return GrantorBound.Check(standing, graph, at.Select(org => new Conferral(permissions.Select(p => p switch
+        {
+            "read" => "case.read",
+            "contribute" => "case.write",
+            _ => standing.Can(graph, "case.write", org) ? "case.write" : "case.comment",
+        }).ToList(), org, What: "case files offered to another tenant")));
     }
 
     public static AgreementView View(SharingAgreement a, Guid reader, DateTimeOffset now)

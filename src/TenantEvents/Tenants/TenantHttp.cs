@@ -26,12 +26,11 @@ public static class TenantHttp
         if (!caller.IsMemberOf(tenantId) || TenantEvents.Organisations.Standing.Of(caller, tenantId) is not { } standing)
             return Problem.NotFound("tenant").ToResult();
         var store = http.RequestServices.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
-        var (sees, may) = await store.ReadAsync(tenantId, g => g.Root is { } root
-            ? (standing.CanSee(g, root), standing.Can(g, permission, root))
-            : (false, false), cancellation);
-        return may ? null
-            : sees ? Problem.Forbidden($"You do not hold {permission} at the tenant's root organisation.").With("permission", permission).ToResult()
-            : Problem.NotFound("tenant").ToResult();
+        // The same decision as every organisation request, at the root: the tenant is known to whoever holds anything there.
+        var refusal = await store.ReadAsync(tenantId, g => g.Root is { } root
+            ? TenantEvents.Organisations.OrgHttp.Authorise(standing, g, permission, root, "tenant")
+            : Problem.NotFound("tenant"), cancellation);
+        return refusal?.ToResult();
     }
 
     /// <summary>Reads If-Match: a stream version in quotes ("7"), or * for any. Anything else is a 400.</summary>

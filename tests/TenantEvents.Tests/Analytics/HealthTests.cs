@@ -223,8 +223,9 @@ public class HealthTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             (await As(Roles.TenantMember, "ada", tenant).Get(route)).ShouldBe(HttpStatusCode.OK);
             (await As(Roles.TenantMember, "cy", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
-            // A member who cannot even see the tenant's tree: as if there were nothing.
-            (await As(Roles.TenantMember, "dee", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+            // A member holding other powers at the root: the tenant exists for her (as access/explain tells her), not its analytics.
+            (await As(Roles.TenantMember, "dee", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            (await As(Roles.TenantMember, "nobody", tenant).Get(route)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
             (await As(Roles.TenantMember, "ada", other).Get(route)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         }
         var utilisation = $"/api/tenants/{tenant}/analytics/utilisation";

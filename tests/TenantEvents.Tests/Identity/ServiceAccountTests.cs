@@ -292,7 +292,7 @@ public class ServiceAccountTests(AppFixture fixture) : IntegrationTest(fixture)
         var (client, secret) = await CreateAccount(tenant, "identity.manage", "org.read");
         var manager = Fixture.Client(await Token(client, secret));
         (await manager.Post($"/api/tenants/{tenant}/service-accounts", new { name = "escalation", scopes = new[] { "org.manage" } }))
-            .ShouldBeProblem(HttpStatusCode.Forbidden, "scope-beyond-your-own");
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "beyond-your-own");
         (await manager.Post($"/api/tenants/{tenant}/service-accounts", new { name = "reader", scopes = new[] { "org.read" } }))
             .ShouldBe(HttpStatusCode.Created);
         (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/service-accounts", new { name = "", scopes = new[] { "nope" } }))

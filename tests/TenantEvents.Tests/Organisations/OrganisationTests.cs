@@ -111,7 +111,7 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         await Grant(xavier, tenant, x1, "user:olivia", "patrol-reader");
         // An officer's role holds case.comment, which his does not: he cannot hand it out.
         (await xavier.Post($"/api/tenants/{tenant}/organisations/{x1}/grants", new { principal = new { kind = "user", id = "olivia" }, role = "officer" }))
-            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "beyond-your-own");
         (await xavier.Post($"/api/tenants/{tenant}/organisations/{x2}/move", new { parentId = x })).ShouldBe(HttpStatusCode.OK);
 
         // County Y and everything in it do not exist for him; the root he sees nothing of either.
@@ -155,7 +155,7 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         var mia = Member(tenant, "mia");
         (await mia.Get($"/api/tenants/{tenant}/organisations/{x}")).ShouldBe(HttpStatusCode.OK);
         (await mia.Post($"/api/tenants/{tenant}/organisations/{x}/grants", new { principal = new { kind = "user", id = "mia" }, role = "agency-admin" }))
-            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "beyond-your-own");
         await Grant(mia, tenant, x, "user:ned", "membership-clerk");
         (await mia.Post($"/api/tenants/{tenant}/organisations", new { parentId = x, name = "Nope", kind = "unit" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
     }
@@ -202,7 +202,10 @@ public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
         await Grant(admin, tenant, x, "user:dana", "officer");
         await Grant(admin, tenant, x, "user:dana", "records-clerk");
         var dana = Member(tenant, "dana", "detectives");
-        (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={x1}")).ShouldBe(HttpStatusCode.NotFound);
+        // She holds case.read at X1, so X1 exists for her: what explain tells her is what enforcement does.
+        (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={x1}")).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("allowed").GetBoolean().ShouldBeTrue();
+        (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={y}")).ShouldBe(HttpStatusCode.NotFound);
         (await admin.Send(HttpMethod.Put, $"/api/tenants/{tenant}/roles/unit-reader", new { permissions = new[] { "org.read" } })).ShouldBe(HttpStatusCode.OK);
         await Grant(admin, tenant, x, "user:dana", "unit-reader");
         (await dana.Get($"/api/tenants/{tenant}/access/explain?principal=user:dana&permission=case.read&organisationId={x1}")).ShouldBe(HttpStatusCode.OK)

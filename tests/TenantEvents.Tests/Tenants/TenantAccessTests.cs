@@ -213,7 +213,8 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         // records-clerk at the root: she sees the trail; agency-admin at the root: she reads and renames the tenant.
         (await admin.Post($"/api/tenants/{id}/organisations/{root}/grants", new { principal = new { kind = "user", id = "rhea" }, role = "records-clerk" })).ShouldBe(HttpStatusCode.Created);
         (await member.Get($"/api/tenants/{id}/events")).ShouldBe(HttpStatusCode.OK);
-        (await member.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // The tenant exists for her now (she holds powers at its root); reading its record needs org.read there.
+        (await member.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await admin.Post($"/api/tenants/{id}/organisations/{root}/grants", new { principal = new { kind = "user", id = "rhea" }, role = "agency-admin" })).ShouldBe(HttpStatusCode.Created);
         (await member.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
         (await member.Send(HttpMethod.Put, $"/api/tenants/{id}/name", new { name = "Renamed by Rhea" })).ShouldBe(HttpStatusCode.OK);
