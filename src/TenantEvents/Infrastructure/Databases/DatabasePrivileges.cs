@@ -35,7 +35,7 @@ public sealed record FunctionGrant(string Name, bool App, bool Platform, bool De
 /// </summary>
 public static class DatabasePrivileges
 {
-    private const TableAccess R = TableAccess.Read, RW = TableAccess.ReadWrite, None = TableAccess.None;
+    private const TableAccess R = TableAccess.Read, RW = TableAccess.ReadWrite;
     private const TableAccess RI = TableAccess.Select | TableAccess.Insert;
 
     public static readonly IReadOnlyList<TableGrant> Tables =
@@ -69,7 +69,7 @@ public static class DatabasePrivileges
         // pending entries are noted by the trigger (as the owner); checkpoints are signed by the platform role.
         new("mt_events", RI, R),
         new("audit_log", R, R),
-        new("audit_pending", None, R),
+        new("audit_pending", R, R),
         new("audit_checkpoints", R, RI),
         new("audit_positions", RW, R),
         new("audit_entries", RW, R),
