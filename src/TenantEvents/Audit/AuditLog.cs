@@ -59,8 +59,8 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         try
         {
             if (_signer is { } made) return made;
-            var main = streams.Databases.Main.Service;
-            await using var connection = await main.OpenConnectionAsync(cancellation);
+            // The log key is the platform's: made and retired as the platform role (the service's role may only read it).
+            await using var connection = await streams.Directory.Platform.OpenConnectionAsync(cancellation);
             await using var transaction = await connection.BeginTransactionAsync(cancellation);
             await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('tenantevents:audit-log-key', 0))", connection, transaction))
                 await lockCommand.ExecuteNonQueryAsync(cancellation);
@@ -234,8 +234,10 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         if (_trees.TryGetValue(tenant, out var held) && held.BrokenAt is { } broken) throw new AuditLogBrokenException(tenant, broken);
         if (size == 0) return null;
         // One transaction: the latest checkpoint, and if the log has grown past it, the new one, read back as stored
-        // (another instance may have signed the same size first).
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        // (another instance may have signed the same size first). As the platform role: a checkpoint is immutable, and
+        // one the service's role could write (a size or root of its choosing) would poison the tenant's ledger for good.
+        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Platform.Value
+                     ?? throw new InvalidOperationException("No platform connection: checkpoints are signed as the platform role.");
         await using var connection = await source.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await SetTenantAsync(connection, transaction, tenant, cancellation);

@@ -12,7 +12,9 @@ namespace TenantEvents.Audit;
 /// <item>audit_checkpoints: signed checkpoints (C2SP) of each tenant's log.</item>
 /// <item>audit_entries / audit_positions: the audit query model (before, after, JSON Patch), sealed, pruned by retention.</item>
 /// </list>
-/// The events, the log and the checkpoints are immutable: no UPDATE or DELETE privilege for the service's roles, and a
+/// The events, the log and the checkpoints are immutable: no UPDATE or DELETE privilege for the service's roles
+/// (Infrastructure/Databases/DatabasePrivileges.cs: the service's role appends events and reads the rest; checkpoints are
+/// the platform role's, pending entries the trigger's), and a
 /// trigger that refuses (and so reports, in PostgreSQL's log) any UPDATE or DELETE by anyone, the owner included.
 /// </summary>
 public static class AuditSchema
@@ -102,7 +104,10 @@ public static class AuditSchema
           seq_id bigint not null,
           primary key (tenant_id, seq_id));
 
-        create or replace function {{s}}.audit_append() returns trigger language plpgsql as $f$
+        -- Runs as the owner: the service's role may not note (or invent) pending entries itself. A pending entry for an
+        -- event already in the log would make every later flush of the tenant fail: the ledger poisoned for good.
+        create or replace function {{s}}.audit_append() returns trigger language plpgsql security definer
+          set search_path = pg_catalog, pg_temp as $f$
           begin
             -- Tenant events only (Marten's own rows, e.g. tombstones of failed appends, carry no tenant UUID).
             if NEW.tenant_id is not null and length(NEW.tenant_id) = 36 then
@@ -124,7 +129,8 @@ public static class AuditSchema
               delete from {{s}}.audit_pending p where p.tenant_id = tenant returning p.seq_id),
             numbered as (
               select e as ev, e.seq_id, base + row_number() over (order by e.seq_id) - 1 as idx
-              from pending p join {{s}}.mt_events e on e.seq_id = p.seq_id and e.tenant_id = tenant)
+              from pending p join {{s}}.mt_events e on e.seq_id = p.seq_id and e.tenant_id = tenant
+              where not exists (select 1 from {{s}}.audit_log l where l.tenant_id = tenant and l.seq_id = p.seq_id))
             insert into {{s}}.audit_log (tenant_id, log_index, seq_id, leaf_hash)
             select tenant, n.idx, n.seq_id, sha256('\x00'::bytea || {{s}}.audit_leaf_data(tenant, n.idx, n.ev)) from numbered n;
             get diagnostics appended = row_count;
@@ -158,13 +164,4 @@ public static class AuditSchema
         on conflict do nothing;
         select {{s}}.audit_flush(t.tenant_id) from (select distinct tenant_id from {{s}}.audit_pending) t;
         """;
-
-    /// <summary>Applied after the general grants: what binds the service's roles on the ledger.</summary>
-    public static IEnumerable<string> Grants(string s, string app, string platform) =>
-    [
-        $"revoke update, delete, truncate on {s}.mt_events, {s}.audit_log, {s}.audit_checkpoints from {app}, {platform}",
-        // Only audit_flush (running as the owner) writes the log; the service's role may note events as pending, not unnote them.
-        $"revoke insert on {s}.audit_log from {app}, {platform}",
-        $"revoke update, delete, truncate on {s}.audit_pending from {app}, {platform}",
-    ];
 }

@@ -57,7 +57,8 @@ public static class IdentityProviderEndpoints
 
         // The issuer index first, in its own transaction: a failure after it leaves an index entry the validator
         // ignores (it checks the tenant's own record names the issuer).
-        await using (var connection = await streams.Directory.Main.OpenConnectionAsync(cancellation))
+        // (As the platform role: the service's role may read the index, not bind an issuer to a tenant.)
+        await using (var connection = await streams.Directory.Platform.OpenConnectionAsync(cancellation))
         await using (var transaction = await connection.BeginTransactionAsync(cancellation))
         {
             await using var claim = new NpgsqlCommand($"""
@@ -131,7 +132,7 @@ public static class IdentityProviderEndpoints
         if (await access.Organisations.ReadAsync(tenantId, g => GroupMappingDecisions.Bound(standing!, g, record.Settings, null), cancellation) is { } beyond)
             return beyond.ToResult();
         // Out of the index first: from this moment the provider's tokens are refused.
-        await using (var free = streams.Directory.Main.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1"))
+        await using (var free = streams.Directory.Platform.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1"))
         {
             free.Parameters.Add(new NpgsqlParameter { Value = tenantId });
             await free.ExecuteNonQueryAsync(cancellation);

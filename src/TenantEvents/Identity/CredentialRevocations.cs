@@ -10,7 +10,8 @@ namespace TenantEvents.Identity;
 /// others on their next poll (every <see cref="TenantEventsOptions.RevocationPollInterval"/>, one indexed query), so
 /// checking a token costs a dictionary lookup.
 /// </summary>
-public sealed class CredentialRevocations(NpgsqlDataSource main, TenantEventsOptions options, ILogger<CredentialRevocations> log)
+public sealed class CredentialRevocations(NpgsqlDataSource main, TenantEventsOptions options, ILogger<CredentialRevocations> log,
+    NpgsqlDataSource? platform = null)
     : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _notBefore = new();
@@ -59,7 +60,8 @@ public sealed class CredentialRevocations(NpgsqlDataSource main, TenantEventsOpt
         command.Parameters.Add(new NpgsqlParameter { Value = Forever.UtcDateTime });
         await using (var reader = await command.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation)) _notBefore[reader.GetGuid(0)] = Forever;
-        await using var release = main.CreateCommand($"delete from {Schema}.identity_issuers where tenant = $1");
+        // The issuer index is the platform role's to write (DatabasePrivileges).
+        await using var release = (platform ?? main).CreateCommand($"delete from {Schema}.identity_issuers where tenant = $1");
         release.Parameters.Add(new NpgsqlParameter { Value = tenant });
         await release.ExecuteNonQueryAsync(cancellation);
     }

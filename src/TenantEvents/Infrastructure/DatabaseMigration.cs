@@ -29,7 +29,8 @@ public static class DatabaseMigration
         await using (var app = builder.Build())
             await app.SetupResources();
         foreach (var database in databases)
-            await SecureAsync(ResidencyZones.ConnectionString(connectionString, database.Database, database.Host, database.Port), options.DatabaseSchema);
+            await SecureAsync(ResidencyZones.ConnectionString(connectionString, database.Database, database.Host, database.Port), options.DatabaseSchema,
+                options.DatabaseFollowsServiceClock);
         Console.WriteLine($"Schema {options.DatabaseSchema} is up to date in {databases.Count} database(s) " +
                           $"({string.Join(", ", databases.Select(d => $"{d.Id}: {d.Database}{(d.DedicatedTo is { } t ? " for " + t : "")}"))}); " +
                           "row-level security and grants applied.");
@@ -114,7 +115,7 @@ public static class DatabaseMigration
     /// policies for its conjoined document tables; every other such table (the event tables, which Marten's RLS does
     /// not cover, and any added later) gets ours. Found by looking, so a new tenant table cannot be forgotten.
     /// </summary>
-    public static async Task SecureAsync(string ownerConnectionString, string schema)
+    public static async Task SecureAsync(string ownerConnectionString, string schema, bool? followServiceClock = null)
     {
         var s = Quote(schema);
         var setting = Hosting.TenantSetting;
@@ -254,7 +255,7 @@ public static class DatabaseMigration
         var statements = new List<string>();
         foreach (var table in unprotected)
             statements.Add($"""
-                create policy tenant_isolation on {s}.{Quote(table)}
+                create policy tenant_isolation on {s}.{Quote(table)} for all
                   using (tenant_id = current_setting('{setting}', true))
                   with check (tenant_id = current_setting('{setting}', true))
                 """);
@@ -275,20 +276,86 @@ public static class DatabaseMigration
             exception when insufficient_privilege then raise notice 'database default for {setting} left to an administrator'; end $$
             """,
             $"grant usage on schema {s} to {AppRole}, {PlatformRole}",
-            $"grant select, insert, update, delete on all tables in schema {s} to {AppRole}",
-            $"grant usage, select on all sequences in schema {s} to {AppRole}",
-            $"grant execute on all functions in schema {s} to {AppRole}",
-            $"grant select on all tables in schema {s} to {PlatformRole}",
             // The service roles may not change what binds them.
-            $"revoke create on schema {s} from {AppRole}, {PlatformRole}",
+            $"revoke create on schema {s} from {AppRole}, {PlatformRole}, public",
+            // Functions the owner makes later are not executable by everyone either (the declaration grants them).
+            "alter default privileges revoke execute on functions from public",
         ]);
-        statements.AddRange(TenantEvents.Audit.AuditSchema.Grants(s, AppRole, PlatformRole));
+        // Whether this database follows the service's clock for sharing expiry (tests move it) or the server's.
+        if (followServiceClock is { } follow)
+            statements.Add($"update {s}.sharing_clock set follows_service = {(follow ? "true" : "false")}");
         foreach (var sql in statements)
         {
             await using var command = new NpgsqlCommand(sql, connection, transaction);
             await command.ExecuteNonQueryAsync();
         }
+        await ApplyPrivilegesAsync(connection, transaction, schema);
         await transaction.CommitAsync();
+    }
+
+    /// <summary>
+    /// The declaration (<see cref="DatabasePrivileges"/>) made true: on every table, sequence and function of the schema,
+    /// everything the service roles and PUBLIC hold is revoked and exactly what is declared is granted. An undeclared
+    /// object is left closed to both roles (and DatabasePrivilegeTests names it). A security-definer function must be
+    /// declared as one and fix its search_path, or `migrate` stops.
+    /// </summary>
+    private static async Task ApplyPrivilegesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema)
+    {
+        var s = Quote(schema);
+        var statements = new List<string>();
+        var roles = $"public, {AppRole}, {PlatformRole}";
+        await using (var tables = new NpgsqlCommand("""
+            select c.relname, c.relkind::text, coalesce(parent.relname, '') from pg_class c
+            join pg_namespace n on n.oid = c.relnamespace
+            left join pg_inherits i on i.inhrelid = c.oid left join pg_class parent on parent.oid = i.inhparent
+            where n.nspname = @schema and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+            order by c.relname
+            """, connection, transaction))
+        {
+            tables.Parameters.AddWithValue("schema", schema);
+            await using var reader = await tables.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var (name, kind, parent) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+                var table = $"{s}.{Quote(name)}";
+                if (kind == "S")
+                {
+                    statements.Add($"revoke all on sequence {table} from {roles}");
+                    if (DatabasePrivileges.Sequences.Contains(name)) statements.Add($"grant usage, select on sequence {table} to {AppRole}");
+                    continue;
+                }
+                statements.Add($"revoke all on table {table} from {roles}");
+                if (DatabasePrivileges.Table(parent.Length > 0 ? parent : name) is not { } grant) continue;
+                if (grant.App != TableAccess.None)
+                    statements.Add($"grant {string.Join(", ", DatabasePrivileges.Names(grant.App))} on table {table} to {AppRole}");
+                if (grant.Platform != TableAccess.None)
+                    statements.Add($"grant {string.Join(", ", DatabasePrivileges.Names(grant.Platform))} on table {table} to {PlatformRole}");
+            }
+        }
+        await using (var functions = new NpgsqlCommand("""
+            select p.proname, format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), p.prosecdef,
+                   exists (select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%')
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = @schema order by 2
+            """, connection, transaction))
+        {
+            functions.Parameters.AddWithValue("schema", schema);
+            await using var reader = await functions.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var (name, signature, definer, fixedPath) = (reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3));
+                var grant = DatabasePrivileges.Function(name);
+                if (definer && (grant is null || !grant.Definer || !fixedPath))
+                    throw new InvalidOperationException($"{signature} runs as its owner: declare it as a definer in DatabasePrivileges and fix its search_path.");
+                statements.Add($"revoke all on function {signature} from {roles}");
+                if (grant is null) continue;
+                var to = new[] { (grant.App, AppRole), (grant.Platform, PlatformRole) }.Where(g => g.Item1).Select(g => g.Item2).ToList();
+                if (to.Count > 0) statements.Add($"grant execute on function {signature} to {string.Join(", ", to)}");
+            }
+        }
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var sql in statements) batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+        await batch.ExecuteNonQueryAsync();
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";

@@ -92,7 +92,9 @@ public static class Hosting
         // The main database: the default zone's tenants, the platform directory (which tenant lives in which database)
         // and Wolverine's node records. Zone and dedicated databases are registered in the directory by `migrate`.
         var mainDataSource = NpgsqlDataSource.Create(connectionString);
-        var directory = new TenantDirectory(mainDataSource, options.DatabaseSchema);
+        // The main database as the platform role: the platform's own records are written through it (DatabasePrivileges).
+        var platformMainDataSource = migrating ? null : NpgsqlDataSource.Create(platformConnectionString!);
+        var directory = new TenantDirectory(mainDataSource, options.DatabaseSchema, platformMainDataSource);
         services.AddSingleton(directory);
         services.AddSingleton(provider => (TenantDatabases)provider.GetRequiredService<IDocumentStore>().Options.Tenancy);
         services.AddSingleton<IKeyService>(options.KeyProvider switch
@@ -184,7 +186,7 @@ public static class Hosting
             context.ProblemDetails.Type = "urn:tenantevents:problem:" + code;
         });
         services.AddOpenApi();
-        services.AddTenantEventsSecurity(builder.Environment, options, mainDataSource);
+        services.AddTenantEventsSecurity(builder.Environment, options, mainDataSource, directory.Platform);
 
         services.AddHealthChecks()
             .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])

@@ -39,6 +39,13 @@ public sealed class TenantEventsOptions
     /// <summary>The vault of the azure-key-vault provider, e.g. https://contoso-tenants.vault.azure.net/ (credentials: DefaultAzureCredential).</summary>
     public Uri? KeyVaultUrl { get; set; }
 
+    /// <summary>
+    /// Whether the databases compare share expiry with the service's clock (passed per transaction) instead of their
+    /// own: only where the service's clock is moved on purpose (the tests). Applied by `migrate`, as the owner, so no
+    /// session can choose it; otherwise a session could set the clock back and see shares that have expired.
+    /// </summary>
+    public bool DatabaseFollowsServiceClock { get; set; }
+
     /// <summary>Seal tenant event payloads (off only to measure what sealing costs: `make bench`).</summary>
     public bool Sealing { get; set; } = true;
 

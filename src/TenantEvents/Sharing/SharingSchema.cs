@@ -11,8 +11,12 @@ namespace TenantEvents.Sharing;
 /// <item>case_shares: the materialised shares (file × agreement or collaboration), kept in the owner's transactions.</item>
 /// <item>sharing_agreements: the owner's and the recipient's; collaborations and their members: every party's.</item>
 /// </list>
-/// The time a share expires at is compared with the service's clock, passed in the transaction setting
-/// tenantevents.now (so tests can move it); without it, the database's clock.
+/// The time a share expires at is compared with the database's clock; only in a database whose owner said so at
+/// `migrate` (sharing_clock, TenantEventsOptions.DatabaseFollowsServiceClock: the tests, which move the service's clock)
+/// with the service's clock, passed in the transaction setting tenantevents.now. A setting alone is not trusted: any
+/// session may set it, and a clock set back would show shares that have expired.
+/// Every policy names its command: reading follows the sharing rule, writing only ever the session's own tenant's rows
+/// (a policy without FOR would let a recipient update or delete what is shared with it).
 /// </summary>
 public static class SharingSchema
 {
@@ -99,9 +103,15 @@ public static class SharingSchema
         create index if not exists collaboration_members_member on {{s}}.collaboration_members (member_tenant, state);
         create index if not exists collaboration_members_collab on {{s}}.collaboration_members (collab_id, member_tenant);
 
-        -- The service's clock for expiry (set per transaction by the service), else the database's.
+        -- Whether the service's clock is trusted for expiry: set by `migrate` (as the owner), never by a session.
+        create table if not exists {{s}}.sharing_clock (
+          one boolean primary key default true check (one),
+          follows_service boolean not null default false);
+        insert into {{s}}.sharing_clock (one, follows_service) values (true, false) on conflict do nothing;
+        -- The clock for expiry: the database's, or where the owner allows it the service's (set per transaction).
         create or replace function {{s}}.sharing_now() returns timestamptz language sql stable as $$
-          select coalesce(nullif(current_setting('{{NowSetting}}', true), '')::timestamptz, now()) $$;
+          select case when (select c.follows_service from {{s}}.sharing_clock c)
+                      then coalesce(nullif(current_setting('{{NowSetting}}', true), '')::timestamptz, now()) else now() end $$;
         drop function if exists {{s}}.shared_with(text, uuid, text) cascade;
         drop index if exists {{s}}.case_shares_source;
         -- Whether a tenant is (still) a member of a collaboration: read past row-level security (the function's owner
@@ -133,34 +143,48 @@ public static class SharingSchema
           select h.tenant_id, h.id from (select f.tenant_id, f.id, f.search_tokens from {{s}}.case_files f where f.search_tokens && first offset 0) h
           where h.tenant_id = any(owners) and h.search_tokens @> array(select jsonb_array_elements_text(need -> h.tenant_id::text)) $$;
 
-        drop policy if exists case_file_visibility on {{s}}.case_files;
-        create policy case_file_visibility on {{s}}.case_files
-          using (tenant_id = current_setting('{{tenantSetting}}', true)
-                 or exists (select 1 from {{s}}.case_shares x where x.tenant_id = case_files.tenant_id and x.file_id = case_files.id
-                            and {{s}}.share_admits(x, current_setting('{{tenantSetting}}', true))))
-          with check (tenant_id = current_setting('{{tenantSetting}}', true));
-        drop policy if exists case_share_visibility on {{s}}.case_shares;
-        create policy case_share_visibility on {{s}}.case_shares
-          using (tenant_id = current_setting('{{tenantSetting}}', true) or grantee_tenant = current_setting('{{tenantSetting}}', true)
-                 or (grantee_tenant is null and source_id in (select m.collab_id from {{s}}.collaboration_members m
-                                                               where m.member_tenant = current_setting('{{tenantSetting}}', true) and m.state = 'member')))
-          with check (tenant_id = current_setting('{{tenantSetting}}', true));
-        drop policy if exists agreement_parties on {{s}}.sharing_agreements;
-        create policy agreement_parties on {{s}}.sharing_agreements
-          using (tenant_id = current_setting('{{tenantSetting}}', true) or recipient_tenant = current_setting('{{tenantSetting}}', true))
-          with check (tenant_id = current_setting('{{tenantSetting}}', true));
-        drop policy if exists collaboration_parties on {{s}}.collaborations;
-        create policy collaboration_parties on {{s}}.collaborations
-          using (tenant_id = current_setting('{{tenantSetting}}', true)
-                 or exists (select 1 from {{s}}.collaboration_members m where m.collab_id = id
-                            and m.member_tenant = current_setting('{{tenantSetting}}', true) and m.state in ('member', 'invited')))
-          with check (tenant_id = current_setting('{{tenantSetting}}', true));
-        drop policy if exists collaboration_member_parties on {{s}}.collaboration_members;
-        create policy collaboration_member_parties on {{s}}.collaboration_members
-          using (tenant_id = current_setting('{{tenantSetting}}', true) or member_tenant = current_setting('{{tenantSetting}}', true)
-                 or {{s}}.collaboration_member(collab_id, current_setting('{{tenantSetting}}', true)))
-          with check (tenant_id = current_setting('{{tenantSetting}}', true));
+        {{Policies(s, tenantSetting, "case_file_visibility", "case_files", $"""
+            tenant_id = current_setting('{tenantSetting}', true)
+                   or exists (select 1 from {s}.case_shares x where x.tenant_id = case_files.tenant_id and x.file_id = case_files.id
+                              and {s}.share_admits(x, current_setting('{tenantSetting}', true)))
+            """)}}
+        {{Policies(s, tenantSetting, "case_share_visibility", "case_shares", $"""
+            tenant_id = current_setting('{tenantSetting}', true) or grantee_tenant = current_setting('{tenantSetting}', true)
+                   or (grantee_tenant is null and source_id in (select m.collab_id from {s}.collaboration_members m
+                                                                 where m.member_tenant = current_setting('{tenantSetting}', true) and m.state = 'member'))
+            """)}}
+        {{Policies(s, tenantSetting, "agreement_parties", "sharing_agreements", $"""
+            tenant_id = current_setting('{tenantSetting}', true) or recipient_tenant = current_setting('{tenantSetting}', true)
+            """)}}
+        {{Policies(s, tenantSetting, "collaboration_parties", "collaborations", $"""
+            tenant_id = current_setting('{tenantSetting}', true)
+                   or exists (select 1 from {s}.collaboration_members m where m.collab_id = id
+                              and m.member_tenant = current_setting('{tenantSetting}', true) and m.state in ('member', 'invited'))
+            """)}}
+        {{Policies(s, tenantSetting, "collaboration_member_parties", "collaboration_members", $"""
+            tenant_id = current_setting('{tenantSetting}', true) or member_tenant = current_setting('{tenantSetting}', true)
+                   or {s}.collaboration_member(collab_id, current_setting('{tenantSetting}', true))
+            """)}}
         """;
+
+    /// <summary>
+    /// A sharing table's policies, one per command: another party reads what <paramref name="read"/> admits; rows are
+    /// inserted, updated and deleted by their own tenant's session only.
+    /// </summary>
+    private static string Policies(string s, string tenantSetting, string name, string table, string read)
+    {
+        var own = $"tenant_id = current_setting('{tenantSetting}', true)";
+        return $"""
+            drop policy if exists {name} on {s}.{table};
+            create policy {name} on {s}.{table} for select using ({read});
+            drop policy if exists {name}_insert on {s}.{table};
+            create policy {name}_insert on {s}.{table} for insert with check ({own});
+            drop policy if exists {name}_update on {s}.{table};
+            create policy {name}_update on {s}.{table} for update using ({own}) with check ({own});
+            drop policy if exists {name}_delete on {s}.{table};
+            create policy {name}_delete on {s}.{table} for delete using ({own});
+            """;
+    }
 
     /// <summary>A tenant's sharing state, removed when it is decommissioned (its files are its own; its shares go with them).</summary>
     public static readonly IReadOnlyList<string> TenantState = ["case_shares", "case_files", "sharing_agreements", "collaboration_members", "collaborations"];

@@ -146,7 +146,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         if (stored.Data is not ISealedEvent sealedEvent) return stored.Data;
         var tenant = Guid.Parse(stored.TenantId);
         byte[] plaintext;
-        if (sealedEvent.Payload.KeyVersion == 0) plaintext = sealedEvent.Payload.Ciphertext;
+        if (sealedEvent.Payload.KeyVersion == 0) plaintext = Unsealed(tenant, sealedEvent.Payload, stored.StreamId, stored.EventTypeName);
         else
         {
             var key = await keys.VersionAsync(tenant, sealedEvent.Payload.KeyVersion, cancellation);
@@ -195,8 +195,16 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     /// <summary>The bytes <see cref="SealBytesAsync"/> sealed (key version 0: stored plain).</summary>
     public async Task<byte[]> OpenBytesAsync(Guid tenant, SealedPayload payload, Guid stream, string type, CancellationToken cancellation) =>
         payload.KeyVersion == 0
-            ? payload.Ciphertext
+            ? Unsealed(tenant, payload, stream, type)
             : Sealing.Open(await keys.VersionAsync(tenant, payload.KeyVersion, cancellation), payload, stream, type);
+
+    /// <summary>
+    /// A payload stored plain (key version 0): only ever written with sealing off. While sealing is on, such a row was put
+    /// there by someone else (the service's database role can write rows, not seal them): it is refused like a payload
+    /// that does not authenticate, never read as the tenant's data.
+    /// </summary>
+    private byte[] Unsealed(Guid tenant, SealedPayload payload, Guid stream, string type) =>
+        options.Sealing ? throw new IntegrityViolationException(tenant, stream, type) : payload.Ciphertext;
 
     public async Task<TenantRecord> RecordAsync(Tenant tenant, CancellationToken cancellation)
     {

@@ -234,6 +234,8 @@ public static class TestDatabase
         System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__Codes__2", "AT");
         System.Environment.SetEnvironmentVariable("TenantEvents__Zones__eu__DedicatedPool", "1");
         System.Environment.SetEnvironmentVariable("TenantEvents__Zones__default__DedicatedPool", "2");
+        // The tests move the service's clock (Time); the test databases follow it for share expiry (set by migrate, as the owner).
+        System.Environment.SetEnvironmentVariable("TenantEvents__DatabaseFollowsServiceClock", "true");
     }
 
     /// <summary>Every database of the platform (main first), as the owner.</summary>

@@ -11,7 +11,7 @@ public sealed record DatabaseEntry(string Id, string Zone, string Database, stri
 /// (idempotency_records). Routing metadata only: identifiers, slugs, zone names. Every event, read model, key and
 /// personal datum of a tenant lives in its placement's database.
 /// </summary>
-public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
+public sealed class TenantDirectory(NpgsqlDataSource main, string schema, NpgsqlDataSource? platform = null)
 {
     public const string DefaultDatabaseId = ResidencyZones.DefaultZone;
 
@@ -19,6 +19,13 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
 
     /// <summary>The main database (service role): the directory and the platform's identity tables.</summary>
     public NpgsqlDataSource Main => main;
+
+    /// <summary>
+    /// The main database as the platform role: the platform's own records (token signing keys, the audit log key, the
+    /// issuer index), which the service's role may read but not write (Databases/DatabasePrivileges.cs). For `migrate`,
+    /// which runs as the owner, the owner's.
+    /// </summary>
+    public NpgsqlDataSource Platform => platform ?? main;
 
     public static string CreateTablesSql(string schema) => $"""
         create table if not exists {schema}.tenant_databases (
@@ -80,6 +87,30 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
           wrapped_d bytea not null,
           created_at timestamptz not null,
           retired_at timestamptz);
+        -- Places a new tenant: in its zone's shared database, or in a free dedicated database of the zone, claimed for it.
+        -- The service's role may not write placements or the registry (a registered database's host receives the
+        -- platform role's password): this function, running as the owner, chooses the database itself from what
+        -- `migrate` registered, and a tenant placed once stays where it is. Null when the zone has no such database.
+        create or replace function {schema}.place_tenant(p_tenant uuid, p_zone text, p_dedicated boolean) returns text
+          language plpgsql security definer set search_path = pg_catalog, pg_temp as $f$
+          declare chosen text;
+          begin
+            if p_tenant is null or p_zone is null or p_dedicated is null then
+              raise exception 'place_tenant: tenant, zone and kind are required' using errcode = '22004';
+            end if;
+            if p_dedicated then
+              update {schema}.tenant_databases set dedicated_to = p_tenant
+              where id = (select d.id from {schema}.tenant_databases d where d.zone = p_zone and d.dedicated and d.dedicated_to is null
+                          order by d.created_at, d.id limit 1 for update skip locked)
+              returning id into chosen;
+            else
+              select d.id into chosen from {schema}.tenant_databases d where d.zone = p_zone and not d.dedicated order by d.id limit 1;
+            end if;
+            if chosen is not null then
+              insert into {schema}.tenant_placements (tenant, database_id, zone) values (p_tenant, chosen, p_zone);
+            end if;
+            return chosen;
+          end $f$;
         """;
 
     private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id";
@@ -177,16 +208,8 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema)
                     $"insert into {schema}.idempotency_records (id, request_hash, tenant, created_at) values ($1, $2, $3, $4) on conflict do nothing returning id",
                     idempotencyId, requestHash, tenant, at) is null)
                 return await Abandon(new KeyTaken());
-            var database = placement.Dedicated
-                ? await Scalar($"""
-                    update {schema}.tenant_databases set dedicated_to = $1
-                    where id = (select id from {schema}.tenant_databases where zone = $2 and dedicated and dedicated_to is null
-                                order by created_at, id limit 1 for update skip locked)
-                    returning id
-                    """, tenant, placement.Zone) as string
-                : await Scalar($"select id from {schema}.tenant_databases where zone = $1 and not dedicated", placement.Zone) as string;
+            var database = await Scalar($"select {schema}.place_tenant($1, $2, $3)", tenant, placement.Zone, placement.Dedicated) as string;
             if (database is null) return await Abandon(new NoDatabase(placement));
-            await Scalar($"insert into {schema}.tenant_placements (tenant, database_id, zone) values ($1, $2, $3)", tenant, database, placement.Zone);
             return new Reservation(connection, transaction, database);
         }
         catch

@@ -12,12 +12,13 @@ public static class SecuritySetup
     /// policy demands an authenticated caller on every endpoint that does not opt out.
     /// </summary>
     public static IServiceCollection AddTenantEventsSecurity(this IServiceCollection services, IHostEnvironment environment,
-        TenantEventsOptions options, Npgsql.NpgsqlDataSource main)
+        TenantEventsOptions options, Npgsql.NpgsqlDataSource main, Npgsql.NpgsqlDataSource platform)
     {
-        services.AddSingleton(provider => new TenantEvents.Identity.PlatformSigningKeys(main, options,
+        // The signing keys are the platform's: written as the platform role, which the service's role cannot impersonate.
+        services.AddSingleton(provider => new TenantEvents.Identity.PlatformSigningKeys(platform, options,
             provider.GetRequiredService<TenantEvents.Keys.IKeyService>(), TimeProvider.System));
         services.AddSingleton(provider => new TenantEvents.Identity.CredentialRevocations(main, options,
-            provider.GetRequiredService<ILogger<TenantEvents.Identity.CredentialRevocations>>()));
+            provider.GetRequiredService<ILogger<TenantEvents.Identity.CredentialRevocations>>(), platform));
         services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Identity.CredentialRevocations>());
         services.AddSingleton(provider => new TenantEvents.Identity.FederationRegistry(main, options,
             provider.GetRequiredService<Marten.IDocumentStore>(), provider.GetRequiredService<TenantEvents.Infrastructure.Outbound.OutboundHttp>(),

@@ -1,0 +1,334 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Keys;
+using TenantEvents.Tenants;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Isolation;
+
+/// <summary>
+/// Least privilege inside PostgreSQL, from the side of someone holding the service role's password (tenantevents_app):
+/// every database holds exactly the privileges DatabasePrivileges declares, and what would give such a person power over
+/// the whole platform (signing keys, issuer bindings, the database registry and placements, audit checkpoints and pending
+/// ledger entries, the sharing clock, another tenant's shared rows, an unsealed payload) is refused.
+/// </summary>
+public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    private const string App = "tenantevents_app", Platform = "tenantevents_platform";
+
+    private static async Task<NpgsqlConnection> Open(string connectionString, string? database = null, Guid? tenant = null)
+    {
+        var connection = new NpgsqlConnection(database is null ? connectionString
+            : new NpgsqlConnectionStringBuilder(connectionString) { Database = database }.ConnectionString);
+        await connection.OpenAsync();
+        if (tenant is { } t)
+        {
+            await using var set = new NpgsqlCommand("select set_config('app.tenant_id', @t, false)", connection);
+            set.Parameters.AddWithValue("t", t.ToString());
+            await set.ExecuteScalarAsync();
+        }
+        return connection;
+    }
+
+    private static async Task<List<string[]>> Rows(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string[]>();
+        while (await reader.ReadAsync())
+            rows.Add(Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "" : reader.GetValue(i).ToString()!).ToArray());
+        return rows;
+    }
+
+    private static async Task<int> Execute(NpgsqlConnection connection, string sql, params object[] values)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v });
+        return await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
+    public async Task every_database_grants_the_service_roles_exactly_what_the_declaration_says()
+    {
+        var databases = await TestDatabase.Databases();
+        databases.Count.ShouldBeGreaterThanOrEqualTo(5); // main, its dedicated ones, the eu zone and its dedicated one
+        foreach (var (id, _, connectionString) in databases)
+        {
+            await using var owner = await Open(connectionString);
+            var tables = await Rows(owner, """
+                select c.relname, c.relkind::text, coalesce(parent.relname, '') from pg_class c
+                join pg_namespace n on n.oid = c.relnamespace
+                left join pg_inherits i on i.inhrelid = c.oid left join pg_class parent on parent.oid = i.inhparent
+                where n.nspname = 'tenantevents' and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+                """);
+            var expected = new List<string>();
+            var undeclared = new List<string>();
+            foreach (var row in tables)
+            {
+                var (name, kind, parent) = (row[0], row[1], row[2]);
+                if (kind == "S")
+                {
+                    if (DatabasePrivileges.Sequences.Contains(name)) expected.AddRange([$"{name} {App} SELECT", $"{name} {App} USAGE"]);
+                    continue;
+                }
+                if (DatabasePrivileges.Table(parent.Length > 0 ? parent : name) is not { } grant)
+                {
+                    undeclared.Add(name);
+                    continue;
+                }
+                expected.AddRange(DatabasePrivileges.Names(grant.App).Select(p => $"{name} {App} {p}"));
+                expected.AddRange(DatabasePrivileges.Names(grant.Platform).Select(p => $"{name} {Platform} {p}"));
+            }
+            undeclared.ShouldBeEmpty($"tables of database {id} that DatabasePrivileges does not declare");
+            // What the service roles and PUBLIC hold, whoever granted it (the ACLs themselves, not only the owner's grants).
+            var held = (await Rows(owner, $"""
+                select c.relname, coalesce(r.rolname, 'PUBLIC'), a.privilege_type from pg_class c
+                join pg_namespace n on n.oid = c.relnamespace
+                cross join lateral aclexplode(c.relacl) a left join pg_roles r on r.oid = a.grantee
+                where n.nspname = 'tenantevents' and (a.grantee = 0 or r.rolname in ('{App}', '{Platform}'))
+                """)).Select(r => string.Join(' ', r)).ToList();
+            held.Except(expected).ShouldBeEmpty($"privileges held in database {id} beyond the declaration");
+            expected.Except(held).ShouldBeEmpty($"declared privileges missing in database {id}");
+            // Nor anything through a column grant.
+            (await Rows(owner, $"""
+                select c.relname || '.' || att.attname from pg_attribute att join pg_class c on c.oid = att.attrelid
+                join pg_namespace n on n.oid = c.relnamespace cross join lateral aclexplode(att.attacl) a left join pg_roles r on r.oid = a.grantee
+                where n.nspname = 'tenantevents' and (a.grantee = 0 or r.rolname in ('{App}', '{Platform}'))
+                """)).ShouldBeEmpty($"column grants in database {id}");
+
+            var functions = await Rows(owner, $"""
+                select p.proname, p.oid::regprocedure::text, p.prosecdef::text,
+                       has_function_privilege('{App}', p.oid, 'execute')::text, has_function_privilege('{Platform}', p.oid, 'execute')::text,
+                       exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a where a.grantee = 0)::text,
+                       exists (select 1 from unnest(coalesce(p.proconfig, array[]::text[])) c where c like 'search_path=%')::text
+                from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'tenantevents'
+                """);
+            foreach (var f in functions)
+            {
+                var (name, signature) = (f[0], f[1]);
+                var declared = DatabasePrivileges.Function(name);
+                declared.ShouldNotBeNull($"{signature} in database {id} is not declared");
+                f[2].ShouldBe(declared.Definer ? "true" : "false", $"{signature}: security definer");
+                f[3].ShouldBe(declared.App ? "true" : "false", $"{signature}: executable by {App} in {id}");
+                f[4].ShouldBe(declared.Platform ? "true" : "false", $"{signature}: executable by {Platform} in {id}");
+                f[5].ShouldBe("false", $"{signature}: executable by PUBLIC in {id}");
+                if (declared.Definer) f[6].ShouldBe("true", $"{signature} runs as its owner with a search path of the caller's choosing");
+            }
+            if (id != "default") continue;
+            // The declaration names nothing that does not exist: the main database holds every declared object.
+            var present = tables.Select(t => t[0]).ToHashSet();
+            DatabasePrivileges.Tables.Select(t => t.Table).Where(t => !present.Contains(t)).ShouldBeEmpty("declared tables missing in the main database");
+            DatabasePrivileges.Sequences.Where(s => !present.Contains(s)).ShouldBeEmpty("declared sequences missing in the main database");
+            var names = functions.Select(f => f[0]).ToHashSet();
+            DatabasePrivileges.Functions.Select(f => f.Name).Where(f => !names.Contains(f)).ShouldBeEmpty("declared functions missing in the main database");
+        }
+    }
+
+    [Fact]
+    public async Task a_policy_for_every_command_reads_and_writes_the_same_rows_in_every_database()
+    {
+        foreach (var (id, _, connectionString) in await TestDatabase.Databases())
+        {
+            await using var owner = await Open(connectionString);
+            // A policy without FOR governs UPDATE and DELETE with its USING clause: one that shows another tenant's rows
+            // would let that tenant change or delete them. Such rules are split per command (SharingSchema).
+            (await Rows(owner, """
+                select tablename || '.' || policyname from pg_policies
+                where schemaname = 'tenantevents' and cmd = 'ALL' and qual is distinct from with_check
+                """)).ShouldBeEmpty($"policies in database {id} that read more rows than they may write");
+            var sharing = await Rows(owner, """
+                select tablename, string_agg(cmd, ',' order by cmd) from pg_policies
+                where schemaname = 'tenantevents' and tablename in ('case_files', 'case_shares', 'sharing_agreements', 'collaborations', 'collaboration_members')
+                group by tablename
+                """);
+            sharing.Count.ShouldBe(5);
+            foreach (var row in sharing) row[1].ShouldBe("DELETE,INSERT,SELECT,UPDATE", row[0]);
+        }
+    }
+
+    [Fact]
+    public async Task the_service_role_cannot_write_what_gives_power_over_the_platform()
+    {
+        var tenant = await Active();
+        var placed = await Active("berlin-analytics", template: "commercial-saas", country: "DE", subdivision: "DE-BY");
+        var signed = await As(Roles.Auditor, "carol").Post($"/api/tenants/{tenant}/audit/checkpoints");
+        signed.Status.ShouldBe(HttpStatusCode.Created, signed.Body);
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            var seq = (await Rows(app, $"select seq_id from tenantevents.audit_log where tenant_id = '{tenant}' order by log_index limit 1"))[0][0];
+            foreach (var sql in new[]
+                     {
+                         // A signing key of the attacker's: tokens it signs would be the platform's.
+                         "insert into tenantevents.platform_signing_keys (kid, algorithm, public_x, public_y, kek_id, wrap_algorithm, wrapped_d, created_at) " +
+                         "values ('attacker', 'ES256', '\\x01', '\\x02', 'k', 'w', '\\x03', now())",
+                         "update tenantevents.platform_signing_keys set retired_at = null",
+                         "insert into tenantevents.audit_log_keys (key_id, name, spki, kek_id, wrap_algorithm, wrapped_d, created_at) " +
+                         "values (1, 'attacker', '\\x01', 'k', 'w', '\\x02', now())",
+                         "update tenantevents.audit_log_keys set retired_at = now()",
+                         // The attacker's identity provider vouching for this tenant's users.
+                         $"insert into tenantevents.identity_issuers (issuer, tenant) values ('https://attacker.example', '{tenant}')",
+                         "update tenantevents.identity_issuers set issuer = 'https://attacker.example'",
+                         "delete from tenantevents.identity_issuers",
+                         // A database on the attacker's host: the platform role's password would be sent there.
+                         "insert into tenantevents.tenant_databases (id, zone, database, host, port, dedicated) " +
+                         "values ('attacker', 'default', 'x', 'attacker.example', 5432, false)",
+                         "update tenantevents.tenant_databases set host = 'attacker.example'",
+                         $"insert into tenantevents.tenant_placements (tenant, database_id, zone) values ('{Guid.CreateVersion7()}', 'default', 'default')",
+                         $"update tenantevents.tenant_placements set database_id = 'default' where tenant = '{placed}'",
+                         $"delete from tenantevents.tenant_placements where tenant = '{placed}'",
+                         // A checkpoint or a pending entry of the attacker's choosing: immutable, the ledger poisoned for good.
+                         $"insert into tenantevents.audit_checkpoints (tenant_id, tree_size, root_hash, note, created_at) values ('{tenant}', 999999, '\\x00', 'forged', now())",
+                         $"insert into tenantevents.audit_pending (tenant_id, seq_id) values ('{tenant}', {seq})",
+                         // Setting the sharing clock back for good.
+                         "update tenantevents.sharing_clock set follows_service = true",
+                     })
+            {
+                var refused = await Should.ThrowAsync<PostgresException>(() => Execute(app, sql), sql);
+                refused.SqlState.ShouldBe(PostgresErrorCodes.InsufficientPrivilege, sql);
+            }
+            // Placing goes through place_tenant, which chooses the database and never moves a tenant.
+            (await Should.ThrowAsync<PostgresException>(() => Execute(app, "select tenantevents.place_tenant($1, 'default', false)", placed)))
+                .SqlState.ShouldBe(PostgresErrorCodes.UniqueViolation);
+        }
+        // In every database (zones and dedicated ones too), the ledger's checkpoints and pending entries are out of reach.
+        foreach (var (_, database, _) in await TestDatabase.Databases())
+        {
+            await using var app = await Open(TestDatabase.ConnectionString, database, tenant);
+            foreach (var sql in new[]
+                     {
+                         $"insert into tenantevents.audit_checkpoints (tenant_id, tree_size, root_hash, note, created_at) values ('{tenant}', 1, '\\x00', 'forged', now())",
+                         $"insert into tenantevents.audit_pending (tenant_id, seq_id) values ('{tenant}', 1)",
+                     })
+                (await Should.ThrowAsync<PostgresException>(() => Execute(app, sql), $"{sql} in {database}")).SqlState
+                    .ShouldBe(PostgresErrorCodes.InsufficientPrivilege, $"{sql} in {database}");
+        }
+        // The service itself still does all of it, through the roles and functions that may.
+        (await Admin.Get($"/api/tenants/{placed}")).ShouldBe(HttpStatusCode.OK);
+        (await As(Roles.Auditor, "carol").Post($"/api/tenants/{tenant}/audit/checkpoints")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task a_recipient_can_read_a_shared_file_but_not_change_or_delete_it()
+    {
+        Guid owner = Guid.CreateVersion7(), recipient = Guid.CreateVersion7(), file = Guid.CreateVersion7(), agreement = Guid.CreateVersion7();
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: owner))
+        {
+            await Execute(app, """
+                insert into tenantevents.case_files (tenant_id, id, org_id, classification, tag_tokens, search_tokens, version, key_version, nonce, ciphertext, created_at, updated_at)
+                values ($1, $2, $3, 'official', '{}', '{}', 1, 1, '\x00', '\x00', now(), now())
+                """, owner.ToString(), file, Guid.CreateVersion7());
+            await Execute(app, """
+                insert into tenantevents.case_shares (tenant_id, file_id, source_id, source_kind, grantee_tenant, permissions, expires_at, shared_at)
+                values ($1, $2, $3, 'agreement', $4, '{case.read}', null, now())
+                """, owner.ToString(), file, agreement, recipient.ToString());
+            await Execute(app, """
+                insert into tenantevents.sharing_agreements (tenant_id, id, recipient_tenant, state, expires_at, version, key_version, nonce, ciphertext,
+                  scope_file_ids, scope_classifications, scope_tag_tokens, permissions, created_at, updated_at)
+                values ($1, $2, $3, 'accepted', 'infinity', 1, 1, '\x00', '\x00', array[$4::uuid], '{}', '{}', '{case.read}', now(), now())
+                """, owner.ToString(), agreement, recipient.ToString(), file);
+        }
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: recipient))
+        {
+            // The share shows the file and the agreement to the recipient...
+            (await Rows(app, $"select id from tenantevents.case_files where id = '{file}'")).Count.ShouldBe(1);
+            (await Rows(app, $"select id from tenantevents.sharing_agreements where id = '{agreement}'")).Count.ShouldBe(1);
+            // ...and nothing of them can be changed, taken over or deleted from its side.
+            foreach (var sql in new[]
+                     {
+                         $"delete from tenantevents.case_files where id = '{file}'",
+                         $"update tenantevents.case_files set classification = 'unclassified' where id = '{file}'",
+                         $"delete from tenantevents.case_shares where file_id = '{file}'",
+                         $"update tenantevents.case_shares set expires_at = null, permissions = '{{case.read,case.write}}' where file_id = '{file}'",
+                         $"delete from tenantevents.sharing_agreements where id = '{agreement}'",
+                         $"update tenantevents.sharing_agreements set state = 'revoked' where id = '{agreement}'",
+                     })
+                (await Execute(app, sql)).ShouldBe(0, sql);
+        }
+        await using var check = await Open(TestDatabase.OwnerConnectionString);
+        (await Rows(check, $"""
+            select f.classification, s.permissions::text, a.state from tenantevents.case_files f
+            join tenantevents.case_shares s on s.file_id = f.id join tenantevents.sharing_agreements a on a.id = s.source_id
+            where f.id = '{file}'
+            """)).Single().ShouldBe(new[] { "official", "{case.read}", "accepted" });
+    }
+
+    [Fact]
+    public async Task the_sharing_clock_ignores_a_sessions_setting_unless_migrate_allowed_it()
+    {
+        new TenantEvents.Infrastructure.TenantEventsOptions().DatabaseFollowsServiceClock.ShouldBeFalse();
+        await using var owner = await Open(TestDatabase.OwnerConnectionString);
+        await using var transaction = await owner.BeginTransactionAsync();
+        async Task<DateTime> Now()
+        {
+            await using var command = new NpgsqlCommand(
+                "select set_config('tenantevents.now', '2001-01-01T00:00:00Z', true), tenantevents.sharing_now()", owner, transaction);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            return reader.GetDateTime(1);
+        }
+        // As `migrate` leaves a production database: the server's clock, whatever the session says.
+        await using (var off = new NpgsqlCommand("update tenantevents.sharing_clock set follows_service = false", owner, transaction))
+            await off.ExecuteNonQueryAsync();
+        (await Now()).Year.ShouldBeGreaterThan(2020);
+        // As the tests' databases are migrated: the service's clock, which the tests move.
+        await using (var on = new NpgsqlCommand("update tenantevents.sharing_clock set follows_service = true", owner, transaction))
+            await on.ExecuteNonQueryAsync();
+        (await Now()).Year.ShouldBe(2001);
+        await transaction.RollbackAsync();
+    }
+
+    [Fact]
+    public async Task an_unsealed_event_written_by_the_service_role_is_refused_on_read()
+    {
+        var id = await Active();
+        var forged = new TenantRenamed(id, "Travis County Sheriff", "Forged Name Qx9", new Actor("attacker", "user"), DateTimeOffset.UtcNow);
+        var payload = JsonSerializer.Serialize(new
+        {
+            KeyVersion = 0, Nonce = "", Ciphertext = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(forged, SealedJson.Options)),
+        });
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: id))
+            (await Execute(app, """
+                insert into tenantevents.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type)
+                select nextval('tenantevents.mt_events_sequence'), $1, $2, max(version) + 1, $3::jsonb, 'tenant_renamed', now(), $4,
+                       min(mt_dotnet_type) from tenantevents.mt_events where stream_id = $2
+                """, Guid.CreateVersion7(), id, payload, id.ToString())).ShouldBe(1);
+
+        var reply = (await Admin.Get($"/api/tenants/{id}/events")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+        reply.Body.ShouldNotContain("Forged Name");
+    }
+
+    [Fact]
+    public async Task an_unsealed_read_model_written_by_the_service_role_is_refused_on_read()
+    {
+        var id = await Active();
+        var streams = Fixture.Host.Services.GetRequiredService<TenantStreams>();
+        Tenant tenant;
+        await using (var session = streams.Store.QuerySession(id.ToString()))
+            tenant = await streams.ReadAsync((await session.LoadAsync<TenantRecord>(id))!, CancellationToken.None);
+        tenant.Name = "Forged Name Qx9";
+        var plain = new JsonObject
+        {
+            ["KeyVersion"] = 0, ["Nonce"] = "", ["Ciphertext"] = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(tenant, SealedJson.Options)),
+        };
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: id))
+        {
+            var data = JsonNode.Parse((await Rows(app, $"select data::text from tenantevents.mt_doc_tenantrecord where id = '{id}'")).Single()[0])!.AsObject();
+            var key = data.Select(p => p.Key).Single(k => k.Equals("sealed", StringComparison.OrdinalIgnoreCase));
+            var sealedKeys = data[key]!.AsObject().Select(p => p.Key).ToList();
+            // The stored payload's own property names (the document serializer's casing).
+            data[key] = new JsonObject(sealedKeys.Select(k => KeyValuePair.Create(k,
+                plain.First(p => p.Key.Equals(k, StringComparison.OrdinalIgnoreCase)).Value?.DeepClone())));
+            (await Execute(app, "update tenantevents.mt_doc_tenantrecord set data = $1::jsonb where id = $2", data.ToJsonString(), id)).ShouldBe(1);
+        }
+
+        var reply = (await Admin.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+        reply.Body.ShouldNotContain("Forged Name");
+    }
+}
