@@ -260,7 +260,8 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
 
     /// <summary>
     /// Removes entries past their tenant's window from the query model (the ledger keeps every event): an entry goes
-    /// once both the retention promised when it was written and the tenant's current retention have passed.
+    /// once both the retention promised when it was written and the tenant's current retention have passed, and never
+    /// while a legal hold binds the tenant's data.
     /// </summary>
     public async Task<long> PruneAsync(CancellationToken cancellation)
     {
@@ -284,10 +285,18 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
 
     public async Task<long> PruneAsync(Guid tenant, DateTimeOffset now, CancellationToken cancellation)
     {
+        // A legal hold preserves everything of the tenant, its trail first: retention resumes when the last hold is lifted.
+        var (held, version) = await LegalHoldAsync(tenant, cancellation);
+        if (held) return 0;
         var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
         await using var connection = await source.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await AuditLog.SetTenantAsync(connection, transaction, tenant, cancellation);
+        // The tenant's record, locked until this prune commits, must be the one just read: a hold placed since then (a
+        // new version) stops this prune, and one placed from now on waits for the commit (every tenant write stores the record).
+        await using (var locked = Command(connection, transaction,
+                         $"select (d.data ->> 'Version')::int from {streams.Store.Options.Schema.For<TenantRecord>()} d where d.id = $1 for share", tenant))
+            if (await locked.ExecuteScalarAsync(cancellation) as int? != version) return 0;
         await using var delete = Command(connection, transaction, $"""
             delete from {Schema}.audit_entries e where e.tenant_id = $1 and e.retain_until < $2
               and e.at + make_interval(days => coalesce((select p.retention_days from {Schema}.audit_positions p where p.tenant_id = $1), {TenantRules.MaxRetentionDays})) < $2
@@ -295,6 +304,23 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
         var removed = await delete.ExecuteNonQueryAsync(cancellation);
         await transaction.CommitAsync(cancellation);
         return removed;
+    }
+
+    /// <summary>Whether a legal hold binds the tenant now, and the version of its record that says so (null: no record).</summary>
+    private async Task<(bool Held, int? Version)> LegalHoldAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        if (await session.LoadAsync<TenantRecord>(tenant, cancellation) is not { } record) return (false, null);
+        // A shredded tenant has no holds: its decommission could not complete while one was in force.
+        if (record.Shredded) return (false, record.Version);
+        try
+        {
+            return ((await streams.ReadAsync(record, cancellation)).LegalHolds.Count > 0, record.Version);
+        }
+        catch (KeyDestroyedException)
+        {
+            return (false, record.Version);
+        }
     }
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params object?[] values)

@@ -15,7 +15,9 @@ public sealed record ApiReply(int Status, JsonElement Body)
 /// <summary>
 /// Runs a REST route in process, as the caller: the route's own handler with the caller's identity, after the same
 /// role check its [Authorize] declares. GraphQL fields and mutations go through here, so they are decided by exactly the
-/// code (validation, authorisation, tenant isolation, audit) that decides the REST calls.
+/// code (validation, authorisation, tenant isolation, audit) that decides the REST calls; and each passes the API metering
+/// (<see cref="TenantEvents.Quotas.ApiMetering"/>) first, so it is fair-shared and charged as one API call, at the
+/// organisation its route names, exactly as the REST call would be.
 /// </summary>
 public sealed class ApiInvoker(EndpointDataSource endpoints)
 {
@@ -66,7 +68,7 @@ public sealed class ApiInvoker(EndpointDataSource endpoints)
         context.RequestAborted = cancellation;
         try
         {
-            await route.Endpoint.RequestDelegate!(context);
+            await caller.RequestServices.GetRequiredService<TenantEvents.Quotas.ApiMetering>().InvokeAsync(context, route.Endpoint.RequestDelegate!);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellation.IsCancellationRequested)
         {

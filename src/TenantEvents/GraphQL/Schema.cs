@@ -12,10 +12,34 @@ public sealed record Node(Guid TenantId, JsonElement Json);
 /// <summary>One page of a connection: the nodes, and where the next page starts (null: this is the last).</summary>
 public sealed record Page(IReadOnlyList<Node> Nodes, string? EndCursor);
 
-/// <summary>The request a GraphQL operation runs for (its caller's identity, services and cancellation).</summary>
-public sealed class RequestContext(HttpContext http) : Dictionary<string, object?>
+/// <summary>
+/// The request a GraphQL operation runs for (its caller's identity, services and cancellation), and what its REST calls
+/// may still spend: at most <see cref="GraphQLLimits.MaxApiCalls"/> of them (the static bound's backstop, for lists longer
+/// than it could know), <see cref="GraphQLLimits.ApiCallConcurrency"/> at a time.
+/// </summary>
+public sealed class RequestContext(HttpContext http, GraphQLLimits limits) : Dictionary<string, object?>
 {
+    private readonly SemaphoreSlim _running = new(limits.ApiCallConcurrency, limits.ApiCallConcurrency);
+    private int _calls;
+
     public HttpContext Http { get; } = http;
+
+    /// <summary>Runs one REST call of the document when its budget allows and its turn comes; refused beyond the budget.</summary>
+    public async Task<T> ApiCallAsync<T>(Func<Task<T>> call, CancellationToken cancellation)
+    {
+        if (Interlocked.Increment(ref _calls) > limits.MaxApiCalls)
+            throw new ExecutionError($"This document has made its {limits.MaxApiCalls} REST calls; no more are run for it. Ask for smaller pages (first) or fewer fields.")
+                { Code = "TOO_MANY_API_CALLS" };
+        await _running.WaitAsync(cancellation);
+        try
+        {
+            return await call();
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
 }
 
 /// <summary>Any JSON value, as the REST API returns it (quotas, settings, audit states, agreements).</summary>
@@ -48,13 +72,24 @@ public sealed class JsonGraphType : ScalarGraphType
 /// <summary>How fields read their data: a REST route run as the caller; a refusal becomes the field's error.</summary>
 public static class Rest
 {
+    /// <summary>
+    /// The REST route, run as the caller within the document's budget: metered and fair-shared like the REST call it is
+    /// (<see cref="ApiInvoker"/>), and cancelled with the request (the caller left, or the document's time ran out).
+    /// </summary>
     public static async Task<JsonElement> Call(IResolveFieldContext context, string method, string path, object? body = null)
     {
-        var http = ((RequestContext)context.UserContext).Http;
-        var reply = await http.RequestServices.GetRequiredService<ApiInvoker>().SendAsync(http, method, path, body, context.CancellationToken);
+        var request = (RequestContext)context.UserContext;
+        var http = request.Http;
+        var invoker = http.RequestServices.GetRequiredService<ApiInvoker>();
+        var reply = await request.ApiCallAsync(() => invoker.SendAsync(http, method, path, body, context.CancellationToken), context.CancellationToken);
         if (!reply.Ok) throw Error(reply);
         return reply.Body;
     }
+
+    /// <summary>Resolves the field with REST calls: marked so that the document's cost counts it as one (<see cref="DocumentCost"/>).</summary>
+    public static global::GraphQL.Builders.FieldBuilder<TSource, object> ResolveRest<TSource>(
+        this global::GraphQL.Builders.FieldBuilder<TSource, object> field, Func<IResolveFieldContext<TSource>, Task<object?>> resolve) =>
+        field.WithMetadata(DocumentCost.RestBacked, true).ResolveAsync(resolve);
 
     public static Task<JsonElement> Get(IResolveFieldContext context, string path) => Call(context, "GET", path);
 
@@ -106,7 +141,7 @@ public static class Rest
         type.Field<NonNullGraphType<ConnectionType<TNode>>>(name).Description(description)
             .Argument<IntGraphType>("first", "How many (1 to the service's page size; its default if absent).")
             .Argument<StringGraphType>("after", "The endCursor of the page before.")
-            .ResolveAsync(async c => await resolve(c));
+            .ResolveRest(async c => await resolve(c));
     }
 }
 

@@ -31,33 +31,33 @@ public sealed class TenantType : JsonObjectType
         this.Connection<OrganisationType>("organisations", "The tenant's organisations the caller may see, in id order.",
             async c => Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/organisations", Rest.Paging(c)))));
         Field<OrganisationType>("organisation").Argument<NonNullGraphType<IdGraphType>>("id")
-            .ResolveAsync(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/organisations/{c.GetArgument<Guid>("id")}")));
+            .ResolveRest(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/organisations/{c.GetArgument<Guid>("id")}")));
         Field<JsonGraphType>("quotas").Description("Quota usage against the allocations (GET /api/tenants/{id}/quotas).")
-            .ResolveAsync(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/quotas"));
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/quotas"));
         Field<JsonGraphType>("sharingAgreements").Description("The agreements the tenant is a party to (GET /api/tenants/{id}/sharing/agreements).")
-            .ResolveAsync(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/sharing/agreements"));
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/sharing/agreements"));
         Field<JsonGraphType>("collaborations").Description("COI channels and joint investigations the tenant takes part in.")
-            .ResolveAsync(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/collaborations"));
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/collaborations"));
         Field<JsonGraphType>("effectiveAccess").Description("Where a principal holds a permission, and why (GET /api/tenants/{id}/access/explain).")
             .Argument<NonNullGraphType<StringGraphType>>("principal", "user:ID or group:ID")
             .Argument<NonNullGraphType<StringGraphType>>("permission")
             .Argument<NonNullGraphType<IdGraphType>>("organisationId")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/access/explain",
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/access/explain",
                 "principal=" + Uri.EscapeDataString(c.GetArgument<string>("principal")), "permission=" + Uri.EscapeDataString(c.GetArgument<string>("permission")),
                 "organisationId=" + c.GetArgument<Guid>("organisationId"))));
         Field<JsonGraphType>("activeUsers").Description("Distinct active users per day, ISO week or month, with DAU/MAU (GET /api/tenants/{id}/analytics/active-users).")
             .Argument<StringGraphType>("granularity", "day, week or month").Argument<StringGraphType>("from", "YYYY-MM-DD (UTC)").Argument<StringGraphType>("to")
             .Argument<StringGraphType>("feature").Argument<IdGraphType>("organisationId")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/active-users",
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/active-users",
                 Arg(c, "granularity"), Arg(c, "from"), Arg(c, "to"), Arg(c, "feature"), Arg(c, "organisationId"))));
         Field<JsonGraphType>("adoption").Description("Users per feature area and their share of the active users (GET /api/tenants/{id}/analytics/adoption).")
             .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/adoption", Arg(c, "from"), Arg(c, "to"))));
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/adoption", Arg(c, "from"), Arg(c, "to"))));
         Field<JsonGraphType>("utilisation").Description("Usage against the quota limits per kind and period (GET /api/tenants/{id}/analytics/utilisation).")
             .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/utilisation", Arg(c, "from"), Arg(c, "to"))));
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/utilisation", Arg(c, "from"), Arg(c, "to"))));
         Field<JsonGraphType>("health").Description("State, activity trend, quota pressure, deliveries, approvals waiting (GET /api/tenants/{id}/analytics/health).")
-            .ResolveAsync(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/analytics/health"));
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/analytics/health"));
         this.Connection<AuditEntryType>("auditEntries", "The tenant's audit trail, oldest first.", async c =>
         {
             var body = await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/audit/entries", Rest.Paging(c, "after")));
@@ -82,21 +82,21 @@ public sealed class OrganisationType : JsonObjectType
         Str("state", required: true);
         Field<IntGraphType>("depth").Resolve(c => Rest.Value(c.Source.Json, "depth") is long d ? (int)d : null);
         Long("version");
-        Field<OrganisationType>("parent").ResolveAsync(async c => Rest.Value(c.Source.Json, "parentId") is string parent
+        Field<OrganisationType>("parent").ResolveRest(async c => Rest.Value(c.Source.Json, "parentId") is string parent
             ? new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/organisations/{parent}")) : null);
         this.Connection<OrganisationType>("children", "The organisations directly below.",
             async c => Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join(Self(c) + "/children", Rest.Paging(c)))));
         this.Connection<OrganisationType>("descendants", "Every organisation below, at any depth.",
             async c => Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join(Self(c) + "/descendants", Rest.Paging(c)))));
         Field<NonNullGraphType<ListGraphType<NonNullGraphType<OrganisationType>>>>("ancestors").Description("From the root down to the parent.")
-            .ResolveAsync(async c =>
+            .ResolveRest(async c =>
             {
                 var body = await Rest.Get(c, Self(c) + "/ancestors");
                 var items = body.ValueKind == JsonValueKind.Array ? body : body.GetProperty("items");
                 return items.EnumerateArray().Select(e => new Node(c.Source.TenantId, e)).ToList();
             });
-        Field<JsonGraphType>("grants").ResolveAsync(async c => await Rest.Get(c, Self(c) + "/grants"));
-        Field<JsonGraphType>("quotas").Description("Allocations and usage at this organisation.").ResolveAsync(async c => await Rest.Get(c, Self(c) + "/quotas"));
+        Field<JsonGraphType>("grants").ResolveRest(async c => await Rest.Get(c, Self(c) + "/grants"));
+        Field<JsonGraphType>("quotas").Description("Allocations and usage at this organisation.").ResolveRest(async c => await Rest.Get(c, Self(c) + "/quotas"));
     }
 
     private static string Self(IResolveFieldContext<Node> c) => $"/api/tenants/{c.Source.TenantId}/organisations/{Rest.Value(c.Source.Json, "id")}";
@@ -143,7 +143,7 @@ public sealed class QueryType : ObjectGraphType
         Field<NonNullGraphType<MeType>>("me").Description("Who the caller is.").Resolve(c => (RequestContext)c.UserContext);
         Field<NonNullGraphType<ConnectionType<TenantType>>>("tenants").Description("Tenants (platform roles), filtered like GET /api/tenants.")
             .Argument<IntGraphType>("first").Argument<StringGraphType>("after").Argument<StringGraphType>("state").Argument<StringGraphType>("template")
-            .ResolveAsync(async c =>
+            .ResolveRest(async c =>
             {
                 var body = await Rest.Get(c, Rest.Join("/api/tenants", Rest.Paging(c),
                     c.GetArgument<string?>("state") is { } s ? "state=" + Uri.EscapeDataString(s) : null,
@@ -152,15 +152,15 @@ public sealed class QueryType : ObjectGraphType
                     body.TryGetProperty("nextCursor", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null);
             });
         Field<TenantType>("tenant").Argument<NonNullGraphType<IdGraphType>>("id")
-            .ResolveAsync(async c => new Node(c.GetArgument<Guid>("id"), await Rest.Get(c, $"/api/tenants/{c.GetArgument<Guid>("id")}")));
+            .ResolveRest(async c => new Node(c.GetArgument<Guid>("id"), await Rest.Get(c, $"/api/tenants/{c.GetArgument<Guid>("id")}")));
         Field<JsonGraphType>("estate").Description("Tenants by state, template and zone, growth per month, projection lag (GET /api/analytics/estate).")
             .Argument<IntGraphType>("months", "1..60, default 12")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join("/api/analytics/estate", c.GetArgument<int?>("months") is { } m ? "months=" + m : null)));
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join("/api/analytics/estate", c.GetArgument<int?>("months") is { } m ? "months=" + m : null)));
         Field<JsonGraphType>("estateAdoption").Description("Tenants per feature area and their share of the active tenants (GET /api/analytics/adoption).")
             .Argument<StringGraphType>("from").Argument<StringGraphType>("to")
-            .ResolveAsync(async c => await Rest.Get(c, Rest.Join("/api/analytics/adoption", TenantType.Arg(c, "from"), TenantType.Arg(c, "to"))));
+            .ResolveRest(async c => await Rest.Get(c, Rest.Join("/api/analytics/adoption", TenantType.Arg(c, "from"), TenantType.Arg(c, "to"))));
         Field<JsonGraphType>("analyticsProjections").Description("The analytics projections' progress and lag per database (GET /api/analytics/projections).")
-            .ResolveAsync(async c => await Rest.Get(c, "/api/analytics/projections"));
+            .ResolveRest(async c => await Rest.Get(c, "/api/analytics/projections"));
     }
 }
 
@@ -229,7 +229,7 @@ public sealed class MutationType : ObjectGraphType
     {
         var field = Field<TResult>(name).Description(description);
         arguments(field);
-        field.ResolveAsync(async c =>
+        field.ResolveRest(async c =>
         {
             var (method, path, body) = request(c);
             return result(c, await Rest.Call(c, method, path, body ?? new { }));

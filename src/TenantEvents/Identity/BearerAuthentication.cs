@@ -254,6 +254,9 @@ public sealed class TokenValidator
         };
         if (admin) claims.Add(new Claim(Claims.Role, Roles.TenantMember));
         if (email is not null) claims.Add(new Claim(Claims.Email, email));
+        // A boolean in the token (some providers send the string "true"); anything else is "not verified".
+        if (email is not null && string.Equals(Claim(jwt, Claims.EmailVerified), "true", StringComparison.OrdinalIgnoreCase))
+            claims.Add(new Claim(Claims.EmailVerified, "true"));
         if (Claim(jwt, settings.Claims.Name) is { } name) claims.Add(new Claim(Claims.Name, name));
         claims.AddRange(groups.Select(g => new Claim(Claims.Groups, g)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "federated", Claims.Subject, Claims.Role)), null);

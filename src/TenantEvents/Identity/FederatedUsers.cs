@@ -9,7 +9,7 @@ namespace TenantEvents.Identity;
 
 /// <summary>
 /// Federated users are the tenant's users: the directory's SCIM record (matched by externalId, then userName, to the
-/// token's subject, or userName to its e-mail) decides whether the person may still sign in (active) and adds the
+/// token's subject, or userName to its e-mail when the provider vouches for the address: email_verified) decides whether the person may still sign in (active) and adds the
 /// SCIM groups they belong to, so that grants to group:NAME apply whether the provider's token lists the groups or the
 /// directory pushed them. Someone with no record yet gets one at first sign-in (just in time), so every person who
 /// ever signed in appears in the tenant's user list.
@@ -47,12 +47,13 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
         var tenant = Guid.Parse(principal.FindFirst(Claims.TenantId)!.Value);
         var subject = principal.FindFirst(Claims.Subject)!.Value;
         var email = principal.FindFirst(Claims.Email)?.Value;
-        var found = await scim.PeekAsync(tenant, DirectoryMaxAge, s => Match(s, subject, email) is { } user
+        var verifiedEmail = principal.HasClaim(Claims.EmailVerified, "true") ? email : null;
+        var found = await scim.PeekAsync(tenant, DirectoryMaxAge, s => Match(s, subject, verifiedEmail) is { } user
             ? (Found: true, user.Active, Groups: s.GroupsOf(user.Id).Select(g => g.Text("displayName")).OfType<string>().ToList())
             : default, cancellation);
         if (!found.Found)
         {
-            var error = await ProvisionAsync(tenant, subject, email, principal.FindFirst(Claims.Name)?.Value, cancellation);
+            var error = await ProvisionAsync(tenant, subject, email, verifiedEmail, principal.FindFirst(Claims.Name)?.Value, cancellation);
             if (error is not { Status: 403, Extra: { } figures }) return principal;
             // No licence free for a new person: authenticated, but every request answers 403 with the figures
             // (Quotas/ApiMetering.cs). A copy: the verified principal itself is cached for the token's next requests.
@@ -68,14 +69,20 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
         return principal;
     }
 
-    private static ScimResource? Match(ScimSnapshot snapshot, string subject, string? email)
+    /// <summary>
+    /// The directory's record of the person: by the subject the provider vouches for, else by an e-mail address it
+    /// verified. An unverified address is never matched: anyone able to type a colleague's address into their profile at
+    /// the provider would otherwise take over that colleague's record (their groups, hence their grants).
+    /// </summary>
+    private static ScimResource? Match(ScimSnapshot snapshot, string subject, string? verifiedEmail)
     {
-        var id = snapshot.UserWithExternalId(subject) ?? snapshot.UserNamed(subject) ?? (email is null ? null : snapshot.UserNamed(email));
+        var id = snapshot.UserWithExternalId(subject) ?? snapshot.UserNamed(subject) ?? (verifiedEmail is null ? null : snapshot.UserNamed(verifiedEmail));
         return id is { } found ? snapshot.Users[found] : null;
     }
 
     /// <summary>First sign-in: the person's user record, made by the federation (a concurrent first request may win; fine).</summary>
-    private async Task<ScimError?> ProvisionAsync(Guid tenant, string subject, string? email, string? name, CancellationToken cancellation)
+    private async Task<ScimError?> ProvisionAsync(Guid tenant, string subject, string? email, string? verifiedEmail, string? name,
+        CancellationToken cancellation)
     {
         var user = new JsonObject
         {
@@ -89,7 +96,7 @@ public sealed class FederatedUsers(ScimStore scim, TenantEvents.Organisations.Or
         var body = JsonSerializer.SerializeToElement(user);
         var context = new MessageContext(runtime);
         var (error, _) = await scim.ExecuteAsync(context, tenant, new Actor("federation", "system", tenant), snapshot =>
-            Match(snapshot, subject, email) is not null || snapshot.UserNamed(subject) is not null
+            Match(snapshot, subject, verifiedEmail) is not null || snapshot.UserNamed(subject) is not null
                 ? ScimDecision.Make()
                 : ScimDecision.Make(new ScimChange(Guid.CreateVersion7(), ScimResource.User, "created", body)), cancellation);
         await context.FlushOutgoingMessagesAsync();

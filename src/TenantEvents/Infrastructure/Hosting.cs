@@ -70,6 +70,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
+        services.AddSingleton<TenantEvents.Quotas.ApiMetering>();
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
         services.AddSingleton<TenantEvents.Analytics.ActivityRecorder>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.ActivityRecorder>());
@@ -108,6 +109,9 @@ public static class Hosting
             return new TenantKeyRing(provider.GetRequiredService<IKeyService>(), async (tenant, cancellation) => (await databases.ForAsync(tenant, cancellation)).Service,
                 provider.GetRequiredService<Clock>(), options);
         });
+
+        services.AddSingleton<KeyRevocations>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<KeyRevocations>());
 
         services.AddMarten(marten =>
             {

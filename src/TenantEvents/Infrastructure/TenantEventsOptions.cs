@@ -23,6 +23,13 @@ public sealed class TenantEventsOptions
     /// <summary>How long an unwrapped data key stays in memory before the key service is asked again.</summary>
     public TimeSpan KeyCacheLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// A cached data key used after this long is first checked against the database: shredding (or erasing a person) on
+    /// another instance is told to every instance at once (Keys/KeyRevocations.cs); this bounds how long an instance that
+    /// missed the news can still open what the key sealed.
+    /// </summary>
+    public TimeSpan KeyRecheckInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>At most this many unwrapped data keys are kept in memory.</summary>
     public int KeyCacheSize { get; set; } = 10_000;
 
@@ -195,6 +202,9 @@ public sealed class TenantEventsOptions
     /// <summary>The window of <see cref="AnonymousRequestsPerWindow"/>.</summary>
     public TimeSpan AnonymousRateWindow { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>What one GraphQL request may cost: body, tokens, aliases, fragments, depth, cost, REST calls, time.</summary>
+    public TenantEvents.GraphQL.GraphQLLimits GraphQL { get; set; } = new();
+
     public static TenantEventsOptions From(IConfiguration configuration)
     {
         var options = new TenantEventsOptions();
@@ -217,6 +227,7 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException("TenantEvents:Max* limits must be at least 1.");
         if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
+        options.GraphQL.Validate();
         return options;
     }
 }

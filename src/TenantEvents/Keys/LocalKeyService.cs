@@ -26,19 +26,80 @@ public sealed class LocalKeyService : IKeyService, IKeyEncryptionKeyResolver
     public string WrapAlgorithm => Algorithm;
     public IKeyEncryptionKeyResolver Resolver => this;
 
+    /// <summary>
+    /// The next KEK version. Several processes may share the data folder (instances of the service, the CLI), so the
+    /// in-process lock is not enough: the new key is written whole to a temporary file and then linked under its version's
+    /// name only if no file has that name yet (File.Move without overwrite, which fails when the target exists). A process
+    /// that loses the race for a version takes the next one; no version is ever overwritten, so every key id handed out
+    /// keeps unwrapping what it wrapped, and no reader ever sees a half-written key.
+    /// </summary>
     public Task<string> CreateKeyAsync(Guid tenantId, CancellationToken cancellation)
     {
         lock (_gate)
         {
             var folder = TenantFolder(tenantId);
             Directory.CreateDirectory(folder);
-            var version = Directory.GetFiles(folder, "kek-v*.bin").Length + 1;
             var kek = RandomNumberGenerator.GetBytes(32);
-            WriteOwnerOnly(Path.Combine(folder, $"kek-v{version}.bin"), WrapWithRoot(kek));
-            CryptographicOperations.ZeroMemory(kek);
-            return Task.FromResult($"{Prefix}{tenantId}/kek-v{version}");
+            try
+            {
+                var temporary = Path.Combine(folder, $".kek-{Guid.NewGuid():N}.tmp");
+                WriteOwnerOnly(temporary, WrapWithRoot(kek), FileMode.CreateNew);
+                try
+                {
+                    for (var version = NewestVersion(folder) + 1; ; version++)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        if (TryPublish(temporary, Path.Combine(folder, $"kek-v{version}.bin")))
+                            return Task.FromResult($"{Prefix}{tenantId}/kek-v{version}");
+                    }
+                }
+                finally
+                {
+                    File.Delete(temporary); // gone already once published; left only by a failure
+                }
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(kek);
+            }
         }
     }
+
+    /// <summary>The highest KEK version in the tenant's folder (0: none).</summary>
+    private static int NewestVersion(string folder) =>
+        Directory.GetFiles(folder, "kek-v*.bin")
+            .Select(f => int.TryParse(Path.GetFileNameWithoutExtension(f)["kek-v".Length..], out var v) ? v : 0)
+            .DefaultIfEmpty(0).Max();
+
+    /// <summary>
+    /// Gives the fully written file its final name unless that name is taken (by another process): atomic, never
+    /// replacing. On Unix a hard link (link(2) fails with EEXIST when the name exists; File.Move would check and then
+    /// rename(2), which replaces whatever another process linked in between); on Windows MoveFileEx without replace.
+    /// </summary>
+    private static bool TryPublish(string temporary, string target)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            try
+            {
+                File.Move(temporary, target, overwrite: false);
+                return true;
+            }
+            catch (IOException) when (File.Exists(target))
+            {
+                return false;
+            }
+        }
+        if (Link(temporary, target) == 0) return true;
+        var error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        if (error == EExist) return false;
+        throw new IOException($"Could not publish {target} (errno {error}).");
+    }
+
+    private const int EExist = 17;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static extern int Link(string existing, string created);
 
     public Task DestroyKeysAsync(Guid tenantId, CancellationToken cancellation)
     {
@@ -89,18 +150,24 @@ public sealed class LocalKeyService : IKeyService, IKeyEncryptionKeyResolver
         var path = Path.Combine(_folder, "root.key");
         if (!File.Exists(path))
         {
+            // Written whole, then published without replacing: a process starting at the same time either wins or reads
+            // the winner's key, never an empty or half-written file, and never replaces a root key already in use.
+            var temporary = Path.Combine(_folder, $".root-{Guid.NewGuid():N}.tmp");
+            var root = RandomNumberGenerator.GetBytes(32);
             try
             {
-                WriteOwnerOnly(path, RandomNumberGenerator.GetBytes(32), FileMode.CreateNew);
+                WriteOwnerOnly(temporary, root, FileMode.CreateNew);
+                TryPublish(temporary, path);
             }
-            catch (IOException) when (File.Exists(path))
+            finally
             {
-                // another process created it first; use theirs
+                CryptographicOperations.ZeroMemory(root);
+                File.Delete(temporary);
             }
         }
-        var root = File.ReadAllBytes(path);
-        if (root.Length != 32) throw new InvalidOperationException($"{path} is not a 256-bit key.");
-        return root;
+        var stored = File.ReadAllBytes(path);
+        if (stored.Length != 32) throw new InvalidOperationException($"{path} is not a 256-bit key.");
+        return stored;
     }
 
     private static void WriteOwnerOnly(string path, byte[] content, FileMode mode = FileMode.Create)

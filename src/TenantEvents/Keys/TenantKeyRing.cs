@@ -10,7 +10,9 @@ namespace TenantEvents.Keys;
 /// Each tenant's versioned data-encryption keys (DEKs): random AES-256 keys stored only wrapped by the tenant's KEK
 /// (table tenant_data_keys, itself under row-level security), unwrapped on first use and cached for a bounded time,
 /// so the key service sees about one unwrap per tenant rather than one per event. New writes use the newest version;
-/// older versions still open what they sealed.
+/// older versions still open what they sealed. Destroying keys (crypto-shredding a tenant, erasing a person) is told to
+/// every instance (<see cref="KeyRevocations"/>); a cached key used after <see cref="TenantEventsOptions.KeyRecheckInterval"/>
+/// is checked against the database first, in case that news was missed.
 /// </summary>
 /// <param name="databaseOf">The data source (service role) of the database the tenant lives in: its keys live with its data.</param>
 public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken, ValueTask<NpgsqlDataSource>> databaseOf, Clock clock,
@@ -24,7 +26,8 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     private readonly ConcurrentDictionary<(Guid Tenant, Guid Subject), Cached> _subjects = new();
     private long _unwrapCount;
 
-    private sealed record Cached(DataKey Key, DateTimeOffset Until);
+    /// <summary>A key in memory: until when it may be kept, and when it was last known to exist in the database.</summary>
+    private sealed record Cached(DataKey Key, DateTimeOffset Until, DateTimeOffset CheckedAt);
 
     /// <summary>How many times a data key was unwrapped by the key service since start (for tests and the benchmark).</summary>
     public long UnwrapCount => Interlocked.Read(ref _unwrapCount);
@@ -48,7 +51,17 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     public async Task<DataKey> VersionAsync(Guid tenant, int version, CancellationToken cancellation)
     {
         var now = clock.UtcNow;
-        if (_keys.TryGetValue((tenant, version), out var cached) && cached.Until > now) return cached.Key;
+        if (_keys.TryGetValue((tenant, version), out var cached) && cached.Until > now)
+        {
+            if (now - cached.CheckedAt < options.KeyRecheckInterval) return cached.Key;
+            if (await Exists(tenant, $"select 1 from {Schema}.tenant_data_keys where version = $1", version, cancellation))
+            {
+                _keys.TryUpdate((tenant, version), cached with { CheckedAt = now }, cached);
+                return cached.Key;
+            }
+            // Shredded elsewhere, and the news did not reach this instance: nothing of the tenant's stays in memory.
+            Forget(tenant);
+        }
 
         var (kekId, algorithm, wrapped) = await Load(tenant, version, cancellation)
                                           ?? throw new KeyDestroyedException(tenant, version);
@@ -66,7 +79,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         Unwraps.Add(1);
         var key = new DataKey(tenant, version, plain);
         CryptographicOperations.ZeroMemory(plain);
-        _keys[(tenant, version)] = new Cached(key, now + options.KeyCacheLifetime);
+        _keys[(tenant, version)] = new Cached(key, now + options.KeyCacheLifetime, now);
         Trim();
         return key;
     }
@@ -120,7 +133,17 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     {
         const string type = "subject-key";
         var now = clock.UtcNow;
-        if (_subjects.TryGetValue((tenant, subject), out var cached) && cached.Until > now) return cached.Key;
+        if (_subjects.TryGetValue((tenant, subject), out var cached) && cached.Until > now)
+        {
+            if (now - cached.CheckedAt < options.KeyRecheckInterval) return cached.Key;
+            if (await Exists(tenant, $"select 1 from {Schema}.subject_data_keys where subject_id = $1", subject, cancellation))
+            {
+                _subjects.TryUpdate((tenant, subject), cached with { CheckedAt = now }, cached);
+                return cached.Key;
+            }
+            // Erased (or the tenant shredded) elsewhere, unheard of here: forget it and look again.
+            ForgetSubject(tenant, subject);
+        }
         var stored = newSubject ? null : await Scoped(tenant, cancellation,
             batch => batch.BatchCommands.Add(Command($"select key_version, nonce, ciphertext from {Schema}.subject_data_keys where subject_id = $1", subject)),
             async reader => await reader.ReadAsync(cancellation) ? new SealedPayload(reader.GetInt32(0), (byte[])reader[1], (byte[])reader[2]) : null);
@@ -143,16 +166,26 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         else return null;
         var key = new DataKey(tenant, 1, plain);
         CryptographicOperations.ZeroMemory(plain);
-        _subjects[(tenant, subject)] = new Cached(key, now + options.KeyCacheLifetime);
+        _subjects[(tenant, subject)] = new Cached(key, now + options.KeyCacheLifetime, now);
         return key;
     }
 
     /// <summary>Erasure of one person (GDPR Art. 17): their key is deleted; what it sealed can no longer be opened.</summary>
     public async Task EraseSubjectAsync(Guid tenant, Guid subject, CancellationToken cancellation)
     {
-        await Scoped(tenant, cancellation,
-            batch => batch.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where subject_id = $1", subject)),
+        // Every instance hears of it when the deletion commits (the batch is one implicit transaction).
+        await Scoped(tenant, cancellation, batch =>
+            {
+                batch.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where subject_id = $1", subject));
+                batch.BatchCommands.Add(Command("select pg_notify($1, $2)", KeyRevocations.Channel, KeyRevocations.Payload(tenant, subject)));
+            },
             _ => Task.FromResult(0));
+        ForgetSubject(tenant, subject);
+    }
+
+    /// <summary>Drops one person's cached key (erased, here or on another instance).</summary>
+    public void ForgetSubject(Guid tenant, Guid subject)
+    {
         if (_subjects.TryRemove((tenant, subject), out var removed)) removed.Key.Dispose();
     }
 
@@ -166,6 +199,11 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
             await SetTenant(connection, transaction, tenant, cancellation);
             await using var delete = new NpgsqlCommand($"delete from {Schema}.tenant_data_keys; delete from {Schema}.subject_data_keys", connection, transaction);
             await delete.ExecuteNonQueryAsync(cancellation);
+            // Every instance hears of it when this commits, and drops what it holds of the tenant's keys.
+            await using var notify = new NpgsqlCommand("select pg_notify($1, $2)", connection, transaction);
+            notify.Parameters.Add(new NpgsqlParameter { Value = KeyRevocations.Channel });
+            notify.Parameters.Add(new NpgsqlParameter { Value = KeyRevocations.Payload(tenant) });
+            await notify.ExecuteNonQueryAsync(cancellation);
             await transaction.CommitAsync(cancellation);
         }
         Forget(tenant);
@@ -180,6 +218,20 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         foreach (var entry in _subjects.Where(k => k.Key.Tenant == tenant).ToList())
             if (_subjects.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();
     }
+
+    /// <summary>
+    /// Drops every cached key of every tenant: after this instance may have missed news of destroyed keys (its
+    /// listening connection was down). Each tenant's next read unwraps its key again.
+    /// </summary>
+    public void ForgetAll()
+    {
+        _current.Clear();
+        foreach (var tenant in _keys.Keys.Select(k => k.Tenant).Concat(_subjects.Keys.Select(k => k.Tenant)).Distinct().ToList()) Forget(tenant);
+    }
+
+    /// <summary>Whether the statement finds a row of the tenant (one round trip).</summary>
+    private Task<bool> Exists(Guid tenant, string sql, object value, CancellationToken cancellation) =>
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command(sql, value)), async reader => await reader.ReadAsync(cancellation));
 
     /// <summary>
     /// Creates the next DEK version (and the tenant's first KEK if it has none) and keeps it unwrapped in the cache: the
@@ -201,7 +253,8 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
                 // A concurrent writer stored this version first: use theirs.
                 return await VersionAsync(tenant, await NewestVersion(tenant, cancellation) ?? version, cancellation);
             var key = new DataKey(tenant, version, plain);
-            _keys[(tenant, version)] = new Cached(key, clock.UtcNow + options.KeyCacheLifetime);
+            var now = clock.UtcNow;
+            _keys[(tenant, version)] = new Cached(key, now + options.KeyCacheLifetime, now);
             Trim();
             return key;
         }

@@ -29,6 +29,15 @@ public sealed record Standing(bool Everything, bool ReadEverything, IReadOnlyCol
         Everything || ReadEverything
         || (Scopes is null ? graph.HoldsAny(Principals, SeePermissions, org) : SeePermissions.Any(Scopes.Contains) && graph.Find(org) is not null);
 
+    private static readonly string[] AnyPermission = [.. Permissions.All.Keys];
+
+    /// <summary>
+    /// Holds something at the organisation (any permission there, or may see it): where the caller's own calls may be
+    /// charged (Quotas/ApiMetering.cs). Naming an organisation one has no business at must not spend its share.
+    /// </summary>
+    public bool ActsAt(AccessGraph graph, Guid org) =>
+        CanSee(graph, org) || (Scopes is null ? graph.HoldsAny(Principals, AnyPermission, org) : Scopes.Count > 0 && graph.Find(org) is not null);
+
     public static Standing? Of(Caller caller, Guid tenantId)
     {
         if (caller.Has(Roles.PlatformAdmin) || caller.AdministersTenant(tenantId)) return new(true, true, [], caller.Actor);

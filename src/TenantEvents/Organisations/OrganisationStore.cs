@@ -59,6 +59,23 @@ public sealed class OrganisationStore(TenantStreams streams)
     private readonly ConcurrentDictionary<Guid, Entry> _graphs = new();
     private long _uses;
 
+    /// <summary>
+    /// A read of the graph this instance holds for the tenant, with no round trip: false when it holds none. The graph may
+    /// be behind a change made on another instance until this instance's next <see cref="ReadAsync{T}(Guid, Func{AccessGraph, T}, CancellationToken)"/>
+    /// (which every organisation route makes): only for decisions that may lag that much, never for authorisation.
+    /// </summary>
+    public bool TryReadHeld<T>(Guid tenant, Func<AccessGraph, T> read, out T value)
+    {
+        value = default!;
+        if (!_graphs.TryGetValue(tenant, out var entry)) return false;
+        lock (entry)
+        {
+            if (entry.Graph is not { } graph) return false;
+            value = read(graph);
+            return true;
+        }
+    }
+
     /// <summary>Reads the graph at the tenant's current version under its lock (cheap: one row read, then memory).</summary>
     public Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation) =>
         ReadAsync(tenant, (_, graph) => read(graph), cancellation);

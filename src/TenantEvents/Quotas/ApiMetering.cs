@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Threading.RateLimiting;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
+using TenantEvents.Organisations;
+using TenantEvents.Tenants;
 
 namespace TenantEvents.Quotas;
 
@@ -45,12 +47,16 @@ public sealed class FairShare : IDisposable
 
 /// <summary>
 /// Every request of a tenant's caller (its users, service accounts, directory) passes here after authentication: first
-/// its tenant's fair share (429 rate-limited), then its API call quotas, charged at the organisation the route names
-/// (429 quota-exceeded with the figures and Retry-After = when the period resets). Counting is in memory
+/// its tenant's fair share (429 rate-limited), then its API call quotas, charged to the caller's own tenant: at the
+/// organisation the route names when the caller holds something there, else at the tenant as a whole (429
+/// quota-exceeded with the figures and Retry-After = when the period resets). Counting is in memory
 /// (<see cref="QuotaLedger"/>): no event, no database write per request. Platform staff and anonymous requests are not
-/// a tenant's calls and pass.
+/// a tenant's calls and pass. GraphQL's REST-backed fields are REST calls run in process
+/// (<see cref="TenantEvents.GraphQL.ApiInvoker"/>): each passes here too, so it is fair-shared and charged like the
+/// REST call it is.
 /// </summary>
-public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairShare fairShare, Clock clock, TenantEventsOptions options)
+public sealed class ApiMetering(QuotaLedger ledger, FairShare fairShare, OrganisationStore organisations, Clock clock, TenantEventsOptions options)
+    : IMiddleware
 {
     private static readonly byte[][] RateLimitedBodies = Enumerable.Range(0, 61).Select(seconds => System.Text.Encoding.UTF8.GetBytes(
         System.Text.Json.JsonSerializer.Serialize(new Problem("rate-limited", 429, "Too many requests from this tenant",
@@ -59,7 +65,7 @@ public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairSh
 
     private static byte[] RateLimitedBody(int seconds) => RateLimitedBodies[Math.Clamp(seconds, 0, 60)];
 
-    public async Task InvokeAsync(HttpContext http)
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         if (!options.QuotaMetering || http.User.FindFirst(Claims.TenantId)?.Value is not { } claim || !Guid.TryParse(claim, out var tenant)
             || http.User.Identity?.IsAuthenticated != true)
@@ -87,7 +93,8 @@ public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairSh
             await http.Response.Body.WriteAsync(RateLimitedBody(seconds), http.RequestAborted);
             return;
         }
-        Guid? organisation = http.GetRouteValue("orgId") is string org && Guid.TryParse(org, out var o) ? o : null;
+        Guid? organisation = http.GetRouteValue("orgId") is string org && Guid.TryParse(org, out var o) && await MayChargeAtAsync(http, tenant, o)
+            ? o : null;
         if (await ledger.ChargeApiCallAsync(tenant, organisation, http.RequestAborted) is { } refusal)
         {
             var seconds = Math.Max(1, (long)Math.Ceiling((refusal.ResetAt - clock.UtcNow).TotalSeconds));
@@ -96,5 +103,20 @@ public sealed class ApiMetering(RequestDelegate next, QuotaLedger ledger, FairSh
             return;
         }
         await next(http);
+    }
+
+    /// <summary>
+    /// Whether the call may be charged at the organisation the route names. This runs before authorisation, so the name
+    /// alone proves nothing: charged there on a caller's say-so, anyone in the tenant could use up a unit's guarantee
+    /// or cap (and lock its people out) with requests the route then refuses. Charged there only when the caller holds
+    /// something at it, as the routes decide it (<see cref="Standing.ActsAt"/>); otherwise at the tenant as a whole.
+    /// The graph this instance holds answers without a round trip (a change made on another instance shows once this
+    /// instance next reads the graph, which the route itself does); when it holds none, the graph is read.
+    /// </summary>
+    private async ValueTask<bool> MayChargeAtAsync(HttpContext http, Guid tenant, Guid org)
+    {
+        if (Standing.Of(http.Caller(), tenant) is not { } standing) return false;
+        if (organisations.TryReadHeld(tenant, graph => standing.ActsAt(graph, org), out var acts)) return acts;
+        return await organisations.ReadAsync(tenant, graph => standing.ActsAt(graph, org), http.RequestAborted);
     }
 }

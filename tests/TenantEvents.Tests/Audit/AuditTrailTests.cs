@@ -227,6 +227,32 @@ public class AuditTrailTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_legal_hold_keeps_every_audit_entry_past_its_retention_until_it_is_lifted()
+    {
+        var id = await Active();
+        (await Admin.Patch($"/api/tenants/{id}/settings", new { auditRetentionDays = 30 })).ShouldBe(HttpStatusCode.OK);
+        (await Admin.Put($"/api/tenants/{id}/name", new { name = "Under investigation" })).ShouldBe(HttpStatusCode.OK);
+        var holdId = (await Admin.Post($"/api/tenants/{id}/legal-holds", new { reference = "CASE-2026-0117", reason = "pending litigation" }))
+            .ShouldBe(HttpStatusCode.OK).Json.GetProperty("legalHolds")[0].GetProperty("holdId").GetGuid();
+        var before = await Entries(id, "?limit=200");
+        before.ShouldContain(e => e.GetProperty("type").GetString() == "tenant_renamed");
+
+        // Past the 30 days: the hold binds the trail, so the pruning job takes nothing of this tenant.
+        var projector = Fixture.Host.Services.GetRequiredService<AuditProjector>();
+        Fixture.Time.Advance(TimeSpan.FromDays(31));
+        await projector.PruneAsync(CancellationToken.None);
+        (await Entries(id, "?limit=200")).Select(e => e.GetProperty("index").GetInt64())
+            .ShouldBe(before.Select(e => e.GetProperty("index").GetInt64()));
+
+        // Lifted: retention resumes, and what the hold kept past its window goes.
+        (await Admin.Post($"/api/tenants/{id}/legal-holds/{holdId}/lift", new { reason = "case closed" })).ShouldBe(HttpStatusCode.OK);
+        (await projector.PruneAsync(CancellationToken.None)).ShouldBeGreaterThan(0);
+        var after = await Entries(id, "?limit=200");
+        after.ShouldNotContain(e => e.GetProperty("type").GetString() == "tenant_renamed");
+        after.ShouldContain(e => e.GetProperty("type").GetString() == "legal_hold_lifted");
+    }
+
+    [Fact]
     public async Task a_cross_tenant_access_is_in_both_tenants_trails_and_ledgers()
     {
         var owner = await Active();

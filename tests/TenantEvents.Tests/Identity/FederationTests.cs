@@ -327,6 +327,56 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task an_e_mail_address_the_provider_did_not_verify_gets_nothing_of_the_directorys_person_with_that_address()
+    {
+        var (a, _, idpA, _) = await TwoFederatedTenants();
+        var root = await RootOf(a);
+        var scimAccount = (await TenantAdminOf(a).Post($"/api/tenants/{a}/service-accounts", new { name = "directory", scopes = new[] { "scim.provision" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        var scim = Fixture.Client(scimAccount.Str("scimToken"));
+        var scimBase = $"/api/tenants/{a}/scim/v2";
+        const string userUrn = "urn:ietf:params:scim:schemas:core:2.0:User";
+        // The directory knows people by their addresses: alice is an analyst (her group holds a role at the root); dora left.
+        var aliceId = (await scim.Post($"{scimBase}/Users", new { schemas = new[] { userUrn }, userName = "alice@agency-a.gov", active = true }))
+            .ShouldBe(HttpStatusCode.Created).Str("id");
+        (await scim.Post($"{scimBase}/Users", new { schemas = new[] { userUrn }, userName = "dora@agency-a.gov", active = false }))
+            .ShouldBe(HttpStatusCode.Created);
+        var roles = (await TenantAdminOf(a).Get($"/api/tenants/{a}/roles")).Json.GetProperty("items");
+        var reader = roles.EnumerateArray().First(r => r.GetProperty("permissions").EnumerateArray().Any(p => p.GetString() is "org.read" or "org.manage")).GetProperty("name").GetString();
+        (await TenantAdminOf(a).Post($"/api/tenants/{a}/organisations/{root}/grants", new { principal = new { kind = "group", id = "Analysts" }, role = reader }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await scim.Post($"{scimBase}/Groups", new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Analysts",
+            members = new[] { new { value = aliceId } } })).ShouldBe(HttpStatusCode.Created);
+
+        async Task<HttpClient> SignIn(string subject, string email, bool? verified)
+        {
+            var claims = new Dictionary<string, object?> { ["sub"] = subject, ["aud"] = AudienceA, ["email"] = email, ["name"] = subject };
+            if (verified is { } v) claims["email_verified"] = v;
+            return Fixture.Client(await idpA.TokenAsync(claims));
+        }
+
+        // Mallory types alice's address into her profile at the provider: unverified (false, or not said), it is not alice.
+        (await (await SignIn("mallory", "alice@agency-a.gov", false)).Get($"/api/tenants/{a}/organisations/{root}"))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await (await SignIn("mallory-2", "alice@agency-a.gov", null)).Get($"/api/tenants/{a}/organisations/{root}"))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Nor is she dora: dora's record decides nothing about her (she is herself, a new person without grants).
+        (await (await SignIn("mallory-3", "dora@agency-a.gov", false)).Get($"/api/tenants/{a}/organisations/{root}"))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Each got a record of her own; alice's and dora's are as they were.
+        foreach (var subject in new[] { "mallory", "mallory-2", "mallory-3" })
+            (await scim.Get($"{scimBase}/Users?filter=" + Uri.EscapeDataString($"userName eq \"{subject}\""))).ShouldBe(HttpStatusCode.OK)
+                .Json.GetProperty("totalResults").GetInt32().ShouldBe(1);
+        var alice = (await scim.Get($"{scimBase}/Users/{aliceId}")).ShouldBe(HttpStatusCode.OK);
+        alice.Str("userName").ShouldBe("alice@agency-a.gov");
+        alice.Json.TryGetProperty("externalId", out _).ShouldBeFalse();
+
+        // Alice herself, whose address the provider verified, is matched to her record and reads as an analyst.
+        (await (await SignIn("alice-at-the-provider", "alice@agency-a.gov", true)).Get($"/api/tenants/{a}/organisations/{root}"))
+            .ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task mapping_rules_make_group_members_members_of_organisations_with_roles_there_and_removing_a_rule_revokes_it()
     {
         var (a, _, idpA, _) = await TwoFederatedTenants();

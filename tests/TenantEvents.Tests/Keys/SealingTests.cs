@@ -125,6 +125,37 @@ public class LocalKeyServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task two_processes_rotating_one_tenants_kek_at_once_never_overwrite_a_version()
+    {
+        // Two key services on one folder, as two instances (or an instance and the CLI) sharing a data folder: each
+        // rotates the same tenant's KEK again and again at the same time and wraps a data key with every version it gets.
+        var tenant = Guid.CreateVersion7();
+        var dek = RandomNumberGenerator.GetBytes(32);
+        const int rotations = 150;
+        using var start = new Barrier(2);
+        Task<List<(string Id, byte[] Wrapped)>> Rotate(LocalKeyService keys) => Task.Factory.StartNew(() =>
+        {
+            var made = new List<(string, byte[])>();
+            start.SignalAndWait();
+            for (var i = 0; i < rotations; i++)
+            {
+                var id = keys.CreateKeyAsync(tenant, default).GetAwaiter().GetResult();
+                made.Add((id, keys.Resolve(id).WrapKey(LocalKeyService.Algorithm, dek)));
+            }
+            return made;
+        }, TaskCreationOptions.LongRunning);
+
+        var made = (await Task.WhenAll(Rotate(new LocalKeyService(_folder)), Rotate(new LocalKeyService(_folder)))).SelectMany(m => m).ToList();
+
+        // Every version handed out is its own, and still unwraps what was wrapped with it (read afresh, as after a restart).
+        made.Select(m => m.Id).Distinct().Count().ShouldBe(2 * rotations);
+        var reader = new LocalKeyService(_folder);
+        foreach (var (id, wrapped) in made)
+            reader.Resolve(id).UnwrapKey(LocalKeyService.Algorithm, wrapped).ShouldBe(dek, id);
+        Directory.GetFiles(Path.Combine(_folder, "keys", "tenants", tenant.ToString())).Length.ShouldBe(2 * rotations);
+    }
+
+    [Fact]
     public void forged_key_ids_resolve_to_nothing()
     {
         var keys = new LocalKeyService(_folder);

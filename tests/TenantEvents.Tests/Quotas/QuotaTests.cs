@@ -482,6 +482,48 @@ public class QuotaTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Admin.Get($"/api/tenants/{tenant}/quotas/alerts?kind=gpu")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 
+    [Fact]
+    public async Task naming_an_organisation_one_holds_nothing_at_does_not_spend_its_share_of_api_calls()
+    {
+        // The county may make 3 calls a day; carol reads there. All set up by platform staff, whose calls are not metered.
+        var tenant = await ActiveWithQuotas(new { apiCallsPerDay = 1000 });
+        var root = await RootOf(tenant);
+        var county = Guid.Parse((await Admin.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "County", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
+        (await Admin.Put($"/api/tenants/{tenant}/roles/county-reader", new { description = "Reads the county", permissions = new[] { "org.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await Admin.Post($"/api/tenants/{tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "carol" }, role = "county-reader" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await Admin.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.ApiCallsPerDay}", new { guaranteed = 3, cap = 3 }))
+            .ShouldBe(HttpStatusCode.OK);
+
+        // Mallory, a member with no rights at the county, names it again and again: refused by the route, charged to the
+        // tenant as a whole, never to the county (else the county's 3 would be gone and carol locked out).
+        var mallory = As(Roles.TenantMember, "mallory", tenant);
+        for (var i = 0; i < 6; i++)
+            (await mallory.Get($"/api/tenants/{tenant}/organisations/{county}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Nor does anyone of another tenant, whose calls are its own tenant's.
+        var outsiderTenant = await Active("bexar-sheriff");
+        var outsider = TenantAdminOf(outsiderTenant);
+        for (var i = 0; i < 4; i++)
+            (await outsider.Get($"/api/tenants/{tenant}/organisations/{county}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        var carol = As(Roles.TenantMember, "carol", tenant);
+        for (var i = 0; i < 3; i++) (await carol.Get($"/api/tenants/{tenant}/organisations/{county}")).ShouldBe(HttpStatusCode.OK);
+        // The county's cap still binds those who act there.
+        (await carol.Get($"/api/tenants/{tenant}/organisations/{county}")).ShouldBeProblem(HttpStatusCode.TooManyRequests, "quota-exceeded")
+            .Json.GetProperty("quota").GetString().ShouldBe(QuotaKinds.ApiCallsPerDay);
+
+        await Ledger.FlushAsync(default);
+        var ofCounty = (await Admin.Get($"/api/tenants/{tenant}/quotas/history?metric=apiCalls&from=2026-11-28&to=2026-11-28&organisationId={county}"))
+            .ShouldBe(HttpStatusCode.OK);
+        ofCounty.Json.GetProperty("days").EnumerateArray().Select(d => d.GetProperty("amount").GetInt64()).ShouldBe([3L]);
+        Quota((await Admin.Get($"/api/tenants/{tenant}/quotas")).ShouldBe(HttpStatusCode.OK), QuotaKinds.ApiCallsPerDay)
+            .GetProperty("used").GetInt64().ShouldBe(6 + 3); // mallory's and carol's, nothing of the outsider's
+        Quota((await Admin.Get($"/api/tenants/{outsiderTenant}/quotas")).ShouldBe(HttpStatusCode.OK), QuotaKinds.ApiCallsPerDay)
+            .GetProperty("used").GetInt64().ShouldBe(4);
+    }
+
     // ---- isolation --------------------------------------------------------------------------------------------------
 
     [Fact]

@@ -36,6 +36,12 @@ public static class Claims
     public const string Scope = "scope";
     public const string Email = "email";
 
+    /// <summary>
+    /// OpenID Connect's email_verified: the provider checked that the person controls the address. Only then may the
+    /// address stand for the person (matching directory records by it); otherwise it is whatever the person typed.
+    /// </summary>
+    public const string EmailVerified = "email_verified";
+
     /// <summary>What kind of caller the token stands for: user (a person) or service (a service account).</summary>
     public const string Kind = "kind";
 
