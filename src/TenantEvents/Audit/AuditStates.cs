@@ -98,18 +98,32 @@ public static class AuditStates
                 return new JsonObject
                 {
                     ["id"] = x.CaseFileId, ["organisationId"] = x.OrganisationId, ["title"] = x.Title, ["classification"] = x.Classification,
-                    ["tags"] = ToNode(x.Tags), ["body"] = x.Body, ["entries"] = new JsonObject(), ["sharedInto"] = new JsonObject(),
+                    ["tags"] = ToNode(x.Tags), ["body"] = x.Body, ["entryCount"] = 0L, ["lastEntry"] = null, ["sharedInto"] = new JsonObject(),
                 };
             case CaseFiles.CaseFileRevised x:
                 state = Need(state);
                 state["title"] = x.Title; state["classification"] = x.Classification; state["tags"] = ToNode(x.Tags); state["body"] = x.Body;
                 return state;
             case CaseFiles.CaseFileEntryAdded x:
-                Child(Need(state), "entries")[x.EntryId.ToString()] = new JsonObject
+            {
+                // A count and the entry just added, not every entry: each entry's audit record holds the state before and
+                // after, so a state that kept them all would store the whole thread twice more with every comment. The
+                // entries themselves are each in their own event (and record). A state from before kept "entries": folded
+                // into the count here.
+                state = Need(state);
+                var count = state["entryCount"]?.GetValue<long>() ?? 0;
+                if (state["entries"] is JsonObject old)
                 {
-                    ["kind"] = x.Kind, ["text"] = x.Text, ["fromTenantId"] = x.FromTenantId, ["by"] = x.By.ToString(), ["at"] = x.At,
+                    count = old.Count;
+                    state.Remove("entries");
+                }
+                state["entryCount"] = count + 1;
+                state["lastEntry"] = new JsonObject
+                {
+                    ["id"] = x.EntryId, ["kind"] = x.Kind, ["text"] = x.Text, ["fromTenantId"] = x.FromTenantId, ["by"] = x.By.ToString(), ["at"] = x.At,
                 };
                 return state;
+            }
             case CaseFiles.CaseFileShared x: Child(Need(state), "sharedInto")[x.CollaborationId.ToString()] = ToNode(x.Permissions); return state;
             case CaseFiles.CaseFileUnshared x: Child(Need(state), "sharedInto").Remove(x.CollaborationId.ToString()); return state;
             case Sharing.SharingAgreementOffered x:

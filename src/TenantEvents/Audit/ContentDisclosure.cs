@@ -14,7 +14,7 @@ namespace TenantEvents.Audit;
 /// <summary>What part of a record is content (not metadata), and which rule reveals it.</summary>
 public enum ContentGuard
 {
-    /// <summary>A case file's title, tags, body and entries: case.read at the file's organisation, for the tenant's own people only.</summary>
+    /// <summary>A case file's title, tags, body and entries (the last one in an audit state): case.read at the file's organisation, for the tenant's own people only.</summary>
     CaseFile,
 
     /// <summary>A person's directory record (SCIM users and groups): identity.manage or scim.provision at the root, the tenant's own people only.</summary>
@@ -39,7 +39,7 @@ public sealed record ContentRule(ContentGuard Guard, IReadOnlySet<string>? Conte
 /// </summary>
 public static class ContentRules
 {
-    private static readonly IReadOnlySet<string> CaseFileContent = new HashSet<string>(StringComparer.Ordinal) { "title", "tags", "body", "entries", "text" };
+    private static readonly IReadOnlySet<string> CaseFileContent = new HashSet<string>(StringComparer.Ordinal) { "title", "tags", "body", "entries", "lastEntry", "text" };
     private static readonly IReadOnlySet<string> PersonKeep = new HashSet<string>(StringComparer.Ordinal)
         { "id", "userId", "groupId", "by", "at", "erased", "withheld" };
     private static readonly IReadOnlySet<string> ContactsContent = new HashSet<string>(StringComparer.Ordinal) { "contacts" };

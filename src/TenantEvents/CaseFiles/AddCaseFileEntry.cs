@@ -62,7 +62,8 @@ public static class AddCaseFileEntryEndpoint
         {
             await tx.ExecuteAsync($"select 1 from {sharing.Schema}.case_files where tenant_id = $1 and id = $2 for update", cancellation, owner.ToString(), caseFileId);
             var (file, _) = (await sharing.LoadCaseFileAsync(tx.Connection, caseFileId, cancellation))!.Value;
-            var decision = CaseFileDecisions.AddEntry(file, kind, command.Text, tenantId, http.Caller().Actor, sharing.Now, Guid.CreateVersion7());
+            var decision = CaseFileDecisions.AddEntry(file, kind, command.Text, tenantId, http.Caller().Actor, sharing.Now, Guid.CreateVersion7(),
+                sharing.Streams.Options.MaxCaseFileEntries);
             if (decision.Refusal is not null) return decision.Refusal.ToResult();
             added = (CaseFileEntryAdded)decision.Events[0];
             await sharing.SaveCaseFileAsync(tx, file, decision.Events, cancellation);

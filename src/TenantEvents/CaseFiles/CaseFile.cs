@@ -120,10 +120,19 @@ public static partial class CaseFileDecisions
         return OrgDecision.Accept(new CaseFileRevised(file.Id, next.Title, next.Classification, next.Tags, next.Body, by, now));
     }
 
-    public static OrgDecision AddEntry(CaseFile file, string kind, string? text, Guid fromTenant, Actor by, DateTimeOffset now, Guid entryId)
+    /// <param name="maxEntries">
+    /// The most entries a file holds (TenantEvents:MaxCaseFileEntries): the file, its snapshot and every read of it grow
+    /// with its entries, and a partner's comments land in the owner's file; past the bound the file is full.
+    /// </param>
+    public static OrgDecision AddEntry(CaseFile file, string kind, string? text, Guid fromTenant, Actor by, DateTimeOffset now, Guid entryId,
+        int maxEntries)
     {
         if (string.IsNullOrWhiteSpace(text)) return OrgDecision.Refuse(Problem.Validation("text", "required", "the text is required."));
         if (text.Length > MaxEntry) return OrgDecision.Refuse(Problem.Validation("text", "too-long", $"at most {MaxEntry} characters."));
+        if (file.Entries.Count >= maxEntries)
+            return OrgDecision.Refuse(Problem.LimitReached("case-file-full", "The case file holds as many entries as it may",
+                $"A case file holds at most {maxEntries} comments and contributions; open a new file for what follows.", maxEntries,
+                nameof(TenantEventsOptions.MaxCaseFileEntries)).With("entries", file.Entries.Count));
         return OrgDecision.Accept(new CaseFileEntryAdded(file.Id, entryId, kind, text, fromTenant, by, now));
     }
 

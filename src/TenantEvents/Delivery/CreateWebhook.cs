@@ -43,8 +43,9 @@ public static class CreateWebhookEndpoint
             http.Caller().Actor.Subject);
         try
         {
-            var secret = await store.CreateAsync(subscription, http.Caller().Actor, cancellation);
-            return Results.Created($"{location}/{subscription.Id}", WebhookView.Of(subscription, secret));
+            var (secret, refusal) = await store.CreateAsync(subscription, http.Caller().Actor, cancellation);
+            if (refusal is not null) return refusal.ToResult();
+            return Results.Created($"{location}/{subscription.Id}", WebhookView.Of(subscription, secret!));
         }
         catch (KeyDestroyedException)
         {

@@ -270,21 +270,62 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
         return subscriptions.SelectMany(s => list.Where(e => EventFeed.Matches(s.Types, e.Type)).Select(e => (s, e))).ToList();
     }
 
+    /// <summary>The reason a delivery was dead-lettered without an attempt (its subscription had too many waiting).</summary>
+    public static string Backlogged(int max) =>
+        $"dead-lettered without an attempt: the subscription already had {max} deliveries waiting (TenantEvents:MaxPendingDeliveries); " +
+        "send it again once the endpoint has caught up";
+
+    /// <summary>
+    /// New deliveries, pending; but a subscription keeps at most TenantEvents:MaxPendingDeliveries waiting (pending or
+    /// retrying): the ones beyond are stored dead at once, with <see cref="Backlogged"/> as their error. The waiting ones
+    /// keep their place and their order; the dead ones are listed with the reason and can be sent again (redeliver).
+    /// Pausing instead would not bound anything (a paused subscription's deliveries wait), and dropping silently would hide it.
+    /// </summary>
     private async Task<int> InsertAsync(OwnerTransaction tx, string owner, Guid source, IReadOnlyList<(Target Subscription, Entry Event)> pairs,
         DateTimeOffset now, CancellationToken cancellation)
     {
         if (pairs.Count == 0) return 0;
+        var max = options.MaxPendingDeliveries;
+        var waiting = new Dictionary<Guid, long>();
+        await using (var count = tx.Command($"""
+            select subscription_id, count(*) from {Schema}.webhook_deliveries
+            where tenant_id = $1 and subscription_id = any($2) and status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
+            group by subscription_id
+            """, owner, pairs.Select(p => p.Subscription.Id).Distinct().ToArray()))
+        await using (var r = await count.ExecuteReaderAsync(cancellation))
+            while (await r.ReadAsync(cancellation))
+                waiting[r.GetGuid(0)] = r.GetInt64(1);
+        var statuses = new string[pairs.Count];
+        var errors = new object?[pairs.Count];
+        var backlogged = 0;
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            var id = pairs[i].Subscription.Id;
+            var before = waiting.GetValueOrDefault(id);
+            if (before < max)
+            {
+                waiting[id] = before + 1;
+                statuses[i] = WebhookStates.Pending;
+                continue;
+            }
+            statuses[i] = WebhookStates.Dead;
+            errors[i] = Backlogged(max);
+            backlogged++;
+        }
+        if (backlogged > 0)
+            logger.LogWarning("{Count} webhook deliveries of {Owner} were dead-lettered: their subscriptions had {Max} waiting", backlogged, owner, max);
         return await tx.ExecuteAsync($"""
             insert into {Schema}.webhook_deliveries (tenant_id, id, subscription_id, source_tenant, log_index, seq_id, event_id, stream_id, event_type,
-              status, attempts, attempt_base, next_attempt_at, created_at)
-            select $1, u.id, u.subscription_id, $2, u.log_index, u.seq_id, u.event_id, u.stream_id, u.event_type, '{WebhookStates.Pending}', 0, 0, $3, $3
-            from unnest($4::uuid[], $5::uuid[], $6::bigint[], $7::bigint[], $8::uuid[], $9::uuid[], $10::text[])
-              as u(id, subscription_id, log_index, seq_id, event_id, stream_id, event_type)
+              status, attempts, attempt_base, next_attempt_at, created_at, last_error)
+            select $1, u.id, u.subscription_id, $2, u.log_index, u.seq_id, u.event_id, u.stream_id, u.event_type, u.status, 0, 0, $3, $3, u.error
+            from unnest($4::uuid[], $5::uuid[], $6::bigint[], $7::bigint[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::text[])
+              as u(id, subscription_id, log_index, seq_id, event_id, stream_id, event_type, status, error)
             on conflict (subscription_id, source_tenant, log_index) do nothing
             """, cancellation, owner, source, now,
             pairs.Select(_ => Guid.CreateVersion7()).ToArray(), pairs.Select(p => p.Subscription.Id).ToArray(), pairs.Select(p => p.Event.Index).ToArray(),
             pairs.Select(p => p.Event.Seq).ToArray(), pairs.Select(p => p.Event.EventId).ToArray(), pairs.Select(p => p.Event.StreamId).ToArray(),
-            pairs.Select(p => p.Event.Type).ToArray());
+            pairs.Select(p => p.Event.Type).ToArray(), statuses,
+            new NpgsqlParameter { Value = errors.Select(e => e ?? DBNull.Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
     }
 
     // ---- sending ------------------------------------------------------------------------------------------------------

@@ -41,7 +41,14 @@ public static class RedeliverEndpoint
     {
         if (await store.DeliveryAsync(owner, webhookId, deliveryId, cancellation) is not { } found) return Problem.NotFound("delivery").ToResult();
         if (found.LastError == WebhookStore.TenantGone) return Problem.Gone().ToResult();
-        await store.RedeliverAsync(owner, webhookId, deliveryId, null, http.Caller().Actor, store.Streams.Now, cancellation);
+        var sent = await store.RedeliverAsync(owner, webhookId, deliveryId, null, http.Caller().Actor, store.Streams.Now, cancellation);
+        if (sent == 0 && found.Status != WebhookStates.Pending)
+        {
+            var max = store.Streams.Options.MaxPendingDeliveries;
+            return Problem.LimitReached("webhook-backlog-full", "The subscription has as many deliveries waiting as it may",
+                $"A subscription has at most {max} deliveries waiting; send this one again once the endpoint has caught up.", max,
+                nameof(TenantEventsOptions.MaxPendingDeliveries)).ToResult();
+        }
         delivery.WakeSender();
         return Results.Json(await store.DeliveryAsync(owner, webhookId, deliveryId, cancellation), Json.Options, statusCode: 202);
     }

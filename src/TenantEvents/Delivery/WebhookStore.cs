@@ -137,12 +137,26 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         r.GetFieldValue<string[]>(4), r.GetString(5), r.GetInt64(6), r.GetFieldValue<DateTimeOffset>(7), r.GetFieldValue<DateTimeOffset>(8),
         r.IsDBNull(9) ? null : r.GetString(9));
 
-    /// <summary>Stores a new subscription with a new secret; returns the secret (shown once).</summary>
-    public async Task<string> CreateAsync(WebhookSubscription subscription, Actor by, CancellationToken cancellation)
+    /// <summary>
+    /// Stores a new subscription with a new secret; returns the secret (shown once), or the refusal when the tenant has as
+    /// many subscriptions as it may (TenantEvents:MaxWebhooksPerTenant; counted under a lock per tenant, so two racing
+    /// creations cannot both take the last place). The platform's own subscriptions are its administrators' and not bounded.
+    /// </summary>
+    public async Task<(string? Secret, Problem? Refusal)> CreateAsync(WebhookSubscription subscription, Actor by, CancellationToken cancellation)
     {
         var secret = StandardWebhooks.NewSecret();
         var (keyVersion, nonce, ciphertext, kek) = await SealSecretAsync(subscription.Owner, subscription.Id, secret, cancellation);
         await using var tx = await BeginWriteAsync(subscription.Owner, cancellation);
+        if (subscription.Owner != DeliverySchema.PlatformOwner)
+        {
+            var max = streams.Options.MaxWebhooksPerTenant;
+            await tx.ExecuteAsync("select pg_advisory_xact_lock(hashtextextended('tenantevents:webhooks:' || $1, 0))", cancellation, subscription.Owner);
+            await using var count = tx.Command($"select count(*) from {Schema}.webhook_subscriptions where tenant_id = $1", subscription.Owner);
+            if ((long)(await count.ExecuteScalarAsync(cancellation))! >= max)
+                return (null, Problem.LimitReached("webhook-limit", "The tenant has as many webhook subscriptions as it may",
+                    $"A tenant has at most {max} webhook subscriptions; remove one, or widen one's event types, first.", max,
+                    nameof(TenantEventsOptions.MaxWebhooksPerTenant)));
+        }
         await RecordAsync(tx, subscription.Owner, subscription.Id,
             new WebhookSubscribed(subscription.Id, subscription.Url, subscription.Types, subscription.Description, by, subscription.CreatedAt), start: true, cancellation);
         await tx.ExecuteAsync($"""
@@ -154,7 +168,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         // A new subscription receives the events from now on: a tenant's log is fanned out from its current end.
         await StartPositionsAsync(tx, subscription.Owner, cancellation);
         await tx.CommitAsync(cancellation);
-        return secret;
+        return (secret, null);
     }
 
     /// <summary>
@@ -338,18 +352,29 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
 
     /// <summary>
     /// Sends deliveries again (one, or every one in a state): back to pending, due now, with a fresh allowance of attempts.
-    /// Returns how many. A delivery of an event whose tenant was shredded cannot be sent again.
+    /// Returns how many. A delivery of an event whose tenant was shredded cannot be sent again. No more are sent again than
+    /// fit under the subscription's bound on waiting deliveries (TenantEvents:MaxPendingDeliveries), oldest first.
     /// </summary>
     public async Task<int> RedeliverAsync(string owner, Guid subscription, Guid? id, string? status, Actor by, DateTimeOffset now, CancellationToken cancellation)
     {
         await using var tx = await BeginWriteAsync(owner, cancellation);
+        long waiting;
+        await using (var pending = tx.Command($"""
+            select count(*) from {Schema}.webhook_deliveries
+            where tenant_id = $1 and subscription_id = $2 and status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
+            """, owner, subscription))
+            waiting = (long)(await pending.ExecuteScalarAsync(cancellation))!;
+        var room = Math.Max(0, streams.Options.MaxPendingDeliveries - waiting);
         var count = await tx.ExecuteAsync($"""
             update {Schema}.webhook_deliveries set status = '{WebhookStates.Pending}', next_attempt_at = $3, attempt_base = attempts
-            where tenant_id = $1 and subscription_id = $2 and ($4::uuid is null or id = $4) and ($5::text is null or status = $5)
-              and status <> '{WebhookStates.Pending}'
-              and (last_error is null or last_error <> $6)
+            where tenant_id = $1 and id in (
+              select id from {Schema}.webhook_deliveries
+              where tenant_id = $1 and subscription_id = $2 and ($4::uuid is null or id = $4) and ($5::text is null or status = $5)
+                and status <> '{WebhookStates.Pending}'
+                and (last_error is null or last_error <> $6)
+              order by log_index limit $7)
             """, cancellation, owner, subscription, now, new NpgsqlParameter { Value = (object?)id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid },
-            new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }, TenantGone);
+            new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }, TenantGone, room);
         if (count > 0) await RecordAsync(tx, owner, subscription, new WebhookRedeliveryRequested(subscription, id, status, count, by, now), start: false, cancellation);
         await tx.CommitAsync(cancellation);
         return count;

@@ -71,6 +71,12 @@ public sealed class TokenValidator
     private const int VerifiedCacheSize = 20_000;
     private readonly ConcurrentDictionary<string, Verified> _verified = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Whether this token was verified here and has not expired (memory only; revocation is checked when it is used):
+    /// the anonymous-request bound lets such a caller through when its address is over its allowance.
+    /// </summary>
+    public bool Remembers(string token) => _verified.TryGetValue(token, out var known) && known.Expires + _options.ClockSkew > DateTimeOffset.UtcNow;
+
     public async ValueTask<TokenCheck> ValidateAsync(string token, CancellationToken cancellation)
     {
         if (token.Length > MaxTokenLength) return TokenCheck.Fail("token too long");

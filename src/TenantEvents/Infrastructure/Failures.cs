@@ -4,6 +4,15 @@ using TenantEvents.Keys;
 
 namespace TenantEvents.Infrastructure;
 
+/// <summary>
+/// A refusal found deep inside a read (a bound reached half-way, e.g. a time-travel replay): answered with its problem,
+/// like a refusal returned by an endpoint. Not for control flow that an endpoint can decide up front.
+/// </summary>
+public sealed class RefusedException(Problem problem) : Exception(problem.Detail)
+{
+    public Problem Problem { get; } = problem;
+}
+
 /// <summary>Marten reports a batch's failures one by one or bundled in an AggregateException; look through both.</summary>
 public static class Failures
 {
@@ -23,6 +32,7 @@ public static class Failures
     /// </summary>
     public static Problem ToProblem(Exception? failure, string traceId) => failure switch
     {
+        RefusedException refused => refused.Problem,
         BadHttpRequestException { InnerException: System.Text.Json.JsonException json } => Problem.Malformed(json.Message),
         System.Text.Json.JsonException json => Problem.Malformed(json.Message),
         BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),

@@ -213,7 +213,12 @@ public static class Hosting
             await problem.ToResult().ExecuteAsync(http);
         }));
         app.UseStatusCodePages();
+        // Requests without a verified credential, per client address: checked before authentication does any work for
+        // them, and counted once it has found no one (Security/AnonymousRateLimit.cs).
+        var anonymous = app.Services.GetRequiredService<AnonymousRateLimit>();
+        app.Use(anonymous.Gate);
         app.UseAuthentication();
+        app.Use(anonymous.Count);
         // A tenant's fair share and API call quotas, before any work is done for the request.
         app.UseMiddleware<TenantEvents.Quotas.ApiMetering>();
         app.UseAuthorization();

@@ -59,6 +59,13 @@ public sealed class Problem
     public static Problem Forbidden(string detail) =>
         new("forbidden", 403, "You may not do this", detail);
 
+    /// <summary>
+    /// A bound on what one tenant or partner can grow was reached (TenantEventsOptions, README "Limits"): a stable type per
+    /// bound, the limit and the setting that holds it in the problem. 409: the request is fine, the state it meets is full.
+    /// </summary>
+    public static Problem LimitReached(string code, string title, string detail, long limit, string setting, int status = 409) =>
+        new Problem(code, status, title, detail).With("limit", limit).With("setting", "TenantEvents:" + setting);
+
     public static Problem StaleVersion(long expected, long actual) =>
         new Problem("stale-version", 412, "The resource has changed since you read it",
                 $"If-Match named version {expected}; the current version is {actual}. Read it again and retry.")

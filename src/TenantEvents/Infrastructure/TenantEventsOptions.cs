@@ -169,6 +169,46 @@ public sealed class TenantEventsOptions
     /// <summary>A RabbitMQ broker (amqp://user:password@host:port/vhost) that every event is also published to; none by default.</summary>
     public string? RabbitMqUri { get; set; }
 
+    // ---- Bounds on what one tenant or partner can grow (README: "Limits"). Each is read when a request is decided, so
+    // a change reaches the next request; each refusal is a 4xx problem naming the limit, and changes nothing.
+
+    /// <summary>Entries (comments and contributions, the owner's and partners') one case file may hold.</summary>
+    public int MaxCaseFileEntries { get; set; } = 1_000;
+
+    /// <summary>Organisations one tenant may hold (open and closed: a closed one stays in the tree and its history).</summary>
+    public int MaxOrganisationsPerTenant { get; set; } = 250_000;
+
+    /// <summary>Deepest an organisation may sit below the root (the root is depth 0).</summary>
+    public int MaxOrganisationDepth { get; set; } = 1_100;
+
+    /// <summary>Organisation events one time-travel read (?asOf= / ?asOfVersion=) may replay; a read that needs more is refused with 422.</summary>
+    public int MaxTimeTravelEvents { get; set; } = 200_000;
+
+    /// <summary>SCIM users one tenant's directory may hold (the directory is held in memory).</summary>
+    public int MaxScimUsers { get; set; } = 100_000;
+
+    /// <summary>SCIM groups one tenant's directory may hold.</summary>
+    public int MaxScimGroups { get; set; } = 100_000;
+
+    /// <summary>Webhook subscriptions one tenant may have.</summary>
+    public int MaxWebhooksPerTenant { get; set; } = 25;
+
+    /// <summary>
+    /// Deliveries one subscription may have waiting (pending or retrying). Beyond it, new deliveries are dead-lettered
+    /// at once with a reason that says so; the waiting ones keep their place, and dead letters can be sent again.
+    /// </summary>
+    public int MaxPendingDeliveries { get; set; } = 10_000;
+
+    /// <summary>
+    /// Requests without a verified credential (anonymous routes: token endpoint, discovery, JWKS, health, the provisioning
+    /// webhook; and every request whose credential fails) one client address may make per <see cref="AnonymousRateWindow"/>
+    /// (a token bucket: this many at once, refilled evenly over the window); 0 turns the limit off.
+    /// </summary>
+    public int AnonymousRequestsPerWindow { get; set; } = 300;
+
+    /// <summary>The window of <see cref="AnonymousRequestsPerWindow"/>.</summary>
+    public TimeSpan AnonymousRateWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>What one GraphQL request may cost: body, tokens, aliases, fragments, depth, cost, REST calls, time.</summary>
     public TenantEvents.GraphQL.GraphQLLimits GraphQL { get; set; } = new();
 
@@ -189,6 +229,11 @@ public sealed class TenantEventsOptions
         if (options.FederationKeyRefreshInterval < TimeSpan.FromSeconds(1))
             throw new InvalidOperationException("TenantEvents:FederationKeyRefreshInterval must be at least 1 second.");
         if (options.WebhookConcurrency is < 1 or > 1000) throw new InvalidOperationException("TenantEvents:WebhookConcurrency must be between 1 and 1000.");
+        if (options.MaxCaseFileEntries < 1 || options.MaxOrganisationsPerTenant < 1 || options.MaxOrganisationDepth < 1 || options.MaxTimeTravelEvents < 1
+            || options.MaxScimUsers < 1 || options.MaxScimGroups < 1 || options.MaxWebhooksPerTenant < 1 || options.MaxPendingDeliveries < 1)
+            throw new InvalidOperationException("TenantEvents:Max* limits must be at least 1.");
+        if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
+            throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
         options.GraphQL.Validate();
         return options;
     }

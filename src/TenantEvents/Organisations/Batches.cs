@@ -34,7 +34,7 @@ public static class BatchEndpoints
                 foreach (var parent in items.Select(i => i.ParentId).OfType<Guid>().Where(p => !ids.Contains(p)).Distinct())
                     if (OrgHttp.Authorise(standing, graph, Permissions.OrgManage, parent, "parent organisation") is { } no) return OrgDecision.Refuse(no);
                 return OrganisationDecisions.CreateMany(graph, items.Select(i => (i.Id ?? Guid.Empty, i.ParentId, i.Name, i.Kind, i.Jurisdiction)).ToList(),
-                    standing.Actor, streams.Now);
+                    standing.Actor, streams.Now, OrgLimits.Of(streams.Options));
             },
             applied => Task.FromResult(Results.Json(new { created = applied.Events.Count, accessVersion = applied.AccessVersion }, Json.Options,
                 statusCode: 201)), cancellation);

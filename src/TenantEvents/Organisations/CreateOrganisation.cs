@@ -21,7 +21,8 @@ public static class CreateOrganisationEndpoint
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
                 command.ParentId is { } parent && OrgHttp.Authorise(standing, graph, Permissions.OrgManage, parent, "parent organisation") is { } no
                     ? OrgDecision.Refuse(no)
-                    : OrganisationDecisions.Create(graph, id, command.ParentId, command.Name, command.Kind, command.Jurisdiction, standing.Actor, streams.Now),
+                    : OrganisationDecisions.Create(graph, id, command.ParentId, command.Name, command.Kind, command.Jurisdiction, standing.Actor, streams.Now,
+                        OrgLimits.Of(streams.Options)),
             applied =>
             {
                 var created = applied.Events.OfType<OrganisationCreated>().Single();

@@ -34,7 +34,7 @@ public static class MoveOrganisationEndpoint
                 if (OrgHttp.Authorise(standing, graph, Permissions.OrgManage, from) is { } no) return OrgDecision.Refuse(no);
                 if (command.ParentId is { } to && OrgHttp.Authorise(standing, graph, Permissions.OrgManage, to, "parent organisation") is { } noTo)
                     return OrgDecision.Refuse(noTo);
-                var decision = OrganisationDecisions.Move(graph, orgId, command.ParentId, standing.Actor, streams.Now);
+                var decision = OrganisationDecisions.Move(graph, orgId, command.ParentId, standing.Actor, streams.Now, OrgLimits.Of(streams.Options));
                 if (decision.Refusal is null && command.ParentId is { } parent && policy is not null
                     && Quotas.QuotaDecisions.CheckMove(graph, orgId, parent, policy.Limit) is { } broken)
                     return OrgDecision.Refuse(broken);

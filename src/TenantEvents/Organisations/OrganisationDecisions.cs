@@ -12,6 +12,34 @@ public sealed record OrgDecision(IReadOnlyList<object> Events, Problem? Refusal)
     public static OrgDecision Refuse(Problem problem) => new([], problem);
 }
 
+/// <summary>
+/// How far one tenant's tree may grow (TenantEvents:MaxOrganisationsPerTenant, :MaxOrganisationDepth): the whole tree is
+/// held in memory per tenant, and every check walks up from an organisation to the root.
+/// </summary>
+public sealed record OrgLimits(int MaxOrganisations, int MaxDepth)
+{
+    public static readonly OrgLimits Default = new(new TenantEventsOptions().MaxOrganisationsPerTenant, new TenantEventsOptions().MaxOrganisationDepth);
+
+    public static OrgLimits Of(TenantEventsOptions options) => new(options.MaxOrganisationsPerTenant, options.MaxOrganisationDepth);
+
+    /// <summary>Refusal when the tree would hold more than the limit (closed organisations count: they stay in the tree).</summary>
+    public Problem? Count(AccessGraph graph, int adding) =>
+        (long)graph.Count + adding <= MaxOrganisations ? null
+        : Problem.LimitReached("organisation-limit", "The tenant holds as many organisations as it may",
+            $"A tenant holds at most {MaxOrganisations} organisations (open and closed); it holds {graph.Count}, and the request adds {adding}.",
+            MaxOrganisations, nameof(TenantEventsOptions.MaxOrganisationsPerTenant)).With("organisations", graph.Count);
+
+    /// <summary>Refusal when an organisation would sit deeper than the limit below the root.</summary>
+    public Problem? Depth(int depth, Guid? organisation = null)
+    {
+        if (depth <= MaxDepth) return null;
+        var problem = Problem.LimitReached("organisation-too-deep", "The organisation would sit too deep in the tree",
+            $"Organisations sit at most {MaxDepth} levels below the root; this one would sit {depth} levels down.", MaxDepth,
+            nameof(TenantEventsOptions.MaxOrganisationDepth)).With("depth", depth);
+        return organisation is { } id ? problem.With("organisationId", id) : problem;
+    }
+}
+
 /// <summary>Pure decisions over a tenant's <see cref="AccessGraph"/>: state + command + actor + time -> events or a refusal.</summary>
 public static partial class OrganisationDecisions
 {
@@ -24,15 +52,17 @@ public static partial class OrganisationDecisions
     private static partial Regex RoleNamePattern();
 
     public static OrgDecision Create(AccessGraph graph, Guid id, Guid? parentId, string? name, string? kind, string? jurisdiction, Actor by,
-        DateTimeOffset now)
+        DateTimeOffset now, OrgLimits? limits = null)
     {
+        limits ??= OrgLimits.Default;
         var errors = new List<FieldError>();
         if (parentId is null) errors.Add(new FieldError("parentId", "required", "names the organisation to create it under."));
         Name("name", name, errors);
         Kind("kind", kind, errors);
         Jurisdiction("jurisdiction", jurisdiction, errors);
         if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
-        if (graph.FindOpen(parentId!.Value) is null) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
+        if (graph.FindOpen(parentId!.Value) is not { } parent) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
+        if ((limits.Count(graph, 1) ?? limits.Depth(parent.Depth + 1)) is { } full) return OrgDecision.Refuse(full);
         return OrgDecision.Accept(new OrganisationCreated(id, parentId, name!.Trim(), kind!, jurisdiction, by, now));
     }
 
@@ -40,11 +70,14 @@ public static partial class OrganisationDecisions
 
     /// <summary>Many organisations at once, all or nothing; a parent may be an organisation created earlier in the same batch.</summary>
     public static OrgDecision CreateMany(AccessGraph graph, IReadOnlyList<(Guid Id, Guid? ParentId, string? Name, string? Kind, string? Jurisdiction)> items,
-        Actor by, DateTimeOffset now)
+        Actor by, DateTimeOffset now, OrgLimits? limits = null)
     {
+        limits ??= OrgLimits.Default;
         if (items.Count is 0 or > MaxBatch) return OrgDecision.Refuse(Problem.Validation("organisations", "out-of-range", $"1 to {MaxBatch} organisations."));
+        if (limits.Count(graph, items.Count) is { } full) return OrgDecision.Refuse(full);
         var errors = new List<FieldError>();
         var created = new HashSet<Guid>();
+        var depths = new Dictionary<Guid, int>();
         var events = new List<object>();
         for (var i = 0; i < items.Count; i++)
         {
@@ -59,7 +92,14 @@ public static partial class OrganisationDecisions
             Kind(field + "kind", kind, own);
             Jurisdiction(field + "jurisdiction", jurisdiction, own);
             errors.AddRange(own);
-            if (own.Count == 0) events.Add(new OrganisationCreated(id, parent, name!.Trim(), kind!, jurisdiction, by, now));
+            if (own.Count > 0) continue;
+            // A parent earlier in the batch has its depth from there; one in the tree from the tree.
+            // (A parent refused itself has no depth: the batch is refused for it anyway.)
+            if ((depths.TryGetValue(parent!.Value, out var d) ? d : graph.FindOpen(parent.Value)?.Depth) is not { } parentDepth) continue;
+            var depth = parentDepth + 1;
+            if (limits.Depth(depth, id) is { } deep) return OrgDecision.Refuse(deep);
+            depths[id] = depth;
+            events.Add(new OrganisationCreated(id, parent, name!.Trim(), kind!, jurisdiction, by, now));
         }
         return errors.Count > 0 ? OrgDecision.Refuse(Problem.Validation(errors.Take(100).ToList())) : new OrgDecision(events, null);
     }
@@ -110,18 +150,26 @@ public static partial class OrganisationDecisions
     }
 
     /// <summary>Moves the organisation, with its subtree, under another parent; never under itself or its own descendants.</summary>
-    public static OrgDecision Move(AccessGraph graph, Guid id, Guid? newParentId, Actor by, DateTimeOffset now)
+    public static OrgDecision Move(AccessGraph graph, Guid id, Guid? newParentId, Actor by, DateTimeOffset now, OrgLimits? limits = null)
     {
+        limits ??= OrgLimits.Default;
         if (newParentId is null) return OrgDecision.Refuse(Problem.Validation("parentId", "required", "names the new parent."));
         if (graph.FindOpen(id) is not { } node) return OrgDecision.Refuse(Problem.NotFound("organisation"));
-        if (graph.FindOpen(newParentId.Value) is null) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
+        if (graph.FindOpen(newParentId.Value) is not { } newParent) return OrgDecision.Refuse(Problem.NotFound("parent organisation"));
         if (node.ParentId is not { } from)
             return OrgDecision.Refuse(new Problem("root-cannot-move", 409, "The root organisation cannot be moved",
                 "The root is the tenant itself; move its children instead."));
         if (graph.IsSelfOrDescendant(newParentId.Value, id))
             return OrgDecision.Refuse(new Problem("would-create-cycle", 409, "An organisation cannot move under itself or its own descendants",
                 "The new parent is the organisation or lies in its subtree; the tree would become a cycle.").With("parentId", newParentId));
-        return from == newParentId ? OrgDecision.Accept() : OrgDecision.Accept(new OrganisationMoved(id, from, newParentId.Value, by, now));
+        if (from == newParentId) return OrgDecision.Accept();
+        // The subtree moves with it: its deepest organisation must still fit. (Only a move deeper can break the bound.)
+        if (newParent.Depth + 1 > node.Depth)
+        {
+            var height = graph.SelfAndDescendants(id).Max(n => n.Depth) - node.Depth;
+            if (limits.Depth(newParent.Depth + 1 + height) is { } deep) return OrgDecision.Refuse(deep);
+        }
+        return OrgDecision.Accept(new OrganisationMoved(id, from, newParentId.Value, by, now));
     }
 
     /// <summary>Closes an organisation; one with open children only when the request closes the whole subtree.</summary>

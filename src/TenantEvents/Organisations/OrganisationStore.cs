@@ -187,20 +187,31 @@ public sealed class OrganisationStore(TenantStreams streams)
         await Flush(await Connection(session, cancellation), projection, cancellation);
     }
 
-    /// <summary>The tree, roles and grants as they were: the organisation events folded up to a time or an access version.</summary>
+    /// <summary>
+    /// The tree, roles and grants as they were: the organisation events folded up to a time or an access version. A replay
+    /// is bounded (TenantEvents:MaxTimeTravelEvents): at most that many events are read and opened; a cut that lies
+    /// further on is refused with 422 (<see cref="RefusedException"/>) after reading one more, never after reading them all.
+    /// </summary>
     public async Task<AccessGraph> AsOfAsync(Guid tenant, DateTimeOffset? at, long? version, CancellationToken cancellation)
     {
+        var max = streams.Options.MaxTimeTravelEvents;
         await using var session = streams.Store.QuerySession(tenant.ToString());
         var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
         var query = session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names));
         // Cut by the events' own times (the clock that decided them), in commit order.
         var graph = new AccessGraph();
-        foreach (var stored in (await query.OrderBy(e => e.Sequence).ToListAsync(cancellation)))
+        var replayed = 0;
+        foreach (var stored in (await query.OrderBy(e => e.Sequence).Take(max + 1).ToListAsync(cancellation)))
         {
             var changeVersion = stored.Headers?.TryGetValue(VersionHeader, out var v) == true ? Convert.ToInt64(v.ToString()) : 0;
             if (version is { } wanted && changeVersion > wanted) break;
             var e = await streams.OpenAsync(stored, cancellation);
             if (at is { } cut && AtOf(e) > cut) break;
+            if (++replayed > max)
+                throw new RefusedException(Problem.LimitReached("time-travel-too-long", "The tree's history is too long to replay to that point",
+                    $"A read as of a past time or version replays the tenant's organisation events from the start, at most {max} of them; " +
+                    "this one needs more. Ask for an earlier point, or read the tree as it is now.", max,
+                    nameof(TenantEventsOptions.MaxTimeTravelEvents), status: 422));
             graph.Apply(e);
             graph.Version = changeVersion;
         }

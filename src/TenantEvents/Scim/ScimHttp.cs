@@ -118,7 +118,11 @@ public static class ScimHttp
     public static string ETag(long version) => $"W/\"{version}\"";
 
     /// <summary>The resource as served: its stored attributes plus id, meta and (for users) groups.</summary>
-    public static JsonObject Render(ScimResource resource, ScimSnapshot snapshot, string baseUrl)
+    public static JsonObject Render(ScimResource resource, ScimSnapshot snapshot, string baseUrl) =>
+        Render(resource, resource.Kind == ScimResource.User ? snapshot.GroupsOf(resource.Id) : [], baseUrl);
+
+    /// <summary>A resource as answered, with the groups a user is in given (a search renders outside the directory's lock).</summary>
+    public static JsonObject Render(ScimResource resource, IEnumerable<ScimResource> groupsOf, string baseUrl)
     {
         var node = JsonNode.Parse(resource.Body.GetRawText())!.AsObject();
         var output = new JsonObject { ["schemas"] = node["schemas"]?.DeepClone(), ["id"] = resource.Id.ToString() };
@@ -126,7 +130,7 @@ public static class ScimHttp
             if (name is not "schemas") output[name] = value?.DeepClone();
         if (resource.Kind == ScimResource.User)
         {
-            var groups = snapshot.GroupsOf(resource.Id).Select(g => (JsonNode)new JsonObject
+            var groups = groupsOf.Select(g => (JsonNode)new JsonObject
             {
                 ["value"] = g.Id.ToString(), ["display"] = g.Text("displayName"), ["$ref"] = $"{baseUrl}/Groups/{g.Id}", ["type"] = "direct",
             }).ToArray();

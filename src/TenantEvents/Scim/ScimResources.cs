@@ -109,7 +109,8 @@ public static class ScimResources
             if (expected is { } v && v != current.Version) return ScimDecision.Refuse(ScimError.PreconditionFailed(current.Version));
             // A deleted user or group leaves every group it was a member of.
             var changes = new List<ScimChange> { new(id, kind, "deleted", null) };
-            foreach (var group in snapshot.Groups.Values.Where(g => g.Id != id && g.MemberIds.Contains(id)))
+            // (From the membership index: a scan of every group would hold the directory's lock, and every sign-in, for it.)
+            foreach (var group in snapshot.GroupsOf(id).Where(g => g.Id != id).ToList())
             {
                 var node = JsonNode.Parse(group.Body.GetRawText())!.AsObject();
                 var members = (JsonArray)node["members"]!;
@@ -194,6 +195,11 @@ public static class ScimResources
         return true;
     }
 
+    /// <summary>
+    /// A list or .search. The directory's lock (the one every sign-in of the tenant takes) is held only to take what the
+    /// search reads: the immutable arrays of users or groups (or the index's candidates), and at the end the groups of
+    /// the page's users. Filtering, sorting and rendering run outside it, so a scan of a large directory delays no sign-in.
+    /// </summary>
     public static async Task<IResult> Search(ScimStore store, Guid tenantId, string kind, ScimQuery query, CancellationToken cancellation)
     {
         var baseUrl = ScimHttp.Base(tenantId);
@@ -201,48 +207,75 @@ public static class ScimResources
         var needsRendered = query.Filter is not null && References(query.Filter, "id", "meta", "groups");
         try
         {
-            var page = await store.ReadAsync(tenantId, snapshot =>
+            var snapshot = await store.CurrentAsync(tenantId, cancellation);
+            ScimResource[] candidates;
+            bool indexed;
+            ScimResource[] groups = [];
+            lock (snapshot)
             {
-                var indexed = kind == ScimResource.User && query.Filter is { } f ? Candidates(f, snapshot, schema) : null;
-                IEnumerable<ScimResource> source = indexed ?? (kind == ScimResource.User ? snapshot.UserArray : snapshot.Groups.Values);
-                if (query.Filter is { } filter)
-                    source = needsRendered
-                        ? source.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, snapshot, baseUrl)), schema))
-                        // A scan of a large directory uses every core (the stored JSON is read-only, so threads share it safely).
-                        : indexed is null && source is ScimResource[] { Length: > ParallelScanFrom } all
-                            ? all.AsParallel().Where(r => filter.Matches(r.Body, schema)).ToList()
-                            : source.Where(r => filter.Matches(r.Body, schema));
-                // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
-                var wanted = (long)query.StartIndex - 1 + query.Count;
-                var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;
-                var page = new PriorityQueue<ScimResource, ScimResource>(Comparer<ScimResource>.Create((x, y) => comparer.Compare(y, x)));
-                var total = 0;
-                foreach (var r in source)
-                {
-                    total++;
-                    if (wanted == 0) continue;
-                    if (page.Count < wanted) page.Enqueue(r, r);
-                    else if (comparer.Compare(r, page.Peek()) < 0) page.EnqueueDequeue(r, r);
-                }
-                var ordered = new List<ScimResource>(page.Count);
-                while (page.Count > 0) ordered.Add(page.Dequeue());
-                ordered.Reverse();
-                var items = ordered.Skip(query.StartIndex - 1)
-                    .Select(r => (JsonNode)ScimHttp.Project(ScimHttp.Render(r, snapshot, baseUrl), query.Attributes, query.Excluded, schema)).ToArray();
-                return (Total: total, Items: items);
-            }, cancellation);
+                var fromIndex = kind == ScimResource.User && query.Filter is { } f ? Candidates(f, snapshot, schema)?.ToArray() : null;
+                indexed = fromIndex is not null;
+                candidates = fromIndex ?? (kind == ScimResource.User ? snapshot.UserArray : snapshot.GroupArray);
+                if (needsRendered && kind == ScimResource.User) groups = snapshot.GroupArray;
+            }
+            // A filter on groups/id/meta reads the resource as answered: users' groups from the groups taken above.
+            Func<ScimResource, IEnumerable<ScimResource>> groupsOf = _ => [];
+            if (needsRendered && kind == ScimResource.User)
+            {
+                var memberships = new Dictionary<Guid, List<ScimResource>>();
+                foreach (var group in groups)
+                    foreach (var member in group.MemberIds)
+                    {
+                        if (!memberships.TryGetValue(member, out var list)) memberships[member] = list = [];
+                        list.Add(group);
+                    }
+                groupsOf = r => memberships.TryGetValue(r.Id, out var list) ? list : [];
+            }
+            IEnumerable<ScimResource> source = candidates;
+            if (query.Filter is { } filter)
+                source = needsRendered
+                    ? candidates.Where(r => filter.Matches(JsonSerializer.SerializeToElement(ScimHttp.Render(r, groupsOf(r), baseUrl)), schema))
+                    // A scan of a large directory uses every core (the stored JSON is read-only, so threads share it safely).
+                    : !indexed && candidates.Length > ParallelScanFrom
+                        ? candidates.AsParallel().WithCancellation(cancellation).Where(r => filter.Matches(r.Body, schema)).ToList()
+                        : candidates.Where(r => filter.Matches(r.Body, schema));
+            // Every match is counted (totalResults), but only the page's worth is kept in order: a bounded heap, not a sort.
+            var wanted = (long)query.StartIndex - 1 + query.Count;
+            var comparer = query.SortBy is { } by ? SortComparer(by, query.Descending, schema) : IdOrder;
+            var heap = new PriorityQueue<ScimResource, ScimResource>(Comparer<ScimResource>.Create((x, y) => comparer.Compare(y, x)));
+            var total = 0;
+            foreach (var r in source)
+            {
+                total++;
+                if (wanted == 0) continue;
+                if (heap.Count < wanted) heap.Enqueue(r, r);
+                else if (comparer.Compare(r, heap.Peek()) < 0) heap.EnqueueDequeue(r, r);
+            }
+            var ordered = new List<ScimResource>(heap.Count);
+            while (heap.Count > 0) ordered.Add(heap.Dequeue());
+            ordered.Reverse();
+            var page = ordered.Skip(query.StartIndex - 1).ToList();
+            // The page's users' groups, taken under the lock (lookups only); rendered outside it.
+            IEnumerable<ScimResource>[] pageGroups;
+            lock (snapshot) pageGroups = page.Select(r => (IEnumerable<ScimResource>)(r.Kind == ScimResource.User ? snapshot.GroupsOf(r.Id).ToArray() : [])).ToArray();
+            var items = page.Select((r, i) => (JsonNode)ScimHttp.Project(ScimHttp.Render(r, pageGroups[i], baseUrl), query.Attributes, query.Excluded, schema))
+                .ToArray();
             return new ScimJson(new JsonObject
             {
                 ["schemas"] = new JsonArray(ScimSchema.ListResponseUrn),
-                ["totalResults"] = page.Total,
+                ["totalResults"] = total,
                 ["startIndex"] = query.StartIndex,
-                ["itemsPerPage"] = page.Items.Length,
-                ["Resources"] = new JsonArray(page.Items),
+                ["itemsPerPage"] = items.Length,
+                ["Resources"] = new JsonArray(items),
             });
         }
         catch (ScimFilterException e)
         {
             return new ScimError(400, "invalidFilter", e.Message).ToResult();
+        }
+        catch (AggregateException e) when (e.InnerExceptions.All(x => x is ScimFilterException))
+        {
+            return new ScimError(400, "invalidFilter", e.InnerExceptions[0].Message).ToResult();
         }
     }
 

@@ -57,9 +57,13 @@ public sealed class ScimSnapshot
         _groupsOf.TryGetValue(user, out var groups) ? groups.Select(g => Groups[g]) : [];
 
     private ScimResource[]? _userArray;
+    private ScimResource[]? _groupArray;
 
-    /// <summary>The users as an array (for a parallel scan), made again after a change.</summary>
+    /// <summary>The users as an array (for a parallel scan), made again after a change. Immutable once made: a search reads it outside the lock.</summary>
     public ScimResource[] UserArray => _userArray ??= [.. Users.Values];
+
+    /// <summary>The groups as an array, made again after a change (as <see cref="UserArray"/>).</summary>
+    public ScimResource[] GroupArray => _groupArray ??= [.. Groups.Values];
 
     /// <summary>The users who may sign in (active): the tenant's licences in use.</summary>
     public int ActiveUsers { get; private set; }
@@ -67,6 +71,7 @@ public sealed class ScimSnapshot
     public void Put(ScimResource resource)
     {
         _userArray = null;
+        _groupArray = null;
         Remove(resource.Id);
         if (resource.Kind == ScimResource.User)
         {
@@ -93,6 +98,7 @@ public sealed class ScimSnapshot
     public void Remove(Guid id)
     {
         _userArray = null;
+        _groupArray = null;
         if (Users.Remove(id, out var user))
         {
             if (user.Active) ActiveUsers--;
@@ -155,6 +161,18 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
     }
 
     /// <summary>
+    /// The snapshot at the tenant's current version, for a reader that takes its lock itself, briefly (a search: it takes
+    /// the immutable arrays under the lock and filters outside it, so that sign-ins, which take the same lock, never wait
+    /// for a scan).
+    /// </summary>
+    public async Task<ScimSnapshot> CurrentAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        var version = await VersionAsync(scope.Connection, scope.Transaction, cancellation);
+        return await SnapshotAsync(scope.Connection, scope.Transaction, tenant, version, cancellation);
+    }
+
+    /// <summary>
     /// The snapshot as this instance holds it, confirmed against the database at most every <paramref name="maxAge"/>:
     /// for the sign-in path, which must not cost a query per request.
     /// </summary>
@@ -186,7 +204,11 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
         var version = await VersionAsync(connection, null, cancellation);
         var snapshot = await SnapshotAsync(connection, null, tenant, version, cancellation);
         ScimDecision decision;
-        lock (snapshot) decision = decide(snapshot);
+        lock (snapshot)
+        {
+            decision = decide(snapshot);
+            if (decision.Error is null) decision = Bounded(decision, snapshot);
+        }
         if (decision.Error is not null) return (decision.Error, []);
         if (decision.Changes.Count == 0) return (null, []);
 
@@ -272,6 +294,30 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
         }
         if (activeAfter != activeBefore) await quotas.LicencesChangedAsync(tenant, activeAfter, cancellation);
         return (null, decision.Changes);
+    }
+
+    /// <summary>
+    /// The directory is held in memory per tenant: at most TenantEvents:MaxScimUsers users and :MaxScimGroups groups. A
+    /// change that would hold more is refused in SCIM's error schema (409: the directory is full; nothing is written), on
+    /// every path that creates (POST, and the first sign-in of a federated person).
+    /// </summary>
+    private ScimDecision Bounded(ScimDecision decision, ScimSnapshot snapshot)
+    {
+        foreach (var (kind, held, max, setting) in new[]
+                 {
+                     (ScimResource.User, snapshot.Users.Count, streams.Options.MaxScimUsers, nameof(TenantEventsOptions.MaxScimUsers)),
+                     (ScimResource.Group, snapshot.Groups.Count, streams.Options.MaxScimGroups, nameof(TenantEventsOptions.MaxScimGroups)),
+                 })
+        {
+            var adding = decision.Changes.Count(c => c.Kind == kind && c.Operation == "created");
+            if (adding > 0 && held + adding > max)
+                return ScimDecision.Refuse(new ScimError(409, null,
+                    $"The tenant's directory holds at most {max} {kind.ToLowerInvariant()}s and holds {held}; delete some first.")
+                {
+                    Extra = new Dictionary<string, object?> { ["limit"] = max, ["setting"] = "TenantEvents:" + setting },
+                });
+        }
+        return decision;
     }
 
     private async Task<string> SealForSubjectAsync(Guid tenant, Guid user, JsonElement body, CancellationToken cancellation, bool fresh = false)

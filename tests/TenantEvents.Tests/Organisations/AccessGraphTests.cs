@@ -185,4 +185,27 @@ public class AccessGraphTests
         OrganisationDecisions.Move(g, chain[0], chain[^1], Alice, Now).Refusal.ShouldBeNull(); // chain[0] is no longer above the bottom
         OrganisationDecisions.Move(g, chain[499], chain[^1], Alice, Now).Refusal!.Type.ShouldEndWith("would-create-cycle");
     }
+
+    [Fact]
+    public void the_tree_is_bounded_in_count_and_depth_by_every_decision_that_grows_or_deepens_it()
+    {
+        var (g, root, state, x, x1, y) = Tree(); // five organisations; unit-x1 at depth 3
+        var limits = new OrgLimits(MaxOrganisations: 6, MaxDepth: 4);
+        Accept(g, OrganisationDecisions.Create(g, Guid.CreateVersion7(), x1, "Desk", "unit", null, Alice, Now, limits)); // the sixth, at depth 4
+        OrganisationDecisions.Create(g, Guid.CreateVersion7(), root, "Seventh", "unit", null, Alice, Now, limits).Refusal!.Type.ShouldEndWith("organisation-limit");
+        OrganisationDecisions.CreateMany(g, [(Guid.CreateVersion7(), root, "Seventh", "unit", null)], Alice, Now, limits).Refusal!.Type
+            .ShouldEndWith("organisation-limit");
+
+        var roomy = limits with { MaxOrganisations = 100 };
+        var desk = g.SelfAndDescendants(x1).Last().Id;
+        OrganisationDecisions.Create(g, Guid.CreateVersion7(), desk, "Too deep", "unit", null, Alice, Now, roomy).Refusal!.Type.ShouldEndWith("organisation-too-deep");
+        var a = Guid.CreateVersion7();
+        OrganisationDecisions.CreateMany(g, [(a, x1, "Fits", "unit", null), (Guid.CreateVersion7(), a, "Does not", "unit", null)], Alice, Now, roomy)
+            .Refusal!.Type.ShouldEndWith("organisation-too-deep");
+        // County X (depth 2, its subtree two levels deeper) under County Y (depth 2): its desk would sit at 5.
+        OrganisationDecisions.Move(g, x, y, Alice, Now, roomy).Refusal!.Type.ShouldEndWith("organisation-too-deep");
+        // Up is always fine; across at the same depth too.
+        OrganisationDecisions.Move(g, x1, y, Alice, Now, roomy).Refusal.ShouldBeNull();
+        OrganisationDecisions.Move(g, x1, state, Alice, Now, roomy).Refusal.ShouldBeNull();
+    }
 }

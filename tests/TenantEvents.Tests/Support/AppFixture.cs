@@ -62,6 +62,9 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AnalyticsFlushInterval", "01:00:00");
             // The analytics projector runs when a test asks (AnalyticsProjector.CatchUpAsync), not between a reset's truncates.
             builder.UseSetting("TenantEvents:AnalyticsProjectionInterval", "01:00:00");
+            // Every request of the suite comes from one (absent) client address, and development tokens are verified on
+            // every request: the anonymous-request bound is set small by its own test (BoundsTests), not here.
+            builder.UseSetting("TenantEvents:AnonymousRequestsPerWindow", "1000000");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.ConfigureServices(services =>
             {

@@ -25,6 +25,7 @@ public static class SecuritySetup
             provider.GetRequiredService<ILogger<TenantEvents.Identity.FederationRegistry>>()));
         services.AddSingleton<TenantEvents.Identity.FederatedUsers>();
         services.AddSingleton<TenantEvents.Identity.TokenValidator>();
+        services.AddSingleton<AnonymousRateLimit>();
         services.AddSingleton<TenantEvents.Identity.ServiceAccountStore>();
 
         services.AddAuthentication(TenantEvents.Identity.BearerAuthenticationHandler.Scheme)
