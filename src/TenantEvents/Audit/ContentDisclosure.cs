@@ -42,7 +42,7 @@ public static class ContentRules
     private static readonly IReadOnlySet<string> CaseFileContent = new HashSet<string>(StringComparer.Ordinal) { "title", "tags", "body", "entries", "lastEntry", "text" };
     private static readonly IReadOnlySet<string> PersonKeep = new HashSet<string>(StringComparer.Ordinal)
         { "id", "userId", "groupId", "by", "at", "erased", "withheld" };
-    private static readonly IReadOnlySet<string> ContactsContent = new HashSet<string>(StringComparer.Ordinal) { "contacts" };
+    private static readonly IReadOnlySet<string> ContactsContent = new HashSet<string>(StringComparer.Ordinal) { "contacts", "requestedFor" };
 
     /// <summary>Fields no outbound path ever carries, whoever asks (credential hashes; the secrets themselves are never stored).</summary>
     public static readonly IReadOnlySet<string> Secrets = new HashSet<string>(StringComparer.Ordinal) { "secretHash" };
@@ -104,8 +104,9 @@ public sealed class DisclosureLens
         if (await RevealsAsync(rule.Guard, obj, cancellation)) return content;
         var shown = new JsonObject();
         var withheld = new JsonObject();
+        var record = Id(obj, "caseFileId") ?? Id(obj, "userId") ?? Id(obj, "groupId") ?? Id(obj, "tenantId") ?? Id(obj, "id");
         foreach (var (name, value) in obj)
-            if (rule.IsContent(name)) withheld[name] = Digest(name, value);
+            if (rule.IsContent(name)) withheld[name] = Digest(record, name, value);
             else shown[name] = value?.DeepClone();
         if (withheld.Count == 0) return shown;
         shown["withheld"] = new JsonObject { ["because"] = Because(rule.Guard), ["digests"] = withheld };
@@ -148,9 +149,10 @@ public sealed class DisclosureLens
         content[name] is JsonValue v && v.TryGetValue<string>(out var text) && Guid.TryParse(text, out var id) ? id
         : content[name] is JsonValue g && g.TryGetValue<Guid>(out var guid) ? guid : null;
 
-    private string Digest(string field, JsonNode? value)
+    /// <summary>Bound to the record: equal values in two records give different digests, so a digest cannot be matched across records.</summary>
+    private string Digest(Guid? record, string field, JsonNode? value)
     {
-        var text = Encoding.UTF8.GetBytes($"{_tenant:D}\n{field}\n{value?.ToJsonString() ?? "null"}");
+        var text = Encoding.UTF8.GetBytes($"{_tenant:D}\n{record?.ToString("D") ?? "-"}\n{field}\n{value?.ToJsonString() ?? "null"}");
         return $"hmac-sha256:k{_key.Version}:{_key.ContentDigest(text)}";
     }
 

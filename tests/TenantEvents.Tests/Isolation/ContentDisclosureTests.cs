@@ -129,6 +129,7 @@ public class ContentDisclosureTests(AppFixture fixture) : SharingScenario(fixtur
 
         var mine = (await admin.Get($"/api/tenants/{tenant}/export")).ShouldBe(HttpStatusCode.OK);
         mine.Json.GetProperty("format").GetString().ShouldBe("tenantevents-export/v2");
+        mine.Json.GetProperty("complete").GetBoolean().ShouldBeTrue();
         var events = mine.Json.GetProperty("events").EnumerateArray().ToList();
         var kinds = events.Select(e => e.GetProperty("streamKind").GetString()).ToHashSet();
         foreach (var kind in new[] { "tenant", "organisation", "roles", "case-file", "service-account", "webhook" }) kinds.ShouldContain(kind);
