@@ -55,6 +55,13 @@ public static class ShareCaseFileEndpoint
             if (collaboration is not var (c, _) || !c.IsMember(tenantId)) return Problem.NotFound("collaboration").ToResult();
         }
         var events = decide(file!, standing!.Actor, sharing.Now);
+        // Sharing into a collaboration confers on its member tenants what the sharer may do with the file: the grantor
+        // bound, as for agreements (Organisations/GrantorBound).
+        if (events.OfType<CaseFileShared>().FirstOrDefault() is { } shared
+            && await store.ReadAsync(tenantId, g => GrantorBound.Check(standing, g,
+                [OfferAgreementEndpoint.Shares(standing, g, shared.Permissions, file!.OrganisationId, "a case file shared into a collaboration")]), cancellation)
+                is { } beyond)
+            return beyond.ToResult();
         if (events.Count > 0)
         {
             await sharing.SaveCaseFileAsync(tx, file, events, cancellation);

@@ -86,13 +86,21 @@ public static class OfferAgreementEndpoint
         if (graph.Root is not { } root) return Problem.NotFound("tenant");
         var at = fileOrganisations.ToHashSet();
         if (scope.Tags.Count > 0 || scope.Classifications.Count > 0) at.Add(ownerOrganisation ?? root);
-        return GrantorBound.Check(standing, graph, at.Select(org => new Conferral(permissions.Select(p => p switch
+        return GrantorBound.Check(standing, graph, at.Select(org => Shares(standing, graph, permissions, org, "case files offered to another tenant")));
+    }
+
+    /// <summary>
+    /// What sharing case files of an organisation with other tenants confers, as permissions the sharer must hold there
+    /// (agreements and collaborations alike): read needs case.read, contribute case.write, comment case.comment (or
+    /// case.write, which lets one comment on one's own files too).
+    /// </summary>
+    public static Conferral Shares(Standing standing, AccessGraph graph, IReadOnlyList<string> permissions, Guid org, string what) =>
+        new(permissions.Select(p => p switch
         {
             "read" => "case.read",
             "contribute" => "case.write",
             _ => standing.Can(graph, "case.write", org) ? "case.write" : "case.comment",
-        }).ToList(), org, What: "case files offered to another tenant")));
-    }
+        }).Distinct().ToList(), org, What: what);
 
     public static AgreementView View(SharingAgreement a, Guid reader, DateTimeOffset now)
     {

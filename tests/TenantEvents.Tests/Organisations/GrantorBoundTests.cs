@@ -236,4 +236,24 @@ public class GrantorBoundTests(AppFixture fixture) : SharingScenario(fixture)
         (await sid.Post(url, Offer(new { caseFileIds = new[] { route } }, ["read", "contribute"]))).ShouldBeProblem(HttpStatusCode.Forbidden, Beyond);
         (await sid.Post(url, Offer(new { caseFileIds = new[] { route } }, ["read", "comment"]))).ShouldBe(HttpStatusCode.Created);
     }
+
+    [Fact]
+    public async Task a_member_who_may_share_but_not_read_cannot_share_a_file_into_a_collaboration()
+    {
+        await ThreeAgencies();
+        var collaboration = await Collaboration(Police, "channel", Sheriff);
+        await Join(Sheriff, collaboration);
+        var file = await File(Police, "Fentanyl route", ["narcotics"]);
+        // case.share alone: it may not hand partner tenants reading (or adding to) a file it cannot read itself.
+        var sam = await Holding(Police, "sam", "case.share");
+        var events = await EventCount();
+        (await ShareInto(Police, file, collaboration, ["read"], sam)).ShouldBeProblem(HttpStatusCode.Forbidden, Beyond);
+        (await EventCount()).ShouldBe(events);
+        (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldNotContain(file);
+        // With case.read as well it shares for reading, not for contributing (no case.write).
+        var reader = await Holding(Police, "rea", "case.share", "case.read");
+        (await ShareInto(Police, file, collaboration, ["read", "contribute"], reader)).ShouldBeProblem(HttpStatusCode.Forbidden, Beyond);
+        (await ShareInto(Police, file, collaboration, ["read"], reader)).ShouldBe(HttpStatusCode.OK);
+        (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldContain(file);
+    }
 }
