@@ -40,6 +40,28 @@ public static class GrantorBound
         return null;
     }
 
+    /// <summary>
+    /// What moving an organisation under a new parent confers: every grant at the new parent and above now reaches the
+    /// moved subtree, so the permissions that reach it newly (held there by someone through the new ancestors, not
+    /// through the old ones) are conferred at the moved organisation.
+    /// </summary>
+    public static Conferral Move(AccessGraph graph, Guid org, Guid newParent)
+    {
+        HashSet<(Principal, string)> Reaching(Guid? from)
+        {
+            var reach = new HashSet<(Principal, string)>();
+            if (from is not { } start || graph.Find(start) is null) return reach;
+            foreach (var node in graph.SelfAndAncestors(start))
+                foreach (var grant in graph.GrantsAt(node.Id))
+                    if (graph.Role(grant.Role) is { } role)
+                        foreach (var permission in role.Effective) reach.Add((grant.Principal, permission));
+            return reach;
+        }
+        var before = Reaching(graph.Find(org)?.ParentId);
+        var newly = Reaching(newParent).Where(p => !before.Contains(p)).Select(p => p.Item2).Distinct().ToList();
+        return new Conferral(newly, org, What: "the grants above the new parent reach the moved organisation");
+    }
+
     private static Problem Beyond(string detail, IReadOnlyList<string> missing, Guid organisation) =>
         new Problem(Code, 403, "You cannot confer more than you hold", detail).With("permissions", missing).With("organisationId", organisation);
 }

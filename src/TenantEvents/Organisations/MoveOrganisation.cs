@@ -35,6 +35,10 @@ public static class MoveOrganisationEndpoint
                 if (command.ParentId is { } to && OrgHttp.Authorise(standing, graph, Permissions.OrgManage, to, "parent organisation") is { } noTo)
                     return OrgDecision.Refuse(noTo);
                 var decision = OrganisationDecisions.Move(graph, orgId, command.ParentId, standing.Actor, streams.Now, OrgLimits.Of(streams.Options));
+                // A move confers the new ancestors' grants on the moved subtree: the grantor bound.
+                if (decision.Refusal is null && command.ParentId is { } newParent
+                    && GrantorBound.Check(standing, graph, [GrantorBound.Move(graph, orgId, newParent)]) is { } beyond)
+                    return OrgDecision.Refuse(beyond);
                 if (decision.Refusal is null && command.ParentId is { } parent && policy is not null
                     && Quotas.QuotaDecisions.CheckMove(graph, orgId, parent, policy.Limit) is { } broken)
                     return OrgDecision.Refuse(broken);

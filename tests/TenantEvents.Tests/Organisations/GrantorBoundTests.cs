@@ -256,4 +256,28 @@ public class GrantorBoundTests(AppFixture fixture) : SharingScenario(fixture)
         (await ShareInto(Police, file, collaboration, ["read"], reader)).ShouldBe(HttpStatusCode.OK);
         (await Visible(InvestigatorOf(Sheriff), Sheriff)).ShouldContain(file);
     }
+
+    [Fact]
+    public async Task a_member_who_manages_the_tree_cannot_move_a_unit_under_grants_it_does_not_hold_there()
+    {
+        await ThreeAgencies();
+        var root = await RootOf(Police);
+        var narcotics = await Organisation(Police, root, "Narcotics");
+        var intelligence = await Organisation(Police, root, "Intelligence");
+        var secret = await File(Police, "Informant list", org: intelligence);
+        // Mo manages the tree at the root and reads case files in Narcotics only.
+        var mo = await Holding(Police, "mo", "org.manage");
+        (await TenantAdminOf(Police).Put($"/api/tenants/{Police}/roles/reader", new { permissions = new[] { "case.read" } })).ShouldBe(HttpStatusCode.OK);
+        await GrantAs(TenantAdminOf(Police), Police, narcotics, "user:mo", "reader");
+        (await mo.Get($"/api/tenants/{Police}/case-files/{secret}")).Status.ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
+
+        // Moving Intelligence under Narcotics would hand Mo (and everyone granted at Narcotics) its files: refused.
+        var events = await EventCount();
+        (await mo.Post($"/api/tenants/{Police}/organisations/{intelligence}/move", new { parentId = narcotics }))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, Beyond);
+        (await EventCount()).ShouldBe(events);
+        (await mo.Get($"/api/tenants/{Police}/case-files/{secret}")).Status.ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
+        // The tenant's administrator may (it holds everything it confers).
+        (await TenantAdminOf(Police).Post($"/api/tenants/{Police}/organisations/{intelligence}/move", new { parentId = narcotics })).ShouldBe(HttpStatusCode.OK);
+    }
 }
