@@ -53,7 +53,21 @@ public sealed class AnonymousRateLimit(TenantEventsOptions options, TokenValidat
         }
     }
 
-    private static string Address(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    /// <summary>
+    /// The allowance's key: an IPv4 address, or an IPv6 address's /64 (one host is routinely given a whole /64, so a
+    /// key per /128 would give it unlimited allowances). IPv4-mapped IPv6 counts as the IPv4 address.
+    /// </summary>
+    public static string Address(System.Net.IPAddress? address)
+    {
+        if (address is null) return "unknown";
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6) return address.ToString();
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new System.Net.IPAddress(bytes) + "/64";
+    }
+
+    private static string Address(HttpContext http) => Address(http.Connection.RemoteIpAddress);
 
     /// <summary>Before authentication: no verification work for an address that is over its allowance.</summary>
     public Task Gate(HttpContext http, RequestDelegate next)
