@@ -13,12 +13,12 @@ PG          := ops/postgres/local-cluster.sh
 SERVICE     := src/TenantEvents
 SERVICE_DLL := $(SERVICE)/bin/Debug/net10.0/TenantEvents.dll
 DATA        := $(CURDIR)/.data
-# An external PostgreSQL instead of the embedded cluster: give the three roles' connection strings (see README):
+# An external PostgreSQL instead of the embedded cluster: give the three roles' connection strings (see docs/configuration.md):
 #   make run DATABASE_URL="Host=...;Username=tenantevents_app;..." DATABASE_OWNER_URL="...tenantevents_owner..." DATABASE_PLATFORM_URL="...tenantevents_platform..."
 DATABASE_URL ?=
 DATABASE_OWNER_URL ?=
 DATABASE_PLATFORM_URL ?=
-# Dedicated databases kept free for tenants whose template (or request) asks for one; more zones: see README.
+# Dedicated databases kept free for tenants whose template (or request) asks for one; more zones: see docs/isolation.md.
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

@@ -11,7 +11,7 @@ using TenantEvents.Tests.Support;
 namespace TenantEvents.Tests.Isolation;
 
 /// <summary>
-/// Bounds on what one tenant or partner can grow (TenantEventsOptions, README "Limits"), from the side of whoever pushes
+/// Bounds on what one tenant or partner can grow (TenantEventsOptions, docs/configuration.md "Limits"), from the side of whoever pushes
 /// past them: each refusal is a 4xx naming the limit, and nothing changes. The limits are large by default; each test sets
 /// the one it tests small (the settings are read per request) and puts it back.
 /// </summary>
