@@ -103,7 +103,10 @@ broker-stop:
 TEST_FILTER ?=
 test: db codegen-check idp broker
 	$(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-broker.sh url)" \
-	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 | grep -vE "^\s*$$|Passed " ; exit $${PIPESTATUS[0]}
+	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 \
+	  | grep -vE "^\s*$$|Passed " | tee .data/last-test-run.log; status=$${PIPESTATUS[0]}; \
+	  if [ $$status -ne 0 ]; then echo "==== failed tests (whole log: .data/last-test-run.log) ===="; \
+	    grep -a -E "^\s+Failed [A-Za-z]|^\s+Error Message:" -A4 .data/last-test-run.log | grep -vE "^\s+at " | head -120; fi; exit $$status
 
 # The auditor's offline tool (src/TenantEvents.Cli): make audit ARGS="verify --bundle FILE --key VKEY" | "replay ..."
 audit:

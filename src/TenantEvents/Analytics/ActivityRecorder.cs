@@ -67,6 +67,13 @@ public sealed class ActivityRecorder(TenantStreams streams, TenantEvents.Sharing
         {
             await FlushAsync(cancellationToken);
         }
+        catch (ObjectDisposedException)
+        {
+            // A tenant database's connections were closed before this service stopped (its database was removed, or the
+            // host is tearing down out of order): these day's records are lost for this instance only; another instance
+            // or the next sign-in records the same (day, person, feature) again.
+            logger.LogInformation("Activity records not written at shutdown: a tenant database was already closed");
+        }
         catch (Exception e)
         {
             logger.LogWarning(e, "Activity records not written at shutdown");

@@ -286,12 +286,18 @@ public sealed class EventDelivery(WebhookStore store, EventFeed feed, Audit.Cont
     {
         if (pairs.Count == 0) return 0;
         var max = options.MaxPendingDeliveries;
+        var subscriptions = pairs.Select(p => p.Subscription.Id).Distinct().Order().ToArray();
+        // Two instances fanning out events of the same subscription at once would each count the same waiting rows and
+        // together pass the bound: the subscriptions' rows are locked (in id order, so no deadlock) before counting.
+        await using (var lockRows = tx.Command($"select id from {Schema}.webhook_subscriptions where tenant_id = $1 and id = any($2) order by id for update",
+                         owner, subscriptions))
+            await lockRows.ExecuteNonQueryAsync(cancellation);
         var waiting = new Dictionary<Guid, long>();
         await using (var count = tx.Command($"""
             select subscription_id, count(*) from {Schema}.webhook_deliveries
             where tenant_id = $1 and subscription_id = any($2) and status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
             group by subscription_id
-            """, owner, pairs.Select(p => p.Subscription.Id).Distinct().ToArray()))
+            """, owner, subscriptions))
         await using (var r = await count.ExecuteReaderAsync(cancellation))
             while (await r.ReadAsync(cancellation))
                 waiting[r.GetGuid(0)] = r.GetInt64(1);

@@ -358,6 +358,9 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
     public async Task<int> RedeliverAsync(string owner, Guid subscription, Guid? id, string? status, Actor by, DateTimeOffset now, CancellationToken cancellation)
     {
         await using var tx = await BeginWriteAsync(owner, cancellation);
+        // The same lock the fan-out takes before it counts (EventDelivery), so neither passes the bound by racing the other.
+        await using (var lockRow = tx.Command($"select id from {Schema}.webhook_subscriptions where tenant_id = $1 and id = $2 for update", owner, subscription))
+            await lockRow.ExecuteNonQueryAsync(cancellation);
         long waiting;
         await using (var pending = tx.Command($"""
             select count(*) from {Schema}.webhook_deliveries

@@ -196,6 +196,9 @@ public static class DatabaseMigration
             create table if not exists {s}.access_versions (
               tenant_id varchar(250) primary key,
               version bigint not null);
+            -- The MAC of the access state at that version (Organisations/AccessSeal.cs), under the tenant's data key version.
+            alter table {s}.access_versions add column if not exists state_mac bytea;
+            alter table {s}.access_versions add column if not exists mac_key_version integer;
             -- SCIM users and groups (Scim/): each resource sealed under the tenant's key, and the tenant's SCIM version.
             create table if not exists {s}.scim_resources (
               tenant_id varchar(250) not null,

@@ -40,6 +40,9 @@ public static class Failures
             $"The key service answered {keys.Status}; nothing was written. Retry later."),
         IntegrityViolationException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
             "A sealed record does not authenticate where it is stored (altered or moved); nothing of it is returned."),
+        TenantEvents.Organisations.AccessStateIntegrityException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
+            "The tenant's access state (organisations, roles, grants) does not verify against what the service wrote; nobody is authorised " +
+            "in this tenant until an operator has restored it."),
         _ when IsTransientDatabase(failure) => new Problem("database-unavailable", 503, "The database could not be reached",
             "A database connection failed or timed out; nothing was written. Retry later."),
         _ => new Problem("internal-error", 500, "Something went wrong on our side", $"Trace id {traceId}; this is a bug."),

@@ -205,13 +205,19 @@ public static class Hosting
 
     public static WebApplication UseTenantEvents(this WebApplication app)
     {
-        app.UseExceptionHandler(error => error.Run(async http =>
+        app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            var failure = http.Features.Get<IExceptionHandlerFeature>()?.Error;
-            var problem = Failures.ToProblem(failure, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
-            if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
-            await problem.ToResult().ExecuteAsync(http);
-        }));
+            ExceptionHandler = async http =>
+            {
+                var failure = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+                var problem = Failures.ToProblem(failure, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
+                if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
+                await problem.ToResult().ExecuteAsync(http);
+            },
+            // A refusal found half-way (a bound reached) or unreadable input is the caller's 4xx, not our error: not logged
+            // as a failure with a stack trace. Everything else (a 5xx) is.
+            SuppressDiagnosticsCallback = context => Failures.ToProblem(context.Exception, "") is { Status: < 500 },
+        });
         app.UseStatusCodePages();
         // Requests without a verified credential, per client address: checked before authentication does any work for
         // them, and counted once it has found no one (Security/AnonymousRateLimit.cs).

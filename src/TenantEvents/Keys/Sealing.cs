@@ -69,6 +69,9 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
     private readonly byte[] _index = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:blind-index:v1"u8.ToArray());
     // And one for the digests of content withheld from a reader (Audit/ContentDisclosure): only the tenant can check them.
     private readonly byte[] _digest = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:content-digest:v1"u8.ToArray());
+    // And one for the MAC of the tenant's access state (Organisations/AccessSeal): the service's database role can write
+    // the access tables, but without this key it cannot make a change to them that the service will accept.
+    private readonly byte[] _access = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:access-state:v1"u8.ToArray());
 
     public Guid TenantId { get; } = tenantId;
     public int Version { get; } = version;
@@ -96,6 +99,9 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
 
     /// <summary>A keyed digest of withheld content: HMAC-SHA-256 under the key's digest key, hex.</summary>
     public string ContentDigest(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(HMACSHA256.HashData(_digest, content));
+
+    /// <summary>HMAC-SHA-256 under the key's access-state key (Organisations/AccessSeal).</summary>
+    public byte[] AccessStateMac(ReadOnlySpan<byte> state) => HMACSHA256.HashData(_access, state);
 
     public void Dispose() => _aes.Dispose();
 }

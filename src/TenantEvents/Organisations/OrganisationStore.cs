@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Marten;
@@ -29,7 +30,7 @@ public sealed record TenantStatus(bool Exists, bool Shredded, string? State);
 /// organisation streams, and updates the projection tables (org_nodes with each organisation's materialised path,
 /// org_grants, tenant_roles, access_versions) in the same transaction. The cached graph then advances by the same events.
 /// </summary>
-public sealed class OrganisationStore(TenantStreams streams)
+public sealed class OrganisationStore(TenantStreams streams, ILogger<OrganisationStore> logger)
 {
     public const string VersionHeader = "access_version";
 
@@ -106,15 +107,18 @@ public sealed class OrganisationStore(TenantStreams streams)
                 ? new TenantStatus(true, reader.GetBoolean(1), reader.IsDBNull(0) ? null : reader.GetString(0))
                 : new TenantStatus(false, false, null);
         }
+        // A tenant that does not exist here or was shredded has no access state to load (its tables were emptied while its
+        // events stay): the read decides on its status (404, 410) over an empty graph.
+        if (!status.Exists || status.Shredded) return read(status, new AccessGraph());
         var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         if (graph is null)
         {
             await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
-            var current = await CurrentVersion(scope.Connection, cancellation);
-            graph = await LoadAsync(scope.Connection, current, cancellation);
-            lock (entry) if (entry.Graph is null || entry.Graph.Version < current) entry.Graph = graph;
+            var current = await StampAsync(scope.Connection, cancellation);
+            graph = await LoadAsync(scope.Connection, tenant, current, cancellation);
+            lock (entry) if (entry.Graph is null || entry.Graph.Version < current.Version) entry.Graph = graph;
         }
         lock (entry) return read(status, graph);
     }
@@ -125,14 +129,20 @@ public sealed class OrganisationStore(TenantStreams streams)
         await session.BeginTransactionAsync(cancellation);
         await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
         var connection = await Connection(session, cancellation);
-        var version = await CurrentVersion(connection, cancellation);
+        var stamp = await StampAsync(connection, cancellation);
+        var version = stamp.Version;
         var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
-        graph ??= await LoadAsync(connection, version, cancellation);
+        graph ??= await LoadAsync(connection, tenant, stamp, cancellation);
 
         OrgDecision decision;
-        lock (entry) decision = decide(graph);
+        AccessGraph after;
+        lock (entry)
+        {
+            decision = decide(graph);
+            after = decision.Refusal is null && decision.Events.Count > 0 ? graph.Clone() : graph;
+        }
         if (decision.Refusal is { } refusal) return new OrgRefused(refusal);
         if (decision.Events.Count == 0) return new OrgApplied([], version);
 
@@ -147,20 +157,16 @@ public sealed class OrganisationStore(TenantStreams streams)
             else session.Events.Append(stream, sealedEvent);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
-        projection.Add(Command($"""
-            insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, $2)
-            on conflict (tenant_id) do update set version = excluded.version
-            """, tenant.ToString(), next));
+        // The graph after the command (a copy of the one decided on, advanced by the same events) and its MAC, stored with
+        // the new version: what the next load from the tables is checked against (AccessSeal).
+        foreach (var e in decision.Events) after.Apply(e);
+        after.Version = next;
+        projection.Add(await StampCommandAsync(tenant, after, cancellation));
         await Flush(connection, projection, cancellation);
         await session.SaveChangesAsync(cancellation);
 
-        // The graph decided on (the cached one, or one loaded for this command) advances by the same events and is cached.
         lock (entry)
-        {
-            foreach (var e in decision.Events) graph.Apply(e);
-            graph.Version = next;
-            if (entry.Graph is null || entry.Graph.Version <= next) entry.Graph = graph;
-        }
+            if (entry.Graph is null || entry.Graph.Version <= next) entry.Graph = after;
         return new OrgApplied(decision.Events, next);
     }
 
@@ -182,8 +188,9 @@ public sealed class OrganisationStore(TenantStreams streams)
             else session.Events.Append(stream, sealedEvent);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
-        projection.Add(Command($"insert into {streams.Keys.Schema}.access_versions (tenant_id, version) values ($1, 1) on conflict (tenant_id) do nothing",
-            tenant.ToString()));
+        var seeded = new AccessGraph { Version = 1 };
+        foreach (var e in events) seeded.Apply(e);
+        projection.Add(await StampCommandAsync(tenant, seeded, cancellation));
         await Flush(await Connection(session, cancellation), projection, cancellation);
     }
 
@@ -375,14 +382,98 @@ public sealed class OrganisationStore(TenantStreams streams)
         }
     }
 
-    private async Task<long> CurrentVersion(NpgsqlConnection connection, CancellationToken cancellation)
+    /// <summary>The tenant's access version and the MAC of the access state at that version (none before the tenant has one).</summary>
+    private sealed record Stamp(long Version, byte[]? Mac, int? KeyVersion);
+
+    private async Task<Stamp> StampAsync(NpgsqlConnection connection, CancellationToken cancellation)
     {
-        await using var command = new NpgsqlCommand($"select version from {streams.Keys.Schema}.access_versions", connection);
-        return await command.ExecuteScalarAsync(cancellation) is long v ? v : 0;
+        await using var command = new NpgsqlCommand($"select version, state_mac, mac_key_version from {streams.Keys.Schema}.access_versions", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        if (!await reader.ReadAsync(cancellation)) return new Stamp(0, null, null);
+        return new Stamp(reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader[1], reader.IsDBNull(2) ? null : reader.GetInt32(2));
     }
 
-    /// <summary>The graph as the projection holds it (parents first: rows ordered by depth).</summary>
-    private async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, long version, CancellationToken cancellation)
+    /// <summary>The statement that stores the access version and the MAC of the graph at it (in the command's transaction).</summary>
+    private async Task<NpgsqlBatchCommand> StampCommandAsync(Guid tenant, AccessGraph graph, CancellationToken cancellation)
+    {
+        var key = await streams.Keys.CurrentAsync(tenant, cancellation);
+        return Command($"""
+            insert into {streams.Keys.Schema}.access_versions (tenant_id, version, state_mac, mac_key_version) values ($1, $2, $3, $4)
+            on conflict (tenant_id) do update set version = excluded.version, state_mac = excluded.state_mac, mac_key_version = excluded.mac_key_version
+            """, tenant.ToString(), graph.Version, AccessSeal.Mac(key, tenant, graph.Version, graph.StateDigest()), key.Version);
+    }
+
+    /// <summary>
+    /// The graph as the projection holds it, used only when it verifies against the stored MAC (AccessSeal). When it does
+    /// not (the tables were changed outside the service), the graph is rebuilt from the sealed organisation events and used
+    /// if that verifies; a state with no MAC at all (a tenant from before MACs) is accepted only when the tables and the
+    /// events agree. A stored version older than the newest the events name is a rollback (an old state with its old MAC put
+    /// back). Anything else is refused: nobody is authorised in the tenant until an operator has looked.
+    /// </summary>
+    private async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, Guid tenant, Stamp stamp, CancellationToken cancellation)
+    {
+        var loaded = await LoadTablesAsync(connection, stamp.Version, cancellation);
+        var newest = await NewestEventVersionAsync(connection, tenant, cancellation);
+        if (stamp.Version < newest)
+            logger.LogCritical("The access version of tenant {Tenant} ({Version}) is older than its events' ({Newest}): an earlier state was put back.",
+                tenant, stamp.Version, newest);
+        else if (stamp.Mac is { } mac && stamp.KeyVersion is { } keyVersion)
+        {
+            var key = await streams.Keys.VersionAsync(tenant, keyVersion, cancellation);
+            if (AccessSeal.Verifies(key, tenant, stamp.Version, loaded.StateDigest(), mac)) return loaded;
+            var rebuilt = await ReplayAsync(tenant, cancellation);
+            if (AccessSeal.Verifies(key, tenant, rebuilt.Version, rebuilt.StateDigest(), mac))
+            {
+                logger.LogCritical("The access tables of tenant {Tenant} differ from its sealed events at access version {Version}: they were changed " +
+                    "outside the service. The graph rebuilt from the events is used; restore the tables from the events (or a backup) and find " +
+                    "who had the database password.", tenant, stamp.Version);
+                rebuilt.Version = stamp.Version;
+                return rebuilt;
+            }
+        }
+        else
+        {
+            var rebuilt = await ReplayAsync(tenant, cancellation);
+            if (rebuilt.Version == stamp.Version && CryptographicOperations.FixedTimeEquals(rebuilt.StateDigest(), loaded.StateDigest()))
+            {
+                logger.LogWarning("The access state of tenant {Tenant} has no MAC (it predates them); its tables agree with its events, so it is used. " +
+                    "Its next organisation command stores one.", tenant);
+                return loaded;
+            }
+        }
+        logger.LogCritical("The access state of tenant {Tenant} at access version {Version} verifies neither from its tables nor from its events: " +
+            "access to the tenant is refused until an operator has restored it.", tenant, stamp.Version);
+        throw new AccessStateIntegrityException(tenant, stamp.Version);
+    }
+
+    /// <summary>The highest access version an organisation event of the tenant was written at (the events are append-only).</summary>
+    private async Task<long> NewestEventVersionAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand($"""
+            select coalesce(max(case when headers ->> '{VersionHeader}' ~ '^[0-9]+$' and length(headers ->> '{VersionHeader}') < 19 then (headers ->> '{VersionHeader}')::bigint end), 0)
+            from {streams.Store.Options.DatabaseSchemaName}.mt_events where tenant_id = $1 and type = any($2)
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        command.Parameters.Add(new NpgsqlParameter { Value = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray() });
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>The graph folded from every organisation event (no bound: this is the check of the tables, not a read).</summary>
+    private async Task<AccessGraph> ReplayAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
+        var graph = new AccessGraph();
+        foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
+        {
+            graph.Apply(await streams.OpenAsync(stored, cancellation));
+            graph.Version = stored.Headers?.TryGetValue(VersionHeader, out var v) == true ? Convert.ToInt64(v.ToString()) : 0;
+        }
+        return graph;
+    }
+
+    /// <summary>The graph as the tables hold it (parents first: rows ordered by depth).</summary>
+    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, long version, CancellationToken cancellation)
     {
         var s = streams.Keys.Schema;
         var graph = new AccessGraph { Version = version };
@@ -450,4 +541,11 @@ public sealed class OrganisationStore(TenantStreams streams)
         foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
         await command.ExecuteNonQueryAsync(cancellation);
     }
+}
+
+/// <summary>A tenant's access state fails its MAC both as stored and as rebuilt from its events: refused, never guessed.</summary>
+public sealed class AccessStateIntegrityException(Guid tenant, long version)
+    : Exception($"The access state of tenant {tenant} at version {version} does not verify: altered outside the service.")
+{
+    public Guid Tenant { get; } = tenant;
 }

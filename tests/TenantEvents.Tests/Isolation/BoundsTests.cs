@@ -20,17 +20,22 @@ public class BoundsTests(AppFixture fixture) : SharingScenario(fixture)
     private TenantEventsOptions Options => Fixture.Host.Services.GetRequiredService<TenantEventsOptions>();
 
     /// <summary>Runs <paramref name="test"/> with a setting changed, and puts it back whatever happens.</summary>
+    /// <summary>
+    /// Runs a test with a bound set on every instance sharing the test database (the fixture's second host fans out
+    /// deliveries and runs background work for the same tenants, so a bound set on one instance only would not hold).
+    /// </summary>
     private async Task With<T>(Func<TenantEventsOptions, T> get, Action<TenantEventsOptions, T> set, T value, Func<Task> test)
     {
-        var before = get(Options);
-        set(Options, value);
+        var all = new[] { Options, (await Fixture.SecondHost()).Services.GetRequiredService<TenantEventsOptions>() };
+        var before = all.Select(get).ToList();
+        foreach (var options in all) set(options, value);
         try
         {
             await test();
         }
         finally
         {
-            set(Options, before);
+            for (var i = 0; i < all.Length; i++) set(all[i], before[i]);
         }
     }
 

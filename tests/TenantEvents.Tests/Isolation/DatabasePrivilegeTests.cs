@@ -331,4 +331,82 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
         var reply = (await Admin.Get($"/api/tenants/{id}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
         reply.Body.ShouldNotContain("Forged Name");
     }
+
+    private HttpClient Member(Guid tenant, string subject) =>
+        Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, []));
+
+    /// <summary>
+    /// The access tables are a projection the service role must write. With only its password, Mallory adds a grant of the
+    /// agency's administrator role to herself at the root and moves the access version on (so every instance reloads):
+    /// the tables no longer verify against the MAC beside the version, so the graph is rebuilt from the sealed events, and
+    /// she holds nothing. Olga's real grant still works. Removing the MAC as well, or putting an old version back, makes
+    /// the tenant refuse everyone (fail closed) instead of admitting her.
+    /// </summary>
+    [Fact]
+    public async Task a_grant_written_straight_into_the_access_tables_with_the_service_role_confers_nothing()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{root}/grants", new { principal = new { kind = "user", id = "olga" }, role = "records-clerk" }))
+            .ShouldBe(HttpStatusCode.Created);
+        var mallory = Member(tenant, "mallory");
+        var olga = Member(tenant, "olga");
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
+
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            (await Execute(app, """
+                insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                values ($1, $2, $3, 'user', 'mallory', 'agency-admin', now())
+                """, tenant.ToString(), Guid.CreateVersion7(), root)).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set version = version + 1 where tenant_id = $1", tenant.ToString())).ShouldBe(1);
+        }
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await mallory.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Shadow", kind = "unit" })).Status
+            .ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
+        (await admin.Get($"/api/tenants/{tenant}/access/explain?principal=user:mallory&permission=org.manage&organisationId={root}"))
+            .ShouldBe(HttpStatusCode.OK).Json.GetProperty("allowed").GetBoolean().ShouldBeFalse();
+        (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
+        // A real command goes on from the events' state and stamps it again: the forged row still confers nothing.
+        (await admin.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Patrol", kind = "unit" })).ShouldBe(HttpStatusCode.Created);
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        // Without the MAC the tables must agree with the events, and they do not: nobody is let in on them.
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+            (await Execute(app, "update tenantevents.access_versions set state_mac = null, mac_key_version = null, version = version + 1 where tenant_id = $1",
+                tenant.ToString())).ShouldBe(1);
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+        (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+    }
+
+    [Fact]
+    public async Task an_earlier_access_state_put_back_with_its_own_mac_is_refused()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        var grant = (await admin.Post($"/api/tenants/{tenant}/organisations/{root}/grants", new { principal = new { kind = "user", id = "olga" }, role = "agency-admin" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id");
+        string[] saved;
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+            saved = (await Rows(app, $"select version, encode(state_mac, 'hex'), mac_key_version from tenantevents.access_versions where tenant_id = '{tenant}'")).Single();
+        (await admin.Delete($"/api/tenants/{tenant}/organisations/{root}/grants/{grant}")).Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.NoContent);
+        var olga = Member(tenant, "olga");
+        (await olga.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+
+        // Olga kept a copy of the stamp from when she was administrator: she puts it and her grant back.
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            (await Execute(app, """
+                insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                values ($1, $2, $3, 'user', 'olga', 'agency-admin', now())
+                """, tenant.ToString(), Guid.Parse(grant), root)).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set version = $2, state_mac = decode($3, 'hex'), mac_key_version = $4 where tenant_id = $1",
+                tenant.ToString(), long.Parse(saved[0]), saved[1], int.Parse(saved[2]))).ShouldBe(1);
+        }
+        // The version moved (back): every instance loads from the tables, and finds the events went further.
+        (await olga.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+    }
 }
