@@ -3,13 +3,14 @@
 #   ops/rabbitmq/local-broker.sh start | stop | status | url
 # Installs rabbitmq-server with apt-get if absent. The broker lives in .data/rabbitmq (git-ignored), listens on
 # 127.0.0.1 only, on its own port (RABBITMQ_PORT, default 55672; its distribution port is the next one), as its own
-# node (tenantevents@localhost), with the default guest user (loopback only). It never touches a system broker.
+# node (tenantevents<port>@localhost), with the default guest user (loopback only). It never touches a system broker.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 port=${RABBITMQ_PORT:-55672}
 base=${RABBITMQ_DATA_ROOT:-$root/.data}/rabbitmq
-node=tenantevents@localhost
+# One node name per port, so two checkouts (each with its own RABBITMQ_PORT) never take each other for their broker.
+node=tenantevents$port@localhost
 bin=/usr/lib/rabbitmq/bin
 
 ensure_installed() {
