@@ -22,11 +22,12 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema
+.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
 	@echo "make test     build and run every test against a real PostgreSQL"
+	@echo "make tour     walk through every capability against make run (docs/tour.sh; each answer checked)"
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
 	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios)"
@@ -56,6 +57,7 @@ run: db build
 	  TenantEvents__PublicUrl="$(PUBLIC_URL)" \
 	  TenantEvents__ProvisioningWebhookSecret="$${PROVISIONING_WEBHOOK_SECRET:-}" \
 	  TenantEvents__AllowPrivateWebhooks="$${ALLOW_PRIVATE_WEBHOOKS:-true}" \
+	  TenantEvents__AllowInsecureIdentityProviders="$${ALLOW_INSECURE_IDENTITY_PROVIDERS:-true}" \
 	  TenantEvents__RabbitMqUri="$${RABBITMQ_URI:-}" \
 	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)
 
@@ -99,9 +101,18 @@ broker:
 broker-stop:
 	@ops/rabbitmq/local-broker.sh stop
 
+# The tour (docs/tour.sh): every capability once, each answer checked, against `make run` in another terminal.
+tour: idp tools
+	@test -f $(SERVICE_DLL) || $(DOTNET) build TenantEvents.sln -nologo -clp:ErrorsOnly >/dev/null
+	@B=$(URL) DATA="$(DATA)" docs/tour.sh
+
+# curl and jq, for the tour (installed with apt-get if absent).
+tools:
+	@command -v jq >/dev/null && command -v curl >/dev/null || { echo "Installing curl and jq (apt-get)"; apt-get update -qq && apt-get install -y -qq curl jq >/dev/null; }
+
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=
-test: db codegen-check idp broker
+test: db codegen-check idp tools broker
 	$(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-broker.sh url)" \
 	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 \
 	  | grep -vE "^\s*$$|Passed " | tee .data/last-test-run.log; status=$${PIPESTATUS[0]}; \

@@ -1,3 +1,4 @@
+using TenantEvents.Infrastructure.Logging;
 using JasperFx;
 using JasperFx.CodeGeneration;
 using JasperFx.Events;
@@ -57,6 +58,7 @@ public static class Hosting
                 $"No platform connection: set ConnectionStrings:{PlatformConnectionStringName} (the tenantevents_platform role).");
 
         var services = builder.Services;
+        builder.AddClientInputLogging();
         services.AddSingleton(options);
         services.AddSingleton(new Clock(TimeProvider.System));
         services.AddSingleton(TemplateCatalog.LoadEmbedded());

@@ -269,6 +269,8 @@ public sealed class AccessGraph
     /// <summary>Loading from the projection: a node as stored (parents are always added before their children).</summary>
     public void Load(OrgNode node)
     {
+        // The depth is the parent's plus one, whatever the row said (the depth bounds rely on it; it is not in the digest).
+        node.Depth = node.ParentId is { } parent ? _nodes[parent].Depth + 1 : 0;
         _nodes[node.Id] = node;
         if (node.ParentId is { } p) _nodes[p].Children.Add(node.Id);
         else Root = node.Id;
@@ -377,7 +379,8 @@ public sealed class AccessGraph
         foreach (var role in _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal))
         {
             Field("role"); Field(role.Name); Field(role.Description);
-            Field(string.Join(' ', role.Permissions.Order(StringComparer.Ordinal)));
+            foreach (var permission in role.Permissions.Order(StringComparer.Ordinal)) Field(permission);
+            Field("end-role");
         }
         return hash.GetHashAndReset();
     }

@@ -54,6 +54,9 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         return entry;
     }
 
+    /// <summary>Drops the graph this instance holds for the tenant: the next read loads (and checks) it again, as a restart would.</summary>
+    public void Forget(Guid tenant) => _graphs.TryRemove(tenant, out _);
+
     /// <summary>How many tenants' graphs are held in memory now.</summary>
     public int CachedGraphs => _graphs.Count;
 
@@ -89,19 +92,24 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     public async Task<T> ReadAsync<T>(Guid tenant, Func<TenantStatus, AccessGraph, T> read, CancellationToken cancellation)
     {
         var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
-        long version;
+        long version, highWater;
         TenantStatus status;
         await using (var batch = source.CreateBatch())
         {
             batch.BatchCommands.Add(Command($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
-            batch.BatchCommands.Add(Command($"select version from {streams.Keys.Schema}.access_versions"));
+            batch.BatchCommands.Add(Command($"""
+                select coalesce((select version from {streams.Keys.Schema}.access_versions), 0),
+                       coalesce((select version from {streams.Keys.Schema}.access_high_water where tenant_id = $1), 0)
+                """, tenant.ToString()));
             batch.BatchCommands.Add(Command($"""
                 select d.data ->> 'State', coalesce(jsonb_typeof(d.data -> 'Sealed'), 'null') = 'null'
                 from {streams.Store.Options.Schema.For<TenantRecord>()} d where d.id = $1
                 """, tenant));
             await using var reader = await batch.ExecuteReaderAsync(cancellation);
             await reader.NextResultAsync(cancellation);
-            version = await reader.ReadAsync(cancellation) ? reader.GetInt64(0) : 0;
+            await reader.ReadAsync(cancellation);
+            version = reader.GetInt64(0);
+            highWater = reader.GetInt64(1);
             await reader.NextResultAsync(cancellation);
             status = await reader.ReadAsync(cancellation)
                 ? new TenantStatus(true, reader.GetBoolean(1), reader.IsDBNull(0) ? null : reader.GetString(0))
@@ -110,13 +118,17 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         // A tenant that does not exist here or was shredded has no access state to load (its tables were emptied while its
         // events stay): the read decides on its status (404, 410) over an empty graph.
         if (!status.Exists || status.Shredded) return read(status, new AccessGraph());
+        // Checked before any cached graph is used: an instance that still holds an older state must not serve it again
+        // because someone put that older version number back.
+        if (version < highWater) throw RolledBack(tenant, version, highWater);
         var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         if (graph is null)
         {
             await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
-            var current = await StampAsync(scope.Connection, cancellation);
+            var current = await StampAsync(scope.Connection, tenant, cancellation);
+            if (current.Version < current.HighWater) throw RolledBack(tenant, current.Version, current.HighWater);
             graph = await LoadAsync(scope.Connection, tenant, current, cancellation);
             lock (entry) if (entry.Graph is null || entry.Graph.Version < current.Version) entry.Graph = graph;
         }
@@ -129,7 +141,8 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         await session.BeginTransactionAsync(cancellation);
         await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
         var connection = await Connection(session, cancellation);
-        var stamp = await StampAsync(connection, cancellation);
+        var stamp = await StampAsync(connection, tenant, cancellation);
+        if (stamp.Version < stamp.HighWater) throw RolledBack(tenant, stamp.Version, stamp.HighWater);
         var version = stamp.Version;
         var entry = EntryFor(tenant);
         AccessGraph? graph;
@@ -382,15 +395,32 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         }
     }
 
-    /// <summary>The tenant's access version and the MAC of the access state at that version (none before the tenant has one).</summary>
-    private sealed record Stamp(long Version, byte[]? Mac, int? KeyVersion);
+    /// <summary>
+    /// The tenant's access version, the MAC of the access state at that version (none before the tenant has one), and the
+    /// highest access version its organisation events were written at: kept by a trigger on the event table, as the owner,
+    /// in a table the service role can only read (access_high_water), so it never goes down.
+    /// </summary>
+    private sealed record Stamp(long Version, byte[]? Mac, int? KeyVersion, long HighWater);
 
-    private async Task<Stamp> StampAsync(NpgsqlConnection connection, CancellationToken cancellation)
+    private async Task<Stamp> StampAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
     {
-        await using var command = new NpgsqlCommand($"select version, state_mac, mac_key_version from {streams.Keys.Schema}.access_versions", connection);
+        var s = streams.Keys.Schema;
+        await using var command = new NpgsqlCommand($"""
+            select v.version, v.state_mac, v.mac_key_version, coalesce((select h.version from {s}.access_high_water h where h.tenant_id = $1), 0)
+            from (select 1) one left join {s}.access_versions v on true
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
         await using var reader = await command.ExecuteReaderAsync(cancellation);
-        if (!await reader.ReadAsync(cancellation)) return new Stamp(0, null, null);
-        return new Stamp(reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader[1], reader.IsDBNull(2) ? null : reader.GetInt32(2));
+        await reader.ReadAsync(cancellation);
+        return new Stamp(reader.IsDBNull(0) ? 0 : reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader[1],
+            reader.IsDBNull(2) ? null : reader.GetInt32(2), reader.GetInt64(3));
+    }
+
+    private AccessStateIntegrityException RolledBack(Guid tenant, long version, long highWater)
+    {
+        logger.LogCritical("The access version of tenant {Tenant} ({Version}) is older than its events' ({HighWater}): an earlier state was put back. " +
+            "Access to the tenant is refused until an operator has restored it.", tenant, version, highWater);
+        return new AccessStateIntegrityException(tenant, version);
     }
 
     /// <summary>The statement that stores the access version and the MAC of the graph at it (in the command's transaction).</summary>
@@ -405,69 +435,60 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
 
     /// <summary>
     /// The graph as the projection holds it, used only when it verifies against the stored MAC (AccessSeal). When it does
-    /// not (the tables were changed outside the service), the graph is rebuilt from the sealed organisation events and used
-    /// if that verifies; a state with no MAC at all (a tenant from before MACs) is accepted only when the tables and the
-    /// events agree. A stored version older than the newest the events name is a rollback (an old state with its old MAC put
-    /// back). Anything else is refused: nobody is authorised in the tenant until an operator has looked.
+    /// not (the tables were changed outside the service, or cannot even be read as a tree), the graph is rebuilt from the
+    /// sealed organisation events and used if it is exactly the state the MAC names: the same version, the same digest.
+    /// A state without a MAC, or one that verifies neither way, is refused: nobody is authorised in the tenant until an
+    /// operator has looked. (A version older than the events' was refused before this, by the caller.)
     /// </summary>
     private async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, Guid tenant, Stamp stamp, CancellationToken cancellation)
     {
-        var loaded = await LoadTablesAsync(connection, stamp.Version, cancellation);
-        var newest = await NewestEventVersionAsync(connection, tenant, cancellation);
-        if (stamp.Version < newest)
-            logger.LogCritical("The access version of tenant {Tenant} ({Version}) is older than its events' ({Newest}): an earlier state was put back.",
-                tenant, stamp.Version, newest);
-        else if (stamp.Mac is { } mac && stamp.KeyVersion is { } keyVersion)
+        AccessGraph? loaded;
+        try
+        {
+            loaded = await LoadTablesAsync(connection, stamp.Version, cancellation);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidCastException or ArgumentException)
+        {
+            loaded = null; // rows that do not make a tree (a child before its parent, a parent that is not there)
+        }
+        if (stamp.Mac is { } mac && stamp.KeyVersion is { } keyVersion)
         {
             var key = await streams.Keys.VersionAsync(tenant, keyVersion, cancellation);
-            if (AccessSeal.Verifies(key, tenant, stamp.Version, loaded.StateDigest(), mac)) return loaded;
+            if (loaded is not null && AccessSeal.Verifies(key, tenant, stamp.Version, loaded.StateDigest(), mac)) return loaded;
             var rebuilt = await ReplayAsync(tenant, cancellation);
-            if (AccessSeal.Verifies(key, tenant, rebuilt.Version, rebuilt.StateDigest(), mac))
+            if (rebuilt is not null && rebuilt.Version == stamp.Version && AccessSeal.Verifies(key, tenant, stamp.Version, rebuilt.StateDigest(), mac))
             {
                 logger.LogCritical("The access tables of tenant {Tenant} differ from its sealed events at access version {Version}: they were changed " +
                     "outside the service. The graph rebuilt from the events is used; restore the tables from the events (or a backup) and find " +
                     "who had the database password.", tenant, stamp.Version);
-                rebuilt.Version = stamp.Version;
                 return rebuilt;
             }
         }
-        else
-        {
-            var rebuilt = await ReplayAsync(tenant, cancellation);
-            if (rebuilt.Version == stamp.Version && CryptographicOperations.FixedTimeEquals(rebuilt.StateDigest(), loaded.StateDigest()))
-            {
-                logger.LogWarning("The access state of tenant {Tenant} has no MAC (it predates them); its tables agree with its events, so it is used. " +
-                    "Its next organisation command stores one.", tenant);
-                return loaded;
-            }
-        }
-        logger.LogCritical("The access state of tenant {Tenant} at access version {Version} verifies neither from its tables nor from its events: " +
-            "access to the tenant is refused until an operator has restored it.", tenant, stamp.Version);
+        logger.LogCritical("The access state of tenant {Tenant} at access version {Version} verifies neither from its tables nor from its events" +
+            (stamp.Mac is null ? " (it has no MAC)" : "") + ": access to the tenant is refused until an operator has restored it.", tenant, stamp.Version);
         throw new AccessStateIntegrityException(tenant, stamp.Version);
     }
 
-    /// <summary>The highest access version an organisation event of the tenant was written at (the events are append-only).</summary>
-    private async Task<long> NewestEventVersionAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
-    {
-        await using var command = new NpgsqlCommand($"""
-            select coalesce(max(case when headers ->> '{VersionHeader}' ~ '^[0-9]+$' and length(headers ->> '{VersionHeader}') < 19 then (headers ->> '{VersionHeader}')::bigint end), 0)
-            from {streams.Store.Options.DatabaseSchemaName}.mt_events where tenant_id = $1 and type = any($2)
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        command.Parameters.Add(new NpgsqlParameter { Value = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray() });
-        return (long)(await command.ExecuteScalarAsync(cancellation))!;
-    }
-
-    /// <summary>The graph folded from every organisation event (no bound: this is the check of the tables, not a read).</summary>
-    private async Task<AccessGraph> ReplayAsync(Guid tenant, CancellationToken cancellation)
+    /// <summary>
+    /// The graph folded from every organisation event (no bound: this is the check of the tables, not a read); null when
+    /// the events do not fold (an event that could not have been accepted: planted, not written by the service).
+    /// </summary>
+    private async Task<AccessGraph?> ReplayAsync(Guid tenant, CancellationToken cancellation)
     {
         await using var session = streams.Store.QuerySession(tenant.ToString());
         var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
         var graph = new AccessGraph();
-        foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
+        try
         {
-            graph.Apply(await streams.OpenAsync(stored, cancellation));
-            graph.Version = stored.Headers?.TryGetValue(VersionHeader, out var v) == true ? Convert.ToInt64(v.ToString()) : 0;
+            foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
+            {
+                graph.Apply(await streams.OpenAsync(stored, cancellation));
+                graph.Version = stored.Headers?.TryGetValue(VersionHeader, out var v) == true && long.TryParse(v?.ToString(), out var n) ? n : -1;
+            }
+        }
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException)
+        {
+            return null;
         }
         return graph;
     }

@@ -335,12 +335,14 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
     private HttpClient Member(Guid tenant, string subject) =>
         Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, []));
 
+    private TenantEvents.Organisations.OrganisationStore AccessStore => Fixture.Host.Services.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
+
     /// <summary>
     /// The access tables are a projection the service role must write. With only its password, Mallory adds a grant of the
-    /// agency's administrator role to herself at the root and moves the access version on (so every instance reloads):
-    /// the tables no longer verify against the MAC beside the version, so the graph is rebuilt from the sealed events, and
-    /// she holds nothing. Olga's real grant still works. Removing the MAC as well, or putting an old version back, makes
-    /// the tenant refuse everyone (fail closed) instead of admitting her.
+    /// agency's administrator role to herself at the root. Whenever an instance loads the tables (a restart, another
+    /// instance, a change made elsewhere) they no longer verify against the MAC beside the version, so the graph is rebuilt
+    /// from the sealed events, and she holds nothing; Olga's real grant still works. Moving the version on, or removing
+    /// the MAC, makes the tenant refuse everyone (fail closed) instead of admitting her.
     /// </summary>
     [Fact]
     public async Task a_grant_written_straight_into_the_access_tables_with_the_service_role_confers_nothing()
@@ -356,33 +358,50 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
         (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
 
         await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
-        {
             (await Execute(app, """
                 insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
                 values ($1, $2, $3, 'user', 'mallory', 'agency-admin', now())
                 """, tenant.ToString(), Guid.CreateVersion7(), root)).ShouldBe(1);
-            (await Execute(app, "update tenantevents.access_versions set version = version + 1 where tenant_id = $1", tenant.ToString())).ShouldBe(1);
-        }
+        AccessStore.Forget(tenant); // as after a restart: the graph is loaded from the tables
         (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await mallory.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Shadow", kind = "unit" })).Status
             .ShouldBeOneOf(HttpStatusCode.NotFound, HttpStatusCode.Forbidden);
         (await admin.Get($"/api/tenants/{tenant}/access/explain?principal=user:mallory&permission=org.manage&organisationId={root}"))
             .ShouldBe(HttpStatusCode.OK).Json.GetProperty("allowed").GetBoolean().ShouldBeFalse();
         (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
-        // A real command goes on from the events' state and stamps it again: the forged row still confers nothing.
+        // A real command goes on from the events' state and stamps that: the planted row still confers nothing.
         (await admin.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Patrol", kind = "unit" })).ShouldBe(HttpStatusCode.Created);
+        AccessStore.Forget(tenant);
         (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
 
-        // Without the MAC the tables must agree with the events, and they do not: nobody is let in on them.
+        // Moving the version on (so that every instance reloads) leaves a version with no MAC for it: nobody is let in.
         await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
-            (await Execute(app, "update tenantevents.access_versions set state_mac = null, mac_key_version = null, version = version + 1 where tenant_id = $1",
-                tenant.ToString())).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set version = version + 1 where tenant_id = $1", tenant.ToString())).ShouldBe(1);
         (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
         (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
     }
 
     [Fact]
-    public async Task an_earlier_access_state_put_back_with_its_own_mac_is_refused()
+    public async Task an_access_state_without_its_mac_is_refused_not_trusted()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var mallory = Member(tenant, "mallory");
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            (await Execute(app, """
+                insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                values ($1, $2, $3, 'user', 'mallory', 'agency-admin', now())
+                """, tenant.ToString(), Guid.CreateVersion7(), root)).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set state_mac = null, mac_key_version = null where tenant_id = $1",
+                tenant.ToString())).ShouldBe(1);
+        }
+        AccessStore.Forget(tenant);
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+    }
+
+    [Fact]
+    public async Task an_earlier_access_state_put_back_with_its_own_mac_is_refused_even_with_its_grant_event_copied_back()
     {
         var tenant = await Active();
         var root = await RootOf(tenant);
@@ -396,7 +415,8 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
         var olga = Member(tenant, "olga");
         (await olga.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
 
-        // Olga kept a copy of the stamp from when she was administrator: she puts it and her grant back.
+        // Olga kept a copy of the stamp from when she was administrator: she puts it and her grant row back. Every instance
+        // (this one still holds the newer graph) sees a version older than the events'.
         await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
         {
             (await Execute(app, """
@@ -406,7 +426,23 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
             (await Execute(app, "update tenantevents.access_versions set version = $2, state_mac = decode($3, 'hex'), mac_key_version = $4 where tenant_id = $1",
                 tenant.ToString(), long.Parse(saved[0]), saved[1], int.Parse(saved[2]))).ShouldBe(1);
         }
-        // The version moved (back): every instance loads from the tables, and finds the events went further.
+        (await olga.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+
+        // She also copies the sealed grant event back into its stream, as the newest, and names the newest version with
+        // the old MAC: the events then fold to a state that is hers, at a version the MAC was not made for.
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            var newest = (await Rows(app, $"select version from tenantevents.access_high_water where tenant_id = '{tenant}'")).Single()[0];
+            (await Execute(app, """
+                insert into tenantevents.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type, headers)
+                select nextval('tenantevents.mt_events_sequence'), $1, e.stream_id,
+                       (select max(version) + 1 from tenantevents.mt_events x where x.stream_id = e.stream_id), e.data, e.type, now(), e.tenant_id,
+                       e.mt_dotnet_type, jsonb_set(e.headers::jsonb, '{access_version}', to_jsonb($3::bigint + 1))
+                from tenantevents.mt_events e where e.tenant_id = $2 and e.headers ->> 'access_version' = $4
+                """, Guid.CreateVersion7(), tenant.ToString(), long.Parse(newest), saved[0])).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set version = $2 where tenant_id = $1", tenant.ToString(), long.Parse(newest) + 1)).ShouldBe(1);
+        }
+        AccessStore.Forget(tenant);
         (await olga.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
     }
 }

@@ -40,7 +40,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         return strings;
     }
 
-    private static string Dll()
+    public static string Dll()
     {
         // The same configuration as these tests (bin/<Configuration>/net10.0).
         var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;

@@ -228,12 +228,15 @@ public class TenantLifecycleTests(AppFixture fixture) : IntegrationTest(fixture)
         var retry = (await Admin.Post("/api/tenants", TenantRequest(), key)).ShouldBe(HttpStatusCode.Created);
         retry.Str("id").ShouldBe(first.Str("id"));
         retry.Headers.GetValues("Idempotent-Replayed").ShouldBe(["true"]);
-        (await EventCount()).ShouldBe(1);
+        var id = Guid.Parse(first.Str("id"));
+        (await EventCount(id)).ShouldBe(1);
 
         (await Admin.Post("/api/tenants", TenantRequest("other-slug"), key)).ShouldBeProblem(HttpStatusCode.UnprocessableEntity, "idempotency-key-reused");
         // The key belongs to its caller: someone else's identical key is a different request.
-        (await As(Roles.PlatformAdmin, "dave").Post("/api/tenants", TenantRequest("dave-slug"), key)).ShouldBe(HttpStatusCode.Created);
-        (await EventCount()).ShouldBe(2);
+        var dave = (await As(Roles.PlatformAdmin, "dave").Post("/api/tenants", TenantRequest("dave-slug"), key)).ShouldBe(HttpStatusCode.Created);
+        Guid.Parse(dave.Str("id")).ShouldNotBe(id);
+        (await EventCount(Guid.Parse(dave.Str("id")))).ShouldBe(1);
+        (await EventCount(id)).ShouldBe(1);
     }
 
     [Fact]

@@ -62,6 +62,8 @@ public static class DatabasePrivileges
         new("org_members", RW, R),
         new("tenant_roles", RW, R),
         new("access_versions", RW, R),
+        // Written only by the access_note_version trigger (as the owner): it never goes down (Organisations/AccessSeal.cs).
+        new("access_high_water", R, R),
         new("scim_resources", RW, R),
         new("scim_versions", RW, R),
 
@@ -136,6 +138,7 @@ public static class DatabasePrivileges
         new("place_tenant", App: true, Platform: false, Definer: true),
         new("audit_flush", App: true, Platform: false, Definer: true),
         new("audit_append", App: false, Platform: false, Definer: true), // trigger: fires without EXECUTE
+        new("access_note_version", App: false, Platform: false, Definer: true), // trigger
         new("webhook_start_positions", App: true, Platform: false, Definer: true),
         new("broker_start_positions", App: true, Platform: false, Definer: true),
         new("analytics_apply", App: true, Platform: false, Definer: true),

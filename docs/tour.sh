@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The tour: every capability once, in order, against a running service (`make run`, then `make tour` in another
+# terminal). Each call says what it expects; the tour stops at the first answer that differs, so it cannot rot: the
+# tests run it against a real service process (Tenants/TourTests). Read it as the documentation it is.
+#
+#   B       the service (default http://127.0.0.1:5080)
+#   DATA    the service's data folder, where the development token key lives (default .data)
+#   QUIET=1 print only the step titles
+# Needs curl and jq; step 6 starts the test OpenID provider (tests/idp, Node.js; `make tour` installs it) and needs
+# the service to accept a plain-http provider on loopback (`make run` does in Development).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-http://127.0.0.1:5080}
+DATA=${DATA:-$root/.data}
+DLL=${SERVICE_DLL:-$root/src/TenantEvents/bin/Debug/net10.0/TenantEvents.dll}
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ -n "${IDP_PID:-}" ] && kill "$IDP_PID" 2>/dev/null; true' EXIT
+step="" run=$RANDOM$RANDOM
+
+# The tour's narration goes to stderr; stdout carries only what a step hands to the next.
+say() { step=$1; { echo; echo "== $*"; } >&2; }
+note() { [ -n "${QUIET:-}" ] || echo "   $*" >&2; }
+
+# token ROLE SUB [TENANT]: a development token (signed with the key in $DATA; the service accepts it in Development).
+token() {
+  ASPNETCORE_ENVIRONMENT=Development TenantEvents__DataFolder="$DATA" dotnet "$DLL" dev-token --role "$1" --sub "$2" --tenant "${3:-}"
+}
+
+# call EXPECTED METHOD PATH TOKEN [JSON] [curl args...]: the body on stdout; stops the tour when the status is not one
+# of EXPECTED (e.g. "200" or "200 201").
+call() {
+  local expect=$1 method=$2 path=$3 bearer=$4 body=${5:-}
+  shift $(( $# < 5 ? $# : 5 ))
+  local args=(-s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X "$method" "$B$path")
+  [ -n "$bearer" ] && args+=(-H "Authorization: Bearer $bearer")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' -d "$body")
+  local status
+  status=$(curl "${args[@]}" "$@")
+  [ -n "${QUIET:-}" ] || { echo "   $method $path -> $status"; head -c 400 "$work/body" | sed 's/^/     /'; echo; } >&2
+  if [[ " $expect " != *" $status "* ]]; then
+    echo "step $step: $method $path answered $status, expected $expect:" >&2; cat "$work/body" >&2; echo >&2
+    exit 1
+  fi
+  cat "$work/body"
+}
+header() { grep -i "^$1:" "$work/headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+
+ADMIN=$(token platform-admin,platform-approver alice)   # alice administers the platform and may approve
+APPROVER=$(token platform-approver bob)                  # bob, a different person
+AUDITOR=$(token auditor carol)
+
+say 1 "Request a tenant from a template (law-enforcement, intelligence, government-services, commercial-saas)"
+call 200 GET /api/templates "$ADMIN" | jq -r '.[].name' | sed 's/^/   template: /' >&2
+REQUEST='{"name": "Travis County Sheriff", "slug": "travis-sheriff-'$run'", "template": "law-enforcement",
+  "residency": {"country": "US", "subdivision": "US-TX"},
+  "contacts": [{"name": "Sally Hemphill", "email": "sally@travis.example.gov", "role": "sheriff"}],
+  "overrides": {"quotas": {"licences": 800}}}'
+ID=$(call 201 POST /api/tenants "$ADMIN" "$REQUEST" -H "Idempotency-Key: travis-$run" | jq -r .id)
+note "the same request again with the same Idempotency-Key answers the same tenant, nothing new"
+[ "$(call 201 POST /api/tenants "$ADMIN" "$REQUEST" -H "Idempotency-Key: travis-$run" | jq -r .id)" = "$ID" ]
+
+say 2 "Approve: four-eyes (alice requested, so she may not approve; bob may)"
+call 403 POST /api/tenants/$ID/approve "$ADMIN" >/dev/null
+call 200 POST /api/tenants/$ID/approve "$APPROVER" '{"comment": "budget confirmed"}' >/dev/null
+
+say 3 "Provision: the template's root organisation, first units, roles and quotas; the tenant is active"
+[ "$(call 200 POST /api/tenants/$ID/provision "$ADMIN" | jq -r .state)" = active ]
+
+say 4 "Read it (with its ETag), list tenants, replay its events as an auditor"
+call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
+ETAG=$(header etag)
+call 200 GET "/api/tenants?state=active&country=US&limit=20" "$ADMIN" | jq -e '.items | length > 0' >/dev/null
+call 200 GET /api/tenants/$ID/events "$AUDITOR" | jq -e 'length > 0' >/dev/null
+
+say 5 "The organisation tree: grow it under the root, grant, and ask why someone may act"
+TA=$(token tenant-admin sally $ID)                       # the tenant's own administrator
+ROOT=$(call 200 GET /api/tenants/$ID "$TA" | jq -r '.organisations[] | select(.parentId == null) | .id')
+PRECINCT=$(call 201 POST /api/tenants/$ID/organisations "$TA" \
+  "{\"parentId\": \"$ROOT\", \"name\": \"Precinct 4\", \"kind\": \"field-office\", \"jurisdiction\": \"US-TX\"}" | jq -r .id)
+call 201 POST /api/tenants/$ID/organisations/$PRECINCT/grants "$TA" '{"principal": {"kind": "user", "id": "xavier"}, "role": "agency-admin"}' >/dev/null
+XAVIER=$(token tenant-member xavier $ID)                  # administers Precinct 4 and below, nothing else
+call 201 POST /api/tenants/$ID/organisations "$XAVIER" "{\"parentId\": \"$PRECINCT\", \"name\": \"Night shift\", \"kind\": \"unit\"}" >/dev/null
+call 404 GET /api/tenants/$ID/organisations/$ROOT "$XAVIER" >/dev/null          # above his subtree: he does not know it
+call 200 GET "/api/tenants/$ID/access/explain?principal=user:xavier&permission=org.manage&organisationId=$PRECINCT" "$TA" \
+  | jq -e '.allowed == true' >/dev/null
+call 404 GET "/api/tenants/$ID/organisations/$PRECINCT?asOfVersion=1" "$TA" >/dev/null   # it did not exist yet
+
+say 6 "Identity: a service account (client credentials), the SCIM directory, and the tenant's own OpenID provider"
+call 201 POST /api/tenants/$ID/service-accounts "$TA" '{"name": "records sync", "scopes": ["org.read", "scim.provision"]}' > "$work/sa.json"
+CID=$(jq -r .clientId "$work/sa.json"); SECRET=$(jq -r .clientSecret "$work/sa.json"); SCIM=$(jq -r .scimToken "$work/sa.json")
+note "the secret and the SCIM token are shown this once"
+SA=$(call 200 POST /oauth2/token "" "" -u "$CID:$SECRET" -d grant_type=client_credentials -d scope=org.read | jq -r .access_token)
+call 200 GET /api/tenants/$ID/organisations "$SA" >/dev/null
+call 200 GET /.well-known/openid-configuration "" >/dev/null
+call 200 GET /.well-known/jwks.json "" >/dev/null
+call 201 POST /api/tenants/$ID/scim/v2/Users "$SCIM" '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+  "userName": "bjensen@travis.example.gov", "name": {"familyName": "Jensen"},
+  "emails": [{"value": "bjensen@travis.example.gov", "type": "work"}]}' -H 'Content-Type: application/scim+json' >/dev/null
+call 200 GET "/api/tenants/$ID/scim/v2/Users" "$SCIM" "" -G --data-urlencode 'filter=emails[type eq "work" and value ew "@travis.example.gov"]' \
+  | jq -e '.totalResults == 1' >/dev/null
+note "the test OpenID provider (tests/idp) stands in for Entra ID or Keycloak; it lives while its input is open"
+coproc IDP { exec node "$root/tests/idp/server.mjs"; }
+IDP_PID=$IDP_PID
+read -r line <&"${IDP[0]}"
+ISS=$(jq -r .issuer <<<"$line")
+call 200 PUT /api/tenants/$ID/identity-provider "$TA" "{\"issuer\": \"$ISS\", \"audience\": \"tenantevents\", \"adminGroups\": [\"it-admins\"]}" >/dev/null
+CAROL=$(curl -s -X POST "$ISS/control/token" -d '{"claims": {"sub": "carol", "aud": "tenantevents", "groups": ["it-admins"],
+  "email": "carol@travis.example.gov", "email_verified": true}}' | jq -r .token)
+call 200 GET /api/tenants/$ID/service-accounts "$CAROL" >/dev/null               # carol, of it-admins, administers the tenant
+call 200 GET "/api/tenants/$ID/scim/v2/Users" "$SCIM" "" -G --data-urlencode 'filter=userName eq "carol"' \
+  | jq -e '.totalResults == 1' >/dev/null                                        # recorded at her first sign-in
+
+say 7 "Quotas: limits, an organisation's guaranteed share, AI compute reserved and committed, usage and history"
+call 200 PATCH /api/tenants/$ID/settings "$ADMIN" '{"quotas": {"aiComputeUnitsPerMonth": 1000, "apiCallsPerDay": 5000, "alertThresholds": [50, 80, 100]}}' >/dev/null
+FORENSICS=$(call 201 POST /api/tenants/$ID/organisations "$TA" "{\"parentId\": \"$ROOT\", \"name\": \"Forensics\", \"kind\": \"unit\"}" | jq -r .id)
+call 200 PUT /api/tenants/$ID/organisations/$FORENSICS/quotas/aiComputeUnitsPerMonth "$TA" '{"guaranteed": 600, "cap": 800}' >/dev/null
+call 409 PUT /api/tenants/$ID/organisations/$FORENSICS/quotas/aiComputeUnitsPerMonth "$TA" '{"guaranteed": 1001}' >/dev/null   # more than the tenant has
+RES=$(call 201 POST /api/tenants/$ID/ai-compute/reservations "$TA" "{\"units\": 50, \"organisationId\": \"$FORENSICS\", \"purpose\": \"transcription\"}" | jq -r .id)
+call 200 POST /api/tenants/$ID/ai-compute/reservations/$RES/commit "$TA" '{"units": 42}' >/dev/null
+call 200 GET /api/tenants/$ID/quotas "$ADMIN" >/dev/null
+call 200 GET "/api/tenants/$ID/quotas/history?metric=apiCalls&format=csv" "$ADMIN" >/dev/null
+
+say 8 "Sharing: Travis shares its gang-unit case files with the state police, who read one; Travis revokes"
+SP=$(call 201 POST /api/tenants "$ADMIN" '{"name": "Texas State Police", "slug": "texas-state-police-'$run'", "template": "law-enforcement",
+  "residency": {"country": "US", "subdivision": "US-TX"}, "contacts": [{"name": "Lee Park", "email": "lee@dps.example.gov"}]}' | jq -r .id)
+call 200 POST /api/tenants/$SP/approve "$APPROVER" >/dev/null
+call 200 POST /api/tenants/$SP/provision "$ADMIN" >/dev/null
+SPA=$(token tenant-admin lee $SP)
+FILE=$(call 201 POST /api/tenants/$ID/case-files "$TA" "{\"organisationId\": \"$ROOT\", \"title\": \"Los Zetas cell, San Antonio\",
+  \"classification\": \"official\", \"tags\": [\"gang-unit\"], \"body\": \"Warehouse on Zarzamora St.\"}" | jq -r .id)
+AG=$(call 201 POST /api/tenants/$ID/sharing/agreements "$TA" "{\"recipientTenantId\": \"$SP\", \"scope\": {\"tags\": [\"gang-unit\"]},
+  \"permissions\": [\"read\", \"comment\"], \"purpose\": \"I-35 gang task force\", \"expiresAt\": \"$(date -u -d "+1 year" +%Y-%m-%dT00:00:00Z)\"}" | jq -r .id)
+call 404 GET /api/tenants/$SP/case-files/$FILE "$SPA" >/dev/null                 # not accepted yet
+call 200 POST /api/tenants/$SP/sharing/agreements/$AG/accept "$SPA" '{}' >/dev/null
+call 200 GET "/api/tenants/$SP/case-files?q=warehouse" "$SPA" | jq -e '[.items[] | select(.shared == true)] | length == 1' >/dev/null
+call 409 PATCH /api/tenants/$ID/sharing/agreements/$AG "$TA" '{"permissions": ["read", "comment", "contribute"]}' >/dev/null   # needs consent
+call 200 POST /api/tenants/$ID/sharing/agreements/$AG/revoke "$TA" '{"reason": "operation closed"}' >/dev/null
+call 404 GET /api/tenants/$SP/case-files/$FILE "$SPA" >/dev/null                 # gone again
+
+say 9 "Events out: a live stream (server-sent events), a webhook with its deliveries, GraphQL"
+curl -sN "$B/api/tenants/$ID/events/stream?after=-1&types=com.tenantevents.organisation_*" -H "Authorization: Bearer $TA" --max-time 3 \
+  > "$work/sse" || true
+grep -q '^event: ' "$work/sse"
+HOOK=$(call 201 POST /api/tenants/$ID/webhooks "$TA" '{"url": "http://127.0.0.1:9/hook", "types": ["com.tenantevents.organisation_*"],
+  "description": "records system"}' | jq -r .id)                                   # the answer carries its signing secret, once
+call 200 PUT /api/tenants/$ID/organisations/$FORENSICS/name "$TA" '{"name": "Gang Unit"}' >/dev/null
+call 200 GET /api/tenants/$ID/webhooks/$HOOK/deliveries "$TA" >/dev/null        # pending, then retrying: nothing listens there
+call 200 POST /graphql "$TA" "{\"query\": \"{ tenant(id: \\\"$ID\\\") { name organisations(first: 5) { nodes { name depth } pageInfo { hasNextPage } } } }\"}" \
+  -H 'Accept: application/graphql-response+json' | jq -e '.data.tenant.name == "Travis County Sheriff"' >/dev/null
+
+say 10 "Audit: who changed what (before, after, patch), a signed checkpoint, a proof, and an offline verification"
+call 200 GET "/api/tenants/$ID/audit/entries?stream=$ID&limit=2" "$AUDITOR" >/dev/null
+call 200 GET "/api/tenants/$ID/audit/entries?format=csv" "$AUDITOR" >/dev/null
+call 201 POST /api/tenants/$ID/audit/checkpoints "$AUDITOR" >/dev/null
+call 200 GET "/api/tenants/$ID/audit/proofs/inclusion?index=0" "$AUDITOR" >/dev/null
+call 200 GET /api/tenants/$ID/audit/export "$AUDITOR" > "$work/bundle.json"
+call 200 GET /api/audit/log-key "" > "$work/logkey.json"                         # the key auditors pin
+dotnet "$(dirname "$DLL")/../../../../TenantEvents.Cli/bin/Debug/net10.0/tenantevents-audit.dll" verify --bundle "$work/bundle.json" --key "@$work/logkey.json"
+
+say 11 "Analytics: who was active, the tenant's health, the estate"
+call 200 GET "/api/tenants/$ID/analytics/active-users?granularity=week" "$ADMIN" >/dev/null
+call 200 GET /api/tenants/$ID/analytics/health "$ADMIN" >/dev/null
+call 200 GET /api/analytics/estate "$ADMIN" >/dev/null
+
+say 12 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
+call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
+ETAG=$(header etag)
+call 412 POST /api/tenants/$ID/suspend "$ADMIN" '{"reason": "invoice overdue"}' -H 'If-Match: "1"' >/dev/null
+call 200 POST /api/tenants/$ID/suspend "$ADMIN" '{"reason": "invoice overdue"}' -H "If-Match: $ETAG" >/dev/null
+call 200 POST /api/tenants/$ID/reactivate "$ADMIN" '{}' >/dev/null
+call 200 POST /api/tenants/$ID/keys/rotate "$ADMIN" '{"key": "data"}' >/dev/null
+call 200 GET /api/tenants/$ID/export "$ADMIN" > "$work/export.ndjson"            # everything, before it is shredded
+call 200 POST /api/tenants/$ID/decommission "$ADMIN" '{"reason": "merged into the state police"}' >/dev/null
+call 200 POST /api/tenants/$ID/decommission/approve "$APPROVER" >/dev/null
+call 409 POST /api/tenants/$ID/decommission/complete "$ADMIN" >/dev/null         # not before the audit retention has passed
+call 200 POST /api/tenants/$ID/legal-holds "$ADMIN" '{"reference": "CASE-2026-0042", "reason": "litigation"}' >/dev/null
+
+echo
+echo "The tour went through all 12 steps."
