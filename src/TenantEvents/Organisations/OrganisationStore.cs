@@ -442,6 +442,8 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     /// </summary>
     private async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, Guid tenant, Stamp stamp, CancellationToken cancellation)
     {
+        // Not provisioned yet: no organisation event was ever written, so there is nothing to hold, whatever the tables say.
+        if (stamp is { Version: 0, HighWater: 0, Mac: null }) return new AccessGraph();
         AccessGraph? loaded;
         try
         {

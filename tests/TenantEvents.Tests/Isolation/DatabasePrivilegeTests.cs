@@ -382,6 +382,28 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
     }
 
     [Fact]
+    public async Task a_grant_planted_for_a_tenant_not_yet_provisioned_confers_nothing()
+    {
+        var tenant = await Approved();
+        var org = Guid.CreateVersion7();
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            (await Execute(app, """
+                insert into tenantevents.org_nodes (tenant_id, id, parent_id, path, depth, open, kind, name_key_version, name_nonce, name_ciphertext,
+                  version, created_at, updated_at)
+                values ($1, $2, null, array[$2]::uuid[], 0, true, 'agency', 0, ''::bytea, ''::bytea, 1, now(), now())
+                """, tenant.ToString(), org)).ShouldBe(1);
+            (await Execute(app, """
+                insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                values ($1, $2, $3, 'user', 'mallory', 'agency-admin', now())
+                """, tenant.ToString(), Guid.CreateVersion7(), org)).ShouldBe(1);
+        }
+        AccessStore.Forget(tenant);
+        (await Member(tenant, "mallory").Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await TenantAdminOf(tenant).Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task an_access_state_without_its_mac_is_refused_not_trusted()
     {
         var tenant = await Active();
