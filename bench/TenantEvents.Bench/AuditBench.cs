@@ -67,11 +67,11 @@ static class AuditBench
 
         var verifyTimes = new List<double>();
         var rawTimes = new List<double>();
+        Span<byte> digest = stackalloc byte[32];
         for (var round = 1; round <= rounds; round++)
         {
             GC.Collect();
             var raw = Stopwatch.StartNew();
-            Span<byte> digest = stackalloc byte[32];
             for (var i = 0; i < n; i++)
             {
                 SHA256.HashData(payloads[i], digest);

@@ -215,7 +215,7 @@ public sealed class MutationType : ObjectGraphType
     private static object OrganisationOf(IResolveFieldContext c, JsonElement body) => new Node(c.GetArgument<Guid>("tenantId"), body);
 
     private void TenantCommand(string name, string action, Func<IResolveFieldContext, object?>? body,
-        Action<global::GraphQL.Builders.FieldBuilder<object, object>>? arguments = null) =>
+        Action<global::GraphQL.Builders.FieldBuilder<object?, object>>? arguments = null) =>
         Command<TenantType>(name, $"POST /api/tenants/{{id}}/{action}.", a =>
             {
                 a.Argument<NonNullGraphType<IdGraphType>>("id");
@@ -223,7 +223,7 @@ public sealed class MutationType : ObjectGraphType
             },
             c => ("POST", $"/api/tenants/{c.GetArgument<Guid>("id")}/{action}", body?.Invoke(c)), TenantOf);
 
-    private void Command<TResult>(string name, string description, Action<global::GraphQL.Builders.FieldBuilder<object, object>> arguments,
+    private void Command<TResult>(string name, string description, Action<global::GraphQL.Builders.FieldBuilder<object?, object>> arguments,
         Func<IResolveFieldContext, (string Method, string Path, object? Body)> request, Func<IResolveFieldContext, JsonElement, object> result)
         where TResult : IGraphType
     {

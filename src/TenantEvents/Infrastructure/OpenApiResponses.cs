@@ -12,7 +12,7 @@ public static class OpenApiResponses
 {
     public static void Describe(HttpChain chain)
     {
-        var route = chain.RoutePattern.RawText ?? "";
+        var route = chain.RoutePattern?.RawText ?? "";
         var method = chain.HttpMethods.FirstOrDefault() ?? "GET";
         var metadata = chain.Metadata;
 

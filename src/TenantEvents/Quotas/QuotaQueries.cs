@@ -194,11 +194,11 @@ public static class OrganisationQuotaQueries
     {
         var (refusal, answer) = await OrgHttp.ReadCore(http, streams, store, tenantId, (standing, g) =>
         {
-            if (g.Find(orgId) is null || !standing.CanSee(g, orgId)) return (Problem.NotFound("organisation"), null);
+            if (g.Find(orgId) is null || !standing.CanSee(g, orgId)) return ((Problem?)Problem.NotFound("organisation"), (HashSet<Guid>?)null);
             if (!standing.Everything && !standing.ReadEverything && !standing.Can(g, QuotaQueries.Permission, orgId) && !standing.Can(g, "quota.manage", orgId))
                 return (Problem.Forbidden($"Reading an organisation's quotas needs {QuotaQueries.Permission} or quota.manage there or above.")
-                    .With("permission", QuotaQueries.Permission), null);
-            return ((Problem?)null, g.SelfAndDescendants(orgId).Select(n => n.Id).ToHashSet());
+                    .With("permission", QuotaQueries.Permission), (HashSet<Guid>?)null);
+            return ((Problem?)null, (HashSet<Guid>?)g.SelfAndDescendants(orgId).Select(n => n.Id).ToHashSet());
         }, cancellation);
         if (refusal is not null) return refusal;
         var (problem, subtree) = answer;

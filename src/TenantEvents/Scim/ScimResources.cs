@@ -142,7 +142,7 @@ public static class ScimResources
         if (!ScimNodes.Names(ScimNodes.Property(body!, "schemas"), SearchRequestUrn))
             return ScimError.InvalidValue($"A search request names the schema {SearchRequestUrn}.").ToResult();
         // Strings as they are, numbers as written, arrays of names joined (what the query string would carry).
-        string? Text(string name) => ScimNodes.Property(body, name) switch
+        string? Text(string name) => ScimNodes.Property(body!, name) switch
         {
             JsonValue v => ScimNodes.Text(v) ?? v.ToJsonString(),
             JsonArray a => string.Join(",", a.Select(x => ScimNodes.Text(x) ?? x?.ToJsonString())),

@@ -116,7 +116,7 @@ public class ResidencyZoneTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             [zone] = new() { Database = "db1", Codes = [code] },
         };
-        if (secondCode is not null) zones["other"] = new() { Database = "db2", Codes = [secondCode, code] };
+        if (secondCode is not null) zones[secondZone == zone ? "other" : secondZone ?? "other"] = new() { Database = "db2", Codes = [secondCode, code] };
         Should.Throw<InvalidOperationException>(() => new TenantEvents.Infrastructure.Databases.ResidencyZones(zones)).Message.ShouldContain(message);
         Should.Throw<InvalidOperationException>(() => new TenantEvents.Infrastructure.Databases.ResidencyZones(
             new Dictionary<string, TenantEvents.Infrastructure.Databases.ZoneOptions> { ["nodb"] = new() { Codes = ["NL"] } })).Message.ShouldContain("names no database");

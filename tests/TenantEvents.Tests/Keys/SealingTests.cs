@@ -113,6 +113,7 @@ public class LocalKeyServiceTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes are Unix's
     public async Task the_root_key_and_wrapped_keks_are_owner_only_and_survive_a_restart()
     {
         var tenant = Guid.CreateVersion7();
