@@ -94,11 +94,7 @@ public sealed class ActivityRecorder(TenantStreams streams, TenantEvents.Sharing
                 var source = (await streams.Databases.ForAsync(group.Key, cancellation)).Service;
                 await using var connection = await source.OpenConnectionAsync(cancellation);
                 await using var transaction = await connection.BeginTransactionAsync(cancellation);
-                await using (var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction))
-                {
-                    set.Parameters.Add(new NpgsqlParameter { Value = group.Key.ToString() });
-                    await set.ExecuteScalarAsync(cancellation);
-                }
+                await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, group.Key, cancellation);
                 await using (var insert = new NpgsqlCommand($"""
                     insert into {Schema}.analytics_activity (tenant_id, day, user_token, feature)
                     select $1, u.day, u.token, u.feature from unnest($2::date[], $3::text[], $4::text[]) as u(day, token, feature)

@@ -290,8 +290,7 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
 
     private static async Task Exec(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellation, params object[] values)
     {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        await using var command = TenantEvents.Infrastructure.Databases.Sql.Command(connection, transaction, sql, values);
         await command.ExecuteNonQueryAsync(cancellation);
     }
 }

@@ -396,9 +396,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
 
     internal static async Task SetTenantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
     {
-        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
-        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        await set.ExecuteScalarAsync(cancellation);
+        await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, tenant, cancellation);
     }
 
     /// <summary>Tenants of every database whose log grew past their latest checkpoint (cross-tenant: the platform role).</summary>

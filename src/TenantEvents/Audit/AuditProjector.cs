@@ -323,12 +323,8 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
         }
     }
 
-    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params object?[] values)
-    {
-        var command = new NpgsqlCommand(sql, connection, transaction);
-        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
-        return command;
-    }
+    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, params object?[] values) =>
+        Infrastructure.Databases.Sql.Command(connection, transaction, sql, values);
 
     private static async Task Exec(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellation, params object?[] values)
     {

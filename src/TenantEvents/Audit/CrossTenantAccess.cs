@@ -108,11 +108,7 @@ public sealed class CrossTenantAccess(TenantStreams streams)
             {
                 foreach (var (tenant, stream, events) in sealedWrites)
                 {
-                    await using (var bind = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction))
-                    {
-                        bind.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-                        await bind.ExecuteNonQueryAsync(cancellation);
-                    }
+                    await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, tenant, cancellation);
                     var options = Marten.Services.SessionOptions.ForTransaction(transaction);
                     options.TenantId = tenant.ToString();
                     await using var session = streams.Store.LightweightSession(options);

@@ -34,18 +34,7 @@ public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransact
     public NpgsqlTransaction? Transaction { get; } = transaction;
     public IDocumentSession? Session { get; } = session;
 
-    public NpgsqlCommand Command(string sql, params object?[] values)
-    {
-        var command = new NpgsqlCommand(sql, Connection, Transaction);
-        foreach (var value in values)
-            command.Parameters.Add(value switch
-            {
-                NpgsqlParameter p => p,
-                null => new NpgsqlParameter { Value = DBNull.Value },
-                _ => new NpgsqlParameter { Value = value },
-            });
-        return command;
-    }
+    public NpgsqlCommand Command(string sql, params object?[] values) => TenantEvents.Infrastructure.Databases.Sql.Command(Connection, Transaction, sql, values);
 
     public async Task<int> ExecuteAsync(string sql, CancellationToken cancellation, params object?[] values)
     {
@@ -93,9 +82,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         try
         {
             var transaction = await connection.BeginTransactionAsync(cancellation);
-            await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
-            set.Parameters.Add(new NpgsqlParameter { Value = owner });
-            await set.ExecuteScalarAsync(cancellation);
+            await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, owner, cancellation);
             return new OwnerTransaction(connection, transaction);
         }
         catch

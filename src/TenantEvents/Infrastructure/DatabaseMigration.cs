@@ -49,7 +49,7 @@ public static class DatabaseMigration
         async Task Execute(string sql, params object?[] values)
         {
             await using var command = source.CreateCommand(sql);
-            foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
+            Databases.Sql.Bind(command, values);
             await command.ExecuteNonQueryAsync();
         }
         await Execute($"create schema if not exists {s}");

@@ -286,26 +286,19 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     private async Task<T> Scoped<T>(Guid tenant, CancellationToken cancellation, Action<NpgsqlBatch> statements, Func<NpgsqlDataReader, Task<T>> read)
     {
         await using var batch = (await databaseOf(tenant, cancellation)).CreateBatch();
-        batch.BatchCommands.Add(Command($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
+        batch.BatchCommands.Add(TenantEvents.Infrastructure.Databases.Sql.SetTenantCommand(tenant));
         statements(batch);
         await using var reader = await batch.ExecuteReaderAsync(cancellation);
         await reader.NextResultAsync(cancellation);
         return await read(reader);
     }
 
-    private static NpgsqlBatchCommand Command(string sql, params object[] parameters)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
-        return command;
-    }
+    private static NpgsqlBatchCommand Command(string sql, params object[] parameters) => Infrastructure.Databases.Sql.BatchCommand(sql, parameters);
 
     /// <summary>Transaction-local: the setting ends with the transaction, whatever happens to the pooled connection.</summary>
     private static async Task SetTenant(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
     {
-        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection, transaction);
-        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        await set.ExecuteScalarAsync(cancellation);
+        await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, tenant, cancellation);
     }
 
     private void Trim()

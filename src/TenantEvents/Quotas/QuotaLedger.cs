@@ -628,7 +628,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await using (var batch = new NpgsqlBatch(connection, transaction))
         {
-            batch.BatchCommands.Add(BatchCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", tenant.ToString()));
+            batch.BatchCommands.Add(Infrastructure.Databases.Sql.SetTenantCommand(tenant));
             batch.BatchCommands.Add(BatchCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", $"tenantevents:quota:{tenant}:{lockName}"));
             await batch.ExecuteNonQueryAsync(cancellation);
         }
@@ -677,15 +677,7 @@ public sealed class QuotaLedger(TenantStreams streams, OrganisationStore organis
         on conflict (tenant_id, metric, day, org_id) do update set amount = {(peak ? "greatest(d.amount, excluded.amount)" : "d.amount + excluded.amount")}
         """, metric, DateOnly.FromDateTime(at.UtcDateTime), org, amount);
 
-    private static NpgsqlBatchCommand BatchCommand(string sql, params object?[] values)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
-        return command;
-    }
+    private static NpgsqlBatchCommand BatchCommand(string sql, params object?[] values) => Infrastructure.Databases.Sql.BatchCommand(sql, values);
 
-    private static void Add(NpgsqlCommand command, params object?[] values)
-    {
-        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v ?? DBNull.Value });
-    }
+    private static void Add(NpgsqlCommand command, params object?[] values) => Infrastructure.Databases.Sql.Bind(command, values);
 }

@@ -423,10 +423,5 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
         return await command.ExecuteScalarAsync(cancellation) is long v ? v : 0;
     }
 
-    private static NpgsqlBatchCommand Command(string sql, params object[] values)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v });
-        return command;
-    }
+    private static NpgsqlBatchCommand Command(string sql, params object[] values) => Infrastructure.Databases.Sql.BatchCommand(sql, values);
 }

@@ -331,17 +331,11 @@ public sealed partial class SharingStore(TenantStreams streams)
 
     // ---- plumbing ---------------------------------------------------------------------------------------------------
 
-    public static NpgsqlCommand Command(string sql, NpgsqlConnection connection, params object?[] values)
-    {
-        var command = new NpgsqlCommand(sql, connection);
-        foreach (var v in values) command.Parameters.Add(Parameter(v));
-        return command;
-    }
+    public static NpgsqlCommand Command(string sql, NpgsqlConnection connection, params object?[] values) =>
+        Infrastructure.Databases.Sql.Command(connection, null, sql, values);
 
     public static NpgsqlParameter Parameter(object? v) => v switch
     {
-        null => new NpgsqlParameter { Value = DBNull.Value },
-        Guid?[] g => new NpgsqlParameter { Value = g, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
-        _ => new NpgsqlParameter { Value = v },
+        _ => Infrastructure.Databases.Sql.Parameter(v),
     };
 }

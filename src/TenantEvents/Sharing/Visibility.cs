@@ -175,12 +175,7 @@ public static class Visibility
         and (a.owner_org is null or exists (select 1 from {s}.org_nodes n where n.tenant_id = f.tenant_id and n.id = f.org_id and a.owner_org = any(n.path)))
         """;
 
-    private static NpgsqlBatchCommand Batch(string sql, params object?[] values)
-    {
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var v in values) command.Parameters.Add(SharingStore.Parameter(v));
-        return command;
-    }
+    private static NpgsqlBatchCommand Batch(string sql, params object?[] values) => TenantEvents.Infrastructure.Databases.Sql.BatchCommand(sql, values);
 
     /// <summary>What a search needs, as tokens: per owner all of them (JSON {"owner": ["token", …]}), the reader's own, and one per owner to start from.</summary>
     public sealed record Need(string Json, string[] Mine, string[] Any, string[] Owners);

@@ -78,7 +78,7 @@ public static class ListTenantsEndpoint
         {
             var platform = database.Platform.Value ?? throw new InvalidOperationException("No platform connection for cross-tenant reads.");
             await using var command = platform.CreateCommand(PositionalParameters(sql));
-            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            TenantEvents.Infrastructure.Databases.Sql.Bind(command, parameters);
             await using var reader = await command.ExecuteReaderAsync(cancellation);
             var tenants = new List<TenantRecord>();
             while (await reader.ReadAsync(cancellation))

@@ -198,7 +198,7 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
             async Task<object?> Scalar(string sql, params object[] values)
             {
                 await using var command = new NpgsqlCommand(sql, connection, transaction);
-                foreach (var v in values) command.Parameters.Add(new NpgsqlParameter { Value = v });
+                Sql.Bind(command, values);
                 return await command.ExecuteScalarAsync(cancellation);
             }
 

@@ -13,9 +13,7 @@ public sealed class TenantReadScope : IAsyncDisposable
         var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
         var connection = await source.OpenConnectionAsync(cancellation);
         var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
-        await using var set = new NpgsqlCommand($"select set_config('{Hosting.TenantSetting}', $1, true)", connection);
-        set.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        await set.ExecuteScalarAsync(cancellation);
+        await Sql.SetTenantAsync(connection, transaction, tenant, cancellation);
         return new TenantReadScope { Connection = connection, Transaction = transaction };
     }
 

@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using Marten;
+using Npgsql;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Organisations;
+
+/// <summary>
+/// A tenant's access state as stored: the graph loaded from the access tables, used only when it verifies against the
+/// MAC stored beside the access version (<see cref="AccessSeal"/>), otherwise rebuilt from the sealed organisation events,
+/// otherwise refused; and the statement that stamps a new state. The organisation store's only way to the tables' graph.
+/// </summary>
+public sealed class AccessState(TenantStreams streams, ILogger logger)
+{
+    /// <summary>
+    /// The tenant's access version, the MAC of the access state at that version (none before the tenant has one), and the
+    /// highest access version its organisation events were written at: kept by a trigger on the event table, as the owner,
+    /// in a table the service role can only read (access_high_water), so it never goes down.
+    /// </summary>
+    public sealed record Stamp(long Version, byte[]? Mac, int? KeyVersion, long HighWater);
+
+    public async Task<Stamp> StampAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
+    {
+        var s = streams.Keys.Schema;
+        await using var command = new NpgsqlCommand($"""
+            select v.version, v.state_mac, v.mac_key_version, coalesce((select h.version from {s}.access_high_water h where h.tenant_id = $1), 0)
+            from (select 1) one left join {s}.access_versions v on true
+            """, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        await reader.ReadAsync(cancellation);
+        return new Stamp(reader.IsDBNull(0) ? 0 : reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader[1],
+            reader.IsDBNull(2) ? null : reader.GetInt32(2), reader.GetInt64(3));
+    }
+
+    public AccessStateIntegrityException RolledBack(Guid tenant, long version, long highWater)
+    {
+        logger.LogCritical("The access version of tenant {Tenant} ({Version}) is older than its events' ({HighWater}): an earlier state was put back. " +
+            "Access to the tenant is refused until an operator has restored it.", tenant, version, highWater);
+        return new AccessStateIntegrityException(tenant, version);
+    }
+
+    /// <summary>The statement that stores the access version and the MAC of the graph at it (in the command's transaction).</summary>
+    public async Task<NpgsqlBatchCommand> StampCommandAsync(Guid tenant, AccessGraph graph, CancellationToken cancellation)
+    {
+        var key = await streams.Keys.CurrentAsync(tenant, cancellation);
+        return Sql.BatchCommand($"""
+            insert into {streams.Keys.Schema}.access_versions (tenant_id, version, state_mac, mac_key_version) values ($1, $2, $3, $4)
+            on conflict (tenant_id) do update set version = excluded.version, state_mac = excluded.state_mac, mac_key_version = excluded.mac_key_version
+            """, tenant.ToString(), graph.Version, AccessSeal.Mac(key, tenant, graph.Version, graph.StateDigest()), key.Version);
+    }
+
+    /// <summary>
+    /// The graph as the projection holds it, used only when it verifies against the stored MAC (AccessSeal). When it does
+    /// not (the tables were changed outside the service, or cannot even be read as a tree), the graph is rebuilt from the
+    /// sealed organisation events and used if it is exactly the state the MAC names: the same version, the same digest.
+    /// A state without a MAC, or one that verifies neither way, is refused: nobody is authorised in the tenant until an
+    /// operator has looked. (A version older than the events' was refused before this, by the caller.)
+    /// </summary>
+    public async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, Guid tenant, Stamp stamp, CancellationToken cancellation)
+    {
+        // Not provisioned yet: no organisation event was ever written, so there is nothing to hold, whatever the tables say.
+        if (stamp is { Version: 0, HighWater: 0, Mac: null }) return new AccessGraph();
+        AccessGraph? loaded;
+        try
+        {
+            loaded = await LoadTablesAsync(connection, stamp.Version, cancellation);
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidCastException or ArgumentException)
+        {
+            loaded = null; // rows that do not make a tree (a child before its parent, a parent that is not there)
+        }
+        if (stamp.Mac is { } mac && stamp.KeyVersion is { } keyVersion)
+        {
+            var key = await streams.Keys.VersionAsync(tenant, keyVersion, cancellation);
+            if (loaded is not null && AccessSeal.Verifies(key, tenant, stamp.Version, loaded.StateDigest(), mac)) return loaded;
+            var rebuilt = await ReplayAsync(tenant, cancellation);
+            if (rebuilt is not null && rebuilt.Version == stamp.Version && AccessSeal.Verifies(key, tenant, stamp.Version, rebuilt.StateDigest(), mac))
+            {
+                logger.LogCritical("The access tables of tenant {Tenant} differ from its sealed events at access version {Version}: they were changed " +
+                    "outside the service. The graph rebuilt from the events is used; restore the tables from the events (or a backup) and find " +
+                    "who had the database password.", tenant, stamp.Version);
+                return rebuilt;
+            }
+        }
+        logger.LogCritical("The access state of tenant {Tenant} at access version {Version} verifies neither from its tables nor from its events" +
+            (stamp.Mac is null ? " (it has no MAC)" : "") + ": access to the tenant is refused until an operator has restored it.", tenant, stamp.Version);
+        throw new AccessStateIntegrityException(tenant, stamp.Version);
+    }
+
+    /// <summary>
+    /// The graph folded from every organisation event (no bound: this is the check of the tables, not a read); null when
+    /// the events do not fold (an event that could not have been accepted: planted, not written by the service).
+    /// </summary>
+    private async Task<AccessGraph?> ReplayAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
+        var graph = new AccessGraph();
+        try
+        {
+            foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
+            {
+                graph.Apply(await streams.OpenAsync(stored, cancellation));
+                graph.Version = stored.Headers?.TryGetValue(OrganisationStore.VersionHeader, out var v) == true && long.TryParse(v?.ToString(), out var n) ? n : -1;
+            }
+        }
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+        return graph;
+    }
+
+    /// <summary>The graph as the tables hold it (parents first: rows ordered by depth).</summary>
+    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, long version, CancellationToken cancellation)
+    {
+        var s = streams.Keys.Schema;
+        var graph = new AccessGraph { Version = version };
+        await using (var nodes = new NpgsqlCommand($"select id, parent_id, open, kind, jurisdiction, depth, version from {s}.org_nodes order by depth", connection))
+        await using (var reader = await nodes.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new OrgNode
+                {
+                    Id = reader.GetGuid(0), ParentId = reader.IsDBNull(1) ? null : reader.GetGuid(1), Open = reader.GetBoolean(2),
+                    Kind = reader.GetString(3), Jurisdiction = reader.IsDBNull(4) ? null : reader.GetString(4), Depth = reader.GetInt32(5),
+                    Version = reader.GetInt64(6),
+                });
+        await using (var grants = new NpgsqlCommand($"select id, org_id, principal_kind, principal_id, role, granted_at from {s}.org_grants", connection))
+        await using (var reader = await grants.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Grant(reader.GetGuid(0), reader.GetGuid(1), new Principal(reader.GetString(2), reader.GetString(3)), reader.GetString(4),
+                    reader.GetFieldValue<DateTimeOffset>(5)));
+        await using (var policies = new NpgsqlCommand($"select org_id, key, mode, value, set_at from {s}.org_policies", connection))
+        await using (var reader = await policies.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Policy(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
+        await using (var members = new NpgsqlCommand($"select org_id, user_id from {s}.org_members", connection))
+        await using (var reader = await members.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.AddMember(reader.GetGuid(0), reader.GetString(1));
+        await using (var shares = new NpgsqlCommand($"select org_id, kind, guaranteed, cap, set_at from {s}.org_quota_allocations", connection))
+        await using (var reader = await shares.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new Quotas.QuotaShare(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt64(3),
+                    reader.GetFieldValue<DateTimeOffset>(4)));
+        await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
+        await using (var reader = await roles.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                graph.Load(new RoleDefinition(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<string[]>(2).ToHashSet(StringComparer.Ordinal)));
+        return graph;
+    }
+}
