@@ -76,7 +76,7 @@ codegen: db
 # In CI the code is generated again and must equal what is committed. Elsewhere it is generated again only when a
 # source file changed since the last time (.data/codegen.stamp), so an ordinary `make test` does not pay for it.
 SOURCES := $(shell find $(SERVICE) -name '*.cs' -not -path '*/Internal/Generated/*' -not -path '*/obj/*' -not -path '*/bin/*')
-.data/codegen.stamp: $(SOURCES)
+.data/codegen.stamp: $(SOURCES) $(SERVICE)/TenantEvents.csproj Directory.Build.props Directory.Packages.props
 	@$(MAKE) -s codegen
 	@mkdir -p .data && touch $@
 codegen-check:

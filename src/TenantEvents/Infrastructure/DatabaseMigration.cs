@@ -229,6 +229,11 @@ public static class DatabaseMigration
         // The highest access version each tenant's organisation events were written at (Organisations/AccessSeal.cs): kept
         // by a trigger that runs as the owner, in a table the service's role may only read, so a version number put back
         // by someone holding that role's password is seen for what it is.
+        var organisationTypes = string.Join(", ", TenantEvents.Organisations.OrganisationEventTypes.All
+            .Select(TenantEvents.Tenants.TenantEventTypes.StoredName).Select(n => $"'{n.Replace("'", "''")}'"));
+        var created = false;
+        await using (var exists = new NpgsqlCommand($"select to_regclass('{s}.access_high_water') is null", connection, transaction))
+            created = (bool)(await exists.ExecuteScalarAsync())!;
         await using (var highWater = new NpgsqlCommand($"""
             create table if not exists {s}.access_high_water (
               tenant_id varchar(250) primary key,
@@ -236,20 +241,27 @@ public static class DatabaseMigration
             create or replace function {s}.access_note_version() returns trigger language plpgsql security definer
               set search_path = pg_catalog, pg_temp as $f$
               begin
-                if NEW.tenant_id is not null and (NEW.headers ->> 'access_version') ~ '^[0-9]+$' and length(NEW.headers ->> 'access_version') < 19 then
+                if NEW.tenant_id is not null and NEW.type in ({organisationTypes})
+                   and (NEW.headers ->> 'access_version') ~ '^[0-9]+$' and length(NEW.headers ->> 'access_version') < 19 then
                   insert into {s}.access_high_water as h (tenant_id, version) values (NEW.tenant_id, (NEW.headers ->> 'access_version')::bigint)
-                  on conflict (tenant_id) do update set version = greatest(h.version, excluded.version);
+                  on conflict (tenant_id) do update set version = excluded.version where h.version < excluded.version;
                 end if;
                 return null;
               end $f$;
             create or replace trigger access_high_water after insert on {s}.mt_events for each row
-              when (NEW.headers is not null) execute function {s}.access_note_version();
-            insert into {s}.access_high_water (tenant_id, version)
-              select tenant_id, max((headers ->> 'access_version')::bigint) from {s}.mt_events
-              where (headers ->> 'access_version') ~ '^[0-9]+$' and length(headers ->> 'access_version') < 19 group by tenant_id
-            on conflict (tenant_id) do update set version = greatest({s}.access_high_water.version, excluded.version);
+              when ((NEW.headers ->> 'access_version') is not null) execute function {s}.access_note_version();
             """, connection, transaction))
             await highWater.ExecuteNonQueryAsync();
+        // Filled from the events once, when the table is made (an operator who lowered a planted value keeps it lowered).
+        if (created)
+            await using (var backfill = new NpgsqlCommand($"""
+                insert into {s}.access_high_water (tenant_id, version)
+                  select tenant_id, max((headers ->> 'access_version')::bigint) from {s}.mt_events
+                  where type in ({organisationTypes}) and (headers ->> 'access_version') ~ '^[0-9]+$' and length(headers ->> 'access_version') < 19
+                  group by tenant_id
+                on conflict (tenant_id) do nothing
+                """, connection, transaction))
+                await backfill.ExecuteNonQueryAsync();
         // Quotas (Quotas/QuotaSchema.cs): allocations, usage counters, daily history, alerts, AI compute reservations.
         await using (var quotas = new NpgsqlCommand(TenantEvents.Quotas.QuotaSchema.Sql(s), connection, transaction))
             await quotas.ExecuteNonQueryAsync();

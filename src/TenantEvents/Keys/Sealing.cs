@@ -72,6 +72,8 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
     // And one for the MAC of the tenant's access state (Organisations/AccessSeal): the service's database role can write
     // the access tables, but without this key it cannot make a change to them that the service will accept.
     private readonly byte[] _access = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:access-state:v1"u8.ToArray());
+    // The access graph's rows are hashed under a key of their own before they are combined (AccessGraph.StateDigest).
+    private readonly byte[] _accessRow = HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: "tenantevents:access-row:v1"u8.ToArray());
 
     public Guid TenantId { get; } = tenantId;
     public int Version { get; } = version;
@@ -102,6 +104,9 @@ public sealed class DataKey(Guid tenantId, int version, byte[] key) : IDisposabl
 
     /// <summary>HMAC-SHA-256 under the key's access-state key (Organisations/AccessSeal).</summary>
     public byte[] AccessStateMac(ReadOnlySpan<byte> state) => HMACSHA256.HashData(_access, state);
+
+    /// <summary>HMAC-SHA-256 of one access row under the key's access-row key.</summary>
+    public void AccessRowHash(ReadOnlySpan<byte> row, Span<byte> destination) => HMACSHA256.HashData(_accessRow, row, destination);
 
     public void Dispose() => _aes.Dispose();
 }

@@ -193,6 +193,7 @@ public sealed class AccessGraph
                 _nodes[x.OrganisationId] = new OrgNode { Id = x.OrganisationId, ParentId = x.ParentId, Kind = x.Kind, Jurisdiction = x.Jurisdiction, Depth = depth, Version = 1, Name = x.Name };
                 if (x.ParentId is { } p) _nodes[p].Children.Add(x.OrganisationId);
                 else Root = x.OrganisationId;
+                MixNode(_nodes[x.OrganisationId]);
                 break;
             case OrganisationRenamed x:
                 _nodes[x.OrganisationId].Version++;
@@ -200,42 +201,48 @@ public sealed class AccessGraph
                 break;
             case OrganisationAttributesUpdated x:
                 var updated = _nodes[x.OrganisationId];
+                MixNode(updated);
                 updated.Kind = x.Kind;
                 updated.Jurisdiction = x.Jurisdiction;
+                MixNode(updated);
                 updated.Version++;
                 break;
             case OrganisationMoved x:
                 var moved = _nodes[x.OrganisationId];
                 _nodes[x.FromParentId].Children.Remove(x.OrganisationId);
                 _nodes[x.ToParentId].Children.Add(x.OrganisationId);
+                MixNode(moved);
                 moved.ParentId = x.ToParentId;
+                MixNode(moved);
                 moved.Version++;
                 var shift = _nodes[x.ToParentId].Depth + 1 - moved.Depth;
                 foreach (var node in SelfAndDescendants(x.OrganisationId)) node.Depth += shift;
                 break;
             case OrganisationClosed x:
                 var closed = _nodes[x.OrganisationId];
+                MixNode(closed);
                 closed.Open = false;
+                MixNode(closed);
                 closed.Version++;
                 break;
             case RoleGranted x:
-                var grant = new Grant(x.GrantId, x.OrganisationId, x.Principal, x.Role, x.At);
-                _grants[x.GrantId] = grant;
-                if (!_grantsByOrg.TryGetValue(x.OrganisationId, out var list)) _grantsByOrg[x.OrganisationId] = list = [];
-                list.Add(grant);
+                Load(new Grant(x.GrantId, x.OrganisationId, x.Principal, x.Role, x.At));
                 _nodes[x.OrganisationId].Version++;
                 break;
             case GrantRevoked x:
-                if (_grants.Remove(x.GrantId, out var revoked)) _grantsByOrg[revoked.OrganisationId].Remove(revoked);
+                if (_grants.Remove(x.GrantId, out var revoked))
+                {
+                    _grantsByOrg[revoked.OrganisationId].Remove(revoked);
+                    MixGrant(revoked);
+                }
                 _nodes[x.OrganisationId].Version++;
                 break;
             case PolicySet x:
-                if (!_policies.TryGetValue(x.OrganisationId, out var set)) _policies[x.OrganisationId] = set = new(StringComparer.Ordinal);
-                set[x.Key] = new Policy(x.OrganisationId, x.Key, x.Mode, x.Value, x.At);
+                Load(new Policy(x.OrganisationId, x.Key, x.Mode, x.Value, x.At));
                 _nodes[x.OrganisationId].Version++;
                 break;
             case PolicyCleared x:
-                if (_policies.TryGetValue(x.OrganisationId, out var cleared)) cleared.Remove(x.Key);
+                if (_policies.TryGetValue(x.OrganisationId, out var cleared) && cleared.Remove(x.Key, out var gone)) MixPolicy(gone);
                 _nodes[x.OrganisationId].Version++;
                 break;
             case MemberAdded x:
@@ -243,23 +250,23 @@ public sealed class AccessGraph
                 _nodes[x.OrganisationId].Version++;
                 break;
             case MemberRemoved x:
-                if (_members.TryGetValue(x.OrganisationId, out var members)) members.Remove(x.UserId);
+                if (_members.TryGetValue(x.OrganisationId, out var members) && members.Remove(x.UserId)) MixMember(x.OrganisationId, x.UserId);
                 if (_memberships.TryGetValue(x.UserId, out var of)) of.Remove(x.OrganisationId);
                 _nodes[x.OrganisationId].Version++;
                 break;
             case Quotas.QuotaAllocated x:
-                _allocations[(x.OrganisationId, x.Kind)] = new Quotas.QuotaShare(x.OrganisationId, x.Kind, x.Guaranteed, x.Cap, x.At);
+                Load(new Quotas.QuotaShare(x.OrganisationId, x.Kind, x.Guaranteed, x.Cap, x.At));
                 _nodes[x.OrganisationId].Version++;
                 break;
             case Quotas.QuotaAllocationRemoved x:
-                _allocations.Remove((x.OrganisationId, x.Kind));
+                if (_allocations.Remove((x.OrganisationId, x.Kind), out var removedShare)) MixAllocation(removedShare);
                 _nodes[x.OrganisationId].Version++;
                 break;
             case RoleDefined x:
-                _roles[x.Name] = new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal));
+                Load(new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal)));
                 break;
             case RoleRemoved x:
-                _roles.Remove(x.Name);
+                if (_roles.Remove(x.Name, out var removedRole)) MixRole(removedRole);
                 break;
             default:
                 throw new ArgumentException($"{e.GetType().Name} is not an organisation event.");
@@ -274,18 +281,35 @@ public sealed class AccessGraph
         _nodes[node.Id] = node;
         if (node.ParentId is { } p) _nodes[p].Children.Add(node.Id);
         else Root = node.Id;
+        MixNode(node);
     }
 
     public void Load(Grant grant)
     {
+        if (_grants.Remove(grant.Id, out var replaced))
+        {
+            _grantsByOrg[replaced.OrganisationId].Remove(replaced);
+            MixGrant(replaced);
+        }
         _grants[grant.Id] = grant;
         if (!_grantsByOrg.TryGetValue(grant.OrganisationId, out var list)) _grantsByOrg[grant.OrganisationId] = list = [];
         list.Add(grant);
+        MixGrant(grant);
     }
 
-    public void Load(RoleDefinition role) => _roles[role.Name] = role;
+    public void Load(RoleDefinition role)
+    {
+        if (_roles.TryGetValue(role.Name, out var replaced)) MixRole(replaced);
+        _roles[role.Name] = role;
+        MixRole(role);
+    }
 
-    public void Load(Quotas.QuotaShare share) => _allocations[(share.OrganisationId, share.Kind)] = share;
+    public void Load(Quotas.QuotaShare share)
+    {
+        if (_allocations.TryGetValue((share.OrganisationId, share.Kind), out var replaced)) MixAllocation(replaced);
+        _allocations[(share.OrganisationId, share.Kind)] = share;
+        MixAllocation(share);
+    }
 
     private readonly Dictionary<(Guid Org, string Kind), Quotas.QuotaShare> _allocations = new();
 
@@ -297,7 +321,7 @@ public sealed class AccessGraph
     public void AddMember(Guid org, string user)
     {
         if (!_members.TryGetValue(org, out var members)) _members[org] = members = new(StringComparer.Ordinal);
-        members.Add(user);
+        if (members.Add(user)) MixMember(org, user);
         if (!_memberships.TryGetValue(user, out var of)) _memberships[user] = of = [];
         of.Add(org);
     }
@@ -305,83 +329,236 @@ public sealed class AccessGraph
     public void Load(Policy policy)
     {
         if (!_policies.TryGetValue(policy.OrganisationId, out var set)) _policies[policy.OrganisationId] = set = new(StringComparer.Ordinal);
+        if (set.TryGetValue(policy.Key, out var replaced)) MixPolicy(replaced);
         set[policy.Key] = policy;
+        MixPolicy(policy);
+    }
+
+    // ---- the access state's digest (Organisations/AccessSeal.cs) ------------------------------------------------------
+    //
+    // Every row that confers or bounds power (a node's parent, open, kind and jurisdiction; a grant; a guardrail policy; a
+    // membership; a quota allocation; a role definition) is hashed with a key of the tenant's (HMAC, AccessHasher) and the
+    // hashes are XORed into one accumulator, kept up to date by Load and Apply: a command costs a few hashes, not a pass
+    // over the tree. Without the key nobody can compute a row's hash, nor learn one (only a MAC of the accumulator is
+    // stored), so no other set of rows can be made to match. Graphs folded for time travel have no hasher and no digest.
+
+    private AccessHasher? _hasher;
+    private readonly byte[] _digest = new byte[32];
+
+    /// <summary>The key the digest is made with (null: this graph keeps none).</summary>
+    public AccessHasher? Hasher => _hasher;
+
+    /// <summary>A graph whose rows are hashed as they are loaded or applied.</summary>
+    public static AccessGraph Keyed(AccessHasher hasher, long version = 0) => new() { _hasher = hasher, Version = version };
+
+    /// <summary>Starts keeping the digest, under this key, for a graph that kept none (computed from every row once).</summary>
+    public void Key(AccessHasher hasher)
+    {
+        if (_hasher is not null) throw new InvalidOperationException("This graph already keeps its digest under a key.");
+        _hasher = hasher;
+        Array.Clear(_digest);
+        MixAll(this);
+    }
+
+    /// <summary>The XOR of the keyed hashes of every row that confers or bounds power, as of now.</summary>
+    public byte[] StateDigest() => _hasher is null
+        ? throw new InvalidOperationException("This graph keeps no digest (it was made without the tenant's access key).")
+        : (byte[])_digest.Clone();
+
+    /// <summary>The digest computed from every row again (what the running one must always equal; for tests and checks).</summary>
+    public byte[] RecomputedDigest()
+    {
+        var copy = Keyed(_hasher ?? throw new InvalidOperationException("No access key."));
+        copy.MixAll(this);
+        return copy._digest;
     }
 
     /// <summary>
     /// An independent copy (the decision's graph stays as it is while a command's events are applied to the copy, so a
-    /// reader never sees a change before it is committed).
+    /// reader never sees a change before it is committed). The digest is copied, not recomputed.
     /// </summary>
     public AccessGraph Clone()
     {
         var copy = new AccessGraph { Version = Version };
-        foreach (var node in _nodes.Values.OrderBy(n => n.Depth))
+        var pending = new Queue<Guid>();
+        if (Root is { } root) pending.Enqueue(root);
+        while (pending.TryDequeue(out var id))
+        {
+            var node = _nodes[id];
             copy.Load(new OrgNode
             {
                 Id = node.Id, ParentId = node.ParentId, Open = node.Open, Kind = node.Kind, Jurisdiction = node.Jurisdiction, Depth = node.Depth,
                 Version = node.Version, Name = node.Name,
             });
+            foreach (var child in node.Children) pending.Enqueue(child);
+        }
         foreach (var grant in _grants.Values) copy.Load(grant);
         foreach (var set in _policies.Values) foreach (var policy in set.Values) copy.Load(policy);
         foreach (var (org, members) in _members) foreach (var user in members) copy.AddMember(org, user);
         foreach (var share in _allocations.Values) copy.Load(share);
         foreach (var role in _roles.Values) copy.Load(role);
+        copy._hasher = _hasher;
+        _digest.CopyTo(copy._digest, 0);
         return copy;
     }
 
-    /// <summary>
-    /// SHA-256 of everything in the graph that confers or bounds power, in a canonical order: the tree (parent, open,
-    /// kind, jurisdiction), grants, guardrail policies, members, quota allocations and role definitions. Names,
-    /// timestamps and per-node versions are left out (they confer nothing, and the database rounds timestamps). Equal
-    /// for the graph folded from the events and the one loaded from the projection when both say the same; the
-    /// organisation store keeps a MAC of it beside the access version (Organisations/AccessSeal.cs).
-    /// </summary>
-    public byte[] StateDigest()
+    private void MixAll(AccessGraph from)
     {
-        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        void Field(string? value)
-        {
-            if (value is null)
-            {
-                hash.AppendData([0xFF, 0xFF, 0xFF, 0xFF]);
-                return;
-            }
-            var bytes = System.Text.Encoding.UTF8.GetBytes(value);
-            Span<byte> length = stackalloc byte[4];
-            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
-            hash.AppendData(length);
-            hash.AppendData(bytes);
-        }
-        static string Id(Guid id) => id.ToString("N");
-        foreach (var node in _nodes.Values.OrderBy(n => n.Id))
-        {
-            Field("node"); Field(Id(node.Id)); Field(node.ParentId is { } p ? Id(p) : null); Field(node.Open ? "open" : "closed");
-            Field(node.Kind); Field(node.Jurisdiction);
-        }
-        foreach (var grant in _grants.Values.OrderBy(g => g.Id))
-        {
-            Field("grant"); Field(Id(grant.Id)); Field(Id(grant.OrganisationId)); Field(grant.Principal.Kind); Field(grant.Principal.Id); Field(grant.Role);
-        }
-        foreach (var policy in _policies.Values.SelectMany(p => p.Values).OrderBy(p => p.OrganisationId).ThenBy(p => p.Key, StringComparer.Ordinal))
-        {
-            Field("policy"); Field(Id(policy.OrganisationId)); Field(policy.Key); Field(policy.Mode); Field(policy.Value);
-        }
-        foreach (var (org, user) in _members.SelectMany(m => m.Value.Select(u => (m.Key, u))).OrderBy(m => m.Key).ThenBy(m => m.u, StringComparer.Ordinal))
-        {
-            Field("member"); Field(Id(org)); Field(user);
-        }
-        foreach (var share in _allocations.Values.OrderBy(a => a.OrganisationId).ThenBy(a => a.Kind, StringComparer.Ordinal))
-        {
-            Field("allocation"); Field(Id(share.OrganisationId)); Field(share.Kind);
-            Field(share.Guaranteed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            Field(share.Cap?.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        foreach (var role in _roles.Values.OrderBy(r => r.Name, StringComparer.Ordinal))
-        {
-            Field("role"); Field(role.Name); Field(role.Description);
-            foreach (var permission in role.Permissions.Order(StringComparer.Ordinal)) Field(permission);
-            Field("end-role");
-        }
-        return hash.GetHashAndReset();
+        foreach (var node in from._nodes.Values) MixNode(node);
+        foreach (var grant in from._grants.Values) MixGrant(grant);
+        foreach (var policy in from._policies.Values.SelectMany(p => p.Values)) MixPolicy(policy);
+        foreach (var (org, members) in from._members) foreach (var user in members) MixMember(org, user);
+        foreach (var share in from._allocations.Values) MixAllocation(share);
+        foreach (var role in from._roles.Values) MixRole(role);
     }
+
+    private static string Id(Guid id) => id.ToString("N");
+
+    // The rows, as the fields that are hashed.
+    private static string?[] NodeRow(Guid id, Guid? parent, bool open, string kind, string? jurisdiction) =>
+        ["node", Id(id), parent is { } p ? Id(p) : null, open ? "open" : "closed", kind, jurisdiction];
+
+    private static string?[] GrantRow(Grant g) => ["grant", Id(g.Id), Id(g.OrganisationId), g.Principal.Kind, g.Principal.Id, g.Role];
+
+    private static string?[] PolicyRow(Policy p) => ["policy", Id(p.OrganisationId), p.Key, p.Mode, p.Value];
+
+    private static string?[] MemberRow(Guid org, string user) => ["member", Id(org), user];
+
+    private static string?[] AllocationRow(Quotas.QuotaShare a) => ["allocation", Id(a.OrganisationId), a.Kind,
+        a.Guaranteed.ToString(System.Globalization.CultureInfo.InvariantCulture), a.Cap?.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+
+    private static string?[] RoleRow(RoleDefinition r) => ["role", r.Name, r.Description, .. r.Permissions.Order(StringComparer.Ordinal)];
+
+    private void MixNode(OrgNode n) => Mix(NodeRow(n.Id, n.ParentId, n.Open, n.Kind, n.Jurisdiction));
+    private void MixGrant(Grant g) => Mix(GrantRow(g));
+    private void MixPolicy(Policy p) => Mix(PolicyRow(p));
+    private void MixMember(Guid org, string user) => Mix(MemberRow(org, user));
+    private void MixAllocation(Quotas.QuotaShare a) => Mix(AllocationRow(a));
+    private void MixRole(RoleDefinition r) => Mix(RoleRow(r));
+
+    private void Mix(string?[] fields)
+    {
+        if (_hasher is not null) MixInto(_hasher, _digest, fields);
+    }
+
+    /// <summary>XORs the keyed hash of one row (its fields length-prefixed, null marked) into a digest.</summary>
+    private static void MixInto(AccessHasher hasher, byte[] digest, string?[] fields)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
+        foreach (var field in fields)
+        {
+            var length = field is null ? -1 : System.Text.Encoding.UTF8.GetByteCount(field);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(buffer.GetSpan(4), length);
+            buffer.Advance(4);
+            if (field is null) continue;
+            buffer.Advance(System.Text.Encoding.UTF8.GetBytes(field, buffer.GetSpan(length)));
+        }
+        Span<byte> hash = stackalloc byte[32];
+        hasher.Hash(buffer.WrittenSpan, hash);
+        for (var i = 0; i < 32; i++) digest[i] ^= hash[i];
+    }
+
+    /// <summary>
+    /// The digest this graph would have after the events, without changing it (a command's MAC is written before it
+    /// commits; the cached graph moves on only after, so no reader sees an uncommitted state, and nothing is copied).
+    /// Follows <see cref="Apply"/> row by row over an overlay of the rows the events touch; a test holds the two equal.
+    /// </summary>
+    public byte[] DigestAfter(IEnumerable<object> events)
+    {
+        var hasher = _hasher ?? throw new InvalidOperationException("This graph keeps no digest.");
+        var digest = (byte[])_digest.Clone();
+        var nodes = new Dictionary<Guid, (Guid? Parent, bool Open, string Kind, string? Jurisdiction)>();
+        var grants = new Dictionary<Guid, Grant?>();
+        var policies = new Dictionary<(Guid, string), Policy?>();
+        var members = new Dictionary<(Guid, string), bool>();
+        var allocations = new Dictionary<(Guid, string), Quotas.QuotaShare?>();
+        var roles = new Dictionary<string, RoleDefinition?>(StringComparer.Ordinal);
+        (Guid? Parent, bool Open, string Kind, string? Jurisdiction) Node(Guid id) =>
+            nodes.TryGetValue(id, out var n) ? n : _nodes[id] is var o ? (o.ParentId, o.Open, o.Kind, o.Jurisdiction) : default;
+        void ChangeNode(Guid id, Func<(Guid? Parent, bool Open, string Kind, string? Jurisdiction), (Guid?, bool, string, string?)> change)
+        {
+            var old = Node(id);
+            MixInto(hasher, digest, NodeRow(id, old.Parent, old.Open, old.Kind, old.Jurisdiction));
+            var now = change(old);
+            nodes[id] = now;
+            MixInto(hasher, digest, NodeRow(id, now.Item1, now.Item2, now.Item3, now.Item4));
+        }
+        void Replace<TKey, TRow>(Dictionary<TKey, TRow?> overlay, TKey key, TRow? current, TRow? next, Func<TRow, string?[]> row)
+            where TKey : notnull where TRow : class
+        {
+            if (current is not null) MixInto(hasher, digest, row(current));
+            if (next is not null) MixInto(hasher, digest, row(next));
+            overlay[key] = next;
+        }
+        Grant? GrantOf(Guid id) => grants.TryGetValue(id, out var g) ? g : _grants.GetValueOrDefault(id);
+        Policy? PolicyOf(Guid org, string key) => policies.TryGetValue((org, key), out var p) ? p
+            : _policies.TryGetValue(org, out var set) ? set.GetValueOrDefault(key) : null;
+        bool IsMember(Guid org, string user) => members.TryGetValue((org, user), out var m) ? m : this.IsMember(org, user);
+        Quotas.QuotaShare? AllocationOf(Guid org, string kind) => allocations.TryGetValue((org, kind), out var a) ? a : this.AllocationOf(org, kind);
+        RoleDefinition? RoleOf(string name) => roles.TryGetValue(name, out var r) ? r : Role(name);
+        foreach (var e in events)
+            switch (e)
+            {
+                case OrganisationCreated x:
+                    nodes[x.OrganisationId] = (x.ParentId, true, x.Kind, x.Jurisdiction);
+                    MixInto(hasher, digest, NodeRow(x.OrganisationId, x.ParentId, true, x.Kind, x.Jurisdiction));
+                    break;
+                case OrganisationRenamed:
+                    break;
+                case OrganisationAttributesUpdated x:
+                    ChangeNode(x.OrganisationId, n => (n.Parent, n.Open, x.Kind, x.Jurisdiction));
+                    break;
+                case OrganisationMoved x:
+                    ChangeNode(x.OrganisationId, n => (x.ToParentId, n.Open, n.Kind, n.Jurisdiction));
+                    break;
+                case OrganisationClosed x:
+                    ChangeNode(x.OrganisationId, n => (n.Parent, false, n.Kind, n.Jurisdiction));
+                    break;
+                case RoleGranted x:
+                    Replace(grants, x.GrantId, GrantOf(x.GrantId), new Grant(x.GrantId, x.OrganisationId, x.Principal, x.Role, x.At), GrantRow);
+                    break;
+                case GrantRevoked x:
+                    Replace(grants, x.GrantId, GrantOf(x.GrantId), null, GrantRow);
+                    break;
+                case PolicySet x:
+                    Replace(policies, (x.OrganisationId, x.Key), PolicyOf(x.OrganisationId, x.Key),
+                        new Policy(x.OrganisationId, x.Key, x.Mode, x.Value, x.At), PolicyRow);
+                    break;
+                case PolicyCleared x:
+                    Replace(policies, (x.OrganisationId, x.Key), PolicyOf(x.OrganisationId, x.Key), null, PolicyRow);
+                    break;
+                case MemberAdded x:
+                    if (!IsMember(x.OrganisationId, x.UserId)) MixInto(hasher, digest, MemberRow(x.OrganisationId, x.UserId));
+                    members[(x.OrganisationId, x.UserId)] = true;
+                    break;
+                case MemberRemoved x:
+                    if (IsMember(x.OrganisationId, x.UserId)) MixInto(hasher, digest, MemberRow(x.OrganisationId, x.UserId));
+                    members[(x.OrganisationId, x.UserId)] = false;
+                    break;
+                case Quotas.QuotaAllocated x:
+                    Replace(allocations, (x.OrganisationId, x.Kind), AllocationOf(x.OrganisationId, x.Kind),
+                        new Quotas.QuotaShare(x.OrganisationId, x.Kind, x.Guaranteed, x.Cap, x.At), AllocationRow);
+                    break;
+                case Quotas.QuotaAllocationRemoved x:
+                    Replace(allocations, (x.OrganisationId, x.Kind), AllocationOf(x.OrganisationId, x.Kind), null, AllocationRow);
+                    break;
+                case RoleDefined x:
+                    Replace(roles, x.Name, RoleOf(x.Name), new RoleDefinition(x.Name, x.Description, x.Permissions.ToHashSet(StringComparer.Ordinal)), RoleRow);
+                    break;
+                case RoleRemoved x:
+                    Replace(roles, x.Name, RoleOf(x.Name), null, RoleRow);
+                    break;
+                default:
+                    throw new ArgumentException($"{e.GetType().Name} is not an organisation event.");
+            }
+        return digest;
+    }
+}
+
+/// <summary>The tenant's access-row key of one data key version (Keys/Sealing.cs derives it).</summary>
+public sealed class AccessHasher(TenantEvents.Keys.DataKey key)
+{
+    public TenantEvents.Keys.DataKey Key { get; } = key;
+    public int KeyVersion => Key.Version;
+    public void Hash(ReadOnlySpan<byte> row, Span<byte> destination) => Key.AccessRowHash(row, destination);
 }

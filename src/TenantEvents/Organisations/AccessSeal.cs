@@ -8,10 +8,11 @@ namespace TenantEvents.Organisations;
 /// tenant_roles) to the commands that wrote them. Those tables are a projection the service's database role must be able
 /// to write; with only that role's password an attacker could add a grant and be tenant administrator with no event, no
 /// audit entry. So every accepted organisation command also stores, beside the access version, an HMAC (under a key
-/// derived from the tenant's data key, which the database never holds) of the tenant, the version and the
-/// <see cref="AccessGraph.StateDigest"/> of the graph after the command. A graph loaded from the tables is used only when it
-/// verifies; otherwise it is rebuilt from the sealed organisation events (which that password cannot forge either) and
-/// used when that verifies; otherwise the tenant's access is refused (fail closed) until an operator looks.
+/// derived from the tenant's data key, which the database never holds) of the tenant, the version and the graph's
+/// <see cref="AccessGraph.StateDigest"/>: the XOR of a keyed hash of every row, kept up to date as rows change, so a
+/// command costs a few hashes however large the tree. A graph loaded from the tables is used only when it verifies;
+/// otherwise it is rebuilt from the sealed organisation events (which that password cannot forge either) and used when
+/// that verifies; otherwise the tenant's access is refused (fail closed) until an operator looks (Organisations/AccessState.cs).
 /// </summary>
 public static class AccessSeal
 {

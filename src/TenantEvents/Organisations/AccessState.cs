@@ -44,12 +44,15 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     /// <summary>The statement that stores the access version and the MAC of the graph at it (in the command's transaction).</summary>
     public async Task<NpgsqlBatchCommand> StampCommandAsync(Guid tenant, AccessGraph graph, CancellationToken cancellation)
     {
-        var key = await streams.Keys.CurrentAsync(tenant, cancellation);
-        return Sql.BatchCommand($"""
-            insert into {streams.Keys.Schema}.access_versions (tenant_id, version, state_mac, mac_key_version) values ($1, $2, $3, $4)
-            on conflict (tenant_id) do update set version = excluded.version, state_mac = excluded.state_mac, mac_key_version = excluded.mac_key_version
-            """, tenant.ToString(), graph.Version, AccessSeal.Mac(key, tenant, graph.Version, graph.StateDigest()), key.Version);
+        // The graph's digest is kept under the key it was loaded (or first stamped) with; one with none yet takes the current key.
+        if (graph.Hasher is null) graph.Key(new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation)));
+        return StampCommand(tenant, graph.Version, graph.StateDigest(), graph.Hasher!);
     }
+
+    public NpgsqlBatchCommand StampCommand(Guid tenant, long version, byte[] digest, AccessHasher hasher) => Sql.BatchCommand($"""
+        insert into {streams.Keys.Schema}.access_versions (tenant_id, version, state_mac, mac_key_version) values ($1, $2, $3, $4)
+        on conflict (tenant_id) do update set version = excluded.version, state_mac = excluded.state_mac, mac_key_version = excluded.mac_key_version
+        """, tenant.ToString(), version, AccessSeal.Mac(hasher.Key, tenant, version, digest), hasher.KeyVersion);
 
     /// <summary>
     /// The graph as the projection holds it, used only when it verifies against the stored MAC (AccessSeal). When it does
@@ -62,20 +65,21 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     {
         // Not provisioned yet: no organisation event was ever written, so there is nothing to hold, whatever the tables say.
         if (stamp is { Version: 0, HighWater: 0, Mac: null }) return new AccessGraph();
+        AccessHasher? hasher = stamp.KeyVersion is { } v ? new AccessHasher(await streams.Keys.VersionAsync(tenant, v, cancellation)) : null;
         AccessGraph? loaded;
         try
         {
-            loaded = await LoadTablesAsync(connection, stamp.Version, cancellation);
+            loaded = hasher is null ? null : await LoadTablesAsync(connection, hasher, stamp.Version, cancellation);
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidCastException or ArgumentException)
         {
             loaded = null; // rows that do not make a tree (a child before its parent, a parent that is not there)
         }
-        if (stamp.Mac is { } mac && stamp.KeyVersion is { } keyVersion)
+        if (stamp.Mac is { } mac && hasher is not null)
         {
-            var key = await streams.Keys.VersionAsync(tenant, keyVersion, cancellation);
+            var key = hasher.Key;
             if (loaded is not null && AccessSeal.Verifies(key, tenant, stamp.Version, loaded.StateDigest(), mac)) return loaded;
-            var rebuilt = await ReplayAsync(tenant, cancellation);
+            var rebuilt = await ReplayAsync(tenant, hasher, cancellation);
             if (rebuilt is not null && rebuilt.Version == stamp.Version && AccessSeal.Verifies(key, tenant, stamp.Version, rebuilt.StateDigest(), mac))
             {
                 logger.LogCritical("The access tables of tenant {Tenant} differ from its sealed events at access version {Version}: they were changed " +
@@ -93,11 +97,11 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     /// The graph folded from every organisation event (no bound: this is the check of the tables, not a read); null when
     /// the events do not fold (an event that could not have been accepted: planted, not written by the service).
     /// </summary>
-    private async Task<AccessGraph?> ReplayAsync(Guid tenant, CancellationToken cancellation)
+    private async Task<AccessGraph?> ReplayAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation)
     {
         await using var session = streams.Store.QuerySession(tenant.ToString());
         var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
-        var graph = new AccessGraph();
+        var graph = AccessGraph.Keyed(hasher);
         try
         {
             foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
@@ -114,10 +118,10 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     }
 
     /// <summary>The graph as the tables hold it (parents first: rows ordered by depth).</summary>
-    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, long version, CancellationToken cancellation)
+    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, AccessHasher hasher, long version, CancellationToken cancellation)
     {
         var s = streams.Keys.Schema;
-        var graph = new AccessGraph { Version = version };
+        var graph = AccessGraph.Keyed(hasher, version);
         await using (var nodes = new NpgsqlCommand($"select id, parent_id, open, kind, jurisdiction, depth, version from {s}.org_nodes order by depth", connection))
         await using (var reader = await nodes.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))

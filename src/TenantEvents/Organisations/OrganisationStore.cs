@@ -57,6 +57,12 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         return entry;
     }
 
+    private async Task<bool> ShreddedAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        return await session.LoadAsync<TenantRecord>(tenant, cancellation) is { Shredded: true };
+    }
+
     /// <summary>Drops the graph this instance holds for the tenant: the next read loads (and checks) it again, as a restart would.</summary>
     public void Forget(Guid tenant) => _graphs.TryRemove(tenant, out _);
 
@@ -145,19 +151,31 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
         var connection = await Connection(session, cancellation);
         var stamp = await _state.StampAsync(connection, tenant, cancellation);
+        // Decommissioning emptied the access tables (the events and their high-water stay): a command that was already on its
+        // way when the tenant was shredded finds the tenant gone, not an earlier state put back.
+        if (stamp is { Version: 0, Mac: null } && stamp.HighWater > 0 && await ShreddedAsync(tenant, cancellation))
+            throw new RefusedException(new Problem("tenant-decommissioned", 410, "The tenant was decommissioned",
+                "Its keys were destroyed and its organisations are gone."));
         if (stamp.Version < stamp.HighWater) throw _state.RolledBack(tenant, stamp.Version, stamp.HighWater);
         var version = stamp.Version;
         var entry = EntryFor(tenant);
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         graph ??= await _state.LoadAsync(connection, tenant, stamp, cancellation);
+        if (graph.Hasher is null)
+        {
+            // A graph with no access state yet (nothing provisioned): its digest starts under the current key.
+            var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
+            lock (entry) if (graph.Hasher is null) graph.Key(hasher);
+        }
 
         OrgDecision decision;
-        AccessGraph after;
+        byte[]? digestAfter = null;
         lock (entry)
         {
             decision = decide(graph);
-            after = decision.Refusal is null && decision.Events.Count > 0 ? graph.Clone() : graph;
+            // The digest the graph will have after the events (computed, not applied: the graph moves on after the commit).
+            if (decision.Refusal is null && decision.Events.Count > 0) digestAfter = graph.DigestAfter(decision.Events);
         }
         if (decision.Refusal is { } refusal) return new OrgRefused(refusal);
         if (decision.Events.Count == 0) return new OrgApplied([], version);
@@ -173,16 +191,19 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
             else session.Events.Append(stream, sealedEvent);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
-        // The graph after the command (a copy of the one decided on, advanced by the same events) and its MAC, stored with
-        // the new version: what the next load from the tables is checked against (AccessSeal).
-        foreach (var e in decision.Events) after.Apply(e);
-        after.Version = next;
-        projection.Add(await _state.StampCommandAsync(tenant, after, cancellation));
+        // The MAC of the state after the command, stored with the new version: what the next load from the tables is
+        // checked against (AccessSeal).
+        projection.Add(_state.StampCommand(tenant, next, digestAfter!, graph.Hasher!));
         await Flush(connection, projection, cancellation);
         await session.SaveChangesAsync(cancellation);
 
+        // Committed: the graph decided on (the cached one, or one loaded for this command) advances by the same events.
         lock (entry)
-            if (entry.Graph is null || entry.Graph.Version <= next) entry.Graph = after;
+        {
+            foreach (var e in decision.Events) graph.Apply(e);
+            graph.Version = next;
+            if (entry.Graph is null || entry.Graph.Version <= next) entry.Graph = graph;
+        }
         return new OrgApplied(decision.Events, next);
     }
 

@@ -327,12 +327,15 @@ public static class TestDatabase
             // so what background work commits while the reset runs is still taken by the truncate's lock.
             await using var command = new Npgsql.NpgsqlCommand("""
                 do $$ declare t text; filled boolean := false; list text := ''; begin
-                  for t in select format('tenantevents.%I', tablename) from pg_tables
+                  select string_agg(format('tenantevents.%I', tablename), ', ') into list from pg_tables
                     where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in (
                 """ + string.Join(", ", ResetTables.Select(t => $"'{t}'")) + """
-                )) loop
-                    if not filled then execute 'select exists (select 1 from ' || t || ')' into filled; end if;
-                    list := list || case when list = '' then '' else ', ' end || t;
+                ));
+                  -- Writers still in flight (background work of the previous test) finish before the tables are looked at.
+                  execute 'lock table ' || list || ' in share mode';
+                  for t in select unnest(string_to_array(list, ', ')) loop
+                    execute 'select exists (select 1 from ' || t || ')' into filled;
+                    exit when filled;
                   end loop;
                   if filled then execute 'truncate ' || list; end if;
                 end $$

@@ -26,7 +26,14 @@ public class TourTests
         using var tour = Process.Start(start)!;
         var output = tour.StandardOutput.ReadToEndAsync();
         var errors = tour.StandardError.ReadToEndAsync();
-        await tour.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        try
+        {
+            await tour.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        }
+        finally
+        {
+            if (!tour.HasExited) tour.Kill(entireProcessTree: true);
+        }
         var transcript = await output + await errors;
         tour.ExitCode.ShouldBe(0, "the tour stopped:\n" + transcript + "\nservice:\n" + service.Output[^Math.Min(4000, service.Output.Length)..]);
         transcript.ShouldContain("The tour went through all 12 steps.");

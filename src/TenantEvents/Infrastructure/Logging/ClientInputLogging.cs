@@ -27,8 +27,10 @@ public sealed class ClientInputLogger<T>(ILoggerFactory factory) : ILogger<T>
         _inner.Log(logLevel, eventId, state, exception, formatter);
     }
 
+    // Only what the client's bytes caused (JsonException): a NotSupportedException from the serializer means one of our
+    // request types cannot be read at all, which is ours to fix and stays an error.
     private static bool IsBadClientInput<TState>(Exception? exception, TState state) =>
-        exception is JsonException or BadHttpRequestException or NotSupportedException
+        exception is JsonException
         && state?.ToString()?.StartsWith("Error trying to deserialize JSON from incoming HTTP body", StringComparison.Ordinal) == true;
 }
 
