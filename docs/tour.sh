@@ -71,6 +71,9 @@ call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
 ETAG=$(header etag)
 call 200 GET "/api/tenants?state=active&country=US&limit=20" "$ADMIN" | jq -e '.items | length > 0' >/dev/null
 call 200 GET /api/tenants/$ID/events "$AUDITOR" | jq -e 'length > 0' >/dev/null
+note "bad input is a 400 problem that names what is wrong, and changes nothing"
+call 400 PUT /api/tenants/$ID/name "$ADMIN" '{"name": ' | jq -e '.type == "https://httpstatuses.com/400" or (.type | startswith("urn:tenantevents:problem:"))' >/dev/null
+call 400 PUT /api/tenants/$ID/name "$ADMIN" '{"name": ""}' | jq -e '.errors[0].field == "name"' >/dev/null
 
 say 5 "The organisation tree: grow it under the root, grant, and ask why someone may act"
 TA=$(token tenant-admin sally $ID)                       # the tenant's own administrator

@@ -15,7 +15,7 @@ public class TourTests
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_tour");
         var folder = Directory.CreateTempSubdirectory("tenantevents-tour-").FullName;
         await using var service = await ServiceProcess.StartAsync(db, folder,
-            new Dictionary<string, string> { ["TenantEvents:AllowInsecureIdentityProviders"] = "true" });
+            new Dictionary<string, string> { ["TenantEvents:AllowInsecureIdentityProviders"] = "true", ["Logging:LogLevel:Default"] = "Information" });
         var root = TestDatabase.RepositoryRoot();
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
         start.ArgumentList.Add(Path.Combine(root, "docs", "tour.sh"));
@@ -38,5 +38,9 @@ public class TourTests
         tour.ExitCode.ShouldBe(0, "the tour stopped:\n" + transcript + "\nservice:\n" + service.Output[^Math.Min(4000, service.Output.Length)..]);
         transcript.ShouldContain("The tour went through all 12 steps.");
         foreach (var step in Enumerable.Range(1, 12)) transcript.ShouldContain($"== {step} ");
+        // Nothing the tour does (bad input included) is a failure in the service's own log (which is captured: it has lines).
+        service.Output.ShouldContain("info:");
+        var failures = service.Output.Split('\n').Where(l => l.StartsWith("fail:") || l.StartsWith("crit:")).ToList();
+        failures.ShouldBeEmpty(string.Join("\n", failures));
     }
 }
