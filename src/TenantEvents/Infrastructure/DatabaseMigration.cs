@@ -229,8 +229,7 @@ public static class DatabaseMigration
         // The highest access version each tenant's organisation events were written at (Organisations/AccessSeal.cs): kept
         // by a trigger that runs as the owner, in a table the service's role may only read, so a version number put back
         // by someone holding that role's password is seen for what it is.
-        var organisationTypes = string.Join(", ", TenantEvents.Organisations.OrganisationEventTypes.All
-            .Select(TenantEvents.Tenants.TenantEventTypes.StoredName).Select(n => $"'{n.Replace("'", "''")}'"));
+        var organisationTypes = string.Join(", ", TenantEvents.Organisations.OrganisationEventTypes.StoredNames.Select(n => $"'{n.Replace("'", "''")}'"));
         var created = false;
         await using (var exists = new NpgsqlCommand($"select to_regclass('{s}.access_high_water') is null", connection, transaction))
             created = (bool)(await exists.ExecuteScalarAsync())!;

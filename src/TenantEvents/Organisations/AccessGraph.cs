@@ -351,15 +351,6 @@ public sealed class AccessGraph
     /// <summary>A graph whose rows are hashed as they are loaded or applied.</summary>
     public static AccessGraph Keyed(AccessHasher hasher, long version = 0) => new() { _hasher = hasher, Version = version };
 
-    /// <summary>Starts keeping the digest, under this key, for a graph that kept none (computed from every row once).</summary>
-    public void Key(AccessHasher hasher)
-    {
-        if (_hasher is not null) throw new InvalidOperationException("This graph already keeps its digest under a key.");
-        _hasher = hasher;
-        Array.Clear(_digest);
-        MixAll(this);
-    }
-
     /// <summary>The XOR of the keyed hashes of every row that confers or bounds power, as of now.</summary>
     public byte[] StateDigest() => _hasher is null
         ? throw new InvalidOperationException("This graph keeps no digest (it was made without the tenant's access key).")
@@ -371,35 +362,6 @@ public sealed class AccessGraph
         var copy = Keyed(_hasher ?? throw new InvalidOperationException("No access key."));
         copy.MixAll(this);
         return copy._digest;
-    }
-
-    /// <summary>
-    /// An independent copy (the decision's graph stays as it is while a command's events are applied to the copy, so a
-    /// reader never sees a change before it is committed). The digest is copied, not recomputed.
-    /// </summary>
-    public AccessGraph Clone()
-    {
-        var copy = new AccessGraph { Version = Version };
-        var pending = new Queue<Guid>();
-        if (Root is { } root) pending.Enqueue(root);
-        while (pending.TryDequeue(out var id))
-        {
-            var node = _nodes[id];
-            copy.Load(new OrgNode
-            {
-                Id = node.Id, ParentId = node.ParentId, Open = node.Open, Kind = node.Kind, Jurisdiction = node.Jurisdiction, Depth = node.Depth,
-                Version = node.Version, Name = node.Name,
-            });
-            foreach (var child in node.Children) pending.Enqueue(child);
-        }
-        foreach (var grant in _grants.Values) copy.Load(grant);
-        foreach (var set in _policies.Values) foreach (var policy in set.Values) copy.Load(policy);
-        foreach (var (org, members) in _members) foreach (var user in members) copy.AddMember(org, user);
-        foreach (var share in _allocations.Values) copy.Load(share);
-        foreach (var role in _roles.Values) copy.Load(role);
-        copy._hasher = _hasher;
-        _digest.CopyTo(copy._digest, 0);
-        return copy;
     }
 
     private void MixAll(AccessGraph from)

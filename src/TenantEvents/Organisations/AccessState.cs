@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Marten;
 using Npgsql;
 using TenantEvents.Infrastructure.Databases;
@@ -20,18 +19,26 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     /// </summary>
     public sealed record Stamp(long Version, byte[]? Mac, int? KeyVersion, long HighWater);
 
-    public async Task<Stamp> StampAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
+    /// <summary>The statement that reads the tenant's stamp (one row, whether or not it has one); read it with <see cref="ReadStampAsync"/>.</summary>
+    public NpgsqlBatchCommand StampQuery(Guid tenant) => Sql.BatchCommand($"""
+        select v.version, v.state_mac, v.mac_key_version,
+               coalesce((select h.version from {streams.Keys.Schema}.access_high_water h where h.tenant_id = $1), 0)
+        from (select 1) one left join {streams.Keys.Schema}.access_versions v on true
+        """, tenant.ToString());
+
+    public static async Task<Stamp> ReadStampAsync(NpgsqlDataReader reader, CancellationToken cancellation)
     {
-        var s = streams.Keys.Schema;
-        await using var command = new NpgsqlCommand($"""
-            select v.version, v.state_mac, v.mac_key_version, coalesce((select h.version from {s}.access_high_water h where h.tenant_id = $1), 0)
-            from (select 1) one left join {s}.access_versions v on true
-            """, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        await using var reader = await command.ExecuteReaderAsync(cancellation);
         await reader.ReadAsync(cancellation);
         return new Stamp(reader.IsDBNull(0) ? 0 : reader.GetInt64(0), reader.IsDBNull(1) ? null : (byte[])reader[1],
             reader.IsDBNull(2) ? null : reader.GetInt32(2), reader.GetInt64(3));
+    }
+
+    public async Task<Stamp> StampAsync(NpgsqlConnection connection, Guid tenant, CancellationToken cancellation)
+    {
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(StampQuery(tenant));
+        await using var reader = await batch.ExecuteReaderAsync(cancellation);
+        return await ReadStampAsync(reader, cancellation);
     }
 
     public AccessStateIntegrityException RolledBack(Guid tenant, long version, long highWater)
@@ -41,14 +48,7 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         return new AccessStateIntegrityException(tenant, version);
     }
 
-    /// <summary>The statement that stores the access version and the MAC of the graph at it (in the command's transaction).</summary>
-    public async Task<NpgsqlBatchCommand> StampCommandAsync(Guid tenant, AccessGraph graph, CancellationToken cancellation)
-    {
-        // The graph's digest is kept under the key it was loaded (or first stamped) with; one with none yet takes the current key.
-        if (graph.Hasher is null) graph.Key(new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation)));
-        return StampCommand(tenant, graph.Version, graph.StateDigest(), graph.Hasher!);
-    }
-
+    /// <summary>The statement that stores the access version and the MAC of the digest at it (in the command's transaction).</summary>
     public NpgsqlBatchCommand StampCommand(Guid tenant, long version, byte[] digest, AccessHasher hasher) => Sql.BatchCommand($"""
         insert into {streams.Keys.Schema}.access_versions (tenant_id, version, state_mac, mac_key_version) values ($1, $2, $3, $4)
         on conflict (tenant_id) do update set version = excluded.version, state_mac = excluded.state_mac, mac_key_version = excluded.mac_key_version
@@ -64,7 +64,9 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     public async Task<AccessGraph> LoadAsync(NpgsqlConnection connection, Guid tenant, Stamp stamp, CancellationToken cancellation)
     {
         // Not provisioned yet: no organisation event was ever written, so there is nothing to hold, whatever the tables say.
-        if (stamp is { Version: 0, HighWater: 0, Mac: null }) return new AccessGraph();
+        // Its digest starts under the current key (the first command stamps it).
+        if (stamp is { Version: 0, HighWater: 0, Mac: null })
+            return AccessGraph.Keyed(new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation)));
         AccessHasher? hasher = stamp.KeyVersion is { } v ? new AccessHasher(await streams.Keys.VersionAsync(tenant, v, cancellation)) : null;
         AccessGraph? loaded;
         try
@@ -100,14 +102,14 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     private async Task<AccessGraph?> ReplayAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation)
     {
         await using var session = streams.Store.QuerySession(tenant.ToString());
-        var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
+        var names = OrganisationEventTypes.StoredNames.ToArray();
         var graph = AccessGraph.Keyed(hasher);
         try
         {
             foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
             {
                 graph.Apply(await streams.OpenAsync(stored, cancellation));
-                graph.Version = stored.Headers?.TryGetValue(OrganisationStore.VersionHeader, out var v) == true && long.TryParse(v?.ToString(), out var n) ? n : -1;
+                graph.Version = OrganisationStore.VersionOf(stored) ?? -1;
             }
         }
         catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException)

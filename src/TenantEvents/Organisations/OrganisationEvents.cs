@@ -63,6 +63,9 @@ public static class OrganisationEventTypes
         typeof(Quotas.QuotaAllocated), typeof(Quotas.QuotaAllocationRemoved),
     ];
 
+    /// <summary>Their type names as stored in mt_events (what queries and the access high-water trigger filter on).</summary>
+    public static readonly IReadOnlyList<string> StoredNames = All.Select(Tenants.TenantEventTypes.StoredName).ToArray();
+
     /// <summary>The stream of a tenant's role definitions: a stable id derived from the tenant's (UUID v8, name-based).</summary>
     public static Guid RolesStream(Guid tenantId) => Infrastructure.StableIds.From(tenantId, "roles");
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Marten;
@@ -63,6 +62,10 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         return await session.LoadAsync<TenantRecord>(tenant, cancellation) is { Shredded: true };
     }
 
+    /// <summary>The access version an organisation event was written at (its header); null when it has none that reads as one.</summary>
+    public static long? VersionOf(JasperFx.Events.IEvent stored) =>
+        stored.Headers?.TryGetValue(VersionHeader, out var v) == true && long.TryParse(v?.ToString(), out var version) ? version : null;
+
     /// <summary>Drops the graph this instance holds for the tenant: the next read loads (and checks) it again, as a restart would.</summary>
     public void Forget(Guid tenant) => _graphs.TryRemove(tenant, out _);
 
@@ -101,24 +104,19 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     public async Task<T> ReadAsync<T>(Guid tenant, Func<TenantStatus, AccessGraph, T> read, CancellationToken cancellation)
     {
         var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
-        long version, highWater;
+        AccessState.Stamp stamp;
         TenantStatus status;
         await using (var batch = source.CreateBatch())
         {
             batch.BatchCommands.Add(Infrastructure.Databases.Sql.SetTenantCommand(tenant));
-            batch.BatchCommands.Add(Command($"""
-                select coalesce((select version from {streams.Keys.Schema}.access_versions), 0),
-                       coalesce((select version from {streams.Keys.Schema}.access_high_water where tenant_id = $1), 0)
-                """, tenant.ToString()));
+            batch.BatchCommands.Add(_state.StampQuery(tenant));
             batch.BatchCommands.Add(Command($"""
                 select d.data ->> 'State', coalesce(jsonb_typeof(d.data -> 'Sealed'), 'null') = 'null'
                 from {streams.Store.Options.Schema.For<TenantRecord>()} d where d.id = $1
                 """, tenant));
             await using var reader = await batch.ExecuteReaderAsync(cancellation);
             await reader.NextResultAsync(cancellation);
-            await reader.ReadAsync(cancellation);
-            version = reader.GetInt64(0);
-            highWater = reader.GetInt64(1);
+            stamp = await AccessState.ReadStampAsync(reader, cancellation);
             await reader.NextResultAsync(cancellation);
             status = await reader.ReadAsync(cancellation)
                 ? new TenantStatus(true, reader.GetBoolean(1), reader.IsDBNull(0) ? null : reader.GetString(0))
@@ -129,10 +127,10 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         if (!status.Exists || status.Shredded) return read(status, new AccessGraph());
         // Checked before any cached graph is used: an instance that still holds an older state must not serve it again
         // because someone put that older version number back.
-        if (version < highWater) throw _state.RolledBack(tenant, version, highWater);
+        if (stamp.Version < stamp.HighWater) throw _state.RolledBack(tenant, stamp.Version, stamp.HighWater);
         var entry = EntryFor(tenant);
         AccessGraph? graph;
-        lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
+        lock (entry) graph = entry.Graph?.Version == stamp.Version ? entry.Graph : null;
         if (graph is null)
         {
             await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
@@ -162,12 +160,6 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         AccessGraph? graph;
         lock (entry) graph = entry.Graph?.Version == version ? entry.Graph : null;
         graph ??= await _state.LoadAsync(connection, tenant, stamp, cancellation);
-        if (graph.Hasher is null)
-        {
-            // A graph with no access state yet (nothing provisioned): its digest starts under the current key.
-            var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
-            lock (entry) if (graph.Hasher is null) graph.Key(hasher);
-        }
 
         OrgDecision decision;
         byte[]? digestAfter = null;
@@ -225,9 +217,10 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
             else session.Events.Append(stream, sealedEvent);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
-        var seeded = new AccessGraph { Version = 1 };
+        var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
+        var seeded = AccessGraph.Keyed(hasher, version: 1);
         foreach (var e in events) seeded.Apply(e);
-        projection.Add(await _state.StampCommandAsync(tenant, seeded, cancellation));
+        projection.Add(_state.StampCommand(tenant, 1, seeded.StateDigest(), hasher));
         await Flush(await Connection(session, cancellation), projection, cancellation);
     }
 
@@ -240,14 +233,14 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     {
         var max = streams.Options.MaxTimeTravelEvents;
         await using var session = streams.Store.QuerySession(tenant.ToString());
-        var names = OrganisationEventTypes.All.Select(TenantEventTypes.StoredName).ToArray();
+        var names = OrganisationEventTypes.StoredNames.ToArray();
         var query = session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names));
         // Cut by the events' own times (the clock that decided them), in commit order.
         var graph = new AccessGraph();
         var replayed = 0;
         foreach (var stored in (await query.OrderBy(e => e.Sequence).Take(max + 1).ToListAsync(cancellation)))
         {
-            var changeVersion = stored.Headers?.TryGetValue(VersionHeader, out var v) == true ? Convert.ToInt64(v.ToString()) : 0;
+            var changeVersion = VersionOf(stored) ?? 0;
             if (version is { } wanted && changeVersion > wanted) break;
             var e = await streams.OpenAsync(stored, cancellation);
             if (at is { } cut && AtOf(e) > cut) break;

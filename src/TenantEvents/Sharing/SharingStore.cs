@@ -333,9 +333,4 @@ public sealed partial class SharingStore(TenantStreams streams)
 
     public static NpgsqlCommand Command(string sql, NpgsqlConnection connection, params object?[] values) =>
         Infrastructure.Databases.Sql.Command(connection, null, sql, values);
-
-    public static NpgsqlParameter Parameter(object? v) => v switch
-    {
-        _ => Infrastructure.Databases.Sql.Parameter(v),
-    };
 }

@@ -332,8 +332,6 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
         reply.Body.ShouldNotContain("Forged Name");
     }
 
-    private HttpClient Member(Guid tenant, string subject) =>
-        Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, []));
 
     private TenantEvents.Organisations.OrganisationStore AccessStore => Fixture.Host.Services.GetRequiredService<TenantEvents.Organisations.OrganisationStore>();
 

@@ -16,8 +16,6 @@ public class GrantorBoundTests(AppFixture fixture) : SharingScenario(fixture)
 {
     private const string Beyond = "beyond-your-own";
 
-    private HttpClient Member(Guid tenant, string subject, params string[] groups) =>
-        Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, groups));
 
     private static object Principal(string principal) => new { kind = principal.Split(':')[0], id = principal.Split(':')[1] };
 

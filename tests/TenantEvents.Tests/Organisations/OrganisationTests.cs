@@ -9,8 +9,6 @@ namespace TenantEvents.Tests.Organisations;
 /// <summary>The organisation tree over HTTP: its commands, the access engine, subtree-scoped administration, time travel.</summary>
 public class OrganisationTests(AppFixture fixture) : IntegrationTest(fixture)
 {
-    private HttpClient Member(Guid tenant, string subject, params string[] groups) =>
-        Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, groups));
 
     private async Task<Guid> Create(HttpClient client, Guid tenant, Guid parent, string name, string kind = "unit", string? jurisdiction = null)
     {

@@ -16,6 +16,9 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
     protected HttpClient Approver => Fixture.Client(Fixture.Token(Roles.PlatformApprover, "bob"));
     protected HttpClient As(string role, string subject = "someone", Guid? tenant = null) => Fixture.Client(Fixture.Token(role, subject, tenant));
     protected HttpClient TenantAdminOf(Guid tenant) => As(Roles.TenantAdmin, "tenant-admin-" + tenant.ToString()[..8], tenant);
+    /// <summary>A tenant member (what its grants give it, nothing by role), optionally in identity-provider groups.</summary>
+    protected HttpClient Member(Guid tenant, string subject, params string[] groups) =>
+        Fixture.Client(DevTokens.Issue(Fixture.TokenKey, subject, [Roles.TenantMember], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow, groups));
 
     public async Task InitializeAsync()
     {

@@ -46,7 +46,7 @@ public static class Sql
     }
 
     /// <summary>The statement that names the tenant for the rest of the transaction (row-level security reads it).</summary>
-    public static string SetTenant => $"select set_config('{Hosting.TenantSetting}', $1, true)";
+    public const string SetTenant = $"select set_config('{Hosting.TenantSetting}', $1, true)";
 
     public static NpgsqlBatchCommand SetTenantCommand(Guid tenant) => BatchCommand(SetTenant, tenant.ToString());
 
