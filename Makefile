@@ -49,7 +49,7 @@ connections = ConnectionStrings__TenantEvents="$(if $(DATABASE_URL),$(DATABASE_U
   ConnectionStrings__TenantEventsPlatform="$(if $(DATABASE_PLATFORM_URL),$(DATABASE_PLATFORM_URL),$(shell $(PG) url $(1) platform))"
 
 run: db build
-	@$(call connections,$(DB)) $(ZONES) $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
+	@$(call connections,$(DB)) $(ZONES) TenantEvents__DataFolder="$(DATA)" $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
 	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin)"
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
 	  $(call connections,$(DB)) $(ZONES) \

@@ -17,31 +17,48 @@ public static class DatabaseMigration
 
     public static async Task<int> Run(string[] args)
     {
+        await MigrateAsync(args, Console.Out);
+        return 0;
+    }
+
+    /// <summary>`migrate` with these arguments (configuration, and `--to N`); returns the migrations it applied.</summary>
+    public static async Task<IReadOnlyList<string>> MigrateAsync(string[] args, TextWriter? output = null)
+    {
         var builder = WebApplication.CreateBuilder(args);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var options = TenantEventsOptions.From(builder.Configuration);
         var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName);
         if (string.IsNullOrWhiteSpace(connectionString))
             throw new InvalidOperationException($"No database: set ConnectionStrings:{Hosting.OwnerConnectionStringName} (the schema owner).");
-        var databases = await PrepareDatabasesAsync(connectionString, options.DatabaseSchema, new ResidencyZones(options.Zones));
+        // `migrate --to N`: stop at version N of the tenant data's schema (an operator's staged upgrade; the tests make the
+        // previous release's schema this way).
+        int? target = builder.Configuration["to"] is { Length: > 0 } to
+            ? int.TryParse(to, out var n) ? n : throw new InvalidOperationException($"--to {to}: a schema version is a number.")
+            : null;
+        var applied = new List<string>();
+        var databases = await PrepareDatabasesAsync(connectionString, options.DatabaseSchema, new ResidencyZones(options.Zones), applied);
 
         builder.AddTenantEvents(migrating: true);
         await using (var app = builder.Build())
+        {
             await app.SetupResources();
-        foreach (var database in databases)
-            await SecureAsync(ResidencyZones.ConnectionString(connectionString, database.Database, database.Host, database.Port), options.DatabaseSchema,
-                options.DatabaseFollowsServiceClock);
-        Console.WriteLine($"Schema {options.DatabaseSchema} is up to date in {databases.Count} database(s) " +
+            foreach (var database in databases)
+                applied.AddRange(await SecureAsync(ResidencyZones.ConnectionString(connectionString, database.Database, database.Host, database.Port),
+                    options.DatabaseSchema, options.DatabaseFollowsServiceClock, app.Services, target));
+        }
+        foreach (var line in applied) output?.WriteLine("applied " + line);
+        output?.WriteLine($"Schema {options.DatabaseSchema} is at version {target ?? SchemaRegistry.Tenants[^1].Version} in {databases.Count} database(s) " +
                           $"({string.Join(", ", databases.Select(d => $"{d.Id}: {d.Database}{(d.DedicatedTo is { } t ? " for " + t : "")}"))}); " +
                           "row-level security and grants applied.");
-        return 0;
+        return applied;
     }
 
     /// <summary>
     /// The platform directory in the main database, every configured zone's database, and enough free dedicated
     /// databases for each zone's pool: created when absent (the owner needs CREATEDB for that) and registered.
     /// </summary>
-    public static async Task<IReadOnlyList<DatabaseEntry>> PrepareDatabasesAsync(string ownerConnectionString, string schema, ResidencyZones zones)
+    public static async Task<IReadOnlyList<DatabaseEntry>> PrepareDatabasesAsync(string ownerConnectionString, string schema, ResidencyZones zones,
+        List<string>? applied = null)
     {
         var s = Quote(schema);
         var main = new NpgsqlConnectionStringBuilder(ownerConnectionString).Database!;
@@ -53,7 +70,13 @@ public static class DatabaseMigration
             await command.ExecuteNonQueryAsync();
         }
         await Execute($"create schema if not exists {s}");
-        await Execute(TenantDirectory.CreateTablesSql(s));
+        await using (var connection = await source.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var done = await SchemaRegistry.ApplyAsync(connection, transaction, schema, SchemaRegistry.DirectoryTrack, target: null, services: null);
+            await transaction.CommitAsync();
+            applied?.AddRange(done);
+        }
         await Execute($"insert into {s}.tenant_databases (id, zone, database, dedicated) values ($1, $2, $3, false) on conflict (id) do nothing",
             TenantDirectory.DefaultDatabaseId, ResidencyZones.DefaultZone, main);
         var directory = new TenantDirectory(source, s);
@@ -115,7 +138,9 @@ public static class DatabaseMigration
     /// policies for its conjoined document tables; every other such table (the event tables, which Marten's RLS does
     /// not cover, and any added later) gets ours. Found by looking, so a new tenant table cannot be forgotten.
     /// </summary>
-    public static async Task SecureAsync(string ownerConnectionString, string schema, bool? followServiceClock = null)
+    /// <returns>The migrations applied (<see cref="SchemaRegistry"/>).</returns>
+    public static async Task<IReadOnlyList<string>> SecureAsync(string ownerConnectionString, string schema, bool? followServiceClock = null,
+        IServiceProvider? services = null, int? target = null)
     {
         var s = Quote(schema);
         var setting = Hosting.TenantSetting;
@@ -123,157 +148,8 @@ public static class DatabaseMigration
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
 
-        // Tenants' data keys, stored only wrapped by the tenant's KEK (TenantKeyRing), and one key per person inside a
-        // tenant (erasable on its own), sealed under the tenant's data key. tenant_id puts both under RLS too.
-        await using (var keys = new NpgsqlCommand($"""
-            create table if not exists {s}.tenant_data_keys (
-              tenant_id varchar(250) not null,
-              version integer not null,
-              kek_id text not null,
-              algorithm text not null,
-              wrapped bytea not null,
-              created_at timestamptz not null default now(),
-              primary key (tenant_id, version));
-            create table if not exists {s}.subject_data_keys (
-              tenant_id varchar(250) not null,
-              subject_id uuid not null,
-              key_version integer not null,
-              nonce bytea not null,
-              ciphertext bytea not null,
-              created_at timestamptz not null default now(),
-              primary key (tenant_id, subject_id));
-            -- The organisation tree of each tenant, projected in the transaction of every change (Organisations/):
-            -- the materialised path (root first, self last) answers ancestors and subtrees; names are sealed.
-            create table if not exists {s}.org_nodes (
-              tenant_id varchar(250) not null,
-              id uuid not null,
-              parent_id uuid,
-              path uuid[] not null,
-              depth integer not null,
-              open boolean not null,
-              kind text not null,
-              jurisdiction text,
-              name_key_version integer not null,
-              name_nonce bytea not null,
-              name_ciphertext bytea not null,
-              version bigint not null,
-              created_at timestamptz not null,
-              updated_at timestamptz not null,
-              primary key (tenant_id, id));
-            create index if not exists org_nodes_path on {s}.org_nodes using gin (path);
-            create index if not exists org_nodes_parent on {s}.org_nodes (tenant_id, parent_id);
-            create table if not exists {s}.org_grants (
-              tenant_id varchar(250) not null,
-              id uuid not null,
-              org_id uuid not null,
-              principal_kind text not null,
-              principal_id text not null,
-              role text not null,
-              granted_at timestamptz not null,
-              primary key (tenant_id, id));
-            create index if not exists org_grants_principal on {s}.org_grants (tenant_id, principal_kind, principal_id);
-            create table if not exists {s}.org_policies (
-              tenant_id varchar(250) not null,
-              org_id uuid not null,
-              key text not null,
-              mode text not null,
-              value text not null,
-              set_at timestamptz not null,
-              primary key (tenant_id, org_id, key));
-            create table if not exists {s}.org_members (
-              tenant_id varchar(250) not null,
-              org_id uuid not null,
-              user_id text not null,
-              added_at timestamptz not null,
-              primary key (tenant_id, org_id, user_id));
-            create index if not exists org_members_user on {s}.org_members (tenant_id, user_id);
-            create table if not exists {s}.tenant_roles (
-              tenant_id varchar(250) not null,
-              name text not null,
-              description text not null,
-              permissions text[] not null,
-              primary key (tenant_id, name));
-            create table if not exists {s}.access_versions (
-              tenant_id varchar(250) primary key,
-              version bigint not null);
-            -- The MAC of the access state at that version (Organisations/AccessSeal.cs), under the tenant's data key version.
-            alter table {s}.access_versions add column if not exists state_mac bytea;
-            alter table {s}.access_versions add column if not exists mac_key_version integer;
-            -- SCIM users and groups (Scim/): each resource sealed under the tenant's key, and the tenant's SCIM version.
-            create table if not exists {s}.scim_resources (
-              tenant_id varchar(250) not null,
-              id uuid not null,
-              kind text not null,
-              version bigint not null,
-              key_version integer not null,
-              nonce bytea not null,
-              ciphertext bytea not null,
-              created_at timestamptz not null,
-              updated_at timestamptz not null,
-              primary key (tenant_id, id));
-            -- Each row remembers the tenant's SCIM version that last wrote it, and a deletion leaves a tombstone, so an
-            -- instance that holds the directory at version n reads only what changed after n.
-            alter table {s}.scim_resources add column if not exists scim_version bigint not null default 0;
-            alter table {s}.scim_resources add column if not exists deleted boolean not null default false;
-            create index if not exists scim_resources_changes on {s}.scim_resources (tenant_id, scim_version);
-            create table if not exists {s}.scim_versions (
-              tenant_id varchar(250) primary key,
-              version bigint not null);
-            """, connection, transaction))
-            await keys.ExecuteNonQueryAsync();
-        // The audit ledger (Audit/AuditSchema.cs): Merkle log, checkpoints, audit query model, immutability triggers.
-        await using (var ledger = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.Sql(s), connection, transaction))
-            await ledger.ExecuteNonQueryAsync();
-        await using (var backfill = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.BackfillSql(s), connection, transaction))
-            await backfill.ExecuteNonQueryAsync();
-        // The highest access version each tenant's organisation events were written at (Organisations/AccessSeal.cs): kept
-        // by a trigger that runs as the owner, in a table the service's role may only read, so a version number put back
-        // by someone holding that role's password is seen for what it is.
-        var organisationTypes = string.Join(", ", TenantEvents.Organisations.OrganisationEventTypes.StoredNames.Select(n => $"'{n.Replace("'", "''")}'"));
-        var created = false;
-        await using (var exists = new NpgsqlCommand($"select to_regclass('{s}.access_high_water') is null", connection, transaction))
-            created = (bool)(await exists.ExecuteScalarAsync())!;
-        await using (var highWater = new NpgsqlCommand($"""
-            create table if not exists {s}.access_high_water (
-              tenant_id varchar(250) primary key,
-              version bigint not null);
-            create or replace function {s}.access_note_version() returns trigger language plpgsql security definer
-              set search_path = pg_catalog, pg_temp as $f$
-              begin
-                if NEW.tenant_id is not null and NEW.type in ({organisationTypes})
-                   and (NEW.headers ->> 'access_version') ~ '^[0-9]+$' and length(NEW.headers ->> 'access_version') < 19 then
-                  insert into {s}.access_high_water as h (tenant_id, version) values (NEW.tenant_id, (NEW.headers ->> 'access_version')::bigint)
-                  on conflict (tenant_id) do update set version = excluded.version where h.version < excluded.version;
-                end if;
-                return null;
-              end $f$;
-            create or replace trigger access_high_water after insert on {s}.mt_events for each row
-              when ((NEW.headers ->> 'access_version') is not null) execute function {s}.access_note_version();
-            """, connection, transaction))
-            await highWater.ExecuteNonQueryAsync();
-        // Filled from the events once, when the table is made (an operator who lowered a planted value keeps it lowered).
-        if (created)
-            await using (var backfill = new NpgsqlCommand($"""
-                insert into {s}.access_high_water (tenant_id, version)
-                  select tenant_id, max((headers ->> 'access_version')::bigint) from {s}.mt_events
-                  where type in ({organisationTypes}) and (headers ->> 'access_version') ~ '^[0-9]+$' and length(headers ->> 'access_version') < 19
-                  group by tenant_id
-                on conflict (tenant_id) do nothing
-                """, connection, transaction))
-                await backfill.ExecuteNonQueryAsync();
-        // Quotas (Quotas/QuotaSchema.cs): allocations, usage counters, daily history, alerts, AI compute reservations.
-        await using (var quotas = new NpgsqlCommand(TenantEvents.Quotas.QuotaSchema.Sql(s), connection, transaction))
-            await quotas.ExecuteNonQueryAsync();
-        // Case files and sharing (Sharing/SharingSchema.cs): their own row-level security policies, which say what another
-        // tenant may see (so the generic tenant policy below leaves them alone).
-        await using (var sharing = new NpgsqlCommand(TenantEvents.Sharing.SharingSchema.Sql(s, setting), connection, transaction))
-            await sharing.ExecuteNonQueryAsync();
-        // Analytics (Analytics/AnalyticsSchema.cs): users active per day and feature area, as blind-index tokens.
-        await using (var analytics = new NpgsqlCommand(TenantEvents.Analytics.AnalyticsSchema.Sql(s), connection, transaction))
-            await analytics.ExecuteNonQueryAsync();
-        // Event delivery (Delivery/DeliverySchema.cs): webhook subscriptions, their outbox, and the commit notification.
-        await using (var delivery = new NpgsqlCommand(TenantEvents.Delivery.DeliverySchema.Sql(s), connection, transaction))
-            await delivery.ExecuteNonQueryAsync();
+        // Every table, index, function and trigger of the service's own, by version (Infrastructure/Databases/SchemaRegistry.cs).
+        var applied = await SchemaRegistry.ApplyAsync(connection, transaction, schema, SchemaRegistry.TenantsTrack, target, services);
 
         var unprotected = new List<string>();
         await using (var find = new NpgsqlCommand("""
@@ -329,6 +205,7 @@ public static class DatabaseMigration
         }
         await ApplyPrivilegesAsync(connection, transaction, schema);
         await transaction.CommitAsync();
+        return applied;
     }
 
     /// <summary>

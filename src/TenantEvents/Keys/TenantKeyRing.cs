@@ -54,7 +54,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         if (_keys.TryGetValue((tenant, version), out var cached) && cached.Until > now)
         {
             if (now - cached.CheckedAt < options.KeyRecheckInterval) return cached.Key;
-            if (await Exists(tenant, $"select 1 from {Schema}.tenant_data_keys where version = $1", version, cancellation))
+            if (await Exists(tenant, $"select 1 from {Schema}.tenant_data_keys where tenant_id = $2 and version = $1", version, cancellation))
             {
                 _keys.TryUpdate((tenant, version), cached with { CheckedAt = now }, cached);
                 return cached.Key;
@@ -102,7 +102,8 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await SetTenant(connection, transaction, tenant, cancellation);
         var rows = new List<(int Version, string KekId, string Algorithm, byte[] Wrapped)>();
-        await using (var select = new NpgsqlCommand($"select version, kek_id, algorithm, wrapped from {Schema}.tenant_data_keys for update", connection, transaction))
+        await using (var select = TenantEvents.Infrastructure.Databases.Sql.Command(connection, transaction,
+                         $"select version, kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where tenant_id = $1 for update", tenant.ToString()))
         await using (var reader = await select.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 rows.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3]));
@@ -112,11 +113,12 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
             var rewrapped = await newKek.WrapKeyAsync(keys.WrapAlgorithm, plain, cancellation);
             CryptographicOperations.ZeroMemory(plain);
             await using var update = new NpgsqlCommand(
-                $"update {Schema}.tenant_data_keys set kek_id = $1, algorithm = $2, wrapped = $3 where version = $4", connection, transaction);
+                $"update {Schema}.tenant_data_keys set kek_id = $1, algorithm = $2, wrapped = $3 where tenant_id = $5 and version = $4", connection, transaction);
             update.Parameters.Add(new NpgsqlParameter { Value = newKekId });
             update.Parameters.Add(new NpgsqlParameter { Value = keys.WrapAlgorithm });
             update.Parameters.Add(new NpgsqlParameter { Value = rewrapped });
             update.Parameters.Add(new NpgsqlParameter { Value = version });
+            update.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
             await update.ExecuteNonQueryAsync(cancellation);
         }
         await transaction.CommitAsync(cancellation);
@@ -136,7 +138,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         if (_subjects.TryGetValue((tenant, subject), out var cached) && cached.Until > now)
         {
             if (now - cached.CheckedAt < options.KeyRecheckInterval) return cached.Key;
-            if (await Exists(tenant, $"select 1 from {Schema}.subject_data_keys where subject_id = $1", subject, cancellation))
+            if (await Exists(tenant, $"select 1 from {Schema}.subject_data_keys where tenant_id = $2 and subject_id = $1", subject, cancellation))
             {
                 _subjects.TryUpdate((tenant, subject), cached with { CheckedAt = now }, cached);
                 return cached.Key;
@@ -145,7 +147,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
             ForgetSubject(tenant, subject);
         }
         var stored = newSubject ? null : await Scoped(tenant, cancellation,
-            batch => batch.BatchCommands.Add(Command($"select key_version, nonce, ciphertext from {Schema}.subject_data_keys where subject_id = $1", subject)),
+            batch => batch.BatchCommands.Add(Command($"select key_version, nonce, ciphertext from {Schema}.subject_data_keys where tenant_id = $2 and subject_id = $1", subject, tenant.ToString())),
             async reader => await reader.ReadAsync(cancellation) ? new SealedPayload(reader.GetInt32(0), (byte[])reader[1], (byte[])reader[2]) : null);
         byte[] plain;
         if (stored is not null)
@@ -176,7 +178,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         // Every instance hears of it when the deletion commits (the batch is one implicit transaction).
         await Scoped(tenant, cancellation, batch =>
             {
-                batch.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where subject_id = $1", subject));
+                batch.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where tenant_id = $2 and subject_id = $1", subject, tenant.ToString()));
                 batch.BatchCommands.Add(Command("select pg_notify($1, $2)", KeyRevocations.Channel, KeyRevocations.Payload(tenant, subject)));
             },
             _ => Task.FromResult(0));
@@ -197,7 +199,10 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         await using (var transaction = await connection.BeginTransactionAsync(cancellation))
         {
             await SetTenant(connection, transaction, tenant, cancellation);
-            await using var delete = new NpgsqlCommand($"delete from {Schema}.tenant_data_keys; delete from {Schema}.subject_data_keys", connection, transaction);
+            // The tenant named as well as bound by row-level security: `migrate` runs as the owner, whom RLS does not bind.
+            await using var delete = new NpgsqlBatch(connection, transaction);
+            delete.BatchCommands.Add(Command($"delete from {Schema}.tenant_data_keys where tenant_id = $1", tenant.ToString()));
+            delete.BatchCommands.Add(Command($"delete from {Schema}.subject_data_keys where tenant_id = $1", tenant.ToString()));
             await delete.ExecuteNonQueryAsync(cancellation);
             // Every instance hears of it when this commits, and drops what it holds of the tenant's keys.
             await using var notify = new NpgsqlCommand("select pg_notify($1, $2)", connection, transaction);
@@ -229,9 +234,9 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         foreach (var tenant in _keys.Keys.Select(k => k.Tenant).Concat(_subjects.Keys.Select(k => k.Tenant)).Distinct().ToList()) Forget(tenant);
     }
 
-    /// <summary>Whether the statement finds a row of the tenant (one round trip).</summary>
+    /// <summary>Whether the statement finds a row of the tenant (one round trip; $2 is the tenant).</summary>
     private Task<bool> Exists(Guid tenant, string sql, object value, CancellationToken cancellation) =>
-        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command(sql, value)), async reader => await reader.ReadAsync(cancellation));
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command(sql, value, tenant.ToString())), async reader => await reader.ReadAsync(cancellation));
 
     /// <summary>
     /// Creates the next DEK version (and the tenant's first KEK if it has none) and keeps it unwrapped in the cache: the
@@ -265,16 +270,16 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     }
 
     private Task<string?> CurrentKekId(Guid tenant, CancellationToken cancellation) =>
-        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select kek_id from {Schema}.tenant_data_keys order by version desc limit 1")),
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select kek_id from {Schema}.tenant_data_keys where tenant_id = $1 order by version desc limit 1", tenant.ToString())),
             async reader => await reader.ReadAsync(cancellation) ? reader.GetString(0) : null);
 
     private Task<int?> NewestVersion(Guid tenant, CancellationToken cancellation) =>
-        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select max(version) from {Schema}.tenant_data_keys")),
+        Scoped(tenant, cancellation, batch => batch.BatchCommands.Add(Command($"select max(version) from {Schema}.tenant_data_keys where tenant_id = $1", tenant.ToString())),
             async reader => await reader.ReadAsync(cancellation) && !reader.IsDBNull(0) ? reader.GetInt32(0) : (int?)null);
 
     private Task<(string KekId, string Algorithm, byte[] Wrapped)?> Load(Guid tenant, int version, CancellationToken cancellation) =>
         Scoped(tenant, cancellation,
-            batch => batch.BatchCommands.Add(Command($"select kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where version = $1", version)),
+            batch => batch.BatchCommands.Add(Command($"select kek_id, algorithm, wrapped from {Schema}.tenant_data_keys where tenant_id = $2 and version = $1", version, tenant.ToString())),
             async reader => await reader.ReadAsync(cancellation)
                 ? (reader.GetString(0), reader.GetString(1), (byte[])reader[2])
                 : ((string, string, byte[])?)null);

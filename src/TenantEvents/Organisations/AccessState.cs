@@ -1,4 +1,5 @@
 using Marten;
+using TenantEvents.Keys;
 using Npgsql;
 using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Tenants;
@@ -71,7 +72,7 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         AccessGraph? loaded;
         try
         {
-            loaded = hasher is null ? null : await LoadTablesAsync(connection, hasher, stamp.Version, cancellation);
+            loaded = hasher is null ? null : await LoadTablesAsync(connection, tenant, hasher, stamp.Version, cancellation);
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidCastException or ArgumentException)
         {
@@ -93,6 +94,60 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         logger.LogCritical("The access state of tenant {Tenant} at access version {Version} verifies neither from its tables nor from its events" +
             (stamp.Mac is null ? " (it has no MAC)" : "") + ": access to the tenant is refused until an operator has restored it.", tenant, stamp.Version);
         throw new AccessStateIntegrityException(tenant, stamp.Version);
+    }
+
+    /// <summary>
+    /// Migration 2's data step: the access states stored before they had a MAC are sealed, each only after its tables were
+    /// found to be exactly what the tenant's sealed organisation events fold into at the same access version. A state that
+    /// is not stays without a MAC, so its tenant is refused until an operator has restored it (and is named here). After
+    /// this step a missing MAC is never a legacy row again, only a stripped one. Tenants without keys (shredded) have
+    /// nothing to seal.
+    /// </summary>
+    public async Task<string> SealUnstampedAsync(Infrastructure.Databases.MigrationStep step)
+    {
+        var (connection, transaction, cancellation) = (step.Connection, step.Transaction, step.Cancellation);
+        var s = streams.Keys.Schema;
+        var unstamped = new List<(string Tenant, long Version)>();
+        await using (var find = Sql.Command(connection, transaction, $"""
+            select v.tenant_id, v.version from {s}.access_versions v
+            where v.state_mac is null and exists (select 1 from {s}.tenant_data_keys k where k.tenant_id = v.tenant_id)
+            order by v.tenant_id
+            """))
+        await using (var reader = await find.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation)) unstamped.Add((reader.GetString(0), reader.GetInt64(1)));
+        var refused = new List<(string Tenant, string Why)>();
+        var sealedCount = 0;
+        foreach (var (name, version) in unstamped)
+        {
+            try
+            {
+                if (!Guid.TryParse(name, out var tenant)) throw new ArgumentException("not a tenant id");
+                var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
+                var tables = await LoadTablesAsync(connection, tenant, hasher, version, cancellation);
+                var events = await ReplayAsync(tenant, hasher, cancellation);
+                var digest = tables.StateDigest();
+                if (events is null || events.Version != version || !events.StateDigest().AsSpan().SequenceEqual(digest))
+                {
+                    refused.Add((name, events is null ? "its events do not fold" : events.Version != version
+                        ? $"its events reach access version {events.Version}, its tables {version}" : "its tables differ from its events"));
+                    continue;
+                }
+                await using var stamp = new NpgsqlBatch(connection, transaction);
+                stamp.BatchCommands.Add(StampCommand(tenant, version, digest, hasher));
+                await stamp.ExecuteNonQueryAsync(cancellation);
+                sealedCount++;
+            }
+            catch (Exception e) when (e is KeyDestroyedException or IntegrityViolationException or KeyNotFoundException or InvalidCastException
+                                          or ArgumentException or InvalidOperationException)
+            {
+                refused.Add((name, e.Message));
+            }
+        }
+        foreach (var (name, why) in refused)
+            logger.LogCritical("The access state of tenant {Tenant} was not sealed ({Why}): it was left without a MAC, and access to the tenant " +
+                "stays refused until an operator has restored its tables from the events (or a backup).", name, why);
+        return $"{sealedCount} access state(s) sealed" +
+               (refused.Count > 0 ? $"; {refused.Count} left refused ({string.Join(", ", refused.Select(r => r.Tenant))})" : "");
     }
 
     /// <summary>
@@ -120,11 +175,13 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     }
 
     /// <summary>The graph as the tables hold it (parents first: rows ordered by depth).</summary>
-    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, AccessHasher hasher, long version, CancellationToken cancellation)
+    private async Task<AccessGraph> LoadTablesAsync(NpgsqlConnection connection, Guid tenant, AccessHasher hasher, long version, CancellationToken cancellation)
     {
         var s = streams.Keys.Schema;
+        // The tenant named as well as bound by row-level security: `migrate` reads these tables as the owner, whom RLS does not bind.
+        NpgsqlCommand Select(string sql) => Sql.Command(connection, null, sql, tenant.ToString());
         var graph = AccessGraph.Keyed(hasher, version);
-        await using (var nodes = new NpgsqlCommand($"select id, parent_id, open, kind, jurisdiction, depth, version from {s}.org_nodes order by depth", connection))
+        await using (var nodes = Select($"select id, parent_id, open, kind, jurisdiction, depth, version from {s}.org_nodes where tenant_id = $1 order by depth"))
         await using (var reader = await nodes.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new OrgNode
@@ -133,25 +190,25 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
                     Kind = reader.GetString(3), Jurisdiction = reader.IsDBNull(4) ? null : reader.GetString(4), Depth = reader.GetInt32(5),
                     Version = reader.GetInt64(6),
                 });
-        await using (var grants = new NpgsqlCommand($"select id, org_id, principal_kind, principal_id, role, granted_at from {s}.org_grants", connection))
+        await using (var grants = Select($"select id, org_id, principal_kind, principal_id, role, granted_at from {s}.org_grants where tenant_id = $1"))
         await using (var reader = await grants.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new Grant(reader.GetGuid(0), reader.GetGuid(1), new Principal(reader.GetString(2), reader.GetString(3)), reader.GetString(4),
                     reader.GetFieldValue<DateTimeOffset>(5)));
-        await using (var policies = new NpgsqlCommand($"select org_id, key, mode, value, set_at from {s}.org_policies", connection))
+        await using (var policies = Select($"select org_id, key, mode, value, set_at from {s}.org_policies where tenant_id = $1"))
         await using (var reader = await policies.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new Policy(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
-        await using (var members = new NpgsqlCommand($"select org_id, user_id from {s}.org_members", connection))
+        await using (var members = Select($"select org_id, user_id from {s}.org_members where tenant_id = $1"))
         await using (var reader = await members.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.AddMember(reader.GetGuid(0), reader.GetString(1));
-        await using (var shares = new NpgsqlCommand($"select org_id, kind, guaranteed, cap, set_at from {s}.org_quota_allocations", connection))
+        await using (var shares = Select($"select org_id, kind, guaranteed, cap, set_at from {s}.org_quota_allocations where tenant_id = $1"))
         await using (var reader = await shares.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new Quotas.QuotaShare(reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetInt64(3),
                     reader.GetFieldValue<DateTimeOffset>(4)));
-        await using (var roles = new NpgsqlCommand($"select name, description, permissions from {s}.tenant_roles", connection))
+        await using (var roles = Select($"select name, description, permissions from {s}.tenant_roles where tenant_id = $1"))
         await using (var reader = await roles.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 graph.Load(new RoleDefinition(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<string[]>(2).ToHashSet(StringComparer.Ordinal)));

@@ -92,6 +92,9 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         }
     }
 
+    /// <summary>Migration 2's data step (<see cref="AccessState.SealUnstampedAsync"/>).</summary>
+    public Task<string> SealUnstampedAsync(Infrastructure.Databases.MigrationStep step) => _state.SealUnstampedAsync(step);
+
     /// <summary>Reads the graph at the tenant's current version under its lock (cheap: one row read, then memory).</summary>
     public Task<T> ReadAsync<T>(Guid tenant, Func<AccessGraph, T> read, CancellationToken cancellation) =>
         ReadAsync(tenant, (_, graph) => read(graph), cancellation);

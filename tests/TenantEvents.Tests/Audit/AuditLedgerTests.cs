@@ -365,13 +365,15 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         var old = await Active();
         var holed = await Active("state-police");
         var oldLog = await Log(old);
-        // A database from before the ledger: the tenant's events have no log at all.
+        // A database from before the ledger (so from before the schema registry too: no migration history): the tenant's
+        // events have no log at all.
         await Superuser("delete from tenantevents.audit_log where tenant_id = $1", old.ToString());
+        await Superuser("delete from tenantevents.schema_migrations where track = $1", TenantEvents.Infrastructure.Databases.SchemaRegistry.TenantsTrack);
         // Another tenant's log lost one entry: that is tampering, and migrate must not paper over it.
         var lost = (await Log(holed))[1];
         await Superuser("delete from tenantevents.audit_log where tenant_id = $1 and log_index = $2", holed.ToString(), lost.Index);
 
-        await TenantEvents.Infrastructure.DatabaseMigration.SecureAsync(TestDatabase.OwnerConnectionString, "tenantevents");
+        await TenantEvents.Infrastructure.DatabaseMigration.SecureAsync(TestDatabase.OwnerConnectionString, "tenantevents", services: Fixture.Host.Services);
 
         (await Log(old)).ShouldBe(oldLog);
         (await Verify(old)).Verified.ShouldBeTrue();

@@ -41,7 +41,7 @@ public class AppFixture : IAsyncLifetime
     }
 
     /// <summary>A service instance over the test database, with the business clock and data folder of this fixture.</summary>
-    private async Task<IAlbaHost> StartHost(IDictionary<string, string>? settings = null)
+    public async Task<IAlbaHost> StartHost(IDictionary<string, string>? settings = null)
     {
         var host = await AlbaHost.For<Program>(builder =>
         {
@@ -305,15 +305,9 @@ public static class TestDatabase
         }
     }
 
-    /// <summary>The tables emptied between tests besides Marten's (mt_*).</summary>
-    private static readonly IEnumerable<string> ResetTables =
-    [
-        "tenant_data_keys", "subject_data_keys", "tenant_placements", "tenant_slugs", "idempotency_records", "oauth_clients", "credential_revocations",
-        "identity_issuers", "audit_log", "audit_pending", "audit_checkpoints", "audit_positions", "audit_entries", "audit_stream_states",
-        "wolverine_incoming_envelopes", "wolverine_outgoing_envelopes", "wolverine_dead_letters", .. TenantEvents.Quotas.QuotaSchema.Tables,
-        .. TenantEvents.Sharing.SharingSchema.TenantState, .. TenantEvents.Delivery.DeliverySchema.TenantState, .. TenantEvents.Analytics.AnalyticsSchema.TenantState,
-        .. TenantEvents.Analytics.AnalyticsSchema.Projections,
-    ];
+    /// <summary>The tables emptied between tests: those the declaration says (DatabasePrivileges, TableLifetime.Emptied).</summary>
+    private static readonly IEnumerable<string> ResetTables = TenantEvents.Infrastructure.Databases.DatabasePrivileges.Tables
+        .Where(t => t.Lifetime == TenantEvents.Infrastructure.Databases.TableLifetime.Emptied).Select(t => t.Table);
 
     /// <summary>Empties the tenant data as the owner (the service's role could not: row-level security binds it).</summary>
     public static async Task Reset()
@@ -328,9 +322,9 @@ public static class TestDatabase
             await using var command = new Npgsql.NpgsqlCommand("""
                 do $$ declare t text; filled boolean := false; list text := ''; begin
                   select string_agg(format('tenantevents.%I', tablename), ', ') into list from pg_tables
-                    where schemaname = 'tenantevents' and (tablename like 'mt\_%' or tablename in (
+                    where schemaname = 'tenantevents' and tablename in (
                 """ + string.Join(", ", ResetTables.Select(t => $"'{t}'")) + """
-                ));
+                );
                   -- Writers still in flight (background work of the previous test) finish before the tables are looked at.
                   execute 'lock table ' || list || ' in share mode';
                   for t in select unnest(string_to_array(list, ', ')) loop

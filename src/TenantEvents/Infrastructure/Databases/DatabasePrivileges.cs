@@ -14,7 +14,21 @@ public enum TableAccess
 }
 
 /// <summary>One table's privileges: for the service's role (tenantevents_app) and the platform role (tenantevents_platform).</summary>
-public sealed record TableGrant(string Table, TableAccess App, TableAccess Platform);
+/// <param name="Lifetime">Whether the tests empty the table between tests (<see cref="TableLifetime"/>).</param>
+public sealed record TableGrant(string Table, TableAccess App, TableAccess Platform, TableLifetime Lifetime = TableLifetime.Kept);
+
+/// <summary>
+/// What the test reset does with a table (derived from here, so a new table is placed by the one who declares it). Tests
+/// make a fresh tenant each, so per-tenant state may stay; what a test reads across tenants (lists, counts, the ledger,
+/// the estate, background work's queues) is emptied.
+/// </summary>
+public enum TableLifetime
+{
+    /// <summary>Kept: configuration (databases, signing keys, the clock switch, the schema history) or per-tenant state.</summary>
+    Kept,
+    /// <summary>Emptied before each HTTP test, in every database.</summary>
+    Emptied,
+}
 
 /// <summary>
 /// One function: who may execute it (never PUBLIC), and whether it runs as its owner (security definer: then with a fixed
@@ -37,25 +51,28 @@ public static class DatabasePrivileges
 {
     private const TableAccess R = TableAccess.Read, RW = TableAccess.ReadWrite;
     private const TableAccess RI = TableAccess.Select | TableAccess.Insert;
+    private const TableLifetime Emptied = TableLifetime.Emptied;
 
     public static readonly IReadOnlyList<TableGrant> Tables =
     [
         // The platform directory (main database only). The registry of databases is written by `migrate` (the owner)
         // alone: a row names a host the platform role's password is sent to. Placements are made by place_tenant.
         new("tenant_databases", R, R),
-        new("tenant_placements", R, R),
-        new("tenant_slugs", RW, R),
-        new("idempotency_records", RW, R),
+        new("tenant_placements", R, R, Emptied),
+        new("tenant_slugs", RW, R, Emptied),
+        new("idempotency_records", RW, R, Emptied),
         // Identity (main database only): the issuer index and the platform's token signing keys are the platform's.
-        new("oauth_clients", RW, R),
-        new("credential_revocations", RW, R),
-        new("identity_issuers", R, R | TableAccess.Insert | TableAccess.Update | TableAccess.Delete),
+        new("oauth_clients", RW, R, Emptied),
+        new("credential_revocations", RW, R, Emptied),
+        new("identity_issuers", R, R | TableAccess.Insert | TableAccess.Update | TableAccess.Delete, Emptied),
         new("platform_signing_keys", R, R | TableAccess.Insert | TableAccess.Update),
         new("audit_log_keys", R, R | TableAccess.Insert | TableAccess.Update),
+        // What `migrate` applied where (SchemaRegistry): written by the owner alone.
+        new("schema_migrations", R, R),
 
         // Keys, organisations, access, SCIM (DatabaseMigration).
-        new("tenant_data_keys", RW, R),
-        new("subject_data_keys", RW, R),
+        new("tenant_data_keys", RW, R, Emptied),
+        new("subject_data_keys", RW, R, Emptied),
         new("org_nodes", RW, R),
         new("org_grants", RW, R),
         new("org_policies", RW, R),
@@ -69,27 +86,27 @@ public static class DatabasePrivileges
 
         // The ledger (Audit/AuditSchema.cs). Events and the log are append-only (and the log is written by audit_flush);
         // pending entries are noted by the trigger (as the owner); checkpoints are signed by the platform role.
-        new("mt_events", RI, R),
-        new("audit_log", R, R),
-        new("audit_pending", R, R),
-        new("audit_checkpoints", R, RI),
-        new("audit_positions", RW, R),
-        new("audit_entries", RW, R),
-        new("audit_stream_states", RW, R),
+        new("mt_events", RI, R, Emptied),
+        new("audit_log", R, R, Emptied),
+        new("audit_pending", R, R, Emptied),
+        new("audit_checkpoints", R, RI, Emptied),
+        new("audit_positions", RW, R, Emptied),
+        new("audit_entries", RW, R, Emptied),
+        new("audit_stream_states", RW, R, Emptied),
 
         // Marten's event store and documents, Wolverine's envelopes and nodes.
-        new("mt_streams", RW, R),
-        new("mt_event_progression", RW, R),
-        new("mt_event_projection_floors", RW, R),
-        new("mt_high_water_skips", RW, R),
-        new("mt_doc_tenantrecord", RW, R),
-        new("mt_doc_serviceaccountrecord", RW, R),
-        new("mt_doc_identityproviderrecord", RW, R),
-        new("mt_doc_deadletterevent", RW, R),
-        new("mt_doc_envelope", RW, R),
-        new("wolverine_incoming_envelopes", RW, R),
-        new("wolverine_outgoing_envelopes", RW, R),
-        new("wolverine_dead_letters", RW, R),
+        new("mt_streams", RW, R, Emptied),
+        new("mt_event_progression", RW, R, Emptied),
+        new("mt_event_projection_floors", RW, R, Emptied),
+        new("mt_high_water_skips", RW, R, Emptied),
+        new("mt_doc_tenantrecord", RW, R, Emptied),
+        new("mt_doc_serviceaccountrecord", RW, R, Emptied),
+        new("mt_doc_identityproviderrecord", RW, R, Emptied),
+        new("mt_doc_deadletterevent", RW, R, Emptied),
+        new("mt_doc_envelope", RW, R, Emptied),
+        new("wolverine_incoming_envelopes", RW, R, Emptied),
+        new("wolverine_outgoing_envelopes", RW, R, Emptied),
+        new("wolverine_dead_letters", RW, R, Emptied),
         new("wolverine_dead_letter_history", RW, R),
         new("wolverine_nodes", RW, R),
         new("wolverine_node_records", RW, R),
@@ -98,35 +115,35 @@ public static class DatabasePrivileges
         new("wolverine_agent_restrictions", RW, R),
 
         // Quotas (Quotas/QuotaSchema.cs); usage_daily's monthly partitions take its grant.
-        new("org_quota_allocations", RW, R),
-        new("quota_usage", RW, R),
-        new("usage_daily", RW, R),
-        new("quota_alerts", RW, R),
-        new("ai_reservations", RW, R),
-        new("quota_limits_history", RW, R),
+        new("org_quota_allocations", RW, R, Emptied),
+        new("quota_usage", RW, R, Emptied),
+        new("usage_daily", RW, R, Emptied),
+        new("quota_alerts", RW, R, Emptied),
+        new("ai_reservations", RW, R, Emptied),
+        new("quota_limits_history", RW, R, Emptied),
 
         // Case files and sharing (Sharing/SharingSchema.cs); the clock switch is the owner's.
-        new("case_files", RW, R),
-        new("case_shares", RW, R),
-        new("sharing_agreements", RW, R),
-        new("collaborations", RW, R),
-        new("collaboration_members", RW, R),
+        new("case_files", RW, R, Emptied),
+        new("case_shares", RW, R, Emptied),
+        new("sharing_agreements", RW, R, Emptied),
+        new("collaborations", RW, R, Emptied),
+        new("collaboration_members", RW, R, Emptied),
         new("sharing_clock", R, R),
 
         // Analytics (Analytics/AnalyticsSchema.cs).
-        new("analytics_activity", RW, R),
-        new("analytics_tenants", RW, R),
-        new("analytics_event_days", RW, R),
-        new("analytics_record_kinds", RW, R),
+        new("analytics_activity", RW, R, Emptied),
+        new("analytics_tenants", RW, R, Emptied),
+        new("analytics_event_days", RW, R, Emptied),
+        new("analytics_record_kinds", RW, R, Emptied),
         new("analytics_progress", RW, R),
-        new("analytics_holes", RW, R),
+        new("analytics_holes", RW, R, Emptied),
 
         // Event delivery (Delivery/DeliverySchema.cs).
-        new("webhook_subscriptions", RW, R),
-        new("webhook_positions", RW, R),
-        new("broker_positions", RW, R),
-        new("webhook_deliveries", RW, R),
-        new("webhook_attempts", RW, R),
+        new("webhook_subscriptions", RW, R, Emptied),
+        new("webhook_positions", RW, R, Emptied),
+        new("broker_positions", RW, R, Emptied),
+        new("webhook_deliveries", RW, R, Emptied),
+        new("webhook_attempts", RW, R, Emptied),
     ];
 
     /// <summary>Sequences the service's role draws from (usage and select); the platform role draws from none.</summary>

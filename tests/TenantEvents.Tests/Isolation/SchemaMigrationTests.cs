@@ -1,0 +1,245 @@
+using System.Net;
+using Alba;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Isolation;
+
+/// <summary>The schema registry's migrations: released ones never change, and a database of the previous release upgrades with its data.</summary>
+public class SchemaMigrationPinTests
+{
+    /// <summary>
+    /// A released migration ran in operators' databases as it was: editing it would leave theirs different from a new one,
+    /// and `migrate` refuses a database whose recorded checksum differs. Change the schema with a new migration and pin it here.
+    /// </summary>
+    [Fact]
+    public void released_migrations_are_never_edited()
+    {
+        string[] pinned =
+        [
+            "directory 1 fdd9e8c67890eb4cac13eeac9b9ed7cbc0d7563c8490d19bdc673ed1c310802a",
+            "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
+            "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
+        ];
+        var tracks = new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack };
+        foreach (var track in tracks)
+            SchemaRegistry.Track(track).Select(m => m.Version).ShouldBe(Enumerable.Range(1, SchemaRegistry.Track(track).Count), $"{track}: 1, 2, 3 ... without gaps");
+        tracks.SelectMany(track => SchemaRegistry.Track(track).Select(m => $"{track} {m.Version} {m.Checksum}")).ToArray()
+            .ShouldBe(pinned, "a released migration's SQL changed: restore it, and make the change a new migration");
+    }
+}
+
+public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    /// <summary>`migrate`'s arguments for a schema of its own, with this fixture's key service (its data folder), as `make run` gives it the service's.</summary>
+    private string[] Arguments(string schema, int? to = null) =>
+    [
+        $"--TenantEvents:DatabaseSchema={schema}", $"--TenantEvents:DataFolder={Fixture.DataFolder}",
+        // The zones of the run (main and eu), without dedicated databases: two databases are enough to see every track.
+        "--TenantEvents:Zones:default:DedicatedPool=0", "--TenantEvents:Zones:eu:DedicatedPool=0",
+        .. to is { } version ? new[] { $"--to={version}" } : [],
+    ];
+
+    private static async Task DropSchemas(params string[] schemas)
+    {
+        foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString) { Database = database }.ConnectionString);
+            await connection.OpenAsync();
+            foreach (var schema in schemas)
+            {
+                await using var drop = new NpgsqlCommand($"drop schema if exists \"{schema}\" cascade", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+        }
+    }
+
+    private static async Task<NpgsqlConnection> Owner(string? database = null)
+    {
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString)
+            { Database = database ?? TestDatabase.MainDatabase }.ConnectionString);
+        await connection.OpenAsync();
+        return connection;
+    }
+
+    private static async Task<List<string>> Strings(NpgsqlConnection connection, string sql, params object[] values)
+    {
+        await using var command = Sql.Command(connection, null, sql, values);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync()) rows.Add(reader.IsDBNull(0) ? "" : reader.GetValue(0).ToString()!);
+        return rows;
+    }
+
+    /// <summary>
+    /// Everything a schema is made of (columns, indexes, functions, triggers, policies), with its own name taken out (and
+    /// the time Marten wrote into one column default).
+    /// </summary>
+    private static Task<List<string>> Catalog(NpgsqlConnection connection, string schema) => Strings(connection, """
+        select 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(regexp_replace(replace(column_default, $1, 'S'), '^''[0-9]{4}-[^'']*''', 'a time'), '')
+          from information_schema.columns where table_schema = $1
+        union all select 'index ' || indexname || ' ' || replace(indexdef, $1, 'S') from pg_indexes where schemaname = $1
+        union all select 'function ' || p.proname || ' ' || md5(replace(pg_get_functiondef(p.oid), $1, 'S'))
+          from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = $1
+        union all select 'trigger ' || c.relname || '.' || t.tgname || ' ' || md5(replace(pg_get_triggerdef(t.oid), $1, 'S'))
+          from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and not t.tgisinternal
+        union all select 'policy ' || tablename || '.' || policyname || ' ' || coalesce(replace(qual, $1, 'S'), '') from pg_policies where schemaname = $1
+        order by 1
+        """, schema);
+
+    private static async Task SameSchema(NpgsqlConnection connection, string schema, string expected, string what)
+    {
+        var (actual, wanted) = (await Catalog(connection, schema), await Catalog(connection, expected));
+        actual.Except(wanted).ShouldBeEmpty(what + ": only in the one under test");
+        wanted.Except(actual).ShouldBeEmpty(what + ": missing from the one under test");
+    }
+
+    private static async Task<Dictionary<string, long>> Counts(NpgsqlConnection connection, string schema, params string[] tables)
+    {
+        var counts = new Dictionary<string, long>();
+        foreach (var table in tables)
+            counts[table] = long.Parse((await Strings(connection, $"select count(*) from \"{schema}\".{table}")).Single());
+        return counts;
+    }
+
+    /// <summary>
+    /// The release before this one (schema version 1) stored access states without a MAC. A database of that release is
+    /// made here: the service writes a tenant, its tree and grants, and then the database is put back to the previous
+    /// release's shape (the columns, table, function and trigger of migration 2 dropped, its record removed), checked
+    /// against a database made fresh by `migrate --to 1`. `migrate` then upgrades it: every row is kept, the schema is
+    /// exactly that of a fresh database, the honest access state is sealed (the tenant works on the new release), and a
+    /// state someone changed with the service role's password before the upgrade is not laundered by it: that tenant
+    /// stays refused.
+    /// </summary>
+    [Fact]
+    public async Task a_database_of_the_previous_release_upgrades_keeping_its_data_and_sealing_honest_access_states()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (old, fresh) = ($"upgrade_{suffix}", $"fresh_{suffix}");
+        await DropSchemas(old, fresh);
+        try
+        {
+            await DatabaseMigration.MigrateAsync(Arguments(old));
+            Guid honest, tampered;
+            Guid root;
+            await using (var host = await Fixture.StartHost(new Dictionary<string, string> { ["TenantEvents:DatabaseSchema"] = old }))
+            {
+                HttpClient Client(string role, string subject, Guid? tenant = null) => Fixture.SecondClient(host, Fixture.Token(role, subject, tenant));
+                async Task<Guid> ActiveTenant(string slug, string template, string country, string subdivision)
+                {
+                    var id = Guid.Parse((await Client(Roles.PlatformAdmin, "alice").Post("/api/tenants", TenantRequest(slug, template, country, subdivision)))
+                        .ShouldBe(HttpStatusCode.Created).Str("id"));
+                    (await Client(Roles.PlatformApprover, "bob").Post($"/api/tenants/{id}/approve")).ShouldBe(HttpStatusCode.OK);
+                    (await Client(Roles.PlatformAdmin, "alice").Post($"/api/tenants/{id}/provision")).ShouldBe(HttpStatusCode.OK);
+                    return id;
+                }
+                honest = await ActiveTenant("upgrade-honest", "law-enforcement", "US", "US-TX");
+                tampered = await ActiveTenant("upgrade-tampered", "government-services", "DE", "DE-BE"); // in the eu zone's database
+                foreach (var tenant in new[] { honest, tampered })
+                {
+                    var admin = Client(Roles.TenantAdmin, "admin", tenant);
+                    var tree = (await admin.Get($"/api/tenants/{tenant}/organisations")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items");
+                    root = tree.EnumerateArray().Single(o => !o.TryGetProperty("parentId", out var p) || p.ValueKind == System.Text.Json.JsonValueKind.Null)
+                        .GetProperty("id").GetGuid();
+                    (await admin.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Patrol Division", kind = "unit" }))
+                        .ShouldBe(HttpStatusCode.Created);
+                    (await admin.Post($"/api/tenants/{tenant}/organisations/{root}/grants",
+                            new { principal = new { kind = "user", id = "olga" }, role = tenant == honest ? "records-clerk" : "viewer" }))
+                        .ShouldBe(HttpStatusCode.Created);
+                }
+            }
+
+            // The previous release's shape: migration 2 taken back out, in both databases.
+            var tables = new[] { "mt_events", "org_nodes", "org_grants", "access_versions", "tenant_data_keys", "audit_log", "mt_doc_tenantrecord" };
+            var before = new Dictionary<string, Dictionary<string, long>>();
+            foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
+            {
+                await using var connection = await Owner(database);
+                await using (var back = new NpgsqlCommand($"""
+                    drop trigger access_high_water on "{old}".mt_events;
+                    drop function "{old}".access_note_version();
+                    drop table "{old}".access_high_water;
+                    alter table "{old}".access_versions drop column state_mac, drop column mac_key_version;
+                    delete from "{old}".schema_migrations where track = 'tenants' and version = 2;
+                    """, connection))
+                    await back.ExecuteNonQueryAsync();
+                before[database] = await Counts(connection, old, tables);
+            }
+            // Mallory, with the service role's password, gives herself the administrator's role in the old release's tables.
+            await using (var eu = await Owner(TestDatabase.EuDatabase))
+            {
+                var tamperedRoot = (await Strings(eu, $"select id from \"{old}\".org_nodes where tenant_id = $1 and parent_id is null", tampered.ToString())).Single();
+                (await Strings(eu, $"""
+                    insert into "{old}".org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                    values ($1, $2, $3, 'user', 'mallory', 'department-admin', now()) returning 1
+                    """, tampered.ToString(), Guid.CreateVersion7(), Guid.Parse(tamperedRoot))).Count.ShouldBe(1);
+                before[TestDatabase.EuDatabase]["org_grants"]++;
+            }
+
+            // It is what the previous release's migrations make.
+            await DatabaseMigration.MigrateAsync(Arguments(fresh, to: 1));
+            foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
+            {
+                await using var connection = await Owner(database);
+                await SameSchema(connection, old, fresh, $"{database}: the previous release's schema");
+            }
+
+            var applied = await DatabaseMigration.MigrateAsync(Arguments(old));
+            applied.ShouldContain(line => line.StartsWith(TestDatabase.MainDatabase + ": tenants 2 ") && line.EndsWith("1 access state(s) sealed"),
+                string.Join("\n", applied));
+            applied.ShouldContain(line => line.StartsWith(TestDatabase.EuDatabase + ": tenants 2 ") && line.Contains($"0 access state(s) sealed; 1 left refused ({tampered})"));
+            applied.Count(line => line.Contains(": tenants 1 ")).ShouldBe(0, "the previous release's migration is not run again");
+            (await DatabaseMigration.MigrateAsync(Arguments(old))).ShouldBeEmpty("a second run has nothing to do");
+            await DatabaseMigration.MigrateAsync(Arguments(fresh));
+            foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
+            {
+                await using var connection = await Owner(database);
+                await SameSchema(connection, old, fresh, $"{database}: upgraded is exactly fresh");
+                (await Counts(connection, old, tables)).ShouldBe(before[database], $"{database}: every row kept");
+                (await Strings(connection, $"select count(*) from \"{old}\".access_high_water")).Single().ShouldBe("1", "the high water filled from the events");
+            }
+
+            // A release's history goes only forward, and an edited migration is named.
+            (await Should.ThrowAsync<SchemaHistoryException>(() => DatabaseMigration.MigrateAsync(Arguments(old, to: 1)))).Message.ShouldContain("only go forward");
+            await using (var main = await Owner())
+            {
+                (await Strings(main, $"update \"{old}\".schema_migrations set checksum = 'edited' where track = 'tenants' and version = 1 returning 1")).Count.ShouldBe(1);
+                (await Should.ThrowAsync<SchemaHistoryException>(() => DatabaseMigration.MigrateAsync(Arguments(old)))).Message.ShouldContain("was edited");
+            }
+
+            // The new release serves both tenants from the upgraded database: the honest one as before, the tampered one not at all.
+            await using (var host = await Fixture.StartHost(new Dictionary<string, string> { ["TenantEvents:DatabaseSchema"] = old }))
+            {
+                HttpClient Client(string role, string subject, Guid? tenant = null) => Fixture.SecondClient(host, Fixture.Token(role, subject, tenant));
+                var tree = (await Client(Roles.TenantAdmin, "admin", honest).Get($"/api/tenants/{honest}/organisations")).ShouldBe(HttpStatusCode.OK);
+                tree.Body.ShouldContain("Patrol Division");
+                var olga = Fixture.SecondClient(host, DevTokens.Issue(Fixture.TokenKey, "olga", [Roles.TenantMember], honest, TimeSpan.FromMinutes(30), DateTime.UtcNow));
+                (await olga.Get($"/api/tenants/{honest}/audit/entries")).ShouldBe(HttpStatusCode.OK);
+                var mallory = Fixture.SecondClient(host, DevTokens.Issue(Fixture.TokenKey, "mallory", [Roles.TenantMember], tampered, TimeSpan.FromMinutes(30), DateTime.UtcNow));
+                (await mallory.Get($"/api/tenants/{tampered}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+                (await Client(Roles.TenantAdmin, "admin", tampered).Get($"/api/tenants/{tampered}/organisations"))
+                    .ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+            }
+        }
+        finally
+        {
+            await DropSchemas(old, fresh);
+        }
+    }
+
+    /// <summary>
+    /// The high-water trigger notes the organisation event types it names (frozen in the migration that wrote it): a new
+    /// organisation event type needs a migration that names it too, or a planted event of that type would not raise it.
+    /// </summary>
+    [Fact]
+    public async Task the_high_water_trigger_knows_every_organisation_event_type()
+    {
+        await using var connection = await Owner();
+        var definition = (await Strings(connection, "select pg_get_functiondef('tenantevents.access_note_version'::regproc)")).Single();
+        foreach (var name in TenantEvents.Organisations.OrganisationEventTypes.StoredNames)
+            definition.ShouldContain($"'{name}'", customMessage: $"{name}: add a migration that replaces access_note_version with it");
+    }
+}
