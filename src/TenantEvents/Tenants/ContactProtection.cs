@@ -21,6 +21,7 @@ public static class ContactProtection
             Contacts = await ProtectAll(keys, r.TenantId, r.Contacts, cancellation, fresh),
             RequestedFor = await Protect(keys, r.TenantId, r.RequestedFor, cancellation, fresh),
         },
+        TenantContactsReplaced r => r with { Contacts = await ProtectAll(keys, r.TenantId, r.Contacts, cancellation) },
         _ => e,
     };
 
@@ -31,6 +32,7 @@ public static class ContactProtection
             Contacts = await RevealAll(keys, r.TenantId, r.Contacts, cancellation),
             RequestedFor = await Reveal(keys, r.TenantId, r.RequestedFor, cancellation),
         },
+        TenantContactsReplaced r => r with { Contacts = await RevealAll(keys, r.TenantId, r.Contacts, cancellation) },
         _ => e,
     };
 

@@ -191,6 +191,8 @@ public sealed class Tenant
         Touch(e.By, e.At);
     }
 
+    public void Apply(TenantContactsReplaced e) => Contacts = e.Contacts.ToList();
+
     public void Apply(ContactErased e)
     {
         Contacts = Contacts.Select(c => c.SubjectId == e.SubjectId ? c.AsErased() : c).ToList();

@@ -77,6 +77,29 @@ public static class TenantDecisions
             : Decision.Accept(new TenantRenamed(tenant.Id, tenant.Name, name, by, now));
     }
 
+    /// <summary>
+    /// The tenant's contacts become <paramref name="contacts"/>. Someone already a contact (the same e-mail, ignoring
+    /// case) keeps their subject id, so their key and erasure stay theirs; anyone else gets the fresh subject id given with
+    /// them (made at the edge). An erased contact is never matched: erasure is not undone by naming the address again.
+    /// </summary>
+    public static Decision ReplaceContacts(Tenant tenant, IReadOnlyList<(Contact Contact, Guid FreshSubject)> contacts, Actor by, DateTimeOffset now)
+    {
+        if (!Live.Contains(tenant.State))
+            return Invalid("replace contacts", tenant, "Contacts can be changed only while the tenant is requested, approved, active or suspended.");
+        var known = tenant.Contacts.Append(tenant.RequestedFor)
+            .Where(c => c is { Erased: false, SubjectId: not null })
+            .GroupBy(c => c!.Email, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => g.First()!.SubjectId!.Value, StringComparer.OrdinalIgnoreCase);
+        var replaced = contacts.Select(c => c.Contact with
+        {
+            Name = c.Contact.Name.Trim(), Role = c.Contact.Role?.Trim(), Erased = false,
+            SubjectId = known.GetValueOrDefault(c.Contact.Email, c.FreshSubject),
+        }).ToList();
+        return replaced.SequenceEqual(tenant.Contacts)
+            ? Decision.Accept()
+            : Decision.Accept(new TenantContactsReplaced(tenant.Id, replaced, by, now));
+    }
+
     public static Decision UpdateSettings(Tenant tenant, TenantSettings settings, Actor by, DateTimeOffset now)
     {
         if (!Live.Contains(tenant.State))

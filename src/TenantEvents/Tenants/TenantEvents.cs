@@ -107,6 +107,13 @@ public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, 
 /// <summary>A contact's personal data was erased (GDPR Art. 17): their own key is destroyed; only the subject id remains.</summary>
 public sealed record ContactErased(Guid TenantId, Guid SubjectId, Actor By, DateTimeOffset At);
 
+/// <summary>
+/// The tenant's contacts are now this list (in order). A person named before keeps their subject id and key (matched by
+/// e-mail); a new one gets their own; someone left out is no longer a contact, and their data in earlier events stays
+/// sealed under their key until they are erased.
+/// </summary>
+public sealed record TenantContactsReplaced(Guid TenantId, IReadOnlyList<Contact> Contacts, Actor By, DateTimeOffset At);
+
 public enum KeyKind { Data, KeyEncryption }
 
 /// <summary>
@@ -133,6 +140,6 @@ public static class TenantEventTypes
         typeof(TenantSuspended), typeof(TenantReactivated), typeof(TenantRenamed), typeof(TenantSettingsUpdated),
         typeof(TenantDecommissionRequested), typeof(TenantDecommissionScheduled), typeof(TenantDecommissionCancelled),
         typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted), typeof(TenantKeysRotated),
-        typeof(ContactErased),
+        typeof(ContactErased), typeof(TenantContactsReplaced),
     ];
 }

@@ -230,29 +230,11 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         return copy;
     }
 
+    /// <summary>One event folded onto the tenant: its request makes it, every other event goes to its <c>Tenant.Apply</c> (found by <see cref="Fold{TState}"/>).</summary>
     public static Tenant Apply(Tenant? tenant, object e)
     {
         if (e is TenantRequested requested) return Tenant.Create(requested);
         ArgumentNullException.ThrowIfNull(tenant);
-        switch (e)
-        {
-            case TenantApproved x: tenant.Apply(x); break;
-            case TenantRejected x: tenant.Apply(x); break;
-            case TenantProvisioned x: tenant.Apply(x); break;
-            case TenantSuspended x: tenant.Apply(x); break;
-            case TenantReactivated x: tenant.Apply(x); break;
-            case TenantRenamed x: tenant.Apply(x); break;
-            case TenantSettingsUpdated x: tenant.Apply(x); break;
-            case TenantDecommissionRequested x: tenant.Apply(x); break;
-            case TenantDecommissionScheduled x: tenant.Apply(x); break;
-            case TenantDecommissionCancelled x: tenant.Apply(x); break;
-            case TenantDecommissioned x: tenant.Apply(x); break;
-            case LegalHoldPlaced x: tenant.Apply(x); break;
-            case LegalHoldLifted x: tenant.Apply(x); break;
-            case TenantKeysRotated x: tenant.Apply(x); break;
-            case ContactErased x: tenant.Apply(x); break;
-            default: throw new ArgumentException($"{e.GetType().Name} is not a tenant event.");
-        }
-        return tenant;
+        return Fold<Tenant>.Apply(tenant, e);
     }
 }

@@ -34,6 +34,8 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Post, "/api/tenants/{id}/keys/rotate", new { key = "data" }, [Roles.PlatformAdmin]),
         (HttpMethod.Get, "/api/tenants/{id}/export", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
         (HttpMethod.Post, "/api/tenants/{id}/contacts/{hold}/erase", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
+        (HttpMethod.Put, "/api/tenants/{id}/contacts", new { contacts = new[] { new { name = "Mallory", email = "mallory@evil.example.com" } } },
+            [Roles.PlatformAdmin, Roles.TenantAdmin, Roles.TenantMember]),
         // Organisations and access (Organisations/): who gets through the role check; the tree then decides.
         (HttpMethod.Get, "/api/tenants/{id}/organisations", null, OrgReaders),
         (HttpMethod.Post, "/api/tenants/{id}/organisations", new { parentId = "{org}", name = "Stolen Unit", kind = "unit" }, OrgWriters),

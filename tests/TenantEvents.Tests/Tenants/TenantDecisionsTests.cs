@@ -164,4 +164,35 @@ public class TenantDecisionsTests
         refused.CurrentState.ShouldBe(TenantState.Suspended);
         refused.Detail.ShouldContain("suspended");
     }
+
+    /// <summary>No switch lists the tenant's events: every event type but the request is applied by a Tenant.Apply found by Fold.</summary>
+    [Fact]
+    public void every_tenant_event_but_the_request_has_an_apply_on_the_tenant()
+    {
+        TenantEventTypes.All.Where(t => t != typeof(TenantRequested)).Where(t => !TenantEvents.Infrastructure.Fold<Tenant>.Applies(t)).ShouldBeEmpty();
+        TenantEvents.Infrastructure.Fold<Tenant>.EventTypes.ShouldBeSubsetOf(TenantEventTypes.All);
+    }
+
+    [Fact]
+    public void replacing_contacts_keeps_a_known_persons_subject_gives_a_new_one_a_fresh_subject_and_never_revives_the_erased()
+    {
+        var tenant = InState(TenantState.Active);
+        var (fresh1, fresh2) = (Guid.CreateVersion7(), Guid.CreateVersion7());
+        var decision = TenantDecisions.ReplaceContacts(tenant,
+            [(new Contact(" Sally ", "SALLY@travis.example.gov", SubjectId: fresh2, Erased: true), fresh1), (new Contact("Tom", "tom@travis.example.gov"), fresh2)],
+            TenantScript.Admin, Now);
+        var replaced = decision.ShouldBeOfType<Accepted>().Events.ShouldHaveSingleItem().ShouldBeOfType<TenantContactsReplaced>();
+        replaced.Contacts.Select(c => (c.Name, c.SubjectId, c.Erased)).ShouldBe([("Sally", TenantScript.SubjectId, false), ("Tom", fresh2, false)]);
+
+        var after = TenantStreams.Fold(tenant, [replaced]);
+        TenantDecisions.ReplaceContacts(after, [(after.Contacts[0], Guid.CreateVersion7()), (after.Contacts[1], Guid.CreateVersion7())], TenantScript.Admin, Now)
+            .ShouldBeOfType<Accepted>().Events.ShouldBeEmpty();
+
+        var erased = TenantStreams.Fold(after, [new ContactErased(after.Id, TenantScript.SubjectId, TenantScript.Admin, Now)]);
+        var again = TenantDecisions.ReplaceContacts(erased, [(new Contact("Sally", "sally@travis.example.gov"), fresh1)], TenantScript.Admin, Now);
+        again.ShouldBeOfType<Accepted>().Events.ShouldHaveSingleItem().ShouldBeOfType<TenantContactsReplaced>().Contacts.Single().SubjectId.ShouldBe(fresh1);
+
+        TenantDecisions.ReplaceContacts(InState(TenantState.Decommissioned), [(new Contact("Sally", "sally@travis.example.gov"), fresh1)], TenantScript.Admin, Now)
+            .ShouldBeOfType<InvalidTransition>();
+    }
 }

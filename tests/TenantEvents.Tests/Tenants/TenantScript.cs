@@ -38,6 +38,8 @@ public static class TenantScript
         nameof(LegalHoldPlaced) => new LegalHoldPlaced(TenantId, HoldId, "CASE-2026-001", "litigation", Admin, at),
         nameof(LegalHoldLifted) => new LegalHoldLifted(TenantId, HoldId, "case closed", Admin, at),
         nameof(ContactErased) => new ContactErased(TenantId, SubjectId, Admin, at),
+        nameof(TenantContactsReplaced) => new TenantContactsReplaced(TenantId,
+            [new Contact("Sally", "sally@travis.example.gov", null, SubjectId), new Contact("Tom", "tom@travis.example.gov", "records", Guid.CreateVersion7())], Admin, at),
         nameof(TenantKeysRotated) => new TenantKeysRotated(TenantId, KeyKind.Data, "2", Admin, at),
         _ => throw new ArgumentException($"No example for event {type}."),
     };
@@ -71,6 +73,8 @@ public static class TenantScript
         "CompleteDecommission" => TenantDecisions.CompleteDecommission(tenant, by, now),
         "PlaceLegalHold" => TenantDecisions.PlaceLegalHold(tenant, Guid.CreateVersion7(), "CASE-NEW", "subpoena", by, now),
         "EraseContact" => TenantDecisions.EraseContact(tenant, SubjectId, by, now),
+        "ReplaceTenantContacts" => TenantDecisions.ReplaceContacts(tenant,
+            [(new Contact("Sally", "sally@travis.example.gov"), Guid.CreateVersion7()), (new Contact("Tom", "tom@travis.example.gov", "records"), Guid.CreateVersion7())], by, now),
         "RotateTenantKeys" => TenantDecisions.RecordKeyRotation(tenant, KeyKind.Data, "2", by, now),
         "LiftLegalHold" => TenantDecisions.LiftLegalHold(tenant, tenant.LegalHolds.FirstOrDefault()?.HoldId ?? HoldId, "released", by, now),
         _ => throw new ArgumentException($"No such command {command}."),
