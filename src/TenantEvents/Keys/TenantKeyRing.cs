@@ -63,6 +63,30 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
             Forget(tenant);
         }
 
+        // One unwrap per key however many requests want it at once (a cold instance under load): the first caller's load is
+        // shared, not cancelled by any one caller, and forgotten once done (the cache holds the key from then on).
+        var loading = _loading.GetOrAdd((tenant, version), k => new Lazy<Task<DataKey>>(() => UnwrapOnceAsync(k)));
+        return await loading.Value.WaitAsync(cancellation);
+    }
+
+    private async Task<DataKey> UnwrapOnceAsync((Guid Tenant, int Version) key)
+    {
+        try
+        {
+            return await UnwrapAsync(key.Tenant, key.Version);
+        }
+        finally
+        {
+            _loading.TryRemove(key, out _);
+        }
+    }
+
+    private readonly ConcurrentDictionary<(Guid Tenant, int Version), Lazy<Task<DataKey>>> _loading = new();
+
+    private async Task<DataKey> UnwrapAsync(Guid tenant, int version)
+    {
+        var cancellation = CancellationToken.None;
+        var now = clock.UtcNow;
         var (kekId, algorithm, wrapped) = await Load(tenant, version, cancellation)
                                           ?? throw new KeyDestroyedException(tenant, version);
         byte[] plain;
