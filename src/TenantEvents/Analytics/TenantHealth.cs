@@ -92,7 +92,7 @@ public static class TenantHealthEndpoint
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/health", OperationId = "GetTenantHealth")]
     [Authorize(Roles = AnalyticsHttp.Roles)]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, QuotaLedger quotas, ScimStore scim,
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, QuotaLedger quotas, QuotaPolicies policies, ScimStore scim,
         AnalyticsProjector projector, CancellationToken cancellation)
     {
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
@@ -134,7 +134,7 @@ public static class TenantHealthEndpoint
                     record.State == TenantState.DecommissionRequested, record.State is TenantState.Requested);
             }
         }
-        var usage = await QuotaQueries.NowAsync(tenantId, streams, quotas, scim, cancellation);
+        var usage = await QuotaQueries.NowAsync(tenantId, streams, quotas, policies, scim, cancellation);
         var pressure = usage?.Quotas.Select(HealthDecisions.Pressure).ToList() ?? [];
         var userTrend = HealthDecisions.TrendOf(users7, usersPrev);
         var eventTrend = HealthDecisions.TrendOf(events7, eventsPrev);

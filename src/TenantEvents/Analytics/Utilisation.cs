@@ -79,14 +79,14 @@ public static class UtilisationEndpoint
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/utilisation", OperationId = "GetUtilisation")]
     [Authorize(Roles = AnalyticsHttp.Roles)]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, QuotaLedger quotas, ScimStore scim, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, QuotaLedger quotas, QuotaPolicies policies, ScimStore scim, CancellationToken cancellation)
     {
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
         var errors = new List<FieldError>();
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
         var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        if (await QuotaQueries.NowAsync(tenantId, streams, quotas, scim, cancellation) is not { } now) return Problem.NotFound("tenant").ToResult();
+        if (await QuotaQueries.NowAsync(tenantId, streams, quotas, policies, scim, cancellation) is not { } now) return Problem.NotFound("tenant").ToResult();
         await quotas.FlushAsync(cancellation, tenantId);
         // The daily history of each metric over whole months around the range (a month's period counts all its days).
         var first = new DateOnly(from.Year, from.Month, 1);

@@ -70,6 +70,10 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Audit.ContentDisclosure>();
         services.AddSingleton<TenantEvents.Audit.CrossTenantAccess>();
         services.AddSingleton<TenantEvents.Audit.AuditJobs>();
+        services.AddSingleton<TenantEvents.Quotas.QuotaUsageStore>();
+        services.AddSingleton<TenantEvents.Quotas.QuotaPolicies>();
+        services.AddSingleton<TenantEvents.Quotas.QuotaAlerts>();
+        services.AddSingleton<TenantEvents.Quotas.AiComputeReservations>();
         services.AddSingleton<TenantEvents.Quotas.QuotaLedger>();
         services.AddSingleton<TenantEvents.Quotas.FairShare>();
         services.AddSingleton<TenantEvents.Quotas.ApiMetering>();

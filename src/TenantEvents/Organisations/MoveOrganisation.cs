@@ -17,14 +17,14 @@ public static class MoveOrganisationEndpoint
     [WolverinePost("/api/tenants/{tenantId}/organisations/{orgId}/move", OperationId = "MoveOrganisation")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static Task<IResult> Post(Guid tenantId, Guid orgId, MoveOrganisation? command, HttpContext http, TenantStreams streams,
-        OrganisationStore store, Quotas.QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+        OrganisationStore store, Quotas.QuotaPolicies quotas, MessageContext context, CancellationToken cancellation)
     {
         if (command is null) return Task.FromResult(Infrastructure.Problem.Malformed("The body must be a JSON object.").ToResult());
         return Move(tenantId, orgId, command, http, streams, store, quotas, context, cancellation);
     }
 
     private static async Task<IResult> Move(Guid tenantId, Guid orgId, MoveOrganisation command, HttpContext http, TenantStreams streams,
-        OrganisationStore store, Quotas.QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+        OrganisationStore store, Quotas.QuotaPolicies quotas, MessageContext context, CancellationToken cancellation)
     {
         var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
         return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>

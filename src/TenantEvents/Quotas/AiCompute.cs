@@ -23,7 +23,7 @@ public static class AiComputeEndpoints
     [WolverinePost("/api/tenants/{tenantId}/ai-compute/reservations", OperationId = "ReserveAiCompute")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Reserve(Guid tenantId, ReserveAiCompute? command, HttpContext http, TenantStreams streams, OrganisationStore store,
-        QuotaLedger quotas, CancellationToken cancellation)
+        QuotaPolicies quotas, AiComputeReservations reservations, CancellationToken cancellation)
     {
         // One look at the graph: the caller's standing in the tenant, and whether it may use compute where it asks to.
         var (refusal, entered) = await OrgHttp.ReadCore(http, streams, store, tenantId,
@@ -42,7 +42,7 @@ public static class AiComputeEndpoints
         var policy = await quotas.PolicyAsync(tenantId, cancellation);
         if (policy is null) return Problem.NotFound("tenant").ToResult();
         var lifetime = command.LifetimeSeconds is { } s ? TimeSpan.FromSeconds(s) : streams.Options.AiReservationLifetime;
-        var (reservation, refused) = await quotas.ReserveAsync(policy, command.OrganisationId, command.Units!.Value, lifetime, command.Purpose,
+        var (reservation, refused) = await reservations.ReserveAsync(policy, command.OrganisationId, command.Units!.Value, lifetime, command.Purpose,
             standing.Actor, cancellation);
         if (refused is not null) return refused.ToProblem(403).ToResult();
         return Results.Created($"/api/tenants/{tenantId}/ai-compute/reservations/{reservation!.Id}", reservation);
@@ -51,11 +51,11 @@ public static class AiComputeEndpoints
     [WolverineGet("/api/tenants/{tenantId}/ai-compute/reservations/{reservationId}", OperationId = "GetAiComputeReservation")]
     [Authorize(Roles = OrgHttp.Roles)]
     public static async Task<IResult> Get(Guid tenantId, Guid reservationId, HttpContext http, TenantStreams streams, OrganisationStore store,
-        QuotaLedger quotas, CancellationToken cancellation)
+        QuotaPolicies quotas, AiComputeReservations reservations, CancellationToken cancellation)
     {
         var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: false, cancellation);
         if (refusal is not null) return refusal;
-        var reservation = await quotas.ReservationAsync(tenantId, reservationId, cancellation);
+        var reservation = await reservations.ReservationAsync(tenantId, reservationId, cancellation);
         if (reservation is null) return Problem.NotFound("reservation").ToResult();
         if (!standing!.ReadEverything && await Authorise(store, standing, tenantId, reservation.OrganisationId, cancellation) is not null)
             return Problem.NotFound("reservation").ToResult();
@@ -65,32 +65,32 @@ public static class AiComputeEndpoints
     [WolverinePost("/api/tenants/{tenantId}/ai-compute/reservations/{reservationId}/commit", OperationId = "CommitAiCompute")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Commit(Guid tenantId, Guid reservationId, CommitAiCompute? command, HttpContext http, TenantStreams streams,
-        OrganisationStore store, QuotaLedger quotas, CancellationToken cancellation)
+        OrganisationStore store, QuotaPolicies quotas, AiComputeReservations reservations, CancellationToken cancellation)
     {
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"units\": n}.").ToResult();
         if (command.Units is not { } units || units < 0)
             return Problem.Validation("units", "out-of-range", "must be the whole number of units used, 0 or more.").ToResult();
-        return await Settle(tenantId, reservationId, units, http, streams, store, quotas, cancellation);
+        return await Settle(tenantId, reservationId, units, http, streams, store, quotas, reservations, cancellation);
     }
 
     [WolverinePost("/api/tenants/{tenantId}/ai-compute/reservations/{reservationId}/release", OperationId = "ReleaseAiCompute")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static Task<IResult> Release(Guid tenantId, Guid reservationId, HttpContext http, TenantStreams streams, OrganisationStore store,
-        QuotaLedger quotas, CancellationToken cancellation) =>
-        Settle(tenantId, reservationId, null, http, streams, store, quotas, cancellation);
+        QuotaPolicies quotas, AiComputeReservations reservations, CancellationToken cancellation) =>
+        Settle(tenantId, reservationId, null, http, streams, store, quotas, reservations, cancellation);
 
     private static async Task<IResult> Settle(Guid tenantId, Guid reservationId, long? units, HttpContext http, TenantStreams streams,
-        OrganisationStore store, QuotaLedger quotas, CancellationToken cancellation)
+        OrganisationStore store, QuotaPolicies quotas, AiComputeReservations reservations, CancellationToken cancellation)
     {
         var (standing, refusal) = await OrgHttp.Enter(http, streams, store, tenantId, writing: true, cancellation);
         if (refusal is not null) return refusal;
-        var existing = await quotas.ReservationAsync(tenantId, reservationId, cancellation);
+        var existing = await reservations.ReservationAsync(tenantId, reservationId, cancellation);
         // Someone who may not use compute where the reservation is charged does not learn that it exists.
         if (existing is null || await Authorise(store, standing!, tenantId, existing.OrganisationId, cancellation) is not null)
             return Problem.NotFound("reservation").ToResult();
         var policy = await quotas.PolicyAsync(tenantId, cancellation);
         if (policy is null) return Problem.NotFound("tenant").ToResult();
-        var settled = await quotas.SettleAsync(policy, reservationId, units, cancellation);
+        var settled = await reservations.SettleAsync(policy, reservationId, units, cancellation);
         return settled.Problem is { } problem ? problem.ToResult() : Results.Json(settled.Reservation, Json.Options);
     }
 

@@ -23,7 +23,7 @@ public static class AllocateQuotaEndpoint
     [WolverinePut("/api/tenants/{tenantId}/organisations/{orgId}/quotas/{kind}", OperationId = "AllocateQuota")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Put(Guid tenantId, Guid orgId, string kind, AllocateQuota? command, HttpContext http, TenantStreams streams,
-        OrganisationStore store, QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+        OrganisationStore store, QuotaPolicies quotas, MessageContext context, CancellationToken cancellation)
     {
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"guaranteed\": n, \"cap\": m}.").ToResult();
         var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
@@ -45,7 +45,7 @@ public static class AllocateQuotaEndpoint
     [WolverineDelete("/api/tenants/{tenantId}/organisations/{orgId}/quotas/{kind}", OperationId = "RemoveQuotaAllocation")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Delete(Guid tenantId, Guid orgId, string kind, HttpContext http, TenantStreams streams,
-        OrganisationStore store, QuotaLedger quotas, MessageContext context, CancellationToken cancellation)
+        OrganisationStore store, QuotaPolicies quotas, MessageContext context, CancellationToken cancellation)
     {
         var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
         return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>

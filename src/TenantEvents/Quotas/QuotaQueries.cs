@@ -48,17 +48,17 @@ public static class QuotaQueries
 
     [WolverineGet("/api/tenants/{tenantId}/quotas", OperationId = "GetQuotaUsage")]
     [Authorize(Roles = OrgHttp.Roles)]
-    public static async Task<IResult> Usage(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
+    public static async Task<IResult> Usage(Guid tenantId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas, QuotaPolicies policies,
         ScimStore scim, CancellationToken cancellation)
     {
         if (await Refuse(http, streams, store, tenantId, cancellation) is { } no) return no;
-        return await NowAsync(tenantId, streams, quotas, scim, cancellation) is { } usage ? Results.Json(usage, Json.Options) : Problem.NotFound("tenant").ToResult();
+        return await NowAsync(tenantId, streams, quotas, policies, scim, cancellation) is { } usage ? Results.Json(usage, Json.Options) : Problem.NotFound("tenant").ToResult();
     }
 
     /// <summary>Every quota of the tenant now (limit, used, held, allocations); null if the tenant has no quota policy (unknown, gone).</summary>
-    public static async Task<TenantQuotaUsage?> NowAsync(Guid tenantId, TenantStreams streams, QuotaLedger quotas, ScimStore scim, CancellationToken cancellation)
+    public static async Task<TenantQuotaUsage?> NowAsync(Guid tenantId, TenantStreams streams, QuotaLedger quotas, QuotaPolicies policies, ScimStore scim, CancellationToken cancellation)
     {
-        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return null;
+        if (await policies.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return null;
         var counters = await quotas.CountersAsync(tenantId, cancellation);
         var active = await scim.ReadAsync(tenantId, s => s.ActiveUsers, cancellation);
         var now = streams.Now;
@@ -189,7 +189,7 @@ public static class OrganisationQuotaQueries
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/organisations/{orgId}/quotas", OperationId = "GetOrganisationQuotaUsage")]
     [Authorize(Roles = OrgHttp.Roles)]
-    public static async Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas,
+    public static async Task<IResult> Get(Guid tenantId, Guid orgId, HttpContext http, TenantStreams streams, OrganisationStore store, QuotaLedger quotas, QuotaPolicies policies,
         CancellationToken cancellation)
     {
         var (refusal, answer) = await OrgHttp.ReadCore(http, streams, store, tenantId, (standing, g) =>
@@ -203,7 +203,7 @@ public static class OrganisationQuotaQueries
         if (refusal is not null) return refusal;
         var (problem, subtree) = answer;
         if (problem is not null) return problem.ToResult();
-        if (await quotas.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
+        if (await policies.PolicyAsync(tenantId, cancellation, fresh: true) is not { } policy) return Problem.NotFound("tenant").ToResult();
         var counters = await quotas.CountersAsync(tenantId, cancellation);
         var now = streams.Now;
         var list = new List<OrganisationQuota>();

@@ -15,7 +15,7 @@ public static class UpdateTenantSettingsEndpoint
     [WolverinePatch("/api/tenants/{tenantId}/settings", OperationId = "UpdateTenantSettings")]
     [Authorize(Roles = Roles.PlatformAdmin)]
     public static async Task<IResult> Patch(Guid tenantId, SettingsOverrides? command, HttpContext http, TenantStreams streams,
-        TenantEvents.Organisations.OrganisationStore organisations, TenantEvents.Quotas.QuotaLedger quotas, MessageContext context,
+        TenantEvents.Organisations.OrganisationStore organisations, TenantEvents.Quotas.QuotaPolicies quotas, MessageContext context,
         CancellationToken cancellation)
     {
         var errors = new List<FieldError>();

@@ -48,14 +48,14 @@ public class TwoInstanceQuotaTests(AppFixture fixture) : IntegrationTest(fixture
     public async Task an_allocation_made_on_one_instance_is_enforced_by_the_other_once_it_reloads_the_tenants_quotas()
     {
         var tenant = await ActiveWithQuotas(new { aiComputeUnitsPerMonth = 10 });
-        var (one, two, _, ledgerTwo) = await Instances(tenant);
+        var (one, two, _, _) = await Instances(tenant);
         var county = Guid.Parse((await one.Post($"/api/tenants/{tenant}/organisations", new { parentId = await RootOf(tenant), name = "County", kind = "unit" }))
             .ShouldBe(HttpStatusCode.Created).Str("id"));
         // The second instance knows the tenant's quotas with no allocation yet.
         (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1 })).ShouldBe(HttpStatusCode.Created);
         (await one.Put($"/api/tenants/{tenant}/organisations/{county}/quotas/{QuotaKinds.AiCompute}", new { guaranteed = 9 })).ShouldBe(HttpStatusCode.OK);
         // Its next reload (every QuotaPolicyRefresh; here at once) sees the new organisation graph: the county's 9 are kept for it.
-        await ledgerTwo.PolicyAsync(tenant, CancellationToken.None, fresh: true);
+        await (await Fixture.SecondHost()).Services.GetRequiredService<QuotaPolicies>().PolicyAsync(tenant, CancellationToken.None, fresh: true);
         (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1 })).ShouldBeProblem(HttpStatusCode.Forbidden, "quota-exceeded");
         (await two.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 9, organisationId = county })).ShouldBe(HttpStatusCode.Created);
     }

@@ -16,13 +16,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
+        private readonly TenantEvents.Quotas.QuotaPolicies _quotaPolicies;
         private readonly TenantEvents.Scim.ScimStore _scimStore;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_analytics_utilisation(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Scim.ScimStore scimStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_analytics_utilisation(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Quotas.QuotaPolicies quotaPolicies, TenantEvents.Scim.ScimStore scimStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _quotaLedger = quotaLedger;
+            _quotaPolicies = quotaPolicies;
             _scimStore = scimStore;
             _tenantStreams = tenantStreams;
         }
@@ -44,7 +46,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Analytics.UtilisationEndpoint.Get(tenantId, httpContext, _tenantStreams, _quotaLedger, _scimStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Analytics.UtilisationEndpoint.Get(tenantId, httpContext, _tenantStreams, _quotaLedger, _quotaPolicies, _scimStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

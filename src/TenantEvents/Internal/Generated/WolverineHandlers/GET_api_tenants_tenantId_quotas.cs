@@ -18,14 +18,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
+        private readonly TenantEvents.Quotas.QuotaPolicies _quotaPolicies;
         private readonly TenantEvents.Scim.ScimStore _scimStore;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public GET_api_tenants_tenantId_quotas(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Scim.ScimStore scimStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_quotas(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Quotas.QuotaPolicies quotaPolicies, TenantEvents.Scim.ScimStore scimStore, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _organisationStore = organisationStore;
             _quotaLedger = quotaLedger;
+            _quotaPolicies = quotaPolicies;
             _scimStore = scimStore;
             _tenantStreams = tenantStreams;
         }
@@ -47,7 +49,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Quotas.QuotaQueries.Usage(tenantId, httpContext, _tenantStreams, _organisationStore, _quotaLedger, _scimStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Quotas.QuotaQueries.Usage(tenantId, httpContext, _tenantStreams, _organisationStore, _quotaLedger, _quotaPolicies, _scimStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

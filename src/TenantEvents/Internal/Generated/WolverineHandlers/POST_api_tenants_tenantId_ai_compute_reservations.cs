@@ -16,14 +16,16 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
-        private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
+        private readonly TenantEvents.Quotas.AiComputeReservations _aiComputeReservations;
+        private readonly TenantEvents.Quotas.QuotaPolicies _quotaPolicies;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
 
-        public POST_api_tenants_tenantId_ai_compute_reservations(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_ai_compute_reservations(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.AiComputeReservations aiComputeReservations, TenantEvents.Quotas.QuotaPolicies quotaPolicies, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _organisationStore = organisationStore;
-            _quotaLedger = quotaLedger;
+            _aiComputeReservations = aiComputeReservations;
+            _quotaPolicies = quotaPolicies;
             _tenantStreams = tenantStreams;
         }
 
@@ -47,7 +49,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Quotas.AiComputeEndpoints.Reserve(tenantId, command, httpContext, _tenantStreams, _organisationStore, _quotaLedger, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Quotas.AiComputeEndpoints.Reserve(tenantId, command, httpContext, _tenantStreams, _organisationStore, _quotaPolicies, _aiComputeReservations, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -17,15 +17,15 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
-        private readonly TenantEvents.Quotas.QuotaLedger _quotaLedger;
+        private readonly TenantEvents.Quotas.QuotaPolicies _quotaPolicies;
         private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public PUT_api_tenants_tenantId_organisations_orgId_quotas_kind(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaLedger quotaLedger, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public PUT_api_tenants_tenantId_organisations_orgId_quotas_kind(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Organisations.OrganisationStore organisationStore, TenantEvents.Quotas.QuotaPolicies quotaPolicies, TenantEvents.Tenants.TenantStreams tenantStreams, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _organisationStore = organisationStore;
-            _quotaLedger = quotaLedger;
+            _quotaPolicies = quotaPolicies;
             _tenantStreams = tenantStreams;
             _wolverineRuntime = wolverineRuntime;
         }
@@ -70,7 +70,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Quotas.AllocateQuotaEndpoint.Put(tenantId, orgId, kind, command, httpContext, _tenantStreams, _organisationStore, _quotaLedger, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Quotas.AllocateQuotaEndpoint.Put(tenantId, orgId, kind, command, httpContext, _tenantStreams, _organisationStore, _quotaPolicies, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
