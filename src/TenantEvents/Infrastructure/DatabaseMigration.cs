@@ -17,8 +17,77 @@ public static class DatabaseMigration
 
     public static async Task<int> Run(string[] args)
     {
+        if (args.Contains("--status"))
+        {
+            var (pending, lines) = await StatusAsync(args.Where(a => a != "--status").ToArray());
+            foreach (var line in lines) Console.WriteLine(line);
+            return pending ? 3 : 0;
+        }
         await MigrateAsync(args, Console.Out);
         return 0;
+    }
+
+    /// <summary>
+    /// `migrate --status`: what each database holds and what `migrate` would apply, changing nothing (exit 0: up to date,
+    /// 3: migrations pending). Reads as the owner or, without its connection string, as the service's role.
+    /// </summary>
+    public static async Task<(bool Pending, IReadOnlyList<string> Lines)> StatusAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var options = TenantEventsOptions.From(builder.Configuration);
+        var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName) is { Length: > 0 } owner
+            ? owner
+            : builder.Configuration.GetConnectionString(Hosting.ConnectionStringName)
+              ?? throw new InvalidOperationException($"No database: set ConnectionStrings:{Hosting.OwnerConnectionStringName}.");
+        var schema = options.DatabaseSchema;
+        var databases = new List<(string Id, string Database, string? Host, int? Port)>();
+        var main = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            try
+            {
+                await using var list = Databases.Sql.Command(connection, null,
+                    $"select id, database, host, port from {Quote(schema)}.tenant_databases order by id <> 'default', id");
+                await using var reader = await list.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                    databases.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
+                        reader.IsDBNull(3) ? null : reader.GetInt32(3)));
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+            {
+            }
+        }
+        if (databases.Count == 0) databases.Add(("default", main, null, null));
+        var lines = new List<string>();
+        var pending = false;
+        foreach (var (id, database, host, port) in databases)
+        {
+            await using var connection = new NpgsqlConnection(ResidencyZones.ConnectionString(connectionString, database, host, port));
+            IReadOnlyDictionary<string, int> versions;
+            try
+            {
+                await connection.OpenAsync();
+                versions = await SchemaRegistry.VersionsAsync(connection, schema);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InvalidCatalogName)
+            {
+                versions = new Dictionary<string, int>(); // not created yet: `migrate` creates it
+            }
+            var tracks = id == "default" ? new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack } : [SchemaRegistry.TenantsTrack];
+            foreach (var track in tracks)
+            {
+                var at = versions.GetValueOrDefault(track);
+                var migrations = SchemaRegistry.Track(track);
+                lines.Add($"{id} ({database}): {track} at version {at} of {migrations[^1].Version}");
+                foreach (var migration in migrations.Where(m => m.Version > at))
+                {
+                    pending = true;
+                    lines.Add($"  pending {migration.Version}: {migration.Name}{(migration.Data is null ? "" : " (with a data step)")}");
+                }
+            }
+        }
+        return (pending, lines);
     }
 
     /// <summary>`migrate` with these arguments (configuration, and `--to N`); returns the migrations it applied.</summary>

@@ -89,6 +89,8 @@ public static class Hosting
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
+        services.AddSingleton<TenantEvents.Delivery.WebhookFanOut>();
+        services.AddSingleton<TenantEvents.Delivery.WebhookSender>();
         services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
         if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Quotas.QuotaLedger>());
@@ -98,6 +100,10 @@ public static class Hosting
         // The main database: the default zone's tenants, the platform directory (which tenant lives in which database)
         // and Wolverine's node records. Zone and dedicated databases are registered in the directory by `migrate`.
         var mainDataSource = NpgsqlDataSource.Create(connectionString);
+        // First of the hosted services: a database that lacks this release's migrations stops the start.
+        if (!migrating)
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(provider => new TenantEvents.Infrastructure.Databases.SchemaVersionCheck(
+                mainDataSource, options, provider.GetRequiredService<ILogger<TenantEvents.Infrastructure.Databases.SchemaVersionCheck>>())));
         // The main database as the platform role: the platform's own records are written through it (DatabasePrivileges).
         var platformMainDataSource = migrating ? null : NpgsqlDataSource.Create(platformConnectionString!);
         var directory = new TenantDirectory(mainDataSource, options.DatabaseSchema, platformMainDataSource);

@@ -69,11 +69,18 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         return await loading.Value.WaitAsync(cancellation);
     }
 
+    /// <summary>How long a shared unwrap may take before its callers get an error (a hung key service must not hold the tenant).</summary>
+    private static readonly TimeSpan UnwrapTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bumped by <see cref="Forget"/>: a load that began before (say, before a shred) does not put its key in the cache.</summary>
+    private readonly ConcurrentDictionary<Guid, long> _generations = new();
+
     private async Task<DataKey> UnwrapOnceAsync((Guid Tenant, int Version) key)
     {
         try
         {
-            return await UnwrapAsync(key.Tenant, key.Version);
+            using var timeout = new CancellationTokenSource(UnwrapTimeout);
+            return await UnwrapAsync(key.Tenant, key.Version, timeout.Token);
         }
         finally
         {
@@ -83,9 +90,9 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
 
     private readonly ConcurrentDictionary<(Guid Tenant, int Version), Lazy<Task<DataKey>>> _loading = new();
 
-    private async Task<DataKey> UnwrapAsync(Guid tenant, int version)
+    private async Task<DataKey> UnwrapAsync(Guid tenant, int version, CancellationToken cancellation)
     {
-        var cancellation = CancellationToken.None;
+        var generation = _generations.GetValueOrDefault(tenant);
         var now = clock.UtcNow;
         var (kekId, algorithm, wrapped) = await Load(tenant, version, cancellation)
                                           ?? throw new KeyDestroyedException(tenant, version);
@@ -103,6 +110,7 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
         Unwraps.Add(1);
         var key = new DataKey(tenant, version, plain);
         CryptographicOperations.ZeroMemory(plain);
+        if (_generations.GetValueOrDefault(tenant) != generation) return key; // forgotten (shredded?) meanwhile: not cached
         _keys[(tenant, version)] = new Cached(key, now + options.KeyCacheLifetime, now);
         Trim();
         return key;
@@ -241,6 +249,8 @@ public sealed class TenantKeyRing(IKeyService keys, Func<Guid, CancellationToken
     /// <summary>Drops every cached key of the tenant (after shredding, or to force a reload).</summary>
     public void Forget(Guid tenant)
     {
+        _generations.AddOrUpdate(tenant, 1, (_, g) => g + 1);
+        foreach (var loading in _loading.Keys.Where(k => k.Tenant == tenant).ToList()) _loading.TryRemove(loading, out _);
         _current.TryRemove(tenant, out _);
         foreach (var entry in _keys.Where(k => k.Key.Tenant == tenant).ToList())
             if (_keys.TryRemove(entry.Key, out var removed)) removed.Key.Dispose();

@@ -24,7 +24,7 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     public NpgsqlBatchCommand StampQuery(Guid tenant) => Sql.BatchCommand($"""
         select v.version, v.state_mac, v.mac_key_version,
                coalesce((select h.version from {streams.Keys.Schema}.access_high_water h where h.tenant_id = $1), 0)
-        from (select 1) one left join {streams.Keys.Schema}.access_versions v on true
+        from (select 1) one left join {streams.Keys.Schema}.access_versions v on v.tenant_id = $1
         """, tenant.ToString());
 
     public static async Task<Stamp> ReadStampAsync(NpgsqlDataReader reader, CancellationToken cancellation)
@@ -121,7 +121,8 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         {
             try
             {
-                if (!Guid.TryParse(name, out var tenant)) throw new ArgumentException("not a tenant id");
+                // Only the id as the service writes it: a row under another spelling of a tenant's id was not written by it.
+                if (!Guid.TryParse(name, out var tenant) || tenant.ToString() != name) throw new ArgumentException("not a tenant id as the service writes it");
                 var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
                 var tables = await LoadTablesAsync(connection, tenant, hasher, version, cancellation);
                 var events = await ReplayAsync(tenant, hasher, cancellation);
@@ -132,9 +133,11 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
                         ? $"its events reach access version {events.Version}, its tables {version}" : "its tables differ from its events"));
                     continue;
                 }
-                await using var stamp = new NpgsqlBatch(connection, transaction);
-                stamp.BatchCommands.Add(StampCommand(tenant, version, digest, hasher));
-                await stamp.ExecuteNonQueryAsync(cancellation);
+                // Only the row that was checked, and only while it has no MAC.
+                await using var stamp = Sql.Command(connection, transaction, $"""
+                    update {s}.access_versions set state_mac = $3, mac_key_version = $4 where tenant_id = $1 and version = $2 and state_mac is null
+                    """, name, version, AccessSeal.Mac(hasher.Key, tenant, version, digest), hasher.KeyVersion);
+                if (await stamp.ExecuteNonQueryAsync(cancellation) != 1) throw new InvalidOperationException("the access version moved while it was checked");
                 sealedCount++;
             }
             catch (Exception e) when (e is KeyDestroyedException or IntegrityViolationException or KeyNotFoundException or InvalidCastException
@@ -159,10 +162,15 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         await using var session = streams.Store.QuerySession(tenant.ToString());
         var names = OrganisationEventTypes.StoredNames.ToArray();
         var graph = AccessGraph.Keyed(hasher);
+        // Every seal has a nonce of its own: the same sealed payload twice is a stored event copied back (say, a grant
+        // that was since revoked), which its seal alone would not reveal (it binds tenant, stream and type, not position).
+        var seals = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             foreach (var stored in await session.Events.QueryAllRawEvents().Where(e => e.EventTypeName.IsOneOf(names)).OrderBy(e => e.Sequence).ToListAsync(cancellation))
             {
+                if (stored.Data is Keys.ISealedEvent { Payload.KeyVersion: > 0 } sealedEvent && !seals.Add(Convert.ToBase64String(sealedEvent.Payload.Nonce)))
+                    return null;
                 graph.Apply(await streams.OpenAsync(stored, cancellation));
                 graph.Version = OrganisationStore.VersionOf(stored) ?? -1;
             }

@@ -27,7 +27,7 @@ public sealed class QuotaPolicies(TenantStreams streams, OrganisationStore organ
     private readonly ConcurrentDictionary<Guid, PolicyEntry> _policies = new();
 
     /// <summary>
-    /// The tenant's quotas, at most <see cref="TenantEventsstreams.Options.QuotaPolicyRefresh"/> old (so a changed limit or
+    /// The tenant's quotas, at most <see cref="TenantEventsOptions.QuotaPolicyRefresh"/> old (so a changed limit or
     /// allocation is enforced by every instance within that time); null for a tenant that does not exist or was shredded.
     /// </summary>
     public async ValueTask<TenantQuotas?> PolicyAsync(Guid tenant, CancellationToken cancellation, bool fresh = false)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 using Wolverine.Runtime;
+using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
 
 namespace TenantEvents.Tenants;
@@ -20,7 +21,14 @@ public static class ReplaceTenantContactsEndpoint
     public static Task<IResult> Put(Guid tenantId, ReplaceTenantContacts? command, HttpContext http, TenantStreams streams,
         MessageContext context, CancellationToken cancellation) =>
         TenantHttp.Command(http, streams, context, tenantId, "replace contacts",
-            TenantHttp.Check(e => TenantRules.Contacts(command?.Contacts, e)),
+            TenantHttp.Check(e =>
+            {
+                TenantRules.Contacts(command?.Contacts, e);
+                // One person, one entry: an address twice would make two people of one.
+                foreach (var twice in (command?.Contacts ?? []).Select((c, i) => (c?.Email, i)).Where(c => c.Email is not null)
+                             .GroupBy(c => c.Email!, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Last().i))
+                    e.Add(new FieldError($"contacts[{twice}].email", "duplicate", "names an e-mail address already in the list."));
+            }),
             (by, tenant, now) => TenantDecisions.ReplaceContacts(tenant, command!.Contacts!.Select(c => (c, Guid.CreateVersion7())).ToList(), by, now),
             cancellation, memberPermission: TenantEvents.Identity.ServiceAccountStore.ManagePermission);
 }

@@ -36,6 +36,12 @@ public sealed class Tenant
     public ResidencyZone Residency { get; set; } = new("");
     public StoragePlacement? Storage { get; set; }
     public List<Contact> Contacts { get; set; } = [];
+
+    /// <summary>
+    /// People who were contacts and were left out of a later list, not yet erased: only their subject ids (their data is
+    /// in the past events, sealed under their keys), so that they can still be erased.
+    /// </summary>
+    public List<Guid> FormerContacts { get; set; } = [];
     public Contact? RequestedFor { get; set; }
     public TenantSettings Settings { get; set; } = null!;
     public string? RootOrganisationName { get; set; }
@@ -191,12 +197,20 @@ public sealed class Tenant
         Touch(e.By, e.At);
     }
 
-    public void Apply(TenantContactsReplaced e) => Contacts = e.Contacts.ToList();
+    public void Apply(TenantContactsReplaced e)
+    {
+        var kept = e.Contacts.Select(c => c.SubjectId).ToHashSet();
+        FormerContacts = FormerContacts.Concat(Contacts.Where(c => c is { Erased: false, SubjectId: { } id } && !kept.Contains(id)).Select(c => c.SubjectId!.Value))
+            .Where(id => !kept.Contains(id) && RequestedFor?.SubjectId != id).Distinct().ToList();
+        Contacts = e.Contacts.ToList();
+        Touch(e.By, e.At);
+    }
 
     public void Apply(ContactErased e)
     {
         Contacts = Contacts.Select(c => c.SubjectId == e.SubjectId ? c.AsErased() : c).ToList();
         if (RequestedFor?.SubjectId == e.SubjectId) RequestedFor = RequestedFor.AsErased();
+        FormerContacts.Remove(e.SubjectId);
         Touch(e.By, e.At);
     }
 

@@ -178,6 +178,8 @@ public static class TenantDecisions
         if (tenant.State == TenantState.Decommissioned)
             return Invalid("erase-contact", tenant, "A decommissioned tenant's data is already destroyed.");
         var contact = tenant.Contacts.Append(tenant.RequestedFor).FirstOrDefault(c => c?.SubjectId == subjectId);
+        // A former contact (left out of a later list) is still theirs to erase: their data is in the past events.
+        if (contact is null && tenant.FormerContacts.Contains(subjectId)) return Decision.Accept(new ContactErased(tenant.Id, subjectId, by, now));
         if (contact is null) return new Blocked("unknown-contact", tenant.State, $"No contact {subjectId} belongs to this tenant.");
         return contact.Erased
             ? Decision.Accept()

@@ -1,5 +1,7 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Wolverine.Tracking;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tests.Support;
 
@@ -64,6 +66,17 @@ public class TenantContactsTests(AppFixture fixture) : IntegrationTest(fixture)
         (await admin.Put($"/api/tenants/{tenant}/contacts", Contacts(("Late", "late@travis.example.gov")), new Dictionary<string, string> { ["If-Match"] = "\"1\"" }))
             .Status.ShouldBe(HttpStatusCode.PreconditionFailed);
 
+        // Sally left out of the list is a former contact: still erasable, which destroys her key.
+        (await admin.Put($"/api/tenants/{tenant}/contacts", Contacts(("Noor Haddad", "noor.haddad@travis.example.gov")))).ShouldBe(HttpStatusCode.OK);
+        var keys = await SubjectKeys(tenant);
+        Reply erased = null!;
+        await Fixture.Host.ExecuteAndWaitAsync(async () => { erased = await admin.Post($"/api/tenants/{tenant}/contacts/{sally}/erase"); });
+        erased.ShouldBe(HttpStatusCode.OK);
+        (await SubjectKeys(tenant)).ShouldBe(keys - 1);
+        (await Fixture.Host.Services.GetRequiredService<TenantEvents.Keys.TenantKeyRing>().SubjectKeyAsync(tenant, sally, create: false, CancellationToken.None))
+            .ShouldBeNull();
+        (await admin.Post($"/api/tenants/{tenant}/contacts/{Guid.NewGuid()}/erase")).ShouldBeProblem(HttpStatusCode.Conflict, "unknown-contact");
+
         // Erased, then named again by the same address: a new person to the service (erasure is not undone).
         (await admin.Post($"/api/tenants/{tenant}/contacts/{noor}/erase")).ShouldBe(HttpStatusCode.OK);
         var again = (await admin.Put($"/api/tenants/{tenant}/contacts", Contacts(("Noor Haddad", "noor.haddad@travis.example.gov")))).ShouldBe(HttpStatusCode.OK);
@@ -83,6 +96,8 @@ public class TenantContactsTests(AppFixture fixture) : IntegrationTest(fixture)
         (await admin.Put($"/api/tenants/{tenant}/contacts", Contacts(Enumerable.Range(0, 21).Select(i => ($"P{i}", $"p{i}@travis.example.gov")).ToArray())))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.Put($"/api/tenants/{tenant}/contacts", null)).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await admin.Put($"/api/tenants/{tenant}/contacts", Contacts(("Noor", "noor@travis.example.gov"), ("Noor H.", "NOOR@travis.example.gov"))))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("contacts[1].email");
         (await Read(tenant)).Body.ShouldBe(before.Body);
     }
 

@@ -188,6 +188,15 @@ public class TenantDecisionsTests
         TenantDecisions.ReplaceContacts(after, [(after.Contacts[0], Guid.CreateVersion7()), (after.Contacts[1], Guid.CreateVersion7())], TenantScript.Admin, Now)
             .ShouldBeOfType<Accepted>().Events.ShouldBeEmpty();
 
+        // Sally left out: a former contact, still erasable; after the erasure, unknown.
+        var without = TenantStreams.Fold(after, [new TenantContactsReplaced(after.Id, [after.Contacts[1]], TenantScript.Admin, Now)]);
+        without.FormerContacts.ShouldBe([TenantScript.SubjectId]);
+        var erasedFormer = TenantDecisions.EraseContact(without, TenantScript.SubjectId, TenantScript.Admin, Now).ShouldBeOfType<Accepted>().Events.ShouldHaveSingleItem();
+        var gone = TenantStreams.Fold(without, [erasedFormer]);
+        gone.FormerContacts.ShouldBeEmpty();
+        TenantDecisions.EraseContact(gone, TenantScript.SubjectId, TenantScript.Admin, Now).ShouldBeOfType<Blocked>().Code.ShouldBe("unknown-contact");
+        gone.UpdatedAt.ShouldBe(Now);
+
         var erased = TenantStreams.Fold(after, [new ContactErased(after.Id, TenantScript.SubjectId, TenantScript.Admin, Now)]);
         var again = TenantDecisions.ReplaceContacts(erased, [(new Contact("Sally", "sally@travis.example.gov"), fresh1)], TenantScript.Admin, Now);
         again.ShouldBeOfType<Accepted>().Events.ShouldHaveSingleItem().ShouldBeOfType<TenantContactsReplaced>().Contacts.Single().SubjectId.ShouldBe(fresh1);
