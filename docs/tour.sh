@@ -66,7 +66,7 @@ call 200 POST /api/tenants/$ID/approve "$APPROVER" '{"comment": "budget confirme
 say 3 "Provision: the template's root organisation, first units, roles and quotas; the tenant is active"
 [ "$(call 200 POST /api/tenants/$ID/provision "$ADMIN" | jq -r .state)" = active ]
 
-say 4 "Read it (with its ETag), list tenants, replay its events as an auditor"
+say 4 "Read it (with its ETag), list tenants, replay its events as an auditor, change its contacts"
 call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
 ETAG=$(header etag)
 call 200 GET "/api/tenants?state=active&country=US&limit=20" "$ADMIN" | jq -e '.items | length > 0' >/dev/null
@@ -74,6 +74,11 @@ call 200 GET /api/tenants/$ID/events "$AUDITOR" | jq -e 'length > 0' >/dev/null
 note "bad input is a 400 problem that names what is wrong, and changes nothing"
 call 400 PUT /api/tenants/$ID/name "$ADMIN" '{"name": ' | jq -e '.type == "https://httpstatuses.com/400" or (.type | startswith("urn:tenantevents:problem:"))' >/dev/null
 call 400 PUT /api/tenants/$ID/name "$ADMIN" '{"name": ""}' | jq -e '.errors[0].field == "name"' >/dev/null
+note "the contacts as a whole: Sally stays the same person (same subject id and key), Noor is new"
+SALLY=$(call 200 GET /api/tenants/$ID "$ADMIN" | jq -r '.contacts[0].subjectId')
+call 200 PUT /api/tenants/$ID/contacts "$ADMIN" '{"contacts": [{"name": "Sally Hemphill", "email": "sally@travis.example.gov", "role": "sheriff"},
+  {"name": "Noor Haddad", "email": "noor.haddad@travis.example.gov", "role": "records"}]}' \
+  | jq -e --arg sally "$SALLY" '.contacts[0].subjectId == $sally and (.contacts | length) == 2' >/dev/null
 
 say 5 "The organisation tree: grow it under the root, grant, and ask why someone may act"
 TA=$(token tenant-admin sally $ID)                       # the tenant's own administrator

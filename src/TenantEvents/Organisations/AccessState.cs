@@ -157,8 +157,13 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     /// The graph folded from every organisation event (no bound: this is the check of the tables, not a read); null when
     /// the events do not fold (an event that could not have been accepted: planted, not written by the service).
     /// </summary>
-    private async Task<AccessGraph?> ReplayAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation)
+    private async Task<AccessGraph?> ReplayAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation) =>
+        (await ReplayEventsAsync(tenant, hasher, cancellation))?.Graph;
+
+    /// <summary>The graph folded from every organisation event, and those events opened in order (null when they do not fold).</summary>
+    public async Task<(AccessGraph Graph, IReadOnlyList<object> Events)?> ReplayEventsAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation)
     {
+        var opened = new List<object>();
         await using var session = streams.Store.QuerySession(tenant.ToString());
         var names = OrganisationEventTypes.StoredNames.ToArray();
         var graph = AccessGraph.Keyed(hasher);
@@ -171,7 +176,9 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
             {
                 if (stored.Data is Keys.ISealedEvent { Payload.KeyVersion: > 0 } sealedEvent && !seals.Add(Convert.ToBase64String(sealedEvent.Payload.Nonce)))
                     return null;
-                graph.Apply(await streams.OpenAsync(stored, cancellation));
+                var e = await streams.OpenAsync(stored, cancellation);
+                graph.Apply(e);
+                opened.Add(e);
                 graph.Version = OrganisationStore.VersionOf(stored) ?? -1;
             }
         }
@@ -179,7 +186,7 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
         {
             return null;
         }
-        return graph;
+        return (graph, opened);
     }
 
     /// <summary>The graph as the tables hold it (parents first: rows ordered by depth).</summary>

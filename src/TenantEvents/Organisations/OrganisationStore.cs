@@ -202,6 +202,34 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         return new OrgApplied(decision.Events, next);
     }
 
+    /// <summary>
+    /// The access tables put back to what the tenant's sealed organisation events fold into, and stamped with the MAC of
+    /// that state, in the caller's session (the repair's own event goes with it): for a tenant refused because its tables
+    /// were changed outside the service, or its version moved. Refused (409) when the events themselves do not fold (a
+    /// seal stored twice, an event that does not open): then only a backup helps. Returns the access version stamped.
+    /// </summary>
+    public async Task<long> RepairAsync(IDocumentSession session, Guid tenant, CancellationToken cancellation)
+    {
+        await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
+        var connection = await Connection(session, cancellation);
+        var stamp = await _state.StampAsync(connection, tenant, cancellation);
+        var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
+        if (await _state.ReplayEventsAsync(tenant, hasher, cancellation) is not { } replay)
+            throw new RefusedException(new Problem("access-events-broken", 409, "The organisation events do not fold",
+                "The tenant's organisation events themselves are not what the service wrote (a sealed event stored twice, or one that does " +
+                "not open): the access state cannot be rebuilt from them. Restore the tenant's database from a backup."));
+        // Never below what the events reached: a read refuses a version under the high water.
+        var version = Math.Max(replay.Graph.Version, stamp.HighWater);
+        var s = streams.Keys.Schema;
+        var projection = new List<NpgsqlBatchCommand>();
+        foreach (var table in new[] { "org_nodes", "org_grants", "org_policies", "org_members", "org_quota_allocations", "tenant_roles" })
+            projection.Add(Command($"delete from {s}.{table} where tenant_id = $1", tenant.ToString()));
+        foreach (var e in replay.Events) await ProjectAsync(projection, tenant, e, cancellation);
+        projection.Add(_state.StampCommand(tenant, version, replay.Graph.StateDigest(), hasher));
+        await Flush(connection, projection, cancellation);
+        return version;
+    }
+
     /// <summary>Provisioning: the template's organisations and roles, in the provisioning transaction (access version 1).</summary>
     public async Task SeedAsync(IDocumentSession session, Guid tenant, TenantProvisioned provisioned, CancellationToken cancellation)
     {

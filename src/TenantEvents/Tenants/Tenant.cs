@@ -206,6 +206,8 @@ public sealed class Tenant
         Touch(e.By, e.At);
     }
 
+    public void Apply(AccessStateRepaired e) => Touch(e.By, e.At);
+
     public void Apply(ContactErased e)
     {
         Contacts = Contacts.Select(c => c.SubjectId == e.SubjectId ? c.AsErased() : c).ToList();

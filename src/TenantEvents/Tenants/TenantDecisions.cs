@@ -100,6 +100,12 @@ public static class TenantDecisions
             : Decision.Accept(new TenantContactsReplaced(tenant.Id, replaced, by, now));
     }
 
+    /// <summary>Records the repair of the tenant's access state (the repair itself runs in the same transaction).</summary>
+    public static Decision RepairAccess(Tenant tenant, string reason, Actor by, DateTimeOffset now) =>
+        tenant.State == TenantState.Decommissioned
+            ? Invalid("repair access", tenant, "A decommissioned tenant has no access state: its keys are destroyed.")
+            : Decision.Accept(new AccessStateRepaired(tenant.Id, reason, by, now));
+
     public static Decision UpdateSettings(Tenant tenant, TenantSettings settings, Actor by, DateTimeOffset now)
     {
         if (!Live.Contains(tenant.State))

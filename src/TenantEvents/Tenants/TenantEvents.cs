@@ -112,6 +112,12 @@ public sealed record ContactErased(Guid TenantId, Guid SubjectId, Actor By, Date
 /// e-mail); a new one gets their own; someone left out is no longer a contact, and their data in earlier events stays
 /// sealed under their key until they are erased.
 /// </summary>
+/// <summary>
+/// A platform administrator rebuilt the tenant's access tables from its sealed organisation events (they had been changed
+/// outside the service, so the tenant was refused): recorded in the tenant's trail with the reason given.
+/// </summary>
+public sealed record AccessStateRepaired(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
+
 public sealed record TenantContactsReplaced(Guid TenantId, IReadOnlyList<Contact> Contacts, Actor By, DateTimeOffset At);
 
 public enum KeyKind { Data, KeyEncryption }
@@ -140,6 +146,6 @@ public static class TenantEventTypes
         typeof(TenantSuspended), typeof(TenantReactivated), typeof(TenantRenamed), typeof(TenantSettingsUpdated),
         typeof(TenantDecommissionRequested), typeof(TenantDecommissionScheduled), typeof(TenantDecommissionCancelled),
         typeof(TenantDecommissioned), typeof(LegalHoldPlaced), typeof(LegalHoldLifted), typeof(TenantKeysRotated),
-        typeof(ContactErased), typeof(TenantContactsReplaced),
+        typeof(ContactErased), typeof(TenantContactsReplaced), typeof(AccessStateRepaired),
     ];
 }

@@ -401,6 +401,65 @@ public class DatabasePrivilegeTests(AppFixture fixture) : IntegrationTest(fixtur
         (await TenantAdminOf(tenant).Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK);
     }
 
+    /// <summary>
+    /// The operator's way back for a tenant refused because its access tables were changed outside the service: a platform
+    /// administrator rebuilds them from the sealed events (POST /access/repair, with a reason, recorded in the trail). The
+    /// planted row is gone, the moved version is put right, and the tenant works again. When the events themselves were
+    /// tampered with (a sealed grant event copied back), the repair refuses and changes nothing: only a backup helps.
+    /// </summary>
+    [Fact]
+    public async Task a_platform_administrator_rebuilds_tampered_access_tables_from_the_events_and_the_trail_says_so()
+    {
+        var tenant = await Active();
+        var root = await RootOf(tenant);
+        var admin = TenantAdminOf(tenant);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{root}/grants", new { principal = new { kind = "user", id = "olga" }, role = "records-clerk" }))
+            .ShouldBe(HttpStatusCode.Created);
+        var olga = Member(tenant, "olga");
+        var mallory = Member(tenant, "mallory");
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+        {
+            (await Execute(app, """
+                insert into tenantevents.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at)
+                values ($1, $2, $3, 'user', 'mallory', 'agency-admin', now())
+                """, tenant.ToString(), Guid.CreateVersion7(), root)).ShouldBe(1);
+            (await Execute(app, "update tenantevents.access_versions set version = version + 1 where tenant_id = $1", tenant.ToString())).ShouldBe(1);
+        }
+        AccessStore.Forget(tenant);
+        (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+
+        (await admin.Post($"/api/tenants/{tenant}/access/repair", new { reason = "mine" })).Status.ShouldBeOneOf(HttpStatusCode.Forbidden, HttpStatusCode.NotFound);
+        (await As(Roles.PlatformApprover).Post($"/api/tenants/{tenant}/access/repair", new { reason = "mine" })).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await Admin.Post($"/api/tenants/{tenant}/access/repair", new { })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        var repaired = (await Admin.Post($"/api/tenants/{tenant}/access/repair", new { reason = "a grant planted with the service role's password" }))
+            .ShouldBe(HttpStatusCode.OK);
+        long.Parse(repaired.Headers.GetValues("X-Access-Version").Single()).ShouldBeGreaterThan(0);
+        await using (var owner = await Open(TestDatabase.OwnerConnectionString))
+            (await Rows(owner, $"select count(*) from tenantevents.org_grants where tenant_id = '{tenant}' and principal_id = 'mallory'")).Single()[0].ShouldBe("0");
+        AccessStore.Forget(tenant);
+        (await olga.Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
+        (await mallory.Get($"/api/tenants/{tenant}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await admin.Post($"/api/tenants/{tenant}/organisations", new { parentId = root, name = "Patrol", kind = "unit" })).ShouldBe(HttpStatusCode.Created);
+        (await As(Roles.Auditor).Get($"/api/tenants/{tenant}/events")).ShouldBe(HttpStatusCode.OK).Body.ShouldContain("access_state_repaired");
+
+        // Olga's sealed grant event copied back into the stream: the events no longer fold, and the repair will not pretend.
+        await using (var app = await Open(TestDatabase.ConnectionString, tenant: tenant))
+            (await Execute(app, """
+                insert into tenantevents.mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type, headers, is_archived)
+                select nextval('tenantevents.mt_events_sequence'), gen_random_uuid(), e.stream_id,
+                  (select max(x.version) + 1 from tenantevents.mt_events x where x.tenant_id = e.tenant_id and x.stream_id = e.stream_id),
+                  e.data, e.type, now(), e.tenant_id, e.mt_dotnet_type, e.headers, false
+                from tenantevents.mt_events e where e.tenant_id = $1 and e.type = 'role_granted' order by e.seq_id desc limit 1
+                """, tenant.ToString())).ShouldBe(1);
+        await using (var owner = await Open(TestDatabase.OwnerConnectionString))
+        {
+            var before = await Rows(owner, $"select count(*), max(version) from tenantevents.access_versions where tenant_id = '{tenant}'");
+            (await Admin.Post($"/api/tenants/{tenant}/access/repair", new { reason = "again" })).ShouldBeProblem(HttpStatusCode.Conflict, "access-events-broken");
+            (await Rows(owner, $"select count(*), max(version) from tenantevents.access_versions where tenant_id = '{tenant}'")).Single()
+                .ShouldBe(before.Single());
+        }
+    }
+
     [Fact]
     public async Task an_access_state_without_its_mac_is_refused_not_trusted()
     {

@@ -36,6 +36,7 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Post, "/api/tenants/{id}/contacts/{hold}/erase", null, [Roles.PlatformAdmin, Roles.TenantAdmin]),
         (HttpMethod.Put, "/api/tenants/{id}/contacts", new { contacts = new[] { new { name = "Mallory", email = "mallory@evil.example.com" } } },
             [Roles.PlatformAdmin, Roles.TenantAdmin, Roles.TenantMember]),
+        (HttpMethod.Post, "/api/tenants/{id}/access/repair", new { reason = "x" }, [Roles.PlatformAdmin]),
         // Organisations and access (Organisations/): who gets through the role check; the tree then decides.
         (HttpMethod.Get, "/api/tenants/{id}/organisations", null, OrgReaders),
         (HttpMethod.Post, "/api/tenants/{id}/organisations", new { parentId = "{org}", name = "Stolen Unit", kind = "unit" }, OrgWriters),
