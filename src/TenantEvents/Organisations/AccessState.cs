@@ -160,8 +160,14 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     private async Task<AccessGraph?> ReplayAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation) =>
         (await ReplayEventsAsync(tenant, hasher, cancellation))?.Graph;
 
-    /// <summary>The graph folded from every organisation event, and those events opened in order (null when they do not fold).</summary>
-    public async Task<(AccessGraph Graph, IReadOnlyList<object> Events)?> ReplayEventsAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation)
+    /// <summary>
+    /// The graph folded from every organisation event, and those events opened in order (null when they do not fold).
+    /// <paramref name="strict"/>: also null unless the access versions the events carry run from 1 without a gap (each
+    /// command's events share one; the next command's is one more), so that a history shortened by deleting its last
+    /// events, or lengthened by a planted version, is not taken for the tenant's.
+    /// </summary>
+    public async Task<(AccessGraph Graph, IReadOnlyList<object> Events)?> ReplayEventsAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation,
+        bool strict = false)
     {
         var opened = new List<object>();
         await using var session = streams.Store.QuerySession(tenant.ToString());
@@ -179,12 +185,15 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
                 var e = await streams.OpenAsync(stored, cancellation);
                 graph.Apply(e);
                 opened.Add(e);
-                graph.Version = OrganisationStore.VersionOf(stored) ?? -1;
+                var version = OrganisationStore.VersionOf(stored) ?? -1;
+                if (strict && version != graph.Version && version != graph.Version + 1) return null;
+                graph.Version = version;
             }
         }
-        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is KeyNotFoundException or ArgumentException or InvalidOperationException or IntegrityViolationException
+                                      or System.Text.Json.JsonException)
         {
-            return null;
+            return null; // an event that does not open here (moved from another stream or tenant, or not sealed) is not the tenant's
         }
         return (graph, opened);
     }

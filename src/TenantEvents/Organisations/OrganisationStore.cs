@@ -213,13 +213,21 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
         var connection = await Connection(session, cancellation);
         var stamp = await _state.StampAsync(connection, tenant, cancellation);
+        // Unsealed events (sealing off) can be written by anyone with the role's password: nothing to rebuild from.
+        if (!streams.Options.Sealing)
+            throw new RefusedException(new Problem("access-repair-unavailable", 409, "The access state cannot be repaired",
+                "Sealing is off, so the organisation events prove nothing: restore the tenant's database from a backup."));
+        if (stamp.HighWater == 0)
+            throw new RefusedException(new Problem("access-repair-unavailable", 409, "There is no access state to repair",
+                "The tenant has no organisation events yet (it is not provisioned)."));
         var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
-        if (await _state.ReplayEventsAsync(tenant, hasher, cancellation) is not { } replay)
+        // The events must be exactly what the service wrote: every seal once, versions from 1 without a gap, up to the highest
+        // version the events ever reached (a shortened history, say the last revocation deleted, is not rebuilt from).
+        if (await _state.ReplayEventsAsync(tenant, hasher, cancellation, strict: true) is not { } replay || replay.Graph.Version != stamp.HighWater)
             throw new RefusedException(new Problem("access-events-broken", 409, "The organisation events do not fold",
-                "The tenant's organisation events themselves are not what the service wrote (a sealed event stored twice, or one that does " +
-                "not open): the access state cannot be rebuilt from them. Restore the tenant's database from a backup."));
-        // Never below what the events reached: a read refuses a version under the high water.
-        var version = Math.Max(replay.Graph.Version, stamp.HighWater);
+                "The tenant's organisation events themselves are not what the service wrote (a sealed event stored twice or missing, one " +
+                "that does not open, versions with a gap): the access state cannot be rebuilt from them. Restore the tenant's database from a backup."));
+        var version = replay.Graph.Version;
         var s = streams.Keys.Schema;
         var projection = new List<NpgsqlBatchCommand>();
         foreach (var table in new[] { "org_nodes", "org_grants", "org_policies", "org_members", "org_quota_allocations", "tenant_roles" })

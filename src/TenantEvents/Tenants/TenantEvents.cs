@@ -108,16 +108,16 @@ public sealed record LegalHoldLifted(Guid TenantId, Guid HoldId, string Reason, 
 public sealed record ContactErased(Guid TenantId, Guid SubjectId, Actor By, DateTimeOffset At);
 
 /// <summary>
-/// The tenant's contacts are now this list (in order). A person named before keeps their subject id and key (matched by
-/// e-mail); a new one gets their own; someone left out is no longer a contact, and their data in earlier events stays
-/// sealed under their key until they are erased.
-/// </summary>
-/// <summary>
 /// A platform administrator rebuilt the tenant's access tables from its sealed organisation events (they had been changed
 /// outside the service, so the tenant was refused): recorded in the tenant's trail with the reason given.
 /// </summary>
 public sealed record AccessStateRepaired(Guid TenantId, string Reason, Actor By, DateTimeOffset At);
 
+/// <summary>
+/// The tenant's contacts are now this list (in order). A person named before keeps their subject id and key (matched by
+/// e-mail); a new one gets their own; someone left out is no longer a contact, and their data in earlier events stays
+/// sealed under their key until they are erased.
+/// </summary>
 public sealed record TenantContactsReplaced(Guid TenantId, IReadOnlyList<Contact> Contacts, Actor By, DateTimeOffset At);
 
 public enum KeyKind { Data, KeyEncryption }
