@@ -166,11 +166,13 @@ public sealed class AccessState(TenantStreams streams, ILogger logger)
     /// command's events share one; the next command's is one more), so that a history shortened by deleting its last
     /// events, or lengthened by a planted version, is not taken for the tenant's.
     /// </summary>
+    /// <param name="within">Read in this session (its transaction and connection) rather than a query session of its own.</param>
     public async Task<(AccessGraph Graph, IReadOnlyList<object> Events)?> ReplayEventsAsync(Guid tenant, AccessHasher hasher, CancellationToken cancellation,
-        bool strict = false)
+        bool strict = false, IQuerySession? within = null)
     {
         var opened = new List<object>();
-        await using var session = streams.Store.QuerySession(tenant.ToString());
+        await using var own = within is null ? streams.Store.QuerySession(tenant.ToString()) : null;
+        var session = within ?? own!;
         var names = OrganisationEventTypes.StoredNames.ToArray();
         var graph = AccessGraph.Keyed(hasher);
         // Every seal has a nonce of its own: the same sealed payload twice is a stored event copied back (say, a grant

@@ -223,7 +223,7 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
         // The events must be exactly what the service wrote: every seal once, versions from 1 without a gap, up to the highest
         // version the events ever reached (a shortened history, say the last revocation deleted, is not rebuilt from).
-        if (await _state.ReplayEventsAsync(tenant, hasher, cancellation, strict: true) is not { } replay || replay.Graph.Version != stamp.HighWater)
+        if (await _state.ReplayEventsAsync(tenant, hasher, cancellation, strict: true, within: session) is not { } replay || replay.Graph.Version != stamp.HighWater)
             throw new RefusedException(new Problem("access-events-broken", 409, "The organisation events do not fold",
                 "The tenant's organisation events themselves are not what the service wrote (a sealed event stored twice or missing, one " +
                 "that does not open, versions with a gap): the access state cannot be rebuilt from them. Restore the tenant's database from a backup."));
