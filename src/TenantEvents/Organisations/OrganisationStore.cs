@@ -356,7 +356,10 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     private Task<SealedPayload> SealNameAsync(Guid tenant, Guid org, string name, CancellationToken cancellation) =>
         streams.SealBytesAsync(tenant, System.Text.Encoding.UTF8.GetBytes(name), org, NameType, cancellation);
 
-    /// <summary>The projection, in the command's transaction: one statement per event (a move rewrites its subtree's paths in one).</summary>
+    /// <summary>
+    /// The projection, in the command's transaction: one statement per event (a move rewrites its subtree's paths in one).
+    /// Every statement names its tenant as well as being bound by row-level security.
+    /// </summary>
     private async Task ProjectAsync(List<NpgsqlBatchCommand> batch, Guid tenant, object e, CancellationToken cancellation)
     {
         var s = streams.Keys.Schema;
@@ -369,75 +372,75 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
                     insert into {s}.org_nodes (tenant_id, id, parent_id, path, depth, open, kind, jurisdiction,
                       name_key_version, name_nonce, name_ciphertext, version, created_at, updated_at)
                     select $1, $2, $3, p.path || $2, cardinality(p.path), true, $4, $5, $6, $7, $8, 1, $9, $9
-                    from (select coalesce((select path from {s}.org_nodes where id = $3), array[]::uuid[]) as path) p
+                    from (select coalesce((select path from {s}.org_nodes where tenant_id = $1 and id = $3), array[]::uuid[]) as path) p
                     """, t, x.OrganisationId, (object?)x.ParentId ?? DBNull.Value, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value,
                     name.KeyVersion, name.Nonce, name.Ciphertext, x.At));
                 break;
             case OrganisationRenamed x:
                 var renamed = await SealNameAsync(tenant, x.OrganisationId, x.Name, cancellation);
-                batch.Add(Command($"update {s}.org_nodes set name_key_version = $2, name_nonce = $3, name_ciphertext = $4, version = version + 1, updated_at = $5 where id = $1",
-                    x.OrganisationId, renamed.KeyVersion, renamed.Nonce, renamed.Ciphertext, x.At));
+                batch.Add(Command($"update {s}.org_nodes set name_key_version = $2, name_nonce = $3, name_ciphertext = $4, version = version + 1, updated_at = $5 where tenant_id = $6 and id = $1",
+                    x.OrganisationId, renamed.KeyVersion, renamed.Nonce, renamed.Ciphertext, x.At, t));
                 break;
             case OrganisationAttributesUpdated x:
-                batch.Add(Command($"update {s}.org_nodes set kind = $2, jurisdiction = $3, version = version + 1, updated_at = $4 where id = $1",
-                    x.OrganisationId, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value, x.At));
+                batch.Add(Command($"update {s}.org_nodes set kind = $2, jurisdiction = $3, version = version + 1, updated_at = $4 where tenant_id = $5 and id = $1",
+                    x.OrganisationId, x.Kind, (object?)x.Jurisdiction ?? DBNull.Value, x.At, t));
                 break;
             case OrganisationMoved x:
                 // Every row of the subtree gets the new parent's path in front of its own path below the moved organisation.
                 batch.Add(Command($"""
-                    with moved as (select path, depth from {s}.org_nodes where id = $1),
-                         target as (select path from {s}.org_nodes where id = $2)
+                    with moved as (select path, depth from {s}.org_nodes where tenant_id = $3 and id = $1),
+                         target as (select path from {s}.org_nodes where tenant_id = $3 and id = $2)
                     update {s}.org_nodes o set path = target.path || o.path[moved.depth + 1:],
                            depth = cardinality(target.path) + cardinality(o.path) - moved.depth - 1
                     from moved, target
-                    where o.path @> array[$1]::uuid[]
-                    """, x.OrganisationId, x.ToParentId));
-                batch.Add(Command($"update {s}.org_nodes set parent_id = $2, version = version + 1, updated_at = $3 where id = $1",
-                    x.OrganisationId, x.ToParentId, x.At));
+                    where o.tenant_id = $3 and o.path @> array[$1]::uuid[]
+                    """, x.OrganisationId, x.ToParentId, t));
+                batch.Add(Command($"update {s}.org_nodes set parent_id = $2, version = version + 1, updated_at = $3 where tenant_id = $4 and id = $1",
+                    x.OrganisationId, x.ToParentId, x.At, t));
                 break;
             case OrganisationClosed x:
-                batch.Add(Command($"update {s}.org_nodes set open = false, version = version + 1, updated_at = $2 where id = $1",
-                    x.OrganisationId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set open = false, version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1",
+                    x.OrganisationId, x.At, t));
                 break;
             case RoleGranted x:
                 batch.Add(Command($"""
                     insert into {s}.org_grants (tenant_id, id, org_id, principal_kind, principal_id, role, granted_at) values ($1, $2, $3, $4, $5, $6, $7)
                     """, t, x.GrantId, x.OrganisationId, x.Principal.Kind, x.Principal.Id, x.Role, x.At));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case GrantRevoked x:
-                batch.Add(Command($"delete from {s}.org_grants where id = $1", x.GrantId));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"delete from {s}.org_grants where tenant_id = $2 and id = $1", x.GrantId, t));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case PolicySet x:
                 batch.Add(Command($"""
                     insert into {s}.org_policies (tenant_id, org_id, key, mode, value, set_at) values ($1, $2, $3, $4, $5, $6)
                     on conflict (tenant_id, org_id, key) do update set mode = excluded.mode, value = excluded.value, set_at = excluded.set_at
                     """, t, x.OrganisationId, x.Key, x.Mode, x.Value, x.At));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case MemberAdded x:
                 batch.Add(Command($"insert into {s}.org_members (tenant_id, org_id, user_id, added_at) values ($1, $2, $3, $4)", t, x.OrganisationId, x.UserId, x.At));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case MemberRemoved x:
-                batch.Add(Command($"delete from {s}.org_members where org_id = $1 and user_id = $2", x.OrganisationId, x.UserId));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"delete from {s}.org_members where tenant_id = $3 and org_id = $1 and user_id = $2", x.OrganisationId, x.UserId, t));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case PolicyCleared x:
-                batch.Add(Command($"delete from {s}.org_policies where org_id = $1 and key = $2", x.OrganisationId, x.Key));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"delete from {s}.org_policies where tenant_id = $3 and org_id = $1 and key = $2", x.OrganisationId, x.Key, t));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case Quotas.QuotaAllocated x:
                 batch.Add(Command($"""
                     insert into {s}.org_quota_allocations (tenant_id, org_id, kind, guaranteed, cap, set_at) values ($1, $2, $3, $4, $5, $6)
                     on conflict (tenant_id, org_id, kind) do update set guaranteed = excluded.guaranteed, cap = excluded.cap, set_at = excluded.set_at
                     """, t, x.OrganisationId, x.Kind, x.Guaranteed, (object?)x.Cap ?? DBNull.Value, x.At));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case Quotas.QuotaAllocationRemoved x:
-                batch.Add(Command($"delete from {s}.org_quota_allocations where org_id = $1 and kind = $2", x.OrganisationId, x.Kind));
-                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where id = $1", x.OrganisationId, x.At));
+                batch.Add(Command($"delete from {s}.org_quota_allocations where tenant_id = $3 and org_id = $1 and kind = $2", x.OrganisationId, x.Kind, t));
+                batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case RoleDefined x:
                 batch.Add(Command($"""
@@ -446,7 +449,7 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
                     """, t, x.Name, x.Description, x.Permissions.ToArray()));
                 break;
             case RoleRemoved x:
-                batch.Add(Command($"delete from {s}.tenant_roles where name = $1", x.Name));
+                batch.Add(Command($"delete from {s}.tenant_roles where tenant_id = $2 and name = $1", x.Name, t));
                 break;
         }
     }
