@@ -42,22 +42,8 @@ public static class DatabaseMigration
         var schema = options.DatabaseSchema;
         var databases = new List<(string Id, string Database, string? Host, int? Port)>();
         var main = new NpgsqlConnectionStringBuilder(connectionString).Database!;
-        await using (var connection = new NpgsqlConnection(connectionString))
-        {
-            await connection.OpenAsync();
-            try
-            {
-                await using var list = Databases.Sql.Command(connection, null,
-                    $"select id, database, host, port from {Quote(schema)}.tenant_databases order by id <> 'default', id");
-                await using var reader = await list.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                    databases.Add((reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                        reader.IsDBNull(3) ? null : reader.GetInt32(3)));
-            }
-            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
-            {
-            }
-        }
+        await using (var source = NpgsqlDataSource.Create(connectionString))
+            databases.AddRange((await new TenantDirectory(source, Quote(schema)).DatabasesAsync()).Select(d => (d.Id, d.Database, d.Host, d.Port)));
         if (databases.Count == 0) databases.Add(("default", main, null, null));
         var lines = new List<string>();
         var pending = false;
@@ -342,5 +328,5 @@ public static class DatabaseMigration
         await batch.ExecuteNonQueryAsync();
     }
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+    private static string Quote(string identifier) => SchemaRegistry.Quote(identifier);
 }

@@ -49,7 +49,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
                 values ($1, $2, $3, $4, 'held', $5, $6, $7, $8, $9)
                 """, connection, transaction))
             {
-                QuotaUsageStore.Add(insert, policy.TenantId.ToString(), reservation.Id, org, units, start, now, reservation.ExpiresAt, (object?)purpose ?? DBNull.Value, reservation.Actor);
+                Infrastructure.Databases.Sql.Bind(insert, policy.TenantId.ToString(), reservation.Id, org, units, start, now, reservation.ExpiresAt, (object?)purpose ?? DBNull.Value, reservation.Actor);
                 await insert.ExecuteNonQueryAsync(cancellation);
             }
             await store.AddAsync(connection, transaction, kind, start, org, used: 0, held: units, cancellation);
@@ -84,7 +84,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
                 update {store.Schema}.ai_reservations set state = $2, settled_at = $3, committed_units = $4 where id = $1
                 """, connection, transaction))
             {
-                QuotaUsageStore.Add(update, id, state, now, committedUnits is null ? DBNull.Value : used);
+                Infrastructure.Databases.Sql.Bind(update, id, state, now, committedUnits is null ? DBNull.Value : used);
                 await update.ExecuteNonQueryAsync(cancellation);
             }
             await store.AddAsync(connection, transaction, kind, reservation.PeriodStart, reservation.OrganisationId ?? Guid.Empty, used, -reservation.Units,
@@ -107,7 +107,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
             select id, org_id, units, state, period_start, created_at, expires_at, settled_at, committed_units, purpose, actor
             from {store.Schema}.ai_reservations where id = $1 for update
             """, connection, transaction);
-        QuotaUsageStore.Add(find, id);
+        Infrastructure.Databases.Sql.Bind(find, id);
         await using var reader = await find.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation)) return null;
         var org = reader.GetGuid(1);
@@ -129,7 +129,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
             update {store.Schema}.quota_usage u set held = greatest(0, u.held - t.units), updated_at = $1
             from totals t where u.kind = '{QuotaKinds.AiCompute}' and u.period_start = t.period_start and u.org_id = t.org_id
             """, connection, transaction);
-        QuotaUsageStore.Add(expire, now);
+        Infrastructure.Databases.Sql.Bind(expire, now);
         await expire.ExecuteNonQueryAsync(cancellation);
     }
 }

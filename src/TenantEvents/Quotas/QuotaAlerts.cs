@@ -40,7 +40,7 @@ public sealed class QuotaAlerts(TenantStreams streams, IWolverineRuntime runtime
             on conflict do nothing returning threshold
             """, connection))
         {
-            QuotaUsageStore.Add(insert, policy.TenantId.ToString(), kind, start, crossed.ToArray(), used, limit, now);
+            Infrastructure.Databases.Sql.Bind(insert, policy.TenantId.ToString(), kind, start, crossed.ToArray(), used, limit, now);
             await using var reader = await insert.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation)) fresh.Add(reader.GetInt32(0));
         }

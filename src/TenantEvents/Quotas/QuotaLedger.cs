@@ -212,7 +212,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
                 select kind, org_id, used, held from {store.Schema}.quota_usage
                 where (kind, period_start) in (select * from unnest($1::text[], $2::timestamptz[]))
                 """, connection, transaction);
-            QuotaUsageStore.Add(read, kinds, starts);
+            Infrastructure.Databases.Sql.Bind(read, kinds, starts);
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation)) result[reader.GetString(0)][reader.GetGuid(1)] = (reader.GetInt64(2), reader.GetInt64(3));
             return result;
@@ -260,7 +260,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
                     await using var batch = new NpgsqlBatch(connection, transaction);
                     foreach (var (key, _, consumed, returned) in items)
                     {
-                        batch.BatchCommands.Add(QuotaUsageStore.BatchCommand($"""
+                        batch.BatchCommands.Add(Infrastructure.Databases.Sql.BatchCommand($"""
                             update {store.Schema}.quota_usage set used = used + $4, held = greatest(0, held - $4 - $5), updated_at = $6
                             where kind = $1 and period_start = $2 and org_id = $3
                             """, key.Kind, key.Period, key.Org, consumed, returned, now));
@@ -268,7 +268,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
                             batch.BatchCommands.Add(store.DailyCommand(QuotaKinds.MetricOf(key.Kind), key.Period, key.Org, consumed));
                     }
                     var periods = items.Select(i => (i.Key.Kind, i.Key.Period)).Distinct().ToList();
-                    batch.BatchCommands.Add(QuotaUsageStore.BatchCommand($"""
+                    batch.BatchCommands.Add(Infrastructure.Databases.Sql.BatchCommand($"""
                         select kind, period_start, sum(used)::bigint from {store.Schema}.quota_usage
                         where (kind, period_start) in (select * from unnest($1::text[], $2::timestamptz[])) group by kind, period_start
                         """, periods.Select(p => p.Kind).ToArray(), periods.Select(p => p.Period).ToArray()));

@@ -30,7 +30,7 @@ public sealed class QuotaUsageStore(TenantStreams streams)
         await using (var batch = new NpgsqlBatch(connection, transaction))
         {
             batch.BatchCommands.Add(Infrastructure.Databases.Sql.SetTenantCommand(tenant));
-            batch.BatchCommands.Add(BatchCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", $"tenantevents:quota:{tenant}:{lockName}"));
+            batch.BatchCommands.Add(Infrastructure.Databases.Sql.BatchCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", $"tenantevents:quota:{tenant}:{lockName}"));
             await batch.ExecuteNonQueryAsync(cancellation);
         }
         var result = await work(connection, transaction);
@@ -44,7 +44,7 @@ public sealed class QuotaUsageStore(TenantStreams streams)
         var charges = new Dictionary<Guid, long>();
         await using var read = new NpgsqlCommand($"select org_id, used + held from {Schema}.quota_usage where kind = $1 and period_start = $2",
             connection, transaction);
-        Add(read, kind, start);
+        Infrastructure.Databases.Sql.Bind(read, kind, start);
         await using var reader = await read.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation)) charges[reader.GetGuid(0)] = reader.GetInt64(1);
         return charges;
@@ -59,7 +59,7 @@ public sealed class QuotaUsageStore(TenantStreams streams)
             on conflict (tenant_id, kind, period_start, org_id) do update
               set used = u.used + excluded.used, held = greatest(0, u.held + $5), updated_at = excluded.updated_at
             """, connection, transaction);
-        Add(upsert, kind, start, org, used, held, streams.Now);
+        Infrastructure.Databases.Sql.Bind(upsert, kind, start, org, used, held, streams.Now);
         await upsert.ExecuteNonQueryAsync(cancellation);
     }
 
@@ -72,13 +72,11 @@ public sealed class QuotaUsageStore(TenantStreams streams)
     }
 
     /// <summary>Adds to a day's usage; a peak (licences) keeps the day's largest figure instead.</summary>
-    public NpgsqlBatchCommand DailyCommand(string metric, DateTimeOffset at, Guid org, long amount, bool peak = false) => BatchCommand($"""
+    public NpgsqlBatchCommand DailyCommand(string metric, DateTimeOffset at, Guid org, long amount, bool peak = false) => Infrastructure.Databases.Sql.BatchCommand($"""
         insert into {Schema}.usage_daily as d (tenant_id, metric, day, org_id, amount)
         values (current_setting('{Hosting.TenantSetting}'), $1, $2, $3, $4)
         on conflict (tenant_id, metric, day, org_id) do update set amount = {(peak ? "greatest(d.amount, excluded.amount)" : "d.amount + excluded.amount")}
         """, metric, DateOnly.FromDateTime(at.UtcDateTime), org, amount);
 
-    public static NpgsqlBatchCommand BatchCommand(string sql, params object?[] values) => Infrastructure.Databases.Sql.BatchCommand(sql, values);
 
-    public static void Add(NpgsqlCommand command, params object?[] values) => Infrastructure.Databases.Sql.Bind(command, values);
 }

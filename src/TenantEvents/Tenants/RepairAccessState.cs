@@ -25,8 +25,11 @@ public static class RepairAccessStateEndpoint
     {
         long version = 0;
         var result = await TenantHttp.Command(http, streams, context, tenantId, "repair access",
-            TenantHttp.Check(e => TenantRules.OptionalText("reason", command?.Reason, e, 500)).Concat(
-                string.IsNullOrWhiteSpace(command?.Reason) ? [new FieldError("reason", "required", "say why the access state is rebuilt.")] : []).ToList(),
+            TenantHttp.Check(e =>
+            {
+                if (string.IsNullOrWhiteSpace(command?.Reason)) e.Add(new FieldError("reason", "required", "say why the access state is rebuilt."));
+                else TenantRules.OptionalText("reason", command.Reason, e, 500);
+            }),
             (by, tenant, now) => TenantDecisions.RepairAccess(tenant, command!.Reason!.Trim(), by, now), cancellation,
             alongside: async (tenant, events, session, _) =>
             {

@@ -157,5 +157,6 @@ public static class SchemaRegistry
         return versions;
     }
 
-    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+    /// <summary>An identifier quoted for SQL (the schema's name, a table's).</summary>
+    public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
 }
