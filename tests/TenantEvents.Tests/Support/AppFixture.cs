@@ -318,20 +318,28 @@ public static class TestDatabase
             await connection.OpenAsync();
             // A database the test left no row in is not truncated (most tests use only the main one): truncating every
             // table of all six databases made the reset a large part of the whole run. One that has any is emptied whole,
-            // so what background work commits while the reset runs is still taken by the truncate's lock.
+            // so what background work commits while the reset runs is still taken by the truncate's lock. The event
+            // sequence restarts with it: the database looks as a new one does (a rebuild or a catch-up of the next test reads
+            // only its own numbers, not every number ever taken on this cluster).
             await using var command = new Npgsql.NpgsqlCommand("""
                 do $$ declare t text; filled boolean := false; list text := ''; begin
                   select string_agg(format('tenantevents.%I', tablename), ', ') into list from pg_tables
                     where schemaname = 'tenantevents' and tablename in (
                 """ + string.Join(", ", ResetTables.Select(t => $"'{t}'")) + """
                 );
-                  -- Writers still in flight (background work of the previous test) finish before the tables are looked at.
+                  -- Writers still in flight (background work of the previous test) finish before the tables are looked at; so
+                  -- does an analytics batch (its position is put back below, and a batch read before would move it on again).
+                  perform pg_advisory_xact_lock(hashtextextended('tenantevents:analytics-projection', 0));
                   execute 'lock table ' || list || ' in share mode';
                   for t in select unnest(string_to_array(list, ', ')) loop
                     execute 'select exists (select 1 from ' || t || ')' into filled;
                     exit when filled;
                   end loop;
-                  if filled then execute 'truncate ' || list; end if;
+                  if filled then
+                    execute 'truncate ' || list || ' restart identity';
+                    -- The projector's row is kept (it is the database's), its position goes back with the sequence.
+                    update tenantevents.analytics_progress set position = 0, events = 0, last_event_at = null;
+                  end if;
                 end $$
                 """ + (id == "default" ? "; update tenantevents.tenant_databases set dedicated_to = null" : ""), connection);
             // The service's background work (audit projection, quota flushes) may hold locks on some of these tables while
