@@ -49,7 +49,7 @@ public static class ReviseCaseFileEndpoint
     /// The tenant's own file, locked for the change, if the caller holds the permission at its organisation: 404 for a
     /// file it cannot see, 403 for one it sees but may not change (or that another tenant owns).
     /// </summary>
-    public static async Task<(CaseFile? File, Problem? Problem)> Writable(SharingStore sharing, OrganisationStore store, SharingTransaction tx,
+    public static async Task<(CaseFile? File, Problem? Problem)> Writable(SharingStore sharing, OrganisationStore store, TenantTransaction tx,
         Standing standing, Guid id, string permission, CancellationToken cancellation)
     {
         var found = await sharing.LoadCaseFileAsync(tx.Connection, id, cancellation);

@@ -77,15 +77,10 @@ public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, Audit.Co
     public async Task<bool> PublishAsync(Guid tenant, CancellationToken cancellation)
     {
         var context = new MessageContext(runtime);
-        await using var session = streams.OpenSession(context, tenant);
-        await session.BeginTransactionAsync(cancellation);
-        var connection = (NpgsqlConnection)session.Connection!;
+        await using var tx = await streams.BeginAsync(context, tenant, cancellation);
+        var (session, connection) = (tx.Session, tx.Connection);
         long position = 0;
-        await using (var take = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('tenantevents:broker-fan-out:' || $1, 0))", connection))
-        {
-            take.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-            await take.ExecuteNonQueryAsync(cancellation);
-        }
+        await tx.LockAsync("broker-fan-out", cancellation);
         // Order per stream across crashes: nothing new goes out while an earlier batch of this database is still in the
         // outbox (a dead instance's envelopes wait for the others to take them over; new ones would overtake them).
         await using (var pending = new NpgsqlCommand($"select exists (select 1 from {Schema}.wolverine_outgoing_envelopes where destination = $1)", connection))
@@ -110,7 +105,7 @@ public sealed class BrokerFanOut(TenantStreams streams, EventFeed feed, Audit.Co
             insert into {Schema}.broker_positions (tenant_id, position) values (?, ?)
             on conflict (tenant_id) do update set position = excluded.position
             """, tenant.ToString(), events[^1].Index + 1);
-        await session.SaveChangesAsync(cancellation);
+        await tx.CommitAsync(cancellation);
         return events.Count == Batch;
     }
 }

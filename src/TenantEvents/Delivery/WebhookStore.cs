@@ -28,11 +28,15 @@ public sealed record WebhookAttempt(int Attempt, DateTimeOffset At, int? StatusC
 /// A transaction bound to one owner (a tenant, or the platform) by row-level security; for a tenant, a Marten session's,
 /// so that the subscription's events are appended to the tenant's log in the same transaction as its rows.
 /// </summary>
-public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransaction? transaction, IDocumentSession? session = null) : IAsyncDisposable
+public sealed class OwnerTransaction(NpgsqlConnection connection, NpgsqlTransaction? transaction, TenantTransaction? tenant = null) : IAsyncDisposable
 {
     public NpgsqlConnection Connection { get; } = connection;
     public NpgsqlTransaction? Transaction { get; } = transaction;
-    public IDocumentSession? Session { get; } = session;
+
+    /// <summary>A tenant's write (the one kind of write of tenant data); null for the platform's own rows.</summary>
+    public TenantTransaction? Tenant { get; } = tenant;
+
+    public IDocumentSession? Session => Tenant?.Session;
 
     public NpgsqlCommand Command(string sql, params object?[] values) => TenantEvents.Infrastructure.Databases.Sql.Command(Connection, Transaction, sql, values);
 
@@ -92,30 +96,18 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         }
     }
 
-    /// <summary>A writing transaction: a tenant's through a Marten session (its subscription events go in with the rows).</summary>
+    /// <summary>A writing transaction: a tenant's is a <see cref="TenantTransaction"/> (its subscription events go in with the rows).</summary>
     private async Task<OwnerTransaction> BeginWriteAsync(string owner, CancellationToken cancellation)
     {
         if (owner == DeliverySchema.PlatformOwner) return await BeginAsync(owner, cancellation);
-        var session = streams.Store.LightweightSession(owner);
-        try
-        {
-            await session.BeginTransactionAsync(cancellation);
-            return new OwnerTransaction((NpgsqlConnection)session.Connection!, null, session);
-        }
-        catch
-        {
-            await session.DisposeAsync();
-            throw;
-        }
+        var tx = await streams.BeginAsync(null, Guid.Parse(owner), cancellation);
+        return new OwnerTransaction(tx.Connection, null, tx);
     }
 
     /// <summary>Appends a tenant subscription's events (sealed) to its stream; the platform's have none.</summary>
-    private async Task RecordAsync(OwnerTransaction tx, string owner, Guid subscription, object e, bool start, CancellationToken cancellation)
+    private static async Task RecordAsync(OwnerTransaction tx, Guid subscription, object e, bool start, CancellationToken cancellation)
     {
-        if (tx.Session is null) return;
-        var sealedEvents = await streams.SealAsync(Guid.Parse(owner), [e], cancellation, stream: subscription);
-        if (start) tx.Session.Events.StartStream(subscription, sealedEvents);
-        else tx.Session.Events.Append(subscription, sealedEvents);
+        if (tx.Tenant is { } tenant) await tenant.AppendAsync(subscription, [e], cancellation, start: start);
     }
 
     private const string Columns = "id, tenant_id, url, description, types, state, version, created_at, updated_at, created_by";
@@ -144,7 +136,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
                     $"A tenant has at most {max} webhook subscriptions; remove one, or widen one's event types, first.", max,
                     nameof(TenantEventsOptions.MaxWebhooksPerTenant)));
         }
-        await RecordAsync(tx, subscription.Owner, subscription.Id,
+        await RecordAsync(tx, subscription.Id,
             new WebhookSubscribed(subscription.Id, subscription.Url, subscription.Types, subscription.Description, by, subscription.CreatedAt), start: true, cancellation);
         await tx.ExecuteAsync($"""
             insert into {Schema}.webhook_subscriptions (tenant_id, id, url, description, types, state, secret_key_version, secret_nonce,
@@ -266,7 +258,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
             update {Schema}.webhook_subscriptions set url = $3, description = $4, types = $5, state = $6, version = $7, updated_at = $8
             where tenant_id = $1 and id = $2
             """, cancellation, owner, id, next.Url, next.Description, next.Types.ToArray(), next.State, next.Version, now);
-        await RecordAsync(tx, owner, id, new WebhookSubscriptionChanged(id, next.Url, next.Types, next.Description, next.State, by, now), start: false, cancellation);
+        await RecordAsync(tx, id, new WebhookSubscriptionChanged(id, next.Url, next.Types, next.Description, next.State, by, now), start: false, cancellation);
         await tx.CommitAsync(cancellation);
         return (next, null);
     }
@@ -277,7 +269,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
         await using var tx = await BeginWriteAsync(owner, cancellation);
         var removed = await tx.ExecuteAsync($"delete from {Schema}.webhook_subscriptions where tenant_id = $1 and id = $2", cancellation, owner, id);
         if (removed == 0) return false;
-        await RecordAsync(tx, owner, id, new WebhookUnsubscribed(id, by, now), start: false, cancellation);
+        await RecordAsync(tx, id, new WebhookUnsubscribed(id, by, now), start: false, cancellation);
         await tx.ExecuteAsync($"""
             update {Schema}.webhook_deliveries set status = '{WebhookStates.Cancelled}', last_error = 'the subscription was removed'
             where tenant_id = $1 and subscription_id = $2 and status in ('{WebhookStates.Pending}', '{WebhookStates.Retrying}')
@@ -365,7 +357,7 @@ public sealed class WebhookStore(TenantStreams streams, IKeyService keyService)
               order by log_index limit $7)
             """, cancellation, owner, subscription, now, new NpgsqlParameter { Value = (object?)id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid },
             new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }, TenantGone, room);
-        if (count > 0) await RecordAsync(tx, owner, subscription, new WebhookRedeliveryRequested(subscription, id, status, count, by, now), start: false, cancellation);
+        if (count > 0) await RecordAsync(tx, subscription, new WebhookRedeliveryRequested(subscription, id, status, count, by, now), start: false, cancellation);
         await tx.CommitAsync(cancellation);
         return count;
     }

@@ -80,28 +80,19 @@ public static class IdentityProviderEndpoints
             await transaction.CommitAsync(cancellation);
         }
 
-        await using var session = streams.OpenSession(context, tenantId);
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
         var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
         var stream = IdentityEventTypes.ProviderStream(tenantId);
-        var sealedEvents = await streams.SealAsync(tenantId, [configured], cancellation, stream: stream);
         // A provider removed earlier left its stream (configured ... removed): a new one continues it, and the record's
         // version (the ETag) stays the stream's version.
-        var at = record?.Version ?? (await session.Events.FetchStreamStateAsync(stream, cancellation))?.Version ?? 0;
-        if (at == 0) session.Events.StartStream(stream, sealedEvents);
-        else session.Events.Append(stream, at + 1, sealedEvents);
+        var at = record?.Version ?? (await tx.Session.Events.FetchStreamStateAsync(stream, cancellation))?.Version ?? 0;
+        await tx.AppendAsync(stream, [configured], cancellation, versionAfter: at + 1, start: at == 0);
         record = new IdentityProviderRecord
         {
             Id = tenantId, Settings = settings, Version = at + 1, ConfiguredAt = configured.At, ConfiguredBy = configured.By.ToString(),
         };
-        session.Store(record);
-        try
-        {
-            await session.SaveChangesAsync(cancellation);
-        }
-        catch (Exception e) when (Failures.IsConcurrency(e))
-        {
-            return Problem.ConcurrentWrite().ToResult();
-        }
+        tx.Session.Store(record);
+        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
         await federation.InvalidateAsync(tenantId, cancellation);
         return Answer(http, record);
     }
@@ -125,8 +116,8 @@ public static class IdentityProviderEndpoints
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
         var streams = access.Streams;
-        await using var session = streams.OpenSession(context, tenantId);
-        var record = await session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+        var record = await tx.Session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
         if (record is null) return Problem.NotFound("identity provider").ToResult();
         // Removing a provider needs what configuring it needed: a removal and a new configuration make a replacement.
         if (await access.Organisations.ReadAsync(tenantId, g => GroupMappingDecisions.Bound(standing!, g, record.Settings, null), cancellation) is { } beyond)
@@ -138,10 +129,9 @@ public static class IdentityProviderEndpoints
             await free.ExecuteNonQueryAsync(cancellation);
         }
         await federation.InvalidateAsync(tenantId, cancellation);
-        session.Events.Append(IdentityEventTypes.ProviderStream(tenantId),
-            await streams.SealAsync(tenantId, [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation, stream: IdentityEventTypes.ProviderStream(tenantId)));
-        session.Delete<IdentityProviderRecord>(tenantId);
-        await session.SaveChangesAsync(cancellation);
+        await tx.AppendAsync(IdentityEventTypes.ProviderStream(tenantId), [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation);
+        tx.Session.Delete<IdentityProviderRecord>(tenantId);
+        await tx.CommitAsync(cancellation);
         return Results.NoContent();
     }
 

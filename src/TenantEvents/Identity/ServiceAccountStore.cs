@@ -61,11 +61,11 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
             register.Parameters.Add(new NpgsqlParameter { Value = tenantId });
             await register.ExecuteNonQueryAsync(cancellation);
         }
-        await using var session = streams.OpenSession(context, tenantId);
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
         var record = ServiceAccountRules.Apply(null, created, await SealHashAsync(tenantId, created.AccountId, created.SecretHash, cancellation));
-        session.Events.StartStream(created.AccountId, await streams.SealAsync(tenantId, [created], cancellation, stream: created.AccountId));
-        session.Store(record);
-        await session.SaveChangesAsync(cancellation);
+        await tx.AppendAsync(created.AccountId, [created], cancellation, start: true);
+        tx.Session.Store(record);
+        await tx.CommitAsync(cancellation);
         return record;
     }
 
@@ -77,9 +77,8 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
     public async Task<(ServiceAccountRecord? Record, Problem? Refusal)> ExecuteAsync(MessageContext context, Guid tenantId, Guid accountId,
         long? expectedVersion, Func<ServiceAccountRecord, Task<object?>> decide, CancellationToken cancellation)
     {
-        await using var session = streams.OpenSession(context, tenantId);
-        await session.BeginTransactionAsync(cancellation);
-        var record = await session.LoadAsync<ServiceAccountRecord>(accountId, cancellation);
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+        var record = await tx.Session.LoadAsync<ServiceAccountRecord>(accountId, cancellation);
         if (record is null) return (null, Problem.NotFound("service account"));
         if (expectedVersion is { } v && v != record.Version) return (record, Problem.StaleVersion(v, record.Version));
         // Decided on this version of the record; the append below expects it, so a concurrent change fails the commit.
@@ -105,16 +104,9 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
         };
         var expected = record.Version;
         var after = ServiceAccountRules.Apply(record, e, sealedHash);
-        session.Events.Append(accountId, after.Version, await streams.SealAsync(tenantId, [e], cancellation, stream: accountId));
-        session.Store(after);
-        try
-        {
-            await session.SaveChangesAsync(cancellation);
-        }
-        catch (Exception failure) when (Failures.IsConcurrency(failure))
-        {
-            return (null, Problem.StaleVersion(expected, expected + 1));
-        }
+        await tx.AppendAsync(accountId, [e], cancellation, versionAfter: after.Version);
+        tx.Session.Store(after);
+        if (!await tx.TryCommitAsync(cancellation)) return (null, Problem.StaleVersion(expected, expected + 1));
         // Tokens issued while it was disabled could not exist; those from before the disable stay dead.
         if (e is ServiceAccountEnabled || narrowed) await revocations.RevokeAsync(accountId, tenantId, DateTimeOffset.UtcNow, cancellation);
         return (after, null);

@@ -147,10 +147,10 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
 
     public async Task<OrgOutcome> Execute(MessageContext context, Guid tenant, Func<AccessGraph, OrgDecision> decide, CancellationToken cancellation)
     {
-        await using var session = streams.OpenSession(context, tenant);
-        await session.BeginTransactionAsync(cancellation);
-        await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
-        var connection = await Connection(session, cancellation);
+        await using var tx = await streams.BeginAsync(context, tenant, cancellation);
+        var session = tx.Session;
+        await tx.LockAsync("access", cancellation);
+        var connection = tx.Connection;
         var stamp = await _state.StampAsync(connection, tenant, cancellation);
         // Decommissioning emptied the access tables (the events and their high-water stay): a command that was already on its
         // way when the tenant was shredded finds the tenant gone, not an earlier state put back.

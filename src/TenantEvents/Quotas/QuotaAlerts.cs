@@ -29,9 +29,8 @@ public sealed class QuotaAlerts(TenantStreams streams, IWolverineRuntime runtime
             .Where(t => (decimal)used * 100 >= (decimal)t * limit && !_raised.ContainsKey((policy.TenantId, kind, start, t))).ToList();
         if (crossed.Count == 0) return;
         var context = new MessageContext(runtime);
-        await using var session = streams.OpenSession(context, policy.TenantId);
-        await session.BeginTransactionAsync(cancellation);
-        var connection = (NpgsqlConnection)session.Connection!;
+        await using var tx = await streams.BeginAsync(context, policy.TenantId, cancellation);
+        var connection = tx.Connection;
         var now = streams.Now;
         var fresh = new List<int>();
         await using (var insert = new NpgsqlCommand($"""
@@ -49,8 +48,8 @@ public sealed class QuotaAlerts(TenantStreams streams, IWolverineRuntime runtime
             var mode = QuotaKinds.ModeName(policy.Mode(kind));
             var stream = QuotaEventTypes.Stream(policy.TenantId);
             var events = fresh.Order().Select(t => (object)new QuotaThresholdCrossed(kind, t, used, limit, start, end, mode, Actor.System, now)).ToList();
-            session.Events.Append(stream, await streams.SealAsync(policy.TenantId, events, cancellation, stream: stream));
-            await session.SaveChangesAsync(cancellation);
+            await tx.AppendAsync(stream, events, cancellation);
+            await tx.CommitAsync(cancellation);
             await context.FlushOutgoingMessagesAsync();
             foreach (var t in fresh)
                 log.LogWarning("Tenant {Tenant} reached {Threshold}% of its {Kind} quota ({Used} of {Limit})", policy.TenantId, t, kind, used, limit);

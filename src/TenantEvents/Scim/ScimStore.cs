@@ -192,15 +192,9 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
     public async Task<(ScimError? Error, IReadOnlyList<ScimChange> Changes)> ExecuteAsync(MessageContext context, Guid tenant, Actor actor,
         Func<ScimSnapshot, ScimDecision> decide, CancellationToken cancellation)
     {
-        await using var session = streams.OpenSession(context, tenant);
-        await session.BeginTransactionAsync(cancellation);
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
-        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended($1, 0))", connection))
-        {
-            lockCommand.Parameters.Add(new NpgsqlParameter { Value = "tenantevents:scim:" + tenant });
-            await lockCommand.ExecuteNonQueryAsync(cancellation);
-        }
+        await using var tx = await streams.BeginAsync(context, tenant, cancellation);
+        var connection = tx.Connection;
+        await tx.LockAsync("scim", cancellation);
         var version = await VersionAsync(connection, null, cancellation);
         var snapshot = await SnapshotAsync(connection, null, tenant, version, cancellation);
         ScimDecision decision;
@@ -250,9 +244,7 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
                     _ => new ScimGroupPatched(change.Id, change.Body!.Value.GetRawText(), actor, now),
                 },
             };
-            var sealedEvents = await streams.SealAsync(tenant, [e], cancellation, stream: change.Id);
-            if (change.Operation == "created") session.Events.StartStream(change.Id, sealedEvents);
-            else session.Events.Append(change.Id, streamVersion, sealedEvents);
+            await tx.AppendAsync(change.Id, [e], cancellation, versionAfter: streamVersion, start: change.Operation == "created");
 
             if (change.Operation == "deleted")
             {
@@ -281,7 +273,7 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
             on conflict (tenant_id) do update set version = excluded.version
             """, tenant.ToString(), next));
         await batch.ExecuteNonQueryAsync(cancellation);
-        await session.SaveChangesAsync(cancellation);
+        await tx.CommitAsync(cancellation);
 
         lock (snapshot)
         {

@@ -14,25 +14,6 @@ using Wolverine.Runtime;
 namespace TenantEvents.Sharing;
 
 /// <summary>
-/// One transaction of one tenant (the owner of what is written): a Marten session enlisted in the outbox, its connection
-/// bound to the tenant by row-level security, and the service's clock passed to the database for expiry.
-/// </summary>
-public sealed class SharingTransaction(IDocumentSession session, NpgsqlConnection connection, Guid tenant) : IAsyncDisposable
-{
-    public IDocumentSession Session { get; } = session;
-    public NpgsqlConnection Connection { get; } = connection;
-    public Guid Tenant { get; } = tenant;
-
-    public async Task<int> ExecuteAsync(string sql, CancellationToken cancellation, params object?[] values)
-    {
-        await using var command = SharingStore.Command(sql, Connection, values);
-        return await command.ExecuteNonQueryAsync(cancellation);
-    }
-
-    public ValueTask DisposeAsync() => Session.DisposeAsync();
-}
-
-/// <summary>
 /// Case files, agreements and collaborations as stored: each a stream of sealed events in its owning tenant and a sealed
 /// snapshot row (with the plain columns that queries and row-level security need: ids, classification, blind-index
 /// tokens, states, times), both written in one transaction. Shares are materialised here, in the owner's transaction,
@@ -57,20 +38,17 @@ public sealed partial class SharingStore(TenantStreams streams)
     /// </summary>
     private static readonly string SetClock = $"select set_config('{SharingSchema.NowSetting}', $1, true), set_config('jit', 'off', true)";
 
-    public async Task<SharingTransaction> BeginAsync(MessageContext? context, Guid tenant, CancellationToken cancellation)
+    public async Task<TenantTransaction> BeginAsync(MessageContext? context, Guid tenant, CancellationToken cancellation)
     {
-        var session = context is null ? streams.Store.LightweightSession(tenant.ToString()) : streams.OpenSession(context, tenant);
+        var tx = await streams.BeginAsync(context, tenant, cancellation);
         try
         {
-            await session.BeginTransactionAsync(cancellation);
-            var connection = (NpgsqlConnection)session.Connection!;
-            await using (var now = Command(SetClock, connection, Now.ToString("O")))
-                await now.ExecuteNonQueryAsync(cancellation);
-            return new SharingTransaction(session, connection, tenant);
+            await tx.ExecuteAsync(SetClock, cancellation, Now.ToString("O"));
+            return tx;
         }
         catch
         {
-            await session.DisposeAsync();
+            await tx.DisposeAsync();
             throw;
         }
     }
@@ -93,13 +71,8 @@ public sealed partial class SharingStore(TenantStreams streams)
         JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tenant, payload, stream, type, cancellation), SealedJson.Options)!;
 
     /// <summary>Appends the events (sealed, bound to the stream) at the expected version: a concurrent writer makes the commit fail.</summary>
-    public async Task AppendAsync(SharingTransaction tx, Guid stream, long versionAfter, IReadOnlyList<object> events, bool start,
-        CancellationToken cancellation)
-    {
-        var sealedEvents = await streams.SealAsync(tx.Tenant, events, cancellation, stream: stream);
-        if (start) tx.Session.Events.StartStream(stream, sealedEvents);
-        else tx.Session.Events.Append(stream, versionAfter, sealedEvents);
-    }
+    public Task AppendAsync(TenantTransaction tx, Guid stream, long versionAfter, IReadOnlyList<object> events, bool start,
+        CancellationToken cancellation) => tx.AppendAsync(stream, events, cancellation, versionAfter, start);
 
     // ---- blind index ------------------------------------------------------------------------------------------------
 
@@ -145,7 +118,7 @@ public sealed partial class SharingStore(TenantStreams streams)
     }
 
     /// <summary>Writes the events and the new snapshot of a file of the transaction's tenant, and re-derives its agreement shares.</summary>
-    public async Task SaveCaseFileAsync(SharingTransaction tx, CaseFile? before, IReadOnlyList<object> events, CancellationToken cancellation)
+    public async Task SaveCaseFileAsync(TenantTransaction tx, CaseFile? before, IReadOnlyList<object> events, CancellationToken cancellation)
     {
         var file = before;
         foreach (var e in events) file = CaseFile.Apply(file, e, tx.Tenant);
@@ -231,7 +204,7 @@ public sealed partial class SharingStore(TenantStreams streams)
     }
 
     /// <summary>Writes the events and snapshot of an agreement of the transaction's tenant (its owner) and re-derives its shares.</summary>
-    public async Task<SharingAgreement> SaveAgreementAsync(SharingTransaction tx, SharingAgreement? before, IReadOnlyList<object> events,
+    public async Task<SharingAgreement> SaveAgreementAsync(TenantTransaction tx, SharingAgreement? before, IReadOnlyList<object> events,
         CancellationToken cancellation)
     {
         var a = before;
@@ -301,7 +274,7 @@ public sealed partial class SharingStore(TenantStreams streams)
         return list;
     }
 
-    public async Task<Collaboration> SaveCollaborationAsync(SharingTransaction tx, Collaboration? before, IReadOnlyList<object> events,
+    public async Task<Collaboration> SaveCollaborationAsync(TenantTransaction tx, Collaboration? before, IReadOnlyList<object> events,
         CancellationToken cancellation)
     {
         var c = before;

@@ -4,6 +4,7 @@ using NpgsqlTypes;
 using TenantEvents.CaseFiles;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Organisations;
+using TenantEvents.Tenants;
 
 namespace TenantEvents.Sharing;
 
@@ -141,7 +142,7 @@ public static class Visibility
     /// owner in its scope (named, or with a listed tag or classification), within its owner organisation's subtree if it
     /// names one, until it expires.
     /// </summary>
-    public static async Task RefreshAgreementSharesAsync(SharingStore store, SharingTransaction tx, Guid agreement, CancellationToken cancellation)
+    public static async Task RefreshAgreementSharesAsync(SharingStore store, TenantTransaction tx, Guid agreement, CancellationToken cancellation)
     {
         var s = store.Schema;
         await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and source_id = $2", cancellation, tx.Tenant.ToString(), agreement);
@@ -155,7 +156,7 @@ public static class Visibility
     }
 
     /// <summary>Re-derives a file's agreement shares (in its owner's transaction) after it was opened or revised.</summary>
-    public static async Task RefreshFileSharesAsync(SharingStore store, SharingTransaction tx, Guid file, CancellationToken cancellation)
+    public static async Task RefreshFileSharesAsync(SharingStore store, TenantTransaction tx, Guid file, CancellationToken cancellation)
     {
         var s = store.Schema;
         await tx.ExecuteAsync($"delete from {s}.case_shares where tenant_id = $1 and file_id = $2 and source_kind = 'agreement'", cancellation,

@@ -117,9 +117,9 @@ public static class RequestTenantEndpoint
         {
             requested = requested with { Storage = new StoragePlacement(placement.Zone, reservation.DatabaseId, placement.Dedicated) };
             await streams.Databases.RememberAsync(tenantId, reservation.DatabaseId, cancellation);
-            await using var session = streams.OpenSession(context, tenantId);
-            await streams.StartAsync(session, requested, cancellation);
-            await session.SaveChangesAsync(cancellation);
+            await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+            await streams.StartAsync(tx.Session, requested, cancellation);
+            await tx.CommitAsync(cancellation);
             await reservation.CommitAsync(cancellation);
         }
 

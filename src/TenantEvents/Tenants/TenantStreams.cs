@@ -54,7 +54,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     /// A session for exactly this tenant, enlisted in the context's outbox. A message that arrived for one tenant can
     /// never open another's stream: Wolverine would hand it the envelope's tenant, so that is refused outright.
     /// </summary>
-    public IDocumentSession OpenSession(MessageContext context, Guid tenantId)
+    private IDocumentSession OpenSession(MessageContext context, Guid tenantId)
     {
         var wanted = tenantId.ToString();
         var bound = context.Envelope?.TenantId ?? context.TenantId;
@@ -64,16 +64,36 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         return sessions.OpenSession(context);
     }
 
+    /// <summary>
+    /// Opens the one kind of write there is (<see cref="TenantTransaction"/>): a session for exactly this tenant, in the
+    /// request's outbox when <paramref name="context"/> is given (null: a second tenant's write in one request, or work
+    /// that publishes nothing), its transaction begun and its connection open.
+    /// </summary>
+    public async Task<TenantTransaction> BeginAsync(MessageContext? context, Guid tenantId, CancellationToken cancellation)
+    {
+        var session = context is null ? store.LightweightSession(tenantId.ToString()) : OpenSession(context, tenantId);
+        try
+        {
+            await session.BeginTransactionAsync(cancellation);
+            var connection = (Npgsql.NpgsqlConnection)session.Connection!;
+            if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
+            return new TenantTransaction(this, session, connection, tenantId);
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
+    }
+
     public async Task<Outcome> Execute(MessageContext context, Guid tenantId, long? expectedVersion,
         Func<Tenant, DateTimeOffset, Decision> decide, CancellationToken cancellation,
         Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null)
     {
-        await using var session = OpenSession(context, tenantId);
-        // One connection and one transaction from the read to the commit: fewer round trips than a connection per step.
-        await session.BeginTransactionAsync(cancellation);
+        await using var tx = await BeginAsync(context, tenantId, cancellation);
         // The sealed read model is the stream's snapshot: it is written in the same transaction as every append, so its
         // version is the stream's. Appending with the expected version below would catch it if it ever were not.
-        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        var record = await tx.Session.LoadAsync<TenantRecord>(tenantId, cancellation);
         if (record is null) return new StreamNotFound();
         if (record.Shredded) return new TenantShredded(tenantId);
         Tenant tenant;
@@ -96,19 +116,11 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         var after = tenant;
         foreach (var e in accepted.Events) Apply(after, e);
         after.Version += accepted.Events.Count;
-        session.Events.Append(tenantId, after.Version, await SealAsync(tenantId, accepted.Events, cancellation));
-        session.Store(await RecordAsync(after, cancellation));
-        TenantEvents.Quotas.QuotaSchema.RecordLimits(session, options.DatabaseSchema, after, accepted.Events, Now);
-        if (alongside is not null) await alongside(after, accepted.Events, session, context);
-        try
-        {
-            await session.SaveChangesAsync(cancellation);
-        }
-        catch (Exception e) when (Failures.IsConcurrency(e))
-        {
-            return new LostRace(expectedVersion is not null, expectedVersion);
-        }
-        return new Applied(after, accepted.Events);
+        await tx.AppendAsync(tenantId, accepted.Events, cancellation, versionAfter: after.Version);
+        tx.Session.Store(await RecordAsync(after, cancellation));
+        TenantEvents.Quotas.QuotaSchema.RecordLimits(tx.Session, options.DatabaseSchema, after, accepted.Events, Now);
+        if (alongside is not null) await alongside(after, accepted.Events, tx.Session, context);
+        return await tx.TryCommitAsync(cancellation) ? new Applied(after, accepted.Events) : new LostRace(expectedVersion is not null, expectedVersion);
     }
 
     /// <summary>Starts a tenant's stream: its first (sealed) event and its read model, in the caller's session.</summary>
