@@ -3,6 +3,7 @@ using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Tenants;
 
 namespace TenantEvents.Analytics;
@@ -22,31 +23,28 @@ public sealed record ProjectionProgress(string Database, long Position, long Hea
 /// projections and read from the start (<see cref="RebuildAsync"/>).
 /// </summary>
 public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore store, Clock clock, TenantEventsOptions options,
-    ILogger<AnalyticsProjector> logger) : BackgroundService
+    ILogger<AnalyticsProjector> logger) : IAsyncProjection
 {
     private const string LockKey = "tenantevents:analytics-projection";
     private string Schema => options.DatabaseSchema;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public string Name => "analytics";
+
+    public string Builds => "analytics_tenants, analytics_event_days, analytics_record_kinds (position: analytics_progress, per database)";
+
+    public bool Enabled => options.AnalyticsProjection;
+
+    public TimeSpan Interval => options.AnalyticsProjectionInterval;
+
+    /// <summary>A round reads everything committed up to now (in batches), so there is never more at once.</summary>
+    public async Task<bool> RoundAsync(CancellationToken cancellation)
     {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await CatchUpAsync(stoppingToken, wait: false);
-                await Task.Delay(options.AnalyticsProjectionInterval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Analytics projection round failed; retried at the next interval");
-                try { await Task.Delay(options.AnalyticsProjectionInterval, stoppingToken); } catch (OperationCanceledException) { return; }
-            }
-        }
+        await CatchUpAsync(cancellation, wait: false);
+        return false;
     }
+
+    public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation) =>
+        [.. (await ProgressAsync(cancellation)).Select(p => new ProjectionPosition(p.Database, p.Position, p.Head, p.EventsBehind, p.LagSeconds))];
 
     /// <summary>
     /// Reads every database's events up to what is committed now; returns how many events were folded. With

@@ -3,44 +3,18 @@ namespace TenantEvents.Audit;
 /// <summary>
 /// The scheduled side of the audit trail, on every instance (work is idempotent and locked per tenant): signs a
 /// checkpoint for every tenant whose log grew, brings those tenants' audit entries up to date, and removes entries
-/// past their retention window from the query model.
+/// past their retention window from the query model. (The ledger itself is fed by <see cref="AuditLedgerProjection"/>,
+/// run by the projection daemon.)
 /// </summary>
-public sealed class AuditJobs(AuditLog log, AuditProjector projector, Infrastructure.TenantEventsOptions options, ILogger<AuditJobs> logger)
-    : BackgroundService
+public sealed class AuditJobs(AuditLog log, AuditProjector projector, AuditLedgerProjection ledger, Infrastructure.TenantEventsOptions options,
+    ILogger<AuditJobs> logger) : BackgroundService
 {
     private DateTimeOffset _lastPrune = DateTimeOffset.MinValue;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(FlushLoopAsync(stoppingToken), CheckpointLoopAsync(stoppingToken));
-
-    /// <summary>Every second (TenantEvents:AuditLedgerInterval): pending events of every tenant into their logs.</summary>
-    private async Task FlushLoopAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(options.AuditLedgerInterval, stoppingToken);
-                await FlushAllAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Appending pending events to the audit logs failed; it runs again at the next interval");
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => CheckpointLoopAsync(stoppingToken);
 
     /// <summary>Appends every tenant's pending events to its log; the number of tenants that had any.</summary>
-    public async Task<int> FlushAllAsync(CancellationToken cancellation)
-    {
-        var tenants = await log.TenantsPendingAsync(cancellation);
-        foreach (var tenant in tenants) await log.FlushAsync(tenant, cancellation);
-        return tenants.Count;
-    }
+    public Task<int> FlushAllAsync(CancellationToken cancellation) => ledger.FlushAllAsync(cancellation);
 
     private async Task CheckpointLoopAsync(CancellationToken stoppingToken)
     {

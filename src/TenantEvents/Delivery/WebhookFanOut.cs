@@ -8,6 +8,7 @@ using NpgsqlTypes;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Outbound;
+using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Infrastructure.Webhooks;
 using TenantEvents.Keys;
 
@@ -19,7 +20,7 @@ namespace TenantEvents.Delivery;
 /// tenant; tenants told about by a commit notification first, the rest found by a scan.
 /// </summary>
 public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanOut broker, TenantEventsOptions options, Clock clock,
-    ILogger<WebhookFanOut> logger)
+    ILogger<WebhookFanOut> logger) : IAsyncProjection
 {
     private const int FanOutBatch = 1000;
 
@@ -28,17 +29,65 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
     private string Schema => store.Schema;
     private TenantDatabases Databases => store.Streams.Databases;
 
+    public string Name => "event-fan-out";
+
+    public string Builds => "webhook_deliveries (one per matching subscription) and RabbitMQ publications, from each tenant's audit log " +
+                            "(positions: webhook_positions, broker_positions)";
+
+    public bool Enabled => options.EventDelivery;
+
+    public TimeSpan Interval => options.DeliveryPollInterval;
+
     /// <summary>Raised when deliveries were added: the sender has work.</summary>
     public event Action? DeliveriesAdded;
 
     /// <summary>Events of this tenant were committed: its fan-out comes first in the next round.</summary>
     public void MarkDirty(Guid tenant) => _dirty[tenant] = 0;
 
+    public bool Committed(Guid tenant)
+    {
+        MarkDirty(tenant);
+        return true;
+    }
+
+    /// <summary>Per database: log entries of every tenant, and how many of them are not yet fanned out to webhooks.</summary>
+    public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation)
+    {
+        var lags = new List<ProjectionPosition>();
+        foreach (var database in Databases.All)
+        {
+            if (database.Platform.Value is not { } platform) continue;
+            await using var read = platform.CreateCommand($"""
+                with heads as (select tenant_id, max(log_index) + 1 as head from {Schema}.audit_log group by tenant_id),
+                     fanned as (select h.tenant_id, h.head, least(coalesce(p.position, 0), h.head) as position
+                                from heads h left join {Schema}.webhook_positions p using (tenant_id))
+                select coalesce(sum(position), 0)::bigint, coalesce(sum(head), 0)::bigint,
+                       (select min(e.timestamp) from fanned f join {Schema}.audit_log l on l.tenant_id = f.tenant_id and l.log_index = f.position
+                          join {Schema}.mt_events e on e.seq_id = l.seq_id where f.position < f.head)
+                from fanned
+                """);
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            await reader.ReadAsync(cancellation);
+            var (position, head) = (reader.GetInt64(0), reader.GetInt64(1));
+            double? lag = reader.IsDBNull(2) ? (head == position ? 0 : null)
+                : Math.Round(Math.Max(0, (clock.UtcNow - reader.GetFieldValue<DateTimeOffset>(2)).TotalSeconds), 3);
+            lags.Add(new ProjectionPosition(database.Entry.Id, position, head, head - position, lag));
+        }
+        return lags;
+    }
 
     private DateTimeOffset _lastScan = DateTimeOffset.MinValue;
 
+    private volatile bool _brokerStarted;
+
     public async Task<bool> RoundAsync(CancellationToken cancellation)
     {
+        // Publishing to the broker starts where the tenants' logs end when the service starts: set that before any batch.
+        if (broker.Enabled && !_brokerStarted)
+        {
+            await broker.StartAsync(cancellation);
+            _brokerStarted = true;
+        }
         var tenants = new HashSet<Guid>();
         foreach (var t in _dirty.Keys)
             if (_dirty.TryRemove(t, out _)) tenants.Add(t);

@@ -17,6 +17,7 @@ using Wolverine;
 using Wolverine.Http;
 using Wolverine.Marten;
 using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
 using TenantEvents.Tenants;
@@ -80,8 +81,12 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Sharing.SharingStore>();
         services.AddSingleton<TenantEvents.Analytics.ActivityRecorder>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.ActivityRecorder>());
-        services.AddSingleton<TenantEvents.Analytics.AnalyticsProjector>();
-        if (!migrating && options.AnalyticsProjection) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Analytics.AnalyticsProjector>());
+        // The asynchronous projections (Infrastructure/Projections): one daemon runs those enabled.
+        services.AddAsyncProjection<TenantEvents.Analytics.AnalyticsProjector>();
+        services.AddAsyncProjection<TenantEvents.Audit.AuditLedgerProjection>();
+        services.AddAsyncProjection<TenantEvents.Delivery.WebhookFanOut>();
+        services.AddSingleton<TenantEvents.Infrastructure.Projections.ProjectionDaemon>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Infrastructure.Projections.ProjectionDaemon>());
         services.AddSingleton<TenantEvents.Delivery.EventFeed>();
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
@@ -89,7 +94,6 @@ public static class Hosting
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
-        services.AddSingleton<TenantEvents.Delivery.WebhookFanOut>();
         services.AddSingleton<TenantEvents.Delivery.WebhookSender>();
         services.AddSingleton<TenantEvents.Delivery.EventDelivery>();
         if (!migrating && options.EventDelivery) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Delivery.EventDelivery>());

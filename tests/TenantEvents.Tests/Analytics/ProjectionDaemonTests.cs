@@ -1,0 +1,84 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using TenantEvents.Analytics;
+using TenantEvents.Audit;
+using TenantEvents.Infrastructure.Projections;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Analytics;
+
+/// <summary>
+/// The one list of read models (GET /api/platform/projections): the inline ones as declared, and every asynchronous one
+/// the daemon runs with its position and lag per database, which move as the projection catches up.
+/// </summary>
+public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture)
+{
+    private async Task<Dictionary<string, JsonElement>> Asynchronous()
+    {
+        var report = (await Admin.Get("/api/platform/projections")).ShouldBe(HttpStatusCode.OK).Json;
+        return report.GetProperty("asynchronous").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!, p => p.Clone());
+    }
+
+    [Fact]
+    public async Task every_read_model_is_listed_and_each_asynchronous_one_says_how_far_behind_it_is_until_it_catches_up()
+    {
+        var report = (await Admin.Get("/api/platform/projections")).ShouldBe(HttpStatusCode.OK).Json;
+        report.GetProperty("inline").EnumerateArray().Select(p => p.GetProperty("name").GetString())
+            .ShouldBe(ProjectionRegistry.Inline.Select(p => p.Name), ignoreOrder: true);
+        report.GetProperty("inline").EnumerateArray().ShouldContain(p => p.GetProperty("name").GetString() == "access-state"
+            && p.GetProperty("writtenBy").GetString() == "OrganisationStore.Execute");
+        var running = Fixture.Host.Services.GetRequiredService<ProjectionDaemon>().Projections.Select(p => p.Name).ToList();
+        running.ShouldBe(["analytics", "audit-ledger", "event-fan-out"], ignoreOrder: true);
+        (await Asynchronous()).Keys.ShouldBe(running, ignoreOrder: true);
+
+        // The tests flush the ledger and run the analytics projector on demand (their intervals are an hour): a new
+        // tenant's events wait for both, and each says so, in every database consistently.
+        await Active("projections-lag");
+        var before = await Asynchronous();
+        foreach (var name in new[] { "audit-ledger", "analytics" })
+        {
+            var projection = before[name];
+            projection.GetProperty("running").GetBoolean().ShouldBeTrue();
+            projection.GetProperty("eventsBehind").GetInt64().ShouldBeGreaterThan(0, name);
+            projection.GetProperty("lagSeconds").GetDouble().ShouldBeGreaterThanOrEqualTo(0);
+            var databases = projection.GetProperty("databases").EnumerateArray().ToList();
+            databases.Count.ShouldBe(Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.Databases.TenantDatabases>().All.Count());
+            databases.Sum(d => d.GetProperty("eventsBehind").GetInt64()).ShouldBe(projection.GetProperty("eventsBehind").GetInt64());
+        }
+        before["audit-ledger"].GetProperty("databases").EnumerateArray()
+            .ShouldAllBe(d => d.GetProperty("position").GetInt64() + d.GetProperty("eventsBehind").GetInt64() == d.GetProperty("head").GetInt64());
+
+        await Fixture.Host.Services.GetRequiredService<AuditJobs>().FlushAllAsync(CancellationToken.None);
+        await Fixture.Host.Services.GetRequiredService<AnalyticsProjector>().CatchUpAsync(CancellationToken.None);
+        var after = await Asynchronous();
+        foreach (var name in new[] { "audit-ledger", "analytics" })
+        {
+            after[name].GetProperty("eventsBehind").GetInt64().ShouldBe(0, name);
+            after[name].GetProperty("lagSeconds").GetDouble().ShouldBe(0, name);
+        }
+        // The fan-out follows the tenants' logs, which the flush just filled: it reports entries, never a negative count.
+        after["event-fan-out"].GetProperty("databases").EnumerateArray()
+            .ShouldAllBe(d => d.GetProperty("eventsBehind").GetInt64() >= 0 && d.GetProperty("head").GetInt64() >= d.GetProperty("position").GetInt64());
+    }
+
+    [Fact]
+    public void the_inline_declarations_name_declared_tables_only()
+    {
+        var tables = TenantEvents.Infrastructure.Databases.DatabasePrivileges.Tables.Select(t => t.Table).ToHashSet();
+        foreach (var projection in ProjectionRegistry.Inline)
+            foreach (var word in System.Text.RegularExpressions.Regex.Matches(projection.Builds, "[a-z]+(_[a-z]+)+").Select(m => m.Value))
+                tables.ShouldContain(word, $"{projection.Name} builds {word}");
+    }
+
+    [Fact]
+    public async Task only_platform_administrators_see_the_projections()
+    {
+        var tenant = await Active("projections-who");
+        (await As(Roles.Analyst, "ana").Get("/api/platform/projections")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await As(Roles.PlatformApprover, "bob").Get("/api/platform/projections")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await TenantAdminOf(tenant).Get("/api/platform/projections")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await Fixture.Client().Get("/api/platform/projections")).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+}
