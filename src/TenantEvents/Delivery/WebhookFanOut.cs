@@ -51,33 +51,10 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
     }
 
     /// <summary>Per database: log entries of every tenant, and how many of them are not yet fanned out to webhooks.</summary>
-    public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation)
-    {
-        var lags = new List<ProjectionPosition>();
-        foreach (var database in Databases.All)
-        {
-            if (database.Platform.Value is not { } platform) continue;
-            await using var read = platform.CreateCommand($"""
-                with heads as (select tenant_id, max(log_index) + 1 as head from {Schema}.audit_log group by tenant_id),
-                     fanned as (select h.tenant_id, h.head, least(coalesce(p.position, 0), h.head) as position
-                                from heads h left join {Schema}.webhook_positions p using (tenant_id))
-                select coalesce(sum(position), 0)::bigint, coalesce(sum(head), 0)::bigint,
-                       (select min(e.timestamp) from fanned f join {Schema}.audit_log l on l.tenant_id = f.tenant_id and l.log_index = f.position
-                          join {Schema}.mt_events e on e.seq_id = l.seq_id where f.position < f.head)
-                from fanned
-                """);
-            await using var reader = await read.ExecuteReaderAsync(cancellation);
-            await reader.ReadAsync(cancellation);
-            var (position, head) = (reader.GetInt64(0), reader.GetInt64(1));
-            double? lag = reader.IsDBNull(2) ? (head == position ? 0 : null)
-                : Math.Round(Math.Max(0, (clock.UtcNow - reader.GetFieldValue<DateTimeOffset>(2)).TotalSeconds), 3);
-            lags.Add(new ProjectionPosition(database.Entry.Id, position, head, head - position, lag));
-        }
-        return lags;
-    }
+    public Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation) =>
+        Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation);
 
     private DateTimeOffset _lastScan = DateTimeOffset.MinValue;
-
     private volatile bool _brokerStarted;
 
     public async Task<bool> RoundAsync(CancellationToken cancellation)

@@ -84,6 +84,7 @@ public static class Hosting
         // The asynchronous projections (Infrastructure/Projections): one daemon runs those enabled.
         services.AddAsyncProjection<TenantEvents.Analytics.AnalyticsProjector>();
         services.AddAsyncProjection<TenantEvents.Audit.AuditLedgerProjection>();
+        services.AddAsyncProjection<TenantEvents.Audit.AuditEntriesProjection>();
         services.AddAsyncProjection<TenantEvents.Delivery.WebhookFanOut>();
         services.AddSingleton<TenantEvents.Infrastructure.Projections.ProjectionDaemon>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Infrastructure.Projections.ProjectionDaemon>());

@@ -30,12 +30,12 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
         report.GetProperty("inline").EnumerateArray().ShouldContain(p => p.GetProperty("name").GetString() == "access-state"
             && p.GetProperty("writtenBy").GetString() == "OrganisationStore.Execute");
         var running = Fixture.Host.Services.GetRequiredService<ProjectionDaemon>().Projections.Select(p => p.Name).ToList();
-        running.ShouldBe(["analytics", "audit-ledger", "event-fan-out"], ignoreOrder: true);
+        running.ShouldBe(["analytics", "audit-ledger", "audit-entries", "event-fan-out"], ignoreOrder: true);
         (await Asynchronous()).Keys.ShouldBe(running, ignoreOrder: true);
 
         // The tests flush the ledger and run the analytics projector on demand (their intervals are an hour): a new
         // tenant's events wait for both, and each says so, in every database consistently.
-        await Active("projections-lag");
+        var tenant = await Active("projections-lag");
         var before = await Asynchronous();
         foreach (var name in new[] { "audit-ledger", "analytics" })
         {
@@ -58,9 +58,15 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
             after[name].GetProperty("eventsBehind").GetInt64().ShouldBe(0, name);
             after[name].GetProperty("lagSeconds").GetDouble().ShouldBe(0, name);
         }
-        // The fan-out follows the tenants' logs, which the flush just filled: it reports entries, never a negative count.
+        // The followers of the tenants' logs (the audit entries, the fan-out) see the entries the flush just made: the
+        // entries are behind until the tenant is caught up (here by a read of its trail, as an auditor's query would).
+        var entries = after["audit-entries"];
+        entries.GetProperty("eventsBehind").GetInt64().ShouldBeGreaterThan(0);
+        entries.GetProperty("lagSeconds").GetDouble().ShouldBeGreaterThanOrEqualTo(0);
         after["event-fan-out"].GetProperty("databases").EnumerateArray()
             .ShouldAllBe(d => d.GetProperty("eventsBehind").GetInt64() >= 0 && d.GetProperty("head").GetInt64() >= d.GetProperty("position").GetInt64());
+        (await As(Roles.Auditor, "carol").Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
+        (await Asynchronous())["audit-entries"].GetProperty("eventsBehind").GetInt64().ShouldBe(0);
     }
 
     [Fact]
