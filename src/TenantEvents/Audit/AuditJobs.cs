@@ -2,9 +2,10 @@ namespace TenantEvents.Audit;
 
 /// <summary>
 /// The scheduled side of the audit trail, on every instance (work is idempotent and locked per tenant): signs a
-/// checkpoint for every tenant whose log grew, brings those tenants' audit entries up to date, and removes entries
-/// past their retention window from the query model. (The ledger itself is fed by <see cref="AuditLedgerProjection"/>,
-/// run by the projection daemon.)
+/// checkpoint for every tenant whose log grew (with those tenants' audit entries brought up to date first, so that a
+/// checkpoint's tenant can be queried up to it), and removes entries past their retention window from the query model.
+/// The ledger and the entries themselves are fed by <see cref="AuditLedgerProjection"/> and <see cref="AuditEntriesProjection"/>,
+/// run by the projection daemon.
 /// </summary>
 public sealed class AuditJobs(AuditLog log, AuditProjector projector, AuditLedgerProjection ledger, Infrastructure.TenantEventsOptions options,
     ILogger<AuditJobs> logger) : BackgroundService

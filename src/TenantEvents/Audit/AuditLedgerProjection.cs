@@ -22,7 +22,18 @@ public sealed class AuditLedgerProjection(AuditLog log, TenantStreams streams, C
     public async Task<int> FlushAllAsync(CancellationToken cancellation)
     {
         var tenants = await log.TenantsPendingAsync(cancellation);
-        foreach (var tenant in tenants) await log.FlushAsync(tenant, cancellation);
+        Exception? first = null;
+        foreach (var tenant in tenants)
+            try
+            {
+                await log.FlushAsync(tenant, cancellation);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One tenant's failure does not hold up the others' logs; the round reports it after them.
+                first ??= e;
+            }
+        if (first is not null) throw first;
         return tenants.Count;
     }
 
@@ -39,17 +50,21 @@ public sealed class AuditLedgerProjection(AuditLog log, TenantStreams streams, C
         foreach (var database in streams.Databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
+            // Position: the sequence number before the oldest pending event (everything before it is in the logs); head: the
+            // newest event; behind: the pending events (counted up to a million, so asking stays cheap when the ledger is stuck).
             await using var read = platform.CreateCommand($"""
-                select (select count(*) from {s}.audit_pending),
+                select (select count(*) from (select 1 from {s}.audit_pending limit 1000000) p),
                        (select coalesce(max(seq_id), 0) from {s}.mt_events),
+                       (select min(seq_id) from {s}.audit_pending),
                        (select min(e.timestamp) from {s}.mt_events e where e.seq_id = (select min(seq_id) from {s}.audit_pending))
                 """);
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             await reader.ReadAsync(cancellation);
             var behind = reader.GetInt64(0);
             var head = reader.GetInt64(1);
-            double? lag = reader.IsDBNull(2) ? (behind == 0 ? 0 : null) : Math.Round(Math.Max(0, (clock.UtcNow - reader.GetFieldValue<DateTimeOffset>(2)).TotalSeconds), 3);
-            lags.Add(new ProjectionPosition(database.Entry.Id, head - behind, head, behind, lag));
+            var position = reader.IsDBNull(2) ? head : reader.GetInt64(2) - 1;
+            double? lag = reader.IsDBNull(3) ? (behind == 0 ? 0 : null) : Math.Round(Math.Max(0, (clock.UtcNow - reader.GetFieldValue<DateTimeOffset>(3)).TotalSeconds), 3);
+            lags.Add(new ProjectionPosition(database.Entry.Id, position, head, behind, lag));
         }
         return lags;
     }

@@ -45,7 +45,7 @@ public sealed class CrossTenantAccess(TenantStreams streams)
         if (accesses.Count == 0) return;
         if (accesses.Any(a => a.OwnerTenant == accessorTenant)) throw new ArgumentException("A cross-tenant access involves two tenants.");
         var now = streams.Now;
-        await using var tx = await streams.BeginAsync(context, accessorTenant, cancellation);
+        await using var tx = await streams.BeginAsync(context, accessorTenant, cancellation, begin: false);
         await context.PublishAsync(new RecordCrossTenantAccess(accessorTenant, accesses.Select(a =>
                 new CrossTenantAccessRecorded(a.OwnerTenant, accessorTenant, "accessor", a.Action, a.ResourceType, a.ResourceId, a.Purpose, by, now)).ToList()),
             new DeliveryOptions { TenantId = accessorTenant.ToString() });

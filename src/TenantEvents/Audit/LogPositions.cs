@@ -13,8 +13,12 @@ public static class LogPositions
 {
     public sealed record Behind(Guid Tenant, long Head, long Position);
 
-    /// <summary>Every tenant with a log in the database, its head and the follower's position (0 when it has none).</summary>
-    public static async Task<IReadOnlyList<Behind>> ReadAsync(NpgsqlDataSource platform, string schema, string positions, CancellationToken cancellation)
+    /// <summary>
+    /// Every tenant with a log in the database that the follower follows (<paramref name="followed"/>: a condition on
+    /// <c>t.id</c>, the tenant; null: every tenant), its head and the follower's position (0 when it has none).
+    /// </summary>
+    public static async Task<IReadOnlyList<Behind>> ReadAsync(NpgsqlDataSource platform, string schema, string positions, CancellationToken cancellation,
+        string? followed = null)
     {
         await using var read = platform.CreateCommand($"""
             with recursive t(id) as (
@@ -22,7 +26,7 @@ public static class LogPositions
               union all select (select min(l.tenant_id) from {schema}.audit_log l where l.tenant_id > t.id) from t where t.id is not null)
             select t.id, (select max(l.log_index) + 1 from {schema}.audit_log l where l.tenant_id = t.id),
                    coalesce((select p.position from {schema}.{positions} p where p.tenant_id = t.id), 0)
-            from t where t.id is not null
+            from t where t.id is not null and ({followed ?? "true"})
             """);
         var list = new List<Behind>();
         await using var reader = await read.ExecuteReaderAsync(cancellation);
@@ -34,13 +38,13 @@ public static class LogPositions
 
     /// <summary>Per database: the follower's position and the logs' heads summed over tenants, and how long the oldest entry it has not read has waited.</summary>
     public static async Task<IReadOnlyList<ProjectionPosition>> LagAsync(TenantDatabases databases, string schema, string positions, DateTimeOffset now,
-        CancellationToken cancellation)
+        CancellationToken cancellation, string? followed = null)
     {
         var lags = new List<ProjectionPosition>();
         foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
-            var tenants = await ReadAsync(platform, schema, positions, cancellation);
+            var tenants = await ReadAsync(platform, schema, positions, cancellation, followed);
             var behind = tenants.Where(t => t.Position < t.Head).ToList();
             DateTimeOffset? oldest = null;
             if (behind.Count > 0)

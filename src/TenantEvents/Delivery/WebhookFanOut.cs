@@ -44,15 +44,23 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
     /// <summary>Events of this tenant were committed: its fan-out comes first in the next round.</summary>
     public void MarkDirty(Guid tenant) => _dirty[tenant] = 0;
 
-    public bool Committed(Guid tenant)
-    {
-        MarkDirty(tenant);
-        return true;
-    }
+    public bool FollowsCommits => true;
 
-    /// <summary>Per database: log entries of every tenant, and how many of them are not yet fanned out to webhooks.</summary>
-    public Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation) =>
-        Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation);
+    public void Committed(Guid tenant) => MarkDirty(tenant);
+
+    /// <summary>
+    /// Per database: log entries of the tenants the fan-out follows, and how many of them are not yet fanned out to
+    /// webhooks. It follows a tenant once it has a position or a subscription, and every tenant while the platform has a
+    /// subscription (as <see cref="BehindAsync"/> finds them). RabbitMQ's positions are not in this figure.
+    /// </summary>
+    public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation)
+    {
+        var everyTenant = (await SubscriptionsAsync(DeliverySchema.PlatformOwner, cancellation)).Count > 0;
+        return await Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation, everyTenant ? null : $"""
+            exists (select 1 from {Schema}.webhook_positions p where p.tenant_id = t.id)
+            or exists (select 1 from {Schema}.webhook_subscriptions s where s.tenant_id = t.id)
+            """);
+    }
 
     private DateTimeOffset _lastScan = DateTimeOffset.MinValue;
     private volatile bool _brokerStarted;

@@ -80,7 +80,7 @@ public static class IdentityProviderEndpoints
             await transaction.CommitAsync(cancellation);
         }
 
-        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
         var configured = new IdentityProviderConfigured(settings, standing!.Actor, streams.Now);
         var stream = IdentityEventTypes.ProviderStream(tenantId);
         // A provider removed earlier left its stream (configured ... removed): a new one continues it, and the record's
@@ -116,7 +116,10 @@ public static class IdentityProviderEndpoints
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
         var streams = access.Streams;
-        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+        // No transaction is held while the directory and the federation index are changed: the removal is appended at
+        // the version read, so a configuration committed in between makes it a 409, never a silent removal of it (its
+        // issuer is then out of the index: closed, until configured again).
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
         var record = await tx.Session.LoadAsync<IdentityProviderRecord>(tenantId, cancellation);
         if (record is null) return Problem.NotFound("identity provider").ToResult();
         // Removing a provider needs what configuring it needed: a removal and a new configuration make a replacement.
@@ -129,9 +132,10 @@ public static class IdentityProviderEndpoints
             await free.ExecuteNonQueryAsync(cancellation);
         }
         await federation.InvalidateAsync(tenantId, cancellation);
-        await tx.AppendAsync(IdentityEventTypes.ProviderStream(tenantId), [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)], cancellation);
+        await tx.AppendAsync(IdentityEventTypes.ProviderStream(tenantId), [new IdentityProviderRemoved(record.Settings.Issuer, standing!.Actor, streams.Now)],
+            cancellation, versionAfter: record.Version + 1);
         tx.Session.Delete<IdentityProviderRecord>(tenantId);
-        await tx.CommitAsync(cancellation);
+        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
         return Results.NoContent();
     }
 

@@ -61,8 +61,8 @@ public sealed class ServiceAccountStore(TenantStreams streams, OrganisationStore
             register.Parameters.Add(new NpgsqlParameter { Value = tenantId });
             await register.ExecuteNonQueryAsync(cancellation);
         }
-        await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
         var record = ServiceAccountRules.Apply(null, created, await SealHashAsync(tenantId, created.AccountId, created.SecretHash, cancellation));
+        await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
         await tx.AppendAsync(created.AccountId, [created], cancellation, start: true);
         tx.Session.Store(record);
         await tx.CommitAsync(cancellation);

@@ -117,7 +117,7 @@ public static class RequestTenantEndpoint
         {
             requested = requested with { Storage = new StoragePlacement(placement.Zone, reservation.DatabaseId, placement.Dedicated) };
             await streams.Databases.RememberAsync(tenantId, reservation.DatabaseId, cancellation);
-            await using var tx = await streams.BeginAsync(context, tenantId, cancellation);
+            await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
             await streams.StartAsync(tx.Session, requested, cancellation);
             await tx.CommitAsync(cancellation);
             await reservation.CommitAsync(cancellation);

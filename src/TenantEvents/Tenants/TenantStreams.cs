@@ -67,11 +67,14 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     /// <summary>
     /// Opens the one kind of write there is (<see cref="TenantTransaction"/>): a session for exactly this tenant, in the
     /// request's outbox when <paramref name="context"/> is given (null: a second tenant's write in one request, or work
-    /// that publishes nothing), its transaction begun and its connection open.
+    /// that publishes nothing). With <paramref name="begin"/> its transaction is begun and its connection open, for a
+    /// write that reads what it decides on; without, it holds no connection until it commits (a write that only appends,
+    /// and may call out, say to the key service, before that).
     /// </summary>
-    public async Task<TenantTransaction> BeginAsync(MessageContext? context, Guid tenantId, CancellationToken cancellation)
+    public async Task<TenantTransaction> BeginAsync(MessageContext? context, Guid tenantId, CancellationToken cancellation, bool begin = true)
     {
         var session = context is null ? store.LightweightSession(tenantId.ToString()) : OpenSession(context, tenantId);
+        if (!begin) return new TenantTransaction(this, session, null, tenantId);
         try
         {
             await session.BeginTransactionAsync(cancellation);

@@ -10,14 +10,22 @@ namespace TenantEvents.Tenants;
 /// tenant (enlisted in the request's outbox when there is one), its connection bound to the tenant by row-level security,
 /// one transaction from the first read to the commit. Events go in sealed under the tenant's current data key and bound
 /// to their stream (<see cref="AppendAsync"/>); read-model rows written through <see cref="Command"/> commit with them.
-/// Opened by <see cref="TenantStreams.BeginAsync"/>.
+/// Opened by <see cref="TenantStreams.BeginAsync"/>. Two writers of tenant data stay apart, on purpose: quota counters
+/// (Quotas/QuotaUsageStore.InTenantAsync: no events, the metering hot path) and cross-tenant access trails
+/// (Audit/CrossTenantAccess.AppendAsync: two tenants' trails in one transaction). The organisation store appends
+/// through <see cref="Session"/> itself: its events carry the access version header and are sealed without contact
+/// protection (they name no contacts), in the order the access state's MAC is computed over.
 /// </summary>
-public sealed class TenantTransaction(TenantStreams streams, IDocumentSession session, NpgsqlConnection connection, Guid tenant) : IAsyncDisposable
+public sealed class TenantTransaction(TenantStreams streams, IDocumentSession session, NpgsqlConnection? connection, Guid tenant) : IAsyncDisposable
 {
     public IDocumentSession Session { get; } = session;
 
-    /// <summary>The transaction's connection (open; statements on it run inside the session's transaction).</summary>
-    public NpgsqlConnection Connection { get; } = connection;
+    /// <summary>
+    /// The transaction's connection (open; statements on it run inside the session's transaction). A write opened with
+    /// <c>begin: false</c> has none: it connects only when it commits.
+    /// </summary>
+    public NpgsqlConnection Connection =>
+        connection ?? throw new InvalidOperationException("This write was opened without a transaction (begin: false): it reads nothing and connects at its commit.");
 
     public Guid Tenant { get; } = tenant;
 

@@ -40,15 +40,21 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
         foreach (var name in new[] { "audit-ledger", "analytics" })
         {
             var projection = before[name];
-            projection.GetProperty("running").GetBoolean().ShouldBeTrue();
+            projection.GetProperty("enabled").GetBoolean().ShouldBeTrue();
             projection.GetProperty("eventsBehind").GetInt64().ShouldBeGreaterThan(0, name);
             projection.GetProperty("lagSeconds").GetDouble().ShouldBeGreaterThanOrEqualTo(0);
             var databases = projection.GetProperty("databases").EnumerateArray().ToList();
             databases.Count.ShouldBe(Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.Databases.TenantDatabases>().All.Count());
             databases.Sum(d => d.GetProperty("eventsBehind").GetInt64()).ShouldBe(projection.GetProperty("eventsBehind").GetInt64());
         }
-        before["audit-ledger"].GetProperty("databases").EnumerateArray()
-            .ShouldAllBe(d => d.GetProperty("position").GetInt64() + d.GetProperty("eventsBehind").GetInt64() == d.GetProperty("head").GetInt64());
+        // A database with pending events has its position before the oldest of them; one without, at its head.
+        before["audit-ledger"].GetProperty("databases").EnumerateArray().ShouldAllBe(d => d.GetProperty("eventsBehind").GetInt64() > 0
+            ? d.GetProperty("position").GetInt64() < d.GetProperty("head").GetInt64()
+            : d.GetProperty("position").GetInt64() == d.GetProperty("head").GetInt64());
+        // Each loop says how it is doing on this instance.
+        var runs = before["audit-ledger"].GetProperty("runs");
+        runs.GetProperty("alive").GetBoolean().ShouldBeTrue();
+        runs.GetProperty("consecutiveFailures").GetInt32().ShouldBe(0);
 
         await Fixture.Host.Services.GetRequiredService<AuditJobs>().FlushAllAsync(CancellationToken.None);
         await Fixture.Host.Services.GetRequiredService<AnalyticsProjector>().CatchUpAsync(CancellationToken.None);
@@ -63,8 +69,8 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
         var entries = after["audit-entries"];
         entries.GetProperty("eventsBehind").GetInt64().ShouldBeGreaterThan(0);
         entries.GetProperty("lagSeconds").GetDouble().ShouldBeGreaterThanOrEqualTo(0);
-        after["event-fan-out"].GetProperty("databases").EnumerateArray()
-            .ShouldAllBe(d => d.GetProperty("eventsBehind").GetInt64() >= 0 && d.GetProperty("head").GetInt64() >= d.GetProperty("position").GetInt64());
+        // Nobody subscribed to webhooks: the fan-out follows no tenant, so nothing is behind for it.
+        after["event-fan-out"].GetProperty("eventsBehind").GetInt64().ShouldBe(0);
         (await As(Roles.Auditor, "carol").Get($"/api/tenants/{tenant}/audit/entries")).ShouldBe(HttpStatusCode.OK);
         (await Asynchronous())["audit-entries"].GetProperty("eventsBehind").GetInt64().ShouldBe(0);
     }

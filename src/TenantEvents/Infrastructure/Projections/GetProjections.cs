@@ -4,31 +4,51 @@ using TenantEvents.Infrastructure.Security;
 
 namespace TenantEvents.Infrastructure.Projections;
 
-public sealed record AsyncProjectionReport(string Name, string Builds, bool Running, double IntervalSeconds, long EventsBehind,
-    double? LagSeconds, IReadOnlyList<ProjectionPosition> Databases);
+/// <summary>
+/// One asynchronous projection as reported: what it builds, whether this instance runs it and how its rounds went
+/// (<see cref="ProjectionRuns"/>), its interval, and its position and lag per database (the lag: the slowest database's,
+/// null when a database could not say; <c>Error</c> when the figures could not be read at all).
+/// </summary>
+public sealed record AsyncProjectionReport(string Name, string Builds, bool Enabled, bool FollowsCommits, double IntervalSeconds,
+    ProjectionRuns? Runs, long? EventsBehind, double? LagSeconds, IReadOnlyList<ProjectionPosition> Databases, string? Error);
 
-public sealed record ProjectionsReport(IReadOnlyList<InlineProjection> Inline, IReadOnlyList<AsyncProjectionReport> Asynchronous);
+public sealed record PlatformProjectionsReport(IReadOnlyList<InlineProjection> Inline, IReadOnlyList<AsyncProjectionReport> Asynchronous);
 
 public static class GetProjectionsEndpoint
 {
+    /// <summary>How long one projection's figures may take before it is reported without them.</summary>
+    private static readonly TimeSpan FiguresTimeout = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// For operators: every read model of the service, in one list. Inline ones are written in the command's transaction
-    /// (never behind); asynchronous ones are run by the projection daemon, each with its position and lag per database
-    /// (events behind, and how long the oldest of them has waited). Running: whether this instance runs it.
+    /// (never behind); asynchronous ones are run by the projection daemon, each with how its rounds went on this instance
+    /// and its position and lag per database (events behind, and how long the oldest of them has waited).
     /// </summary>
     [WolverineGet("/api/platform/projections", OperationId = "GetProjections")]
     [Authorize(Roles = Roles.PlatformAdmin)]
-    public static async Task<IResult> Get(IEnumerable<IAsyncProjection> projections, CancellationToken cancellation)
+    public static async Task<IResult> Get(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, CancellationToken cancellation)
     {
         var reports = new List<AsyncProjectionReport>();
         foreach (var projection in projections)
         {
-            var databases = await projection.LagAsync(cancellation);
-            // The projection's lag is its slowest database's; unknown (null) if any database cannot say.
-            double? lag = databases.Count == 0 ? 0 : databases.Any(d => d.LagSeconds is null) ? null : databases.Max(d => d.LagSeconds);
-            reports.Add(new AsyncProjectionReport(projection.Name, projection.Builds, projection.Enabled, projection.Interval.TotalSeconds,
-                databases.Sum(d => d.EventsBehind), lag, databases));
+            IReadOnlyList<ProjectionPosition> databases = [];
+            string? error = null;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            timeout.CancelAfter(FiguresTimeout);
+            try
+            {
+                databases = await projection.LagAsync(timeout.Token);
+            }
+            catch (Exception e) when (!cancellation.IsCancellationRequested)
+            {
+                // A database that does not answer (or answers too slowly) costs this projection its figures, not the report.
+                error = e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
+            }
+            double? lag = error is not null || databases.Count == 0 || databases.Any(d => d.LagSeconds is null) ? null : databases.Max(d => d.LagSeconds);
+            reports.Add(new AsyncProjectionReport(projection.Name, projection.Builds, projection.Enabled, projection.FollowsCommits,
+                projection.Interval.TotalSeconds, daemon.RunsOf(projection.Name), error is null ? databases.Sum(d => d.EventsBehind) : null, lag,
+                databases, error));
         }
-        return Results.Json(new ProjectionsReport(ProjectionRegistry.Inline, reports), Json.Options);
+        return Results.Json(new PlatformProjectionsReport(ProjectionRegistry.Inline, reports), Json.Options);
     }
 }

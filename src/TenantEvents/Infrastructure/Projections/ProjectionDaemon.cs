@@ -4,25 +4,42 @@ using TenantEvents.Infrastructure.Databases;
 
 namespace TenantEvents.Infrastructure.Projections;
 
+/// <summary>How one projection's loop on this instance is doing (for operators: GET /api/platform/projections).</summary>
+public sealed record ProjectionRuns(bool Alive, DateTimeOffset? LastRoundStartedAt, DateTimeOffset? LastRoundEndedAt, double? LastRoundSeconds,
+    DateTimeOffset? LastSuccessAt, string? LastError, DateTimeOffset? LastErrorAt, int ConsecutiveFailures);
+
 /// <summary>
 /// The one daemon of the asynchronous projections (<see cref="IAsyncProjection"/>): a loop per projection, with one
-/// rule for all of them (a round at once again while the last found more, else after a wake-up or the projection's
-/// interval; a failed round is logged and runs again at the next interval), woken by one listener per database of the
-/// commit notifications (channel <see cref="DeliverySchema.Channel"/>, payload: the tenant, sent by the events_notify
-/// trigger), which also wakes the event streams (SSE) waiting for that tenant.
+/// rule for all of them (a round at once again while the last found more, else after a commit notification for those
+/// that follow commits, or the projection's interval; a failed round is logged and the next waits the full interval,
+/// whatever wakes it), and one listener per database of the commit notifications (channel
+/// <see cref="DeliverySchema.Channel"/>, payload: the tenant, sent by the events_notify trigger), which also wakes the
+/// event streams (SSE) waiting for that tenant. It records each loop's rounds and failures for operators.
 /// </summary>
-public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, TenantDatabases databases, EventSignals signals,
+public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, TenantDatabases databases, EventSignals signals, Clock clock,
     ILogger<ProjectionDaemon> logger) : BackgroundService
 {
-    private readonly IReadOnlyList<(IAsyncProjection Projection, SemaphoreSlim Wake)> _running =
-        projections.Where(p => p.Enabled).Select(p => (p, new SemaphoreSlim(0, 1))).ToList();
+    private sealed class Running(IAsyncProjection projection)
+    {
+        public IAsyncProjection Projection { get; } = projection;
+        public SemaphoreSlim Wake { get; } = new(0, 1);
+        public volatile ProjectionRuns Runs = new(false, null, null, null, null, null, null, 0);
+    }
+
+    private readonly IReadOnlyList<Running> _running = projections.Where(p => p.Enabled).Select(p => new Running(p)).ToList();
 
     /// <summary>The projections this instance runs.</summary>
     public IReadOnlyList<IAsyncProjection> Projections => _running.Select(r => r.Projection).ToList();
 
+    /// <summary>How the projection's loop on this instance is doing; null if this instance does not run it.</summary>
+    public ProjectionRuns? RunsOf(string name) => _running.FirstOrDefault(r => r.Projection.Name == name)?.Runs;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var loops = _running.Select(r => Loop(r.Projection, r.Wake, stoppingToken)).ToList();
+        foreach (var r in _running)
+            if (r.Projection.Interval <= TimeSpan.Zero)
+                throw new InvalidOperationException($"Projection {r.Projection.Name}: its interval must be positive, not {r.Projection.Interval}.");
+        var loops = _running.Select(r => Loop(r, stoppingToken)).ToList();
         loops.AddRange(databases.All.Select(d => ListenAsync(d, stoppingToken)));
         return Task.WhenAll(loops);
     }
@@ -31,8 +48,12 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
     public void Committed(Guid tenant)
     {
         signals.Committed(tenant);
-        foreach (var (projection, wake) in _running)
-            if (projection.Committed(tenant)) Wake(wake);
+        foreach (var r in _running)
+            if (r.Projection.FollowsCommits)
+            {
+                r.Projection.Committed(tenant);
+                Wake(r.Wake);
+            }
     }
 
     private static void Wake(SemaphoreSlim wake)
@@ -41,33 +62,62 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
         catch (SemaphoreFullException) { }
     }
 
-    private async Task Loop(IAsyncProjection projection, SemaphoreSlim wake, CancellationToken stoppingToken)
+    private async Task Loop(Running r, CancellationToken stoppingToken)
     {
         await Task.Yield();
-        while (!stoppingToken.IsCancellationRequested)
+        var projection = r.Projection;
+        try
         {
-            var more = false;
-            try
+            r.Runs = r.Runs with { Alive = true };
+            while (!stoppingToken.IsCancellationRequested)
             {
-                more = await projection.RoundAsync(stoppingToken);
+                var more = false;
+                var failed = false;
+                var started = clock.UtcNow;
+                r.Runs = r.Runs with { LastRoundStartedAt = started };
+                try
+                {
+                    more = await projection.RoundAsync(stoppingToken);
+                    var ended = clock.UtcNow;
+                    r.Runs = r.Runs with { LastRoundEndedAt = ended, LastRoundSeconds = (ended - started).TotalSeconds, LastSuccessAt = ended, ConsecutiveFailures = 0 };
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    failed = true;
+                    var ended = clock.UtcNow;
+                    r.Runs = r.Runs with
+                    {
+                        LastRoundEndedAt = ended, LastRoundSeconds = (ended - started).TotalSeconds, LastError = $"{e.GetType().Name}: {e.Message}",
+                        LastErrorAt = ended, ConsecutiveFailures = r.Runs.ConsecutiveFailures + 1,
+                    };
+                    logger.LogWarning(e, "Projection {Projection} failed ({Failures} in a row); it runs again after its interval", projection.Name,
+                        r.Runs.ConsecutiveFailures);
+                }
+                if (more) continue;
+                try
+                {
+                    // After a failure the next round waits its full interval: commits do not make a failing round retry at once.
+                    if (failed) await Task.Delay(projection.Interval, stoppingToken);
+                    else await r.Wake.WaitAsync(projection.Interval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Projection {Projection} failed; it runs again at the next interval", projection.Name);
-            }
-            if (more) continue;
-            try
-            {
-                await wake.WaitAsync(projection.Interval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+        }
+        catch (Exception e)
+        {
+            logger.LogCritical(e, "The loop of projection {Projection} stopped; it does not run on this instance until the service restarts", projection.Name);
+            r.Runs = r.Runs with { LastError = $"{e.GetType().Name}: {e.Message}", LastErrorAt = clock.UtcNow };
+        }
+        finally
+        {
+            r.Runs = r.Runs with { Alive = false };
         }
     }
 
@@ -85,8 +135,8 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
                 };
                 await using (var listen = new NpgsqlCommand($"listen {DeliverySchema.Channel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
-                // Whatever was committed while nobody listened: every projection looks now.
-                foreach (var (_, wake) in _running) Wake(wake);
+                // Whatever was committed while nobody listened: the projections that follow commits look now.
+                foreach (var r in _running.Where(r => r.Projection.FollowsCommits)) Wake(r.Wake);
                 while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

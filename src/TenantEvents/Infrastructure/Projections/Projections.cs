@@ -29,8 +29,11 @@ public interface IAsyncProjection
     /// <summary>How often a round runs when nothing woke it earlier.</summary>
     TimeSpan Interval { get; }
 
-    /// <summary>Events of this tenant were committed (a commit notification of its database): true wakes a round now.</summary>
-    bool Committed(Guid tenant) => false;
+    /// <summary>Whether commit notifications wake it (else it runs at its interval, or when asked).</summary>
+    bool FollowsCommits => false;
+
+    /// <summary>Events of this tenant were committed (a commit notification of its database), for one that follows commits.</summary>
+    void Committed(Guid tenant) { }
 
     /// <summary>One round over every database; true when there is more to do at once (the next round follows without waiting).</summary>
     Task<bool> RoundAsync(CancellationToken cancellation);
@@ -62,10 +65,11 @@ public static class ProjectionRegistry
             "OrganisationStore.Execute"),
         new("scim-directory", "Scim", "scim_resources (sealed), scim_versions", "ScimStore.ExecuteAsync"),
         new("service-accounts", "Identity", "mt_doc_serviceaccountrecord (secret hash sealed)", "ServiceAccountStore.ExecuteAsync"),
-        new("identity-provider", "Identity", "mt_doc_identityproviderrecord, identity_issuers (directory)", "ConfigureIdentityProvider"),
+        new("identity-provider", "Identity", "mt_doc_identityproviderrecord (identity_issuers, the directory's index of issuers, is written just before, in the main database)",
+            "ConfigureIdentityProvider"),
         new("case-files", "CaseFiles", "case_files (sealed, with blind-index terms), case_shares", "SharingStore.SaveCaseFileAsync"),
         new("sharing", "Sharing", "sharing_agreements, collaborations, collaboration_members (sealed)", "SharingStore"),
-        new("webhook-subscriptions", "Delivery", "webhook_subscriptions (secret sealed)", "WebhookStore"),
+        new("webhook-subscriptions", "Delivery", "webhook_subscriptions (secret sealed; the platform's own, in the main database, have no events)", "WebhookStore"),
         new("quota-alerts", "Quotas", "quota_alerts", "QuotaAlerts"),
         new("audit-pending", "Audit", "audit_pending (a trigger on mt_events, in the appending transaction)", "audit_append()"),
         new("access-high-water", "Organisations", "access_high_water (a trigger on mt_events)", "access_note_version()"),

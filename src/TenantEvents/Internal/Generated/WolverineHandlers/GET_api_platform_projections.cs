@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using TenantEvents.Infrastructure.Projections;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -14,11 +15,13 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> _asyncProjectionIEnumerable;
+        private readonly TenantEvents.Infrastructure.Projections.ProjectionDaemon _projectionDaemon;
 
-        public GET_api_platform_projections(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> asyncProjectionIEnumerable) : base(wolverineHttpOptions)
+        public GET_api_platform_projections(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> asyncProjectionIEnumerable, TenantEvents.Infrastructure.Projections.ProjectionDaemon projectionDaemon) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _asyncProjectionIEnumerable = asyncProjectionIEnumerable;
+            _projectionDaemon = projectionDaemon;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -26,7 +29,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint").SetTag("http.route", "/api/platform/projections").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint.Get(_asyncProjectionIEnumerable, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint.Get(_asyncProjectionIEnumerable, _projectionDaemon, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
