@@ -15,8 +15,13 @@ namespace TenantEvents.Tests.Delivery;
 /// event arrives at least once, each stream's in order, none lost: to a webhook receiver and to a RabbitMQ consumer.
 /// The process runs over a database of its own, so no other instance can finish its work for it.
 /// </summary>
-public class CrashTests(AppFixture fixture) : IntegrationTest(fixture)
+[Collection(OwnDatabasesCollection.Name)]
+public class CrashTests(OwnDatabasesFixture fixture)
 {
+    private OwnDatabasesFixture Fixture => fixture;
+
+    private static object TenantRequest() => IntegrationTest.TenantRequest();
+
     private const int Units = 15;
 
     private sealed class World(ServiceProcess service, string folder)

@@ -28,6 +28,9 @@ public class AppFixture : IAsyncLifetime
     public StandardWebhooks Webhooks { get; } = new(WebhookSecret);
     protected virtual string Environment => "Development";
 
+    /// <summary>Whether the fixture runs a service host over the test database (not for tests that bring their own).</summary>
+    protected virtual bool StartsHost => true;
+
     public async Task InitializeAsync()
     {
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEvents", TestDatabase.ConnectionString);
@@ -36,7 +39,7 @@ public class AppFixture : IAsyncLifetime
         System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
         TestDatabase.ConfigureZones();
         await TestDatabase.Migrate();
-        Host = await StartHost();
+        if (StartsHost) Host = await StartHost();
         TokenKey = DevTokenKeyFile.Load(DataFolder);
     }
 
@@ -155,8 +158,11 @@ public class AppFixture : IAsyncLifetime
             await _second.StopAsync();
             await _second.DisposeAsync();
         }
-        await Host.StopAsync();
-        await Host.DisposeAsync();
+        if (StartsHost)
+        {
+            await Host.StopAsync();
+            await Host.DisposeAsync();
+        }
         try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { }
     }
 
@@ -379,4 +385,20 @@ public static class TestDatabase
 public class IntegrationCollection : ICollectionFixture<AppFixture>
 {
     public const string Name = "integration";
+}
+
+/// <summary>
+/// The fixture of tests that bring their own databases, schemas or service processes (crash and restart, upgrades from
+/// the previous release): no shared host and no reset between tests, so their collection runs beside the integration
+/// collection instead of after it.
+/// </summary>
+public sealed class OwnDatabasesFixture : AppFixture
+{
+    protected override bool StartsHost => false;
+}
+
+[CollectionDefinition(Name)]
+public class OwnDatabasesCollection : ICollectionFixture<OwnDatabasesFixture>
+{
+    public const string Name = "own-databases";
 }
