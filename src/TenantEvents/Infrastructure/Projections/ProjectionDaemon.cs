@@ -44,6 +44,14 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
         return Task.WhenAll(loops);
     }
 
+    /// <summary>Runs a round of the projection now (an operator's request); false if this instance does not run it.</summary>
+    public bool WakeNow(string name)
+    {
+        if (_running.FirstOrDefault(r => r.Projection.Name == name) is not { } running) return false;
+        Wake(running.Wake);
+        return true;
+    }
+
     /// <summary>Events of the tenant were committed: the projections that follow commits, and its event streams, go on now.</summary>
     public void Committed(Guid tenant)
     {
