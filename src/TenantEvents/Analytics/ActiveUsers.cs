@@ -92,7 +92,7 @@ public static class ActiveUsersEndpoint
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenantId, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation);
         // An organisation's users: the members of it and of every organisation below it, as the records' tokens.
         string[]? members = null;
         if (organisation is { } org)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants;
 
@@ -13,8 +14,7 @@ namespace TenantEvents.Analytics;
 /// the table's key keeps one row however many instances saw the same user that day. Users are stored as blind-index
 /// tokens under the tenant's key.
 /// </summary>
-public sealed class ActivityRecorder(TenantStreams streams, TenantEvents.Sharing.SharingStore sharing, Clock clock, TenantEventsOptions options,
-    ILogger<ActivityRecorder> logger) : BackgroundService
+public sealed class ActivityRecorder(TenantDatabases databases, TenantEvents.Sharing.SharingStore sharing, Clock clock, TenantEventsOptions options, ILogger<ActivityRecorder> logger) : BackgroundService
 {
     private readonly record struct Key(Guid Tenant, DateOnly Day, string User, string Feature);
 
@@ -91,7 +91,7 @@ public sealed class ActivityRecorder(TenantStreams streams, TenantEvents.Sharing
             {
                 var token = await TokenizerAsync(group.Key, cancellation);
                 var rows = group.ToList();
-                var source = (await streams.Databases.ForAsync(group.Key, cancellation)).Service;
+                var source = (await databases.ForAsync(group.Key, cancellation)).Service;
                 await using var connection = await source.OpenConnectionAsync(cancellation);
                 await using var transaction = await connection.BeginTransactionAsync(cancellation);
                 await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, group.Key, cancellation);

@@ -31,7 +31,7 @@ public static class AdoptionEndpoints
         var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
         var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenantId, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation);
         var counts = new Dictionary<string, long>();
         long active;
         await using (var read = new NpgsqlCommand($"""

@@ -22,8 +22,7 @@ public sealed record ProjectionProgress(string Database, long Position, long Hea
 /// projection is order-free) or <see cref="TenantEventsOptions.AnalyticsHoleTimeout"/> passes. Rebuild: empty the
 /// projections and read from the start (<see cref="RebuildAsync"/>).
 /// </summary>
-public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore store, Clock clock, TenantEventsOptions options,
-    ILogger<AnalyticsProjector> logger) : IAsyncProjection
+public sealed class AnalyticsProjector(TenantDatabases databases, IDocumentStore store, Clock clock, TenantEventsOptions options, ILogger<AnalyticsProjector> logger) : IAsyncProjection
 {
     private const string LockKey = "tenantevents:analytics-projection";
     private string Schema => options.DatabaseSchema;
@@ -53,7 +52,7 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
     public async Task<long> CatchUpAsync(CancellationToken cancellation, bool wait = true)
     {
         long total = 0;
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             // While one batch is applied, the next range is already being read (on another connection).
             Task<Range>? next = null;
@@ -78,7 +77,7 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
     /// <summary>Empties the projections of every database and sets them to read from the first event (the projector does the rest).</summary>
     public async Task ResetAsync(CancellationToken cancellation)
     {
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             await using var connection = await database.Service.OpenConnectionAsync(cancellation);
             await using var transaction = await connection.BeginTransactionAsync(cancellation);
@@ -254,7 +253,7 @@ public sealed class AnalyticsProjector(TenantStreams streams, IDocumentStore sto
     public async Task<IReadOnlyList<ProjectionProgress>> ProgressAsync(CancellationToken cancellation)
     {
         var list = new List<ProjectionProgress>();
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             await using var read = platform.CreateCommand($"""

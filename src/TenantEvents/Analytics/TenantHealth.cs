@@ -107,7 +107,7 @@ public static class TenantHealthEndpoint
         long users7 = 0, usersPrev = 0, events7 = 0, eventsPrev = 0;
         DeliveryHealth deliveries;
         PendingApprovals approvals;
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        await using (var scope = await TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation))
         {
             await using (var read = new NpgsqlCommand($"""
                 select (select count(distinct user_token) from {s}.analytics_activity where tenant_id = $1 and day between $2 - 6 and $2),

@@ -93,7 +93,7 @@ public static class UtilisationEndpoint
         var last = new DateOnly(to.Year, to.Month, 1).AddMonths(1).AddDays(-1);
         var history = QuotaKinds.Metrics.ToDictionary(m => m, _ => new Dictionary<DateOnly, long>());
         // One read transaction for the usage history and the limits history.
-        await using var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation);
+        await using var scope = await TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation);
         await using (var read = new NpgsqlCommand($"""
             select metric, day, case when metric = 'licences' then max(amount) else sum(amount) end::bigint
             from {streams.Options.DatabaseSchema}.usage_daily where tenant_id = $1 and day between $2 and $3 group by metric, day

@@ -1,4 +1,5 @@
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Tenants;
 
@@ -10,8 +11,7 @@ namespace TenantEvents.Audit;
 /// in one transaction). Reads also catch their tenant up first (read-your-writes), so this only keeps the entries of
 /// tenants nobody reads from falling behind, and reports how far they are.
 /// </summary>
-public sealed class AuditEntriesProjection(AuditProjector projector, TenantStreams streams, Clock clock, TenantEventsOptions options,
-    ILogger<AuditEntriesProjection> logger) : IAsyncProjection
+public sealed class AuditEntriesProjection(AuditProjector projector, TenantDatabases databases, Clock clock, TenantEventsOptions options, ILogger<AuditEntriesProjection> logger) : IAsyncProjection
 {
     public string Name => "audit-entries";
 
@@ -21,7 +21,7 @@ public sealed class AuditEntriesProjection(AuditProjector projector, TenantStrea
 
     public async Task<bool> RoundAsync(CancellationToken cancellation)
     {
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             foreach (var behind in await LogPositions.ReadAsync(platform, options.DatabaseSchema, "audit_positions", cancellation))
@@ -42,5 +42,5 @@ public sealed class AuditEntriesProjection(AuditProjector projector, TenantStrea
     }
 
     public Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation) =>
-        LogPositions.LagAsync(streams.Databases, options.DatabaseSchema, "audit_positions", clock.UtcNow, cancellation);
+        LogPositions.LagAsync(databases, options.DatabaseSchema, "audit_positions", clock.UtcNow, cancellation);
 }

@@ -1,4 +1,5 @@
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Tenants;
 
@@ -10,7 +11,7 @@ namespace TenantEvents.Audit;
 /// tenant's lock, the pending rows and the log in one transaction). Its position is the pending rows themselves: what is
 /// still there is behind.
 /// </summary>
-public sealed class AuditLedgerProjection(AuditLog log, TenantStreams streams, Clock clock, TenantEventsOptions options) : IAsyncProjection
+public sealed class AuditLedgerProjection(AuditLog log, TenantDatabases databases, Clock clock, TenantEventsOptions options) : IAsyncProjection
 {
     public string Name => "audit-ledger";
 
@@ -47,7 +48,7 @@ public sealed class AuditLedgerProjection(AuditLog log, TenantStreams streams, C
     {
         var s = options.DatabaseSchema;
         var lags = new List<ProjectionPosition>();
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             // Position: the sequence number before the oldest pending event (everything before it is in the logs); head: the

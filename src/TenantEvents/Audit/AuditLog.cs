@@ -26,7 +26,7 @@ public sealed record StoredCheckpoint(long Size, byte[] Root, string Note, DateT
 /// audit_log, which the database appends to in the transaction of every event), signed checkpoints, inclusion and
 /// consistency proofs, and export bundles. The log itself is written only by the database trigger.
 /// </summary>
-public sealed class AuditLog(TenantStreams streams, IKeyService keyService, TenantEventsOptions options, ILogger<AuditLog> logger)
+public sealed class AuditLog(TenantDatabases databases, TenantDirectory directory, Clock clock, IKeyService keyService, TenantEventsOptions options, ILogger<AuditLog> logger)
 {
     private sealed class TreeEntry
     {
@@ -60,7 +60,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         {
             if (_signer is { } made) return made;
             // The log key is the platform's: made and retired as the platform role (the service's role may only read it).
-            await using var connection = await streams.Directory.Platform.OpenConnectionAsync(cancellation);
+            await using var connection = await directory.Platform.OpenConnectionAsync(cancellation);
             await using var transaction = await connection.BeginTransactionAsync(cancellation);
             await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('tenantevents:audit-log-key', 0))", connection, transaction))
                 await lockCommand.ExecuteNonQueryAsync(cancellation);
@@ -139,7 +139,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     /// <summary>Appends the tenant's pending events to its log (audit_flush, as the owner); how many were appended.</summary>
     public async Task<long> FlushAsync(Guid tenant, CancellationToken cancellation)
     {
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        var source = (await databases.ForAsync(tenant, cancellation)).Service;
         await using var command = source.CreateCommand($"select {Schema}.audit_flush($1)");
         command.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
         return (long)(await command.ExecuteScalarAsync(cancellation))!;
@@ -149,7 +149,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     public async Task<IReadOnlyList<Guid>> TenantsPendingAsync(CancellationToken cancellation)
     {
         var pending = new List<Guid>();
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             await using var command = platform.CreateCommand($"select distinct tenant_id from {Schema}.audit_pending");
@@ -166,7 +166,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     {
         var current = (await VerifierAsync(cancellation)).VerifierKey;
         var keys = new List<string> { current };
-        await using var command = streams.Databases.Main.Service.CreateCommand($"select name, spki from {Schema}.audit_log_keys order by created_at desc");
+        await using var command = databases.Main.Service.CreateCommand($"select name, spki from {Schema}.audit_log_keys order by created_at desc");
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation))
         {
@@ -188,7 +188,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         try
         {
             await FlushAsync(tenant, cancellation);
-            await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+            await using var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation);
             // Indexes are handed out by audit_flush under the tenant's log lock, one past the largest committed: committed
             // entries never leave a hole that a later commit fills, so reading on from the tree's size misses nothing.
             await using (var read = new NpgsqlCommand(
@@ -236,7 +236,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         // One transaction: the latest checkpoint, and if the log has grown past it, the new one, read back as stored
         // (another instance may have signed the same size first). As the platform role: a checkpoint is immutable, and
         // one the service's role could write (a size or root of its choosing) would poison the tenant's ledger for good.
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Platform.Value
+        var source = (await databases.ForAsync(tenant, cancellation)).Platform.Value
                      ?? throw new InvalidOperationException("No platform connection: checkpoints are signed as the platform role.");
         await using var connection = await source.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
@@ -263,7 +263,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
             on conflict (tenant_id, tree_size) do nothing
             """, connection, transaction))
         {
-            foreach (var v in new object[] { tenant.ToString(), size, root, note, streams.Now })
+            foreach (var v in new object[] { tenant.ToString(), size, root, note, clock.UtcNow })
                 insert.Parameters.Add(new NpgsqlParameter { Value = v });
             await insert.ExecuteNonQueryAsync(cancellation);
         }
@@ -278,7 +278,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     /// <summary>The tenant's checkpoints, oldest first (or only the latest).</summary>
     public async Task<IReadOnlyList<StoredCheckpoint>> CheckpointsAsync(Guid tenant, CancellationToken cancellation, bool latestOnly = false)
     {
-        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation);
         await using var read = new NpgsqlCommand(
             $"select tree_size, root_hash, note, created_at from {Schema}.audit_checkpoints where tenant_id = $1 order by tree_size " +
             (latestOnly ? "desc limit 1" : ""), scope.Connection, scope.Transaction);
@@ -294,7 +294,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     public async Task<(long Index, long Seq)?> IndexOfAsync(Guid tenant, Guid eventId, CancellationToken cancellation)
     {
         await FlushAsync(tenant, cancellation);
-        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation);
         await using var read = new NpgsqlCommand($"""
             select l.log_index, l.seq_id from {Schema}.audit_log l join {Schema}.mt_events e on e.seq_id = l.seq_id
             where l.tenant_id = $1 and e.tenant_id = $1 and e.id = $2
@@ -338,7 +338,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         json.WriteString("format", AuditBundle.CurrentFormat);
         json.WriteString("tenantId", tenant);
         json.WriteString("origin", Origin(tenant));
-        json.WriteString("exportedAt", streams.Now);
+        json.WriteString("exportedAt", clock.UtcNow);
         json.WriteStartArray("logKeys");
         foreach (var vkey in verifierKeys) json.WriteStringValue(vkey);
         json.WriteEndArray();
@@ -348,7 +348,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
         json.WritePropertyName("consistency");
         JsonSerializer.Serialize(json, proofs, AuditBundle.Json);
         json.WriteStartArray("entries");
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation))
+        await using (var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation))
         {
             // Every log position with the event the store holds for it, then events the log does not hold.
             await using var read = new NpgsqlCommand($"""
@@ -403,7 +403,7 @@ public sealed class AuditLog(TenantStreams streams, IKeyService keyService, Tena
     public async Task<IReadOnlyList<Guid>> TenantsDueAsync(CancellationToken cancellation)
     {
         var due = new List<Guid>();
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             // Each tenant's log size from the primary key (a skip scan over the tenants), against its latest checkpoint.

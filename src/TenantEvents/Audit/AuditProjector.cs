@@ -221,7 +221,7 @@ public sealed class AuditProjector(TenantStreams streams, ScimStore scim, AuditL
     /// </summary>
     public async Task<IReadOnlyList<AuditEntry>> QueryAsync(Guid tenant, AuditQuery query, DisclosureLens lens, CancellationToken cancellation)
     {
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var where = new StringBuilder("tenant_id = $1");
         var values = new List<object> { tenant.ToString() };
         void Add(string clause, object value) { values.Add(value); where.Append($" and {clause.Replace("?", "$" + values.Count)}"); }

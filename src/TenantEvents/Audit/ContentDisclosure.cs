@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
 using TenantEvents.Organisations;
@@ -165,7 +167,7 @@ public sealed class DisclosureLens
 }
 
 /// <summary>Builds the lens of a reader (from the same rules the routes enforce) or of a downstream system.</summary>
-public sealed class ContentDisclosure(TenantStreams streams, OrganisationStore organisations)
+public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing keys, TenantEventsOptions options, OrganisationStore organisations)
 {
     /// <summary>
     /// The lens of a caller. Case files: exactly what GET case-files/{id} would show the caller of its own tenant's files
@@ -174,7 +176,7 @@ public sealed class ContentDisclosure(TenantStreams streams, OrganisationStore o
     /// </summary>
     public async Task<DisclosureLens> ForCallerAsync(Caller caller, Guid tenant, CancellationToken cancellation)
     {
-        var key = await streams.Keys.CurrentAsync(tenant, cancellation);
+        var key = await keys.CurrentAsync(tenant, cancellation);
         var contacts = caller.CanSeeTenant(tenant);
         var own = caller.AdministersTenant(tenant) || caller.IsMemberOf(tenant);
         if (!own || Standing.Of(caller, tenant) is not { } standing)
@@ -194,14 +196,14 @@ public sealed class ContentDisclosure(TenantStreams streams, OrganisationStore o
     /// who may read it. A platform subscription (tenant lifecycle) carries what platform staff see of the tenant record.
     /// </summary>
     public async Task<DisclosureLens> DownstreamAsync(Guid tenant, bool platform, CancellationToken cancellation) =>
-        new(tenant, await streams.Keys.CurrentAsync(tenant, cancellation), people: false, contacts: platform, allCaseFiles: false, new HashSet<Guid>(), NoFile);
+        new(tenant, await keys.CurrentAsync(tenant, cancellation), people: false, contacts: platform, allCaseFiles: false, new HashSet<Guid>(), NoFile);
 
     private static Task<Guid?> NoFile(Guid file, CancellationToken cancellation) => Task.FromResult<Guid?>(null);
 
     private async Task<Guid?> CaseFileOrganisationAsync(Guid tenant, Guid file, CancellationToken cancellation)
     {
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
-        await using var read = new NpgsqlCommand($"select org_id from {streams.Options.DatabaseSchema}.case_files where tenant_id = $1 and id = $2",
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenant, cancellation);
+        await using var read = new NpgsqlCommand($"select org_id from {options.DatabaseSchema}.case_files where tenant_id = $1 and id = $2",
             scope.Connection, scope.Transaction);
         read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
         read.Parameters.Add(new NpgsqlParameter { Value = file });

@@ -44,7 +44,7 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
     /// <summary>The log entries (index, sequence) of the tenant from an index on, in order, up to a limit.</summary>
     public async Task<IReadOnlyList<(long Index, long Seq)>> EntriesAsync(Guid tenant, long from, int limit, CancellationToken cancellation)
     {
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         await using var read = new NpgsqlCommand(
             $"select log_index, seq_id from {Schema}.audit_log where tenant_id = $1 and log_index >= $2 order by log_index limit $3",
             scope.Connection, scope.Transaction);
@@ -60,7 +60,7 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
     /// <summary>The index the tenant's next event will have (its log's size).</summary>
     public async Task<long> EndAsync(Guid tenant, CancellationToken cancellation)
     {
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         await using var read = new NpgsqlCommand($"select coalesce(max(log_index) + 1, 0) from {Schema}.audit_log where tenant_id = $1",
             scope.Connection, scope.Transaction);
         read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });

@@ -136,7 +136,7 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         lock (entry) graph = entry.Graph?.Version == stamp.Version ? entry.Graph : null;
         if (graph is null)
         {
-            await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+            await using var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
             var current = await _state.StampAsync(scope.Connection, tenant, cancellation);
             if (current.Version < current.HighWater) throw _state.RolledBack(tenant, current.Version, current.HighWater);
             graph = await _state.LoadAsync(scope.Connection, tenant, current, cancellation);
@@ -302,7 +302,7 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     {
         var result = new Dictionary<Guid, string>();
         if (orgs.Count == 0) return result;
-        await using var scope = await TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var connection = scope.Connection;
         await using var command = new NpgsqlCommand(
             $"select id, name_key_version, name_nonce, name_ciphertext from {streams.Keys.Schema}.org_nodes where id = any($1)", connection);

@@ -14,7 +14,7 @@ namespace TenantEvents.Quotas;
 /// AI compute reservations: units held against the monthly quota and charged at an organisation until committed,
 /// released or expired (expiry is applied before every decision and read, so it needs no timer to be exact).
 /// </summary>
-public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore store, QuotaAlerts alerts)
+public sealed class AiComputeReservations(Clock clock, QuotaUsageStore store, QuotaAlerts alerts)
 {
 
     /// <summary>A reservation of AI compute units.</summary>
@@ -29,7 +29,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
         TimeSpan lifetime, string? purpose, Actor actor, CancellationToken cancellation)
     {
         const string kind = QuotaKinds.AiCompute;
-        var now = streams.Now;
+        var now = clock.UtcNow;
         var (start, end) = QuotaKinds.PeriodAt(kind, now);
         var org = organisation ?? Guid.Empty;
         var result = await store.InTenantAsync<(Reservation?, QuotaRefusal?, long)>(policy.TenantId, kind, async (connection, transaction) =>
@@ -66,7 +66,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
     public async Task<Settlement> SettleAsync(TenantQuotas policy, Guid id, long? committedUnits, CancellationToken cancellation)
     {
         const string kind = QuotaKinds.AiCompute;
-        var now = streams.Now;
+        var now = clock.UtcNow;
         return await store.InTenantAsync(policy.TenantId, kind, async (connection, transaction) =>
         {
             await ExpireAsync(connection, transaction, now, cancellation);
@@ -97,7 +97,7 @@ public sealed class AiComputeReservations(TenantStreams streams, QuotaUsageStore
     public async Task<Reservation?> ReservationAsync(Guid tenant, Guid id, CancellationToken cancellation) =>
         await store.InTenantAsync(tenant, QuotaKinds.AiCompute, async (connection, transaction) =>
         {
-            await ExpireAsync(connection, transaction, streams.Now, cancellation);
+            await ExpireAsync(connection, transaction, clock.UtcNow, cancellation);
             return await FindAsync(connection, transaction, id, cancellation);
         }, cancellation);
 

@@ -51,10 +51,9 @@ public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quot
 /// has not used yet is not available here until its next flush.
 /// </para>
 /// </summary>
-public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, QuotaUsageStore store, QuotaAlerts alerts,
-    AiComputeReservations reservations, ILogger<QuotaLedger> log) : BackgroundService
+public sealed class QuotaLedger(Clock clock, TenantEventsOptions options, QuotaPolicies policies, QuotaUsageStore store, QuotaAlerts alerts, AiComputeReservations reservations, ILogger<QuotaLedger> log) : BackgroundService
 {
-    private TenantEventsOptions Options => streams.Options;
+    private TenantEventsOptions Options => options;
 
 
     private readonly record struct BucketKey(Guid Tenant, string Kind, DateTimeOffset Period, Guid Org);
@@ -81,7 +80,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
     {
         var policy = await policies.PolicyAsync(tenant, cancellation);
         if (policy is not { Active: true }) return null;
-        var now = streams.Now;
+        var now = clock.UtcNow;
         Bucket? first = null;
         foreach (var kind in ApiKinds)
         {
@@ -201,7 +200,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
     public async Task<Dictionary<string, Dictionary<Guid, (long Used, long Held)>>> CountersAsync(Guid tenant, CancellationToken cancellation)
     {
         await FlushAsync(cancellation, tenant);
-        var now = streams.Now;
+        var now = clock.UtcNow;
         var kinds = QuotaKinds.Allocatable.ToArray();
         var starts = kinds.Select(k => QuotaKinds.PeriodAt(k, now).Start).ToArray();
         return await store.InTenantAsync(tenant, QuotaKinds.AiCompute, async (connection, transaction) =>
@@ -228,7 +227,7 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
     /// <param name="only">Flush only this tenant's counts (before a read of its usage).</param>
     public async Task FlushAsync(CancellationToken cancellation, Guid? only = null)
     {
-        var now = streams.Now;
+        var now = clock.UtcNow;
         var work = new Dictionary<Guid, List<(BucketKey Key, Bucket Bucket, long Consumed, long Returned)>>();
         foreach (var (key, bucket) in _buckets)
         {
@@ -340,20 +339,20 @@ public sealed class QuotaLedger(TenantStreams streams, QuotaPolicies policies, Q
         if (policy is null || !policy.Hard(QuotaKinds.Licences)) return null;
         var limit = policy.Limit(QuotaKinds.Licences);
         if (activeAfter <= limit) return null;
-        var end = QuotaKinds.PeriodAt(QuotaKinds.Licences, streams.Now).End;
+        var end = QuotaKinds.PeriodAt(QuotaKinds.Licences, clock.UtcNow).End;
         return new QuotaRefusal(QuotaKinds.Licences, activeBefore, limit, end,
             $"The tenant has {activeBefore:N0} active users of its {limit:N0} licences; this would make {activeAfter:N0}. " +
             "Deactivate or delete a user, or ask a platform administrator for more licences.");
     }
 
     /// <summary>The day's peak of active users, for the directory change's own transaction (usage history).</summary>
-    public NpgsqlBatchCommand LicencePeakCommand(int active) => store.DailyCommand(QuotaKinds.MetricOf(QuotaKinds.Licences), streams.Now, Guid.Empty, active, peak: true);
+    public NpgsqlBatchCommand LicencePeakCommand(int active) => store.DailyCommand(QuotaKinds.MetricOf(QuotaKinds.Licences), clock.UtcNow, Guid.Empty, active, peak: true);
 
     /// <summary>After a directory change: the licence alerts the new count of active users crosses.</summary>
     public async Task LicencesChangedAsync(Guid tenant, int active, CancellationToken cancellation)
     {
         if (await policies.PolicyAsync(tenant, cancellation) is not { } policy) return;
-        var (start, end) = QuotaKinds.PeriodAt(QuotaKinds.Licences, streams.Now);
+        var (start, end) = QuotaKinds.PeriodAt(QuotaKinds.Licences, clock.UtcNow);
         await alerts.RaiseAlertsAsync(policy, QuotaKinds.Licences, start, end, active, cancellation);
     }
 }

@@ -118,7 +118,7 @@ public static class QuotaQueries
 
         await quotas.FlushAsync(cancellation, tenantId);
         var amounts = new Dictionary<DateOnly, long>();
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        await using (var scope = await TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation))
         {
             await using var read = new NpgsqlCommand($"""
                 select day, {(metric == "licences" ? "max" : "sum")}(amount)::bigint from {streams.Options.DatabaseSchema}.usage_daily
@@ -150,7 +150,7 @@ public static class QuotaQueries
         if (kind.Length > 0 && !QuotaKinds.IsKnown(kind))
             return Problem.Validation("kind", "unknown-quota-kind", $"'{kind}' is not a quota kind (known: {string.Join(", ", QuotaKinds.All)}).").ToResult();
         var alerts = new List<QuotaAlert>();
-        await using (var scope = await TenantReadScope.OpenAsync(streams, tenantId, cancellation))
+        await using (var scope = await TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation))
         {
             await using var read = new NpgsqlCommand($"""
                 select kind, period_start, threshold, used, quota_limit, raised_at from {streams.Options.DatabaseSchema}.quota_alerts

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Npgsql;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
 using TenantEvents.Organisations;
@@ -15,16 +16,16 @@ namespace TenantEvents.Quotas;
 /// period's charges per organisation, additions to used and held, and the daily history. Shared by the API call
 /// ledger, AI compute reservations and licences.
 /// </summary>
-public sealed class QuotaUsageStore(TenantStreams streams)
+public sealed class QuotaUsageStore(TenantDatabases databases, Clock clock, TenantEventsOptions options)
 {
-    public string Schema => streams.Options.DatabaseSchema;
+    public string Schema => options.DatabaseSchema;
 
 
     /// <summary>A transaction of the tenant's database, bound to the tenant, holding its quota lock for the kind.</summary>
     public async Task<T> InTenantAsync<T>(Guid tenant, string lockName, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work,
         CancellationToken cancellation)
     {
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        var source = (await databases.ForAsync(tenant, cancellation)).Service;
         await using var connection = await source.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
         await using (var batch = new NpgsqlBatch(connection, transaction))
@@ -59,7 +60,7 @@ public sealed class QuotaUsageStore(TenantStreams streams)
             on conflict (tenant_id, kind, period_start, org_id) do update
               set used = u.used + excluded.used, held = greatest(0, u.held + $5), updated_at = excluded.updated_at
             """, connection, transaction);
-        Infrastructure.Databases.Sql.Bind(upsert, kind, start, org, used, held, streams.Now);
+        Infrastructure.Databases.Sql.Bind(upsert, kind, start, org, used, held, clock.UtcNow);
         await upsert.ExecuteNonQueryAsync(cancellation);
     }
 

@@ -154,7 +154,7 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
     /// <summary>Reads the snapshot at the tenant's current version (one small query, then memory).</summary>
     public async Task<T> ReadAsync<T>(Guid tenant, Func<ScimSnapshot, T> read, CancellationToken cancellation)
     {
-        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var version = await VersionAsync(scope.Connection, scope.Transaction, cancellation);
         var snapshot = await SnapshotAsync(scope.Connection, scope.Transaction, tenant, version, cancellation);
         lock (snapshot) return read(snapshot);
@@ -167,7 +167,7 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
     /// </summary>
     public async Task<ScimSnapshot> CurrentAsync(Guid tenant, CancellationToken cancellation)
     {
-        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        await using var scope = await TenantEvents.Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var version = await VersionAsync(scope.Connection, scope.Transaction, cancellation);
         return await SnapshotAsync(scope.Connection, scope.Transaction, tenant, version, cancellation);
     }

@@ -56,7 +56,7 @@ public sealed partial class SharingStore(TenantStreams streams)
     /// <summary>A read-only transaction as the tenant (row-level security: its own rows and what is shared with it), with the clock.</summary>
     public async Task<Infrastructure.Databases.TenantReadScope> ReadAsync(Guid tenant, CancellationToken cancellation)
     {
-        var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams, tenant, cancellation);
+        var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         await using var now = Command(SetClock, scope.Connection, Now.ToString("O"));
         await now.ExecuteNonQueryAsync(cancellation);
         return scope;

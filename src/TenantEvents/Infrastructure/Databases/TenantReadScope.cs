@@ -8,9 +8,9 @@ public sealed class TenantReadScope : IAsyncDisposable
     public required NpgsqlConnection Connection { get; init; }
     public required NpgsqlTransaction Transaction { get; init; }
 
-    public static async Task<TenantReadScope> OpenAsync(TenantEvents.Tenants.TenantStreams streams, Guid tenant, CancellationToken cancellation)
+    public static async Task<TenantReadScope> OpenAsync(TenantDatabases databases, Guid tenant, CancellationToken cancellation)
     {
-        var source = (await streams.Databases.ForAsync(tenant, cancellation)).Service;
+        var source = (await databases.ForAsync(tenant, cancellation)).Service;
         var connection = await source.OpenConnectionAsync(cancellation);
         var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
         await Sql.SetTenantAsync(connection, transaction, tenant, cancellation);
