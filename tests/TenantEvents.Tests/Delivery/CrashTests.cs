@@ -165,6 +165,14 @@ public class CrashTests(OwnDatabasesFixture fixture)
             events.ShouldAllBe(e => e.SpecVersion == CloudEventsSpecVersion.V1_0 && (string)e["tenantid"]! == tenant.ToString());
             events = events.Where(e => e.Type!.StartsWith("com.tenantevents.organisation_")).ToList();
             Complete(events.Select(e => (e.Id!, e.Subject!, long.Parse((string)e["streamversion"]!))).ToList(), units);
+
+            // The operator's view agrees: the fan-out reports RabbitMQ's own positions, past every event that arrived.
+            var report = (await world.As(Roles.PlatformAdmin).Get("/api/platform/projections")).ShouldBe(HttpStatusCode.OK).Json;
+            var fanOut = report.GetProperty("asynchronous").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "event-fan-out");
+            var rabbit = fanOut.GetProperty("databases").EnumerateArray().Where(d => d.GetProperty("database").GetString()!.EndsWith(" (rabbitmq)")).ToList();
+            rabbit.ShouldNotBeEmpty();
+            rabbit.Sum(d => d.GetProperty("position").GetInt64()).ShouldBeGreaterThanOrEqualTo(Units * 3);
+            rabbit.ShouldAllBe(d => d.GetProperty("head").GetInt64() >= d.GetProperty("position").GetInt64());
         }
         finally
         {
