@@ -2,7 +2,7 @@ namespace TenantEvents.Audit;
 
 /// <summary>
 /// The scheduled side of the audit trail, on every instance (work is idempotent and locked per tenant): signs a
-/// checkpoint for every tenant whose log grew (with those tenants' audit entries brought up to date first, so that a
+/// checkpoint for every tenant whose log grew (and brings those tenants' audit entries up to it right after, so that a
 /// checkpoint's tenant can be queried up to it), and removes entries past their retention window from the query model.
 /// The ledger and the entries themselves are fed by <see cref="AuditLedgerProjection"/> and <see cref="AuditEntriesProjection"/>,
 /// run by the projection daemon.
@@ -46,7 +46,15 @@ public sealed class AuditJobs(AuditLog log, AuditProjector projector, AuditLedge
     /// <summary>One round: a checkpoint for every tenant whose log grew, and its audit entries caught up. Returns the tenants done.</summary>
     public async Task<int> CheckpointAllAsync(CancellationToken cancellation)
     {
-        await FlushAllAsync(cancellation);
+        try
+        {
+            await FlushAllAsync(cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A tenant whose pending events cannot be flushed does not hold up the others' checkpoints and retention.
+            logger.LogWarning(e, "Flushing pending audit events before the checkpoints failed for some tenant; the checkpoints go on");
+        }
         var due = await log.TenantsDueAsync(cancellation);
         foreach (var tenant in due)
         {

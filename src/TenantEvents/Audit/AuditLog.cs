@@ -149,14 +149,25 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
     public async Task<IReadOnlyList<Guid>> TenantsPendingAsync(CancellationToken cancellation)
     {
         var pending = new List<Guid>();
+        Exception? failed = null;
         foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
-            await using var command = platform.CreateCommand($"select distinct tenant_id from {Schema}.audit_pending");
-            await using var reader = await command.ExecuteReaderAsync(cancellation);
-            while (await reader.ReadAsync(cancellation))
-                if (Guid.TryParse(reader.GetString(0), out var t)) pending.Add(t);
+            try
+            {
+                await using var command = platform.CreateCommand($"select distinct tenant_id from {Schema}.audit_pending");
+                await using var reader = await command.ExecuteReaderAsync(cancellation);
+                while (await reader.ReadAsync(cancellation))
+                    if (Guid.TryParse(reader.GetString(0), out var t)) pending.Add(t);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A database that does not answer costs its own tenants their flush, not the other databases'.
+                logger.LogWarning(e, "Reading the pending audit events of database {Database} failed", database.Entry.Id);
+                failed ??= e;
+            }
         }
+        if (failed is not null && pending.Count == 0) throw failed;
         return pending;
     }
 

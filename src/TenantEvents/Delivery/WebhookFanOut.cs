@@ -50,20 +50,19 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
 
     /// <summary>
     /// Per database: log entries of the tenants the fan-out follows, and how many of them are not yet fanned out to
-    /// webhooks. It follows a tenant once it has a position or a subscription, and every tenant while the platform has a
-    /// subscription (as <see cref="BehindAsync"/> finds them). With a broker configured, RabbitMQ's own positions follow
-    /// as entries of their own ("DATABASE (rabbitmq)"): it follows every tenant.
+    /// webhooks. It follows a tenant while it has a subscription, and every tenant while the platform has one (a tenant
+    /// without subscriptions has nothing to fan out; its position stays where it was). With a broker configured, RabbitMQ's own positions follow
+    /// as entries of their own (follower "rabbitmq"; the webhooks' are "webhooks"): it follows every tenant.
     /// </summary>
     public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation)
     {
         var everyTenant = (await SubscriptionsAsync(DeliverySchema.PlatformOwner, cancellation)).Count > 0;
         var lags = (await Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation, everyTenant ? null : $"""
-            exists (select 1 from {Schema}.webhook_positions p where p.tenant_id = t.id)
-            or exists (select 1 from {Schema}.webhook_subscriptions s where s.tenant_id = t.id)
-            """)).ToList();
+            exists (select 1 from {Schema}.webhook_subscriptions s where s.tenant_id = t.id)
+            """)).Select(l => l with { Follower = "webhooks" }).ToList();
         if (broker.Enabled)
             lags.AddRange((await Audit.LogPositions.LagAsync(Databases, Schema, "broker_positions", clock.UtcNow, cancellation))
-                .Select(l => l with { Database = l.Database + " (rabbitmq)" }));
+                .Select(l => l with { Follower = "rabbitmq" }));
         return lags;
     }
 

@@ -126,9 +126,10 @@ public static class IdentityProviderEndpoints
         if (await access.Organisations.ReadAsync(tenantId, g => GroupMappingDecisions.Bound(standing!, g, record.Settings, null), cancellation) is { } beyond)
             return beyond.ToResult();
         // Out of the index first: from this moment the provider's tokens are refused.
-        await using (var free = streams.Directory.Platform.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1"))
+        await using (var free = streams.Directory.Platform.CreateCommand($"delete from {streams.Options.DatabaseSchema}.identity_issuers where tenant = $1 and issuer = $2"))
         {
             free.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+            free.Parameters.Add(new NpgsqlParameter { Value = record.Settings.Issuer });
             await free.ExecuteNonQueryAsync(cancellation);
         }
         await federation.InvalidateAsync(tenantId, cancellation);

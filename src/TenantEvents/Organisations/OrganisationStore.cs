@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Marten;
 using Npgsql;
 using TenantEvents.Infrastructure;
@@ -180,10 +179,7 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         var projection = new List<NpgsqlBatchCommand>();
         foreach (var e in decision.Events)
         {
-            var stream = StreamOf(tenant, e);
-            var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
-            if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
-            else session.Events.Append(stream, sealedEvent);
+            await tx.AppendAsync(StreamOf(tenant, e), [e], cancellation, start: e is OrganisationCreated);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
         // The MAC of the state after the command, stored with the new version: what the next load from the tables is
@@ -208,10 +204,11 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     /// were changed outside the service, or its version moved. Refused (409) when the events themselves do not fold (a
     /// seal stored twice, an event that does not open): then only a backup helps. Returns the access version stamped.
     /// </summary>
-    public async Task<long> RepairAsync(IDocumentSession session, Guid tenant, CancellationToken cancellation)
+    public async Task<long> RepairAsync(TenantTransaction tx, CancellationToken cancellation)
     {
-        await Sql(session, "select pg_advisory_xact_lock(hashtextextended($1, 0))", cancellation, "tenantevents:access:" + tenant);
-        var connection = await Connection(session, cancellation);
+        var (session, tenant) = (tx.Session, tx.Tenant);
+        await tx.LockAsync("access", cancellation);
+        var connection = tx.Connection;
         var stamp = await _state.StampAsync(connection, tenant, cancellation);
         // Unsealed events (sealing off) can be written by anyone with the role's password: nothing to rebuild from.
         if (!streams.Options.Sealing)
@@ -239,8 +236,9 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     }
 
     /// <summary>Provisioning: the template's organisations and roles, in the provisioning transaction (access version 1).</summary>
-    public async Task SeedAsync(IDocumentSession session, Guid tenant, TenantProvisioned provisioned, CancellationToken cancellation)
+    public async Task SeedAsync(TenantTransaction tx, TenantProvisioned provisioned, CancellationToken cancellation)
     {
+        var (session, tenant) = (tx.Session, tx.Tenant);
         var events = new List<object>();
         events.AddRange(provisioned.Roles.Select(r => (object)new RoleDefined(r.Name, r.Description,
             r.Permissions.Where(Permissions.IsKnown).Distinct().Order(StringComparer.Ordinal).ToList(), provisioned.By, provisioned.At)));
@@ -250,17 +248,14 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         var projection = new List<NpgsqlBatchCommand>();
         foreach (var e in events)
         {
-            var stream = StreamOf(tenant, e);
-            var sealedEvent = await SealAsync(tenant, stream, e, cancellation);
-            if (e is OrganisationCreated) session.Events.StartStream(stream, sealedEvent);
-            else session.Events.Append(stream, sealedEvent);
+            await tx.AppendAsync(StreamOf(tenant, e), [e], cancellation, start: e is OrganisationCreated);
             await ProjectAsync(projection, tenant, e, cancellation);
         }
         var hasher = new AccessHasher(await streams.Keys.CurrentAsync(tenant, cancellation));
         var seeded = AccessGraph.Keyed(hasher, version: 1);
         foreach (var e in events) seeded.Apply(e);
         projection.Add(_state.StampCommand(tenant, 1, seeded.StateDigest(), hasher));
-        await Flush(await Connection(session, cancellation), projection, cancellation);
+        await Flush(tx.Connection, projection, cancellation);
     }
 
     /// <summary>
@@ -345,13 +340,6 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         RoleDefined or RoleRemoved => OrganisationEventTypes.RolesStream(tenant),
         _ => throw new ArgumentException($"{e.GetType().Name} is not an organisation event."),
     };
-
-    private async Task<object> SealAsync(Guid tenant, Guid stream, object e, CancellationToken cancellation)
-    {
-        var type = e.GetType();
-        var plaintext = JsonSerializer.SerializeToUtf8Bytes(e, type, SealedJson.Options);
-        return TenantEventTypes.Wrap(type, await streams.SealBytesAsync(tenant, plaintext, stream, TenantEventTypes.StoredName(type), cancellation));
-    }
 
     private Task<SealedPayload> SealNameAsync(Guid tenant, Guid org, string name, CancellationToken cancellation) =>
         streams.SealBytesAsync(tenant, System.Text.Encoding.UTF8.GetBytes(name), org, NameType, cancellation);
@@ -454,13 +442,6 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         }
     }
 
-    private static async Task<NpgsqlConnection> Connection(IQuerySession session, CancellationToken cancellation)
-    {
-        var connection = (NpgsqlConnection)session.Connection!;
-        if (connection.State != System.Data.ConnectionState.Open) await connection.OpenAsync(cancellation);
-        return connection;
-    }
-
     private static NpgsqlBatchCommand Command(string sql, params object?[] values) => Infrastructure.Databases.Sql.BatchCommand(sql, values);
 
     /// <summary>The projection's statements, in order, in one round trip (inside the command's transaction).</summary>
@@ -470,13 +451,6 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
         await using var batch = new NpgsqlBatch(connection);
         foreach (var command in commands) batch.BatchCommands.Add(command);
         await batch.ExecuteNonQueryAsync(cancellation);
-    }
-
-    private static async Task Sql(IQuerySession session, string sql, CancellationToken cancellation, params object?[] values)
-    {
-        var connection = await Connection(session, cancellation);
-        await using var command = TenantEvents.Infrastructure.Databases.Sql.Command(connection, null, sql, values);
-        await command.ExecuteNonQueryAsync(cancellation);
     }
 }
 

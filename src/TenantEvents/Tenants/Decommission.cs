@@ -83,9 +83,10 @@ public static class CompleteDecommissionEndpoint
     /// With TenantDecommissioned: the read model keeps only its clear fields (the tenant existed, and ended), and the
     /// keys are destroyed through the outbox once this transaction commits.
     /// </summary>
-    public static async Task Shred(Tenant after, IReadOnlyList<object> events, IDocumentSession session, MessageContext outbox)
+    public static async Task Shred(Tenant after, IReadOnlyList<object> events, TenantTransaction tx, MessageContext outbox)
     {
         if (!events.OfType<TenantDecommissioned>().Any()) return;
+        var session = tx.Session;
         session.Store(TenantRecord.Of(after, sealedTenant: null));
         // Its organisation read models go with it (row-level security binds these deletes to this tenant's rows);
         // its events stay, sealed under keys about to be destroyed.

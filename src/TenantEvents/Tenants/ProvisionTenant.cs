@@ -19,9 +19,9 @@ public static class ProvisionTenantEndpoint
                 ?? throw new InvalidOperationException($"Template {tenant.Template} of tenant {tenant.Id} is no longer in the catalogue."),
                 Guid.CreateVersion7, by, now), cancellation,
             // The template's organisations and roles become the tenant's organisation streams, in the same transaction.
-            alongside: async (_, events, session, _) =>
+            alongside: async (_, events, tx, _) =>
             {
                 foreach (var provisioned in events.OfType<TenantProvisioned>())
-                    await organisations.SeedAsync(session, tenantId, provisioned, cancellation);
+                    await organisations.SeedAsync(tx, provisioned, cancellation);
             });
 }

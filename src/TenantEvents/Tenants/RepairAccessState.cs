@@ -31,9 +31,9 @@ public static class RepairAccessStateEndpoint
                 else TenantRules.OptionalText("reason", command.Reason, e, 500);
             }),
             (by, tenant, now) => TenantDecisions.RepairAccess(tenant, command!.Reason!.Trim(), by, now), cancellation,
-            alongside: async (tenant, events, session, _) =>
+            alongside: async (tenant, events, tx, _) =>
             {
-                if (events.Count > 0) version = await store.RepairAsync(session, tenant.Id, cancellation);
+                if (events.Count > 0) version = await store.RepairAsync(tx, cancellation);
             },
             afterCommit: _ =>
             {

@@ -57,7 +57,7 @@ public static class TenantHttp
     /// </summary>
     public static async Task<IResult> Command(HttpContext http, TenantStreams streams, MessageContext context, Guid tenantId,
         string command, IReadOnlyList<FieldError> errors, Func<Actor, Tenant, DateTimeOffset, Decision> decide,
-        CancellationToken cancellation, Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null,
+        CancellationToken cancellation, Func<Tenant, IReadOnlyList<object>, TenantTransaction, MessageContext, Task>? alongside = null,
         Func<Applied, Task>? afterCommit = null, string? memberPermission = null)
     {
         var caller = http.Caller();

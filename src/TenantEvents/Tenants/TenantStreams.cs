@@ -91,7 +91,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
 
     public async Task<Outcome> Execute(MessageContext context, Guid tenantId, long? expectedVersion,
         Func<Tenant, DateTimeOffset, Decision> decide, CancellationToken cancellation,
-        Func<Tenant, IReadOnlyList<object>, IDocumentSession, MessageContext, Task>? alongside = null)
+        Func<Tenant, IReadOnlyList<object>, TenantTransaction, MessageContext, Task>? alongside = null)
     {
         await using var tx = await BeginAsync(context, tenantId, cancellation);
         // The sealed read model is the stream's snapshot: it is written in the same transaction as every append, so its
@@ -122,7 +122,7 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
         await tx.AppendAsync(tenantId, accepted.Events, cancellation, versionAfter: after.Version);
         tx.Session.Store(await RecordAsync(after, cancellation));
         TenantEvents.Quotas.QuotaSchema.RecordLimits(tx.Session, options.DatabaseSchema, after, accepted.Events, Now);
-        if (alongside is not null) await alongside(after, accepted.Events, tx.Session, context);
+        if (alongside is not null) await alongside(after, accepted.Events, tx, context);
         return await tx.TryCommitAsync(cancellation) ? new Applied(after, accepted.Events) : new LostRace(expectedVersion is not null, expectedVersion);
     }
 

@@ -12,9 +12,8 @@ namespace TenantEvents.Tenants;
 /// to their stream (<see cref="AppendAsync"/>); read-model rows written through <see cref="Command"/> commit with them.
 /// Opened by <see cref="TenantStreams.BeginAsync"/>. Two writers of tenant data stay apart, on purpose: quota counters
 /// (Quotas/QuotaUsageStore.InTenantAsync: no events, the metering hot path) and cross-tenant access trails
-/// (Audit/CrossTenantAccess.AppendAsync: two tenants' trails in one transaction). The organisation store appends
-/// through <see cref="Session"/> itself: its events carry the access version header and are sealed without contact
-/// protection (they name no contacts), in the order the access state's MAC is computed over.
+/// (Audit/CrossTenantAccess.AppendAsync: two tenants' trails in one transaction). A tenant's first event is started by
+/// <see cref="TenantStreams.StartAsync"/> (its keys are made, not looked up).
 /// </summary>
 public sealed class TenantTransaction(TenantStreams streams, IDocumentSession session, NpgsqlConnection? connection, Guid tenant) : IAsyncDisposable
 {

@@ -32,14 +32,8 @@ public class SchemaMigrationPinTests
     }
 }
 
-[Collection(OwnDatabasesCollection.Name)]
-public class SchemaMigrationTests(OwnDatabasesFixture fixture)
+public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
 {
-    private OwnDatabasesFixture Fixture => fixture;
-
-    private static object TenantRequest(string slug, string template, string country, string? subdivision) =>
-        IntegrationTest.TenantRequest(slug, template, country, subdivision);
-
     /// <summary>`migrate`'s arguments for a schema of its own, with this fixture's key service (its data folder), as `make run` gives it the service's.</summary>
     private string[] Arguments(string schema, int? to = null) =>
     [

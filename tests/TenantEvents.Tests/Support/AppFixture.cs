@@ -28,9 +28,6 @@ public class AppFixture : IAsyncLifetime
     public StandardWebhooks Webhooks { get; } = new(WebhookSecret);
     protected virtual string Environment => "Development";
 
-    /// <summary>Whether the fixture runs a service host over the test database (not for tests that bring their own).</summary>
-    protected virtual bool StartsHost => true;
-
     public async Task InitializeAsync()
     {
         System.Environment.SetEnvironmentVariable("ConnectionStrings__TenantEvents", TestDatabase.ConnectionString);
@@ -39,7 +36,7 @@ public class AppFixture : IAsyncLifetime
         System.Environment.SetEnvironmentVariable("Logging__LogLevel__Default", "Warning");
         TestDatabase.ConfigureZones();
         await TestDatabase.Migrate();
-        if (StartsHost) Host = await StartHost();
+        Host = await StartHost();
         TokenKey = DevTokenKeyFile.Load(DataFolder);
     }
 
@@ -158,11 +155,8 @@ public class AppFixture : IAsyncLifetime
             await _second.StopAsync();
             await _second.DisposeAsync();
         }
-        if (StartsHost)
-        {
-            await Host.StopAsync();
-            await Host.DisposeAsync();
-        }
+        await Host.StopAsync();
+        await Host.DisposeAsync();
         try { Directory.Delete(DataFolder, recursive: true); } catch (IOException) { }
     }
 
@@ -385,20 +379,4 @@ public static class TestDatabase
 public class IntegrationCollection : ICollectionFixture<AppFixture>
 {
     public const string Name = "integration";
-}
-
-/// <summary>
-/// The fixture of tests that bring their own databases, schemas or service processes (crash and restart, upgrades from
-/// the previous release): no shared host and no reset between tests, so their collection runs beside the integration
-/// collection instead of after it.
-/// </summary>
-public sealed class OwnDatabasesFixture : AppFixture
-{
-    protected override bool StartsHost => false;
-}
-
-[CollectionDefinition(Name)]
-public class OwnDatabasesCollection : ICollectionFixture<OwnDatabasesFixture>
-{
-    public const string Name = "own-databases";
 }

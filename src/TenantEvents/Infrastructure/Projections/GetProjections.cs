@@ -45,9 +45,10 @@ public static class GetProjectionsEndpoint
                 error = e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
             }
             double? lag = error is not null || databases.Count == 0 || databases.Any(d => d.LagSeconds is null) ? null : databases.Max(d => d.LagSeconds);
+            // Events behind: the furthest behind of its followers (each counts the same events), summed over databases.
+            long? behind = error is null ? databases.GroupBy(d => d.Follower).Select(f => f.Sum(d => d.EventsBehind)).DefaultIfEmpty(0).Max() : null;
             reports.Add(new AsyncProjectionReport(projection.Name, projection.Builds, projection.Enabled, projection.FollowsCommits,
-                projection.Interval.TotalSeconds, daemon.RunsOf(projection.Name), error is null ? databases.Sum(d => d.EventsBehind) : null, lag,
-                databases, error));
+                projection.Interval.TotalSeconds, daemon.RunsOf(projection.Name), behind, lag, databases, error));
         }
         return Results.Json(new PlatformProjectionsReport(ProjectionRegistry.Inline, reports), Json.Options);
     }

@@ -23,6 +23,8 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
     {
         public IAsyncProjection Projection { get; } = projection;
         public SemaphoreSlim Wake { get; } = new(0, 1);
+        /// <summary>An operator's wake-up: it also ends the full wait after a failed round.</summary>
+        public SemaphoreSlim OperatorWake { get; } = new(0, 1);
         public volatile ProjectionRuns Runs = new(false, null, null, null, null, null, null, 0);
     }
 
@@ -44,10 +46,11 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
         return Task.WhenAll(loops);
     }
 
-    /// <summary>Runs a round of the projection now (an operator's request); false if this instance does not run it.</summary>
+    /// <summary>Runs a round of the projection now (an operator's request, even after a failure); false if this instance does not run it or its loop stopped.</summary>
     public bool WakeNow(string name)
     {
-        if (_running.FirstOrDefault(r => r.Projection.Name == name) is not { } running) return false;
+        if (_running.FirstOrDefault(r => r.Projection.Name == name) is not { Runs.Alive: true } running) return false;
+        Wake(running.OperatorWake);
         Wake(running.Wake);
         return true;
     }
@@ -82,12 +85,13 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
                 var more = false;
                 var failed = false;
                 var started = clock.UtcNow;
+                var timer = System.Diagnostics.Stopwatch.StartNew();
                 r.Runs = r.Runs with { LastRoundStartedAt = started };
                 try
                 {
                     more = await projection.RoundAsync(stoppingToken);
                     var ended = clock.UtcNow;
-                    r.Runs = r.Runs with { LastRoundEndedAt = ended, LastRoundSeconds = (ended - started).TotalSeconds, LastSuccessAt = ended, ConsecutiveFailures = 0 };
+                    r.Runs = r.Runs with { LastRoundEndedAt = ended, LastRoundSeconds = timer.Elapsed.TotalSeconds, LastSuccessAt = ended, ConsecutiveFailures = 0 };
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
@@ -99,7 +103,7 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
                     var ended = clock.UtcNow;
                     r.Runs = r.Runs with
                     {
-                        LastRoundEndedAt = ended, LastRoundSeconds = (ended - started).TotalSeconds, LastError = $"{e.GetType().Name}: {e.Message}",
+                        LastRoundEndedAt = ended, LastRoundSeconds = timer.Elapsed.TotalSeconds, LastError = $"{e.GetType().Name}: {e.Message}",
                         LastErrorAt = ended, ConsecutiveFailures = r.Runs.ConsecutiveFailures + 1,
                     };
                     logger.LogWarning(e, "Projection {Projection} failed ({Failures} in a row); it runs again after its interval", projection.Name,
@@ -108,9 +112,11 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
                 if (more) continue;
                 try
                 {
-                    // After a failure the next round waits its full interval: commits do not make a failing round retry at once.
-                    if (failed) await Task.Delay(projection.Interval, stoppingToken);
+                    // After a failure the next round waits its full interval: commits do not make a failing round retry at
+                    // once (an operator's wake-up does).
+                    if (failed) await r.OperatorWake.WaitAsync(projection.Interval, stoppingToken);
                     else await r.Wake.WaitAsync(projection.Interval, stoppingToken);
+                    if (!failed) r.OperatorWake.Wait(0);
                 }
                 catch (OperationCanceledException)
                 {

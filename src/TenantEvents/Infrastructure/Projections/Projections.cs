@@ -45,9 +45,9 @@ public interface IAsyncProjection
 /// <summary>
 /// How far one projection is in one database: its position and the head it follows (in its own unit: sequence numbers,
 /// pending events, log entries), how many events it still has to read, and how old the oldest of those is (null: none,
-/// or not known).
+/// or not known). A projection that feeds several followers (the fan-out: webhooks and RabbitMQ) names each.
 /// </summary>
-public sealed record ProjectionPosition(string Database, long Position, long Head, long EventsBehind, double? LagSeconds);
+public sealed record ProjectionPosition(string Database, long Position, long Head, long EventsBehind, double? LagSeconds, string? Follower = null);
 
 /// <summary>A read model written in the command's own transaction by the edge (consistent with the write, never behind).</summary>
 public sealed record InlineProjection(string Name, string Capability, string Builds, string WrittenBy);
