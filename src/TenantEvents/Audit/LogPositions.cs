@@ -13,20 +13,26 @@ public static class LogPositions
 {
     public sealed record Behind(Guid Tenant, long Head, long Position);
 
+    /// <summary>Which tenants a follower follows: all of them, or those with a webhook subscription of their own.</summary>
+    public enum Follows { EveryTenant, TenantsWithSubscriptions }
+
     /// <summary>
-    /// Every tenant with a log in the database that the follower follows (<paramref name="followed"/>: a condition on
-    /// <c>t.id</c>, the tenant; null: every tenant), its head and the follower's position (0 when it has none).
+    /// Every tenant with a log in the database that the follower follows, its head and the follower's position (0 when
+    /// it has none).
     /// </summary>
     public static async Task<IReadOnlyList<Behind>> ReadAsync(NpgsqlDataSource platform, string schema, string positions, CancellationToken cancellation,
-        string? followed = null)
+        Follows follows = Follows.EveryTenant)
     {
+        var followed = follows == Follows.TenantsWithSubscriptions
+            ? $"exists (select 1 from {schema}.webhook_subscriptions s where s.tenant_id = t.id)"
+            : "true";
         await using var read = platform.CreateCommand($"""
             with recursive t(id) as (
               select min(tenant_id) from {schema}.audit_log
               union all select (select min(l.tenant_id) from {schema}.audit_log l where l.tenant_id > t.id) from t where t.id is not null)
             select t.id, (select max(l.log_index) + 1 from {schema}.audit_log l where l.tenant_id = t.id),
                    coalesce((select p.position from {schema}.{positions} p where p.tenant_id = t.id), 0)
-            from t where t.id is not null and ({followed ?? "true"})
+            from t where t.id is not null and ({followed})
             """);
         var list = new List<Behind>();
         await using var reader = await read.ExecuteReaderAsync(cancellation);
@@ -38,13 +44,13 @@ public static class LogPositions
 
     /// <summary>Per database: the follower's position and the logs' heads summed over tenants, and how long the oldest entry it has not read has waited.</summary>
     public static async Task<IReadOnlyList<ProjectionPosition>> LagAsync(TenantDatabases databases, string schema, string positions, DateTimeOffset now,
-        CancellationToken cancellation, string? followed = null)
+        CancellationToken cancellation, Follows follows = Follows.EveryTenant)
     {
         var lags = new List<ProjectionPosition>();
         foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
-            var tenants = await ReadAsync(platform, schema, positions, cancellation, followed);
+            var tenants = await ReadAsync(platform, schema, positions, cancellation, follows);
             var behind = tenants.Where(t => t.Position < t.Head).ToList();
             DateTimeOffset? oldest = null;
             if (behind.Count > 0)

@@ -57,9 +57,9 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
     public async Task<IReadOnlyList<ProjectionPosition>> LagAsync(CancellationToken cancellation)
     {
         var everyTenant = (await SubscriptionsAsync(DeliverySchema.PlatformOwner, cancellation)).Count > 0;
-        var lags = (await Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation, everyTenant ? null : $"""
-            exists (select 1 from {Schema}.webhook_subscriptions s where s.tenant_id = t.id)
-            """)).Select(l => l with { Follower = "webhooks" }).ToList();
+        var lags = (await Audit.LogPositions.LagAsync(Databases, Schema, "webhook_positions", clock.UtcNow, cancellation,
+            everyTenant ? Audit.LogPositions.Follows.EveryTenant : Audit.LogPositions.Follows.TenantsWithSubscriptions))
+            .Select(l => l with { Follower = "webhooks" }).ToList();
         if (broker.Enabled)
             lags.AddRange((await Audit.LogPositions.LagAsync(Databases, Schema, "broker_positions", clock.UtcNow, cancellation))
                 .Select(l => l with { Follower = "rabbitmq" }));
