@@ -94,6 +94,28 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
     }
 
     [Fact]
+    public async Task the_fan_out_follows_a_tenant_once_it_subscribes()
+    {
+        long WebhooksHead(Dictionary<string, JsonElement> report) => report["event-fan-out"].GetProperty("databases").EnumerateArray()
+            .Where(d => d.GetProperty("follower").GetString() == "webhooks").Sum(d => d.GetProperty("head").GetInt64());
+        var tenant = await Active("projections-fan-out");
+        var jobs = Fixture.Host.Services.GetRequiredService<AuditJobs>();
+        await jobs.FlushAllAsync(CancellationToken.None);
+        // The tenant has a log, but nobody subscribed: the fan-out follows no one.
+        WebhooksHead(await Asynchronous()).ShouldBe(0);
+
+        var receiver = await Fixture.WebhookReceiver();
+        (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/webhooks", new { url = receiver.Hook("lag"), description = "lag" }))
+            .ShouldBe(HttpStatusCode.Created);
+        await jobs.FlushAllAsync(CancellationToken.None);
+        // Now it follows the tenant: its whole log is the fan-out's head (however far the fan-out has got meanwhile).
+        var after = await Asynchronous();
+        WebhooksHead(after).ShouldBeGreaterThan(0);
+        after["event-fan-out"].GetProperty("databases").EnumerateArray()
+            .ShouldAllBe(d => d.GetProperty("position").GetInt64() <= d.GetProperty("head").GetInt64());
+    }
+
+    [Fact]
     public void the_inline_declarations_name_declared_tables_only()
     {
         var tables = TenantEvents.Infrastructure.Databases.DatabasePrivileges.Tables.Select(t => t.Table).ToHashSet();
