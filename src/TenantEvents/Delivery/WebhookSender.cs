@@ -18,6 +18,9 @@ namespace TenantEvents.Delivery;
 /// with back-off, dead-lettered after the last attempt. One sender per database across instances (an advisory lock held
 /// by a connection of this instance's).
 /// </summary>
+/// <summary>Webhook deliveries of one database waiting to be sent (pending or retrying), how many are due now, and how long the oldest has waited.</summary>
+public sealed record SendingBacklog(string Database, long Waiting, long DueNow, double? OldestWaitingSeconds);
+
 public sealed class WebhookSender(WebhookStore store, EventFeed feed, Audit.ContentDisclosure disclosure, TenantEventsOptions options,
     OutboundHttp outbound, Clock clock, ILogger<WebhookSender> logger)
 {
@@ -27,6 +30,31 @@ public sealed class WebhookSender(WebhookStore store, EventFeed feed, Audit.Cont
 
     private string Schema => store.Schema;
     private TenantDatabases Databases => store.Streams.Databases;
+
+    /// <summary>
+    /// Per database: deliveries waiting to be sent (counted up to a million, through the index of waiting deliveries),
+    /// those due now, and the oldest one's age. Dead letters are not counted here (they are per subscription).
+    /// </summary>
+    public async Task<IReadOnlyList<SendingBacklog>> BacklogAsync(CancellationToken cancellation)
+    {
+        var backlog = new List<SendingBacklog>();
+        var now = clock.UtcNow;
+        foreach (var database in Databases.All)
+        {
+            if (database.Platform.Value is not { } platform) continue;
+            await using var read = platform.CreateCommand($"""
+                select count(*), count(*) filter (where next_attempt_at <= $1), min(created_at)
+                from (select next_attempt_at, created_at from {store.Schema}.webhook_deliveries
+                      where status in ('pending', 'retrying') order by next_attempt_at limit 1000000) w
+                """);
+            Sql.Bind(read, now);
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            await reader.ReadAsync(cancellation);
+            var oldest = reader.IsDBNull(2) ? (double?)null : Math.Round(Math.Max(0, (now - reader.GetFieldValue<DateTimeOffset>(2)).TotalSeconds), 3);
+            backlog.Add(new SendingBacklog(database.Entry.Id, reader.GetInt64(0), reader.GetInt64(1), oldest));
+        }
+        return backlog;
+    }
 
 
     private sealed record Due(string Owner, Guid Id, Guid Subscription, Guid Source, long Index, long Seq, int Attempts, int AttemptBase, string Url,

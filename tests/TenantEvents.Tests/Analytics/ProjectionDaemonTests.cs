@@ -29,6 +29,10 @@ public class ProjectionDaemonTests(AppFixture fixture) : IntegrationTest(fixture
             .ShouldBe(ProjectionRegistry.Inline.Select(p => p.Name), ignoreOrder: true);
         report.GetProperty("inline").EnumerateArray().ShouldContain(p => p.GetProperty("name").GetString() == "access-state"
             && p.GetProperty("writtenBy").GetString() == "OrganisationStore.Execute");
+        // What waits to be sent on, per database: nothing yet (nobody subscribed).
+        var sending = report.GetProperty("sending").EnumerateArray().ToList();
+        sending.Count.ShouldBe(Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.Databases.TenantDatabases>().All.Count());
+        sending.ShouldAllBe(d => d.GetProperty("waiting").GetInt64() == 0 && d.GetProperty("dueNow").GetInt64() == 0);
         var running = Fixture.Host.Services.GetRequiredService<ProjectionDaemon>().Projections.Select(p => p.Name).ToList();
         running.ShouldBe(["analytics", "audit-ledger", "audit-entries", "event-fan-out"], ignoreOrder: true);
         (await Asynchronous()).Keys.ShouldBe(running, ignoreOrder: true);

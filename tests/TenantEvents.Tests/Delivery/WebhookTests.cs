@@ -156,6 +156,10 @@ public class WebhookTests(AppFixture fixture) : IntegrationTest(fixture)
         await Org(tenant, "Traffic");
         (await Deliveries(tenant, id, 2, "pending")).Count.ShouldBe(2);
         (await receiver.SeenAsync(hook)).Attempts.ShouldBe(0);
+        // The operator's view of the estate shows them waiting to be sent.
+        var sending = (await Admin.Get("/api/platform/projections")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("sending").EnumerateArray().ToList();
+        sending.Sum(d => d.GetProperty("waiting").GetInt64()).ShouldBe(2);
+        sending.ShouldContain(d => d.GetProperty("oldestWaitingSeconds").ValueKind == System.Text.Json.JsonValueKind.Number);
 
         (await client.Patch($"/api/tenants/{tenant}/webhooks/{id}", new { state = "active" }, new Dictionary<string, string> { ["If-Match"] = "\"2\"" }))
             .ShouldBe(HttpStatusCode.OK);

@@ -12,7 +12,9 @@ namespace TenantEvents.Infrastructure.Projections;
 public sealed record AsyncProjectionReport(string Name, string Builds, bool Enabled, bool FollowsCommits, double IntervalSeconds,
     ProjectionRuns? Runs, long? EventsBehind, double? LagSeconds, IReadOnlyList<ProjectionPosition> Databases, string? Error);
 
-public sealed record PlatformProjectionsReport(IReadOnlyList<InlineProjection> Inline, IReadOnlyList<AsyncProjectionReport> Asynchronous);
+/// <summary>Every read model, and what waits to be sent on (webhook deliveries: not a projection, but where a backlog shows first).</summary>
+public sealed record PlatformProjectionsReport(IReadOnlyList<InlineProjection> Inline, IReadOnlyList<AsyncProjectionReport> Asynchronous,
+    IReadOnlyList<TenantEvents.Delivery.SendingBacklog>? Sending, string? SendingError);
 
 public static class GetProjectionsEndpoint
 {
@@ -22,11 +24,13 @@ public static class GetProjectionsEndpoint
     /// <summary>
     /// For operators: every read model of the service, in one list. Inline ones are written in the command's transaction
     /// (never behind); asynchronous ones are run by the projection daemon, each with how its rounds went on this instance
-    /// and its position and lag per database (events behind, and how long the oldest of them has waited).
+    /// and its position and lag per database (events behind, and how long the oldest of them has waited); and the webhook
+    /// deliveries waiting to be sent, per database.
     /// </summary>
     [WolverineGet("/api/platform/projections", OperationId = "GetProjections")]
     [Authorize(Roles = Roles.PlatformAdmin)]
-    public static async Task<IResult> Get(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, CancellationToken cancellation)
+    public static async Task<IResult> Get(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, TenantEvents.Delivery.WebhookSender sender,
+        CancellationToken cancellation)
     {
         var reports = new List<AsyncProjectionReport>();
         foreach (var projection in projections)
@@ -50,6 +54,20 @@ public static class GetProjectionsEndpoint
             reports.Add(new AsyncProjectionReport(projection.Name, projection.Builds, projection.Enabled, projection.FollowsCommits,
                 projection.Interval.TotalSeconds, daemon.RunsOf(projection.Name), behind, lag, databases, error));
         }
-        return Results.Json(new PlatformProjectionsReport(ProjectionRegistry.Inline, reports), Json.Options);
+        IReadOnlyList<TenantEvents.Delivery.SendingBacklog>? sending = null;
+        string? sendingError = null;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
+        {
+            timeout.CancelAfter(FiguresTimeout);
+            try
+            {
+                sending = await sender.BacklogAsync(timeout.Token);
+            }
+            catch (Exception e) when (!cancellation.IsCancellationRequested)
+            {
+                sendingError = e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
+            }
+        }
+        return Results.Json(new PlatformProjectionsReport(ProjectionRegistry.Inline, reports, sending, sendingError), Json.Options);
     }
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using TenantEvents.Delivery;
 using TenantEvents.Infrastructure.Projections;
 using Wolverine.Http;
 
@@ -15,12 +16,14 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> _asyncProjectionIEnumerable;
+        private readonly TenantEvents.Delivery.WebhookSender _webhookSender;
         private readonly TenantEvents.Infrastructure.Projections.ProjectionDaemon _projectionDaemon;
 
-        public GET_api_platform_projections(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> asyncProjectionIEnumerable, TenantEvents.Infrastructure.Projections.ProjectionDaemon projectionDaemon) : base(wolverineHttpOptions)
+        public GET_api_platform_projections(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, System.Collections.Generic.IEnumerable<TenantEvents.Infrastructure.Projections.IAsyncProjection> asyncProjectionIEnumerable, TenantEvents.Delivery.WebhookSender webhookSender, TenantEvents.Infrastructure.Projections.ProjectionDaemon projectionDaemon) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _asyncProjectionIEnumerable = asyncProjectionIEnumerable;
+            _webhookSender = webhookSender;
             _projectionDaemon = projectionDaemon;
         }
 
@@ -29,7 +32,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint").SetTag("http.route", "/api/platform/projections").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint.Get(_asyncProjectionIEnumerable, _projectionDaemon, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Infrastructure.Projections.GetProjectionsEndpoint.Get(_asyncProjectionIEnumerable, _projectionDaemon, _webhookSender, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
