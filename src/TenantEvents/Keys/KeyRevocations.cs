@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Npgsql;
 using TenantEvents.Infrastructure.Databases;
 
 namespace TenantEvents.Keys;
@@ -37,35 +36,13 @@ public sealed class KeyRevocations(TenantDatabases databases, TenantKeyRing keys
         return Task.WhenAll(all.Select(d => ListenAsync(d, all.Count, stoppingToken)));
     }
 
-    private async Task ListenAsync(TenantDatabases.Database database, int count, CancellationToken stoppingToken)
-    {
-        var first = true;
-        while (!stoppingToken.IsCancellationRequested)
+    private Task ListenAsync(TenantDatabases.Database database, int count, CancellationToken stoppingToken) =>
+        Notifications.ListenAsync(database, Channel, Revoked, first =>
         {
-            try
-            {
-                await using var connection = await database.Service.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) => Revoked(e.Payload);
-                await using (var listen = new NpgsqlCommand($"listen {Channel}", connection))
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                // Keys destroyed while this connection was down are unknown: drop them all (each is unwrapped again on use).
-                if (!first) keys.ForgetAll();
-                if (first && Interlocked.Increment(ref _connected) == count) _listening.TrySetResult();
-                first = false;
-                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Listening for destroyed keys in database {Database} failed; listening again in a second", database.Entry.Id);
-                try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); }
-                catch (OperationCanceledException) { return; }
-            }
-        }
-    }
+            // Keys destroyed while this connection was down are unknown: drop them all (each is unwrapped again on use).
+            if (!first) keys.ForgetAll();
+            else if (Interlocked.Increment(ref _connected) == count) _listening.TrySetResult();
+        }, logger, "destroyed keys", stoppingToken);
 
     private void Revoked(string payload)
     {

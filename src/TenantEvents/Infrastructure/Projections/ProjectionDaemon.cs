@@ -1,4 +1,3 @@
-using Npgsql;
 using TenantEvents.Delivery;
 using TenantEvents.Infrastructure.Databases;
 
@@ -136,35 +135,15 @@ public sealed class ProjectionDaemon(IEnumerable<IAsyncProjection> projections, 
     }
 
     /// <summary>Commit notifications of one database; reconnects after a failure (what was committed meanwhile is found by the next round).</summary>
-    private async Task ListenAsync(TenantDatabases.Database database, CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
+    private Task ListenAsync(TenantDatabases.Database database, CancellationToken stoppingToken) =>
+        Notifications.ListenAsync(database, DeliverySchema.Channel, payload =>
         {
-            try
-            {
-                await using var connection = await database.Service.OpenConnectionAsync(stoppingToken);
-                connection.Notification += (_, e) =>
-                {
-                    if (Guid.TryParse(e.Payload, out var tenant)) Committed(tenant);
-                };
-                await using (var listen = new NpgsqlCommand($"listen {DeliverySchema.Channel}", connection))
-                    await listen.ExecuteNonQueryAsync(stoppingToken);
-                // Whatever was committed while nobody listened: the projections that follow commits look now.
-                foreach (var r in _running.Where(r => r.Projection.FollowsCommits)) Wake(r.Wake);
-                while (!stoppingToken.IsCancellationRequested) await connection.WaitAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Listening for commits in database {Database} failed; listening again in a second", database.Entry.Id);
-                try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); }
-                catch (OperationCanceledException) { return; }
-            }
-        }
-    }
+            if (Guid.TryParse(payload, out var tenant)) Committed(tenant);
+        }, _ =>
+        {
+            // Whatever was committed while nobody listened: the projections that follow commits look now.
+            foreach (var r in _running.Where(r => r.Projection.FollowsCommits)) Wake(r.Wake);
+        }, logger, "commits", stoppingToken);
 }
 
 public static class ProjectionServices
