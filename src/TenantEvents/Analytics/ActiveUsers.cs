@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Authorization;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants;
 using Wolverine.Http;
@@ -68,7 +69,7 @@ public static class ActiveUsersEndpoint
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/active-users", OperationId = "GetActiveUsers")]
     [Authorize(Roles = AnalyticsHttp.Roles)]
-    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantStreams streams, ActivityRecorder recorder, CancellationToken cancellation)
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, TenantDatabases databases, Clock clock, TenantEventsOptions options, ActivityRecorder recorder, CancellationToken cancellation)
     {
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
         var errors = new List<FieldError>();
@@ -89,10 +90,10 @@ public static class ActiveUsersEndpoint
             if (Guid.TryParse(o, out var id)) organisation = id;
             else errors.Add(new("organisationId", "invalid-id", "an organisation's id."));
         }
-        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
+        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(clock.UtcNow.UtcDateTime), errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenantId, cancellation);
         // An organisation's users: the members of it and of every organisation below it, as the records' tokens.
         string[]? members = null;
         if (organisation is { } org)
@@ -100,8 +101,8 @@ public static class ActiveUsersEndpoint
             var users = new List<string>();
             var exists = false;
             await using (var read = new NpgsqlCommand($"""
-                select n.id = $2, m.user_id from {streams.Options.DatabaseSchema}.org_nodes n
-                left join {streams.Options.DatabaseSchema}.org_members m on m.tenant_id = n.tenant_id and m.org_id = n.id
+                select n.id = $2, m.user_id from {options.DatabaseSchema}.org_nodes n
+                left join {options.DatabaseSchema}.org_members m on m.tenant_id = n.tenant_id and m.org_id = n.id
                 where n.tenant_id = $1 and n.path @> array[$2]::uuid[]
                 """, scope.Connection, scope.Transaction))
             {
@@ -122,7 +123,7 @@ public static class ActiveUsersEndpoint
         var series = new List<ActivePeriod>();
         // One count per period (distinct users over the period's days), clipped to [from, to].
         await using (var read = new NpgsqlCommand($"""
-            select p.start, (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
+            select p.start, (select count(distinct a.user_token) from {options.DatabaseSchema}.analytics_activity a
                              where a.tenant_id = $1 and a.day between greatest(p.start, $3) and least(p.finish, $4) and ($5::text is null or a.feature = $5)
                                and ($7::text[] is null or a.user_token = any($7)))
             from unnest($2::date[], $6::date[]) as p(start, finish) order by p.start
@@ -147,9 +148,9 @@ public static class ActiveUsersEndpoint
         var sticky = new List<StickyDay>();
         await using (var read = new NpgsqlCommand($"""
             select d::date,
-                   (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
+                   (select count(distinct a.user_token) from {options.DatabaseSchema}.analytics_activity a
                     where a.tenant_id = $1 and a.day = d::date and ($4::text is null or a.feature = $4) and ($5::text[] is null or a.user_token = any($5))),
-                   (select count(distinct a.user_token) from {streams.Options.DatabaseSchema}.analytics_activity a
+                   (select count(distinct a.user_token) from {options.DatabaseSchema}.analytics_activity a
                     where a.tenant_id = $1 and a.day between d::date - 29 and d::date and ($4::text is null or a.feature = $4)
                       and ($5::text[] is null or a.user_token = any($5)))
             from generate_series($2::date, $3::date, interval '1 day') as d order by 1

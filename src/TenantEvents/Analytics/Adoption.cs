@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authorization;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants;
 using Wolverine.Http;
@@ -24,18 +25,18 @@ public static class AdoptionEndpoints
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/analytics/adoption", OperationId = "GetTenantAdoption")]
     [Authorize(Roles = AnalyticsHttp.Roles)]
-    public static async Task<IResult> Tenant(Guid tenantId, HttpContext http, TenantStreams streams, CancellationToken cancellation)
+    public static async Task<IResult> Tenant(Guid tenantId, HttpContext http, TenantDatabases databases, Clock clock, TenantEventsOptions options, CancellationToken cancellation)
     {
         if (await TenantHttp.InvisibleAsync(http, tenantId, "analytics.read", cancellation) is { } hidden) return hidden;
         var errors = new List<FieldError>();
-        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
+        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(clock.UtcNow.UtcDateTime), errors);
         var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenantId, cancellation);
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenantId, cancellation);
         var counts = new Dictionary<string, long>();
         long active;
         await using (var read = new NpgsqlCommand($"""
-            select feature, count(distinct user_token) from {streams.Options.DatabaseSchema}.analytics_activity
+            select feature, count(distinct user_token) from {options.DatabaseSchema}.analytics_activity
             where tenant_id = $1 and day between $2 and $3 group by rollup (feature)
             """, scope.Connection, scope.Transaction))
         {
@@ -60,19 +61,19 @@ public static class AdoptionEndpoints
     /// </summary>
     [WolverineGet("/api/analytics/adoption", OperationId = "GetEstateAdoption")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Analyst}")]
-    public static async Task<IResult> Estate(HttpContext http, TenantStreams streams, CancellationToken cancellation)
+    public static async Task<IResult> Estate(HttpContext http, TenantDatabases databases, Clock clock, TenantEventsOptions options, CancellationToken cancellation)
     {
         var errors = new List<FieldError>();
-        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(streams.Now.UtcDateTime), errors);
+        var (from, to) = AnalyticsHttp.Range(http.Request, DateOnly.FromDateTime(clock.UtcNow.UtcDateTime), errors);
         var format = AnalyticsHttp.Format(http, errors);
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         var tenantsByArea = new Dictionary<string, HashSet<string>>();
         var activeTenants = new HashSet<string>();
-        foreach (var database in streams.Databases.All)
+        foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } platform) continue;
             await using var read = platform.CreateCommand($"""
-                select distinct tenant_id, feature from {streams.Options.DatabaseSchema}.analytics_activity where day between $1 and $2
+                select distinct tenant_id, feature from {options.DatabaseSchema}.analytics_activity where day between $1 and $2
                 """);
             read.Parameters.Add(new NpgsqlParameter { Value = from, NpgsqlDbType = NpgsqlDbType.Date });
             read.Parameters.Add(new NpgsqlParameter { Value = to, NpgsqlDbType = NpgsqlDbType.Date });

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Npgsql;
 using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tenants;
 using Wolverine.Http;
@@ -31,7 +32,7 @@ public static class EstateOverviewEndpoint
     /// </summary>
     [WolverineGet("/api/analytics/estate", OperationId = "GetEstateOverview")]
     [Authorize(Roles = $"{Roles.PlatformAdmin},{Roles.Analyst}")]
-    public static async Task<IResult> Get(HttpContext http, TenantStreams streams, AnalyticsProjector projector, CancellationToken cancellation)
+    public static async Task<IResult> Get(HttpContext http, TenantDatabases databases, Clock clock, TenantEventsOptions options, AnalyticsProjector projector, CancellationToken cancellation)
     {
         var errors = new List<FieldError>();
         var q = http.Request.Query;
@@ -43,14 +44,14 @@ public static class EstateOverviewEndpoint
         if (!Series.Contains(series)) errors.Add(new("series", "unknown-series", $"one of {string.Join(", ", Series)}."));
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
-        var now = streams.Now;
+        var now = clock.UtcNow;
         var rows = new List<(string? State, string? Template, string? Zone, DateTimeOffset? Requested, DateTimeOffset? Provisioned, DateTimeOffset? Decommissioned, DateTimeOffset Last)>();
-        var reads = streams.Databases.All.Where(d => d.Platform.Value is not null).Select(async database =>
+        var reads = databases.All.Where(d => d.Platform.Value is not null).Select(async database =>
         {
             var found = new List<(string?, string?, string?, DateTimeOffset?, DateTimeOffset?, DateTimeOffset?, DateTimeOffset)>();
             await using var read = database.Platform.Value!.CreateCommand($"""
                 select state, template, zone, requested_at, provisioned_at, decommissioned_at, last_event_at
-                from {streams.Options.DatabaseSchema}.analytics_tenants where requested_at is not null
+                from {options.DatabaseSchema}.analytics_tenants where requested_at is not null
                 """);
             await using var reader = await read.ExecuteReaderAsync(cancellation);
             while (await reader.ReadAsync(cancellation))

@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Analytics;
-using TenantEvents.Tenants;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -15,13 +16,17 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Analytics.AnalyticsProjector _analyticsProjector;
-        private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
+        private readonly TenantEvents.Infrastructure.Clock _clock;
+        private readonly TenantEvents.Infrastructure.Databases.TenantDatabases _tenantDatabases;
+        private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public GET_api_analytics_estate(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Analytics.AnalyticsProjector analyticsProjector, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_analytics_estate(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Analytics.AnalyticsProjector analyticsProjector, TenantEvents.Infrastructure.Clock clock, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _analyticsProjector = analyticsProjector;
-            _tenantStreams = tenantStreams;
+            _clock = clock;
+            _tenantDatabases = tenantDatabases;
+            _tenantEventsOptions = tenantEventsOptions;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -29,7 +34,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Analytics.EstateOverviewEndpoint").SetTag("http.route", "/api/analytics/estate").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Analytics.EstateOverviewEndpoint.Get(httpContext, _tenantStreams, _analyticsProjector, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Analytics.EstateOverviewEndpoint.Get(httpContext, _tenantDatabases, _clock, _tenantEventsOptions, _analyticsProjector, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

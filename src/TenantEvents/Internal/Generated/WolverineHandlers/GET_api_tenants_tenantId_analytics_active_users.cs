@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Analytics;
-using TenantEvents.Tenants;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -15,13 +16,17 @@ namespace Internal.Generated.WolverineHandlers
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Analytics.ActivityRecorder _activityRecorder;
-        private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
+        private readonly TenantEvents.Infrastructure.Clock _clock;
+        private readonly TenantEvents.Infrastructure.Databases.TenantDatabases _tenantDatabases;
+        private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public GET_api_tenants_tenantId_analytics_active_users(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Analytics.ActivityRecorder activityRecorder, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_analytics_active_users(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Analytics.ActivityRecorder activityRecorder, TenantEvents.Infrastructure.Clock clock, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _activityRecorder = activityRecorder;
-            _tenantStreams = tenantStreams;
+            _clock = clock;
+            _tenantDatabases = tenantDatabases;
+            _tenantEventsOptions = tenantEventsOptions;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -41,7 +46,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Analytics.ActiveUsersEndpoint.Get(tenantId, httpContext, _tenantStreams, _activityRecorder, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Analytics.ActiveUsersEndpoint.Get(tenantId, httpContext, _tenantDatabases, _clock, _tenantEventsOptions, _activityRecorder, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -3,7 +3,8 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
-using TenantEvents.Tenants;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -13,12 +14,16 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class GET_api_tenants_tenantId_analytics_adoption : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
-        private readonly TenantEvents.Tenants.TenantStreams _tenantStreams;
+        private readonly TenantEvents.Infrastructure.Clock _clock;
+        private readonly TenantEvents.Infrastructure.Databases.TenantDatabases _tenantDatabases;
+        private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public GET_api_tenants_tenantId_analytics_adoption(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Tenants.TenantStreams tenantStreams) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_analytics_adoption(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Infrastructure.Clock clock, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
-            _tenantStreams = tenantStreams;
+            _clock = clock;
+            _tenantDatabases = tenantDatabases;
+            _tenantEventsOptions = tenantEventsOptions;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -38,7 +43,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Analytics.AdoptionEndpoints.Tenant(tenantId, httpContext, _tenantStreams, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Analytics.AdoptionEndpoints.Tenant(tenantId, httpContext, _tenantDatabases, _clock, _tenantEventsOptions, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
