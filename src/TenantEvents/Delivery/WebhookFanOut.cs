@@ -1,16 +1,9 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
-using TenantEvents.Infrastructure.Outbound;
 using TenantEvents.Infrastructure.Projections;
-using TenantEvents.Infrastructure.Webhooks;
-using TenantEvents.Keys;
 
 namespace TenantEvents.Delivery;
 

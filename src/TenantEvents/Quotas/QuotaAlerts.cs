@@ -1,10 +1,7 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Npgsql;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Security;
-using TenantEvents.Keys;
-using TenantEvents.Organisations;
 using TenantEvents.Tenants;
 using Wolverine.Runtime;
 

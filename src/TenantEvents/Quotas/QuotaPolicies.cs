@@ -1,12 +1,9 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Npgsql;
 using TenantEvents.Infrastructure;
-using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
 using TenantEvents.Organisations;
 using TenantEvents.Tenants;
-using Wolverine.Runtime;
 
 namespace TenantEvents.Quotas;
 

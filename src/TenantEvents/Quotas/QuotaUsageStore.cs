@@ -1,13 +1,6 @@
-using System.Collections.Concurrent;
-using System.Text.Json;
 using Npgsql;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
-using TenantEvents.Infrastructure.Security;
-using TenantEvents.Keys;
-using TenantEvents.Organisations;
-using TenantEvents.Tenants;
-using Wolverine.Runtime;
 
 namespace TenantEvents.Quotas;
 

@@ -35,39 +35,34 @@ public static class GetProjectionsEndpoint
         var reports = new List<AsyncProjectionReport>();
         foreach (var projection in projections)
         {
-            IReadOnlyList<ProjectionPosition> databases = [];
-            string? error = null;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(FiguresTimeout);
-            try
-            {
-                databases = await projection.LagAsync(timeout.Token);
-            }
-            catch (Exception e) when (!cancellation.IsCancellationRequested)
-            {
-                // A database that does not answer (or answers too slowly) costs this projection its figures, not the report.
-                error = e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
-            }
+            var (found, error) = await FiguresAsync(projection.LagAsync, cancellation);
+            var databases = found ?? [];
             double? lag = error is not null || databases.Count == 0 || databases.Any(d => d.LagSeconds is null) ? null : databases.Max(d => d.LagSeconds);
             // Events behind: the furthest behind of its followers (each counts the same events), summed over databases.
             long? behind = error is null ? databases.GroupBy(d => d.Follower).Select(f => f.Sum(d => d.EventsBehind)).DefaultIfEmpty(0).Max() : null;
             reports.Add(new AsyncProjectionReport(projection.Name, projection.Builds, projection.Enabled, projection.FollowsCommits,
                 projection.Interval.TotalSeconds, daemon.RunsOf(projection.Name), behind, lag, databases, error));
         }
-        IReadOnlyList<TenantEvents.Delivery.SendingBacklog>? sending = null;
-        string? sendingError = null;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
-        {
-            timeout.CancelAfter(FiguresTimeout);
-            try
-            {
-                sending = await sender.BacklogAsync(timeout.Token);
-            }
-            catch (Exception e) when (!cancellation.IsCancellationRequested)
-            {
-                sendingError = e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}";
-            }
-        }
+        var (sending, sendingError) = await FiguresAsync(sender.BacklogAsync, cancellation);
         return Results.Json(new PlatformProjectionsReport(ProjectionRegistry.Inline, reports, sending, sendingError), Json.Options);
+    }
+
+    /// <summary>
+    /// Figures read within <see cref="FiguresTimeout"/>: a database that does not answer (or answers too slowly) costs
+    /// those figures, reported as an error, not the report.
+    /// </summary>
+    private static async Task<(T? Figures, string? Error)> FiguresAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation)
+        where T : class
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(FiguresTimeout);
+        try
+        {
+            return (await read(timeout.Token), null);
+        }
+        catch (Exception e) when (!cancellation.IsCancellationRequested)
+        {
+            return (null, e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}");
+        }
     }
 }
