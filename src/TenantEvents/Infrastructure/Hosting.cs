@@ -20,6 +20,7 @@ using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Projections;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Keys;
+using TenantEvents.Operations;
 using TenantEvents.Tenants;
 using TenantEvents.Tenants.Templates;
 
@@ -205,9 +206,7 @@ public static class Hosting
         services.AddOpenApi();
         services.AddTenantEventsSecurity(builder.Environment, options, mainDataSource, directory.Platform);
 
-        services.AddHealthChecks()
-            .AddCheck("live", () => HealthCheckResult.Healthy(), tags: ["live"])
-            .AddCheck<DatabasesHealthCheck>("database", tags: ["ready"]);
+        services.AddTenantEventsHealth();
 
         // Metrics always (readable in-process, e.g. by dotnet-counters); traces are recorded only when they go somewhere:
         // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT and the other standard variables).
@@ -248,8 +247,7 @@ public static class Hosting
         // Who was active, per day and feature area, for analytics (in memory, written in batches).
         app.UseMiddleware<TenantEvents.Analytics.ActivityCapture>();
 
-        app.MapHealthChecks("/health/live", new() { Predicate = c => c.Tags.Contains("live") }).AllowAnonymous();
-        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).AllowAnonymous();
+        app.MapTenantEventsHealth();
         app.MapOpenApi().AllowAnonymous();
         app.MapWolverineEndpoints(http => http.ConfigureEndpoints(OpenApiResponses.Describe));
         TenantEvents.GraphQL.GraphQLHttp.Map(app);
