@@ -22,11 +22,12 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
+.PHONY: help run test test-ops image build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
 	@echo "make test     build and run every test against a real PostgreSQL"
+	@echo "make image    build the OCI image (ops/image/build.sh); make test-ops checks it and runs it"
 	@echo "make tour     walk through every capability against make run (docs/tour.sh; each answer checked)"
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
@@ -118,12 +119,23 @@ tools:
 
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=
-test: db codegen-check idp tools broker
-	$(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-broker.sh url)" \
-	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" $(if $(TEST_FILTER),--filter "$(TEST_FILTER)") 2>&1 \
+# $(call run-tests,FILTER): the test run against the test database and the broker, its log in .data/last-test-run.log.
+run-tests = $(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-broker.sh url)" \
+	  $(DOTNET) test TenantEvents.sln -nologo --logger "console;verbosity=normal" --filter "$(1)$(if $(TEST_FILTER),&($(TEST_FILTER)))" 2>&1 \
 	  | grep -vE "^\s*$$|Passed " | tee .data/last-test-run.log; status=$${PIPESTATUS[0]}; \
 	  if [ $$status -ne 0 ]; then echo "==== failed tests (whole log: .data/last-test-run.log) ===="; \
 	    grep -a -E "^\s+Failed [A-Za-z]|^\s+Error Message:" -A4 .data/last-test-run.log | grep -vE "^\s+at " | head -120; fi; exit $$status
+
+test: db codegen-check idp tools broker
+	@$(call run-tests,Category!=ops)
+
+# The operator's tests (Category=ops): the image, run from its own filesystem (ops/image). CI runs them after `make test`.
+test-ops: db codegen-check idp tools broker image
+	@$(call run-tests,Category=ops)
+
+# The service as an OCI image (buildah, installed with apt-get if absent): .data/image/tenantevents-VERSION.oci.tar.
+image:
+	@ops/image/build.sh
 
 # The auditor's offline tool (src/TenantEvents.Cli): make audit ARGS="verify --bundle FILE --key VKEY" | "replay ..."
 audit:

@@ -22,10 +22,19 @@ if (args.FirstOrDefault() == "migrate")
     }
 }
 
-var builder = WebApplication.CreateBuilder(args);
+// `serve` (the image's default command) is the service itself, as is no command at all.
+if (args.FirstOrDefault() == "serve") args = args[1..];
+var builder = Hosting.CreateBuilder(args);
 builder.AddTenantEvents();
 var app = builder.Build();
 app.UseTenantEvents();
+// The service itself needs no command runner (whose assembly scan writes plain-text lines among the JSON logs); the
+// runner's commands (codegen, describe, resources) do.
+if (args.Length == 0 || args[0].StartsWith('-'))
+{
+    await app.RunAsync();
+    return 0;
+}
 return await app.RunJasperFxCommands(args);
 
 public partial class Program;

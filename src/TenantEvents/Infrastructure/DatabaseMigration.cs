@@ -33,7 +33,7 @@ public static class DatabaseMigration
     /// </summary>
     public static async Task<(bool Pending, IReadOnlyList<string> Lines)> StatusAsync(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = Hosting.CreateBuilder(args);
         var options = TenantEventsOptions.From(builder.Configuration);
         var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName) is { Length: > 0 } owner
             ? owner
@@ -79,7 +79,7 @@ public static class DatabaseMigration
     /// <summary>`migrate` with these arguments (configuration, and `--to N`); returns the migrations it applied.</summary>
     public static async Task<IReadOnlyList<string>> MigrateAsync(string[] args, TextWriter? output = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = Hosting.CreateBuilder(args);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         var options = TenantEventsOptions.From(builder.Configuration);
         var connectionString = builder.Configuration.GetConnectionString(Hosting.OwnerConnectionStringName);

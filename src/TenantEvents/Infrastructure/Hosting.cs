@@ -42,6 +42,22 @@ public static class Hosting
 
     public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder) => builder.AddTenantEvents(migrating: false);
 
+    /// <summary>Where secrets are read from files, one per setting (a Kubernetes secret mounted as a volume), unless TENANTEVENTS_SECRETS names another folder.</summary>
+    public const string DefaultSecretsFolder = "/run/secrets/tenantevents";
+
+    /// <summary>
+    /// The host builder of every command (serve, migrate): configuration from appsettings, then the environment, then
+    /// secret files. A file's name is the setting's (ConnectionStrings__TenantEvents), its content the value: secrets
+    /// need not sit in the environment, where every process of the user and every crash report can read them.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var folder = Environment.GetEnvironmentVariable("TENANTEVENTS_SECRETS") is { Length: > 0 } named ? named : DefaultSecretsFolder;
+        builder.Configuration.AddKeyPerFile(folder, optional: true);
+        return builder;
+    }
+
     /// <param name="migrating">
     /// Build the host for `migrate`: connect as the schema owner and create or update every table. Otherwise connect as
     /// the service's role and change no schema (it could not: it owns nothing).

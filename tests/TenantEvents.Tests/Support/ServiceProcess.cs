@@ -20,8 +20,11 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     private ServiceProcess(Process process, string url, System.Text.StringBuilder output) => (_process, Url, _output) = (process, url, output);
 
-    /// <summary>A fresh database for a process (dropped if it was there), migrated; returns its (app, owner, platform) connection strings.</summary>
-    public static async Task<(string App, string Owner, string Platform)> FreshDatabaseAsync(string name)
+    /// <summary>
+    /// A fresh database for a process (dropped if it was there), migrated unless told not to; returns its (app, owner,
+    /// platform) connection strings.
+    /// </summary>
+    public static async Task<(string App, string Owner, string Platform)> FreshDatabaseAsync(string name, bool migrate = true)
     {
         var owner = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString);
         await using (var connection = new Npgsql.NpgsqlConnection(owner.ConnectionString))
@@ -34,9 +37,10 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         string For(string connectionString) => new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Database = name }.ConnectionString;
         var strings = (For(TestDatabase.ConnectionString), For(TestDatabase.OwnerConnectionString), For(TestDatabase.PlatformConnectionString));
-        var migrate = Start(strings, "migrate", null, new Dictionary<string, string>(), out _);
-        await migrate.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        if (migrate.ExitCode != 0) throw new InvalidOperationException("migrate failed: " + await migrate.StandardError.ReadToEndAsync());
+        if (!migrate) return strings;
+        var migration = Start(strings, "migrate", null, new Dictionary<string, string>(), out _);
+        await migration.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        if (migration.ExitCode != 0) throw new InvalidOperationException("migrate failed: " + await migration.StandardError.ReadToEndAsync());
         return strings;
     }
 
