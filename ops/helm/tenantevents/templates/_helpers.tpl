@@ -1,0 +1,52 @@
+{{- define "tenantevents.name" -}}
+{{- .Release.Name | trunc 53 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tenantevents.selectorLabels" -}}
+app.kubernetes.io/name: tenantevents
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "tenantevents.labels" -}}
+{{ include "tenantevents.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "tenantevents.image" -}}
+{{ printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end -}}
+
+{{/* The settings every process of the release gets, as environment variables (never secrets). */}}
+{{- define "tenantevents.env" -}}
+- name: TenantEvents__PublicUrl
+  value: {{ .Values.publicUrl | quote }}
+{{- range $name, $value := .Values.config }}
+- name: {{ printf "TenantEvents__%s" $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The container's security settings: the image's user, nothing it could gain, a root filesystem it cannot change. */}}
+{{- define "tenantevents.containerSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "tenantevents.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
