@@ -65,6 +65,11 @@ public static class Hosting
     public static WebApplicationBuilder AddTenantEvents(this WebApplicationBuilder builder, bool migrating)
     {
         var options = TenantEventsOptions.From(builder.Configuration);
+        // The public address is stated in tokens, discovery documents, CloudEvents and checkpoints: a default would be a
+        // wrong address given to every client, so outside Development it must be configured.
+        if (!migrating && !builder.Environment.IsDevelopment() && string.IsNullOrWhiteSpace(builder.Configuration[$"{TenantEventsOptions.Section}:PublicUrl"]))
+            throw new InvalidOperationException(
+                "No public address: set TenantEvents:PublicUrl (environment TenantEvents__PublicUrl), the URL clients use, e.g. https://events.example.gov.");
         var name = migrating ? OwnerConnectionStringName : ConnectionStringName;
         var connectionString = builder.Configuration.GetConnectionString(name);
         if (string.IsNullOrWhiteSpace(connectionString))

@@ -48,6 +48,18 @@ public class ProbesAndVersionTests(AppFixture fixture) : IntegrationTest(fixture
         databases.Count(d => d.GetProperty("tracks").TryGetProperty(SchemaRegistry.DirectoryTrack, out var v) && v.GetInt32() == directory).ShouldBe(1);
     }
 
+    [Fact]
+    public void outside_development_the_service_will_not_start_without_its_public_address()
+    {
+        var builder = TenantEvents.Infrastructure.Hosting.CreateBuilder(["--environment=Production"]);
+        Should.Throw<InvalidOperationException>(() => TenantEvents.Infrastructure.Hosting.AddTenantEvents(builder))
+            .Message.ShouldContain("TenantEvents:PublicUrl");
+        // migrate states no address: it needs none.
+        var migrating = TenantEvents.Infrastructure.Hosting.CreateBuilder(["--environment=Production"]);
+        var refusal = Record.Exception(() => TenantEvents.Infrastructure.Hosting.AddTenantEvents(migrating, migrating: true));
+        (refusal?.Message ?? "").ShouldNotContain("PublicUrl");
+    }
+
     private static string S(JsonElement e, string property) => e.GetProperty(property).GetString()!;
 
     [Fact]
@@ -55,7 +67,8 @@ public class ProbesAndVersionTests(AppFixture fixture) : IntegrationTest(fixture
     {
         // A timed pause resumes on its own: taking every instance out of rotation for it would be an outage of our making.
         var runtime = Fixture.Host.Services.GetRequiredService<Wolverine.Runtime.IWolverineRuntime>();
-        var queue = runtime.Endpoints.ActiveSendingAgents().OfType<Wolverine.Transports.IListenerCircuit>().First();
+        // A durable local queue (the buffered ones always say accepting).
+        var queue = runtime.Endpoints.ActiveSendingAgents().OfType<Wolverine.Transports.IListenerCircuit>().First(c => c.GetType().Name == "DurableLocalQueue");
         await queue.PauseAsync(TimeSpan.FromMinutes(1));
         try
         {

@@ -65,6 +65,8 @@ public class AppFixture : IAsyncLifetime
             // Every request of the suite comes from one (absent) client address, and development tokens are verified on
             // every request: the anonymous-request bound is set small by its own test (BoundsTests), not here.
             builder.UseSetting("TenantEvents:AnonymousRequestsPerWindow", "1000000");
+            // Outside Development the service refuses to start without its public address (it would state a wrong one).
+            if (Environment != "Development") builder.UseSetting("TenantEvents:PublicUrl", "http://localhost:5080");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
             builder.ConfigureServices(services =>
             {
