@@ -6,8 +6,9 @@
 #   ops/image/build.sh            builds localhost/tenantevents:VERSION and writes .data/image/tenantevents-VERSION.oci.tar
 #
 # The image runs `serve` by default and `migrate` when asked; configuration comes from the environment and secret files
-# (/run/secrets/tenantevents, one file per setting). It expects a read-only root filesystem with a writable /tmp, and the
-# data folder (/var/lib/tenantevents: the local key provider's keys) on a volume shared by every instance, or a key vault.
+# (/run/secrets/tenantevents, one file per setting). The API listens on 8080, /metrics on 9090 (and nothing else there).
+# It expects a read-only root filesystem with a writable /tmp, and the data folder (/var/lib/tenantevents: the local key
+# provider's keys) on a volume shared by every instance, or a key vault.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${IMAGE_OUT:-$ROOT/.data/image}
@@ -64,8 +65,10 @@ buildah config \
   --entrypoint '["/app/TenantEvents"]' \
   --cmd serve \
   --port 8080 \
+  --port 9090 \
   --volume /var/lib/tenantevents \
-  --env ASPNETCORE_URLS=http://+:8080 \
+  --env "ASPNETCORE_URLS=http://+:8080;http://+:9090" \
+  --env TenantEvents__ManagementPort=9090 \
   --env ASPNETCORE_ENVIRONMENT=Production \
   --env DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 \
   --env DOTNET_EnableDiagnostics=0 \

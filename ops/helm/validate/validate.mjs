@@ -18,18 +18,32 @@ const documents = parseAllDocuments(input)
   })
   .filter((d) => d !== null);
 
+// The packages that declare the models: the Kubernetes API's own, then the Prometheus operator's (ServiceMonitor,
+// PrometheusRule). Anything else is unknown.
+const packages = ["kubernetes-models", "@kubernetes-models/prometheus-operator"];
+const modules = new Map();
+async function modelOf(document) {
+  const [group, version] = String(document.apiVersion ?? "").includes("/") ? document.apiVersion.split("/") : [null, document.apiVersion];
+  for (const root of packages) {
+    const module = `${root}/${group ? `${group}/` : ""}${version}/${document.kind}`;
+    try {
+      const Model = (await import(module))[document.kind];
+      if (typeof Model === "function") {
+        modules.set(document, module);
+        return Model;
+      }
+    } catch {
+      // not in this package
+    }
+  }
+  return undefined;
+}
+
 let failures = 0;
 for (const document of documents) {
   const where = `${document?.kind ?? "?"}/${document?.metadata?.name ?? "?"}`;
-  const [group, version] = String(document.apiVersion ?? "").includes("/") ? document.apiVersion.split("/") : [null, document.apiVersion];
-  const module = `kubernetes-models/${group ? `${group}/` : ""}${version}/${document.kind}`;
-  let Model;
-  try {
-    Model = (await import(module))[document.kind];
-  } catch {
-    Model = undefined;
-  }
-  if (typeof Model !== "function") {
+  const Model = await modelOf(document);
+  if (Model === undefined) {
     console.error(`${where}: unknown apiVersion/kind ${document.apiVersion} ${document.kind}`);
     failures++;
     continue;
@@ -47,8 +61,7 @@ for (const document of documents) {
 const checks = [];
 const imports = new Map();
 documents.forEach((document, i) => {
-  const [group, version] = String(document.apiVersion).includes("/") ? document.apiVersion.split("/") : [null, document.apiVersion];
-  const module = `kubernetes-models/${group ? `${group}/` : ""}${version}/${document.kind}`;
+  const module = modules.get(document);
   const type = `I${document.kind}_${imports.size}`;
   if (!imports.has(module)) imports.set(module, type);
   checks.push(`export const document${i}: ${imports.get(module)} = ${JSON.stringify(document)};`);

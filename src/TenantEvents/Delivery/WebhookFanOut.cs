@@ -248,7 +248,11 @@ public sealed class WebhookFanOut(WebhookStore store, EventFeed feed, BrokerFanO
             backlogged++;
         }
         if (backlogged > 0)
+        {
+            // Counted when decided (the transaction may still roll back and the round decide again: an alert's signal, not a ledger).
+            TenantEvents.Operations.OperationsMetrics.DeadLettered.Add(backlogged, new KeyValuePair<string, object?>("reason", "backlog"));
             logger.LogWarning("{Count} webhook deliveries of {Owner} were dead-lettered: their subscriptions had {Max} waiting", backlogged, owner, max);
+        }
         return await tx.ExecuteAsync($"""
             insert into {Schema}.webhook_deliveries (tenant_id, id, subscription_id, source_tenant, log_index, seq_id, event_id, stream_id, event_type,
               status, attempts, attempt_base, next_attempt_at, created_at, last_error)

@@ -217,7 +217,11 @@ public sealed class WebhookSender(WebhookStore store, EventFeed feed, Audit.Cont
                 tried.Select(r => r.DurationMs).ToArray());
         await tx.CommitAsync(cancellation);
         var dead = outcomes.Count(o => o.Status == WebhookStates.Dead);
-        if (dead > 0) logger.LogWarning("{Count} webhook deliveries of {Owner} were dead-lettered after their last attempt", dead, owner);
+        if (dead > 0)
+        {
+            TenantEvents.Operations.OperationsMetrics.DeadLettered.Add(dead, new KeyValuePair<string, object?>("reason", "attempts"));
+            logger.LogWarning("{Count} webhook deliveries of {Owner} were dead-lettered after their last attempt", dead, owner);
+        }
     }
 
     /// <summary>Gives up leading: the connections that hold the databases' sender locks are closed.</summary>

@@ -136,14 +136,14 @@ public static class Hosting
         var directory = new TenantDirectory(mainDataSource, options.DatabaseSchema, platformMainDataSource);
         services.AddSingleton(directory);
         services.AddSingleton(provider => (TenantDatabases)provider.GetRequiredService<IDocumentStore>().Options.Tenancy);
-        services.AddSingleton<IKeyService>(options.KeyProvider switch
+        services.AddSingleton<IKeyService>(new MeteredKeyService(options.KeyProvider switch
         {
             "local" => new LocalKeyService(options.DataFolder),
             "azure-key-vault" => new KeyVaultKeyService(
                 options.KeyVaultUrl ?? throw new InvalidOperationException("TenantEvents:KeyVaultUrl is required for the azure-key-vault key provider."),
                 new Azure.Identity.DefaultAzureCredential()),
             var other => throw new InvalidOperationException($"Unknown key provider '{other}' (TenantEvents:KeyProvider): local or azure-key-vault."),
-        });
+        }));
         services.AddSingleton(provider =>
         {
             var databases = provider.GetRequiredService<TenantDatabases>();
@@ -233,7 +233,9 @@ public static class Hosting
         // OTLP export when an endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT and the other standard variables).
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("tenantevents"))
-            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Wolverine", "Marten", Telemetry.Name));
+            .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddRuntimeInstrumentation().AddMeter("Wolverine*", "Marten*", Telemetry.Name)
+                .AddTenantEventsExporters(options));
+        services.AddTenantEventsMetrics(options);
         if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
             otel.WithTracing(t => t.AddAspNetCoreInstrumentation().AddSource("Wolverine", "Marten", Telemetry.Name)).UseOtlpExporter();
 
@@ -256,6 +258,8 @@ public static class Hosting
             SuppressDiagnosticsCallback = context => Failures.ToProblem(context.Exception, "") is { Status: < 500 },
         });
         app.UseStatusCodePages();
+        // /metrics on the management port, before anything a scrape has no business with (Operations/Metrics.cs).
+        app.UseManagementPort(app.Services.GetRequiredService<TenantEventsOptions>());
         // Requests without a verified credential, per client address: checked before authentication does any work for
         // them, and counted once it has found no one (Security/AnonymousRateLimit.cs).
         var anonymous = app.Services.GetRequiredService<AnonymousRateLimit>();

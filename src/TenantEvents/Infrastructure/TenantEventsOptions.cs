@@ -209,6 +209,19 @@ public sealed class TenantEventsOptions
     /// <summary>The window of <see cref="AnonymousRequestsPerWindow"/>.</summary>
     public TimeSpan AnonymousRateWindow { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The port of /metrics (Prometheus): the service must also listen on it (ASPNETCORE_URLS, e.g.
+    /// http://+:8080;http://+:9090). Only the metrics and the probes answer there, and the metrics answer nowhere else.
+    /// Unset: no /metrics (OTLP export still works).
+    /// </summary>
+    public int? ManagementPort { get; set; }
+
+    /// <summary>How many tenants keep their own label in the per-tenant metrics on an instance; later ones count as "other".</summary>
+    public int MetricsTenantLabels { get; set; } = 100;
+
+    /// <summary>How often the database-backed gauges (projection lag, webhook backlog) are read.</summary>
+    public TimeSpan MetricsRefreshInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>What one GraphQL request may cost: body, tokens, aliases, fragments, depth, cost, REST calls, time.</summary>
     public TenantEvents.GraphQL.GraphQLLimits GraphQL { get; set; } = new();
 
@@ -234,6 +247,9 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException("TenantEvents:Max* limits must be at least 1.");
         if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
+        if (options.ManagementPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:ManagementPort must be a port number (1-65535).");
+        if (options.MetricsTenantLabels < 0 || options.MetricsRefreshInterval <= TimeSpan.Zero)
+            throw new InvalidOperationException("TenantEvents:MetricsTenantLabels must be 0 or more, MetricsRefreshInterval more than 0.");
         options.GraphQL.Validate();
         return options;
     }

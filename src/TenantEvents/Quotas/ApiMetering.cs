@@ -55,8 +55,8 @@ public sealed class FairShare : IDisposable
 /// (<see cref="TenantEvents.GraphQL.ApiInvoker"/>): each passes here too, so it is fair-shared and charged like the
 /// REST call it is.
 /// </summary>
-public sealed class ApiMetering(QuotaLedger ledger, FairShare fairShare, OrganisationStore organisations, Clock clock, TenantEventsOptions options)
-    : IMiddleware
+public sealed class ApiMetering(QuotaLedger ledger, FairShare fairShare, OrganisationStore organisations, Clock clock, TenantEventsOptions options,
+    TenantEvents.Operations.TenantLabels labels) : IMiddleware
 {
     private static readonly byte[][] RateLimitedBodies = Enumerable.Range(0, 61).Select(seconds => System.Text.Encoding.UTF8.GetBytes(
         System.Text.Json.JsonSerializer.Serialize(new Problem("rate-limited", 429, "Too many requests from this tenant",
@@ -73,6 +73,14 @@ public sealed class ApiMetering(QuotaLedger ledger, FairShare fairShare, Organis
             await next(http);
             return;
         }
+        // Counted once the answer is known, whatever it is (refusals below included), under a bounded tenant label.
+        var label = labels.For(tenant);
+        http.Response.OnCompleted(() =>
+        {
+            TenantEvents.Operations.OperationsMetrics.TenantRequests.Add(1, new KeyValuePair<string, object?>("tenant", label),
+                new KeyValuePair<string, object?>("status_class", (http.Response.StatusCode / 100) + "xx"));
+            return Task.CompletedTask;
+        });
         if (http.User.FindFirst(Claims.QuotaRefusal)?.Value is { } licence)
         {
             // A person the directory could not record at first sign-in: no licence was free.

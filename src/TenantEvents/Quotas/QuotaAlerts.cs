@@ -48,6 +48,7 @@ public sealed class QuotaAlerts(TenantStreams streams, IWolverineRuntime runtime
             await tx.AppendAsync(stream, events, cancellation);
             await tx.CommitAsync(cancellation);
             await context.FlushOutgoingMessagesAsync();
+            TenantEvents.Operations.OperationsMetrics.QuotaAlerts.Add(fresh.Count, new KeyValuePair<string, object?>("kind", kind));
             foreach (var t in fresh)
                 log.LogWarning("Tenant {Tenant} reached {Threshold}% of its {Kind} quota ({Used} of {Limit})", policy.TenantId, t, kind, used, limit);
         }

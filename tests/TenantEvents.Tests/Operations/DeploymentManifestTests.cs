@@ -67,17 +67,28 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
         lint.ShouldContain("0 chart(s) failed");
         var defaults = await Render();
         defaults.Select(o => o.GetProperty("kind").GetString()).Order().ShouldBe(
-            ["Deployment", "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"]);
+            ["Deployment", "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"]);
         // Each switch renders valid objects too.
         One(await Render("autoscaling.enabled=false"), "Deployment").GetProperty("spec").GetProperty("replicas").GetInt32().ShouldBe(3);
         (await Render("networkPolicy.enabled=false")).ShouldNotContain(o => o.GetProperty("kind").GetString() == "NetworkPolicy");
         (await Render("migrations.enabled=false")).ShouldNotContain(o => o.GetProperty("kind").GetString() == "Job");
         var ingress = One(await Render("ingress.enabled=true", "ingress.hosts={events.example.gov,agency.example.org}"), "Ingress");
         ingress.GetProperty("spec").GetProperty("rules").EnumerateArray().Select(r => r.GetProperty("host").GetString()).ShouldBe(["events.example.gov", "agency.example.org"]);
+        // With the Prometheus operator: a ServiceMonitor on the metrics Service, and the alert rules file as it is.
+        var monitored = await Render("metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true");
+        One(monitored, "ServiceMonitor").GetProperty("spec").GetProperty("endpoints")[0].GetProperty("port").GetString().ShouldBe("metrics");
+        var rules = One(monitored, "PrometheusRule").GetProperty("spec").GetProperty("groups")[0].GetProperty("rules").EnumerateArray().ToList();
+        rules.Select(r => r.GetProperty("alert").GetString()).ShouldBe(AlertNames());
+        rules.Single(r => r.GetProperty("alert").GetString() == "TenantEventsProjectionLagging").GetProperty("annotations").GetProperty("summary").GetString()
+            .ShouldBe("Projection {{ $labels.projection }} is {{ $value | humanizeDuration }} behind"); // Prometheus' template, not Helm's
         var shared = One(await Render("dataVolume.existingClaim=tenantevents-keys"), "Deployment").GetProperty("spec").GetProperty("template").GetProperty("spec")
             .GetProperty("volumes").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "data");
         shared.GetProperty("persistentVolumeClaim").GetProperty("claimName").GetString().ShouldBe("tenantevents-keys");
     }
+
+    /// <summary>The alerts of ops/helm/tenantevents/files/alerts.rules.yaml, in order.</summary>
+    private static List<string> AlertNames() => File.ReadAllLines(Path.Combine(Chart, "files", "alerts.rules.yaml"))
+        .Select(l => l.Trim()).Where(l => l.StartsWith("- alert: ")).Select(l => l["- alert: ".Length..]).ToList();
 
     [Fact]
     public async Task the_validator_refuses_what_the_api_server_would()
@@ -144,7 +155,9 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
         pdb.GetProperty("minAvailable").GetInt32().ShouldBe(2);
         var selector = deployment.GetProperty("spec").GetProperty("selector").GetProperty("matchLabels").ToString();
         pdb.GetProperty("selector").GetProperty("matchLabels").ToString().ShouldBe(selector);
-        One(objects, "Service").GetProperty("spec").GetProperty("selector").ToString().ShouldBe(selector);
+        var services = objects.Where(o => o.GetProperty("kind").GetString() == "Service").ToList();
+        services.ShouldAllBe(service => service.GetProperty("spec").GetProperty("selector").ToString() == selector);
+        services.Select(service => service.GetProperty("spec").GetProperty("ports")[0].GetProperty("targetPort").GetString()).ShouldBe(["http", "metrics"]);
         deployment.GetProperty("spec").GetProperty("strategy").GetProperty("rollingUpdate").GetProperty("maxUnavailable").GetInt32().ShouldBe(0);
 
         // The probes ask what this service answers, anonymously.
@@ -167,11 +180,17 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
 
         // Every setting the chart passes is one the service reads (a misspelt name would be ignored without a word).
         var settings = typeof(TenantEventsOptions).GetProperties().Select(p => p.Name).ToHashSet();
-        foreach (var env in container.GetProperty("env").EnumerateArray().Select(e => e.GetProperty("name").GetString()!))
+        var env = container.GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("value").GetString()!);
+        foreach (var name in env.Keys.Where(n => n != "ASPNETCORE_URLS"))
         {
-            env.ShouldStartWith("TenantEvents__");
-            settings.ShouldContain(env["TenantEvents__".Length..]);
+            name.ShouldStartWith("TenantEvents__");
+            settings.ShouldContain(name["TenantEvents__".Length..]);
         }
+        // Metrics on a port of their own, which the service listens on, a Service of its own exposes and only monitoring may reach.
+        env["ASPNETCORE_URLS"].ShouldBe("http://+:8080;http://+:9090");
+        env["TenantEvents__ManagementPort"].ShouldBe("9090");
+        container.GetProperty("ports").EnumerateArray().Select(p => (p.GetProperty("name").GetString(), p.GetProperty("containerPort").GetInt32()))
+            .ShouldBe([("http", 8080), ("metrics", 9090)]);
 
         // Secrets only as files; the schema owner's credential only in the migration job, which runs before install and upgrade.
         container.GetProperty("env").EnumerateArray().Count(e => e.TryGetProperty("valueFrom", out _)).ShouldBe(0);
@@ -185,6 +204,7 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
 
         // Traffic in only from the ingress controller; out only to DNS, the databases and HTTPS.
         var policy = One(objects, "NetworkPolicy").GetProperty("spec");
+        policy.GetProperty("ingress").EnumerateArray().Select(r => r.GetProperty("ports")[0].GetProperty("port").GetString()).ShouldBe(["http", "metrics"]);
         policy.GetProperty("policyTypes").EnumerateArray().Select(t => t.GetString()).ShouldBe(["Ingress", "Egress"]);
         policy.GetProperty("egress").EnumerateArray().SelectMany(r => r.GetProperty("ports").EnumerateArray()).Select(p => p.GetProperty("port").GetInt32())
             .Distinct().Order().ShouldBe([53, 443, 5432, 5671, 5672]);

@@ -97,10 +97,11 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         var migrate = await ImageProcess.RunToEndAsync(image, data, connections, "migrate");
         migrate.Exit.ShouldBe(0, migrate.Output);
 
-        var port = FreePort();
+        var (port, metricsPort) = (FreePort(), FreePort());
         await using var service = ImageProcess.Start(image, data, new Dictionary<string, string>(connections)
         {
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port};http://127.0.0.1:{metricsPort}",
+            ["TenantEvents__ManagementPort"] = metricsPort.ToString(),
             // Development only so that this test can sign its own tokens (the key is written to the data folder).
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["TenantEvents__PublicUrl"] = $"http://127.0.0.1:{port}",
@@ -126,6 +127,10 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         version.GetProperty("version").GetString().ShouldBe(Release.Version);
         version.GetProperty("commit").GetString().ShouldBe(await GitHead());
         version.GetProperty("databases").EnumerateArray().ShouldAllBe(d => d.GetProperty("state").GetString() == "current");
+
+        // Its metrics, on the management port.
+        using var scrape = new HttpClient();
+        (await scrape.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics")).ShouldContain("tenantevents_projection_lag_seconds");
 
         // Kubernetes stops a pod with SIGTERM: the service finishes and exits 0 well within the grace period.
         var exit = await service.TerminateAsync(TimeSpan.FromSeconds(30));

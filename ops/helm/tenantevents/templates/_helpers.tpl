@@ -22,6 +22,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "tenantevents.env" -}}
 - name: TenantEvents__PublicUrl
   value: {{ .Values.publicUrl | quote }}
+- name: ASPNETCORE_URLS
+  value: {{ printf "http://+:8080;http://+:%d" (int .Values.metrics.port) | quote }}
+- name: TenantEvents__ManagementPort
+  value: {{ .Values.metrics.port | quote }}
 {{- range $name, $value := .Values.config }}
 - name: {{ printf "TenantEvents__%s" $name }}
   value: {{ $value | toString | quote }}
