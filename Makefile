@@ -144,8 +144,10 @@ run-tests = $(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-b
 test: db codegen-check idp tools broker k8s-tools
 	@$(call run-tests,Category!=ops)
 
-# The operator's tests (Category=ops): the image, run from its own filesystem (ops/image). CI runs them after `make test`.
+# The operator's tests (Category=ops): the image, run from its own filesystem (ops/image), and three instances behind
+# haproxy (installed with apt-get if absent) with one killed under load. CI runs them after `make test`.
 test-ops: db codegen-check idp tools broker image
+	@command -v haproxy >/dev/null && command -v ss >/dev/null || { echo "Installing haproxy and iproute2 (apt-get)"; apt-get update -qq && apt-get install -y -qq haproxy iproute2 >/dev/null; }
 	@$(call run-tests,Category=ops)
 
 # The service as an OCI image (buildah, installed with apt-get if absent): .data/image/tenantevents-VERSION.oci.tar.

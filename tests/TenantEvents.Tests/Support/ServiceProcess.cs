@@ -116,6 +116,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public int Port => new Uri(Url).Port;
 
+    /// <summary>The service's process id.</summary>
+    public int Pid => _process.Id;
+
     public string Output { get { lock (_output) return _output.ToString(); } }
 
     public HttpClient Client(string? token)
