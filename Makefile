@@ -22,11 +22,12 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test test-ops image k8s-tools build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
+.PHONY: help run test test-ops image k8s-tools backup restore build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
 	@echo "make test     build and run every test against a real PostgreSQL"
+	@echo "make backup   dump every database, keys apart (ops/backup); make restore BACKUP_DIR=... puts one back"
 	@echo "make image    build the OCI image (ops/image/build.sh); make test-ops checks it and runs it"
 	@echo "make tour     walk through every capability against make run (docs/tour.sh; each answer checked)"
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
@@ -149,6 +150,13 @@ test: db codegen-check idp tools broker k8s-tools
 test-ops: db codegen-check idp tools broker image
 	@command -v haproxy >/dev/null && command -v ss >/dev/null || { echo "Installing haproxy and iproute2 (apt-get)"; apt-get update -qq && apt-get install -y -qq haproxy iproute2 >/dev/null; }
 	@$(call run-tests,Category=ops)
+
+# Backup and restore of every database of the estate, with the keys apart (ops/backup; docs/operations.md):
+#   make backup [BACKUP_DIR=...] [BACKUP_KEYS_DIR=...]    make restore BACKUP_DIR=... (stop the service first)
+backup: db
+	@DB=$(DB) DATA="$(DATA)" ops/backup/backup.sh
+restore: db
+	@DB=$(DB) DATA="$(DATA)" ops/backup/restore.sh
 
 # The service as an OCI image (buildah, installed with apt-get if absent): .data/image/tenantevents-VERSION.oci.tar.
 image:

@@ -28,7 +28,7 @@ public static class Failures
     /// <summary>
     /// What an exception that escaped an endpoint (or the authentication of a request) is answered with: bad input is a
     /// 400, an unreachable key service or database a 503 (retry later; nothing was written), a sealed record that does not
-    /// authenticate a 500 saying so, anything else a 500 with the trace id (a bug).
+    /// authenticate a 500 saying so, a tenant whose keys are destroyed 410, anything else a 500 with the trace id (a bug).
     /// </summary>
     public static Problem ToProblem(Exception? failure, string traceId) => failure switch
     {
@@ -38,6 +38,9 @@ public static class Failures
         BadHttpRequestException bad => new Problem("bad-request", bad.StatusCode, "The request could not be read", bad.Message),
         KeyServiceException keys => new Problem("key-service-unavailable", 503, "The key service did not serve the tenant's key",
             $"The key service answered {keys.Status}; nothing was written. Retry later."),
+        // Its keys are gone while its records still say otherwise: a database restored from before the tenant was shredded
+        // (the keys were not restored with it). Gone, as a decommissioned tenant is, not an error of ours.
+        KeyDestroyedException => Problem.Gone(),
         IntegrityViolationException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
             "A sealed record does not authenticate where it is stored (altered or moved); nothing of it is returned."),
         TenantEvents.Organisations.AccessStateIntegrityException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",

@@ -106,6 +106,7 @@ public sealed class LocalKeyService : IKeyService, IKeyEncryptionKeyResolver
         lock (_gate)
         {
             var folder = TenantFolder(tenantId);
+            RecordShredded(tenantId);
             if (!Directory.Exists(folder)) return Task.CompletedTask;
             foreach (var file in Directory.GetFiles(folder))
             {
@@ -134,6 +135,18 @@ public sealed class LocalKeyService : IKeyService, IKeyEncryptionKeyResolver
         Task.FromResult(Resolve(keyId, cancellationToken));
 
     private string TenantFolder(Guid tenantId) => Path.Combine(_folder, "tenants", tenantId.ToString());
+
+    /// <summary>
+    /// Keeps the fact (never a key) that the tenant was shredded, in keys/shredded/&lt;tenant&gt;, written before its keys
+    /// go: a restore of the keys from a backup skips it, and the next backup purges it from the earlier key backups
+    /// (ops/backup), so that a shredded tenant stays shredded however the keys come back.
+    /// </summary>
+    private void RecordShredded(Guid tenantId)
+    {
+        var folder = Path.Combine(_folder, "shredded");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, tenantId.ToString()), DateTimeOffset.UtcNow.ToString("O") + "\n");
+    }
 
     private byte[] WrapWithRoot(byte[] key) => Aes(_root.Value).EncryptKeyWrapPadded(key);
 

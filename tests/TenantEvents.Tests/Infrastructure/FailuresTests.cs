@@ -24,4 +24,13 @@ public class FailuresTests
         problem.Detail!.ShouldContain("abc123");
         Failures.ToProblem(new System.Text.Json.JsonException("bad"), "t").Status.ShouldBe(400);
     }
+
+    [Fact]
+    public void a_tenant_whose_keys_are_destroyed_is_gone_not_a_bug()
+    {
+        // E.g. a database restored from before the tenant was shredded: its records are back, its keys are not.
+        var problem = Failures.ToProblem(new TenantEvents.Keys.KeyDestroyedException(Guid.NewGuid(), 1), "trace");
+        problem.Status.ShouldBe(410);
+        problem.Code.ShouldBe("tenant-decommissioned");
+    }
 }
