@@ -131,7 +131,7 @@ tour: idp tools
 # curl and jq, for the tour; promtool (Debian's prometheus package), for the alert rules' tests. Installed with apt-get if absent.
 tools:
 	@command -v jq >/dev/null && command -v curl >/dev/null || { echo "Installing curl and jq (apt-get)"; apt-get update -qq && apt-get install -y -qq curl jq >/dev/null; }
-	@command -v promtool >/dev/null || { echo "Installing promtool (apt-get prometheus)"; apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+	@command -v promtool >/dev/null || { echo "Installing promtool (apt-get prometheus)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=

@@ -20,7 +20,7 @@ ARCHIVE=$OUT/tenantevents-$VERSION.oci.tar
 PACKAGES="libc6 libgcc-s1 libstdc++6 zlib1g libssl3 ca-certificates tzdata"
 APP_UID=10001
 
-command -v buildah >/dev/null || { echo "Installing buildah (Debian)"; apt-get install -y -q buildah >/dev/null; }
+command -v buildah >/dev/null || { echo "Installing buildah (Debian)"; apt-get update -qq && apt-get install -y -q buildah >/dev/null; }
 
 rm -rf "$OUT/rootfs" "$OUT/debs" && mkdir -p "$OUT/rootfs" "$OUT/debs"
 ROOTFS=$OUT/rootfs

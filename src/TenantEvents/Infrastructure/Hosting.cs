@@ -258,6 +258,17 @@ public static class Hosting
             SuppressDiagnosticsCallback = context => Failures.ToProblem(context.Exception, "") is { Status: < 500 },
         });
         app.UseStatusCodePages();
+        // Behind trusted proxies, the client's address is the one they forwarded (for limits per client address).
+        var trusted = app.Services.GetRequiredService<TenantEventsOptions>().TrustedProxies;
+        if (trusted.Length > 0)
+        {
+            var forwarded = new Microsoft.AspNetCore.Builder.ForwardedHeadersOptions { ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor };
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in trusted)
+                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32")));
+            app.UseForwardedHeaders(forwarded);
+        }
         // /metrics on the management port, before anything a scrape has no business with (Operations/Metrics.cs).
         app.UseManagementPort(app.Services.GetRequiredService<TenantEventsOptions>());
         // Requests without a verified credential, per client address: checked before authentication does any work for

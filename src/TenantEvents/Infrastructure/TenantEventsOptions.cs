@@ -216,6 +216,14 @@ public sealed class TenantEventsOptions
     /// </summary>
     public int? ManagementPort { get; set; }
 
+    /// <summary>
+    /// The proxies in front of the service (addresses or CIDR networks, e.g. the ingress controller's pod network): from
+    /// them, and only them, the client's address is taken from X-Forwarded-For (the last hop they added), so that limits
+    /// per client address (<see cref="AnonymousRequestsPerWindow"/>) apply per client, not to the proxy. Empty: the
+    /// connection's own address.
+    /// </summary>
+    public string[] TrustedProxies { get; set; } = [];
+
     /// <summary>How many tenants keep their own label in the per-tenant metrics on an instance; later ones count as "other".</summary>
     public int MetricsTenantLabels { get; set; } = 100;
 
@@ -247,6 +255,9 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException("TenantEvents:Max* limits must be at least 1.");
         if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
+        foreach (var proxy in options.TrustedProxies)
+            if (!System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out _))
+                throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is not an address or a CIDR network.");
         if (options.ManagementPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:ManagementPort must be a port number (1-65535).");
         if (options.MetricsTenantLabels < 0 || options.MetricsRefreshInterval <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:MetricsTenantLabels must be 0 or more, MetricsRefreshInterval more than 0.");

@@ -7,7 +7,8 @@ namespace TenantEvents.Keys;
 /// <summary>
 /// Any key service, measured: each call's duration and each failure, by operation (create, destroy, resolve, wrap, unwrap),
 /// in <see cref="OperationsMetrics.KeyServiceDuration"/> and <see cref="OperationsMetrics.KeyServiceErrors"/>. A key that
-/// is not found (destroyed: a shredded tenant) is the expected answer, not a failure. The calls themselves are unchanged.
+/// is not found (destroyed: a shredded tenant; Key Vault's 404) is the expected answer, not a failure; a call cancelled by
+/// its caller is not either, but one that timed out is (reason "timeout"). The calls themselves are unchanged.
 /// </summary>
 public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncryptionKeyResolver
 {
@@ -15,25 +16,26 @@ public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncr
     public string WrapAlgorithm => inner.WrapAlgorithm;
     public IKeyEncryptionKeyResolver Resolver => this;
 
-    public Task<string> CreateKeyAsync(Guid tenantId, CancellationToken cancellation) => Measure("create", () => inner.CreateKeyAsync(tenantId, cancellation));
+    public Task<string> CreateKeyAsync(Guid tenantId, CancellationToken cancellation) =>
+        Measure("create", cancellation, () => inner.CreateKeyAsync(tenantId, cancellation));
 
     public Task DestroyKeysAsync(Guid tenantId, CancellationToken cancellation) =>
-        Measure("destroy", async () => { await inner.DestroyKeysAsync(tenantId, cancellation); return true; });
+        Measure("destroy", cancellation, async () => { await inner.DestroyKeysAsync(tenantId, cancellation); return true; });
 
     public IKeyEncryptionKey Resolve(string keyId, CancellationToken cancellation = default) =>
-        new Metered(Measure("resolve", () => inner.Resolver.Resolve(keyId, cancellation)));
+        new Metered(Measure("resolve", cancellation, () => inner.Resolver.Resolve(keyId, cancellation)));
 
     public async Task<IKeyEncryptionKey> ResolveAsync(string keyId, CancellationToken cancellation = default) =>
-        new Metered(await Measure("resolve", () => inner.Resolver.ResolveAsync(keyId, cancellation)));
+        new Metered(await Measure("resolve", cancellation, () => inner.Resolver.ResolveAsync(keyId, cancellation)));
 
-    private static async Task<T> Measure<T>(string operation, Func<Task<T>> call)
+    private static async Task<T> Measure<T>(string operation, CancellationToken cancellation, Func<Task<T>> call)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
             return await call();
         }
-        catch (Exception e) when (Count(operation, e))
+        catch (Exception e) when (Count(operation, e, cancellation))
         {
             throw;
         }
@@ -43,14 +45,14 @@ public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncr
         }
     }
 
-    private static T Measure<T>(string operation, Func<T> call)
+    private static T Measure<T>(string operation, CancellationToken cancellation, Func<T> call)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
             return call();
         }
-        catch (Exception e) when (Count(operation, e))
+        catch (Exception e) when (Count(operation, e, cancellation))
         {
             throw;
         }
@@ -60,11 +62,21 @@ public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncr
         }
     }
 
-    /// <summary>Counts a failure (never a missing key, never a cancellation); always false, so the exception goes on unchanged.</summary>
-    private static bool Count(string operation, Exception e)
+    /// <summary>
+    /// Counts a failure: not a missing key, not the caller's own cancellation; a timeout (cancelled while the caller was
+    /// not) under its own reason. Always false, so the exception goes on unchanged.
+    /// </summary>
+    private static bool Count(string operation, Exception e, CancellationToken cancellation)
     {
-        if (e is not (KeyNotFoundException or OperationCanceledException))
-            OperationsMetrics.KeyServiceErrors.Add(1, new KeyValuePair<string, object?>("operation", operation));
+        var reason = e switch
+        {
+            KeyNotFoundException or KeyServiceException { Status: 404 } => null,
+            OperationCanceledException when cancellation.IsCancellationRequested => null,
+            OperationCanceledException or TimeoutException => "timeout",
+            _ => "error",
+        };
+        if (reason is not null)
+            OperationsMetrics.KeyServiceErrors.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("reason", reason));
         return false;
     }
 
@@ -75,12 +87,12 @@ public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncr
     {
         public string KeyId => key.KeyId;
         public byte[] WrapKey(string algorithm, ReadOnlyMemory<byte> plain, CancellationToken cancellation = default) =>
-            Measure("wrap", () => key.WrapKey(algorithm, plain, cancellation));
+            Measure("wrap", cancellation, () => key.WrapKey(algorithm, plain, cancellation));
         public Task<byte[]> WrapKeyAsync(string algorithm, ReadOnlyMemory<byte> plain, CancellationToken cancellation = default) =>
-            Measure("wrap", () => key.WrapKeyAsync(algorithm, plain, cancellation));
+            Measure("wrap", cancellation, () => key.WrapKeyAsync(algorithm, plain, cancellation));
         public byte[] UnwrapKey(string algorithm, ReadOnlyMemory<byte> wrapped, CancellationToken cancellation = default) =>
-            Measure("unwrap", () => key.UnwrapKey(algorithm, wrapped, cancellation));
+            Measure("unwrap", cancellation, () => key.UnwrapKey(algorithm, wrapped, cancellation));
         public Task<byte[]> UnwrapKeyAsync(string algorithm, ReadOnlyMemory<byte> wrapped, CancellationToken cancellation = default) =>
-            Measure("unwrap", () => key.UnwrapKeyAsync(algorithm, wrapped, cancellation));
+            Measure("unwrap", cancellation, () => key.UnwrapKeyAsync(algorithm, wrapped, cancellation));
     }
 }

@@ -64,7 +64,7 @@ public static class GetVersionEndpoint
         {
             await using var connection = await database.Service.OpenConnectionAsync(timeout.Token);
             var tracks = await SchemaRegistry.VersionsAsync(connection, schema, timeout.Token);
-            return new DatabaseSchemaVersion(entry.Id, entry.Zone, entry.Dedicated, tracks, State(tracks, needs), null);
+            return new DatabaseSchemaVersion(entry.Id, entry.Zone, entry.Dedicated, tracks, State(tracks, needs, main: entry.Id == TenantDirectory.DefaultDatabaseId), null);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException || e is OperationCanceledException && !cancellation.IsCancellationRequested)
         {
@@ -74,12 +74,12 @@ public static class GetVersionEndpoint
     }
 
     /// <summary>
-    /// Pure: a database is behind when a track this code needs is older than needed (tracks a database does not hold,
-    /// e.g. the directory in a tenant's dedicated database, are not counted), newer when any is later, else current.
+    /// Pure: a database is behind when a track this code needs is older than needed, or missing: the tenant data's in
+    /// every database, the directory's in the main one (the others do not hold it); newer when any is later, else current.
     /// </summary>
-    public static string State(IReadOnlyDictionary<string, int> tracks, IReadOnlyList<SchemaTrackVersion> needs)
+    public static string State(IReadOnlyDictionary<string, int> tracks, IReadOnlyList<SchemaTrackVersion> needs, bool main = false)
     {
-        if (tracks.Count == 0) return "behind";
+        if (tracks.Count == 0 || main && !tracks.ContainsKey(SchemaRegistry.DirectoryTrack)) return "behind";
         var held = needs.Where(n => tracks.ContainsKey(n.Track)).ToList();
         if (held.Any(n => tracks[n.Track] < n.Needs) || !tracks.ContainsKey(SchemaRegistry.TenantsTrack)) return "behind";
         return held.Any(n => tracks[n.Track] > n.Needs) ? "newer" : "current";

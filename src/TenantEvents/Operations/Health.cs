@@ -15,10 +15,10 @@ namespace TenantEvents.Operations;
 /// then the other two are not asked (Kubernetes' startupProbe).</item>
 /// <item><c>/health/live</c>: the process answers. Nothing outside it is asked: a database outage must not restart every
 /// instance.</item>
-/// <item><c>/health/ready</c>: send it requests. Every database answers, every Wolverine listener of this instance takes
-/// messages, and the instance is not stopping (so a load balancer drains it before it goes). Projection lag and
-/// delivery backlogs do not make an instance unready (every instance would go at once); they raise alerts
-/// (ops/alerts).</item>
+/// <item><c>/health/ready</c>: send it requests. The main database answers, every Wolverine listener of this instance
+/// takes messages, and the instance is not stopping (so a load balancer drains it before it goes). A zone's or a
+/// dedicated database down, projection lag and delivery backlogs do not make an instance unready (every instance would
+/// go at once, and every tenant with them); they raise alerts (ops/helm/tenantevents/files/alerts.rules.yaml).</item>
 /// </list>
 /// </summary>
 public static class Health

@@ -64,9 +64,20 @@ public static class OperationsMetrics
         });
     }
 
-    /// <summary>The exporter, when a management port is configured.</summary>
-    public static MeterProviderBuilder AddTenantEventsExporters(this MeterProviderBuilder metrics, TenantEventsOptions options) =>
-        options.ManagementPort is null ? metrics : metrics.AddPrometheusExporter();
+    /// <summary>The tags Wolverine's instruments may keep: never its tenant.id (one series per tenant, the estate's list).</summary>
+    public static readonly string[] WolverineTags = ["message.type", "message.destination", "exception.type", "source", "database", "server"];
+
+    /// <summary>
+    /// The exporter, when a management port is configured, and the views that keep tenant ids out of every exported metric
+    /// (Wolverine tags its message metrics with the envelope's tenant; ours use <see cref="TenantLabels"/>).
+    /// </summary>
+    public static MeterProviderBuilder AddTenantEventsExporters(this MeterProviderBuilder metrics, TenantEventsOptions options)
+    {
+        metrics.AddView(instrument => instrument.Meter.Name.StartsWith("Wolverine", StringComparison.Ordinal)
+            ? new MetricStreamConfiguration { TagKeys = WolverineTags }
+            : null);
+        return options.ManagementPort is null ? metrics : metrics.AddPrometheusExporter();
+    }
 }
 
 /// <summary>
@@ -78,50 +89,55 @@ public sealed class TenantLabels(int limit)
 {
     public const string Other = "other";
     private readonly ConcurrentDictionary<Guid, string> _labels = new();
+    private volatile bool _full = limit == 0;
 
     public string For(Guid tenant)
     {
         if (_labels.TryGetValue(tenant, out var label)) return label;
-        if (_labels.Count >= limit) return Other;
+        // Past the bound the answer costs one read (no dictionary-wide lock of Count on every request).
+        if (_full) return Other;
         lock (_labels)
-            return _labels.Count < limit ? _labels.GetOrAdd(tenant, t => t.ToString()) : Other;
+        {
+            if (_labels.Count >= limit)
+            {
+                _full = true;
+                return Other;
+            }
+            return _labels.GetOrAdd(tenant, t => t.ToString());
+        }
     }
 }
 
 /// <summary>
-/// The gauges that need the database (projection lag, the webhook backlog): read every
-/// <see cref="TenantEventsOptions.MetricsRefreshInterval"/> in the background, each within 10 s, and reported from that
-/// reading (a scrape never waits for the database). A figure that could not be read is left out, and
-/// tenantevents.metrics.refresh_failures says so.
+/// The gauges that need the database (projection lag, the webhook backlog, each database's reachability): read every
+/// <see cref="TenantEventsOptions.MetricsRefreshInterval"/> in the background, each within 10 s, and reported from the
+/// last reading (a scrape never waits for the database). A figure that could not be read keeps its last value, and
+/// tenantevents.metrics.refresh_failures counts the failure (its alert says the others may be stale). The instruments
+/// are registered once per process, whatever the number of hosts in it (the tests run two).
 /// </summary>
-public sealed class OperationsGauges : BackgroundService
+public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, Delivery.WebhookSender sender,
+    TenantEvents.Infrastructure.Databases.TenantDatabases databases, TenantEventsOptions options, ILogger<OperationsGauges> log) : BackgroundService
 {
-    private readonly IEnumerable<IAsyncProjection> _projections;
-    private readonly ProjectionDaemon _daemon;
-    private readonly Delivery.WebhookSender _sender;
-    private readonly TenantEventsOptions _options;
-    private readonly ILogger<OperationsGauges> _log;
-    private volatile Reading _reading = new([], []);
-    private long _failures;
+    private sealed record Reading(IReadOnlyDictionary<string, (double? Lag, long Behind)> Projections, IReadOnlyList<Delivery.SendingBacklog> Sending,
+        IReadOnlyDictionary<string, bool> Databases);
 
-    private sealed record Reading(IReadOnlyList<(string Projection, double? Lag, long Behind)> Projections, IReadOnlyList<Delivery.SendingBacklog> Sending);
+    private static volatile Reading _reading = new(new Dictionary<string, (double?, long)>(), [], new Dictionary<string, bool>());
+    private static volatile Func<IEnumerable<Measurement<int>>> _failuresInARow = () => [];
+    private static long _failures;
 
-    public OperationsGauges(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, Delivery.WebhookSender sender, TenantEventsOptions options,
-        ILogger<OperationsGauges> log)
+    static OperationsGauges()
     {
-        (_projections, _daemon, _sender, _options, _log) = (projections, daemon, sender, options, log);
         // The counters alerts watch exist from the start at 0 (an increase over a series that does not exist yet is no alert).
         OperationsMetrics.DeadLettered.Add(0);
         OperationsMetrics.QuotaAlerts.Add(0);
         OperationsMetrics.KeyServiceErrors.Add(0);
-        Telemetry.Meter.CreateObservableGauge("tenantevents.projection.lag", () => _reading.Projections.Where(p => p.Lag is not null)
-            .Select(p => new Measurement<double>(p.Lag!.Value, new KeyValuePair<string, object?>("projection", p.Projection))), "s",
+        Telemetry.Meter.CreateObservableGauge("tenantevents.projection.lag", () => _reading.Projections.Where(p => p.Value.Lag is not null)
+            .Select(p => new Measurement<double>(p.Value.Lag!.Value, new KeyValuePair<string, object?>("projection", p.Key))), "s",
             "How long the oldest event an asynchronous projection has not yet processed has waited (slowest database)");
         Telemetry.Meter.CreateObservableGauge("tenantevents.projection.events_behind", () => _reading.Projections
-            .Select(p => new Measurement<long>(p.Behind, new KeyValuePair<string, object?>("projection", p.Projection))), "{event}",
+            .Select(p => new Measurement<long>(p.Value.Behind, new KeyValuePair<string, object?>("projection", p.Key))), "{event}",
             "Events an asynchronous projection has not yet processed (all databases)");
-        Telemetry.Meter.CreateObservableGauge("tenantevents.projection.consecutive_failures", () => _projections
-            .Select(p => new Measurement<int>(_daemon.RunsOf(p.Name)?.ConsecutiveFailures ?? 0, new KeyValuePair<string, object?>("projection", p.Name))), "{round}",
+        Telemetry.Meter.CreateObservableGauge("tenantevents.projection.consecutive_failures", () => _failuresInARow(), "{round}",
             "Failed rounds in a row of each projection this instance runs");
         Telemetry.Meter.CreateObservableGauge("tenantevents.webhook.waiting", () => _reading.Sending
             .Select(s => new Measurement<long>(s.Waiting, new KeyValuePair<string, object?>("database", s.Database))), "{delivery}",
@@ -129,13 +145,18 @@ public sealed class OperationsGauges : BackgroundService
         Telemetry.Meter.CreateObservableGauge("tenantevents.webhook.oldest_waiting_age", () => _reading.Sending
             .Select(s => new Measurement<double>(s.OldestWaitingSeconds ?? 0, new KeyValuePair<string, object?>("database", s.Database))), "s",
             "Age of the oldest webhook delivery waiting to be sent, per database (0: none waits)");
+        Telemetry.Meter.CreateObservableGauge("tenantevents.database.up", () => _reading.Databases
+            .Select(d => new Measurement<int>(d.Value ? 1 : 0, new KeyValuePair<string, object?>("database", d.Key))), "{database}",
+            "Whether each database answered the last reading (1) or not (0); readiness asks only the main one");
         Telemetry.Meter.CreateObservableCounter("tenantevents.metrics.refresh_failures", () => Interlocked.Read(ref _failures), "{reading}",
             "Readings of the database-backed gauges that failed");
     }
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        using var timer = new PeriodicTimer(_options.MetricsRefreshInterval);
+        _failuresInARow = () => projections.Select(p => new Measurement<int>(daemon.RunsOf(p.Name)?.ConsecutiveFailures ?? 0,
+            new KeyValuePair<string, object?>("projection", p.Name)));
+        using var timer = new PeriodicTimer(options.MetricsRefreshInterval);
         try
         {
             do
@@ -148,26 +169,39 @@ public sealed class OperationsGauges : BackgroundService
         }
     }
 
-    /// <summary>One reading of every database-backed gauge (also called by tests).</summary>
+    /// <summary>One reading of every database-backed gauge.</summary>
     public async Task RefreshAsync(CancellationToken cancellation)
     {
-        var projections = new List<(string, double?, long)>();
-        foreach (var projection in _projections.Where(p => p.Enabled))
+        var previous = _reading;
+        var lags = new Dictionary<string, (double?, long)>();
+        foreach (var projection in projections.Where(p => p.Enabled))
         {
             var positions = await ReadAsync(projection.LagAsync, cancellation);
-            if (positions is null) continue;
+            if (positions is null)
+            {
+                if (previous.Projections.TryGetValue(projection.Name, out var last)) lags[projection.Name] = last;
+                continue;
+            }
             var lag = positions.Count == 0 ? 0 : positions.Any(p => p.LagSeconds is null) ? (double?)null : positions.Max(p => p.LagSeconds!.Value);
             var behind = positions.GroupBy(p => p.Follower).Select(f => f.Sum(p => p.EventsBehind)).DefaultIfEmpty(0).Max();
-            projections.Add((projection.Name, lag, behind));
+            lags[projection.Name] = (lag, behind);
         }
-        var sending = await ReadAsync(_sender.BacklogAsync, cancellation) ?? _reading.Sending;
-        _reading = new Reading(projections, sending);
+        var sending = await ReadAsync(sender.BacklogAsync, cancellation) ?? previous.Sending;
+        var up = new Dictionary<string, bool>();
+        foreach (var database in databases.All)
+            up[database.Entry.Id] = await ReadAsync(async token =>
+            {
+                await using var command = database.Service.CreateCommand("select 1");
+                await command.ExecuteScalarAsync(token);
+                return "up";
+            }, cancellation, TimeSpan.FromSeconds(3)) is not null;
+        _reading = new Reading(lags, sending, up);
     }
 
-    private async Task<T?> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation) where T : class
+    private async Task<T?> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation, TimeSpan? within = null) where T : class
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        timeout.CancelAfter(within ?? TimeSpan.FromSeconds(10));
         try
         {
             return await read(timeout.Token);
@@ -175,7 +209,7 @@ public sealed class OperationsGauges : BackgroundService
         catch (Exception e) when (!cancellation.IsCancellationRequested)
         {
             Interlocked.Increment(ref _failures);
-            _log.LogWarning(e, "A database-backed metric could not be read");
+            log.LogWarning(e, "A database-backed metric could not be read");
             return null;
         }
     }

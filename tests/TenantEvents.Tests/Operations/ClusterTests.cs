@@ -96,7 +96,8 @@ public class ClusterTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
 
             output.WriteLine($"{acknowledged.Count} of {Total} acknowledged; not acknowledged: {string.Join("; ", refused.GroupBy(r => r.Split(' ')[0]).Select(g => $"{g.Count()} x {g.Key}"))}");
             // What the cluster acknowledged is there, read back through the survivors.
-            acknowledged.Count.ShouldBeGreaterThan(Total * 2 / 3, "most commands succeed through the failover: " + string.Join("; ", refused.Take(5)));
+            // Only what was in flight on the killed instance may fail (at most one request per writer); nothing is a 500.
+            refused.Count.ShouldBeLessThanOrEqualTo(4, string.Join("; ", refused));
             refused.Count(r => r.StartsWith("500")).ShouldBe(0, string.Join("; ", refused));
             var listed = (await admin.Get($"/api/tenants/{tenant}/organisations/{root}/descendants?limit=200")).ShouldBe(HttpStatusCode.OK).Json
                 .GetProperty("items").EnumerateArray().Select(o => o.GetProperty("id").GetGuid()).ToHashSet();
@@ -173,72 +174,5 @@ public class ClusterTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>
-    /// haproxy in front of the instances: round robin, each instance checked on /health/ready every 500 ms and taken out
-    /// after two failures; a request whose connection could not be made (nothing was sent) is tried on another instance.
-    /// </summary>
-    private sealed class Haproxy : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly string _config;
-
-        private Haproxy(Process process, string config) => (_process, _config) = (process, config);
-
-        public static async Task<Haproxy> StartAsync(int port, IReadOnlyList<int> backends)
-        {
-            var config = Path.Combine(Path.GetTempPath(), $"tenantevents-haproxy-{port}.cfg");
-            await File.WriteAllTextAsync(config, $"""
-                global
-                  maxconn 1000
-                defaults
-                  mode http
-                  timeout connect 1s
-                  timeout client 60s
-                  timeout server 60s
-                  retries 3
-                  retry-on conn-failure
-                  option redispatch
-                frontend api
-                  bind 127.0.0.1:{port}
-                  default_backend instances
-                backend instances
-                  balance roundrobin
-                  option httpchk GET /health/ready
-                  default-server inter 500ms fall 2 rise 1
-                {string.Join("\n", backends.Select((b, i) => $"  server i{i} 127.0.0.1:{b} check"))}
-
-                """);
-            var start = new ProcessStartInfo("haproxy") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var argument in new[] { "-f", config, "-db" }) start.ArgumentList.Add(argument);
-            var process = Process.Start(start) ?? throw new InvalidOperationException("haproxy is missing: make test-ops installs it");
-            using var http = new HttpClient();
-            var deadline = Stopwatch.StartNew();
-            while (deadline.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                if (process.HasExited) throw new InvalidOperationException("haproxy ended: " + await process.StandardError.ReadToEndAsync());
-                try
-                {
-                    if ((await http.GetAsync($"http://127.0.0.1:{port}/health/ready")).IsSuccessStatusCode) return new Haproxy(process, config);
-                }
-                catch (HttpRequestException)
-                {
-                }
-                await Task.Delay(100);
-            }
-            throw new TimeoutException("haproxy did not answer");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
-            _process.Dispose();
-            File.Delete(_config);
-        }
     }
 }

@@ -57,6 +57,9 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
 
     private static JsonElement One(List<JsonElement> objects, string kind) => objects.Single(o => o.GetProperty("kind").GetString() == kind);
 
+    private static JsonElement Named(List<JsonElement> objects, string kind, string name) =>
+        objects.Single(o => o.GetProperty("kind").GetString() == kind && o.GetProperty("metadata").GetProperty("name").GetString() == name);
+
     private static JsonElement Container(JsonElement workload) =>
         workload.GetProperty("spec").GetProperty("template").GetProperty("spec").GetProperty("containers").EnumerateArray().Single();
 
@@ -67,10 +70,15 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
         lint.ShouldContain("0 chart(s) failed");
         var defaults = await Render();
         defaults.Select(o => o.GetProperty("kind").GetString()).Order().ShouldBe(
-            ["Deployment", "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"]);
+            ["Deployment", "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "ServiceAccount"]);
         // Each switch renders valid objects too.
         One(await Render("autoscaling.enabled=false"), "Deployment").GetProperty("spec").GetProperty("replicas").GetInt32().ShouldBe(3);
         (await Render("networkPolicy.enabled=false")).ShouldNotContain(o => o.GetProperty("kind").GetString() == "NetworkPolicy");
+        // Behind an ingress: the proxies to trust, and more environment (e.g. for workload identity), rendered as settings.
+        var proxied = Container(One(await Render("trustedProxies={10.0.0.0/8}", "extraEnv[0].name=AZURE_TENANT_ID", "extraEnv[0].value=t"), "Deployment"))
+            .GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("value").GetString());
+        proxied["TenantEvents__TrustedProxies__0"].ShouldBe("10.0.0.0/8");
+        proxied["AZURE_TENANT_ID"].ShouldBe("t");
         (await Render("migrations.enabled=false")).ShouldNotContain(o => o.GetProperty("kind").GetString() == "Job");
         var ingress = One(await Render("ingress.enabled=true", "ingress.hosts={events.example.gov,agency.example.org}"), "Ingress");
         ingress.GetProperty("spec").GetProperty("rules").EnumerateArray().Select(r => r.GetProperty("host").GetString()).ShouldBe(["events.example.gov", "agency.example.org"]);
@@ -125,6 +133,8 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
     [InlineData("config.RabbitMqUri=amqp://user:secret@broker", "invalid propertyName 'RabbitMqUri'")] // a secret in plain configuration
     [InlineData("secrets.owner=", "/secrets/owner")]
     [InlineData("replicas=3", "additional properties 'replicas' not allowed")] // a typo is not silently ignored
+    [InlineData("config.KeyProvider=local", "give dataVolume.existingClaim")] // each instance would make its own keys
+    [InlineData("extraEnv[0].name=ConnectionStrings__TenantEvents", "/extraEnv/0/name")] // secrets are files, not variables
     public async Task values_the_chart_cannot_honour_are_refused_before_anything_renders(string setting, string named)
     {
         var helm = Path.Combine(Tools, "bin", "helm");
@@ -181,7 +191,7 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
         // Every setting the chart passes is one the service reads (a misspelt name would be ignored without a word).
         var settings = typeof(TenantEventsOptions).GetProperties().Select(p => p.Name).ToHashSet();
         var env = container.GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("value").GetString()!);
-        foreach (var name in env.Keys.Where(n => n != "ASPNETCORE_URLS"))
+        foreach (var name in env.Keys.Where(n => n != "ASPNETCORE_URLS").Select(n => System.Text.RegularExpressions.Regex.Replace(n, "__[0-9]+$", "")))
         {
             name.ShouldStartWith("TenantEvents__");
             settings.ShouldContain(name["TenantEvents__".Length..]);
@@ -202,8 +212,16 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
         Container(job).GetProperty("securityContext").GetProperty("readOnlyRootFilesystem").GetBoolean().ShouldBeTrue();
         job.ToString().ShouldContain("tenantevents-owner");
 
-        // Traffic in only from the ingress controller; out only to DNS, the databases and HTTPS.
-        var policy = One(objects, "NetworkPolicy").GetProperty("spec");
+        // Traffic in only from the ingress controller; out only to the cluster's DNS, the databases and HTTPS.
+        var policy = Named(objects, "NetworkPolicy", "tenantevents").GetProperty("spec");
+        policy.GetProperty("egress")[0].GetProperty("to")[0].GetProperty("podSelector").GetProperty("matchLabels").GetProperty("k8s-app").GetString().ShouldBe("kube-dns");
+        // The migration job (it holds the owner's credential): nothing in, only DNS and PostgreSQL out.
+        var migrate = Named(objects, "NetworkPolicy", "tenantevents-migrate").GetProperty("spec");
+        migrate.GetProperty("ingress").GetArrayLength().ShouldBe(0);
+        migrate.GetProperty("egress").EnumerateArray().SelectMany(r => r.GetProperty("ports").EnumerateArray()).Select(p => p.GetProperty("port").GetInt32())
+            .Distinct().Order().ShouldBe([53, 5432]);
+        migrate.GetProperty("podSelector").GetProperty("matchLabels").GetProperty("app.kubernetes.io/name").GetString()
+            .ShouldBe(job.GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("labels").GetProperty("app.kubernetes.io/name").GetString());
         policy.GetProperty("ingress").EnumerateArray().Select(r => r.GetProperty("ports")[0].GetProperty("port").GetString()).ShouldBe(["http", "metrics"]);
         policy.GetProperty("policyTypes").EnumerateArray().Select(t => t.GetString()).ShouldBe(["Ingress", "Egress"]);
         policy.GetProperty("egress").EnumerateArray().SelectMany(r => r.GetProperty("ports").EnumerateArray()).Select(p => p.GetProperty("port").GetInt32())

@@ -50,6 +50,18 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task the_image_is_small_non_root_and_holds_no_sdk_no_shell_and_no_package_manager()
     {
         var image = await UnpackAsync();
+        try
+        {
+            await CheckImageAsync(image);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(image.RootFs)!, recursive: true);
+        }
+    }
+
+    private static async Task CheckImageAsync(Image image)
+    {
         var config = image.Config.GetProperty("config");
         config.GetProperty("User").GetString().ShouldBe("10001:10001");
         config.GetProperty("Entrypoint").EnumerateArray().Select(e => e.GetString()).ShouldBe(["/app/TenantEvents"]);
@@ -73,13 +85,24 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         var unpacked = Directory.EnumerateFiles(image.RootFs, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
         unpacked.ShouldBeLessThan(250L << 20, "unpacked size");
         new FileInfo(Archive).Length.ShouldBeLessThan(120L << 20, "compressed size");
-        Directory.Delete(Path.GetDirectoryName(image.RootFs)!, recursive: true);
     }
 
     [Fact]
     public async Task the_image_migrates_a_new_database_then_serves_it_read_only_as_its_user_and_stops_on_sigterm()
     {
         var image = await UnpackAsync();
+        try
+        {
+            await MigrateServeAndStopAsync(image);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(image.RootFs)!, recursive: true);
+        }
+    }
+
+    private static async Task MigrateServeAndStopAsync(Image image)
+    {
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_image", migrate: false);
         var data = Directory.CreateTempSubdirectory("tenantevents-image-data-").FullName;
         await Run("chown", "10001:10001", data);
@@ -96,6 +119,8 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         await File.WriteAllTextAsync(Path.Combine(secrets, "ConnectionStrings__TenantEventsOwner"), db.Owner);
         var migrate = await ImageProcess.RunToEndAsync(image, data, connections, "migrate");
         migrate.Exit.ShouldBe(0, migrate.Output);
+        // The serving process never holds the owner's credential (the chart mounts it into the migration job only).
+        File.Delete(Path.Combine(secrets, "ConnectionStrings__TenantEventsOwner"));
 
         var (port, metricsPort) = (FreePort(), FreePort());
         await using var service = ImageProcess.Start(image, data, new Dictionary<string, string>(connections)
@@ -144,7 +169,6 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
             entry.TryGetProperty("LogLevel", out _).ShouldBeTrue(line);
             entry.TryGetProperty("Category", out _).ShouldBeTrue(line);
         }
-        Directory.Delete(Path.GetDirectoryName(image.RootFs)!, recursive: true);
     }
 
     private static HttpClient Client(HttpClient template, string token)

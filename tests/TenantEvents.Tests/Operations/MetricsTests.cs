@@ -49,7 +49,8 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
         // a reading that has them.
         var text = "";
         var deadline = Stopwatch.StartNew();
-        bool Complete() => text.Contains("tenantevents_projection_lag_seconds{") && text.Contains("wolverine_outbox_count_Messages");
+        bool Complete() => text.Contains("tenantevents_projection_lag_seconds{") && text.Contains("tenantevents_database_up{")
+                           && text.Contains("wolverine_outbox_count_Messages");
         while (!Complete() && deadline.Elapsed < TimeSpan.FromSeconds(45))
         {
             text = await monitor.GetStringAsync("/metrics");
@@ -61,6 +62,10 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
         labels.ShouldBe(new string?[] { tenants[0].ToString(), tenants[1].ToString(), TenantLabels.Other }.Order().ToList());
         series.ShouldContain(s => s.Name == "tenantevents_tenant_requests_total" && Label(s.Labels, "tenant") == TenantLabels.Other && Label(s.Labels, "status_class") == "4xx");
         series.ShouldContain(s => s.Name == "tenantevents_key_service_duration_seconds_count" && Label(s.Labels, "operation") == "create");
+        series.ShouldContain(s => s.Name == "tenantevents_database_up" && Label(s.Labels, "database") == TenantEvents.Infrastructure.Databases.TenantDirectory.DefaultDatabaseId && text.Contains("tenantevents_database_up{"));
+        // No tenant id anywhere else: not in our metrics, not in Wolverine's (which tag messages with their tenant).
+        foreach (var sample in series.Where(s => s.Name != "tenantevents_tenant_requests_total"))
+            tenants.ShouldAllBe(t => !sample.Labels.Contains(t.ToString()), sample.Name);
         foreach (var projection in new[] { "analytics", "audit-ledger", "audit-entries", "event-fan-out" })
             series.ShouldContain(s => s.Name == "tenantevents_projection_consecutive_failures" && Label(s.Labels, "projection") == projection);
 
@@ -89,7 +94,7 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task the_alert_rules_are_valid_and_each_fires_on_what_should_raise_it()
     {
         var check = await Promtool("check", "rules", "alerts.rules.yaml");
-        check.ShouldContain("SUCCESS: 11 rules found");
+        check.ShouldContain("SUCCESS: 12 rules found");
         (await Promtool("test", "rules", "alerts.rules.test.yaml")).ShouldContain("SUCCESS");
     }
 

@@ -24,7 +24,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// A fresh database for a process (dropped if it was there), migrated unless told not to; returns its (app, owner,
     /// platform) connection strings.
     /// </summary>
-    public static async Task<(string App, string Owner, string Platform)> FreshDatabaseAsync(string name, bool migrate = true)
+    public static async Task<(string App, string Owner, string Platform)> FreshDatabaseAsync(string name, bool migrate = true, string? dll = null)
     {
         var owner = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.OwnerConnectionString);
         await using (var connection = new Npgsql.NpgsqlConnection(owner.ConnectionString))
@@ -38,7 +38,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         string For(string connectionString) => new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { Database = name }.ConnectionString;
         var strings = (For(TestDatabase.ConnectionString), For(TestDatabase.OwnerConnectionString), For(TestDatabase.PlatformConnectionString));
         if (!migrate) return strings;
-        var migration = Start(strings, "migrate", null, new Dictionary<string, string>(), out _);
+        var migration = Start(strings, "migrate", null, new Dictionary<string, string>(), out _, dll);
         await migration.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
         if (migration.ExitCode != 0) throw new InvalidOperationException("migrate failed: " + await migration.StandardError.ReadToEndAsync());
         return strings;
@@ -52,11 +52,21 @@ public sealed class ServiceProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: build the solution first.");
     }
 
+    /// <summary>Runs `migrate` of the given build (this one by default) on a database; returns its exit code and output.</summary>
+    public static async Task<(int Exit, string Output)> MigrateAsync((string App, string Owner, string Platform) database, string? dll = null)
+    {
+        var migration = Start(database, "migrate", null, new Dictionary<string, string>(), out _, dll);
+        var output = migration.StandardOutput.ReadToEndAsync();
+        var error = migration.StandardError.ReadToEndAsync();
+        await migration.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        return (migration.ExitCode, await output + await error);
+    }
+
     private static Process Start((string App, string Owner, string Platform) database, string? command, string? url, IDictionary<string, string> settings,
-        out System.Text.StringBuilder output)
+        out System.Text.StringBuilder output, string? dll = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Dll());
+        start.ArgumentList.Add(dll ?? Dll());
         if (command is not null) start.ArgumentList.Add(command);
         // Only what is set here: not the test process's zones or connection strings.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("TenantEvents__", StringComparison.OrdinalIgnoreCase)
@@ -85,7 +95,7 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>Starts the service on a free loopback port and waits until it is ready.</summary>
     public static async Task<ServiceProcess> StartAsync((string App, string Owner, string Platform) database, string dataFolder,
-        IDictionary<string, string>? settings = null, int? port = null)
+        IDictionary<string, string>? settings = null, int? port = null, string? dll = null)
     {
         port ??= FreePort();
         var url = $"http://127.0.0.1:{port}";
@@ -95,7 +105,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             ["TenantEvents:PublicUrl"] = url,
             ["TenantEvents:AllowPrivateWebhooks"] = "true",
         };
-        var process = Start(database, null, url, all, out var output);
+        var process = Start(database, null, url, all, out var output, dll);
         var service = new ServiceProcess(process, url, output);
         using var http = new HttpClient();
         var deadline = Stopwatch.StartNew();
@@ -131,6 +141,15 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>A development token the service accepts (its signing key is in the data folder).</summary>
     public static string Token(string dataFolder, string role, string subject, Guid? tenant = null) =>
         DevTokens.Issue(DevTokenKeyFile.Load(dataFolder), subject, [role], tenant, TimeSpan.FromMinutes(30), DateTime.UtcNow);
+
+    /// <summary>Stops the process as an orchestrator does (SIGTERM: in-flight requests finish, then it exits); its exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan grace)
+    {
+        if (_process.HasExited) return _process.ExitCode;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill.WaitForExitAsync();
+        await _process.WaitForExitAsync().WaitAsync(grace);
+        return _process.ExitCode;
+    }
 
     /// <summary>Kills the process at once (as a crash would): no graceful shutdown.</summary>
     public async Task KillAsync()

@@ -30,6 +30,20 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - name: {{ printf "TenantEvents__%s" $name }}
   value: {{ $value | toString | quote }}
 {{- end }}
+{{- range $i, $proxy := .Values.trustedProxies }}
+- name: {{ printf "TenantEvents__TrustedProxies__%d" $i }}
+  value: {{ $proxy | quote }}
+{{- end }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The local key provider keeps keys in the data folder: every instance must share one volume, or each would make its own. */}}
+{{- define "tenantevents.checkKeys" -}}
+{{- if and (eq (toString (default "local" .Values.config.KeyProvider)) "local") (not .Values.dataVolume.existingClaim) -}}
+{{- fail "config.KeyProvider local keeps the tenants' keys in the data folder: give dataVolume.existingClaim (a ReadWriteMany volume every instance shares), or use azure-key-vault" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The container's security settings: the image's user, nothing it could gain, a root filesystem it cannot change. */}}

@@ -4,8 +4,11 @@ using Npgsql;
 namespace TenantEvents.Infrastructure.Databases;
 
 /// <summary>
-/// Ready when every database answers within <see cref="Timeout"/>: a tenant whose database is down cannot be served, and a
-/// probe that hangs on a stalled database would be cut off by the orchestrator without saying which.
+/// Ready when the main database answers within <see cref="Timeout"/>: it holds the platform directory and Wolverine's
+/// messages, so without it no request can be served. The other databases (zones, dedicated) are not asked: one tenant's
+/// database down would take every instance out of rotation, and every tenant with it. Their reachability is a metric
+/// (tenantevents_database_up) with an alert. A probe that hangs on a stalled database would be cut off by the
+/// orchestrator without saying why, hence the bound.
 /// </summary>
 public sealed class DatabasesHealthCheck(TenantDatabases databases) : IHealthCheck
 {
@@ -13,23 +16,17 @@ public sealed class DatabasesHealthCheck(TenantDatabases databases) : IHealthChe
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation = default)
     {
-        var unreachable = new List<string>();
-        await Task.WhenAll(databases.All.Select(async database =>
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(Timeout);
+        try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            timeout.CancelAfter(Timeout);
-            try
-            {
-                await using var command = database.Service.CreateCommand("select 1");
-                await command.ExecuteScalarAsync(timeout.Token);
-            }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-            {
-                lock (unreachable) unreachable.Add(database.Entry.Id);
-            }
-        }));
-        return unreachable.Count == 0
-            ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy("PostgreSQL is not reachable: database " + string.Join(", ", unreachable.Order(StringComparer.Ordinal)));
+            await using var command = databases.Main.Service.CreateCommand("select 1");
+            await command.ExecuteScalarAsync(timeout.Token);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("The main database is not reachable: " + e.Message);
+        }
     }
 }
