@@ -18,7 +18,8 @@ public static class LogPositions
 
     /// <summary>
     /// Every tenant with a log in the database that the follower follows, its head and the follower's position (0 when
-    /// it has none).
+    /// it has none). A tenant whose keys were shredded (no data key left) is followed no more: what its log names can
+    /// never be opened again, so it is no work and no lag (a tenant whose keys are merely unreachable still counts).
     /// </summary>
     public static async Task<IReadOnlyList<Behind>> ReadAsync(NpgsqlDataSource platform, string schema, string positions, CancellationToken cancellation,
         Follows follows = Follows.EveryTenant)
@@ -33,6 +34,7 @@ public static class LogPositions
             select t.id, (select max(l.log_index) + 1 from {schema}.audit_log l where l.tenant_id = t.id),
                    coalesce((select p.position from {schema}.{positions} p where p.tenant_id = t.id), 0)
             from t where t.id is not null and ({followed})
+              and exists (select 1 from {schema}.tenant_data_keys k where k.tenant_id = t.id)
             """);
         var list = new List<Behind>();
         await using var reader = await read.ExecuteReaderAsync(cancellation);

@@ -343,6 +343,7 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task the_ledger_still_verifies_after_the_tenant_is_crypto_shredded()
     {
         var id = await TenantWithHistory();
+        var other = await Active("state-police");
         (await Admin.Post($"/api/tenants/{id}/decommission", new { reason = "merged" })).ShouldBe(HttpStatusCode.OK);
         (await Approver.Post($"/api/tenants/{id}/decommission/approve")).ShouldBe(HttpStatusCode.OK);
         Fixture.Time.Advance(TimeSpan.FromDays(2556));
@@ -357,6 +358,13 @@ public class AuditLedgerTests(AppFixture fixture) : IntegrationTest(fixture)
         report.Problems.ShouldBeEmpty();
         report.Verified.ShouldBeTrue();
         report.SignedSize.ShouldBe(report.Entries); // the export signed everything, the decommission included
+
+        // Its log is followed no more (the entries, the fan-outs): nothing in it can be opened, so it is neither work nor
+        // lag (a shredded tenant would otherwise keep the projection-lag alert firing for ever).
+        var platform = Fixture.Host.Services.GetRequiredService<TenantEvents.Infrastructure.Databases.TenantDatabases>().Main.Platform.Value!;
+        (await Log(other)).ShouldNotBeEmpty(); // the other tenant's log, written
+        (await LogPositions.ReadAsync(platform, "tenantevents", "audit_positions", CancellationToken.None)).ShouldNotContain(b => b.Tenant == id);
+        (await LogPositions.ReadAsync(platform, "tenantevents", "audit_positions", CancellationToken.None)).ShouldContain(b => b.Tenant == other);
     }
 
     [Fact]
