@@ -70,6 +70,8 @@ public static class Hosting
         if (!migrating && !builder.Environment.IsDevelopment() && string.IsNullOrWhiteSpace(builder.Configuration[$"{TenantEventsOptions.Section}:PublicUrl"]))
             throw new InvalidOperationException(
                 "No public address: set TenantEvents:PublicUrl (environment TenantEvents__PublicUrl), the URL clients use, e.g. https://events.example.gov.");
+        // TLS per name asked for (SNI), from a folder of certificates.
+        if (!migrating) CertificateStore.UseFor(builder, options);
         var name = migrating ? OwnerConnectionStringName : ConnectionStringName;
         var connectionString = builder.Configuration.GetConnectionString(name);
         if (string.IsNullOrWhiteSpace(connectionString))

@@ -224,6 +224,13 @@ public sealed class TenantEventsOptions
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
 
+    /// <summary>
+    /// A folder of TLS certificates (NAME.crt and NAME.key, PEM; default.crt for names none serves): HTTPS endpoints
+    /// (ASPNETCORE_URLS https://...) choose one per connection by the name the client asks for (SNI), and see renewed or
+    /// new ones without a restart (Operations/Certificates.cs). Unset: HTTPS as Kestrel configures it.
+    /// </summary>
+    public string? CertificatesFolder { get; set; }
+
     /// <summary>How many tenants keep their own label in the per-tenant metrics on an instance; later ones count as "other".</summary>
     public int MetricsTenantLabels { get; set; } = 100;
 
