@@ -29,10 +29,10 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
         await using (var service = await ServiceProcess.StartAsync(db, folder))
         {
             port = service.Port;
-            kept = await ActiveTenantAsync(service, folder, "restore-kept");
-            shredded = await ActiveTenantAsync(service, folder, "restore-shredded");
-            var admin = service.Client(ServiceProcess.Token(folder, Roles.TenantAdmin, "admin", kept));
-            var root = await RootAsync(service, folder, kept);
+            var clients = new ProcessClients(new Uri(service.Url), folder);
+            (kept, var root) = await clients.ActiveTenantAsync("restore-kept");
+            (shredded, _) = await clients.ActiveTenantAsync("restore-shredded");
+            var admin = clients.As(Roles.TenantAdmin, kept);
             for (var i = 0; i < 3; i++)
                 units.Add(Guid.Parse((await admin.Post($"/api/tenants/{kept}/organisations", new { parentId = root, name = $"Unit {i}", kind = "unit" }))
                     .ShouldBe(HttpStatusCode.Created).Str("id")));
@@ -49,7 +49,7 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
 
         // After the backup: the tenant is shredded, then the database is lost.
         await new LocalKeyService(folder).DestroyKeysAsync(shredded, CancellationToken.None);
-        await Superuser($"drop database {name} with (force)");
+        await TestDatabase.SuperuserAsync($"drop database {name} with (force)");
 
         var restore = await Script("restore.sh", first, folder, name);
         restore.ShouldContain($"restored {name}");
@@ -62,7 +62,7 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
             var platform = service.Client(ServiceProcess.Token(folder, Roles.PlatformAdmin, "op"));
             // The kept tenant's sealed data opens: its record and its organisations, as they were.
             (await platform.Get($"/api/tenants/{kept}")).ShouldBe(HttpStatusCode.OK).Str("state").ShouldBe("active");
-            var root = await RootAsync(service, folder, kept);
+            var root = await new ProcessClients(new Uri(service.Url), folder).RootAsync(kept);
             var listed = (await platform.Get($"/api/tenants/{kept}/organisations/{root}/descendants")).ShouldBe(HttpStatusCode.OK).Json
                 .GetProperty("items").EnumerateArray().Select(o => o.GetProperty("id").GetGuid()).ToList();
             foreach (var unit in units) listed.ShouldContain(unit);
@@ -104,20 +104,6 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
         output.ShouldContain("does not match its checksum");
     }
 
-    private static async Task<Guid> ActiveTenantAsync(ServiceProcess service, string folder, string slug)
-    {
-        var id = Guid.Parse((await service.Client(ServiceProcess.Token(folder, Roles.PlatformAdmin, "op")).Post("/api/tenants", TenantRequest(slug)))
-            .ShouldBe(HttpStatusCode.Created).Str("id"));
-        (await service.Client(ServiceProcess.Token(folder, Roles.PlatformApprover, "approver")).Post($"/api/tenants/{id}/approve")).ShouldBe(HttpStatusCode.OK);
-        (await service.Client(ServiceProcess.Token(folder, Roles.PlatformAdmin, "op")).Post($"/api/tenants/{id}/provision")).ShouldBe(HttpStatusCode.OK);
-        return id;
-    }
-
-    private static async Task<Guid> RootAsync(ServiceProcess service, string folder, Guid tenant) =>
-        (await service.Client(ServiceProcess.Token(folder, Roles.PlatformAdmin, "op")).Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK).Json
-        .GetProperty("organisations").EnumerateArray()
-        .Single(o => !o.TryGetProperty("parentId", out var p) || p.ValueKind == System.Text.Json.JsonValueKind.Null).GetProperty("id").GetGuid();
-
     private static async Task<string> Script(string script, string backup, string data, string database)
     {
         var (exit, output) = await Run(script, backup, data, database);
@@ -144,11 +130,4 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
         return (process.ExitCode, await output + await error);
     }
 
-    private static async Task Superuser(string sql)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(TestDatabase.SuperuserConnectionString);
-        await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }

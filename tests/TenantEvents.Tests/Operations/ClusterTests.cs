@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tests.Support;
@@ -34,22 +32,11 @@ public class ClusterTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
         try
         {
             for (var i = 0; i < 3; i++) instances.Add(await ServiceProcess.StartAsync(db, folder, settings));
-            var proxyPort = FreePort();
+            var proxyPort = ServiceProcess.FreePort();
             proxy = await Haproxy.StartAsync(proxyPort, instances.Select(s => s.Port).ToList());
-            using var anonymous = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{proxyPort}") };
-            HttpClient As(string role, Guid? tenant = null)
-            {
-                var client = new HttpClient { BaseAddress = anonymous.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
-                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ServiceProcess.Token(folder, role, role + "-1", tenant));
-                return client;
-            }
-
-            var tenant = Guid.Parse((await As(Roles.PlatformAdmin).Post("/api/tenants", TenantRequest("cluster-agency"))).ShouldBe(HttpStatusCode.Created).Str("id"));
-            (await As(Roles.PlatformApprover).Post($"/api/tenants/{tenant}/approve")).ShouldBe(HttpStatusCode.OK);
-            (await As(Roles.PlatformAdmin).Post($"/api/tenants/{tenant}/provision")).ShouldBe(HttpStatusCode.OK);
-            var admin = As(Roles.TenantAdmin, tenant);
-            var root = (await admin.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("organisations").EnumerateArray()
-                .Single(o => !o.TryGetProperty("parentId", out var p) || p.ValueKind == JsonValueKind.Null).GetProperty("id").GetGuid();
+            var clients = new ProcessClients(new Uri($"http://127.0.0.1:{proxyPort}"), folder);
+            var (tenant, root) = await clients.ActiveTenantAsync("cluster-agency");
+            var admin = clients.As(Roles.TenantAdmin, tenant);
             var receiver = await Fixture.WebhookReceiver();
             var hook = "cluster" + Guid.NewGuid().ToString("N")[..8];
             var subscription = (await admin.Post($"/api/tenants/{tenant}/webhooks",
@@ -169,10 +156,4 @@ public class ClusterTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
         return leader;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -122,7 +122,7 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         // The serving process never holds the owner's credential (the chart mounts it into the migration job only).
         File.Delete(Path.Combine(secrets, "ConnectionStrings__TenantEventsOwner"));
 
-        var (port, metricsPort) = (FreePort(), FreePort());
+        var (port, metricsPort) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
         await using var service = ImageProcess.Start(image, data, new Dictionary<string, string>(connections)
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port};http://127.0.0.1:{metricsPort}",
@@ -178,12 +178,6 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
         return client;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task<string> GitHead() => (await Run("git", "-C", TestDatabase.RepositoryRoot(), "rev-parse", "--short=12", "HEAD")).Trim();
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Operations;
@@ -21,7 +20,7 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
     {
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_metrics");
         var folder = Directory.CreateTempSubdirectory("tenantevents-metrics-").FullName;
-        var (port, management) = (FreePort(), FreePort());
+        var (port, management) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
         await using var service = await ServiceProcess.StartAsync(db, folder, new Dictionary<string, string>
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port};http://127.0.0.1:{management}",
@@ -29,16 +28,15 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
             ["TenantEvents:MetricsTenantLabels"] = "2",
             ["TenantEvents:MetricsRefreshInterval"] = "00:00:00.200",
         }, port);
-        HttpClient As(string role, Guid? tenant = null) => service.Client(ServiceProcess.Token(folder, role, role + "-1", tenant));
+        var clients = new ProcessClients(new Uri(service.Url), folder);
+        HttpClient As(string role, Guid? tenant = null) => clients.As(role, tenant);
         using var monitor = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{management}") };
 
         // Three tenants, each of whose administrators calls the API: two keep their label, the third is "other".
         var tenants = new List<Guid>();
         for (var i = 0; i < 3; i++)
         {
-            var id = Guid.Parse((await As(Roles.PlatformAdmin).Post("/api/tenants", TenantRequest($"metrics-{(char)('a' + i)}"))).ShouldBe(HttpStatusCode.Created).Str("id"));
-            (await As(Roles.PlatformApprover).Post($"/api/tenants/{id}/approve")).ShouldBe(HttpStatusCode.OK);
-            (await As(Roles.PlatformAdmin).Post($"/api/tenants/{id}/provision")).ShouldBe(HttpStatusCode.OK);
+            var (id, _) = await clients.ActiveTenantAsync($"metrics-{(char)('a' + i)}");
             (await As(Roles.TenantAdmin, id).Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
             tenants.Add(id);
         }
@@ -121,10 +119,4 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
 
     private static string? Label(string labels, string name) => Regex.Match(labels, $@"\b{name}=""([^""]*)""") is { Success: true } m ? m.Groups[1].Value : null;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

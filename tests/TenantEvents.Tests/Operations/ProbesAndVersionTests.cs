@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using Wolverine.Transports;
 using TenantEvents.Infrastructure.Databases;
 using TenantEvents.Infrastructure.Security;
@@ -139,7 +138,7 @@ public class ReadinessTests(AppFixture fixture) : IntegrationTest(fixture)
         using var anonymous = service.Client(null);
         (await anonymous.GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
-        await Superuser($"alter database {name} allow_connections false; select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}' and pid <> pg_backend_pid()");
+        await TestDatabase.SuperuserAsync($"alter database {name} allow_connections false; select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}' and pid <> pg_backend_pid()");
         try
         {
             var ready = await anonymous.GetAsync("/health/ready");
@@ -154,7 +153,7 @@ public class ReadinessTests(AppFixture fixture) : IntegrationTest(fixture)
         }
         finally
         {
-            await Superuser($"alter database {name} allow_connections true");
+            await TestDatabase.SuperuserAsync($"alter database {name} allow_connections true");
         }
         // Ready again once a connection can be made (the pool may first drop a broken one).
         var back = System.Diagnostics.Stopwatch.StartNew();
@@ -162,11 +161,4 @@ public class ReadinessTests(AppFixture fixture) : IntegrationTest(fixture)
         (await anonymous.GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
-    private static async Task Superuser(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestDatabase.SuperuserConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }

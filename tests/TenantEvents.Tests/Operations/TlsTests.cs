@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using TenantEvents.Tests.Support;
 
 namespace TenantEvents.Tests.Operations;
@@ -44,7 +43,7 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
         await Certificate(certificates, "platform", "events.example.test");
         await Certificate(certificates, "agencies", "*.agencies.example.test");
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_tls");
-        var (http, https) = (FreePort(), FreePort());
+        var (http, https) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
         await using var service = await ServiceProcess.StartAsync(db, Directory.CreateTempSubdirectory("tenantevents-tls-data-").FullName,
             new Dictionary<string, string>
             {
@@ -72,10 +71,4 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
         served.ShouldBe((0, "Healthy"));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text.Json;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tests.Support;
@@ -30,21 +28,11 @@ public class UpgradeTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
         try
         {
             for (var i = 0; i < 3; i++) instances.Add(await ServiceProcess.StartAsync(db, folder, dll: previous));
-            var proxyPort = FreePort();
+            var proxyPort = ServiceProcess.FreePort();
             proxy = await Haproxy.StartAsync(proxyPort, instances.Select(s => s.Port).ToList());
-            var baseAddress = new Uri($"http://127.0.0.1:{proxyPort}");
-            HttpClient As(string role, Guid? tenant = null)
-            {
-                var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
-                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ServiceProcess.Token(folder, role, role + "-1", tenant));
-                return client;
-            }
-            var tenant = Guid.Parse((await As(Roles.PlatformAdmin).Post("/api/tenants", TenantRequest("upgrade-agency"))).ShouldBe(HttpStatusCode.Created).Str("id"));
-            (await As(Roles.PlatformApprover).Post($"/api/tenants/{tenant}/approve")).ShouldBe(HttpStatusCode.OK);
-            (await As(Roles.PlatformAdmin).Post($"/api/tenants/{tenant}/provision")).ShouldBe(HttpStatusCode.OK);
-            var admin = As(Roles.TenantAdmin, tenant);
-            var root = (await admin.Get($"/api/tenants/{tenant}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("organisations").EnumerateArray()
-                .Single(o => !o.TryGetProperty("parentId", out var p) || p.ValueKind == JsonValueKind.Null).GetProperty("id").GetGuid();
+            var clients = new ProcessClients(new Uri($"http://127.0.0.1:{proxyPort}"), folder);
+            var (tenant, root) = await clients.ActiveTenantAsync("upgrade-agency");
+            var admin = clients.As(Roles.TenantAdmin, tenant);
 
             // Load: writers create units and read them back, without pause, until the rollout is over.
             var acknowledged = new ConcurrentBag<Guid>();
@@ -52,7 +40,7 @@ public class UpgradeTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
             var releases = new ConcurrentDictionary<string, int>();
             var requests = 0;
             using var stop = new CancellationTokenSource();
-            var platform = As(Roles.PlatformAdmin);
+            var platform = clients.As(Roles.PlatformAdmin);
             var load = Enumerable.Range(0, 3).Select(w => Task.Run(async () =>
             {
                 for (var n = 0; !stop.IsCancellationRequested; n++)
@@ -157,10 +145,4 @@ public class UpgradeTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
         return (process.ExitCode, await stdout + await stderr);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -212,6 +212,15 @@ public static class TestDatabase
     public static string EuDatabase => MainDatabase + "_eu";
 
     /// <summary>The cluster's superuser on the main database: what an intruder with full database rights holds.</summary>
+    /// <summary>Runs SQL as the cluster's superuser (what an operator, or an outage, does to a database).</summary>
+    public static async Task SuperuserAsync(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(SuperuserConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static string SuperuserConnectionString =>
         new Npgsql.NpgsqlConnectionStringBuilder(OwnerConnectionString) { Username = "postgres" }.ConnectionString;
 

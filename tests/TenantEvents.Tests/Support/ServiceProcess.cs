@@ -159,7 +159,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
-    private static int FreePort()
+    /// <summary>A free loopback port (for a process, a proxy or a second listener).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
