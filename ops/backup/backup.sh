@@ -14,9 +14,14 @@
 # alone open nothing without the dumps. Keep them on different media with different access.
 #
 # Shredding wins over backups: a tenant the key store records as shredded (keys/shredded/<tenant>) is left out of this
-# key backup and purged from every earlier key backup beside it (BACKUP_KEYS_DIR's parent), so no restore brings its
-# keys back. (With Azure Key Vault no key is ever in a backup, and a destroyed key stays destroyed there.)
+# key backup and purged from every earlier key backup beside it (BACKUP_KEYS_DIR's parent; copies kept elsewhere must be
+# purged the same way), and its record goes along, so a restore does not bring its keys back. The records are the
+# authority: keep keys/shredded on durable storage (a key store lost with its records, then restored from a key backup
+# older than a shredding, would bring that tenant's keys back). With Azure Key Vault no key is ever in a backup.
 set -euo pipefail
+shopt -s nullglob
+# Dumps hold no key but plenty of metadata: readable by the one who made them only.
+umask 077
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 DEST=${BACKUP_DIR:-$ROOT/.data/backups/$STAMP}
@@ -29,30 +34,42 @@ BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 PSQL=${BIN:+$BIN/}psql
 PG_DUMP=${BIN:+$BIN/}pg_dump
 
+[ ! -e "$DEST" ] || { echo "backup: $DEST exists; a backup is never written over another" >&2; exit 2; }
+[ ! -e "$KEYS_DEST" ] || { echo "backup: $KEYS_DEST exists; a key backup is never written over another" >&2; exit 2; }
 mkdir -p "$DEST/databases"
 # The main database, and every other one the directory names (zones, dedicated; those on another server by host/port).
-databases=$("$PSQL" -X -Atq -d "$DB" -c "select distinct database || '|' || coalesce(host, '') || '|' || coalesce(port::text, '')
+mapfile -t databases < <("$PSQL" -X -Atq -d "$DB" -c "select distinct database || '|' || coalesce(host, '') || '|' || coalesce(port::text, '')
   from $SCHEMA.tenant_databases union select '$DB||' order by 1")
-: > "$DEST/MANIFEST"
-for entry in $databases; do
+manifest=$DEST/MANIFEST.partial
+: > "$manifest"
+for entry in "${databases[@]}"; do
   IFS='|' read -r name host port <<<"$entry"
+  # A database name goes into commands and the restore's SQL: only what the service itself names databases with.
+  [[ $name =~ ^[a-z0-9_]+$ ]] || { echo "backup: refusing the database name '$name'" >&2; exit 1; }
   "$PG_DUMP" -Fc --create ${host:+-h "$host"} ${port:+-p "$port"} -d "$name" -f "$DEST/databases/$name.dump"
-  echo "$name ${host:-$PGHOST}:${port:-$PGPORT} $(sha256sum "$DEST/databases/$name.dump" | cut -d' ' -f1)" >> "$DEST/MANIFEST"
+  echo "$name ${host:-$PGHOST}:${port:-$PGPORT} $(sha256sum "$DEST/databases/$name.dump" | cut -d' ' -f1)" >> "$manifest"
 done
+# Complete only when every dump is: a backup cut short has no MANIFEST, and restores nothing.
+mv "$manifest" "$DEST/MANIFEST"
 echo "dumped $(wc -l < "$DEST/MANIFEST") database(s) to $DEST"
 
 KEYS=$DATA/keys
 if [ -d "$KEYS" ]; then
   mkdir -p "$KEYS_DEST"
   # Everything but the tenants the store records as shredded; their records (no key in them) go along.
-  (cd "$KEYS" && tar --exclude='./tenants/*/.kek-*' -cf - \
-     $(for t in tenants/*; do [ -e "shredded/$(basename "$t")" ] || echo "$t"; done 2>/dev/null) \
-     $( [ -f root.key ] && echo root.key) $( [ -d shredded ] && echo shredded)) | (cd "$KEYS_DEST" && tar -xpf -)
+  items=()
+  [ -f "$KEYS/root.key" ] && items+=(root.key)
+  [ -d "$KEYS/shredded" ] && items+=(shredded)
+  for t in "$KEYS"/tenants/*; do [ -e "$KEYS/shredded/$(basename "$t")" ] || items+=("tenants/$(basename "$t")"); done
+  if [ ${#items[@]} -gt 0 ]; then
+    (cd "$KEYS" && tar --exclude='./tenants/*/.kek-*' --exclude='tenants/*/.kek-*' -cf - "${items[@]}") | (cd "$KEYS_DEST" && tar -xpf -)
+  fi
   chmod -R go-rwx "$KEYS_DEST"
   # Purge the shredded tenants from the earlier key backups beside this one.
   purged=0
   if [ -d "$KEYS/shredded" ]; then
-    for earlier in "$(dirname "$KEYS_DEST")"/*; do
+    for earlier in "$(dirname "$KEYS_DEST")"/*/; do
+      earlier=${earlier%/}
       [ -d "$earlier/tenants" ] && [ "$earlier" != "$KEYS_DEST" ] || continue
       for record in "$KEYS/shredded"/*; do
         tenant=$(basename "$record")

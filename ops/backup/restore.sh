@@ -6,7 +6,13 @@
 # schema at its version).
 #
 #   ops/backup/restore.sh        BACKUP_DIR (required), BACKUP_KEYS_DIR (default <BACKUP_DIR>.keys), DATA, PG* as for backup.sh
+#
+# The databases are restored to the server PGHOST/PGPORT names (a recovery cluster, say), all of them; RESTORE_TO_RECORDED=1
+# restores each to the server the backup recorded it on instead. Nothing is dropped until every dump has been checked and
+# the server has the service's three roles.
 set -euo pipefail
+shopt -s nullglob
+umask 077
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DEST=${BACKUP_DIR:?BACKUP_DIR: the backup to restore (a folder made by make backup)}
 KEYS_DEST=${BACKUP_KEYS_DIR:-$DEST.keys}
@@ -22,7 +28,14 @@ while read -r name _ sum; do
   [ "$(sha256sum "$DEST/databases/$name.dump" | cut -d' ' -f1)" = "$sum" ] || { echo "restore: $name.dump does not match its checksum" >&2; exit 1; }
 done < "$DEST/MANIFEST"
 while read -r name address _; do
-  host=${address%:*}; port=${address##*:}
+  [[ $name =~ ^[a-z0-9_]+$ ]] || { echo "restore: refusing the database name '$name'" >&2; exit 1; }
+  if [ "${RESTORE_TO_RECORDED:-}" = 1 ]; then host=${address%:*}; port=${address##*:}; else host=$PGHOST; port=$PGPORT; fi
+  roles=$("$PSQL" -X -Atq -h "$host" -p "$port" -d postgres -c \
+    "select count(*) from pg_roles where rolname in ('tenantevents_owner', 'tenantevents_app', 'tenantevents_platform')")
+  [ "$roles" = 3 ] || { echo "restore: $host:$port lacks the service's roles: run ops/postgres/roles.sql there first" >&2; exit 1; }
+done < "$DEST/MANIFEST"
+while read -r name address _; do
+  if [ "${RESTORE_TO_RECORDED:-}" = 1 ]; then host=${address%:*}; port=${address##*:}; else host=$PGHOST; port=$PGPORT; fi
   "$PSQL" -X -q -h "$host" -p "$port" -d postgres -c "drop database if exists \"$name\" with (force)"
   "$PG_RESTORE" -h "$host" -p "$port" -d postgres --create --exit-on-error "$DEST/databases/$name.dump"
   echo "restored $name on $host:$port"
@@ -49,4 +62,21 @@ if [ -d "$KEYS_DEST" ]; then
   done
   chmod -R go-rwx "$DATA/keys"
   echo "keys of $restored tenant(s) restored; $skipped shredded tenant(s) left shredded"
+fi
+
+# A tenant shredded since the backup has its wrapped data keys back in the restored databases: they are deleted, so that
+# nothing follows it as a live tenant (its keys, gone, could not open them anyway).
+shredded=()
+for record in "$DATA/keys/shredded"/*; do
+  tenant=$(basename "$record")
+  [[ $tenant =~ ^[0-9a-f-]{36}$ ]] && shredded+=("'$tenant'")
+done
+if [ ${#shredded[@]} -gt 0 ]; then
+  list=$(IFS=,; echo "${shredded[*]}")
+  while read -r name address _; do
+    if [ "${RESTORE_TO_RECORDED:-}" = 1 ]; then host=${address%:*}; port=${address##*:}; else host=$PGHOST; port=$PGPORT; fi
+    "$PSQL" -X -q -h "$host" -p "$port" -d "$name" -c "delete from ${SCHEMA:-tenantevents}.tenant_data_keys where tenant_id in ($list);
+      delete from ${SCHEMA:-tenantevents}.subject_data_keys where tenant_id in ($list)"
+  done < "$DEST/MANIFEST"
+  echo "the wrapped data keys of ${#shredded[@]} shredded tenant(s) deleted from the restored databases"
 fi

@@ -263,8 +263,13 @@ public sealed class TenantEventsOptions
         if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
         foreach (var proxy in options.TrustedProxies)
-            if (!System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out _))
+        {
+            if (!System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out var network))
                 throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is not an address or a CIDR network.");
+            // Trusting (nearly) everyone would let any client name its own address, and escape every limit per address.
+            if (network.PrefixLength < (network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 32 : 8))
+                throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is too wide to trust; name the proxies' own networks.");
+        }
         if (options.ManagementPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:ManagementPort must be a port number (1-65535).");
         if (options.MetricsTenantLabels < 0 || options.MetricsRefreshInterval <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:MetricsTenantLabels must be 0 or more, MetricsRefreshInterval more than 0.");

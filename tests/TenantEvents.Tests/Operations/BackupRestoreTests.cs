@@ -54,6 +54,7 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
         var restore = await Script("restore.sh", first, folder, name);
         restore.ShouldContain($"restored {name}");
         restore.ShouldContain("1 shredded tenant(s) left shredded");
+        restore.ShouldContain("the wrapped data keys of 1 shredded tenant(s) deleted");
         Directory.Exists(Path.Combine(folder, "keys", "tenants", shredded.ToString())).ShouldBeFalse("no key of the shredded tenant came back");
 
         // At the same address as before (the public address names the audit log its checkpoints sign).
@@ -76,8 +77,13 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
             TenantEvents.Cli.Program.Run(["audit", "verify", "--bundle", bundle, "--key", key], output, output).ShouldBe(0, output.ToString());
             output.ToString().ShouldContain("VERIFIED");
 
-            // The shredded tenant is gone, not an error: its records came back, its keys did not.
+            // The shredded tenant is gone, not an error: its records came back, its keys did not, and nothing follows it
+            // as a live tenant (no lag that would never end).
             (await platform.Get($"/api/tenants/{shredded}")).ShouldBeProblem(HttpStatusCode.Gone, "tenant-decommissioned");
+            await using var platformSource = Npgsql.NpgsqlDataSource.Create(db.Platform);
+            var followed = await TenantEvents.Audit.LogPositions.ReadAsync(platformSource, "tenantevents", "audit_positions", CancellationToken.None);
+            followed.ShouldContain(b => b.Tenant == kept);
+            followed.ShouldNotContain(b => b.Tenant == shredded);
         }
 
         // The next backup purges the shredded tenant's keys from the earlier key backup too.

@@ -279,7 +279,7 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
 
         public async Task<int> TerminateAsync(TimeSpan grace)
         {
-            await Run("kill", "-TERM", ServicePid.ToString());
+            ServiceProcess.Terminate(ServicePid);
             await _process.WaitForExitAsync().WaitAsync(grace);
             return _process.ExitCode;
         }

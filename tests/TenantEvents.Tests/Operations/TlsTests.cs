@@ -1,13 +1,16 @@
 using System.Diagnostics;
-using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using TenantEvents.Operations;
 using TenantEvents.Tests.Support;
 
 namespace TenantEvents.Tests.Operations;
 
 /// <summary>
 /// TLS with a certificate per name (SNI) from a folder: certificates made by openssl, asked for by curl with --resolve
-/// (the name on the wire, the connection to loopback), each trusted only as its own CA. A certificate added while the
-/// service runs is served without a restart.
+/// (the name on the wire, the connection to loopback) trusting only the expected issuer, and by a TLS client that reads
+/// which certificate was served. A chain is sent whole; a certificate renewed or added while the service runs is served.
 /// </summary>
 public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
 {
@@ -22,26 +25,78 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
         return (process.ExitCode, await output + await error);
     }
 
-    /// <summary>A self-signed certificate for the names (the first is its subject), as NAME.crt and NAME.key in the folder.</summary>
-    private static async Task Certificate(string folder, string file, params string[] names)
+    private static async Task OpenSsl(string folder, params string[] arguments)
     {
-        var (exit, output) = await Run("openssl", folder, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", file + ".key", "-out", file + ".crt", "-days", "2", "-subj", "/CN=" + names[0],
-            "-addext", "subjectAltName=" + string.Join(",", names.Select(n => "DNS:" + n)));
+        var (exit, output) = await Run("openssl", folder, arguments);
         exit.ShouldBe(0, output);
     }
 
-    /// <summary>curl to https://NAME:PORT/health/live with the name resolved to loopback, trusting only the given certificate.</summary>
+    private static readonly string[] NewKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+    /// <summary>A self-signed certificate for the names (the first is its subject), as FILE.crt and FILE.key.</summary>
+    private static Task SelfSigned(string folder, string file, params string[] names) =>
+        OpenSsl(folder, ["req", "-x509", .. NewKey, "-keyout", file + ".key", "-out", file + ".crt", "-days", "2", "-subj", "/CN=" + names[0],
+            "-addext", "subjectAltName=" + string.Join(",", names.Select(n => "DNS:" + n))]);
+
+    /// <summary>A root, an intermediate it signs, and a leaf for the name the intermediate signs: FILE.crt holds leaf then intermediate.</summary>
+    private static async Task Chained(string folder, string ca, string file, string name)
+    {
+        await File.WriteAllTextAsync(Path.Combine(ca, "ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+        await File.WriteAllTextAsync(Path.Combine(ca, "leaf.ext"), $"basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:{name}\n");
+        await OpenSsl(ca, ["req", "-x509", .. NewKey, "-keyout", "root.key", "-out", "root.pem", "-days", "2", "-subj", "/CN=Test Root",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        await OpenSsl(ca, ["req", .. NewKey, "-keyout", "intermediate.key", "-out", "intermediate.csr", "-subj", "/CN=Test Intermediate"]);
+        await OpenSsl(ca, "x509", "-req", "-in", "intermediate.csr", "-CA", "root.pem", "-CAkey", "root.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "ca.ext", "-out", "intermediate.pem");
+        await OpenSsl(ca, ["req", .. NewKey, "-keyout", Path.Combine(folder, file + ".key"), "-out", "leaf.csr", "-subj", "/CN=" + name]);
+        await OpenSsl(ca, "x509", "-req", "-in", "leaf.csr", "-CA", "intermediate.pem", "-CAkey", "intermediate.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "leaf.ext", "-out", "leaf.pem");
+        await File.WriteAllTextAsync(Path.Combine(folder, file + ".crt"),
+            await File.ReadAllTextAsync(Path.Combine(ca, "leaf.pem")) + await File.ReadAllTextAsync(Path.Combine(ca, "intermediate.pem")));
+    }
+
+    /// <summary>curl to https://NAME:PORT/health/live with the name resolved to loopback, trusting only the given file.</summary>
     private static Task<(int Exit, string Output)> Curl(string folder, string name, int port, string trust) =>
         Run("curl", folder, "--silent", "--show-error", "--max-time", "10", "--resolve", $"{name}:{port}:127.0.0.1", "--cacert", trust,
             $"https://{name}:{port}/health/live");
 
+    /// <summary>The certificate served for a name (null when the handshake is refused).</summary>
+    private static async Task<X509Certificate2?> Served(int port, string name)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        await using var tls = new SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+        try
+        {
+            await tls.AuthenticateAsClientAsync(name);
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException)
+        {
+            return null;
+        }
+        return new X509Certificate2(tls.RemoteCertificate!);
+    }
+
+    private static async Task<T> Eventually<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var deadline = Stopwatch.StartNew();
+        var value = await read();
+        while (!done(value) && deadline.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(250);
+            value = await read();
+        }
+        return value;
+    }
+
     [Fact]
-    public async Task each_name_gets_its_own_certificate_and_a_new_one_is_served_without_a_restart()
+    public async Task each_name_gets_its_own_certificate_with_its_chain_and_renewals_are_served_without_a_restart()
     {
         var certificates = Directory.CreateTempSubdirectory("tenantevents-tls-").FullName;
-        await Certificate(certificates, "platform", "events.example.test");
-        await Certificate(certificates, "agencies", "*.agencies.example.test");
+        var ca = Directory.CreateTempSubdirectory("tenantevents-tls-ca-").FullName;
+        await SelfSigned(certificates, "platform", "events.example.test");
+        await SelfSigned(certificates, "agencies", "*.agencies.example.test");
+        await Chained(certificates, ca, "customer", "portal.customer.example.test");
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_tls");
         var (http, https) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
         await using var service = await ServiceProcess.StartAsync(db, Directory.CreateTempSubdirectory("tenantevents-tls-data-").FullName,
@@ -53,22 +108,44 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
 
         (await Curl(certificates, "events.example.test", https, "platform.crt")).ShouldBe((0, "Healthy"));
         (await Curl(certificates, "justice.agencies.example.test", https, "agencies.crt")).ShouldBe((0, "Healthy")); // the wildcard
-        // Each name its own certificate: the platform's name is not answered with the agencies' certificate.
-        var (mismatch, _) = await Curl(certificates, "events.example.test", https, "agencies.crt");
-        mismatch.ShouldBe(60); // curl: the peer's certificate is not trusted
-        // A wildcard covers one label, not two.
-        (await Curl(certificates, "a.b.agencies.example.test", https, "agencies.crt")).Exit.ShouldNotBe(0);
+        // The chain is sent whole: trusting only the root, curl (which fetches nothing) verifies leaf and intermediate.
+        (await Curl(certificates, "portal.customer.example.test", https, Path.Combine(ca, "root.pem"))).ShouldBe((0, "Healthy"));
+        // Each name its own certificate, whatever case or trailing dot it is asked in.
+        (await Served(https, "events.example.test"))!.Subject.ShouldBe("CN=events.example.test");
+        (await Served(https, "EVENTS.example.test."))!.Subject.ShouldBe("CN=events.example.test");
+        (await Served(https, "justice.agencies.example.test"))!.Subject.ShouldBe("CN=*.agencies.example.test");
+        // A wildcard covers one label, not two, nor none; a name no certificate serves is refused (no default yet).
+        (await Served(https, "a.b.agencies.example.test")).ShouldBeNull();
+        (await Served(https, "agencies.example.test")).ShouldBeNull();
 
-        // A tenant's custom domain gets its certificate while the service runs.
-        await Certificate(certificates, "customer", "portal.customer.example.test");
-        var deadline = Stopwatch.StartNew();
-        (int Exit, string Output) served;
-        do
+        // A default for the other names, added while the service runs.
+        await SelfSigned(certificates, "default", "fallback.example.test");
+        (await Eventually(() => Served(https, "unknown.example.test"), c => c is not null))?.Subject.ShouldBe("CN=fallback.example.test");
+
+        // A renewal moved in with an older time than the files around it (cp -p, rsync -a) is still seen.
+        var before = (await Served(https, "events.example.test"))!.Thumbprint;
+        var renewal = Directory.CreateTempSubdirectory("tenantevents-tls-renewal-").FullName;
+        await SelfSigned(renewal, "platform", "events.example.test");
+        foreach (var part in new[] { "platform.crt", "platform.key" })
         {
-            served = await Curl(certificates, "portal.customer.example.test", https, "customer.crt");
-            if (served.Exit != 0) await Task.Delay(250);
-        } while (served.Exit != 0 && deadline.Elapsed < TimeSpan.FromSeconds(15));
-        served.ShouldBe((0, "Healthy"));
+            File.Copy(Path.Combine(renewal, part), Path.Combine(certificates, part), overwrite: true);
+            File.SetLastWriteTimeUtc(Path.Combine(certificates, part), DateTime.UtcNow.AddDays(-30));
+        }
+        var renewed = await Eventually(() => Served(https, "events.example.test"), c => c?.Thumbprint != before);
+        renewed!.Thumbprint.ShouldNotBe(before);
+        (await Curl(certificates, "events.example.test", https, Path.Combine(renewal, "platform.crt"))).ShouldBe((0, "Healthy"));
     }
 
+    [Theory]
+    [InlineData("events.example.test", "events")]
+    [InlineData("Events.Example.Test.", "events")]
+    [InlineData("x.agencies.example.test", "wildcard")]
+    [InlineData("x.y.agencies.example.test", null)]
+    [InlineData("agencies.example.test", null)]
+    [InlineData("", null)]
+    public void a_name_matches_exactly_or_by_a_wildcard_of_one_label(string name, string? expected)
+    {
+        var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["events.example.test"] = "events", ["*.agencies.example.test"] = "wildcard" };
+        CertificateStore.Match(byName, name).ShouldBe(expected);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using TenantEvents.Tests.Support;
 
 namespace TenantEvents.Tests.Operations;
@@ -40,5 +41,17 @@ public class TrustedProxyTests(AppFixture fixture) : IntegrationTest(fixture)
         for (var i = 0; i < 4; i++) answers.Add(await Anonymous(untrusted, $"198.51.100.{i}"));
         answers.ShouldContain(HttpStatusCode.TooManyRequests);
         (await Anonymous(untrusted, "198.51.100.99")).ShouldBe(HttpStatusCode.TooManyRequests);
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0/0")]
+    [InlineData("10.0.0.0/7")]
+    [InlineData("::/0")]
+    [InlineData("not-an-address")]
+    public void trusting_nearly_everyone_or_nonsense_is_refused_at_start(string proxy)
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["TenantEvents:TrustedProxies:0"] = proxy }).Build();
+        Should.Throw<InvalidOperationException>(() => TenantEvents.Infrastructure.TenantEventsOptions.From(configuration)).Message.ShouldContain("TrustedProxies");
     }
 }

@@ -146,10 +146,19 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task<int> TerminateAsync(TimeSpan grace)
     {
         if (_process.HasExited) return _process.ExitCode;
-        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) await kill.WaitForExitAsync();
+        Terminate(_process.Id);
         await _process.WaitForExitAsync().WaitAsync(grace);
         return _process.ExitCode;
     }
+
+    /// <summary>Sends SIGTERM (what an orchestrator sends to stop a process; .NET's Process.Kill sends SIGKILL).</summary>
+    public static void Terminate(int pid)
+    {
+        if (SendSignal(pid, 15) != 0) throw new InvalidOperationException($"kill({pid}, SIGTERM) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     /// <summary>Kills the process at once (as a crash would): no graceful shutdown.</summary>
     public async Task KillAsync()
