@@ -7,6 +7,8 @@ URL         ?= http://127.0.0.1:5080
 # The address clients use (token issuer, JWKS and token endpoint, CloudEvents source, audit checkpoint origin): the
 # listening URL unless the service sits behind a proxy or load balancer, e.g. make run URL=http://0.0.0.0:5080 PUBLIC_URL=https://events.example.gov
 PUBLIC_URL  ?= $(URL)
+# Prometheus metrics (/metrics) on a port of their own (the management port): only the metrics and the probes answer there.
+METRICS_PORT ?= 5081
 DB          ?= tenantevents
 TEST_DB     ?= tenantevents_test
 PG          := ops/postgres/local-cluster.sh
@@ -52,7 +54,7 @@ connections = ConnectionStrings__TenantEvents="$(if $(DATABASE_URL),$(DATABASE_U
 
 run: db build
 	@$(call connections,$(DB)) $(ZONES) TenantEvents__DataFolder="$(DATA)" $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
-	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin)"
+	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin; metrics: port $(METRICS_PORT))"
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
 	  $(call connections,$(DB)) $(ZONES) \
 	  TenantEvents__DataFolder="$(DATA)" \
@@ -61,7 +63,8 @@ run: db build
 	  TenantEvents__AllowPrivateWebhooks="$${ALLOW_PRIVATE_WEBHOOKS:-true}" \
 	  TenantEvents__AllowInsecureIdentityProviders="$${ALLOW_INSECURE_IDENTITY_PROVIDERS:-true}" \
 	  TenantEvents__RabbitMqUri="$${RABBITMQ_URI:-}" \
-	  $(DOTNET) $(SERVICE_DLL) --urls $(URL) --contentRoot $(CURDIR)/$(SERVICE)
+	  TenantEvents__ManagementPort=$(METRICS_PORT) \
+	  $(DOTNET) $(SERVICE_DLL) --urls "$(URL);http://127.0.0.1:$(METRICS_PORT)" --contentRoot $(CURDIR)/$(SERVICE)
 
 token:
 	@test -f $(SERVICE_DLL) || $(DOTNET) build $(SERVICE) -nologo -clp:ErrorsOnly >/dev/null
