@@ -7,8 +7,9 @@ namespace TenantEvents.Keys;
 /// <summary>
 /// Any key service, measured: each call's duration and each failure, by operation (create, destroy, resolve, wrap, unwrap),
 /// in <see cref="OperationsMetrics.KeyServiceDuration"/> and <see cref="OperationsMetrics.KeyServiceErrors"/>. A key that
-/// is not found (destroyed: a shredded tenant; Key Vault's 404) is the expected answer, not a failure; a call cancelled by
-/// its caller is not either, but one that timed out is (reason "timeout"). The calls themselves are unchanged.
+/// is not found (destroyed: a shredded tenant; Key Vault's 404) is the expected answer, not a failure: it is counted apart
+/// (<see cref="OperationsMetrics.KeyServiceNotFound"/>), where many at once mean a lost key store or a wrong vault. A call
+/// cancelled by its caller is no failure either, but one that timed out is (reason "timeout"). The calls are unchanged.
 /// </summary>
 public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncryptionKeyResolver
 {
@@ -68,9 +69,14 @@ public sealed class MeteredKeyService(IKeyService inner) : IKeyService, IKeyEncr
     /// </summary>
     private static bool Count(string operation, Exception e, CancellationToken cancellation)
     {
+        if (e is KeyNotFoundException or KeyServiceException { Status: 404 })
+        {
+            // Expected for a shredded tenant; counted apart, so that a lost key store or a wrong vault shows.
+            OperationsMetrics.KeyServiceNotFound.Add(1, new KeyValuePair<string, object?>("operation", operation));
+            return false;
+        }
         var reason = e switch
         {
-            KeyNotFoundException or KeyServiceException { Status: 404 } => null,
             OperationCanceledException when cancellation.IsCancellationRequested => null,
             OperationCanceledException or TimeoutException => "timeout",
             _ => "error",

@@ -26,6 +26,13 @@ public static class OperationsMetrics
     public static readonly Counter<long> KeyServiceErrors = Telemetry.Meter.CreateCounter<long>("tenantevents.key_service.errors", "{call}",
         "Key service calls that failed, by operation");
 
+    /// <summary>
+    /// Keys the key service did not find, by operation: a shredded tenant's, now and then; many at once, a deleted key
+    /// store or a wrong vault address (every tenant then looks shredded).
+    /// </summary>
+    public static readonly Counter<long> KeyServiceNotFound = Telemetry.Meter.CreateCounter<long>("tenantevents.key_service.not_found", "{call}",
+        "Key service calls that found no key, by operation");
+
     public static readonly Histogram<double> KeyServiceDuration = Telemetry.Meter.CreateHistogram<double>("tenantevents.key_service.duration", "s",
         "Key service calls, by operation", advice: new InstrumentAdvice<double>
         {
@@ -131,6 +138,7 @@ public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, 
         OperationsMetrics.DeadLettered.Add(0);
         OperationsMetrics.QuotaAlerts.Add(0);
         OperationsMetrics.KeyServiceErrors.Add(0);
+        OperationsMetrics.KeyServiceNotFound.Add(0);
         Telemetry.Meter.CreateObservableGauge("tenantevents.projection.lag", () => _reading.Projections.Where(p => p.Value.Lag is not null)
             .Select(p => new Measurement<double>(p.Value.Lag!.Value, new KeyValuePair<string, object?>("projection", p.Key))), "s",
             "How long the oldest event an asynchronous projection has not yet processed has waited (slowest database)");
