@@ -169,6 +169,20 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
             entry.TryGetProperty("LogLevel", out _).ShouldBeTrue(line);
             entry.TryGetProperty("Category", out _).ShouldBeTrue(line);
         }
+
+        // As the image runs by default: Production (no development tokens), with only its public address given. It starts,
+        // is ready, refuses a development token, and stops cleanly.
+        var production = ServiceProcess.FreePort();
+        await using var served = ImageProcess.Start(image, data, new Dictionary<string, string>(connections)
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{production}",
+            ["TenantEvents__PublicUrl"] = "https://events.example.test",
+        });
+        using var plain = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{production}") };
+        await served.WaitReadyAsync(plain);
+        (await plain.GetStringAsync("/health/started")).ShouldBe("Healthy");
+        (await Client(plain, Token(Roles.PlatformAdmin)).Get("/api/platform/version")).Status.ShouldBe(HttpStatusCode.Unauthorized);
+        (await served.TerminateAsync(TimeSpan.FromSeconds(30))).ShouldBe(0, served.Output);
     }
 
     private static HttpClient Client(HttpClient template, string token)
