@@ -261,14 +261,13 @@ public static class Hosting
         });
         app.UseStatusCodePages();
         // Behind trusted proxies, the client's address is the one they forwarded (for limits per client address).
-        var trusted = app.Services.GetRequiredService<TenantEventsOptions>().TrustedProxies;
-        if (trusted.Length > 0)
+        var trusted = app.Services.GetRequiredService<TenantEventsOptions>().TrustedNetworks;
+        if (trusted.Count > 0)
         {
             var forwarded = new Microsoft.AspNetCore.Builder.ForwardedHeadersOptions { ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor };
             forwarded.KnownProxies.Clear();
             forwarded.KnownIPNetworks.Clear();
-            foreach (var proxy in trusted)
-                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32")));
+            foreach (var network in trusted) forwarded.KnownIPNetworks.Add(network);
             app.UseForwardedHeaders(forwarded);
         }
         // /metrics on the management port, before anything a scrape has no business with (Operations/Metrics.cs).

@@ -224,6 +224,13 @@ public sealed class TenantEventsOptions
     /// </summary>
     public string[] TrustedProxies { get; set; } = [];
 
+    /// <summary><see cref="TrustedProxies"/> as networks (an address alone is a network of one).</summary>
+    public IReadOnlyList<System.Net.IPNetwork> TrustedNetworks => TrustedProxies
+        .Select(proxy => System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out var network)
+            ? network
+            : throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is not an address or a CIDR network."))
+        .ToList();
+
     /// <summary>
     /// A folder of TLS certificates (NAME.crt and NAME.key, PEM; default.crt for names none serves): HTTPS endpoints
     /// (ASPNETCORE_URLS https://...) choose one per connection by the name the client asks for (SNI), and see renewed or
@@ -262,14 +269,10 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException("TenantEvents:Max* limits must be at least 1.");
         if (options.AnonymousRequestsPerWindow < 0 || options.AnonymousRateWindow <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:AnonymousRequestsPerWindow must be 0 (off) or more, AnonymousRateWindow more than 0.");
-        foreach (var proxy in options.TrustedProxies)
-        {
-            if (!System.Net.IPNetwork.TryParse(proxy.Contains('/') ? proxy : proxy + (proxy.Contains(':') ? "/128" : "/32"), out var network))
-                throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is not an address or a CIDR network.");
+        foreach (var network in options.TrustedNetworks)
             // Trusting (nearly) everyone would let any client name its own address, and escape every limit per address.
             if (network.PrefixLength < (network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 32 : 8))
-                throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{proxy}' is too wide to trust; name the proxies' own networks.");
-        }
+                throw new InvalidOperationException($"TenantEvents:TrustedProxies: '{network}' is too wide to trust; name the proxies' own networks.");
         if (options.ManagementPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:ManagementPort must be a port number (1-65535).");
         if (options.MetricsTenantLabels < 0 || options.MetricsRefreshInterval <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:MetricsTenantLabels must be 0 or more, MetricsRefreshInterval more than 0.");

@@ -1,6 +1,5 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Authorization;
-using Npgsql;
 using Wolverine.Http;
 using TenantEvents.Infrastructure;
 using TenantEvents.Infrastructure.Databases;
@@ -58,19 +57,16 @@ public static class GetVersionEndpoint
         CancellationToken cancellation)
     {
         var entry = database.Entry;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(PerDatabase);
-        try
+        var (tracks, failure) = await Bounded.ReadAsync(async token =>
         {
-            await using var connection = await database.Service.OpenConnectionAsync(timeout.Token);
-            var tracks = await SchemaRegistry.VersionsAsync(connection, schema, timeout.Token);
+            await using var connection = await database.Service.OpenConnectionAsync(token);
+            return await SchemaRegistry.VersionsAsync(connection, schema, token);
+        }, PerDatabase, cancellation);
+        if (tracks is not null)
             return new DatabaseSchemaVersion(entry.Id, entry.Zone, entry.Dedicated, tracks, State(tracks, needs, main: entry.Id == TenantDirectory.DefaultDatabaseId), null);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException || e is OperationCanceledException && !cancellation.IsCancellationRequested)
-        {
-            return new DatabaseSchemaVersion(entry.Id, entry.Zone, entry.Dedicated, null, "unreachable", e is OperationCanceledException
-                ? $"no answer within {PerDatabase.TotalSeconds:0} s" : e.Message);
-        }
+        if (!Bounded.IsUnreachable(failure!)) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure!);
+        return new DatabaseSchemaVersion(entry.Id, entry.Zone, entry.Dedicated, null, "unreachable", failure is OperationCanceledException
+            ? $"no answer within {PerDatabase.TotalSeconds:0} s" : failure!.Message);
     }
 
     /// <summary>

@@ -197,28 +197,23 @@ public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, 
         var sending = await ReadAsync(sender.BacklogAsync, cancellation) ?? previous.Sending;
         var up = new Dictionary<string, bool>();
         foreach (var database in databases.All)
-            up[database.Entry.Id] = await ReadAsync(async token =>
-            {
-                await using var command = database.Service.CreateCommand("select 1");
-                await command.ExecuteScalarAsync(token);
-                return "up";
-            }, cancellation, TimeSpan.FromSeconds(3)) is not null;
+            up[database.Entry.Id] = Counted(await Bounded.AnswersAsync(database.Service, TimeSpan.FromSeconds(3), cancellation)) is null;
         _reading = new Reading(lags, sending, up);
     }
 
-    private async Task<T?> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation, TimeSpan? within = null) where T : class
+    private async Task<T?> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation) where T : class
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(within ?? TimeSpan.FromSeconds(10));
-        try
-        {
-            return await read(timeout.Token);
-        }
-        catch (Exception e) when (!cancellation.IsCancellationRequested)
-        {
-            Interlocked.Increment(ref _failures);
-            log.LogWarning(e, "A database-backed metric could not be read");
-            return null;
-        }
+        var (value, failure) = await Bounded.ReadAsync(read, TimeSpan.FromSeconds(10), cancellation);
+        Counted(failure);
+        return value;
+    }
+
+    /// <summary>A reading that failed is counted and logged (tenantevents.metrics.refresh_failures).</summary>
+    private Exception? Counted(Exception? failure)
+    {
+        if (failure is null) return null;
+        Interlocked.Increment(ref _failures);
+        log.LogWarning(failure, "A database-backed metric could not be read");
+        return failure;
     }
 }

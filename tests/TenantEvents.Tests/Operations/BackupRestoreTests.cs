@@ -121,19 +121,13 @@ public class BackupRestoreTests(AppFixture fixture) : IntegrationTest(fixture)
     private static async Task<(int Exit, string Output)> Run(string script, string backup, string data, string database)
     {
         var superuser = new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.SuperuserConnectionString);
-        var start = new ProcessStartInfo(Path.Combine(TestDatabase.RepositoryRoot(), "ops", "backup", script))
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment["BACKUP_DIR"] = backup;
-        start.Environment["DATA"] = data;
-        start.Environment["DB"] = database;
-        start.Environment["PGHOST"] = superuser.Host;
-        start.Environment["PGPORT"] = superuser.Port.ToString();
-        start.Environment["PGUSER"] = superuser.Username;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await error);
+        var (exit, output, error) = await Processes.RunAsync(Path.Combine(TestDatabase.RepositoryRoot(), "ops", "backup", script), [], environment:
+            new Dictionary<string, string>
+            {
+                ["BACKUP_DIR"] = backup, ["DATA"] = data, ["DB"] = database,
+                ["PGHOST"] = superuser.Host!, ["PGPORT"] = superuser.Port.ToString(), ["PGUSER"] = superuser.Username!,
+            });
+        return (exit, output + error);
     }
 
 }

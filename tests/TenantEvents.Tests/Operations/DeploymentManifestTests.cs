@@ -21,18 +21,8 @@ public class DeploymentManifestTests(AppFixture fixture) : IntegrationTest(fixtu
 
     private static async Task<(int Exit, string Output, string Error)> Run(string file, IEnumerable<string> arguments, string? input = null)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, WorkingDirectory = Tools };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        if (input is not null)
-        {
-            await process.StandardInput.WriteAsync(input);
-            process.StandardInput.Close();
-        }
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output, await error);
+        var (exit, output, error) = await Processes.RunAsync(file, arguments, Tools, input);
+        return (exit, output, error);
     }
 
     private static async Task<string> Helm(params string[] arguments)

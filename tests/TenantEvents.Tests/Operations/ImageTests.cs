@@ -197,14 +197,9 @@ public class ImageTests(AppFixture fixture) : IntegrationTest(fixture)
 
     private static async Task<string> Run(string file, params string[] arguments)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        process.ExitCode.ShouldBe(0, $"{file} {string.Join(' ', arguments)}: {await error}");
-        return await output;
+        var (exit, output, error) = await Processes.RunAsync(file, arguments);
+        exit.ShouldBe(0, $"{file} {string.Join(' ', arguments)}: {error}");
+        return output;
     }
 
     /// <summary>

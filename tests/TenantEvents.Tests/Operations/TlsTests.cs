@@ -16,13 +16,8 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
 {
     private static async Task<(int Exit, string Output)> Run(string file, string directory, params string[] arguments)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output + await error);
+        var (exit, output, error) = await Processes.RunAsync(file, arguments, directory);
+        return (exit, output + error);
     }
 
     private static async Task OpenSsl(string folder, params string[] arguments)

@@ -136,13 +136,8 @@ public class UpgradeTests(AppFixture fixture, Xunit.Abstractions.ITestOutputHelp
 
     private static async Task<(int Exit, string Output)> Run(string file, string directory, params string[] arguments)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, output, error) = await Processes.RunAsync(file, arguments, directory);
+        return (exit, output + error);
     }
 
 }

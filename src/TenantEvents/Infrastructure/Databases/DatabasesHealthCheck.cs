@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Npgsql;
 
 namespace TenantEvents.Infrastructure.Databases;
 
@@ -16,17 +15,9 @@ public sealed class DatabasesHealthCheck(TenantDatabases databases) : IHealthChe
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellation = default)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(Timeout);
-        try
-        {
-            await using var command = databases.Main.Service.CreateCommand("select 1");
-            await command.ExecuteScalarAsync(timeout.Token);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            return HealthCheckResult.Unhealthy("The main database is not reachable: " + e.Message);
-        }
+        var failure = await Bounded.AnswersAsync(databases.Main.Service, Timeout, cancellation);
+        if (failure is null) return HealthCheckResult.Healthy();
+        if (!Bounded.IsUnreachable(failure)) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        return HealthCheckResult.Unhealthy("The main database is not reachable: " + failure.Message);
     }
 }

@@ -54,15 +54,12 @@ public static class GetProjectionsEndpoint
     private static async Task<(T? Figures, string? Error)> FiguresAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation)
         where T : class
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(FiguresTimeout);
-        try
+        var (figures, failure) = await Bounded.ReadAsync(read, FiguresTimeout, cancellation);
+        return (figures, failure switch
         {
-            return (await read(timeout.Token), null);
-        }
-        catch (Exception e) when (!cancellation.IsCancellationRequested)
-        {
-            return (null, e is OperationCanceledException ? $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s" : $"{e.GetType().Name}: {e.Message}");
-        }
+            null => null,
+            OperationCanceledException => $"its figures took longer than {FiguresTimeout.TotalSeconds:0} s",
+            _ => $"{failure.GetType().Name}: {failure.Message}",
+        });
     }
 }
