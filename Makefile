@@ -131,10 +131,12 @@ tour: idp tools
 	@test -f $(SERVICE_DLL) || $(DOTNET) build TenantEvents.sln -nologo -clp:ErrorsOnly >/dev/null
 	@B=$(URL) DATA="$(DATA)" docs/tour.sh
 
-# curl and jq, for the tour; openssl and curl, for the TLS tests; promtool (Debian's prometheus package), for the alert rules' tests. Installed with apt-get if absent.
+# curl and jq, for the tour; openssl and curl, for the TLS tests; promtool (Debian's prometheus package), for the alert rules' tests;
+# dnsmasq, the DNS server the domain verification tests ask. Installed with apt-get if absent.
 tools:
 	@command -v jq >/dev/null && command -v curl >/dev/null && command -v openssl >/dev/null || { echo "Installing curl, jq and openssl (apt-get)"; apt-get update -qq && apt-get install -y -qq curl jq openssl >/dev/null; }
 	@command -v promtool >/dev/null || { echo "Installing promtool (apt-get prometheus)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || { echo "Installing dnsmasq (apt-get dnsmasq-base)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsmasq-base >/dev/null; }
 
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=

@@ -23,6 +23,7 @@ public static class AuditEventTypes
         Tenants.TenantEventTypes.All.Concat(Organisations.OrganisationEventTypes.All).Concat(Identity.IdentityEventTypes.All)
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
             .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All).Concat(Delivery.DeliveryEventTypes.All)
+            .Concat(Domains.DomainEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -41,6 +42,7 @@ public static class AuditEventTypes
         _ when Sharing.SharingEventTypes.Agreements.Contains(type) => "sharing-agreement",
         _ when Sharing.SharingEventTypes.Collaborations.Contains(type) => "collaboration",
         _ when Delivery.DeliveryEventTypes.All.Contains(type) => "webhook",
+        _ when Domains.DomainEventTypes.All.Contains(type) => "domains",
         _ => "other",
     };
 }

@@ -81,6 +81,21 @@ public static class AuditStates
             case ServiceAccountEnabled: state = Need(state); state["disabled"] = false; state.Remove("disabledReason"); return state;
             case IdentityProviderConfigured x: return ToNode(x.Settings);
             case IdentityProviderRemoved: return null;
+            // A tenant's names, keyed by name (the challenge is left out: it is a proof, not a setting).
+            case Domains.DomainClaimed x:
+                state ??= new JsonObject { ["domains"] = new JsonObject() };
+                Child(state, "domains")[x.Domain] = new JsonObject { ["kind"] = x.Kind, ["state"] = Domains.DomainEntry.Pending, ["claimedAt"] = x.At };
+                return state;
+            case Domains.DomainVerified x:
+                state = Need(state);
+                if (Child(state, "domains")[x.Domain] is JsonObject entry)
+                {
+                    entry["state"] = Domains.DomainEntry.Verified;
+                    entry["verifiedAt"] = x.At;
+                    entry["method"] = x.Method;
+                }
+                return state;
+            case Domains.DomainReleased x: state = Need(state); Child(state, "domains").Remove(x.Domain); return state;
             case ScimUserCreated x: return JsonNode.Parse(x.Resource);
             case ScimUserReplaced x: return JsonNode.Parse(x.Resource);
             case ScimUserPatched x: return JsonNode.Parse(x.Resource);

@@ -19,7 +19,8 @@ public sealed record TokenCheck(ClaimsPrincipal? Principal, string? Failure)
 
 /// <summary>
 /// Every bearer token is judged by its issuer, and only by the keys of that issuer:
-/// the platform's own access tokens (service accounts: ES256, typ at+jwt, our JWKS, revocation list);
+/// the platform's own access tokens (service accounts: ES256, typ at+jwt, our JWKS, revocation list), issued under the
+/// platform's public URL or under one of the tenant's verified names (Domains/), and then only for that tenant;
 /// a tenant's identity provider (its discovery + JWKS, its audience and algorithms, and the tenant it belongs to);
 /// the development key (Development only). A token names its issuer, but the issuer decides nothing on its own: a
 /// forged iss of tenant A signed by anyone but A's provider fails A's keys. The principal is built from mapped claims
@@ -31,6 +32,7 @@ public sealed class TokenValidator
     private readonly PlatformSigningKeys _platformKeys;
     private readonly CredentialRevocations _revocations;
     private readonly FederationRegistry _federation;
+    private readonly TenantEvents.Domains.DomainIndex _domains;
     private readonly TokenValidationParameters? _dev;
     private readonly JsonWebTokenHandler _handler = new() { MapInboundClaims = false };
     private readonly ConcurrentDictionary<string, TokenValidationParameters> _platformParameters = new(StringComparer.Ordinal);
@@ -39,8 +41,10 @@ public sealed class TokenValidator
     private readonly FederatedUsers _users;
 
     public TokenValidator(TenantEventsOptions options, PlatformSigningKeys platformKeys, CredentialRevocations revocations,
-        FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts, FederatedUsers users)
+        FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts, FederatedUsers users,
+        TenantEvents.Domains.DomainIndex domains)
     {
+        _domains = domains;
         _accounts = accounts;
         _users = users;
         _options = options;
@@ -123,9 +127,15 @@ public sealed class TokenValidator
     {
         if (known.Expires + _options.ClockSkew <= DateTimeOffset.UtcNow) return false;
         if (known.Client is { } client)
+        {
+            // A token issued under a tenant's name dies with the name: released, or serving another tenant.
+            if (known.Principal.FindFirst(DomainIssuerClaim)?.Value is { } domainIssuer
+                && (await _domains.FindIssuerAsync(domainIssuer, cancellation))?.Tenant != known.Tenant)
+                return false;
             return known.Principal.HasClaim(StaticClaim, "true")
                 ? !_revocations.IsRevoked(client, known.IssuedAt) && !_revocations.IsRevoked(ScimCredential.RevocationId(client), known.IssuedAt)
                 : !_revocations.IsRevoked(client, known.IssuedAt) && await _platformKeys.IsPublishedAsync(known.Principal, cancellation);
+        }
         // A changed configuration (admin groups, e-mail domains, audience...) judges the token again from scratch.
         return await _federation.FindAsync(known.Issuer, cancellation) is { } provider && provider.Tenant == known.Tenant
                && known.Principal.FindFirst(ConfiguredClaim)?.Value == provider.ConfiguredAt.UtcTicks.ToString();
@@ -134,6 +144,7 @@ public sealed class TokenValidator
     private const string ExpiresClaim = "exp_at";
     private const string IssuedClaim = "issued_ms";
     private const string ConfiguredClaim = "idp_configured";
+    private const string DomainIssuerClaim = "domain_issuer";
 
     private async ValueTask<TokenCheck> VerifyAsync(string token, CancellationToken cancellation)
     {
@@ -149,9 +160,10 @@ public sealed class TokenValidator
         }
         var issuer = jwt.Issuer;
         if (string.IsNullOrEmpty(issuer)) return TokenCheck.Fail("no issuer");
-        if (issuer == _options.PublicUrl) return await PlatformAsync(jwt, cancellation);
+        if (issuer == _options.PublicUrl) return await PlatformAsync(jwt, null, cancellation);
         if (issuer == DevTokens.Issuer) return _dev is null ? TokenCheck.Fail("development tokens are not accepted here") : await DevAsync(jwt);
         if (await _federation.FindAsync(issuer, cancellation) is { } provider) return await FederatedAsync(jwt, provider, cancellation);
+        if (await _domains.FindIssuerAsync(issuer, cancellation) is { } domain) return await PlatformAsync(jwt, domain, cancellation);
         return TokenCheck.Fail("unknown issuer");
     }
 
@@ -185,7 +197,8 @@ public sealed class TokenValidator
         return result.IsValid ? new TokenCheck(new ClaimsPrincipal(result.ClaimsIdentity), null) : TokenCheck.Fail(result.Exception?.Message ?? "invalid");
     }
 
-    private async Task<TokenCheck> PlatformAsync(JsonWebToken jwt, CancellationToken cancellation)
+    /// <param name="domain">The tenant's verified name the token was issued under; null: the platform's public URL.</param>
+    private async Task<TokenCheck> PlatformAsync(JsonWebToken jwt, TenantEvents.Domains.DomainBinding? domain, CancellationToken cancellation)
     {
         if (await _platformKeys.VerifierAsync(jwt.Kid, cancellation) is not { } key) return TokenCheck.Fail("unknown signing key");
         var parameters = _platformParameters.GetOrAdd(jwt.Kid, _ => new TokenValidationParameters
@@ -199,10 +212,18 @@ public sealed class TokenValidator
             RequireExpirationTime = true,
             ClockSkew = _options.ClockSkew,
         });
+        if (domain is not null)
+        {
+            // The same keys; the issuer is the name's origin (checked by the caller against the index).
+            parameters = parameters.Clone();
+            parameters.ValidIssuer = jwt.Issuer;
+        }
         var result = await _handler.ValidateTokenAsync(jwt, parameters);
         if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
         if (!Guid.TryParse(Claim(jwt, Claims.ClientId), out var client) || !Guid.TryParse(Claim(jwt, Claims.TenantId), out var tenant))
             return TokenCheck.Fail("no client or tenant");
+        // A tenant's name issues tokens for that tenant only: another tenant's token under it is a forgery.
+        if (domain is not null && domain.Tenant != tenant) return TokenCheck.Fail("issued under another tenant's name");
         if (!Guid.TryParse(Claim(jwt, "jti"), out var jti) || jti.Version != 7) return TokenCheck.Fail("no token id");
         if (_revocations.IsRevoked(client, IssuedAt(jti))) return TokenCheck.Fail("revoked");
         var claims = new List<Claim>
@@ -212,6 +233,7 @@ public sealed class TokenValidator
             new(ExpiresClaim, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero).ToUnixTimeSeconds().ToString()),
             new(IssuedClaim, IssuedAt(jti).ToUnixTimeMilliseconds().ToString()),
         };
+        if (domain is not null) claims.Add(new Claim(DomainIssuerClaim, jwt.Issuer));
         claims.AddRange((Claim(jwt, Claims.Scope) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => new Claim(Claims.Scope, s)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
     }

@@ -78,6 +78,9 @@ public static class TokenEndpoint
         if (!Guid.TryParse(clientId, out var client)) return InvalidClient(usedBasic, "Unknown client or wrong secret.");
         var tenantId = await accounts.TenantOfClientAsync(client, cancellation);
         if (tenantId is not { } tenant) return InvalidClient(usedBasic, "Unknown client or wrong secret.");
+        // At a tenant's name, only that tenant's accounts get tokens (another tenant's are unknown there).
+        if (http.Features.Get<TenantEvents.Domains.TenantHost>() is { } host && host.Binding.Tenant != tenant)
+            return InvalidClient(usedBasic, "Unknown client or wrong secret.");
         await using var session = accounts.Streams.Store.QuerySession(tenant.ToString());
         var account = await session.LoadAsync<ServiceAccountRecord>(client, cancellation);
         var tenantRecord = await session.LoadAsync<TenantRecord>(tenant, cancellation);
@@ -97,7 +100,8 @@ public static class TokenEndpoint
         var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             TokenType = "at+jwt",
-            Issuer = options.PublicUrl,
+            // The origin asked: the platform's public URL, or the tenant's verified name (Domains/DomainHosts.cs).
+            Issuer = TenantEvents.Domains.PublicOrigins.PublicOrigin(http, options),
             Audience = DevTokens.Audience,
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,

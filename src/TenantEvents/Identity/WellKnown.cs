@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Domains;
 using TenantEvents.Infrastructure;
 using TenantEvents.Organisations;
 using Wolverine.Http;
@@ -15,11 +16,11 @@ public static class WellKnown
 
     [WolverineGet("/.well-known/oauth-authorization-server", OperationId = "AuthorizationServerMetadata")]
     [AllowAnonymous]
-    public static IResult Metadata(TenantEventsOptions options) => Results.Json(Document(options));
+    public static IResult Metadata(HttpContext http, TenantEventsOptions options) => Results.Json(Document(http.PublicOrigin(options)));
 
     [WolverineGet("/.well-known/openid-configuration", OperationId = "OpenIdConfiguration")]
     [AllowAnonymous]
-    public static IResult OpenIdConfiguration(TenantEventsOptions options) => Results.Json(Document(options));
+    public static IResult OpenIdConfiguration(HttpContext http, TenantEventsOptions options) => Results.Json(Document(http.PublicOrigin(options)));
 
     [WolverineGet(JwksPath, OperationId = "Jwks")]
     [AllowAnonymous]
@@ -34,11 +35,12 @@ public static class WellKnown
         });
     }
 
-    private static Dictionary<string, object> Document(TenantEventsOptions options) => new()
+    /// <summary>The metadata under an origin: the platform's public URL, or the tenant's verified name the request came to.</summary>
+    private static Dictionary<string, object> Document(string origin) => new()
     {
-        ["issuer"] = options.PublicUrl,
-        ["token_endpoint"] = options.PublicUrl + TokenEndpoint.Path,
-        ["jwks_uri"] = options.PublicUrl + JwksPath,
+        ["issuer"] = origin,
+        ["token_endpoint"] = origin + TokenEndpoint.Path,
+        ["jwks_uri"] = origin + JwksPath,
         ["grant_types_supported"] = new[] { "client_credentials" },
         ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_basic", "client_secret_post" },
         ["response_types_supported"] = new[] { "token" },

@@ -116,6 +116,9 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Delivery.EventSignals>();
         services.AddSingleton<TenantEvents.Delivery.WebhookStore>();
         services.AddSingleton<TenantEvents.Delivery.BrokerFanOut>();
+        services.AddSingleton<TenantEvents.Domains.DomainIndex>();
+        services.AddSingleton<TenantEvents.Domains.DomainVerification>();
+        services.AddSingleton<TenantEvents.Domains.DomainHosts>();
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
@@ -185,6 +188,7 @@ public static class Hosting
                 marten.Schema.For<TenantRecord>().MultiTenanted();
                 marten.Schema.For<TenantEvents.Identity.ServiceAccountRecord>().MultiTenanted();
                 marten.Schema.For<TenantEvents.Identity.IdentityProviderRecord>().MultiTenanted();
+                marten.Schema.For<TenantEvents.Domains.TenantDomainsRecord>().MultiTenanted();
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine(wolverine => wolverine.MainDatabaseConnectionString = connectionString);
@@ -272,6 +276,8 @@ public static class Hosting
         }
         // /metrics on the management port, before anything a scrape has no business with (Operations/Metrics.cs).
         app.UseManagementPort(app.Services.GetRequiredService<TenantEventsOptions>());
+        // Which tenant the host serves (a verified name only), before anything else looks at the request (Domains/DomainHosts.cs).
+        app.UseMiddleware<TenantEvents.Domains.DomainHosts>();
         // Requests without a verified credential, per client address: checked before authentication does any work for
         // them, and counted once it has found no one (Security/AnonymousRateLimit.cs).
         var anonymous = app.Services.GetRequiredService<AnonymousRateLimit>();

@@ -103,6 +103,35 @@ public sealed class TenantEventsOptions
     /// </summary>
     public bool AllowInsecureIdentityProviders { get; set; }
 
+    /// <summary>
+    /// The zone under which tenants may take a subdomain without proving anything (the platform holds it: point a wildcard
+    /// DNS record and certificate for *.ZONE at the service), e.g. tenants.events.example.gov. Unset: no subdomains.
+    /// </summary>
+    public string? TenantDomainZone { get; set; }
+
+    /// <summary>Most names (pending claims included) one tenant may hold.</summary>
+    public int MaxDomainsPerTenant { get; set; } = 20;
+
+    /// <summary>
+    /// The DNS server (an IP address, optionally :port) asked for a claimed domain's TXT record
+    /// (_tenantevents-challenge.DOMAIN). Unset: domains are verified over HTTP only.
+    /// </summary>
+    public string? DomainVerificationResolver { get; set; }
+
+    /// <summary>The port a claimed domain's HTTP challenge is fetched from (80, as ACME's http-01; tests use their own server's).</summary>
+    public int DomainVerificationHttpPort { get; set; } = 80;
+
+    /// <summary>
+    /// Let domain verification fetch from loopback and private addresses (only for local development and tests: it lifts
+    /// the outbound address check for challenge fetches).
+    /// </summary>
+    public bool AllowPrivateDomainVerification { get; set; }
+
+    /// <summary>The resolver of <see cref="DomainVerificationResolver"/>, parsed (null: none).</summary>
+    public System.Net.IPEndPoint? DomainResolverEndPoint => DomainVerificationResolver is not { Length: > 0 } text ? null
+        : System.Net.IPEndPoint.TryParse(text.Trim(), out var endPoint) ? (endPoint.Port == 0 ? new System.Net.IPEndPoint(endPoint.Address, 53) : endPoint)
+        : throw new InvalidOperationException($"TenantEvents:DomainVerificationResolver: '{text}' is not an IP address (with an optional :port).");
+
     /// <summary>How often each instance reads credential revocations made by the others.</summary>
     public TimeSpan RevocationPollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -276,6 +305,11 @@ public sealed class TenantEventsOptions
         if (options.ManagementPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:ManagementPort must be a port number (1-65535).");
         if (options.MetricsTenantLabels < 0 || options.MetricsRefreshInterval <= TimeSpan.Zero)
             throw new InvalidOperationException("TenantEvents:MetricsTenantLabels must be 0 or more, MetricsRefreshInterval more than 0.");
+        _ = options.DomainResolverEndPoint; // a resolver that is not an address stops the start, not the first verification
+        if (options.DomainVerificationHttpPort is < 1 or > 65535) throw new InvalidOperationException("TenantEvents:DomainVerificationHttpPort must be a port number (1-65535).");
+        if (options.MaxDomainsPerTenant < 0) throw new InvalidOperationException("TenantEvents:MaxDomainsPerTenant must be 0 or more.");
+        if (options.TenantDomainZone is { Length: > 0 } zone && Domains.DomainNames.Normalise("TenantDomainZone", zone).Error is { } bad)
+            throw new InvalidOperationException($"TenantEvents:TenantDomainZone {bad.Detail}");
         options.GraphQL.Validate();
         return options;
     }

@@ -101,6 +101,7 @@ public static class CompleteDecommissionEndpoint
         // So do its service accounts and identity provider: nobody signs in to a tenant that no longer exists.
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);
         session.Delete<TenantEvents.Identity.IdentityProviderRecord>(after.Id);
+        session.Delete<TenantEvents.Domains.TenantDomainsRecord>(after.Id);
         await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
     }
 }
@@ -108,8 +109,11 @@ public static class CompleteDecommissionEndpoint
 public static class ShredTenantKeysHandler
 {
     public static async Task Handle(ShredTenantKeys message, TenantKeyRing keys, TenantEvents.Identity.CredentialRevocations revocations,
-        TenantEvents.Identity.FederationRegistry federation, ILogger<ShredTenantKeys> logger, CancellationToken cancellation)
+        TenantEvents.Identity.FederationRegistry federation, TenantEvents.Domains.DomainIndex domains, ILogger<ShredTenantKeys> logger,
+        CancellationToken cancellation)
     {
+        // Its names resolve to nobody from now on, and are free for another tenant.
+        await domains.ForgetTenantAsync(message.TenantId, cancellation);
         // Every token of its service accounts dies now, and its identity provider's issuer is free for another tenant.
         await revocations.ForgetTenantAsync(message.TenantId, cancellation);
         await federation.InvalidateAsync(message.TenantId, cancellation);

@@ -54,6 +54,10 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AllowInsecureIdentityProviders", "true");
             // The test webhook receiver (tests/webhooks) listens on plain http on loopback.
             builder.UseSetting("TenantEvents:AllowPrivateWebhooks", "true");
+            // Claimed domains resolve (through a test's own DNS server, Support/TestDns) to loopback; tenants may take
+            // subdomains of this zone.
+            builder.UseSetting("TenantEvents:AllowPrivateDomainVerification", "true");
+            builder.UseSetting("TenantEvents:TenantDomainZone", "tenants.example.test");
             // Checkpoints on demand only: the audit job's rounds are run by the tests that test them.
             builder.UseSetting("TenantEvents:AuditCheckpointInterval", "01:00:00");
             builder.UseSetting("TenantEvents:AuditLedgerInterval", "01:00:00");

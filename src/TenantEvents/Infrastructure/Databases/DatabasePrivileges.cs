@@ -65,6 +65,8 @@ public static class DatabasePrivileges
         new("oauth_clients", RW, R, Emptied),
         new("credential_revocations", RW, R, Emptied),
         new("identity_issuers", R, R | TableAccess.Insert | TableAccess.Update | TableAccess.Delete, Emptied),
+        // Which tenant a verified name serves (Domains/DomainIndex.cs): the platform's to write, like the issuer index.
+        new("tenant_domains", R, R | TableAccess.Insert | TableAccess.Delete, Emptied),
         new("platform_signing_keys", R, R | TableAccess.Insert | TableAccess.Update),
         new("audit_log_keys", R, R | TableAccess.Insert | TableAccess.Update),
         // What `migrate` applied where (SchemaRegistry): written by the owner alone.
@@ -102,6 +104,7 @@ public static class DatabasePrivileges
         new("mt_doc_tenantrecord", RW, R, Emptied),
         new("mt_doc_serviceaccountrecord", RW, R, Emptied),
         new("mt_doc_identityproviderrecord", RW, R, Emptied),
+        new("mt_doc_tenantdomainsrecord", RW, R, Emptied),
         new("mt_doc_deadletterevent", RW, R, Emptied),
         new("mt_doc_envelope", RW, R, Emptied),
         new("wolverine_incoming_envelopes", RW, R, Emptied),

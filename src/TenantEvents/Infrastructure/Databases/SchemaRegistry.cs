@@ -49,6 +49,7 @@ public static class SchemaRegistry
     public static readonly IReadOnlyList<SchemaMigration> Directory =
     [
         new(1, "the platform directory (release of 2026-12-03)", s => [TenantDirectory.CreateTablesSql(s)]),
+        new(2, "tenants' verified names (custom domains, issue 20)", s => [Domains.DomainIndex.SchemaSql(s)]),
     ];
 
     public static readonly IReadOnlyList<SchemaMigration> Tenants =

@@ -12,13 +12,13 @@ public sealed class OutboundTooLargeException(long limit) : Exception($"The answ
 
 /// <summary>
 /// The one way the service fetches from addresses a tenant chose (webhook endpoints, its identity provider's discovery
-/// document and keys). Every client it makes: resolves the host and filters every address when it connects (the check is
+/// document and keys, the domain it claims). Every client it makes: resolves the host and filters every address when it connects (the check is
 /// on the address actually connected to, so a name that resolves to a private address only later, DNS rebinding, is
 /// refused too; see <see cref="OutboundAddresses"/>); follows no redirect (a redirect is an answer, not a new
 /// target, or a public URL could lead inside); ignores proxy settings (HTTP_PROXY and friends would send the request,
 /// and the filter's decision, to another host); bounds connecting, answers and headers. The filter is lifted only by an
-/// explicit setting, per purpose: TenantEvents:AllowPrivateWebhooks, TenantEvents:AllowInsecureIdentityProviders
-/// (development and tests, whose peers listen on loopback).
+/// explicit setting, per purpose: TenantEvents:AllowPrivateWebhooks, TenantEvents:AllowInsecureIdentityProviders,
+/// TenantEvents:AllowPrivateDomainVerification (development and tests, whose peers listen on loopback).
 /// </summary>
 public sealed class OutboundHttp : IDisposable
 {
@@ -30,11 +30,20 @@ public sealed class OutboundHttp : IDisposable
 
     private readonly Lazy<HttpClient> _webhooks;
     private readonly Lazy<HttpClient> _identityProviders;
+    private readonly Lazy<HttpClient> _domains;
+
+    /// <summary>The most a domain's verification answer may hold: the challenge, and some slack for a trailing newline.</summary>
+    public const int MaxChallengeBytes = 1024;
 
     public OutboundHttp(TenantEventsOptions options)
     {
         _webhooks = new(() => CreateClient(() => options.AllowPrivateWebhooks, "TenantEvents-Webhooks/1.0", options.WebhookConcurrency));
         _identityProviders = new(() => CreateClient(() => options.AllowInsecureIdentityProviders, "TenantEvents-Federation/1.0", 4));
+        // A claimed domain's address comes from the operator's resolver when one is named (OutboundDns), the host's otherwise.
+        _domains = new(() => CreateClient(() => options.AllowPrivateDomainVerification, "TenantEvents-DomainVerification/1.0", 2,
+            (host, cancellation) => options.DomainResolverEndPoint is { } resolver
+                ? OutboundDns.AddressesAsync(resolver, host, cancellation)
+                : Dns.GetHostAddressesAsync(host, cancellation)));
     }
 
     /// <summary>Webhook deliveries (the caller bounds each attempt with TenantEvents:WebhookTimeout).</summary>
@@ -47,15 +56,18 @@ public sealed class OutboundHttp : IDisposable
     /// A client under the outbound policy. <paramref name="allowPrivate"/> is asked at every connection, so the setting
     /// is the one in force when the connection is made.
     /// </summary>
-    public static HttpClient CreateClient(Func<bool> allowPrivate, string userAgent, int maxConnectionsPerServer) =>
-        new(CreateHandler(allowPrivate, maxConnectionsPerServer))
+    public static HttpClient CreateClient(Func<bool> allowPrivate, string userAgent, int maxConnectionsPerServer,
+        Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null) =>
+        new(CreateHandler(allowPrivate, maxConnectionsPerServer, resolve))
         {
             Timeout = Timeout.InfiniteTimeSpan, // callers bound their own requests (a webhook's attempt, a document's fetch)
             DefaultRequestHeaders = { { "User-Agent", userAgent } },
         };
 
     /// <summary>The handler under the policy (public so that a test can see its settings).</summary>
-    public static SocketsHttpHandler CreateHandler(Func<bool> allowPrivate, int maxConnectionsPerServer) => new()
+    /// <param name="resolve">How a host name becomes addresses (default: the host's resolver).</param>
+    public static SocketsHttpHandler CreateHandler(Func<bool> allowPrivate, int maxConnectionsPerServer,
+        Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null) => new()
     {
         AllowAutoRedirect = false,
         UseProxy = false,
@@ -69,7 +81,8 @@ public sealed class OutboundHttp : IDisposable
         ConnectCallback = async (context, cancellation) =>
         {
             var host = context.DnsEndPoint.Host;
-            var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellation);
+            var addresses = IPAddress.TryParse(host, out var literal) ? [literal]
+                : await (resolve ?? Dns.GetHostAddressesAsync)(host, cancellation);
             var allowed = allowPrivate() ? addresses : addresses.Where(OutboundAddresses.IsPublic).ToArray();
             if (allowed.Length == 0) throw new OutboundAddressRefusedException(host);
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -85,6 +98,20 @@ public sealed class OutboundHttp : IDisposable
             }
         },
     };
+
+    /// <summary>
+    /// What a claimed domain serves at a verification address: a 200 answer's text of at most <see cref="MaxChallengeBytes"/>,
+    /// within <see cref="DocumentTimeout"/>; anything else throws, as <see cref="GetDocumentAsync"/> does.
+    /// </summary>
+    public async Task<string> GetChallengeAsync(Uri uri, CancellationToken cancellation)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(DocumentTimeout);
+        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        using var response = await _domains.Value.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
+        return System.Text.Encoding.UTF8.GetString(await ReadCappedAsync(response.Content, MaxChallengeBytes, timeout.Token));
+    }
 
     /// <summary>
     /// A JSON document from a tenant's identity provider: a 200 answer of at most <see cref="MaxDocumentBytes"/>, within
@@ -122,5 +149,6 @@ public sealed class OutboundHttp : IDisposable
     {
         if (_webhooks.IsValueCreated) _webhooks.Value.Dispose();
         if (_identityProviders.IsValueCreated) _identityProviders.Value.Dispose();
+        if (_domains.IsValueCreated) _domains.Value.Dispose();
     }
 }

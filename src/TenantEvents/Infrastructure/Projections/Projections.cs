@@ -67,6 +67,8 @@ public static class ProjectionRegistry
         new("service-accounts", "Identity", "mt_doc_serviceaccountrecord (secret hash sealed)", "ServiceAccountStore.ExecuteAsync"),
         new("identity-provider", "Identity", "mt_doc_identityproviderrecord (identity_issuers, the directory's index of issuers, is written just before, in the main database)",
             "ConfigureIdentityProvider"),
+        new("tenant-domains", "Domains", "mt_doc_tenantdomainsrecord (tenant_domains, the directory's index of verified names, is written just before, in the main database)",
+            "DomainWrites.ExecuteAsync"),
         new("case-files", "CaseFiles", "case_files (sealed, with blind-index terms), case_shares", "SharingStore.SaveCaseFileAsync"),
         new("sharing", "Sharing", "sharing_agreements, collaborations, collaboration_members (sealed)", "SharingStore"),
         new("webhook-subscriptions", "Delivery", "webhook_subscriptions (secret sealed; the platform's own, in the main database, have no events)", "WebhookStore"),

@@ -26,7 +26,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Identity.WellKnown").SetTag("http.route", "/.well-known/openid-configuration").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = TenantEvents.Identity.WellKnown.OpenIdConfiguration(_tenantEventsOptions);
+            var result = TenantEvents.Identity.WellKnown.OpenIdConfiguration(httpContext, _tenantEventsOptions);
 
             return result.ExecuteAsync(httpContext);
         }

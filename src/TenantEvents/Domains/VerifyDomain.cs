@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Identity;
+using TenantEvents.Infrastructure;
+using TenantEvents.Organisations;
+using Wolverine.Http;
+using Wolverine.Runtime;
+
+namespace TenantEvents.Domains;
+
+/// <summary>Which proof to look for: http, dns, or (absent) every one offered.</summary>
+public sealed record VerifyDomain(string? Method);
+
+/// <summary>
+/// Looks for the claim's proof now (identity.manage at the root). Proven and free: the name is the tenant's, it
+/// resolves to the tenant from this moment, and DomainVerified is in its trail. Not proven: 422 saying what was looked
+/// at, nothing written. Proven but another tenant proved it first: 409. Verifying a verified name points it at the
+/// tenant again (it heals an index a failed write left behind) and changes nothing else.
+/// </summary>
+public static class VerifyDomainEndpoint
+{
+    [WolverinePost("/api/tenants/{tenantId}/domains/{domain}/verify", OperationId = "VerifyDomain")]
+    [Authorize(Roles = OrgHttp.WriteRoles)]
+    public static async Task<IResult> Post(Guid tenantId, string domain, VerifyDomain? command, HttpContext http, ServiceAccountStore access,
+        DomainIndex index, DomainVerification verification, MessageContext context, CancellationToken cancellation)
+    {
+        var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
+        if (refusal is not null) return refusal;
+        if (command?.Method is not (null or VerificationMethods.Http or VerificationMethods.Dns))
+            return Problem.Validation("method", "invalid-method", "must be http or dns (or absent: every method offered).").ToResult();
+        if (command?.Method == VerificationMethods.Dns && !verification.OffersDns)
+            return Problem.Validation("method", "not-offered", "DNS verification needs a resolver (TenantEvents:DomainVerificationResolver); use http.").ToResult();
+        var streams = access.Streams;
+        var record = await DomainWrites.LoadAsync(streams, tenantId, cancellation);
+        if (DomainWrites.RouteName(domain) is not { } name || record?.Find(name) is not { } entry) return Problem.NotFound("domain").ToResult();
+
+        if (entry.State == DomainEntry.Pending)
+        {
+            var outcome = await verification.CheckAsync(name, entry.Challenge, command?.Method, cancellation);
+            if (!outcome.Proven)
+                return new Problem("domain-not-verified", 422, "The challenge was not found",
+                        "Publish the challenge as described in verification, then ask again.")
+                    .With("domain", name).With("checked", outcome.Checked).ToResult();
+            if (await index.BindAsync(name, tenantId, entry.Kind, cancellation) != tenantId) return ClaimDomainEndpoint.Taken(name).ToResult();
+            var (next, problem) = await DomainWrites.ExecuteAsync(streams, context, tenantId, record,
+                r => DomainDecisions.Verify(r, name, outcome.Method!, standing!.Actor, streams.Now), cancellation);
+            if (problem is not null)
+            {
+                await index.UnbindAsync(name, tenantId, cancellation);
+                return problem.ToResult();
+            }
+            return DomainWrites.Answer(http, next!, next!.Find(name)!, index, verification);
+        }
+        if (await index.BindAsync(name, tenantId, entry.Kind, cancellation) != tenantId) return ClaimDomainEndpoint.Taken(name).ToResult();
+        return DomainWrites.Answer(http, record, entry, index, verification);
+    }
+}
