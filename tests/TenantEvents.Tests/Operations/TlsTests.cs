@@ -131,6 +131,48 @@ public class TlsTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Curl(certificates, "events.example.test", https, Path.Combine(renewal, "platform.crt"))).ShouldBe((0, "Healthy"));
     }
 
+    [Fact]
+    public async Task a_tenants_subdomain_is_served_with_its_certificate_and_names_itself_and_a_connection_for_one_name_serves_no_other()
+    {
+        var certificates = Directory.CreateTempSubdirectory("tenantevents-tls-").FullName;
+        await SelfSigned(certificates, "platform", "events.example.test");
+        await SelfSigned(certificates, "agencies", "*.agencies.example.test");
+        var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_tls_domains");
+        var (http, https) = (ServiceProcess.FreePort(), ServiceProcess.FreePort());
+        var data = Directory.CreateTempSubdirectory("tenantevents-tls-data-").FullName;
+        await using var service = await ServiceProcess.StartAsync(db, data, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http};https://127.0.0.1:{https}",
+            ["TenantEvents:CertificatesFolder"] = certificates,
+            ["TenantEvents:PublicUrl"] = $"https://events.example.test:{https}",
+            ["TenantEvents:TenantDomainZone"] = "agencies.example.test",
+        }, http);
+        var clients = new ProcessClients(new Uri(service.Url), data);
+        var (tenant, _) = await clients.ActiveTenantAsync("justice");
+        (await clients.As(TenantEvents.Infrastructure.Security.Roles.TenantAdmin, tenant).Post($"/api/tenants/{tenant}/domains", new { subdomain = "justice" }))
+            .ShouldBe(System.Net.HttpStatusCode.Created).Str("state").ShouldBe("verified");
+
+        async Task<(int Exit, string Output)> Get(string name, string trust, string path, params string[] extra) =>
+            await Run("curl", certificates, ["--silent", "--show-error", "--max-time", "10", "--resolve", $"{name}:{https}:127.0.0.1", "--cacert", trust,
+                .. extra, $"https://{name}:{https}{path}"]);
+        string Issuer((int Exit, string Output) reply)
+        {
+            reply.Exit.ShouldBe(0, reply.Output);
+            return System.Text.Json.JsonDocument.Parse(reply.Output).RootElement.GetProperty("issuer").GetString()!;
+        }
+        // The tenant's name, with the wildcard certificate: its discovery document names it; the platform's names the platform.
+        Issuer(await Get("justice.agencies.example.test", "agencies.crt", "/.well-known/openid-configuration"))
+            .ShouldBe($"https://justice.agencies.example.test:{https}");
+        Issuer(await Get("events.example.test", "platform.crt", "/.well-known/openid-configuration")).ShouldBe($"https://events.example.test:{https}");
+        // A connection opened for the platform's name (SNI) is not used for the tenant's (Host): 421.
+        var misdirected = await Get("events.example.test", "platform.crt", "/.well-known/openid-configuration",
+            "-H", $"Host: justice.agencies.example.test:{https}", "-o", "/dev/null", "-w", "%{http_code}");
+        misdirected.ShouldBe((0, "421"));
+        // The platform's routes are not served at the tenant's name.
+        var platform = await Get("justice.agencies.example.test", "agencies.crt", "/api/tenants", "-o", "/dev/null", "-w", "%{http_code}");
+        platform.ShouldBe((0, "404"));
+    }
+
     [Theory]
     [InlineData("events.example.test", "events")]
     [InlineData("Events.Example.Test.", "events")]

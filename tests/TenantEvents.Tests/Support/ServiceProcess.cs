@@ -99,12 +99,14 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         port ??= FreePort();
         var url = $"http://127.0.0.1:{port}";
-        var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>())
+        // The test's own settings win (a public URL of its choosing, say).
+        var all = new Dictionary<string, string>
         {
             ["TenantEvents:DataFolder"] = dataFolder,
             ["TenantEvents:PublicUrl"] = url,
             ["TenantEvents:AllowPrivateWebhooks"] = "true",
         };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) all[key] = value;
         var process = Start(database, null, url, all, out var output, dll);
         var service = new ServiceProcess(process, url, output);
         using var http = new HttpClient();

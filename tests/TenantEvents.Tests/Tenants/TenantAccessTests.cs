@@ -37,6 +37,9 @@ public class TenantAccessTests(AppFixture fixture) : IntegrationTest(fixture)
         (HttpMethod.Put, "/api/tenants/{id}/contacts", new { contacts = new[] { new { name = "Mallory", email = "mallory@evil.example.com" } } },
             [Roles.PlatformAdmin, Roles.TenantAdmin, Roles.TenantMember]),
         (HttpMethod.Post, "/api/tenants/{id}/access/repair", new { reason = "x" }, [Roles.PlatformAdmin]),
+        // Domains (Domains/): identity.manage at the root for members.
+        (HttpMethod.Get, "/api/tenants/{id}/domains", null, OrgWriters),
+        (HttpMethod.Post, "/api/tenants/{id}/domains", new { subdomain = "stolen" }, OrgWriters),
         // Organisations and access (Organisations/): who gets through the role check; the tree then decides.
         (HttpMethod.Get, "/api/tenants/{id}/organisations", null, OrgReaders),
         (HttpMethod.Post, "/api/tenants/{id}/organisations", new { parentId = "{org}", name = "Stolen Unit", kind = "unit" }, OrgWriters),
