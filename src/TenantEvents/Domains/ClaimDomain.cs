@@ -26,49 +26,38 @@ public static class ClaimDomainEndpoint
     {
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
-        var (name, kind, error) = Validate(command, index);
+        var (name, kind, error) = Validate(command, index, options);
         if (error is not null) return Problem.Validation([error]).ToResult();
         var streams = access.Streams;
         var record = await DomainWrites.LoadAsync(streams, tenantId, cancellation);
 
-        // A platform subdomain is the platform's to grant: into the index first (as the platform role), so two tenants
-        // claiming one label at once cannot both have it; a failure after that gives it back.
-        var bound = false;
-        if (kind == DomainKinds.Platform && record?.Find(name!) is null)
-        {
-            if (await index.BindAsync(name!, tenantId, kind, cancellation) != tenantId) return Taken(name!).ToResult();
-            bound = true;
-        }
         var challenge = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var (next, problem) = await DomainWrites.ExecuteAsync(streams, context, tenantId, record,
+        Task<(TenantDomainsRecord? Record, Problem? Refusal)> Write() => DomainWrites.ExecuteAsync(streams, context, tenantId, record,
             r => DomainDecisions.Claim(r, name!, kind!, challenge, options.MaxDomainsPerTenant, standing!.Actor, streams.Now), cancellation);
-        if (problem is not null)
-        {
-            if (bound) await index.UnbindAsync(name!, tenantId, cancellation);
-            return problem.ToResult();
-        }
+        // A platform subdomain is the platform's to grant: into the index first (as the platform role), so two tenants
+        // claiming one label at once cannot both have it; a refused or failed write gives it back.
+        var (next, problem) = kind == DomainKinds.Platform && record?.Find(name!) is null
+            ? await DomainWrites.BoundAsync(index, name!, tenantId, kind, Write, cancellation)
+            : await Write();
+        if (problem is not null) return problem.ToResult();
         var created = record?.Find(name!) is null;
         return DomainWrites.Answer(http, next!, next!.Find(name!)!, index, verification, created ? 201 : 200);
     }
 
-    private static (string? Name, string? Kind, FieldError? Error) Validate(ClaimDomain? command, DomainIndex index)
+    private static (string? Name, string? Kind, FieldError? Error) Validate(ClaimDomain? command, DomainIndex index, TenantEventsOptions options)
     {
         if (command is null) return (null, null, new FieldError("domain", "required", "send {\"domain\": \"events.agency.gov\"} or {\"subdomain\": \"label\"}."));
         if ((command.Domain is null) == (command.Subdomain is null))
             return (null, null, new FieldError("domain", "one-of", "give exactly one of domain (your own) and subdomain (under the platform's zone)."));
         if (command.Subdomain is not null)
         {
-            var (sub, subError) = DomainNames.Subdomain("subdomain", command.Subdomain, index.SubdomainZone);
+            var (sub, subError) = DomainNames.Subdomain("subdomain", command.Subdomain, index.SubdomainZone, options.ReservedSubdomains);
             return (sub, DomainKinds.Platform, subError);
         }
         var (name, error) = DomainNames.Normalise("domain", command.Domain);
         if (error is not null) return (null, null, error);
         return (name, DomainKinds.Custom, DomainNames.Custom("domain", name!, index.PlatformHost, index.SubdomainZone));
     }
-
-    public static Problem Taken(string name) =>
-        new Problem("domain-taken", 409, "Another tenant holds this name", $"{name} serves another tenant; a name serves one tenant at most.")
-            .With("domain", name);
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -26,14 +26,17 @@ public sealed class DomainHosts(DomainIndex index) : IMiddleware
                 $"The connection asked for {sni} (TLS SNI) and the request for {host}: open a connection to {host}.").ToResult().ExecuteAsync(http);
             return;
         }
-        if (host is not null && host != index.PlatformHost && await index.FindAsync(host, http.RequestAborted) is { } binding)
+        // A name binds; the platform's host, an address (a probe's Host is the pod's IP) or a probe path never needs to ask.
+        if (host is not null && host != index.PlatformHost && !System.Net.IPAddress.TryParse(host.Trim('[', ']'), out _)
+            && !http.Request.Path.StartsWithSegments("/health") && await index.FindAsync(host, http.RequestAborted) is { } binding)
         {
             http.Features.Set(new TenantHost(binding, index.Origin(binding.Domain)));
             if (!ServedOnTenantName(http.Request.Path, binding.Tenant))
             {
+                // (Which tenant it is, is not said: the name is public, the tenant's id is for those who may see the tenant.)
                 await new Problem("not-on-this-domain", 404, "Not served at this address",
-                    $"{binding.Domain} serves one tenant's API (/api/tenants/{binding.Tenant}/...), its discovery documents and token endpoint. " +
-                    $"Use the platform's address for anything else.").ToResult().ExecuteAsync(http);
+                    $"{binding.Domain} serves one tenant's API, its discovery documents and token endpoint. Use the platform's address for anything else.")
+                    .ToResult().ExecuteAsync(http);
                 return;
             }
         }

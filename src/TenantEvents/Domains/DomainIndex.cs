@@ -4,8 +4,11 @@ using TenantEvents.Infrastructure.Databases;
 
 namespace TenantEvents.Domains;
 
-/// <summary>A verified name and the tenant it serves.</summary>
-public sealed record DomainBinding(string Domain, Guid Tenant, string Kind);
+/// <summary>A verified name, the tenant it serves, and since when (which also tells this binding from a later one of the name).</summary>
+public sealed record DomainBinding(string Domain, Guid Tenant, string Kind, DateTimeOffset Since);
+
+/// <summary>Who holds a name after a bind: this tenant or another, and whether this very call made the binding.</summary>
+public sealed record BindOutcome(Guid Holder, bool Inserted);
 
 /// <summary>
 /// Which tenant a verified name serves: the platform-wide index (main database, tenant_domains, one row per verified
@@ -13,7 +16,7 @@ public sealed record DomainBinding(string Domain, Guid Tenant, string Kind);
 /// name unknown hosts cost no query. Pending claims are not in it: a name resolves to a tenant only once proven.
 /// Written by the platform role only (DatabasePrivileges): a leaked service-role password cannot point a name at a tenant.
 /// </summary>
-public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions options)
+public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions options, ILogger<DomainIndex> log)
 {
     private static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(5);
 
@@ -50,6 +53,24 @@ public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions o
             ? binding
             : null;
 
+    /// <summary>
+    /// Whether an issuer is at a name the platform answers for (a verified name, or the subdomain zone): no identity
+    /// provider may be configured there, or its tokens and the name's would be taken for one another.
+    /// </summary>
+    public async ValueTask<bool> ServesIssuerAsync(string issuer, CancellationToken cancellation) =>
+        Uri.TryCreate(issuer, UriKind.Absolute, out var uri) && DomainNames.OfHost(uri.IdnHost) is { } host
+        && ((SubdomainZone is { } zone && DomainNames.IsAtOrUnder(host, zone)) || await FindAsync(host, cancellation) is not null);
+
+    /// <summary>Whether a tenant's identity provider has its issuer at this name (then the name cannot be bound).</summary>
+    public async Task<bool> UsedByIdentityProviderAsync(string name, CancellationToken cancellation)
+    {
+        await using var command = directory.Main.CreateCommand($"select issuer from {options.DatabaseSchema}.identity_issuers");
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+            if (Uri.TryCreate(reader.GetString(0), UriKind.Absolute, out var uri) && DomainNames.OfHost(uri.IdnHost) == name) return true;
+        return false;
+    }
+
     /// <summary>The tenant's verified names, from the index (for the discovery of what this instance serves).</summary>
     public async Task<IReadOnlyList<DomainBinding>> OfTenantAsync(Guid tenant, CancellationToken cancellation)
     {
@@ -58,20 +79,30 @@ public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions o
     }
 
     /// <summary>
-    /// Points the name at the tenant, unless another tenant holds it: returns the tenant that holds it now (this one when
-    /// it was free or already this tenant's). As the platform role.
+    /// Points the name at the tenant, unless another tenant holds it: who holds it now, and whether this call bound it
+    /// (only that call may undo it: a retry of the same command must not take back what the first one made). As the
+    /// platform role.
     /// </summary>
-    public async Task<Guid> BindAsync(string domain, Guid tenant, string kind, CancellationToken cancellation)
+    public async Task<BindOutcome> BindAsync(string domain, Guid tenant, string kind, CancellationToken cancellation)
     {
-        await using var command = Sql.Command(directory.Platform, $"""
-            with added as (
-              insert into {options.DatabaseSchema}.tenant_domains (domain, tenant, kind) values ($1, $2, $3)
-              on conflict (domain) do nothing returning tenant)
-            select tenant from added union all select tenant from {options.DatabaseSchema}.tenant_domains where domain = $1 limit 1
-            """, domain, tenant, kind);
-        var holder = (Guid)(await command.ExecuteScalarAsync(cancellation))!;
-        await RefreshAsync(cancellation, force: true);
-        return holder;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                await using (var insert = Sql.Command(directory.Platform,
+                                 $"insert into {options.DatabaseSchema}.tenant_domains (domain, tenant, kind, verified_at) values ($1, $2, $3, $4) on conflict (domain) do nothing returning tenant",
+                                 domain, tenant, kind, DateTimeOffset.UtcNow))
+                    if (await insert.ExecuteScalarAsync(cancellation) is Guid inserted) return new BindOutcome(inserted, true);
+                // Held: by whom (a second statement, so it sees a row committed after the insert began).
+                await using var holder = Sql.Command(directory.Platform, $"select tenant from {options.DatabaseSchema}.tenant_domains where domain = $1", domain);
+                if (await holder.ExecuteScalarAsync(cancellation) is Guid held) return new BindOutcome(held, false);
+                if (attempt >= 3) throw new InvalidOperationException($"The binding of {domain} changed under four attempts in a row.");
+            }
+        }
+        finally
+        {
+            await RefreshAsync(cancellation, force: true);
+        }
     }
 
     /// <summary>The name serves the tenant no more (nothing happens if it serves another). As the platform role.</summary>
@@ -99,12 +130,22 @@ public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions o
         try
         {
             if (!force && Environment.TickCount64 - Interlocked.Read(ref _loadedAt) <= MaxAge.TotalMilliseconds) return;
-            await using var command = directory.Main.CreateCommand($"select domain, tenant, kind from {options.DatabaseSchema}.tenant_domains");
+            await using var command = directory.Main.CreateCommand($"select domain, tenant, kind, verified_at from {options.DatabaseSchema}.tenant_domains");
             var index = new Dictionary<string, DomainBinding>(StringComparer.Ordinal);
-            await using (var reader = await command.ExecuteReaderAsync(cancellation))
-                while (await reader.ReadAsync(cancellation))
-                    index[reader.GetString(0)] = new DomainBinding(reader.GetString(0), reader.GetGuid(1), reader.GetString(2));
-            _index = index;
+            try
+            {
+                await using (var reader = await command.ExecuteReaderAsync(cancellation))
+                    while (await reader.ReadAsync(cancellation))
+                        index[reader.GetString(0)] = new DomainBinding(reader.GetString(0), reader.GetGuid(1), reader.GetString(2),
+                            reader.GetFieldValue<DateTimeOffset>(3));
+                _index = index;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException && !cancellation.IsCancellationRequested)
+            {
+                // The database is away: the names known last keep serving, and the next read waits its turn (no query per
+                // request while it is down; probes do not depend on it).
+                log.LogWarning(e, "The domain index could not be read; the names known before keep serving.");
+            }
             _loaded = true;
             Interlocked.Exchange(ref _loadedAt, Environment.TickCount64);
         }

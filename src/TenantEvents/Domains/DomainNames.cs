@@ -88,15 +88,22 @@ public static class DomainNames
         return null;
     }
 
-    /// <summary>A subdomain of the platform's zone: one label, not reserved; the whole name, or why not.</summary>
-    public static (string? Name, FieldError? Error) Subdomain(string field, string? label, string? zone)
+    /// <summary>
+    /// A subdomain of the platform's zone: one label, not reserved (built in, or by the operator), not internationalised
+    /// (an xn-- label can spell a lookalike of another's name, and nobody proves anything for a subdomain); the whole
+    /// name, or why not.
+    /// </summary>
+    public static (string? Name, FieldError? Error) Subdomain(string field, string? label, string? zone, IReadOnlyCollection<string>? reserved = null)
     {
         if (zone is null)
             return (null, new FieldError(field, "not-offered", "this platform offers no subdomains (TenantEvents:TenantDomainZone is not set)."));
         if (string.IsNullOrWhiteSpace(label)) return (null, new FieldError(field, "required", "must name one label, such as travis-sheriff."));
         var text = label.Trim().ToLowerInvariant();
         if (!IsLabel(text)) return (null, new FieldError(field, "invalid-label", "must be 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen."));
-        if (ReservedLabels.Contains(text)) return (null, new FieldError(field, "reserved-name", $"'{text}' is reserved for the platform."));
+        if (ReservedLabels.Contains(text) || (reserved?.Contains(text, StringComparer.OrdinalIgnoreCase) ?? false))
+            return (null, new FieldError(field, "reserved-name", $"'{text}' is reserved for the platform."));
+        if (text.StartsWith("xn--", StringComparison.Ordinal))
+            return (null, new FieldError(field, "invalid-label", "must not be an internationalised (xn--) label: subdomains are plain letters, digits and hyphens."));
         var name = text + "." + zone;
         return name.Length > 253 ? (null, new FieldError(field, "invalid-label", "makes a name longer than 253 characters.")) : (name, null);
     }

@@ -25,6 +25,36 @@ public static class DomainWrites
         return await tx.TryCommitAsync(cancellation) ? (next, null) : (null, Problem.ConcurrentWrite());
     }
 
+    /// <summary>
+    /// Points the name at the tenant (as the platform role), then runs the write; if the write refuses or fails, the
+    /// binding this call made is taken back (one made by an earlier call, a retry's first attempt, stays). A name an
+    /// identity provider's issuer is at cannot be bound: its tokens and the name's would be taken for one another.
+    /// </summary>
+    public static async Task<(TenantDomainsRecord? Record, Problem? Refusal)> BoundAsync(DomainIndex index, string name, Guid tenant, string kind,
+        Func<Task<(TenantDomainsRecord? Record, Problem? Refusal)>> write, CancellationToken cancellation)
+    {
+        if (await index.UsedByIdentityProviderAsync(name, cancellation))
+            return (null, new Problem("domain-used-by-identity-provider", 409, "An identity provider is at this name",
+                $"A tenant's identity provider has its issuer at {name}; a name the platform answers for cannot be a provider's too.").With("domain", name));
+        var bound = await index.BindAsync(name, tenant, kind, cancellation);
+        if (bound.Holder != tenant) return (null, Taken(name));
+        var written = false;
+        try
+        {
+            var result = await write();
+            written = result.Refusal is null;
+            return result;
+        }
+        finally
+        {
+            if (!written && bound.Inserted) await index.UnbindAsync(name, tenant, CancellationToken.None);
+        }
+    }
+
+    public static Problem Taken(string name) =>
+        new Problem("domain-taken", 409, "Another tenant holds this name", $"{name} serves another tenant; a name serves one tenant at most.")
+            .With("domain", name);
+
     public static async Task<TenantDomainsRecord?> LoadAsync(TenantStreams streams, Guid tenantId, CancellationToken cancellation)
     {
         await using var session = streams.Store.QuerySession(tenantId.ToString());

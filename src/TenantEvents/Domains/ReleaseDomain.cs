@@ -23,10 +23,21 @@ public static class ReleaseDomainEndpoint
         var streams = access.Streams;
         var record = await DomainWrites.LoadAsync(streams, tenantId, cancellation);
         if (DomainWrites.RouteName(domain) is not { } name || record?.Find(name) is null) return Problem.NotFound("domain").ToResult();
-        await index.UnbindAsync(name, tenantId, cancellation);
         var reason = http.Request.Query["reason"].ToString() is { Length: > 0 and <= 500 } given ? given : null;
-        var (_, problem) = await DomainWrites.ExecuteAsync(streams, context, tenantId, record,
-            r => DomainDecisions.Release(r, name, reason, standing!.Actor, streams.Now), cancellation);
-        return problem?.ToResult() ?? Results.NoContent();
+        var entry = record!.Find(name)!;
+        await index.UnbindAsync(name, tenantId, cancellation);
+        var released = false;
+        try
+        {
+            var (_, problem) = await DomainWrites.ExecuteAsync(streams, context, tenantId, record,
+                r => DomainDecisions.Release(r, name, reason, standing!.Actor, streams.Now), cancellation);
+            released = problem is null;
+            return problem?.ToResult() ?? Results.NoContent();
+        }
+        finally
+        {
+            // Not released after all (a concurrent change, a failure): the name serves the tenant again, if still free.
+            if (!released && entry.State == DomainEntry.Verified) await index.BindAsync(name, tenantId, entry.Kind, CancellationToken.None);
+        }
     }
 }

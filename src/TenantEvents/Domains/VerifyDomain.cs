@@ -13,15 +13,15 @@ public sealed record VerifyDomain(string? Method);
 /// <summary>
 /// Looks for the claim's proof now (identity.manage at the root). Proven and free: the name is the tenant's, it
 /// resolves to the tenant from this moment, and DomainVerified is in its trail. Not proven: 422 saying what was looked
-/// at, nothing written. Proven but another tenant proved it first: 409. Verifying a verified name points it at the
-/// tenant again (it heals an index a failed write left behind) and changes nothing else.
+/// at, nothing written. Proven but another tenant proved it first: 409. Verifying a verified name proves it again and
+/// points it at the tenant again (it heals an index a failed write left behind), writing no event.
 /// </summary>
 public static class VerifyDomainEndpoint
 {
     [WolverinePost("/api/tenants/{tenantId}/domains/{domain}/verify", OperationId = "VerifyDomain")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Post(Guid tenantId, string domain, VerifyDomain? command, HttpContext http, ServiceAccountStore access,
-        DomainIndex index, DomainVerification verification, MessageContext context, CancellationToken cancellation)
+        DomainIndex index, DomainVerification verification, TenantEventsOptions options, MessageContext context, CancellationToken cancellation)
     {
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
@@ -33,24 +33,29 @@ public static class VerifyDomainEndpoint
         var record = await DomainWrites.LoadAsync(streams, tenantId, cancellation);
         if (DomainWrites.RouteName(domain) is not { } name || record?.Find(name) is not { } entry) return Problem.NotFound("domain").ToResult();
 
-        if (entry.State == DomainEntry.Pending)
+        // Proof every time, also for a name the record says is verified (healing an index a failed write left behind): the
+        // record is the service role's to write, so it never stands in for the proof.
+        string method;
+        if (entry.Kind == DomainKinds.Platform)
+        {
+            // A platform subdomain's proof is the platform's rules, applied again as a claim would.
+            var label = name.EndsWith("." + index.SubdomainZone, StringComparison.Ordinal) ? name[..^(index.SubdomainZone!.Length + 1)] : null;
+            if (DomainNames.Subdomain("domain", label, index.SubdomainZone, options.ReservedSubdomains).Name != name)
+                return new Problem("domain-not-verified", 422, "The name is not a subdomain this platform grants",
+                    $"{name} is not a label of the zone {index.SubdomainZone ?? "(none)"} that may be granted.").With("domain", name).ToResult();
+            method = VerificationMethods.Platform;
+        }
+        else
         {
             var outcome = await verification.CheckAsync(name, entry.Challenge, command?.Method, cancellation);
             if (!outcome.Proven)
                 return new Problem("domain-not-verified", 422, "The challenge was not found",
                         "Publish the challenge as described in verification, then ask again.")
                     .With("domain", name).With("checked", outcome.Checked).ToResult();
-            if (await index.BindAsync(name, tenantId, entry.Kind, cancellation) != tenantId) return ClaimDomainEndpoint.Taken(name).ToResult();
-            var (next, problem) = await DomainWrites.ExecuteAsync(streams, context, tenantId, record,
-                r => DomainDecisions.Verify(r, name, outcome.Method!, standing!.Actor, streams.Now), cancellation);
-            if (problem is not null)
-            {
-                await index.UnbindAsync(name, tenantId, cancellation);
-                return problem.ToResult();
-            }
-            return DomainWrites.Answer(http, next!, next!.Find(name)!, index, verification);
+            method = outcome.Method!;
         }
-        if (await index.BindAsync(name, tenantId, entry.Kind, cancellation) != tenantId) return ClaimDomainEndpoint.Taken(name).ToResult();
-        return DomainWrites.Answer(http, record, entry, index, verification);
+        var (next, problem) = await DomainWrites.BoundAsync(index, name, tenantId, entry.Kind, () => DomainWrites.ExecuteAsync(streams, context, tenantId,
+            record, r => DomainDecisions.Verify(r, name, method, standing!.Actor, streams.Now), cancellation), cancellation);
+        return problem is not null ? problem.ToResult() : DomainWrites.Answer(http, next!, next!.Find(name)!, index, verification);
     }
 }

@@ -130,7 +130,8 @@ public sealed class TokenValidator
         {
             // A token issued under a tenant's name dies with the name: released, or serving another tenant.
             if (known.Principal.FindFirst(DomainIssuerClaim)?.Value is { } domainIssuer
-                && (await _domains.FindIssuerAsync(domainIssuer, cancellation))?.Tenant != known.Tenant)
+                && (await _domains.FindIssuerAsync(domainIssuer, cancellation) is not { } binding || binding.Tenant != known.Tenant
+                    || known.Principal.FindFirst(DomainBindingClaim)?.Value != BindingOf(binding)))
                 return false;
             return known.Principal.HasClaim(StaticClaim, "true")
                 ? !_revocations.IsRevoked(client, known.IssuedAt) && !_revocations.IsRevoked(ScimCredential.RevocationId(client), known.IssuedAt)
@@ -145,6 +146,12 @@ public sealed class TokenValidator
     private const string IssuedClaim = "issued_ms";
     private const string ConfiguredClaim = "idp_configured";
     private const string DomainIssuerClaim = "domain_issuer";
+
+    /// <summary>The claim naming which binding of a tenant's name a token was issued under (TokenEndpoint puts it in).</summary>
+    public const string DomainBindingClaim = "domain_binding";
+
+    /// <summary>A binding of a name, as its tokens name it: when it was made (a new binding of the same name is another).</summary>
+    public static string BindingOf(TenantEvents.Domains.DomainBinding binding) => binding.Since.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private async ValueTask<TokenCheck> VerifyAsync(string token, CancellationToken cancellation)
     {
@@ -162,8 +169,9 @@ public sealed class TokenValidator
         if (string.IsNullOrEmpty(issuer)) return TokenCheck.Fail("no issuer");
         if (issuer == _options.PublicUrl) return await PlatformAsync(jwt, null, cancellation);
         if (issuer == DevTokens.Issuer) return _dev is null ? TokenCheck.Fail("development tokens are not accepted here") : await DevAsync(jwt);
-        if (await _federation.FindAsync(issuer, cancellation) is { } provider) return await FederatedAsync(jwt, provider, cancellation);
+        // A tenant's verified name before the providers: the platform answers for it, whatever a provider claims.
         if (await _domains.FindIssuerAsync(issuer, cancellation) is { } domain) return await PlatformAsync(jwt, domain, cancellation);
+        if (await _federation.FindAsync(issuer, cancellation) is { } provider) return await FederatedAsync(jwt, provider, cancellation);
         return TokenCheck.Fail("unknown issuer");
     }
 
@@ -225,6 +233,8 @@ public sealed class TokenValidator
         // A tenant's name issues tokens for that tenant only: another tenant's token under it is a forgery.
         if (domain is not null && domain.Tenant != tenant) return TokenCheck.Fail("issued under another tenant's name");
         if (!Guid.TryParse(Claim(jwt, "jti"), out var jti) || jti.Version != 7) return TokenCheck.Fail("no token id");
+        // ...and for this binding of it: a token from an earlier holding of the name (released, then bound again) is not its.
+        if (domain is not null && Claim(jwt, DomainBindingClaim) != BindingOf(domain)) return TokenCheck.Fail("issued under an earlier binding of the name");
         if (_revocations.IsRevoked(client, IssuedAt(jti))) return TokenCheck.Fail("revoked");
         var claims = new List<Claim>
         {
@@ -233,7 +243,11 @@ public sealed class TokenValidator
             new(ExpiresClaim, new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero).ToUnixTimeSeconds().ToString()),
             new(IssuedClaim, IssuedAt(jti).ToUnixTimeMilliseconds().ToString()),
         };
-        if (domain is not null) claims.Add(new Claim(DomainIssuerClaim, jwt.Issuer));
+        if (domain is not null)
+        {
+            claims.Add(new Claim(DomainIssuerClaim, jwt.Issuer));
+            claims.Add(new Claim(DomainBindingClaim, BindingOf(domain)));
+        }
         claims.AddRange((Claim(jwt, Claims.Scope) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => new Claim(Claims.Scope, s)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
     }

@@ -22,12 +22,16 @@ public static class IdentityProviderEndpoints
     [WolverinePut(Path, OperationId = "ConfigureIdentityProvider")]
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static async Task<IResult> Put(Guid tenantId, ConfigureIdentityProvider? command, HttpContext http, ServiceAccountStore access,
-        FederationRegistry federation, TenantEventsOptions options, OrganisationStore organisations, MessageContext context, CancellationToken cancellation)
+        FederationRegistry federation, TenantEventsOptions options, OrganisationStore organisations, TenantEvents.Domains.DomainIndex domains,
+        MessageContext context, CancellationToken cancellation)
     {
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
         var (settings, errors) = IdentityProviderRules.Validate(command, options);
         if (settings is null) return Problem.Validation(errors).ToResult();
+        // At a name the platform answers for (a tenant's verified name, the subdomain zone), the platform is the issuer.
+        if (await domains.ServesIssuerAsync(settings.Issuer, cancellation))
+            return Problem.Validation("issuer", "reserved-issuer", "is at a name this platform answers for (a tenant's domain or the platform's subdomain zone).").ToResult();
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return error!;
         try
         {

@@ -97,6 +97,17 @@ public static class TokenEndpoint
 
         var now = DateTimeOffset.UtcNow;
         var (_, key) = await signingKeys.SignerAsync(cancellation);
+        var claims = new Dictionary<string, object>
+        {
+            [Claims.Subject] = client.ToString(),
+            [Claims.ClientId] = client.ToString(),
+            [Claims.TenantId] = tenant.ToString(),
+            [Claims.Scope] = string.Join(' ', granted),
+            // A UUID v7: its embedded millisecond time is what revocations are compared with.
+            ["jti"] = Guid.CreateVersion7(now).ToString(),
+        };
+        // Under a tenant's name, which binding of it: a token outlives neither the name's release nor a later binding.
+        if (http.Features.Get<TenantEvents.Domains.TenantHost>() is { } named) claims[TokenValidator.DomainBindingClaim] = TokenValidator.BindingOf(named.Binding);
         var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
         {
             TokenType = "at+jwt",
@@ -106,15 +117,7 @@ public static class TokenEndpoint
             IssuedAt = now.UtcDateTime,
             NotBefore = now.UtcDateTime,
             Expires = (now + options.ServiceTokenLifetime).UtcDateTime,
-            Claims = new Dictionary<string, object>
-            {
-                [Claims.Subject] = client.ToString(),
-                [Claims.ClientId] = client.ToString(),
-                [Claims.TenantId] = tenant.ToString(),
-                [Claims.Scope] = string.Join(' ', granted),
-                // A UUID v7: its embedded millisecond time is what revocations are compared with.
-                ["jti"] = Guid.CreateVersion7(now).ToString(),
-            },
+            Claims = claims,
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256) { CryptoProviderFactory = key.CryptoProviderFactory },
         });
         return Results.Json(new Dictionary<string, object>

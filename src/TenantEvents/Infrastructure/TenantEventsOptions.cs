@@ -109,6 +109,9 @@ public sealed class TenantEventsOptions
     /// </summary>
     public string? TenantDomainZone { get; set; }
 
+    /// <summary>Labels of the zone no tenant may take, besides the built-in ones (Domains/DomainNames.ReservedLabels).</summary>
+    public List<string> ReservedSubdomains { get; set; } = [];
+
     /// <summary>Most names (pending claims included) one tenant may hold.</summary>
     public int MaxDomainsPerTenant { get; set; } = 20;
 

@@ -60,6 +60,7 @@ public class WebhookDecisionTests
         EventFeed.Matches(["com.tenantevents.organisation_*"], "com.tenantevents.tenant_renamed").ShouldBeFalse();
         EventFeed.Matches([], "com.tenantevents.tenant_renamed").ShouldBeTrue();
         EventFeed.PlatformTypes.ShouldContain("com.tenantevents.tenant_suspended");
+        EventFeed.PlatformTypes.ShouldContain("com.tenantevents.domain_verified"); // for an operator's certificate automation
         EventFeed.PlatformTypes.ShouldNotContain("com.tenantevents.case_file_opened");
         EventFeed.PlatformTypes.ShouldNotContain("com.tenantevents.organisation_created");
         EventFeed.AllTypes.ShouldContain("com.tenantevents.case_file_opened");

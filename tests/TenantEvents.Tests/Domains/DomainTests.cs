@@ -167,7 +167,8 @@ public class DomainTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             (await TenantAdminOf(second).Post($"/api/tenants/{second}/domains/{domain}/verify", null)).ShouldBeProblem(HttpStatusCode.Conflict, "domain-taken");
             (await Issuer(domain)).ShouldBe($"http://{domain}:5080");
-            (await Fixture.Client().Get($"/api/tenants/{second}", At(domain))).ShouldBeProblem(HttpStatusCode.NotFound, "not-on-this-domain");
+            (await Fixture.Client().Get($"/api/tenants/{second}", At(domain))).ShouldBeProblem(HttpStatusCode.NotFound, "not-on-this-domain")
+                .Body.ShouldNotContain(first.ToString()); // whose name it is, is not said
 
             (await TenantAdminOf(first).Delete($"/api/tenants/{first}/domains/{domain}")).ShouldBe(HttpStatusCode.NoContent);
             (await TenantAdminOf(first).Get($"/api/tenants/{first}/domains/{domain}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
@@ -198,6 +199,7 @@ public class DomainTests(AppFixture fixture) : IntegrationTest(fixture)
                  {
                      (new { subdomain = "www" }, "reserved-name"),
                      (new { subdomain = "two.labels" }, "invalid-label"),
+                     (new { subdomain = "xn--shrff-nua" }, "invalid-label"), // a lookalike, with nothing proven
                      (new { domain = "county." + Zone }, "platform-name"), // in the zone: a subdomain, not a custom domain
                      (new { domain = "localhost.example" }, "invalid-domain"), // fine as a name...
                      (new { domain = "api.localhost" }, "platform-name"), // ...but not under the platform's own host
@@ -291,6 +293,79 @@ public class DomainTests(AppFixture fixture) : IntegrationTest(fixture)
         (await TenantAdminOf(tenant).Delete($"/api/tenants/{tenant}/domains/{domain}")).ShouldBe(HttpStatusCode.NoContent);
         (await Fixture.Client(token).Get($"/api/tenants/{tenant}/organisations")).ShouldBe(HttpStatusCode.Unauthorized);
         new JsonWebToken((await Token(client, secret, domain)).ShouldBe(HttpStatusCode.OK).Str("access_token")).Issuer.ShouldBe(Options.PublicUrl);
+
+        // Bound again (to the same tenant), the name does not bring back the tokens of its earlier binding.
+        await Verified(tenant, domain);
+        (await Fixture.Client(token).Get($"/api/tenants/{tenant}/organisations")).ShouldBe(HttpStatusCode.Unauthorized);
+        var fresh = (await Token(client, secret, domain)).ShouldBe(HttpStatusCode.OK).Str("access_token");
+        (await Fixture.Client(fresh).Get($"/api/tenants/{tenant}/organisations", At(domain))).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task no_identity_provider_may_have_its_issuer_at_a_name_the_platform_answers_for()
+    {
+        var tenant = await Active("first-agency");
+        var other = await Active("second-agency");
+        var domain = await Verified(tenant);
+        (await TenantAdminOf(other).Post($"/api/tenants/{other}/domains", new { subdomain = "county" })).ShouldBe(HttpStatusCode.Created);
+        foreach (var issuer in new[] { $"http://{domain}:5080", $"https://{domain}", $"http://anything.{Zone}:5080", $"http://county.{Zone}:5080" })
+        {
+            var refused = (await TenantAdminOf(other).Put($"/api/tenants/{other}/identity-provider", new { issuer, audience = "tenantevents" }))
+                .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+            refused.Body.ShouldContain("reserved-issuer");
+        }
+        // The tenant's own tokens under its name still work: nobody's provider stands in for the name.
+        var reply = (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/service-accounts", new { name = "portal", scopes = new[] { "org.read" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        var token = (await Token(Guid.Parse(reply.Str("clientId")), reply.Str("clientSecret"), domain)).ShouldBe(HttpStatusCode.OK).Str("access_token");
+        (await Fixture.Client(token).Get($"/api/tenants/{tenant}/organisations")).ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task the_platforms_subscriber_hears_of_names_claimed_verified_and_released()
+    {
+        var receiver = await Fixture.WebhookReceiver();
+        var hook = "d" + Guid.NewGuid().ToString("N")[..12];
+        var subscribed = (await Admin.Post("/api/platform/webhooks", new { url = receiver.Hook(hook), types = new[] { "com.tenantevents.domain_*" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        await receiver.ConfigureAsync(hook, subscribed.Str("secret"));
+        var tenant = await Active();
+        (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/domains", new { subdomain = "harris" })).ShouldBe(HttpStatusCode.Created);
+        (await TenantAdminOf(tenant).Delete($"/api/tenants/{tenant}/domains/harris.{Zone}")).ShouldBe(HttpStatusCode.NoContent);
+        string Type(System.Text.Json.JsonElement e) => e.GetProperty("type").GetString()!;
+        var seen = await receiver.WaitAsync(hook, r => r.Events.Any(e => Type(e) == "com.tenantevents.domain_released"));
+        seen.Events.Select(Type).ShouldBe(["com.tenantevents.domain_claimed", "com.tenantevents.domain_verified", "com.tenantevents.domain_released"]);
+        seen.Rejected.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task a_record_changed_with_the_service_roles_password_proves_nothing()
+    {
+        var tenant = await Active();
+        var domain = Unique("forged");
+        await Claim(tenant, domain);
+        // With the service role's password (row-level security bound to the tenant), the tenant's record is made to say verified.
+        await using (var connection = new NpgsqlConnection(TestDatabase.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var bind = new NpgsqlCommand($"select set_config('{TenantEvents.Infrastructure.Hosting.TenantSetting}', @t, true)", connection, transaction))
+            {
+                bind.Parameters.AddWithValue("t", tenant.ToString());
+                await bind.ExecuteNonQueryAsync();
+            }
+            await using var forge = new NpgsqlCommand(
+                "update tenantevents.mt_doc_tenantdomainsrecord set data = replace(data::text, '\"pending\"', '\"verified\"')::jsonb", connection, transaction);
+            (await forge.ExecuteNonQueryAsync()).ShouldBe(1);
+            await transaction.CommitAsync();
+        }
+        (await TenantAdminOf(tenant).Get($"/api/tenants/{tenant}/domains/{domain}")).ShouldBe(HttpStatusCode.OK).Str("state").ShouldBe("verified");
+        // Asked to point the name at the tenant again, the service looks for the proof, and there is none.
+        await using var dns = await TestDns.StartAsync();
+        await With(dns, null, async () =>
+            (await TenantAdminOf(tenant).Post($"/api/tenants/{tenant}/domains/{domain}/verify", null)).ShouldBeProblem(HttpStatusCode.UnprocessableEntity, "domain-not-verified"));
+        (await Issuer(domain)).ShouldBe(Options.PublicUrl);
+        (await Admin.Get($"/api/tenants/{tenant}", At(domain))).ShouldBe(HttpStatusCode.OK); // a platform route: the name binds nothing
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System;
 using System.Linq;
 using TenantEvents.Domains;
 using TenantEvents.Identity;
+using TenantEvents.Infrastructure;
 using Wolverine.Http;
 using Wolverine.Runtime;
 
@@ -18,14 +19,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Domains.DomainIndex _domainIndex;
         private readonly TenantEvents.Domains.DomainVerification _domainVerification;
         private readonly TenantEvents.Identity.ServiceAccountStore _serviceAccountStore;
+        private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_tenants_tenantId_domains_domain_verify(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Domains.DomainIndex domainIndex, TenantEvents.Domains.DomainVerification domainVerification, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_domains_domain_verify(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Domains.DomainIndex domainIndex, TenantEvents.Domains.DomainVerification domainVerification, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _domainIndex = domainIndex;
             _domainVerification = domainVerification;
             _serviceAccountStore = serviceAccountStore;
+            _tenantEventsOptions = tenantEventsOptions;
             _wolverineRuntime = wolverineRuntime;
         }
 
@@ -57,7 +60,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Domains.VerifyDomainEndpoint.Post(tenantId, domain, command, httpContext, _serviceAccountStore, _domainIndex, _domainVerification, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Domains.VerifyDomainEndpoint.Post(tenantId, domain, command, httpContext, _serviceAccountStore, _domainIndex, _domainVerification, _tenantEventsOptions, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -3,6 +3,7 @@
 using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
+using TenantEvents.Domains;
 using TenantEvents.Identity;
 using TenantEvents.Infrastructure;
 using TenantEvents.Organisations;
@@ -16,15 +17,17 @@ namespace Internal.Generated.WolverineHandlers
     public sealed class PUT_api_tenants_tenantId_identity_provider : Wolverine.Http.HttpHandler
     {
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
+        private readonly TenantEvents.Domains.DomainIndex _domainIndex;
         private readonly TenantEvents.Identity.FederationRegistry _federationRegistry;
         private readonly TenantEvents.Identity.ServiceAccountStore _serviceAccountStore;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
         private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public PUT_api_tenants_tenantId_identity_provider(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Identity.FederationRegistry federationRegistry, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public PUT_api_tenants_tenantId_identity_provider(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Domains.DomainIndex domainIndex, TenantEvents.Identity.FederationRegistry federationRegistry, TenantEvents.Identity.ServiceAccountStore serviceAccountStore, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions, TenantEvents.Organisations.OrganisationStore organisationStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
+            _domainIndex = domainIndex;
             _federationRegistry = federationRegistry;
             _serviceAccountStore = serviceAccountStore;
             _tenantEventsOptions = tenantEventsOptions;
@@ -53,7 +56,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Identity.IdentityProviderEndpoints.Put(tenantId, command, httpContext, _serviceAccountStore, _federationRegistry, _tenantEventsOptions, _organisationStore, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Identity.IdentityProviderEndpoints.Put(tenantId, command, httpContext, _serviceAccountStore, _federationRegistry, _tenantEventsOptions, _organisationStore, _domainIndex, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
