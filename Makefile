@@ -64,6 +64,7 @@ run: db build
 	  TenantEvents__AllowInsecureIdentityProviders="$${ALLOW_INSECURE_IDENTITY_PROVIDERS:-true}" \
 	  TenantEvents__RabbitMqUri="$${RABBITMQ_URI:-}" \
 	  TenantEvents__ManagementPort=$(METRICS_PORT) \
+	  TenantEvents__TenantDomainZone="$${TENANT_DOMAIN_ZONE:-tenants.localhost}" \
 	  $(DOTNET) $(SERVICE_DLL) --urls "$(URL);http://127.0.0.1:$(METRICS_PORT)" --contentRoot $(CURDIR)/$(SERVICE)
 
 token:

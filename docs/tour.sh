@@ -117,6 +117,12 @@ CAROL=$(curl -s -X POST "$ISS/control/token" -d '{"claims": {"sub": "carol", "au
 call 200 GET /api/tenants/$ID/service-accounts "$CAROL" >/dev/null               # carol, of it-admins, administers the tenant
 call 200 GET "/api/tenants/$ID/scim/v2/Users" "$SCIM" "" -G --data-urlencode 'filter=userName eq "carol"' \
   | jq -e '.totalResults == 1' >/dev/null                                        # recorded at her first sign-in
+note "a name of its own: a subdomain of the platform's zone (make run: tenants.localhost), granted at once; at that Host the"
+note "discovery document and the tokens name the tenant's origin (its own domain would be proven first: docs/operations.md)"
+call 201 POST /api/tenants/$ID/domains "$TA" "{\"subdomain\": \"travis-$run\"}" > "$work/domain.json"
+jq -e '.state == "verified"' "$work/domain.json" >/dev/null
+NAME=$(jq -r .domain "$work/domain.json")
+call 200 GET /.well-known/openid-configuration "" "" -H "Host: $NAME" | jq -e --arg n "$NAME" '.issuer | startswith("http://" + $n + ":")' >/dev/null
 
 say 7 "Quotas: limits, an organisation's guaranteed share, AI compute reserved and committed, usage and history"
 call 200 PATCH /api/tenants/$ID/settings "$ADMIN" '{"quotas": {"aiComputeUnitsPerMonth": 1000, "apiCallsPerDay": 5000, "alertThresholds": [50, 80, 100]}}' >/dev/null

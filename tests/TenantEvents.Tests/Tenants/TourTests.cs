@@ -15,7 +15,11 @@ public class TourTests
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_tour");
         var folder = Directory.CreateTempSubdirectory("tenantevents-tour-").FullName;
         await using var service = await ServiceProcess.StartAsync(db, folder,
-            new Dictionary<string, string> { ["TenantEvents:AllowInsecureIdentityProviders"] = "true", ["Logging:LogLevel:Default"] = "Information" });
+            new Dictionary<string, string>
+            {
+                ["TenantEvents:AllowInsecureIdentityProviders"] = "true", ["Logging:LogLevel:Default"] = "Information",
+                ["TenantEvents:TenantDomainZone"] = "tenants.localhost", // as make run's
+            });
         var root = TestDatabase.RepositoryRoot();
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
         start.ArgumentList.Add(Path.Combine(root, "docs", "tour.sh"));
