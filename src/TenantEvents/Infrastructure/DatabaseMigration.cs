@@ -155,6 +155,28 @@ public static class DatabaseMigration
                         zone, zone, shared, config.Host, config.Port);
                 }
             }
+            // The zone's first shared database takes the zone's capacity; every further one is registered as {zone}.{database}
+            // (created when absent), with its own. Running instances take a new one without a restart (TenantDatabases),
+            // and place_tenant fills the least full. One removed from the configuration stays registered: it holds tenants.
+            await Execute($"update {s}.tenant_databases set capacity = $2 where id = $1 and capacity is distinct from $2", zone, config.Capacity);
+            foreach (var more in config.Shared)
+            {
+                var id = $"{zone}.{more.Database}";
+                var (host, port) = (more.Host ?? config.Host, more.Port ?? config.Port);
+                if (registered.TryGetValue(id, out var existing))
+                {
+                    if (existing.Database != more.Database || existing.Host != host || existing.Port != port)
+                        throw new InvalidOperationException($"Database {id} is registered on {existing.Host}:{existing.Port}; the configuration names " +
+                                                            $"{host}:{port}. Moving a database's tenants is a tenant move, not a setting.");
+                }
+                else
+                {
+                    await CreateDatabaseAsync(ownerConnectionString, more.Database!, host, port);
+                    await Execute($"insert into {s}.tenant_databases (id, zone, database, host, port, dedicated) values ($1, $2, $3, $4, $5, false)",
+                        id, zone, more.Database, host, port);
+                }
+                await Execute($"update {s}.tenant_databases set capacity = $2 where id = $1 and capacity is distinct from $2", id, more.Capacity ?? config.Capacity);
+            }
             var dedicated = registered.Values.Where(d => d.Zone == zone && d.Dedicated).ToList();
             for (int free = dedicated.Count(d => d.DedicatedTo is null), n = dedicated.Count + 1; free < config.DedicatedPool; free++, n++)
             {

@@ -111,7 +111,8 @@ public static class RequestTenantEndpoint
             case Infrastructure.Databases.SlugTaken or KeyTaken:
                 return await Conflict(streams, recordId, requestHash, requested.Slug, http, cancellation, refuseReplay);
             case NoDatabase none:
-                return NoDatabaseFor(none.Placement);
+                return NoDatabaseFor(none.Placement,
+                    (await streams.Directory.DatabasesAsync(cancellation)).Any(d => d.Zone == none.Placement.Zone && !d.Dedicated));
         }
         await using (var reservation = (Reservation)outcome)
         {
@@ -162,14 +163,19 @@ public static class RequestTenantEndpoint
         return SlugTaken(slug);
     }
 
-    private static IResult NoDatabaseFor(Placement placement)
+    /// <param name="registered">Whether the zone has a shared database at all (then they are all full).</param>
+    private static IResult NoDatabaseFor(Placement placement, bool registered)
     {
         var problem = placement.Dedicated
             ? new Problem("no-dedicated-database", 503, "No dedicated database is free in the tenant's zone",
                 $"The tenant needs a database of its own in zone '{placement.Zone}' and none is free. An operator adds them with " +
                 $"`TenantEvents migrate` (TenantEvents:Zones:{placement.Zone}:DedicatedPool). Nothing was stored.")
-            : new Problem("zone-not-migrated", 503, "The tenant's zone has no database yet",
-                $"Zone '{placement.Zone}' is configured but its database is not registered: run `TenantEvents migrate`. Nothing was stored.");
+            : registered
+                ? new Problem("zone-full", 503, "The tenant's zone has no room",
+                    $"Every shared database of zone '{placement.Zone}' holds as many tenants as its capacity. An operator adds one " +
+                    $"(TenantEvents:Zones:{placement.Zone}:Shared, then `TenantEvents migrate`) or raises a capacity. Nothing was stored.")
+                : new Problem("zone-not-migrated", 503, "The tenant's zone has no database yet",
+                    $"Zone '{placement.Zone}' is configured but its database is not registered: run `TenantEvents migrate`. Nothing was stored.");
         return problem.With("zone", placement.Zone).ToResult();
     }
 

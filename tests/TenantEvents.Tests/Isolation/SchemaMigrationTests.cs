@@ -22,6 +22,7 @@ public class SchemaMigrationPinTests
         [
             "directory 1 fdd9e8c67890eb4cac13eeac9b9ed7cbc0d7563c8490d19bdc673ed1c310802a",
             "directory 2 1af2943441c5d69256583784255726293b167ffe4d47a2753141329718cd80a6",
+            "directory 3 68d717062be4126a8118d3895832b72eaaf78c01c60ab816fc35d2639b880aad",
             "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
             "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
         ];

@@ -19,9 +19,11 @@ public sealed class ProcessClients(Uri address, string dataFolder)
     }
 
     /// <summary>A tenant requested, approved (by someone else) and provisioned; its id and its root organisation's.</summary>
-    public async Task<(Guid Tenant, Guid Root)> ActiveTenantAsync(string slug)
+    public async Task<(Guid Tenant, Guid Root)> ActiveTenantAsync(string slug, string country = "US", string? subdivision = "US-TX",
+        string template = "law-enforcement")
     {
-        var tenant = Guid.Parse((await As(Roles.PlatformAdmin).Post("/api/tenants", IntegrationTest.TenantRequest(slug))).ShouldBe(HttpStatusCode.Created).Str("id"));
+        var tenant = Guid.Parse((await As(Roles.PlatformAdmin).Post("/api/tenants", IntegrationTest.TenantRequest(slug, template, country, subdivision)))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
         (await As(Roles.PlatformApprover).Post($"/api/tenants/{tenant}/approve")).ShouldBe(HttpStatusCode.OK);
         (await As(Roles.PlatformAdmin).Post($"/api/tenants/{tenant}/provision")).ShouldBe(HttpStatusCode.OK);
         return (tenant, await RootAsync(tenant));

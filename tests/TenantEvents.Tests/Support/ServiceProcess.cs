@@ -53,9 +53,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>Runs `migrate` of the given build (this one by default) on a database; returns its exit code and output.</summary>
-    public static async Task<(int Exit, string Output)> MigrateAsync((string App, string Owner, string Platform) database, string? dll = null)
+    public static async Task<(int Exit, string Output)> MigrateAsync((string App, string Owner, string Platform) database, string? dll = null,
+        IDictionary<string, string>? settings = null)
     {
-        var migration = Start(database, "migrate", null, new Dictionary<string, string>(), out _, dll);
+        var migration = Start(database, "migrate", null, settings ?? new Dictionary<string, string>(), out _, dll);
         var output = migration.StandardOutput.ReadToEndAsync();
         var error = migration.StandardError.ReadToEndAsync();
         await migration.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));

@@ -23,6 +23,32 @@ public sealed class ZoneOptions
 
     /// <summary>How many unclaimed dedicated databases `migrate` keeps ready in this zone for tenants that need their own.</summary>
     public int DedicatedPool { get; set; }
+
+    /// <summary>Most tenants the zone's shared database takes; new ones go to another of the zone's shared databases.</summary>
+    public int Capacity { get; set; } = DefaultCapacity;
+
+    /// <summary>
+    /// More shared databases of the zone (TenantEvents:Zones:{zone}:Shared:{n}:Database, ...): `migrate` creates and
+    /// registers them, running instances take them without a restart, and new tenants are placed by capacity.
+    /// </summary>
+    public List<SharedDatabaseOptions> Shared { get; set; } = [];
+
+    /// <summary>Tenants per shared database when none is configured: conjoined tenants are rows, so many fit in one.</summary>
+    public const int DefaultCapacity = 50_000;
+}
+
+/// <summary>One more shared database of a zone.</summary>
+public sealed class SharedDatabaseOptions
+{
+    public string? Database { get; set; }
+
+    /// <summary>Another PostgreSQL server (default: the zone's). Same roles and credentials.</summary>
+    public string? Host { get; set; }
+
+    public int? Port { get; set; }
+
+    /// <summary>Most tenants it takes (default: the zone's Capacity).</summary>
+    public int? Capacity { get; set; }
 }
 
 /// <summary>Where a new tenant goes: a residency zone, and whether it needs a database of its own there.</summary>
@@ -52,6 +78,14 @@ public sealed class ResidencyZones
                 throw new InvalidOperationException($"Zone '{name}' names no database (TenantEvents:Zones:{name}:Database).");
             if (zone.DedicatedPool is < 0 or > 100)
                 throw new InvalidOperationException($"Zone '{name}': DedicatedPool must be from 0 to 100.");
+            if (zone.Capacity < 1 || zone.Shared.Any(d => d.Capacity is < 1))
+                throw new InvalidOperationException($"Zone '{name}': a shared database's Capacity must be at least 1.");
+            foreach (var shared in zone.Shared)
+                if (string.IsNullOrWhiteSpace(shared.Database) || !System.Text.RegularExpressions.Regex.IsMatch(shared.Database, "^[a-z_][a-z0-9_]{0,62}$"))
+                    throw new InvalidOperationException($"Zone '{name}': every Shared entry names its Database (lower-case letters, digits, '_').");
+            if (zone.Shared.Select(d => (d.Database, d.Host ?? zone.Host, d.Port ?? zone.Port)).Distinct().Count() != zone.Shared.Count
+                || zone.Shared.Any(d => d.Database == zone.Database && (d.Host ?? zone.Host) == zone.Host && (d.Port ?? zone.Port) == zone.Port))
+                throw new InvalidOperationException($"Zone '{name}' names one database twice.");
             foreach (var code in zone.Codes)
             {
                 if (!Iso3166.Instance.IsCountry(code) && !Iso3166.Instance.IsSubdivision(code))

@@ -50,6 +50,7 @@ public static class SchemaRegistry
     [
         new(1, "the platform directory (release of 2026-12-03)", s => [TenantDirectory.CreateTablesSql(s)]),
         new(2, "tenants' verified names (custom domains, issue 20)", s => [Domains.DomainIndex.SchemaSql(s)]),
+        new(3, "several shared databases per zone, placement by capacity (issue 20)", s => [TenantDirectory.CapacitySql(s)]),
     ];
 
     public static readonly IReadOnlyList<SchemaMigration> Tenants =

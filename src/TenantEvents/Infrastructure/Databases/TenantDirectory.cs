@@ -3,7 +3,8 @@ using Npgsql;
 namespace TenantEvents.Infrastructure.Databases;
 
 /// <summary>One of our databases, as registered in tenant_databases (main database).</summary>
-public sealed record DatabaseEntry(string Id, string Zone, string Database, string? Host, int? Port, bool Dedicated, Guid? DedicatedTo);
+/// <param name="Capacity">A shared database's most tenants (null: the default, or a dedicated database's one).</param>
+public sealed record DatabaseEntry(string Id, string Zone, string Database, string? Host, int? Port, bool Dedicated, Guid? DedicatedTo, int? Capacity = null);
 
 /// <summary>
 /// The platform directory in the main database: which databases exist (tenant_databases), which tenant lives in which
@@ -113,7 +114,43 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
           end $f$;
         """;
 
-    private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to from {schema}.tenant_databases order by id";
+    /// <summary>
+    /// Directory migration 3: shared databases have a capacity, and a zone may have several; a new tenant goes to the
+    /// zone's shared database that is least full (tenants over capacity), among those with room. Placements still never
+    /// move by themselves. Capacity is a bound on what is committed: tenants being placed at the same moment may each take
+    /// the last place (a handful over, never a runaway).
+    /// </summary>
+    public static string CapacitySql(string schema) => $$"""
+        alter table {{schema}}.tenant_databases add column capacity integer check (capacity > 0);
+        create index tenant_placements_database on {{schema}}.tenant_placements (database_id);
+        create or replace function {{schema}}.place_tenant(p_tenant uuid, p_zone text, p_dedicated boolean) returns text
+          language plpgsql security definer set search_path = pg_catalog, pg_temp as $f$
+          declare chosen text;
+          begin
+            if p_tenant is null or p_zone is null or p_dedicated is null then
+              raise exception 'place_tenant: tenant, zone and kind are required' using errcode = '22004';
+            end if;
+            if p_dedicated then
+              update {{schema}}.tenant_databases set dedicated_to = p_tenant
+              where id = (select d.id from {{schema}}.tenant_databases d where d.zone = p_zone and d.dedicated and d.dedicated_to is null
+                          order by d.created_at, d.id limit 1 for update skip locked)
+              returning id into chosen;
+            else
+              select d.id into chosen
+              from {{schema}}.tenant_databases d
+              cross join lateral (select count(*) as tenants from {{schema}}.tenant_placements p where p.database_id = d.id) c
+              where d.zone = p_zone and not d.dedicated and c.tenants < coalesce(d.capacity, {{ZoneOptions.DefaultCapacity}})
+              order by c.tenants::numeric / coalesce(d.capacity, {{ZoneOptions.DefaultCapacity}}), d.created_at, d.id
+              limit 1;
+            end if;
+            if chosen is not null then
+              insert into {{schema}}.tenant_placements (tenant, database_id, zone) values (p_tenant, chosen, p_zone);
+            end if;
+            return chosen;
+          end $f$;
+        """;
+
+    private string DatabasesSql => $"select id, zone, database, host, port, dedicated, dedicated_to, capacity from {schema}.tenant_databases order by id";
 
     private string PlacementSql => $"select database_id from {schema}.tenant_placements where tenant = $1";
 
@@ -131,6 +168,16 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
         {
             return []; // not migrated yet: only the main database
         }
+    }
+
+    /// <summary>How many tenants each database holds (placements, decommissioned tenants included: their sealed events stay).</summary>
+    public async Task<IReadOnlyDictionary<string, long>> TenantsPerDatabaseAsync(CancellationToken cancellation = default)
+    {
+        await using var command = main.CreateCommand($"select database_id, count(*) from {schema}.tenant_placements group by database_id");
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) counts[reader.GetString(0)] = reader.GetInt64(1);
+        return counts;
     }
 
     /// <summary>Synchronous, for Marten's synchronous tenant lookup (only on a cache miss).</summary>
@@ -229,7 +276,8 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
     }
 
     private static DatabaseEntry ReadEntry(NpgsqlDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2),
-        r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetInt32(4), r.GetBoolean(5), r.IsDBNull(6) ? null : r.GetGuid(6));
+        r.IsDBNull(3) ? null : r.GetString(3), r.IsDBNull(4) ? null : r.GetInt32(4), r.GetBoolean(5), r.IsDBNull(6) ? null : r.GetGuid(6),
+        r.IsDBNull(7) ? null : r.GetInt32(7));
 }
 
 public abstract record ReservationOutcome;
