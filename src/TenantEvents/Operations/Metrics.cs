@@ -123,12 +123,14 @@ public sealed class TenantLabels(int limit)
 /// are registered once per process, whatever the number of hosts in it (the tests run two).
 /// </summary>
 public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, ProjectionDaemon daemon, Delivery.WebhookSender sender,
-    TenantEvents.Infrastructure.Databases.TenantDatabases databases, TenantEventsOptions options, ILogger<OperationsGauges> log) : BackgroundService
+    TenantEvents.Infrastructure.Databases.TenantDatabases databases, TenantEvents.Infrastructure.Databases.TenantDirectory directory,
+    TenantEventsOptions options, ILogger<OperationsGauges> log) : BackgroundService
 {
     private sealed record Reading(IReadOnlyDictionary<string, (double? Lag, long Behind)> Projections, IReadOnlyList<Delivery.SendingBacklog> Sending,
-        IReadOnlyDictionary<string, bool> Databases);
+        IReadOnlyDictionary<string, bool> Databases, IReadOnlyDictionary<string, (long Tenants, int Capacity)> Shared);
 
-    private static volatile Reading _reading = new(new Dictionary<string, (double?, long)>(), [], new Dictionary<string, bool>());
+    private static volatile Reading _reading = new(new Dictionary<string, (double?, long)>(), [], new Dictionary<string, bool>(),
+        new Dictionary<string, (long, int)>());
     private static volatile Func<IEnumerable<Measurement<int>>> _failuresInARow = () => [];
     private static long _failures;
 
@@ -156,6 +158,12 @@ public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, 
         Telemetry.Meter.CreateObservableGauge("tenantevents.database.up", () => _reading.Databases
             .Select(d => new Measurement<int>(d.Value ? 1 : 0, new KeyValuePair<string, object?>("database", d.Key))), "{database}",
             "Whether each database answered the last reading (1) or not (0); readiness asks only the main one");
+        Telemetry.Meter.CreateObservableGauge("tenantevents.database.tenants", () => _reading.Shared
+            .Select(d => new Measurement<long>(d.Value.Tenants, new KeyValuePair<string, object?>("database", d.Key))), "{tenant}",
+            "Tenants placed in each shared database");
+        Telemetry.Meter.CreateObservableGauge("tenantevents.database.capacity", () => _reading.Shared
+            .Select(d => new Measurement<int>(d.Value.Capacity, new KeyValuePair<string, object?>("database", d.Key))), "{tenant}",
+            "Most tenants each shared database takes (TenantEvents:Zones:{zone}:Capacity, or a Shared entry's)");
         Telemetry.Meter.CreateObservableCounter("tenantevents.metrics.refresh_failures", () => Interlocked.Read(ref _failures), "{reading}",
             "Readings of the database-backed gauges that failed");
     }
@@ -198,7 +206,13 @@ public sealed class OperationsGauges(IEnumerable<IAsyncProjection> projections, 
         var up = new Dictionary<string, bool>();
         foreach (var database in databases.All)
             up[database.Entry.Id] = Counted(await Bounded.AnswersAsync(database.Service, TimeSpan.FromSeconds(3), cancellation)) is null;
-        _reading = new Reading(lags, sending, up);
+        var shared = await ReadAsync<IReadOnlyDictionary<string, (long Tenants, int Capacity)>>(async token =>
+        {
+            var counts = await directory.TenantsPerDatabaseAsync(token);
+            return (await directory.DatabasesAsync(token)).Where(d => !d.Dedicated).ToDictionary(d => d.Id,
+                d => (counts.GetValueOrDefault(d.Id), d.Capacity ?? TenantEvents.Infrastructure.Databases.ZoneOptions.DefaultCapacity));
+        }, cancellation) ?? previous.Shared;
+        _reading = new Reading(lags, sending, up, shared);
     }
 
     private async Task<T?> ReadAsync<T>(Func<CancellationToken, Task<T>> read, CancellationToken cancellation) where T : class

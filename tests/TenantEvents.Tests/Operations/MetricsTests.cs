@@ -92,7 +92,7 @@ public class MetricsTests(AppFixture fixture) : IntegrationTest(fixture)
     public async Task the_alert_rules_are_valid_and_each_fires_on_what_should_raise_it()
     {
         var check = await Promtool("check", "rules", "alerts.rules.yaml");
-        check.ShouldContain("SUCCESS: 13 rules found");
+        check.ShouldContain("SUCCESS: 14 rules found");
         (await Promtool("test", "rules", "alerts.rules.test.yaml")).ShouldContain("SUCCESS");
     }
 
