@@ -22,6 +22,8 @@ if (args.FirstOrDefault() == "migrate")
     }
 }
 
+if (args.FirstOrDefault() == "move-tenant") return await TenantEvents.Tenants.Moves.MoveTenantCommand.Run(args[1..]);
+
 // `serve` (the image's default command) is the service itself, as is no command at all.
 if (args.FirstOrDefault() == "serve") args = args[1..];
 var builder = Hosting.CreateBuilder(args);

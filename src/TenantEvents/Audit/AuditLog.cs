@@ -363,11 +363,13 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
         {
             // Every log position with the event the store holds for it, then events the log does not hold.
             await using var read = new NpgsqlCommand($"""
-                select l.log_index, l.leaf_hash, e.seq_id, e.id, e.stream_id, e.version, e.type,
+                select l.log_index, l.leaf_hash, coalesce(m.leaf_seq, e.seq_id), e.id, e.stream_id, e.version, e.type,
                        to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                        e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
                 from {Schema}.audit_log l
                 full join (select * from {Schema}.mt_events where tenant_id = $1) e on e.seq_id = l.seq_id
+                -- An event moved from another database is named by the number its leaf commits to (TenantMoveSchema).
+                left join {Schema}.moved_event_seqs m on m.tenant_id = e.tenant_id and m.seq_id = e.seq_id
                 where l.tenant_id = $1 or l.tenant_id is null
                 order by l.log_index nulls last, e.seq_id
                 """, scope.Connection, scope.Transaction);

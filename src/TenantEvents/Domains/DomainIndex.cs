@@ -157,11 +157,11 @@ public sealed class DomainIndex(TenantDirectory directory, TenantEventsOptions o
 
     /// <summary>The index's table (directory migration 2): a name serves one tenant at most.</summary>
     public static string SchemaSql(string s) => $"""
-        create table {s}.tenant_domains (
+        create table if not exists {s}.tenant_domains (
           domain text primary key,
           tenant uuid not null,
           kind text not null,
           verified_at timestamptz not null default clock_timestamp());
-        create index tenant_domains_tenant on {s}.tenant_domains (tenant);
+        create index if not exists tenant_domains_tenant on {s}.tenant_domains (tenant);
         """;
 }

@@ -46,9 +46,20 @@ public static class Failures
         TenantEvents.Organisations.AccessStateIntegrityException => new Problem("integrity-violation", 500, "Stored data failed its integrity check",
             "The tenant's access state (organisations, roles, grants) does not verify against what the service wrote; nobody is authorised " +
             "in this tenant until an operator has restored it."),
+        _ when IsTenantMoving(failure) => new Problem("tenant-moving", 503, "The tenant is moving to another database",
+            "Its data is being moved (reads go on); nothing was written. Retry in a moment: the write then goes to its new database."),
         _ when IsTransientDatabase(failure) => new Problem("database-unavailable", 503, "The database could not be reached",
             "A database connection failed or timed out; nothing was written. Retry later."),
         _ => new Problem("internal-error", 500, "Something went wrong on our side", $"Trace id {traceId}; this is a bug."),
+    };
+
+    /// <summary>An append refused where the tenant no longer lives (Tenants/Moves/TenantMoveSchema.cs).</summary>
+    public static bool IsTenantMoving(Exception? e) => e switch
+    {
+        PostgresException { SqlState: TenantEvents.Tenants.Moves.TenantMoveSchema.MovedState } => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(IsTenantMoving),
+        { InnerException: { } inner } => IsTenantMoving(inner),
+        _ => false,
     };
 
     private static bool IsTransientDatabase(Exception? e) => e switch

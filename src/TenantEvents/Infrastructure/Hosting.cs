@@ -156,6 +156,7 @@ public static class Hosting
                 provider.GetRequiredService<Clock>(), options);
         });
 
+        if (!migrating) services.AddHostedService<TenantEvents.Tenants.Moves.PlacementChanges>();
         services.AddSingleton<KeyRevocations>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<KeyRevocations>());
 

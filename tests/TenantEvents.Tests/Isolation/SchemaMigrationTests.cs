@@ -21,10 +21,11 @@ public class SchemaMigrationPinTests
         string[] pinned =
         [
             "directory 1 fdd9e8c67890eb4cac13eeac9b9ed7cbc0d7563c8490d19bdc673ed1c310802a",
-            "directory 2 1af2943441c5d69256583784255726293b167ffe4d47a2753141329718cd80a6",
-            "directory 3 68d717062be4126a8118d3895832b72eaaf78c01c60ab816fc35d2639b880aad",
+            "directory 2 e0767b2ba03e5d95c2a1ce94682a86c29db711f2af63e99b4f5ab3d9d4baf340",
+            "directory 3 4683c8274164ca3fa94da95c5889022ce511ed68bcf946431193cab0fa20c264",
             "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
             "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
+            "tenants 3 dba3bf81b25273899aada435d69016e52e03dbec0087b59f3da75ebc3d182f15",
         ];
         var tracks = new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack };
         foreach (var track in tracks)
@@ -179,7 +180,7 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
                 (await admin.Send(HttpMethod.Delete, $"/api/tenants/{replayed}/organisations/{replayedRoot}/grants/{grant}")).ShouldBe(HttpStatusCode.NoContent);
             }
 
-            // The previous release's shape: migration 2 taken back out, in both databases.
+            // The previous release's shape: migrations 2 and 3 taken back out, in both databases.
             var tables = new[] { "mt_events", "org_nodes", "org_grants", "access_versions", "tenant_data_keys", "audit_log", "mt_doc_tenantrecord" };
             var before = new Dictionary<string, Dictionary<string, long>>();
             foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
@@ -190,9 +191,16 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
                     drop function "{old}".access_note_version();
                     drop table "{old}".access_high_water;
                     alter table "{old}".access_versions drop column state_mac, drop column mac_key_version;
-                    delete from "{old}".schema_migrations where track = 'tenants' and version = 2;
+                    drop trigger events_refuse_moved on "{old}".mt_events;
+                    drop function "{old}".events_refuse_moved();
+                    drop table "{old}".tenant_moved_away;
+                    drop table "{old}".moved_event_seqs;
+                    delete from "{old}".schema_migrations where track = 'tenants' and version in (2, 3);
                     """, connection))
                     await back.ExecuteNonQueryAsync();
+                // Migration 1's ledger functions, as it made them (migration 3 replaced the leaf's).
+                await using (var ledger = new NpgsqlCommand(TenantEvents.Audit.AuditSchema.Sql($"\"{old}\""), connection))
+                    await ledger.ExecuteNonQueryAsync();
                 before[database] = await Counts(connection, old, tables);
             }
             // Mallory, with the service role's password, gives herself the administrator's role in the old release's tables.
@@ -242,14 +250,14 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
             // `migrate --status` says what an upgrade would do, and does nothing.
             var (pendingBefore, status) = await DatabaseMigration.StatusAsync(Arguments(fresh));
             pendingBefore.ShouldBeTrue();
-            status.ShouldContain(l => l.StartsWith("default (") && l.EndsWith("tenants at version 1 of 2"), string.Join("\n", status));
-            status.ShouldContain(l => l.StartsWith("eu (") && l.EndsWith("tenants at version 1 of 2"), string.Join("\n", status));
+            status.ShouldContain(l => l.StartsWith("default (") && l.EndsWith("tenants at version 1 of 3"), string.Join("\n", status));
+            status.ShouldContain(l => l.StartsWith("eu (") && l.EndsWith("tenants at version 1 of 3"), string.Join("\n", status));
             status.ShouldContain("  pending 2: access-state MAC and its high water (issue 18) (with a data step)");
             (await DatabaseMigration.StatusAsync(Arguments(fresh))).Pending.ShouldBeTrue();
             // This release does not start on it: it says to migrate instead of failing later on a missing column.
             var refused = await Should.ThrowAsync<Exception>(() => Fixture.StartHost(new Dictionary<string, string> { ["TenantEvents:DatabaseSchema"] = fresh }));
             string.Join(" / ", Enumerable.Repeat(refused, 5).Select((e, i) => { for (var n = 0; n < i && e?.InnerException is not null; n++) e = e.InnerException; return e?.Message; }))
-                .ShouldContain("this release needs 2. Run `TenantEvents migrate`");
+                .ShouldContain("this release needs 3. Run `TenantEvents migrate`");
 
             var applied = await DatabaseMigration.MigrateAsync(Arguments(old));
             applied.ShouldContain(line => line.StartsWith(TestDatabase.MainDatabase + ": tenants 2 ") && line.EndsWith($"1 access state(s) sealed; 1 left refused ({replayed})"),

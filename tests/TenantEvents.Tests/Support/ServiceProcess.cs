@@ -63,12 +63,24 @@ public sealed class ServiceProcess : IAsyncDisposable
         return (migration.ExitCode, await output + await error);
     }
 
+    /// <summary>Runs one of the service's commands (move-tenant, say) on a database to its end: its exit code and output.</summary>
+    public static async Task<(int Exit, string Output)> CommandAsync((string App, string Owner, string Platform) database, IReadOnlyList<string> command,
+        IDictionary<string, string>? settings = null)
+    {
+        var process = Start(database, command[0], null, settings ?? new Dictionary<string, string>(), out _, null, command.Skip(1));
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        return (process.ExitCode, await output + await error);
+    }
+
     private static Process Start((string App, string Owner, string Platform) database, string? command, string? url, IDictionary<string, string> settings,
-        out System.Text.StringBuilder output, string? dll = null)
+        out System.Text.StringBuilder output, string? dll = null, IEnumerable<string>? arguments = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(dll ?? Dll());
         if (command is not null) start.ArgumentList.Add(command);
+        foreach (var argument in arguments ?? []) start.ArgumentList.Add(argument);
         // Only what is set here: not the test process's zones or connection strings.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("TenantEvents__", StringComparison.OrdinalIgnoreCase)
                                                                || k.StartsWith("ConnectionStrings__", StringComparison.OrdinalIgnoreCase)).ToList())

@@ -83,6 +83,9 @@ public static class DatabasePrivileges
         new("access_versions", RW, R),
         // Written only by the access_note_version trigger (as the owner): it never goes down (Organisations/AccessSeal.cs).
         new("access_high_water", R, R),
+        // Tenant moves (Tenants/Moves/TenantMoveSchema.cs): written by the mover (the owner) alone.
+        new("tenant_moved_away", R, R),
+        new("moved_event_seqs", R, R),
         new("scim_resources", RW, R),
         new("scim_versions", RW, R),
 
@@ -173,6 +176,7 @@ public static class DatabasePrivileges
         new("audit_leaf_data", App: true, Platform: false, Definer: false),
         new("audit_refuse_change", App: false, Platform: false, Definer: false), // trigger
         new("events_notify", App: false, Platform: false, Definer: false), // trigger
+        new("events_refuse_moved", App: false, Platform: false, Definer: true), // trigger: reads tenant_moved_away whatever the appender may read
         // Marten's own.
         .. new[]
         {

@@ -63,6 +63,8 @@ public static class SchemaRegistry
         ]),
         new(2, "access-state MAC and its high water (issue 18)", s => [Organisations.OrganisationSchema.V2(s)],
             Data: step => step.Services.GetRequiredService<Organisations.OrganisationStore>().SealUnstampedAsync(step)),
+        new(3, "tenant moves between databases: writes refused where a tenant left, ledger numbers of moved events (issue 20)",
+            s => [TenantEvents.Tenants.Moves.TenantMoveSchema.Sql(s)]),
     ];
 
     public static IReadOnlyList<SchemaMigration> Track(string track) => track switch

@@ -13,7 +13,8 @@ namespace TenantEvents.Infrastructure.Databases;
 /// <summary>
 /// Marten's tenancy for TenantEvents: conjoined tenants (under row-level security) in a set of databases, one shared
 /// database per residency zone plus dedicated databases that each hold one tenant. Which tenant lives where is read from
-/// the directory (tenant_placements) and cached; placements never move, so the cache needs no invalidation. Databases
+/// the directory (tenant_placements) and cached; a tenant moved to another database (Tenants/Moves) is forgotten on the
+/// mover's notice (PlacementChanges), and an append that still reaches the old database is refused there. Databases
 /// registered by `migrate` while the service runs are picked up without a restart (Wolverine polls
 /// <see cref="BuildDatabases"/> for a dynamic tenancy, and an unknown database id reloads the registry).
 /// An id that is no tenant of ours resolves to the main database, where nothing of it exists: reads find nothing.
@@ -79,6 +80,12 @@ public sealed class TenantDatabases : ITenancy
         _placements[tenant] = placed;
         return database;
     }
+
+    /// <summary>Forgets where a tenant lives (it moved: the next use reads its placement again).</summary>
+    public void Forget(Guid tenant) => _placements.TryRemove(tenant, out _);
+
+    /// <summary>Forgets every placement (notices of moves may have been missed).</summary>
+    public void ForgetAll() => _placements.Clear();
 
     /// <summary>Records where a tenant being created was just placed (its directory row is not committed yet).</summary>
     public async ValueTask<Database> RememberAsync(Guid tenant, string databaseId, CancellationToken cancellation)

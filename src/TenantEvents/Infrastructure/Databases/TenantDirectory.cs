@@ -121,8 +121,8 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
     /// the last place (a handful over, never a runaway).
     /// </summary>
     public static string CapacitySql(string schema) => $$"""
-        alter table {{schema}}.tenant_databases add column capacity integer check (capacity > 0);
-        create index tenant_placements_database on {{schema}}.tenant_placements (database_id);
+        alter table {{schema}}.tenant_databases add column if not exists capacity integer check (capacity > 0);
+        create index if not exists tenant_placements_database on {{schema}}.tenant_placements (database_id);
         create or replace function {{schema}}.place_tenant(p_tenant uuid, p_zone text, p_dedicated boolean) returns text
           language plpgsql security definer set search_path = pg_catalog, pg_temp as $f$
           declare chosen text;
