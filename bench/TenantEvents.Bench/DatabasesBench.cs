@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
 using TenantEvents.Infrastructure.Security;
@@ -35,6 +36,8 @@ static class DatabasesBench
             var (readsPerSecond, p50, p95) = await ReadMix(service, options.Concurrency, ids, reads);
             var spread = await Spread(service);
             results[databases] = (seconds, commandsPerSecond, readsPerSecond, p50, p95, spread);
+            if (databases == 4 && int.Parse(Arg("--move-events", "5000")) is > 0 and var moveEvents)
+                await Move(service, options.Concurrency, owner, ids[0], moveEvents);
             Console.WriteLine($"{databases} database(s): {tenants} tenants provisioned in {seconds:F0} s ({commandsPerSecond:F0} commands/s) | " +
                               $"read mix {readsPerSecond:F0} requests/s, p50 {p50:F1} ms, p95 {p95:F1} ms | tenants per database: {spread}");
         }
@@ -45,6 +48,52 @@ static class DatabasesBench
         Console.WriteLine($"read mix requests/s     : {results[4].ReadsPerSecond:F0} vs {results[1].ReadsPerSecond:F0}   ratio {results[4].ReadsPerSecond / results[1].ReadsPerSecond:F2}");
         Console.WriteLine($"read mix p95            : {results[4].P95:F1} ms vs {results[1].P95:F1} ms");
         return 0;
+    }
+
+    /// <summary>
+    /// One tenant grown to the given number of renames, moved to another shared database with the service running (as
+    /// `move-tenant` does); against the raw binary COPY of the same tenant's event rows between the same two databases.
+    /// </summary>
+    private static async Task Move(Service service, int concurrency, string owner, string tenant, int renames)
+    {
+        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = concurrency * 2 };
+        var admin = Client(service, handler, Roles.PlatformAdmin, "bench-admin");
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < renames)
+            {
+                // One tenant, many writers: a lost race is a 412/409 to retry, not a failure.
+                using var response = await admin.PutAsJsonAsync($"/api/tenants/{tenant}/name", new { name = $"Agency {Guid.NewGuid():N}" });
+                if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.Conflict or HttpStatusCode.PreconditionFailed))
+                    throw new InvalidOperationException($"rename answered {response.StatusCode}");
+            }
+        }));
+        var report = JsonDocument.Parse(await admin.GetStringAsync("/api/platform/databases")).RootElement.GetProperty("databases");
+        var placed = JsonDocument.Parse(await admin.GetStringAsync($"/api/tenants/{tenant}")).RootElement.GetProperty("storage").GetProperty("database").GetString()!;
+        var target = report.EnumerateArray().Select(d => d.GetProperty("id").GetString()!).First(id => id != placed && !id.Contains("-d"));
+        var databaseOf = report.EnumerateArray().ToDictionary(d => d.GetProperty("id").GetString()!, d => d.GetProperty("database").GetString()!);
+        string Owner(string id) => new NpgsqlConnectionStringBuilder(owner) { Database = databaseOf[id] }.ConnectionString;
+
+        // Baseline: the tenant's event rows, binary COPY from the one database to a scratch table of the other.
+        var raw = Stopwatch.StartNew();
+        await using (var from = new NpgsqlConnection(Owner(placed)))
+        await using (var to = new NpgsqlConnection(Owner(target)))
+        {
+            await from.OpenAsync();
+            await to.OpenAsync();
+            await using (var create = new NpgsqlCommand("create temp table raw_copy as select * from tenantevents.mt_events with no data", to))
+                await create.ExecuteNonQueryAsync();
+            await using var reader = await from.BeginRawBinaryCopyAsync($"copy (select * from tenantevents.mt_events where tenant_id = '{tenant}') to stdout (format binary)");
+            await using var writer = await to.BeginRawBinaryCopyAsync("copy raw_copy from stdin (format binary)");
+            await reader.CopyToAsync(writer);
+        }
+        raw.Stop();
+        var moved = await TenantEvents.Tenants.Moves.TenantMove.RunAsync(owner, "tenantevents", Guid.Parse(tenant), target, TimeSpan.FromSeconds(1),
+            TextWriter.Null);
+        Console.WriteLine($"move of one tenant ({moved.Events} events, {moved.LogEntries} log entries, {moved.Checkpoints} checkpoints) from {placed} to {target}: " +
+                          $"writes refused {moved.WritesRefused.TotalMilliseconds:F0} ms, {moved.Total.TotalMilliseconds:F0} ms in all (1 s of it the grace) | " +
+                          $"raw COPY of its events {raw.Elapsed.TotalMilliseconds:F0} ms | ratio refused/raw {moved.WritesRefused.TotalMilliseconds / raw.Elapsed.TotalMilliseconds:F1}");
     }
 
     private static async Task Reset(string owner)
