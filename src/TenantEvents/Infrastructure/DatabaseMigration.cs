@@ -258,6 +258,16 @@ public static class DatabaseMigration
               loop execute format('alter table %I.%I enable row level security', '{schema.Replace("'", "''")}', t.relname); end loop;
             end $$
             """);
+        // Writes of a tenant that moved to another database are refused here, on every guarded table with a tenant_id,
+        // found by looking like the policies above (Tenants/Moves/TenantMoveSchema.cs; once its function exists).
+        await using (var guarded = new NpgsqlCommand(GuardedTablesSql, connection, transaction))
+        {
+            guarded.Parameters.AddWithValue("schema", schema);
+            await using var reader = await guarded.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+                if (!TenantEvents.Tenants.Moves.TenantMoveSchema.Unguarded.Contains(reader.GetString(0)))
+                    statements.Add(TenantEvents.Tenants.Moves.TenantMoveSchema.GuardSql(s, reader.GetString(0), reader.GetString(1)));
+        }
         statements.AddRange([
             // A connection that names no tenant sees no tenant's rows rather than failing on an unset setting. PostgreSQL
             // 15 lets only a superuser (or a holder of SET on the parameter) make that the database default; without
@@ -284,6 +294,15 @@ public static class DatabaseMigration
         await transaction.CommitAsync();
         return applied;
     }
+
+    private const string GuardedTablesSql = """
+        select c.relname, current_user::text from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+        where n.nspname = @schema and c.relkind in ('r', 'p') and not c.relispartition
+          and to_regprocedure(quote_ident(@schema) || '.refuse_moved_rows()') is not null
+        order by c.relname
+        """;
 
     /// <summary>
     /// The declaration (<see cref="DatabasePrivileges"/>) made true: on every table, sequence and function of the schema,

@@ -1,3 +1,4 @@
+using Wolverine.ErrorHandling;
 using TenantEvents.Infrastructure.Logging;
 using JasperFx;
 using JasperFx.CodeGeneration;
@@ -199,6 +200,11 @@ public static class Hosting
             // Handlers and endpoints live here, whichever program hosts the service (the service, the tests, the benchmarks).
             wolverine.ApplicationAssembly = typeof(Hosting).Assembly;
             wolverine.Policies.UseDurableLocalQueues();
+            // Work on a tenant that is being moved to another database is refused where it was (Tenants/Moves): it waits
+            // for the switch, then goes to the new database, instead of burning its attempts in a tight loop.
+            wolverine.OnException(e => Failures.IsTenantMoving(e))
+                .RetryWithCooldown(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5))
+                .Then.ScheduleRetry(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5));
             // An instance that died (no health check for 30 s) has its persisted messages taken over by the others, or by
             // itself when it comes back: half of Wolverine's default minute.
             wolverine.Durability.HealthCheckPollingTime = TimeSpan.FromSeconds(5);
@@ -256,6 +262,8 @@ public static class Hosting
             ExceptionHandler = async http =>
             {
                 var failure = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+                // A tenant moved while this instance still placed it where it was: read the placements again.
+                if (Failures.IsTenantMoving(failure)) http.RequestServices.GetRequiredService<TenantDatabases>().ForgetAll();
                 var problem = Failures.ToProblem(failure, System.Diagnostics.Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier);
                 if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
                 await problem.ToResult().ExecuteAsync(http);

@@ -64,8 +64,9 @@ public static class SharingHttp
         var theirs = await streams.Databases.ForAsync(partner, cancellation);
         if (mine.Entry.Id != theirs.Entry.Id)
             return new Problem("residency-boundary", 409, "The tenants' data live apart",
-                "Sharing between tenants placed in different databases (another residency zone, or a dedicated database) is not supported: " +
-                "shared data would have to leave its placement.").With("field", field);
+                "Sharing between tenants placed in different databases (another residency zone, a dedicated database, or another shared " +
+                "database of the zone) is not supported: shared data would have to leave its placement.")
+                .With("field", field);
         return null;
     }
 

@@ -128,6 +128,22 @@ public class TenantMoveTests(AppFixture fixture) : IntegrationTest(fixture)
             (await Should.ThrowAsync<PostgresException>(() => append.ExecuteNonQueryAsync())).SqlState.ShouldBe("TE002");
         }
 
+        // ...and so does it every other guarded write of the tenant, with the service role's password too.
+        await using (var old = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestDatabase.ConnectionString) { Database = Name }.ConnectionString))
+        {
+            await old.OpenAsync();
+            await using var transaction = await old.BeginTransactionAsync();
+            await using (var bind = new NpgsqlCommand($"select set_config('{TenantEvents.Infrastructure.Hosting.TenantSetting}', @t, true)", old, transaction))
+            {
+                bind.Parameters.AddWithValue("t", tenant.ToString());
+                await bind.ExecuteNonQueryAsync();
+            }
+            await using var write = new NpgsqlCommand(
+                "insert into tenantevents.tenant_roles (tenant_id, name, description, permissions) values (@t, 'late', 'a write that came late', '{}')", old, transaction);
+            write.Parameters.AddWithValue("t", tenant.ToString());
+            (await Should.ThrowAsync<PostgresException>(() => write.ExecuteNonQueryAsync())).SqlState.ShouldBe("TE002");
+        }
+
         // It goes on in its new database: a write, a checkpoint, and the whole log verified offline by an auditor.
         (await tenantAdmin.Post($"/api/tenants/{tenant}/organisations", new { name = "Investigations", kind = "department", parentId = root }))
             .ShouldBe(HttpStatusCode.Created);
@@ -141,6 +157,26 @@ public class TenantMoveTests(AppFixture fixture) : IntegrationTest(fixture)
         report.SignedSize.ShouldBe(report.Entries);
         // The neighbour was not disturbed; the tenant is listed once.
         (await admin.Get($"/api/tenants/{neighbour}")).ShouldBe(HttpStatusCode.OK);
+
+        // A move whose copy does not verify is not made: the neighbour's log does not match a checkpoint it "signed"
+        // (a row written straight into its database), so its copy is rolled back, it stays, and its writes go on.
+        await using (var forged = new NpgsqlConnection(OwnerOf(second)))
+        {
+            await forged.OpenAsync();
+            await using var insert = new NpgsqlCommand(
+                "insert into tenantevents.audit_checkpoints (tenant_id, tree_size, root_hash, note, created_at) values (@t, 1, '\\x00'::bytea, 'forged', now())", forged);
+            insert.Parameters.AddWithValue("t", neighbour.ToString());
+            await insert.ExecuteNonQueryAsync();
+        }
+        var refusedMove = await ServiceProcess.CommandAsync(db, ["move-tenant", neighbour.ToString(), "default", "--grace", "0"], settings);
+        refusedMove.Exit.ShouldBe(1, refusedMove.Output);
+        refusedMove.Output.ShouldContain("not the one its checkpoint signed");
+        refusedMove.Output.ShouldContain("not moved; writes resumed");
+        (await admin.Get($"/api/tenants/{neighbour}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("storage").GetProperty("database").GetString().ShouldBe(target);
+        (await admin.Put($"/api/tenants/{neighbour}/name", new { name = "Hays County Sheriff" })).ShouldBe(HttpStatusCode.OK);
+        (await Count(Name, "select count(*) from tenantevents.mt_streams where tenant_id = @t", neighbour)).ShouldBe(0);
+        // A tenant moves only within its kind, and within its zone.
+        (await ServiceProcess.CommandAsync(db, ["move-tenant", tenant.ToString(), "no-such-database"], settings)).Exit.ShouldBe(1);
         var listed = (await admin.Get("/api/tenants?limit=200")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").EnumerateArray();
         listed.Count(t => t.GetProperty("id").GetGuid() == tenant).ShouldBe(1,
             $"records in {Name}: {await Count(Name, "select count(*) from tenantevents.mt_doc_tenantrecord where tenant_id = @t", tenant)}, in {second}: " +

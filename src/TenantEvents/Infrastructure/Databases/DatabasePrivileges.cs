@@ -177,6 +177,7 @@ public static class DatabasePrivileges
         new("audit_refuse_change", App: false, Platform: false, Definer: false), // trigger
         new("events_notify", App: false, Platform: false, Definer: false), // trigger
         new("events_refuse_moved", App: false, Platform: false, Definer: true), // trigger: reads tenant_moved_away whatever the appender may read
+        new("refuse_moved_rows", App: false, Platform: false, Definer: true), // trigger, likewise, on every other guarded tenant table
         // Marten's own.
         .. new[]
         {

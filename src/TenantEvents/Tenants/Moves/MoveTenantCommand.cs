@@ -20,6 +20,11 @@ public static class MoveTenantCommand
         var graceAt = Array.IndexOf(args, "--grace");
         var grace = TimeSpan.FromSeconds(graceAt >= 0 && graceAt + 1 < args.Length && double.TryParse(args[graceAt + 1],
             System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 5);
+        if (grace < TimeSpan.Zero || grace > TimeSpan.FromHours(1))
+        {
+            Console.Error.WriteLine("move-tenant: --grace is a number of seconds from 0 to 3600.");
+            return 2;
+        }
         var builder = Hosting.CreateBuilder(args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a != "--grace"
                                                                  && (i == 0 || args[i - 1] != "--grace")).ToArray());
         var options = TenantEventsOptions.From(builder.Configuration);

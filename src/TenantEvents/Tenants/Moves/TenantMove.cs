@@ -18,7 +18,7 @@ public sealed class TenantMoveException(string message) : InvalidOperationExcept
 /// that may change a placement; `TenantEvents move-tenant TENANT DATABASE`):
 /// <list type="number">
 /// <item>Writes stop: the tenant is marked moved-away in its database, under the per-tenant lock every append takes
-/// shared, so appends in flight commit first and later ones are refused (503, Retry-After: 1). Reads go on.</item>
+/// shared, so appends in flight commit first and later ones are refused (503 tenant-moving, with Retry-After). Reads go on.</item>
 /// <item>Its ledger is brought up to date (audit_flush), then every row of the tenant is copied, in one transaction of the
 /// target: streams, events (each with a new sequence number there, and the number its ledger leaf commits to kept in
 /// moved_event_seqs), the log and everything that names events by number (renumbered), and every other table with a
@@ -76,28 +76,60 @@ public static class TenantMove
             : ResidencyZones.ConnectionString(ownerConnectionString, d.Database, d.Host, d.Port);
         var t = tenant.ToString();
 
+        if (source.Dedicated != target.Dedicated)
+            throw new TenantMoveException(source.Dedicated
+                ? $"Tenant {tenant} has a database of its own; {targetId} is shared. A move keeps the kind."
+                : $"{targetId} is a dedicated database; tenant {tenant} lives in a shared one. A move keeps the kind.");
+        if (!target.Dedicated && (await directory.TenantsPerDatabaseAsync(cancellation)).GetValueOrDefault(targetId) >= (target.Capacity ?? ZoneOptions.DefaultCapacity))
+            throw new TenantMoveException($"{targetId} is full (its capacity is {target.Capacity ?? ZoneOptions.DefaultCapacity} tenants).");
+
+        // One mover per tenant at a time, for the whole move (a session lock in the main database).
+        await using var guard = await main.OpenConnectionAsync(cancellation);
+        if (!await Scalar<bool>(guard, null, "select pg_try_advisory_lock(hashtextextended('tenantevents-mover:' || $1, 0))", cancellation, t))
+            throw new TenantMoveException($"Another move of tenant {tenant} is running.");
+
         await using var from = new NpgsqlConnection(Owner(source));
         await from.OpenAsync(cancellation);
         await using var to = new NpgsqlConnection(Owner(target));
         await to.OpenAsync(cancellation);
+        var versions = (await SchemaRegistry.VersionsAsync(from, schema, cancellation)).GetValueOrDefault(SchemaRegistry.TenantsTrack);
+        if (versions != (await SchemaRegistry.VersionsAsync(to, schema, cancellation)).GetValueOrDefault(SchemaRegistry.TenantsTrack))
+            throw new TenantMoveException($"{sourceId} and {targetId} are at different schema versions: run `migrate` first.");
+        // Sharing works within one database: a tenant with live partners stays with them.
+        var partners = await Scalar<long>(from, null, $"""
+            select (select count(*) from {s}.sharing_agreements where (tenant_id = $1 or recipient_tenant::text = $1) and state in ('offered', 'active'))
+                 + (select count(*) from {s}.collaboration_members where (tenant_id = $1 or member_tenant::text = $1) and state in ('invited', 'member'))
+                 + (select count(*) from {s}.case_shares where tenant_id = $1 or grantee_tenant::text = $1)
+            """, cancellation, t);
+        if (partners > 0)
+            throw new TenantMoveException($"Tenant {tenant} shares with other tenants of {sourceId} ({partners} agreements, memberships or shares): " +
+                                          "sharing works within one database; end them first.");
+        var marker = await Scalar<string?>(from, null, $"select to_database from {s}.tenant_moved_away where tenant = $1", cancellation, t);
+        bool holds;
         await using (var check = await to.BeginTransactionAsync(cancellation))
         {
             await Sql.SetTenantAsync(to, check, tenant, cancellation);
-            if (await Scalar<long>(to, check, $"select count(*) from {s}.mt_streams where tenant_id = $1", cancellation, t) > 0)
-                throw new TenantMoveException($"{targetId} already holds streams of tenant {tenant} (it lived there before): a tenant is not moved back.");
+            holds = await Scalar<long>(to, check, $"select count(*) from {s}.mt_streams where tenant_id = $1", cancellation, t) > 0;
         }
+        if (holds && marker != targetId)
+            throw new TenantMoveException($"{targetId} already holds streams of tenant {tenant} (it lived there before): a tenant is not moved back.");
+        // A move that copied and verified, then stopped before the switch: its writes have been refused since, so the copy
+        // is whole; it goes on from the switch.
+        var resuming = holds && marker == targetId;
 
         // 1. Writes stop.
         var refused = Stopwatch.StartNew();
         await using (var freeze = await from.BeginTransactionAsync(cancellation))
         {
+            await Execute(from, freeze, "set local lock_timeout = '30s'", cancellation);
             await Execute(from, freeze, "select pg_advisory_xact_lock(hashtextextended('tenantevents-move:' || $1, 0))", cancellation, t);
             await Execute(from, freeze, $"insert into {s}.tenant_moved_away (tenant, to_database) values ($1, $2) on conflict (tenant) do update set to_database = excluded.to_database, moved_at = clock_timestamp()",
                 cancellation, t, targetId);
             await freeze.CommitAsync(cancellation);
         }
-        output.WriteLine($"{tenant}: writes stopped in {sourceId}");
+        output.WriteLine($"{tenant}: writes stopped in {sourceId}{(resuming ? " (resuming: the copy is there)" : "")}");
         var switched = false;
+        var copied = resuming;
         try
         {
             // 2. The ledger up to date, then the copy.
@@ -105,6 +137,8 @@ public static class TenantMove
             var rows = new Dictionary<string, long>(StringComparer.Ordinal);
             await using var snapshot = await from.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
             await using var copy = await to.BeginTransactionAsync(cancellation);
+            if (!resuming)
+            {
             // Bound to the tenant on both sides, as the service's sessions are: a policy that binds the owner too reads and
             // writes this tenant's rows only (and a read that silently found none would fail the counts below).
             await Sql.SetTenantAsync(from, snapshot, tenant, cancellation);
@@ -119,10 +153,14 @@ public static class TenantMove
             }
             // Made by the target's triggers while the events went in: the log came over whole, and the high water with it.
             await Execute(to, copy, $"delete from {s}.audit_pending where tenant_id = $1", cancellation, t);
+            }
+            else await Sql.SetTenantAsync(to, copy, tenant, cancellation);
 
             // 3. The ledger verifies in the target, before anything is committed there.
             var (events, entries, checkpoints) = await VerifyAsync(from, to, s, t, cancellation);
             await copy.CommitAsync(cancellation);
+            copied = true;
+            var renumbered = await SequenceMapAsync(from, to, s, t, cancellation);
             await snapshot.CommitAsync(cancellation);
             output.WriteLine($"{tenant}: {events} events, {entries} log entries and {checkpoints} checkpoints verified in {targetId}");
 
@@ -130,8 +168,28 @@ public static class TenantMove
             await using (var directoryTx = await main.OpenConnectionAsync(cancellation))
             await using (var switching = await directoryTx.BeginTransactionAsync(cancellation))
             {
-                await Execute(directoryTx, switching, $"update {s}.tenant_placements set database_id = $2 where tenant = $1", cancellation, tenant, targetId);
-                if (target.Dedicated) await Execute(directoryTx, switching, $"update {s}.tenant_databases set dedicated_to = $1 where id = $2", cancellation, tenant, targetId);
+                if (await Execute(directoryTx, switching, $"update {s}.tenant_placements set database_id = $2, placed_at = now() where tenant = $1 and database_id = $3",
+                        cancellation, tenant, targetId, sourceId) != 1)
+                    throw new TenantMoveException($"Tenant {tenant} is no longer placed in {sourceId}: nothing was switched.");
+                if (target.Dedicated && await Execute(directoryTx, switching,
+                        $"update {s}.tenant_databases set dedicated_to = $1 where id = $2 and (dedicated_to is null or dedicated_to = $1)", cancellation, tenant, targetId) != 1)
+                    throw new TenantMoveException($"{targetId} was claimed by another tenant meanwhile: nothing was switched.");
+                // The platform's own deliveries of the tenant's events (main database) name them by number: the new ones.
+                await Execute(directoryTx, switching, "create temp table moving_map (old_seq bigint primary key, new_seq bigint not null) on commit drop", cancellation);
+                await using (var importer = await directoryTx.BeginBinaryImportAsync("copy moving_map (old_seq, new_seq) from stdin (format binary)", cancellation))
+                {
+                    foreach (var (old, renumberedTo) in renumbered)
+                    {
+                        await importer.StartRowAsync(cancellation);
+                        await importer.WriteAsync(old, NpgsqlTypes.NpgsqlDbType.Bigint, cancellation);
+                        await importer.WriteAsync(renumberedTo, NpgsqlTypes.NpgsqlDbType.Bigint, cancellation);
+                    }
+                    await importer.CompleteAsync(cancellation);
+                }
+                await Execute(directoryTx, switching, $"""
+                    update {s}.webhook_deliveries d set seq_id = m.new_seq from moving_map m
+                    where d.tenant_id = '{TenantEvents.Delivery.DeliverySchema.PlatformOwner}' and d.source_tenant = $1 and d.seq_id = m.old_seq
+                    """, cancellation, tenant);
                 await Execute(directoryTx, switching, $"select pg_notify('{PlacementChannel}', $1)", cancellation, t);
                 await switching.CommitAsync(cancellation);
             }
@@ -152,16 +210,39 @@ public static class TenantMove
             output.WriteLine($"{tenant}: its mutable rows left {sourceId} (its events, log and checkpoints stay there, append-only)");
             return new MoveReport(tenant, sourceId, targetId, events, entries, checkpoints, rows, refused.Elapsed, total.Elapsed);
         }
-        catch when (!switched)
+        catch when (!copied)
         {
             // Not moved: writes resume where the tenant is.
             await Execute(from, null, $"delete from {s}.tenant_moved_away where tenant = $1", CancellationToken.None, t);
             output.WriteLine($"{tenant}: not moved; writes resumed in {sourceId}");
             throw;
         }
+        catch when (!switched)
+        {
+            // The copy is committed and verified, the switch not made: writes stay refused (none may land in the source now),
+            // and the same command finishes the move.
+            output.WriteLine($"{tenant}: copied to {targetId} but not switched; its writes stay refused: run the same move-tenant again to finish.");
+            throw;
+        }
     }
 
     public const string PlacementChannel = "tenantevents_placements";
+
+    /// <summary>Each of the tenant's events: its number in the source and in the target (matched by stream and version).</summary>
+    private static async Task<IReadOnlyList<(long Old, long New)>> SequenceMapAsync(NpgsqlConnection from, NpgsqlConnection to, string s, string tenant,
+        CancellationToken cancellation)
+    {
+        async Task<Dictionary<(Guid, long), long>> Read(NpgsqlConnection connection)
+        {
+            var numbers = new Dictionary<(Guid, long), long>();
+            await using var command = Sql.Command(connection, null, $"select stream_id, version, seq_id from {s}.mt_events where tenant_id = $1", tenant);
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation)) numbers[(reader.GetGuid(0), reader.GetInt64(1))] = reader.GetInt64(2);
+            return numbers;
+        }
+        var target = await Read(to);
+        return (await Read(from)).Where(e => target.ContainsKey(e.Key)).Select(e => (e.Value, target[e.Key])).ToList();
+    }
 
     /// <summary>Every table of the schema with a tenant_id column (partitions through their parent), in the target's order.</summary>
     private static async Task<IReadOnlyList<string>> TenantTablesAsync(NpgsqlConnection connection, string schema, CancellationToken cancellation)

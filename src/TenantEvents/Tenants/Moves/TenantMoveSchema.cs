@@ -16,6 +16,32 @@ public static class TenantMoveSchema
 {
     public const string MovedState = "TE002";
 
+    /// <summary>
+    /// Tables not guarded by refuse_moved_rows: the events (their own trigger, events_refuse_moved), the mover's, and what
+    /// background work writes for many tenants in one statement (a refusal there would stall every tenant of the
+    /// database): analytics (rebuilt from the moved events), the ledger's pending entries, log and query model, deliveries
+    /// and their positions (the target goes on from the copied positions: at least once), quota usage counters (a flush
+    /// that lands in the old database in the moment of the switch is lost: counts, not records), checkpoints (the target
+    /// signs the next), the access high water (its trigger's).
+    /// </summary>
+    public static readonly IReadOnlySet<string> Unguarded = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "mt_events", "moved_event_seqs", "access_high_water", "mt_event_projection_floors",
+        "analytics_activity", "analytics_tenants", "analytics_event_days", "analytics_record_kinds",
+        "audit_pending", "audit_log", "audit_entries", "audit_positions", "audit_stream_states", "audit_checkpoints",
+        "webhook_deliveries", "webhook_attempts", "webhook_positions", "broker_positions", "quota_usage", "usage_daily",
+    };
+
+    /// <summary>The guard of one table (statement triggers: one per operation, each with its transition table).</summary>
+    public static string GuardSql(string s, string table, string owner) => $$"""
+        create or replace trigger refuse_moved_insert after insert on {{s}}."{{table}}" referencing new table as changed
+          for each statement execute function {{s}}.refuse_moved_rows('{{owner}}');
+        create or replace trigger refuse_moved_update after update on {{s}}."{{table}}" referencing new table as changed
+          for each statement execute function {{s}}.refuse_moved_rows('{{owner}}');
+        create or replace trigger refuse_moved_delete after delete on {{s}}."{{table}}" referencing old table as changed
+          for each statement execute function {{s}}.refuse_moved_rows('{{owner}}');
+        """;
+
     public static string Sql(string s) => $$"""
         create table if not exists {{s}}.tenant_moved_away (
           tenant text primary key,
@@ -39,6 +65,21 @@ public static class TenantMoveSchema
           end $f$;
         create or replace trigger events_refuse_moved after insert on {{s}}.mt_events referencing new table as appended
           for each statement execute function {{s}}.events_refuse_moved();
+
+        -- Every other table with a tenant_id gets the same guard on insert, update and delete (installed by migrate with
+        -- row-level security, DatabaseMigration.SecureAsync: a table added later is guarded too). The schema owner, who
+        -- runs the mover and its clean-up, passes.
+        create or replace function {{s}}.refuse_moved_rows() returns trigger language plpgsql security definer
+          set search_path = pg_catalog, pg_temp as $f$
+          begin
+            if session_user = TG_ARGV[0] then return null; end if;
+            perform pg_advisory_xact_lock_shared(hashtextextended('tenantevents-move:' || t.tenant_id, 0))
+            from (select distinct c.tenant_id::text as tenant_id from changed c) t;
+            if exists (select 1 from changed c join {{s}}.tenant_moved_away m on m.tenant = c.tenant_id::text) then
+              raise exception 'the tenant moved to another database: write there' using errcode = '{{MovedState}}';
+            end if;
+            return null;
+          end $f$;
 
         create or replace function {{s}}.audit_leaf_data(tenant text, idx bigint, e {{s}}.mt_events) returns bytea
           language sql stable as $f$
