@@ -258,16 +258,6 @@ public static class DatabaseMigration
               loop execute format('alter table %I.%I enable row level security', '{schema.Replace("'", "''")}', t.relname); end loop;
             end $$
             """);
-        // Writes of a tenant that moved to another database are refused here, on every guarded table with a tenant_id,
-        // found by looking like the policies above (Tenants/Moves/TenantMoveSchema.cs; once its function exists).
-        await using (var guarded = new NpgsqlCommand(GuardedTablesSql, connection, transaction))
-        {
-            guarded.Parameters.AddWithValue("schema", schema);
-            await using var reader = await guarded.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-                if (!TenantEvents.Tenants.Moves.TenantMoveSchema.Unguarded.Contains(reader.GetString(0)))
-                    statements.Add(TenantEvents.Tenants.Moves.TenantMoveSchema.GuardSql(s, reader.GetString(0), reader.GetString(1)));
-        }
         statements.AddRange([
             // A connection that names no tenant sees no tenant's rows rather than failing on an unset setting. PostgreSQL
             // 15 lets only a superuser (or a holder of SET on the parameter) make that the database default; without
@@ -292,11 +282,57 @@ public static class DatabaseMigration
         }
         await ApplyPrivilegesAsync(connection, transaction, schema);
         await transaction.CommitAsync();
+        await GuardAsync(connection, schema);
         return applied;
     }
 
+    /// <summary>
+    /// Writes of a tenant that moved to another database are refused here: the events by their trigger, every other
+    /// guarded table with a tenant_id (found by looking, like the policies) by its three (Tenants/Moves/TenantMoveSchema.cs;
+    /// once the functions exist). Outside the migration's transaction and one table at a time, each with a short lock
+    /// timeout and retried: `migrate` runs while the previous release serves, and a trigger is made under a table lock;
+    /// holding several at once could deadlock with a command writing those tables. A table already guarded is left alone.
+    /// </summary>
+    private static async Task GuardAsync(NpgsqlConnection connection, string schema)
+    {
+        var s = Quote(schema);
+        var work = new List<(string Table, string Sql)>();
+        await using (var find = new NpgsqlCommand(GuardedTablesSql, connection))
+        {
+            find.Parameters.AddWithValue("schema", schema);
+            await using var reader = await find.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var (table, owner, guarded) = (reader.GetString(0), reader.GetString(1), reader.GetInt64(2));
+                if (table == "mt_events") { if (guarded == 0) work.Add((table, TenantEvents.Tenants.Moves.TenantMoveSchema.EventsGuardSql(s))); }
+                else if (!TenantEvents.Tenants.Moves.TenantMoveSchema.Unguarded.Contains(table) && guarded < 3)
+                    work.Add((table, TenantEvents.Tenants.Moves.TenantMoveSchema.GuardSql(s, table, owner)));
+            }
+        }
+        foreach (var (table, sql) in work)
+            for (var attempt = 1; ; attempt++)
+            {
+                await using var transaction = await connection.BeginTransactionAsync();
+                try
+                {
+                    await using (var timeout = new NpgsqlCommand("set local lock_timeout = '2s'", connection, transaction)) await timeout.ExecuteNonQueryAsync();
+                    await using (var guard = new NpgsqlCommand(sql, connection, transaction)) await guard.ExecuteNonQueryAsync();
+                    await transaction.CommitAsync();
+                    break;
+                }
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected && attempt < 30)
+                {
+                    await transaction.RollbackAsync();
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+                }
+            }
+    }
+
+    /// <summary>Tables with a tenant_id (not partitions), the owner, and how many move guards each has already.</summary>
     private const string GuardedTablesSql = """
-        select c.relname, current_user::text from pg_class c
+        select c.relname, current_user::text,
+               (select count(*) from pg_trigger t where t.tgrelid = c.oid and (t.tgname like 'refuse_moved_%' or t.tgname = 'events_refuse_moved'))
+        from pg_class c
         join pg_namespace n on n.oid = c.relnamespace
         join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
         where n.nspname = @schema and c.relkind in ('r', 'p') and not c.relispartition

@@ -25,7 +25,7 @@ public class SchemaMigrationPinTests
             "directory 3 4683c8274164ca3fa94da95c5889022ce511ed68bcf946431193cab0fa20c264",
             "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
             "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
-            "tenants 3 ec5a9e2bd779964415e216c3c196a8ccd19c2191583f4a6e255b8929b14071f2",
+            "tenants 3 9c56863ce58fa99ec3d4a392b9e0aefcba94bb10704508360a9d6bb447dfd04a",
         ];
         var tracks = new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack };
         foreach (var track in tracks)

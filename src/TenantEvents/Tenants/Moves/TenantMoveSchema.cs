@@ -32,6 +32,12 @@ public static class TenantMoveSchema
         "webhook_deliveries", "webhook_attempts", "webhook_positions", "broker_positions", "quota_usage", "usage_daily",
     };
 
+    /// <summary>The guard of the events: one statement trigger on insert (they are never updated or deleted).</summary>
+    public static string EventsGuardSql(string s) => $$"""
+        create or replace trigger events_refuse_moved after insert on {{s}}.mt_events referencing new table as appended
+          for each statement execute function {{s}}.events_refuse_moved();
+        """;
+
     /// <summary>The guard of one table (statement triggers: one per operation, each with its transition table).</summary>
     public static string GuardSql(string s, string table, string owner) => $$"""
         create or replace trigger refuse_moved_insert after insert on {{s}}."{{table}}" referencing new table as changed
@@ -63,8 +69,6 @@ public static class TenantMoveSchema
             end if;
             return null;
           end $f$;
-        create or replace trigger events_refuse_moved after insert on {{s}}.mt_events referencing new table as appended
-          for each statement execute function {{s}}.events_refuse_moved();
 
         -- Every other table with a tenant_id gets the same guard on insert, update and delete (installed by migrate with
         -- row-level security, DatabaseMigration.SecureAsync: a table added later is guarded too). The schema owner, who
