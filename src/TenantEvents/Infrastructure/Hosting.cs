@@ -173,6 +173,11 @@ public static class Hosting
                 // Never a silent default tenant: tenant data is only reached through a session opened for its tenant.
                 marten.Advanced.DefaultTenantUsageEnabled = false;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString);
+                // No commit is replayed by Marten: ours share their transaction with our own statements (the access
+                // tables and their MAC, read models, the outbox), so a replay on a fresh transaction would commit the
+                // events without them, and a tenant's access state would be refused for good. A transient failure is the
+                // caller's 503 instead, and nothing was written (Organisations/FailedCommitTests).
+                marten.ConfigureWritePolly(_ => { });
 
                 // Conjoined tenancy: every event and every tenant document row carries its tenant's id.
                 marten.Events.TenancyStyle = TenancyStyle.Conjoined;
