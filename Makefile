@@ -176,6 +176,11 @@ audit:
 bench:
 	$(call connections,tenantevents_bench) bench/run.sh $(BENCH_ARGS)
 
+# The published JSON Schema of tenant manifests (schemas/tenant-manifest.schema.json), made from the model.
+manifest-schema:
+	@$(DOTNET) run --project $(SERVICE) -- manifest-schema > schemas/tenant-manifest.schema.json
+	@echo "Wrote schemas/tenant-manifest.schema.json"
+
 clean:
 	$(PG) stop || true
 	ops/rabbitmq/local-broker.sh stop || true

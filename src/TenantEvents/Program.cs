@@ -9,6 +9,12 @@ if (args.FirstOrDefault() == "graphql-schema")
     Console.Write(TenantEvents.GraphQL.GraphQLHttp.Sdl(new TenantEvents.GraphQL.TenantEventsSchema()));
     return 0;
 }
+if (args.FirstOrDefault() == "manifest-schema")
+{
+    // The published JSON Schema of tenant manifests (schemas/tenant-manifest.schema.json; `make manifest-schema`).
+    Console.Write(TenantEvents.Manifests.ManifestSchema.Text());
+    return 0;
+}
 if (args.FirstOrDefault() == "migrate")
 {
     try

@@ -1,0 +1,128 @@
+using TenantEvents.Manifests;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Manifests;
+
+/// <summary>Reading tenant manifests (issue 21's format): YAML or JSON, references resolved, every error placed.</summary>
+public class ManifestReaderTests
+{
+    private static readonly string Example = Path.Combine(TestDatabase.RepositoryRoot(), "ops", "gitops", "travis-sheriff.tenant.yaml");
+
+    private static (TenantManifest? Manifest, IReadOnlyList<ManifestError> Errors) Read(string text, string file = "tenant.yaml",
+        Dictionary<string, string>? env = null, Dictionary<string, string>? files = null) =>
+        ManifestReader.Read(file, text, name => env?.GetValueOrDefault(name), name => files?.GetValueOrDefault(name));
+
+    private const string Minimal = """
+        apiVersion: tenantevents.io/v1
+        kind: Tenant
+        metadata: {name: hays-sheriff}
+        spec:
+          name: Hays County Sheriff
+          template: law-enforcement
+          residency: {country: US, subdivision: US-TX}
+        """;
+
+    [Fact]
+    public void the_published_example_reads_with_its_references_resolved()
+    {
+        var (manifest, errors) = Read(File.ReadAllText(Example), Example,
+            env: new() { ["TRAVIS_IDP_ISSUER"] = "https://login.travis.example.gov" },
+            files: new() { ["secrets/travis-webhook.secret"] = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0\n" });
+        errors.ShouldBeEmpty();
+        manifest!.Metadata!.Name.ShouldBe("travis-sheriff");
+        manifest.Spec!.Organisations!.Select(o => o.Path).ShouldBe(
+            ["/Travis County Sheriff", "/Travis County Sheriff/Patrol", "/Travis County Sheriff/Patrol/North District", "/Travis County Sheriff/Investigations"]);
+        manifest.Spec.IdentityProvider!.Issuer.ShouldBe("https://login.travis.example.gov");
+        manifest.Spec.Webhooks![0].Secret.ShouldBe("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"); // the file's content, without its newline
+        manifest.Spec.Management!["grants"].ShouldBe("full");
+    }
+
+    [Fact]
+    public void json_reads_as_yaml_does()
+    {
+        var (manifest, errors) = Read("""
+            {"apiVersion": "tenantevents.io/v1", "kind": "Tenant", "metadata": {"name": "hays-sheriff"},
+             "spec": {"name": "Hays County Sheriff", "template": "law-enforcement", "residency": {"country": "US"}}}
+            """, "tenant.json");
+        errors.ShouldBeEmpty();
+        manifest!.Spec!.Name.ShouldBe("Hays County Sheriff");
+    }
+
+    [Fact]
+    public void an_unset_reference_is_named_with_its_file_line_and_path()
+    {
+        var (manifest, errors) = Read(Minimal + "\n  identityProvider: {issuer: '${env:MISSING}', audience: tenantevents}\n");
+        manifest.ShouldBeNull();
+        var error = errors.ShouldHaveSingleItem();
+        error.Code.ShouldBe("unresolved-reference");
+        error.Path.ShouldBe("$.spec.identityProvider.issuer");
+        error.Line.ShouldBe(8);
+        error.ToString().ShouldStartWith("tenant.yaml:8: $.spec.identityProvider.issuer:");
+        error.Detail.ShouldContain("MISSING");
+    }
+
+    [Fact]
+    public void a_misspelt_field_is_an_error_not_ignored()
+    {
+        var (manifest, errors) = Read(Minimal + "\n  organisations:\n    - {pth: /Hays County Sheriff}\n");
+        manifest.ShouldBeNull();
+        var error = errors.ShouldHaveSingleItem();
+        error.Path.ShouldStartWith("$.spec.organisations[0]");
+        error.Detail.ShouldContain("pth");
+        error.Line.ShouldBe(9);
+    }
+
+    [Fact]
+    public void a_secret_written_in_the_file_is_refused()
+    {
+        var (_, errors) = Read(Minimal + "\n  webhooks:\n    - {url: 'https://hooks.example.gov', secret: whsec_plaintext}\n");
+        var error = errors.ShouldHaveSingleItem();
+        error.Code.ShouldBe("secret-in-file");
+        error.Path.ShouldBe("$.spec.webhooks[0].secret");
+    }
+
+    [Fact]
+    public void the_tree_is_named_by_paths_whose_parents_come_first_and_grants_name_its_organisations()
+    {
+        var (_, errors) = Read(Minimal + """
+
+              organisations:
+                - {path: /Hays County Sheriff}
+                - {path: /Hays County Sheriff/Patrol/North}
+                - {path: /Elsewhere}
+                - {path: Patrol}
+                - {path: /Hays County Sheriff}
+              grants:
+                - {organisation: /Hays County Sheriff/Nowhere, principal: {kind: robot, id: r2}, role: clerk}
+              management: {organisations: everything}
+            """);
+        errors.Select(e => (e.Path, e.Code)).ShouldBe([
+            ("$.spec.organisations[1].path", "unknown-parent"),
+            ("$.spec.organisations[2].path", "second-root"),
+            ("$.spec.organisations[3].path", "invalid-path"),
+            ("$.spec.organisations[4].path", "duplicate"),
+            ("$.spec.grants[0].organisation", "unknown-organisation"),
+            ("$.spec.grants[0].principal.kind", "invalid"),
+            ("$.spec.management.organisations", "invalid"),
+        ]);
+        errors.ShouldAllBe(e => e.File == "tenant.yaml" && e.Line != null);
+    }
+
+    [Theory]
+    [InlineData("apiVersion: tenantevents.io/v2\nkind: Tenant\nmetadata: {name: hays-sheriff}\nspec: {name: H, template: t, residency: {country: US}}", "$.apiVersion")]
+    [InlineData("apiVersion: tenantevents.io/v1\nkind: Organisation\nmetadata: {name: hays-sheriff}\nspec: {name: H, template: t, residency: {country: US}}", "$.kind")]
+    [InlineData("apiVersion: tenantevents.io/v1\nkind: Tenant\nmetadata: {name: Hays Sheriff}\nspec: {name: H, template: t, residency: {country: US}}", "$.metadata.name")]
+    [InlineData("apiVersion: tenantevents.io/v1\nkind: Tenant\nmetadata: {name: hays-sheriff}", "$.spec")]
+    [InlineData("apiVersion: [unclosed", "$")]
+    [InlineData("- just\n- a list", "$")]
+    public void what_is_not_a_tenant_manifest_is_refused_with_the_place(string text, string path) =>
+        Read(text).Errors.ShouldContain(e => e.Path == path);
+
+    [Fact]
+    public void the_published_json_schema_is_the_models()
+    {
+        var published = File.ReadAllText(Path.Combine(TestDatabase.RepositoryRoot(), "schemas", "tenant-manifest.schema.json"));
+        published.ShouldBe(ManifestSchema.Text(), "schemas/tenant-manifest.schema.json is stale: make manifest-schema");
+        ManifestSchema.Document()["properties"]!["spec"].ShouldNotBeNull();
+    }
+}
