@@ -22,19 +22,7 @@ public class DomainTests(AppFixture fixture) : IntegrationTest(fixture)
     private TenantEventsOptions Options => Fixture.Host.Services.GetRequiredService<TenantEventsOptions>();
 
     /// <summary>Every event of the tenant, in all its streams (its domains stream among them).</summary>
-    private static async Task<long> TenantEventCount(Guid tenant)
-    {
-        long total = 0;
-        foreach (var (_, _, connectionString) in await TestDatabase.Databases())
-        {
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("select count(*) from tenantevents.mt_events where type <> 'tombstone' and tenant_id = @id", connection);
-            command.Parameters.AddWithValue("id", tenant.ToString());
-            total += (long)(await command.ExecuteScalarAsync())!;
-        }
-        return total;
-    }
+    private static Task<long> TenantEventCount(Guid tenant) => EventCount(tenant, everyStream: true);
 
     private static Dictionary<string, string> At(string host) => new() { ["Host"] = host };
 
@@ -349,11 +337,7 @@ public class DomainTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             await connection.OpenAsync();
             await using var transaction = await connection.BeginTransactionAsync();
-            await using (var bind = new NpgsqlCommand($"select set_config('{TenantEvents.Infrastructure.Hosting.TenantSetting}', @t, true)", connection, transaction))
-            {
-                bind.Parameters.AddWithValue("t", tenant.ToString());
-                await bind.ExecuteNonQueryAsync();
-            }
+            await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, tenant, CancellationToken.None);
             await using var forge = new NpgsqlCommand(
                 "update tenantevents.mt_doc_tenantdomainsrecord set data = replace(data::text, '\"pending\"', '\"verified\"')::jsonb", connection, transaction);
             (await forge.ExecuteNonQueryAsync()).ShouldBe(1);

@@ -25,11 +25,7 @@ public class TenantMoveTests(AppFixture fixture) : IntegrationTest(fixture)
         await connection.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         // Bound to the tenant: row-level security holds the owner of Marten's document tables too.
-        await using (var bind = new NpgsqlCommand($"select set_config('{TenantEvents.Infrastructure.Hosting.TenantSetting}', @t, true)", connection, transaction))
-        {
-            bind.Parameters.AddWithValue("t", tenant.ToString());
-            await bind.ExecuteNonQueryAsync();
-        }
+        await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(connection, transaction, tenant, CancellationToken.None);
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddWithValue("t", tenant.ToString());
         return (long)(await command.ExecuteScalarAsync())!;
@@ -133,11 +129,7 @@ public class TenantMoveTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             await old.OpenAsync();
             await using var transaction = await old.BeginTransactionAsync();
-            await using (var bind = new NpgsqlCommand($"select set_config('{TenantEvents.Infrastructure.Hosting.TenantSetting}', @t, true)", old, transaction))
-            {
-                bind.Parameters.AddWithValue("t", tenant.ToString());
-                await bind.ExecuteNonQueryAsync();
-            }
+            await TenantEvents.Infrastructure.Databases.Sql.SetTenantAsync(old, transaction, tenant, CancellationToken.None);
             await using var write = new NpgsqlCommand(
                 "insert into tenantevents.tenant_roles (tenant_id, name, description, permissions) values (@t, 'late', 'a write that came late', '{}')", old, transaction);
             write.Parameters.AddWithValue("t", tenant.ToString());

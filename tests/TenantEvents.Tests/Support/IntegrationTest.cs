@@ -77,8 +77,11 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
 
     protected async Task<Reply> Read(Guid id) => (await Admin.Get($"/api/tenants/{id}")).ShouldBe(HttpStatusCode.OK);
 
-    /// <summary>Events stored (in every database of the platform), of one tenant or of all.</summary>
-    protected async Task<long> EventCount(Guid? tenant = null)
+    /// <summary>
+    /// Events stored (in every database of the platform), of all tenants, of one tenant's own stream, or with
+    /// <paramref name="everyStream"/> of all its streams (organisations, domains, ...).
+    /// </summary>
+    protected static async Task<long> EventCount(Guid? tenant = null, bool everyStream = false)
     {
         long total = 0;
         foreach (var (_, _, connectionString) in await TestDatabase.Databases())
@@ -89,8 +92,10 @@ public abstract class IntegrationTest(AppFixture fixture) : IAsyncLifetime
                 // Marten writes "tombstone" rows for appends that failed, to keep the sequence gap-free; they are not events.
                 tenant is null
                     ? "select count(*) from tenantevents.mt_events where type <> 'tombstone'"
-                    : "select count(*) from tenantevents.mt_events where type <> 'tombstone' and stream_id = @id", connection);
-            if (tenant is not null) command.Parameters.AddWithValue("id", tenant.Value);
+                    : everyStream
+                        ? "select count(*) from tenantevents.mt_events where type <> 'tombstone' and tenant_id = @id"
+                        : "select count(*) from tenantevents.mt_events where type <> 'tombstone' and stream_id = @id", connection);
+            if (tenant is not null) command.Parameters.AddWithValue("id", everyStream ? tenant.Value.ToString() : tenant.Value);
             total += (long)(await command.ExecuteScalarAsync())!;
         }
         return total;

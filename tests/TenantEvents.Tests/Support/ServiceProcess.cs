@@ -53,21 +53,15 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>Runs `migrate` of the given build (this one by default) on a database; returns its exit code and output.</summary>
-    public static async Task<(int Exit, string Output)> MigrateAsync((string App, string Owner, string Platform) database, string? dll = null,
-        IDictionary<string, string>? settings = null)
-    {
-        var migration = Start(database, "migrate", null, settings ?? new Dictionary<string, string>(), out _, dll);
-        var output = migration.StandardOutput.ReadToEndAsync();
-        var error = migration.StandardError.ReadToEndAsync();
-        await migration.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        return (migration.ExitCode, await output + await error);
-    }
+    public static Task<(int Exit, string Output)> MigrateAsync((string App, string Owner, string Platform) database, string? dll = null,
+        IDictionary<string, string>? settings = null) =>
+        CommandAsync(database, ["migrate"], settings, dll);
 
     /// <summary>Runs one of the service's commands (move-tenant, say) on a database to its end: its exit code and output.</summary>
     public static async Task<(int Exit, string Output)> CommandAsync((string App, string Owner, string Platform) database, IReadOnlyList<string> command,
-        IDictionary<string, string>? settings = null)
+        IDictionary<string, string>? settings = null, string? dll = null)
     {
-        var process = Start(database, command[0], null, settings ?? new Dictionary<string, string>(), out _, null, command.Skip(1));
+        var process = Start(database, command[0], null, settings ?? new Dictionary<string, string>(), out _, dll, command.Skip(1));
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));

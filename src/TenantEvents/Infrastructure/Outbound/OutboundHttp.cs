@@ -103,30 +103,27 @@ public sealed class OutboundHttp : IDisposable
     /// What a claimed domain serves at a verification address: a 200 answer's text of at most <see cref="MaxChallengeBytes"/>,
     /// within <see cref="DocumentTimeout"/>; anything else throws, as <see cref="GetDocumentAsync"/> does.
     /// </summary>
-    public async Task<string> GetChallengeAsync(Uri uri, CancellationToken cancellation)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        timeout.CancelAfter(DocumentTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        using var response = await _domains.Value.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-        if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
-        return System.Text.Encoding.UTF8.GetString(await ReadCappedAsync(response.Content, MaxChallengeBytes, timeout.Token));
-    }
+    public async Task<string> GetChallengeAsync(Uri uri, CancellationToken cancellation) =>
+        System.Text.Encoding.UTF8.GetString(await GetCappedAsync(_domains.Value, uri, null, MaxChallengeBytes, cancellation));
 
     /// <summary>
     /// A JSON document from a tenant's identity provider: a 200 answer of at most <see cref="MaxDocumentBytes"/>, within
     /// <see cref="DocumentTimeout"/>. Anything else throws (a redirect, another status, a larger body, a refused address,
     /// a network failure); what went wrong is for the service's log, not for whoever caused the fetch.
     /// </summary>
-    public async Task<byte[]> GetDocumentAsync(Uri uri, CancellationToken cancellation)
+    public Task<byte[]> GetDocumentAsync(Uri uri, CancellationToken cancellation) =>
+        GetCappedAsync(IdentityProviders, uri, "application/json", MaxDocumentBytes, cancellation);
+
+    /// <summary>One GET through a client under the policy: a 200 answer of at most <paramref name="limit"/> bytes, within <see cref="DocumentTimeout"/>.</summary>
+    private static async Task<byte[]> GetCappedAsync(HttpClient client, Uri uri, string? accept, int limit, CancellationToken cancellation)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(DocumentTimeout);
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-        request.Headers.Accept.ParseAdd("application/json");
-        using var response = await IdentityProviders.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        if (accept is not null) request.Headers.Accept.ParseAdd(accept);
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
         if (response.StatusCode != HttpStatusCode.OK) throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
-        return await ReadCappedAsync(response.Content, MaxDocumentBytes, timeout.Token);
+        return await ReadCappedAsync(response.Content, limit, timeout.Token);
     }
 
     /// <summary>The body, refused as soon as it is known to exceed the limit (by its Content-Length, or while reading).</summary>

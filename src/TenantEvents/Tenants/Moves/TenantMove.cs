@@ -378,5 +378,5 @@ public static class TenantMove
         return (T)(await command.ExecuteScalarAsync(cancellation))!;
     }
 
-    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
+    private static string Quote(string name) => SchemaRegistry.Quote(name);
 }
