@@ -28,6 +28,7 @@ if (args.Contains("--delivery")) return await DeliveryBench.Run(options, args, c
 if (args.Contains("--analytics")) return await AnalyticsBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--audit")) return await AuditBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--databases")) return await DatabasesBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
+if (args.Contains("--manifest")) return await ManifestBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)

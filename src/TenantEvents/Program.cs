@@ -28,6 +28,7 @@ if (args.FirstOrDefault() == "migrate")
     }
 }
 
+if (args.FirstOrDefault() == "manifest") return await TenantEvents.Manifests.ManifestCli.Run(args[1..]);
 if (args.FirstOrDefault() == "move-tenant") return await TenantEvents.Tenants.Moves.MoveTenantCommand.Run(args[1..]);
 
 // `serve` (the image's default command) is the service itself, as is no command at all.

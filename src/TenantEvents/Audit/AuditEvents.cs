@@ -24,6 +24,7 @@ public static class AuditEventTypes
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
             .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All).Concat(Delivery.DeliveryEventTypes.All)
             .Concat(Domains.DomainEventTypes.All)
+            .Concat(Manifests.ManifestEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -43,6 +44,7 @@ public static class AuditEventTypes
         _ when Sharing.SharingEventTypes.Collaborations.Contains(type) => "collaboration",
         _ when Delivery.DeliveryEventTypes.All.Contains(type) => "webhook",
         _ when Domains.DomainEventTypes.All.Contains(type) => "domains",
+        _ when Manifests.ManifestEventTypes.All.Contains(type) => "manifests",
         _ => "other",
     };
 }

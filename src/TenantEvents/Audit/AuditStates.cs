@@ -96,6 +96,22 @@ public static class AuditStates
                 }
                 return state;
             case Domains.DomainReleased x: state = Need(state); Child(state, "domains").Remove(x.Domain); return state;
+            // A tenant's manifest: the plan last applied and what it manages (how many of each kind), and the drift last reported.
+            case Manifests.ManifestApplied x:
+                state ??= new JsonObject();
+                state["name"] = x.Name;
+                state["digest"] = x.Digest;
+                state["appliedAt"] = x.At;
+                var managed = state["managed"] as JsonObject ?? new JsonObject();
+                foreach (var (made, ids) in x.Made) managed[made] = (managed[made]?.GetValue<long>() ?? 0) + ids.Count;
+                foreach (var (gone, ids) in x.Removed) managed[gone] = (managed[gone]?.GetValue<long>() ?? 0) - ids.Count;
+                state["managed"] = managed.DeepClone();
+                state.Remove("drift");
+                return state;
+            case Manifests.ManifestDrifted x:
+                state = Need(state);
+                state["drift"] = new JsonObject { ["changes"] = x.Changes, ["byKind"] = ToNode(x.ByKind), ["at"] = x.At };
+                return state;
             case ScimUserCreated x: return JsonNode.Parse(x.Resource);
             case ScimUserReplaced x: return JsonNode.Parse(x.Resource);
             case ScimUserPatched x: return JsonNode.Parse(x.Resource);

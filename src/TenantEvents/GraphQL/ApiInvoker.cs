@@ -31,7 +31,8 @@ public sealed class ApiInvoker(EndpointDataSource endpoints)
             new Route(m, new TemplateMatcher(TemplateParser.Parse(e.RoutePattern.RawText!.TrimStart('/')), new RouteValueDictionary()), e)))
         .ToList();
 
-    public async Task<ApiReply> SendAsync(HttpContext caller, string method, string pathAndQuery, object? body, CancellationToken cancellation)
+    public async Task<ApiReply> SendAsync(HttpContext caller, string method, string pathAndQuery, object? body, CancellationToken cancellation,
+        IReadOnlyDictionary<string, string>? headers = null)
     {
         var split = pathAndQuery.IndexOf('?');
         var path = new PathString(split < 0 ? pathAndQuery : pathAndQuery[..split]);
@@ -55,6 +56,9 @@ public sealed class ApiInvoker(EndpointDataSource endpoints)
         context.Request.Path = path;
         if (split >= 0) context.Request.QueryString = new QueryString(pathAndQuery[split..]);
         context.Request.Headers.Authorization = caller.Request.Headers.Authorization;
+        // Only the headers a route reads as part of the request (a version expected, a retry's key), never the caller's others.
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+            if (name is "If-Match" or "Idempotency-Key") context.Request.Headers[name] = value;
         context.Request.RouteValues = values;
         if (body is not null)
         {

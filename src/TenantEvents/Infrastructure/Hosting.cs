@@ -121,6 +121,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Domains.DomainVerification>();
         services.AddSingleton<TenantEvents.Domains.DomainHosts>();
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
+        services.AddSingleton<TenantEvents.Manifests.ManifestService>();
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
         services.AddSingleton<TenantEvents.Delivery.WebhookSender>();
@@ -196,6 +197,7 @@ public static class Hosting
                 marten.Schema.For<TenantEvents.Identity.ServiceAccountRecord>().MultiTenanted();
                 marten.Schema.For<TenantEvents.Identity.IdentityProviderRecord>().MultiTenanted();
                 marten.Schema.For<TenantEvents.Domains.TenantDomainsRecord>().MultiTenanted();
+                marten.Schema.For<TenantEvents.Manifests.TenantManifestRecord>().MultiTenanted();
             })
             .UseLightweightSessions()
             .IntegrateWithWolverine(wolverine => wolverine.MainDatabaseConnectionString = connectionString);

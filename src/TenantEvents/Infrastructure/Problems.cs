@@ -39,6 +39,32 @@ public sealed class Problem
         return this;
     }
 
+    /// <summary>The same problem with its field errors named differently (e.g. by the manifest's paths).</summary>
+    public Problem WithErrors(IReadOnlyList<FieldError> errors)
+    {
+        var copy = new Problem(Code, Status, Title, Detail) { Errors = errors, Instance = Instance };
+        foreach (var (key, value) in Extensions) copy.Extensions[key] = value;
+        return copy;
+    }
+
+    /// <summary>A problem as a route answered it in JSON (an in-process call, GraphQL.ApiInvoker): type, title, detail, errors, members.</summary>
+    public static Problem FromJson(int status, System.Text.Json.JsonElement body)
+    {
+        if (body.ValueKind != System.Text.Json.JsonValueKind.Object)
+            return new Problem(status == 404 ? "not-found" : "bad-request", status, "Request failed");
+        string? Text(string name) => body.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+        var type = Text("type") ?? "bad-request";
+        var problem = new Problem(type.StartsWith(TypePrefix, StringComparison.Ordinal) ? type[TypePrefix.Length..] : type, status,
+            Text("title") ?? "Request failed", Text("detail"))
+        {
+            Errors = body.TryGetProperty("errors", out var errors) && errors.ValueKind == System.Text.Json.JsonValueKind.Array
+                ? System.Text.Json.JsonSerializer.Deserialize<List<FieldError>>(errors, Json.Options) : null,
+        };
+        foreach (var member in body.EnumerateObject())
+            if (member.Name is not ("type" or "title" or "status" or "detail" or "errors" or "instance" or "traceId")) problem.Extensions[member.Name] = member.Value.Clone();
+        return problem;
+    }
+
     public static Problem Validation(IReadOnlyList<FieldError> errors) =>
         new("validation-failed", 400, "The request is not valid",
             string.Join(" ", errors.Select(e => $"{e.Field}: {e.Detail}")))

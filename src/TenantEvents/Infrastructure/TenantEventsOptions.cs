@@ -73,6 +73,12 @@ public sealed class TenantEventsOptions
     /// <summary>Every tenant whose audit log grew gets a signed checkpoint at least this often (and on demand).</summary>
     public TimeSpan AuditCheckpointInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How often the service plans each tenant's last applied manifest again and reports drift (Manifests/ManifestDrift.cs):
+    /// a durable schedule per tenant, started by apply.
+    /// </summary>
+    public TimeSpan ManifestDriftInterval { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>How often audit entries past their tenant's retention window are removed from the audit query model.</summary>
     public TimeSpan AuditRetentionInterval { get; set; } = TimeSpan.FromHours(1);
 

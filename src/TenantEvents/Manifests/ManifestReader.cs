@@ -26,6 +26,14 @@ public static partial class ManifestReader
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(),
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    /// <summary>How a manifest is written (export): the same names, and what is absent left out.</summary>
+    public static readonly JsonSerializerOptions WriteOptions = new(SerializerOptions)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
     };
 
     private static JsonSerializerOptions Options => SerializerOptions;
@@ -37,10 +45,15 @@ public static partial class ManifestReader
     private static partial Regex WholeReference();
 
     public static (TenantManifest? Manifest, IReadOnlyList<ManifestError> Errors) Read(string file, string text, Func<string, string?> environment,
-        Func<string, string?> readFile)
+        Func<string, string?> readFile) => Read(file, text, environment, readFile, out _);
+
+    /// <param name="lineOf">The line of a path in the document (or of the nearest node above it): for errors the server names by path.</param>
+    public static (TenantManifest? Manifest, IReadOnlyList<ManifestError> Errors) Read(string file, string text, Func<string, string?> environment,
+        Func<string, string?> readFile, out Func<string, int?> lineOf)
     {
         var errors = new List<ManifestError>();
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        lineOf = path => LineOf(lines, path);
         JsonNode? document;
         try
         {

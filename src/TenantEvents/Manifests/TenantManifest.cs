@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace TenantEvents.Manifests;
 
 /// <summary>
@@ -18,6 +16,8 @@ public sealed record TenantManifest(string? ApiVersion, string? Kind, ManifestMe
 /// <param name="Name">The tenant's slug: how the manifest finds its tenant.</param>
 public sealed record ManifestMetadata(string? Name, Dictionary<string, string>? Labels);
 
+/// <param name="Settings">Settings over the template's defaults (auditRetentionDays, features, quotas, dedicatedDatabase): what is
+/// left out keeps its value. Changed by platform administrators only.</param>
 /// <param name="Management">Per kind ("organisations", "grants", ...): "additive" (the default) or "full" (removes what
 /// the manifest does not name, only what this manifest made, and only with --allow-delete).</param>
 public sealed record TenantSpec(
@@ -25,7 +25,7 @@ public sealed record TenantSpec(
     string? Template,
     ManifestResidency? Residency,
     List<ManifestContact>? Contacts,
-    Dictionary<string, JsonElement>? Settings,
+    TenantEvents.Tenants.SettingsOverrides? Settings,
     List<ManifestOrganisation>? Organisations,
     List<ManifestRole>? Roles,
     List<ManifestGrant>? Grants,
@@ -39,8 +39,12 @@ public sealed record ManifestResidency(string? Country, string? Subdivision);
 
 public sealed record ManifestContact(string? Name, string? Email, string? Role);
 
-/// <param name="Path">"/Root/Child/...": the organisation under its parent's path; the root is "/" + the root's name.</param>
-public sealed record ManifestOrganisation(string? Path, string? Kind, string? Jurisdiction);
+/// <param name="Path">"/Root/Child/...": the organisation under its parent's path; the root is "/" + the root's name. A "/" in a
+/// name is written "~1" and a "~" is written "~0" (as in JSON Pointer, RFC 6901).</param>
+/// <param name="Kind">Needed to create the organisation; left out, an existing organisation keeps its kind.</param>
+/// <param name="Jurisdiction">Left out, an existing organisation keeps its jurisdiction.</param>
+/// <param name="Members">User ids (subjects) who belong to the organisation.</param>
+public sealed record ManifestOrganisation(string? Path, string? Kind, string? Jurisdiction, List<string>? Members = null);
 
 public sealed record ManifestRole(string? Name, string? Description, List<string>? Permissions);
 
@@ -58,7 +62,7 @@ public sealed record ManifestIdentityProvider(string? Issuer, string? Audience, 
 /// <param name="Organisation">The organisation's path.</param>
 public sealed record ManifestGroupMapping(string? Group, string? Organisation, string? Role);
 
-/// <param name="Secret">A reference (${env:...} or ${file:...}) to the signing secret, or absent: the service makes one.</param>
-public sealed record ManifestWebhook(string? Url, List<string>? Types, string? Secret);
+/// <summary>A webhook subscription, found by its URL. Its signing secret is made by the service and shown once, by apply.</summary>
+public sealed record ManifestWebhook(string? Url, List<string>? Types, string? Description = null);
 
 public sealed record ManifestDomain(string? Domain, string? Subdomain);

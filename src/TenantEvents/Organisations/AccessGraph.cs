@@ -273,6 +273,29 @@ public sealed class AccessGraph
         }
     }
 
+    /// <summary>
+    /// A copy to decide on without touching this graph: a plan (Manifests/ManifestDecisions.cs) applies one step's events to
+    /// the copy so that the next step sees them, exactly as the tree would after the commit. The copy keeps no digest.
+    /// </summary>
+    public AccessGraph Fork()
+    {
+        var copy = new AccessGraph { Version = Version };
+        var pending = new Queue<Guid>();
+        if (Root is { } root) pending.Enqueue(root);
+        while (pending.TryDequeue(out var id))
+        {
+            var n = _nodes[id];
+            copy.Load(new OrgNode { Id = n.Id, ParentId = n.ParentId, Open = n.Open, Kind = n.Kind, Jurisdiction = n.Jurisdiction, Version = n.Version, Name = n.Name });
+            foreach (var child in n.Children) pending.Enqueue(child);
+        }
+        foreach (var grant in _grants.Values) copy.Load(grant);
+        foreach (var role in _roles.Values) copy.Load(role);
+        foreach (var policy in _policies.Values.SelectMany(p => p.Values)) copy.Load(policy);
+        foreach (var share in _allocations.Values) copy.Load(share);
+        foreach (var (org, members) in _members) foreach (var user in members) copy.AddMember(org, user);
+        return copy;
+    }
+
     /// <summary>Loading from the projection: a node as stored (parents are always added before their children).</summary>
     public void Load(OrgNode node)
     {

@@ -28,14 +28,8 @@ public static class BatchEndpoints
     {
         if (command?.Organisations is not { } items || items.Any(i => i is null))
             return Task.FromResult(Problem.Validation("organisations", "required", "a list of {id, parentId, name, kind, jurisdiction?}.").ToResult());
-        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-            {
-                var ids = items.Select(i => i.Id).ToHashSet();
-                foreach (var parent in items.Select(i => i.ParentId).OfType<Guid>().Where(p => !ids.Contains(p)).Distinct())
-                    if (OrgHttp.Authorise(standing, graph, Permissions.OrgManage, parent, "parent organisation") is { } no) return OrgDecision.Refuse(no);
-                return OrganisationDecisions.CreateMany(graph, items.Select(i => (i.Id ?? Guid.Empty, i.ParentId, i.Name, i.Kind, i.Jurisdiction)).ToList(),
-                    standing.Actor, streams.Now, OrgLimits.Of(streams.Options));
-            },
+        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) => OrgCommands.CreateMany(standing, graph,
+                items.Select(i => (i.Id ?? Guid.Empty, i.ParentId, i.Name, i.Kind, i.Jurisdiction)).ToList(), streams.Now, OrgLimits.Of(streams.Options)),
             applied => Task.FromResult(Results.Json(new { created = applied.Events.Count, accessVersion = applied.AccessVersion }, Json.Options,
                 statusCode: 201)), cancellation);
     }
@@ -47,18 +41,8 @@ public static class BatchEndpoints
     {
         if (command?.Grants is not { } items || items.Any(i => i is null))
             return Task.FromResult(Problem.Validation("grants", "required", "a list of {organisationId, principal, role}.").ToResult());
-        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-            {
-                foreach (var item in items.Where(i => i.OrganisationId is not null).DistinctBy(i => (i.OrganisationId, i.Role)))
-                {
-                    if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, item.OrganisationId!.Value) is { } no) return OrgDecision.Refuse(no);
-                    if (item.Role is { } role && graph.Role(role) is { } definition
-                        && GrantorBound.Check(standing, graph, [new Conferral(definition.Permissions, item.OrganisationId!.Value, What: $"role {role}")]) is { } beyond)
-                        return OrgDecision.Refuse(beyond);
-                }
-                return OrganisationDecisions.GrantMany(graph, items.Select(i => (i.OrganisationId ?? Guid.Empty, i.Principal, i.Role)).ToList(),
-                    Guid.CreateVersion7, standing.Actor, streams.Now);
-            },
+        return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) => OrgCommands.GrantMany(standing, graph,
+                items.Select(i => (i.OrganisationId ?? Guid.Empty, i.Principal, i.Role)).ToList(), Guid.CreateVersion7, streams.Now),
             applied => Task.FromResult(Results.Json(new { granted = applied.Events.Count, accessVersion = applied.AccessVersion }, Json.Options,
                 statusCode: 201)), cancellation);
     }

@@ -18,8 +18,7 @@ public static class CloseOrganisationEndpoint
     {
         command ??= new CloseOrganisation(false, null);
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.Close(graph, orgId, command.Subtree == true, command.Reason, standing.Actor, streams.Now),
+                OrgCommands.Close(standing, graph, orgId, command.Subtree == true, command.Reason, streams.Now),
             applied => Task.FromResult(Results.Json(new { closed = applied.Events.OfType<OrganisationClosed>().Select(c => c.OrganisationId).ToList() },
                 Infrastructure.Json.Options)), cancellation, versioned: orgId);
     }

@@ -54,8 +54,7 @@ public static class GrantsEndpoints
     public static Task<IResult> Delete(Guid tenantId, Guid orgId, Guid grantId, HttpContext http, TenantStreams streams, OrganisationStore store,
         MessageContext context, CancellationToken cancellation) =>
         OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.MemberManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.Revoke(graph, orgId, grantId, standing.Actor, streams.Now),
+                OrgCommands.Revoke(standing, graph, orgId, grantId, streams.Now),
             _ => Task.FromResult(Results.NoContent()), cancellation);
 
     public static GrantView View(Grant g) => new(g.Id, g.OrganisationId, g.Principal, g.Role, g.At);

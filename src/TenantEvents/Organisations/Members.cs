@@ -20,8 +20,7 @@ public static class MemberEndpoints
     {
         if (command is null) return Task.FromResult(Problem.Malformed("The body must be a JSON object: {userId}.").ToResult());
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.MemberManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.AddMember(graph, orgId, command.UserId, standing.Actor, streams.Now),
+                OrgCommands.AddMember(standing, graph, orgId, command.UserId, streams.Now),
             _ => Task.FromResult(Results.Created($"/api/tenants/{tenantId}/organisations/{orgId}/members/{command.UserId}",
                 new { organisationId = orgId, userId = command.UserId })), cancellation);
     }
@@ -31,8 +30,7 @@ public static class MemberEndpoints
     public static Task<IResult> Delete(Guid tenantId, Guid orgId, string userId, HttpContext http, TenantStreams streams, OrganisationStore store,
         MessageContext context, CancellationToken cancellation) =>
         OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.MemberManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.RemoveMember(graph, orgId, userId, standing.Actor, streams.Now),
+                OrgCommands.RemoveMember(standing, graph, orgId, userId, streams.Now),
             _ => Task.FromResult(Results.NoContent()), cancellation);
 
     /// <summary>Moves a user between organisations in one command (member.manage at both).</summary>

@@ -24,8 +24,7 @@ public static class PolicyEndpoints
     {
         if (command is null) return Task.FromResult(Problem.Malformed("The body must be a JSON object: {mode, value}.").ToResult());
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.SetPolicy(graph, orgId, key, command.Mode, command.Value, standing.Actor, streams.Now),
+                OrgCommands.SetPolicy(standing, graph, orgId, key, command.Mode, command.Value, streams.Now),
             _ => Effective(http, streams, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
     }
 
@@ -34,8 +33,7 @@ public static class PolicyEndpoints
     public static Task<IResult> Delete(Guid tenantId, Guid orgId, string key, HttpContext http, TenantStreams streams, OrganisationStore store,
         MessageContext context, CancellationToken cancellation) =>
         OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.ClearPolicy(graph, orgId, key, standing.Actor, streams.Now),
+                OrgCommands.ClearPolicy(standing, graph, orgId, key, streams.Now),
             _ => Effective(http, streams, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
 
     /// <summary>The guardrails in force at the organisation, each with where it was set and whether a lock binds it.</summary>

@@ -32,28 +32,10 @@ public static class RolesEndpoints
     {
         if (command is null) return Task.FromResult(Problem.Malformed("The body must be a JSON object.").ToResult());
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                graph.Root is not { } root ? OrgDecision.Refuse(Problem.NotFound("tenant"))
-                : OrgHttp.Authorise(standing, graph, Permissions.RoleManage, root) is { } no ? OrgDecision.Refuse(no)
-                : WithinBound(standing, graph, root,
-                    OrganisationDecisions.DefineRole(graph, name, command.Description, command.Permissions, standing.Actor, streams.Now)),
+                OrgCommands.DefineRole(standing, graph, name, command.Description, command.Permissions, streams.Now),
             _ => store.ReadAsync(tenantId, g => g.Role(name) is { } r
                 ? Results.Json(new RoleView(r.Name, r.Description, r.Permissions.Order(StringComparer.Ordinal).ToList()), Json.Options)
                 : Problem.NotFound("role").ToResult(), cancellation), cancellation);
-    }
-
-    /// <summary>
-    /// A definition confers its permissions on everyone the role is (or will be) granted to, anywhere in the tenant: the
-    /// permissions it adds must be the definer's own at the root. Taking permissions away confers nothing.
-    /// </summary>
-    private static OrgDecision WithinBound(Standing standing, AccessGraph graph, Guid root, OrgDecision decision)
-    {
-        if (decision.Refusal is not null) return decision;
-        foreach (var defined in decision.Events.OfType<RoleDefined>())
-        {
-            var added = Permissions.Effective(defined.Permissions).Except(graph.Role(defined.Name)?.Effective ?? new HashSet<string>()).ToList();
-            if (GrantorBound.Check(standing, graph, [new Conferral(added, root, What: $"role {defined.Name}")]) is { } beyond) return OrgDecision.Refuse(beyond);
-        }
-        return decision;
     }
 
     [WolverineDelete("/api/tenants/{tenantId}/roles/{name}", OperationId = "RemoveRole")]
@@ -61,8 +43,6 @@ public static class RolesEndpoints
     public static Task<IResult> Delete(Guid tenantId, string name, HttpContext http, TenantStreams streams, OrganisationStore store,
         MessageContext context, CancellationToken cancellation) =>
         OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                graph.Root is not { } root ? OrgDecision.Refuse(Problem.NotFound("tenant"))
-                : OrgHttp.Authorise(standing, graph, Permissions.RoleManage, root) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.RemoveRole(graph, name, standing.Actor, streams.Now),
+                OrgCommands.RemoveRole(standing, graph, name, streams.Now),
             _ => Task.FromResult(Results.NoContent()), cancellation);
 }

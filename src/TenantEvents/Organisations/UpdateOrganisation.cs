@@ -18,8 +18,7 @@ public static class UpdateOrganisationEndpoint
     {
         if (command is null) return Task.FromResult(Infrastructure.Problem.Malformed("The body must be a JSON object.").ToResult());
         return OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
-                OrgHttp.Authorise(standing, graph, Permissions.OrgManage, orgId) is { } no ? OrgDecision.Refuse(no)
-                : OrganisationDecisions.UpdateAttributes(graph, orgId, command.Kind, command.Jurisdiction, standing.Actor, streams.Now),
+                OrgCommands.UpdateAttributes(standing, graph, orgId, command.Kind, command.Jurisdiction, streams.Now),
             _ => OrgReplies.Current(http, store, tenantId, orgId, cancellation), cancellation, versioned: orgId);
     }
 }

@@ -102,6 +102,7 @@ public static class CompleteDecommissionEndpoint
         session.DeleteWhere<TenantEvents.Identity.ServiceAccountRecord>(_ => true);
         session.Delete<TenantEvents.Identity.IdentityProviderRecord>(after.Id);
         session.Delete<TenantEvents.Domains.TenantDomainsRecord>(after.Id);
+        session.Delete<TenantEvents.Manifests.TenantManifestRecord>(after.Id);
         await outbox.PublishAsync(new ShredTenantKeys(after.Id), new DeliveryOptions { TenantId = after.Id.ToString() });
     }
 }

@@ -26,15 +26,25 @@ public class ManifestReaderTests
     public void the_published_example_reads_with_its_references_resolved()
     {
         var (manifest, errors) = Read(File.ReadAllText(Example), Example,
-            env: new() { ["TRAVIS_IDP_ISSUER"] = "https://login.travis.example.gov" },
-            files: new() { ["secrets/travis-webhook.secret"] = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0\n" });
+            env: new() { ["TRAVIS_IDP_ISSUER"] = "https://login.travis.example.gov", ["TRAVIS_HOOKS_URL"] = "https://hooks.travis.example.gov/events" });
         errors.ShouldBeEmpty();
         manifest!.Metadata!.Name.ShouldBe("travis-sheriff");
         manifest.Spec!.Organisations!.Select(o => o.Path).ShouldBe(
             ["/Travis County Sheriff", "/Travis County Sheriff/Patrol", "/Travis County Sheriff/Patrol/North District", "/Travis County Sheriff/Investigations"]);
         manifest.Spec.IdentityProvider!.Issuer.ShouldBe("https://login.travis.example.gov");
-        manifest.Spec.Webhooks![0].Secret.ShouldBe("whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"); // the file's content, without its newline
+        manifest.Spec.Webhooks![0].Url.ShouldBe("https://hooks.travis.example.gov/events");
+        manifest.Spec.Settings!.AuditRetentionDays.ShouldBe(2555);
+        manifest.Spec.Organisations![2].Members.ShouldBe(["deputy-ortiz"]);
         manifest.Spec.Management!["grants"].ShouldBe("full");
+    }
+
+    [Fact]
+    public void a_file_reference_is_the_files_content_without_its_final_newline()
+    {
+        var (manifest, errors) = Read(Minimal + "\n  webhooks:\n    - {url: '${file:hooks/url}', types: [com.tenantevents.organisation_created]}\n",
+            files: new() { ["hooks/url"] = "https://hooks.example.gov/in\n" });
+        errors.ShouldBeEmpty();
+        manifest!.Spec!.Webhooks![0].Url.ShouldBe("https://hooks.example.gov/in");
     }
 
     [Fact]

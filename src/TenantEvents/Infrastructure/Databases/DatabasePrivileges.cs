@@ -108,6 +108,7 @@ public static class DatabasePrivileges
         new("mt_doc_serviceaccountrecord", RW, R, Emptied),
         new("mt_doc_identityproviderrecord", RW, R, Emptied),
         new("mt_doc_tenantdomainsrecord", RW, R, Emptied),
+        new("mt_doc_tenantmanifestrecord", RW, R, Emptied),
         new("mt_doc_deadletterevent", RW, R, Emptied),
         new("mt_doc_envelope", RW, R, Emptied),
         new("wolverine_incoming_envelopes", RW, R, Emptied),

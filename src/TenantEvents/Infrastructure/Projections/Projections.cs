@@ -69,6 +69,8 @@ public static class ProjectionRegistry
             "ConfigureIdentityProvider"),
         new("tenant-domains", "Domains", "mt_doc_tenantdomainsrecord (tenant_domains, the directory's index of verified names, is written just before, in the main database)",
             "DomainWrites.ExecuteAsync"),
+        new("tenant-manifests", "Manifests", "mt_doc_tenantmanifestrecord (what the last applied manifest manages, the manifest sealed, the last drift)",
+            "ManifestService.RecordAsync, ManifestDrift"),
         new("case-files", "CaseFiles", "case_files (sealed, with blind-index terms), case_shares", "SharingStore.SaveCaseFileAsync"),
         new("sharing", "Sharing", "sharing_agreements, collaborations, collaboration_members (sealed)", "SharingStore"),
         new("webhook-subscriptions", "Delivery", "webhook_subscriptions (secret sealed; the platform's own, in the main database, have no events)", "WebhookStore"),

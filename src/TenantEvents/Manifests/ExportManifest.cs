@@ -1,0 +1,76 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Infrastructure;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+
+namespace TenantEvents.Manifests;
+
+/// <summary>
+/// GET /api/tenants/{tenantId}/manifest: the live tenant as a manifest, read as the caller (each area through its own
+/// route: what the caller may not read is not exported, it is refused). A plan of the export says no changes. Secrets are
+/// never exported (the service holds only their hashes); disabled accounts and webhooks are exported as they are named.
+/// </summary>
+public static class ExportManifestEndpoint
+{
+    [WolverineGet("/api/tenants/{tenantId}/manifest", OperationId = "ExportManifest")]
+    [Authorize(Roles = PlanManifestEndpoint.Roles)]
+    public static async Task<IResult> Get(Guid tenantId, HttpContext http, ManifestService manifests, CancellationToken cancellation)
+    {
+        var (live, _, refusal) = await manifests.ReadAsync(http, tenantId, writing: false, null, cancellation);
+        if (refusal is not null) return refusal.ToResult();
+        var paths = ManifestPaths.Of(live!.Graph, live.Names);
+        if (paths.Ambiguous.Count > 0)
+            return new Problem("ambiguous-path", 409, "Two organisations have the same path",
+                $"Open sibling organisations share a name ({string.Join(", ", paths.Ambiguous.Take(5))}): a manifest names organisations by path, " +
+                "so rename one of them first.").With("paths", paths.Ambiguous.Take(100).ToList()).ToResult();
+        return Results.Json(Export(live, paths), ManifestReader.WriteOptions);
+    }
+
+    public static TenantManifest Export(LiveTenant live, ManifestPaths paths)
+    {
+        var tenant = live.Tenant;
+        var graph = live.Graph;
+        // Parents before children, and siblings in name order: the same tree exports the same file.
+        var organisations = new List<ManifestOrganisation>();
+        if (graph.Root is { } root)
+        {
+            var pending = new Stack<Guid>();
+            pending.Push(root);
+            while (pending.TryPop(out var id))
+            {
+                var node = graph.Find(id)!;
+                if (!node.Open) continue;
+                var members = graph.MembersOf(id).Order(StringComparer.Ordinal).ToList();
+                organisations.Add(new ManifestOrganisation(paths.PathOf(id), node.Kind, node.Jurisdiction, members.Count > 0 ? members : null));
+                foreach (var child in node.Children.OrderByDescending(c => paths.PathOf(c) ?? "", StringComparer.Ordinal)) pending.Push(child);
+            }
+        }
+        var grants = graph.AllGrants.Where(g => paths.PathOf(g.OrganisationId) is not null && graph.FindOpen(g.OrganisationId) is not null)
+            .Select(g => new ManifestGrant(paths.PathOf(g.OrganisationId), new ManifestPrincipal(g.Principal.Kind, g.Principal.Id), g.Role))
+            .OrderBy(g => g.Organisation, StringComparer.Ordinal).ThenBy(g => g.Principal!.Kind, StringComparer.Ordinal)
+            .ThenBy(g => g.Principal!.Id, StringComparer.Ordinal).ThenBy(g => g.Role, StringComparer.Ordinal).ToList();
+        var idp = live.IdentityProvider?.Settings is { } s
+            ? new ManifestIdentityProvider(s.Issuer, s.Audience, s.AdminGroups.ToList(),
+                s.Mappings.Where(m => paths.PathOf(m.OrganisationId) is not null)
+                    .Select(m => new ManifestGroupMapping(m.Group, paths.PathOf(m.OrganisationId), m.Role)).ToList())
+            : null;
+        var q = tenant.Settings.Quotas;
+        return new TenantManifest(TenantManifest.Version, TenantManifest.TenantKind, new ManifestMetadata(tenant.Slug, null), new TenantSpec(
+            tenant.Name,
+            tenant.Template,
+            new ManifestResidency(tenant.Residency.Country, tenant.Residency.Subdivision),
+            tenant.Contacts.Where(c => !c.Erased).Select(c => new ManifestContact(c.Name, c.Email, c.Role)).ToList(),
+            new SettingsOverrides(tenant.Settings.AuditRetentionDays, tenant.Settings.Features.ToList(),
+                new QuotaOverrides(q.Licences, q.AiComputeUnitsPerMonth, q.ApiCallsPerDay, q.ApiCallsPerMonth, q.Mode, q.AlertThresholds.ToList(),
+                    q.Modes?.ToDictionary(p => p.Key, p => p.Value)),
+                tenant.Settings.DedicatedDatabase),
+            organisations,
+            graph.Roles.Select(r => new ManifestRole(r.Name, r.Description, r.Permissions.Order(StringComparer.Ordinal).ToList())).ToList(),
+            grants,
+            live.Accounts.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => new ManifestServiceAccount(a.Name, a.Scopes.ToList())).ToList(),
+            idp,
+            live.Webhooks.OrderBy(w => w.Url, StringComparer.Ordinal).Select(w => new ManifestWebhook(w.Url, w.Types.ToList(), w.Description)).ToList(),
+            live.Domains.Order(StringComparer.Ordinal).Select(d => new ManifestDomain(d, null)).ToList(),
+            null));
+    }
+}
