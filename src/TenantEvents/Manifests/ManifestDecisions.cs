@@ -79,10 +79,12 @@ public static class ManifestDecisions
     public const string AllowDeleteNeeded = "needs --allow-delete";
 
     /// <param name="platformAdmin">The caller may change the tenant's settings (platform administrators only).</param>
-    /// <param name="zone">The platform's zone for subdomains (TenantEvents:TenantDomainZone), if any.</param>
+    /// <param name="options">The platform's zone for subdomains (TenantEvents:TenantDomainZone), the tree's limits, the identity
+    /// provider rules.</param>
     public static PlannedManifest Plan(TenantManifest manifest, LiveTenant live, Standing standing, bool platformAdmin, bool allowDelete,
-        string? zone, DateTimeOffset now, OrgLimits limits)
+        TenantEventsOptions options, DateTimeOffset now)
     {
+        var (zone, limits) = (options.TenantDomainZone, OrgLimits.Of(options));
         var spec = manifest.Spec!;
         var changes = new List<ManifestChange>();
         var before = new List<ApiStep>();
@@ -281,15 +283,22 @@ public static class ManifestDecisions
             var wantedMappings = mappings.Select(m => (m.Group, m.OrganisationId, m.Role)).Order().ToList();
             var currentMappings = (current?.Mappings ?? []).Select(m => (Group: (string?)m.Group, OrganisationId: (Guid?)m.OrganisationId, m.Role)).Order().ToList();
             var adminGroups = idp.AdminGroups ?? current?.AdminGroups.ToList() ?? [];
+            var configure = new ConfigureIdentityProvider(idp.Issuer, idp.Audience ?? current?.Audience,
+                current?.Algorithms.ToList(), current is null ? null : new ClaimMappingsInput(current.Claims.Subject, current.Claims.Email,
+                    current.Claims.Name, current.Claims.Groups), adminGroups, current?.AllowedEmailDomains.ToList(), mappings);
             if (current is null || current.Issuer != idp.Issuer || current.Audience != (idp.Audience ?? current.Audience)
                 || !current.AdminGroups.Order().SequenceEqual(adminGroups.Order()) || !currentMappings.SequenceEqual(wantedMappings))
             {
                 var change = Change(new(Kinds.IdentityProvider, current is null ? "create" : "update", idp.Issuer ?? "",
                     current is null ? null : new { current.Issuer, current.Audience, adminGroups = current.AdminGroups, mappings = currentMappings.Count },
                     new { idp.Issuer, idp.Audience, adminGroups, mappings = mappings.Count }));
-                after.Add(new ApiStep(change, "PUT", tenantPath + "/identity-provider", new ConfigureIdentityProvider(idp.Issuer, idp.Audience,
-                    current?.Algorithms.ToList(), current is null ? null : new ClaimMappingsInput(current.Claims.Subject, current.Claims.Email,
-                        current.Claims.Name, current.Claims.Groups), adminGroups, current?.AllowedEmailDomains.ToList(), mappings),
+                // The route's own rules and its grantor's bound (admin groups confer the tenant's administration; mappings their roles),
+                // on the tree as the manifest leaves it.
+                var (settings, errors) = IdentityProviderRules.Validate(configure, options);
+                if (settings is null) return Refuse(Problem.Validation(errors), "$.spec.identityProvider");
+                if (GroupMappingDecisions.Reconcile(graph, standing, tenantId, current, settings, standing.Actor, now).Refusal is { } no)
+                    return Refuse(no, "$.spec.identityProvider");
+                after.Add(new ApiStep(change, "PUT", tenantPath + "/identity-provider", configure,
                     IfMatch: live.IdentityProvider is { } v ? TenantHttp.ETag(v.Version) : null));
             }
         }

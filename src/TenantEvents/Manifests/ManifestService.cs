@@ -116,8 +116,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         }
         var (live, standing, refusal) = await ReadAsync(http, tenantId.Value, writing: true, manifest, cancellation);
         if (refusal is not null) return new(tenantId, null, null, refusal);
-        var planned = ManifestDecisions.Plan(manifest, live!, standing!, comparing || caller.Has(Roles.PlatformAdmin), allowDelete, options.TenantDomainZone,
-            streams.Now, OrgLimits.Of(options));
+        var planned = ManifestDecisions.Plan(manifest, live!, standing!, comparing || caller.Has(Roles.PlatformAdmin), allowDelete, options, streams.Now);
         return new(tenantId, planned.Refusal is null ? planned : null, live, planned.Refusal);
     }
 
@@ -211,7 +210,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                 if (graph.Version != planned) return OrgDecision.Refuse(Problem.StaleVersion(planned, graph.Version));
                 // The same decisions as the plan, on the tree as it is now (the same version, so the same tree).
                 var again = ManifestDecisions.Plan(manifest, outcome.Live! with { Graph = graph }, standing, http.Caller().Has(Roles.PlatformAdmin),
-                    allowDelete, options.TenantDomainZone, streams.Now, OrgLimits.Of(options));
+                    allowDelete, options, streams.Now);
                 return again.Refusal is { } no ? OrgDecision.Refuse(no) : new OrgDecision(again.OrgEvents, null);
             }, cancellation);
             if (result is OrgRefused refused)

@@ -55,7 +55,7 @@ public class ManifestEventModelTests
         var live = new LiveTenant(tenant, new Tenant { Id = tenant, Name = "Sheriff", Slug = "sheriff", Template = "law-enforcement", Residency = new ResidencyZone("US") },
             graph, new Dictionary<Guid, string>(), [], [], null, [], 0, record);
         var standing = new Standing(true, true, [], Alice);
-        var plan = ManifestDecisions.Plan(manifest, live, standing, platformAdmin: true, allowDelete: args.ContainsKey("allowDelete"), null, Now, OrgLimits.Default);
+        var plan = ManifestDecisions.Plan(manifest, live, standing, platformAdmin: true, allowDelete: args.ContainsKey("allowDelete"), new TenantEvents.Infrastructure.TenantEventsOptions(), Now);
         if (example.TryGetProperty("refused", out var refused))
         {
             plan.Refusal.ShouldNotBeNull();

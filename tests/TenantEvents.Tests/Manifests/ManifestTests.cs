@@ -216,6 +216,46 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task an_identity_provider_mapping_to_a_new_organisation_and_a_subdomain_are_applied_and_exported()
+    {
+        var tenant = await Active();
+        var admin = TenantAdminOf(tenant);
+        var idp = await Fixture.IdentityProvider(0);
+        var manifest = Manifest(extra: $$"""
+              identityProvider:
+                issuer: {{idp.Issuer}}
+                audience: manifest-audience
+                adminGroups: [it-admins]
+                mappings:
+                  - {group: north-deputies, organisation: {{Root}}/Patrol/North District, role: shift-supervisor}
+              domains:
+                - {subdomain: travis}
+            """);
+        var plan = (await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK);
+        Changes(plan).ShouldContain(("identityProvider", "create", idp.Issuer));
+        Changes(plan).ShouldContain(("domain", "create", "travis.tenants.example.test"));
+        (await Apply(admin, manifest, plan.Str("digest"))).ShouldBe(HttpStatusCode.OK);
+
+        var north = (await OrganisationsByName(tenant))["North District"].GetProperty("id").GetGuid();
+        var configured = (await admin.Get($"/api/tenants/{tenant}/identity-provider")).ShouldBe(HttpStatusCode.OK);
+        configured.Json.GetProperty("settings").GetProperty("groupMappings")[0].GetProperty("organisationId").GetGuid().ShouldBe(north);
+        (await admin.Get($"/api/tenants/{tenant}/domains/travis.tenants.example.test")).ShouldBe(HttpStatusCode.OK).Str("state").ShouldBe("verified");
+        Changes((await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+        var exported = (await admin.Get($"/api/tenants/{tenant}/manifest")).ShouldBe(HttpStatusCode.OK);
+        Changes((await Plan(admin, exported.Body)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+
+        // A member who may manage the tree but is no administrator cannot make a group the tenant's administrators.
+        (await admin.Put($"/api/tenants/{tenant}/roles/identity-manager", new { description = "m", permissions = new[] { "identity.manage", "org.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{tenant}/organisations/{await RootOf(tenant)}/grants", new { principal = new { kind = "user", id = "mallory" }, role = "identity-manager" }))
+            .ShouldBe(HttpStatusCode.Created);
+        var events = await EventCount(tenant, everyStream: true);
+        (await Plan(Member(tenant, "mallory"), manifest.Replace("adminGroups: [it-admins]", "adminGroups: [it-admins, mallory-friends]")))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "beyond-your-own").Json.GetProperty("manifestPath").GetString().ShouldBe("$.spec.identityProvider");
+        (await EventCount(tenant, everyStream: true)).ShouldBe(events);
+    }
+
+    [Fact]
     public async Task full_management_removes_only_what_the_manifest_made_and_only_with_allow_delete()
     {
         var tenant = await Active();
