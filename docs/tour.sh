@@ -177,7 +177,19 @@ call 200 GET "/api/tenants/$ID/analytics/active-users?granularity=week" "$ADMIN"
 call 200 GET /api/tenants/$ID/analytics/health "$ADMIN" >/dev/null
 call 200 GET /api/analytics/estate "$ADMIN" >/dev/null
 
-say 12 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
+say 12 "Tenants as code: export the tenant as a manifest, plan it (no changes), add an organisation, plan and apply"
+manifest() { TENANTEVENTS_URL=$B TENANTEVENTS_TOKEN=$TA dotnet "$DLL" manifest "$@"; }
+manifest export "$ID" -o "$work/tenant.yaml"                                    # YAML, organisations by path
+manifest plan -f "$work/tenant.yaml" >&2                                         # exit 0: the tenant is as it says
+call 200 GET /api/tenants/$ID/manifest "$TA" \
+  | jq '.spec.organisations += [{"path": (.spec.organisations[0].path + "/Marine Unit"), "kind": "unit"}]' > "$work/tenant.json"
+PLAN=$(curl -s -X POST "$B/api/manifests/plan" -H "Authorization: Bearer $TA" -H 'Content-Type: application/json' \
+  --data-binary @"$work/tenant.json")
+echo "$PLAN" | jq -e '.changes == [.changes[0]] and .changes[0].action == "create"' >/dev/null
+call 200 POST /api/manifests/apply "$TA" "$(cat "$work/tenant.json")" -H "If-Match: \"$(echo "$PLAN" | jq -r .digest)\"" >/dev/null
+call 412 POST /api/manifests/apply "$TA" "$(cat "$work/tenant.json")" -H "If-Match: \"$(echo "$PLAN" | jq -r .digest)\"" >/dev/null  # that plan is spent
+
+say 13 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
 call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
 ETAG=$(header etag)
 call 412 POST /api/tenants/$ID/suspend "$ADMIN" '{"reason": "invoice overdue"}' -H 'If-Match: "1"' >/dev/null
@@ -191,4 +203,4 @@ call 409 POST /api/tenants/$ID/decommission/complete "$ADMIN" >/dev/null        
 call 200 POST /api/tenants/$ID/legal-holds "$ADMIN" '{"reference": "CASE-2026-0042", "reason": "litigation"}' >/dev/null
 
 echo
-echo "The tour went through all 12 steps."
+echo "The tour went through all 13 steps."
