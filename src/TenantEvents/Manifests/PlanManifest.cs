@@ -37,25 +37,9 @@ public static class ManifestHttp
     /// the sender left unresolved is an error, never looked up here), so its errors name the same paths.</summary>
     public static async Task<(TenantManifest? Manifest, IResult? Error)> ReadAsync(HttpContext http, CancellationToken cancellation)
     {
-        if (http.Request.ContentLength > ManifestService.MaxBytes) return (null, TooLarge());
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, cancellation)) > 0)
-        {
-            if (buffer.Length + read > ManifestService.MaxBytes) return (null, TooLarge());
-            buffer.Write(chunk, 0, read);
-        }
-        string text;
-        try
-        {
-            text = new System.Text.UTF8Encoding(false, true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-        }
-        catch (System.Text.DecoderFallbackException)
-        {
-            return (null, Problem.Malformed("The manifest must be UTF-8 text (YAML or JSON).").ToResult());
-        }
-        if (text.Trim().Length == 0) return (null, Problem.Malformed("The body must be a manifest (YAML or JSON): apiVersion, kind, metadata, spec.").ToResult());
+        var (text, error) = await ReadTextAsync(http, cancellation);
+        if (error is not null) return (null, error);
+        if (text!.Trim().Length == 0) return (null, Problem.Malformed("The body must be a manifest (YAML or JSON): apiVersion, kind, metadata, spec.").ToResult());
         var (manifest, errors) = ManifestReader.Read("manifest", text, _ => null, _ => null);
         if (errors.Count > 0)
             return (null, new Problem("manifest-invalid", 422, "The manifest has errors", string.Join(" ", errors.Take(20).Select(e => $"{e.Path}: {e.Detail}")))
@@ -65,8 +49,30 @@ public static class ManifestHttp
         return (manifest, null);
     }
 
+    /// <summary>The body as UTF-8 text, at most <see cref="ManifestService.MaxBytes"/> (413 beyond).</summary>
+    public static async Task<(string? Text, IResult? Error)> ReadTextAsync(HttpContext http, CancellationToken cancellation)
+    {
+        if (http.Request.ContentLength > ManifestService.MaxBytes) return (null, TooLarge());
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, cancellation)) > 0)
+        {
+            if (buffer.Length + read > ManifestService.MaxBytes) return (null, TooLarge());
+            buffer.Write(chunk, 0, read);
+        }
+        try
+        {
+            return (new System.Text.UTF8Encoding(false, true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length), null);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return (null, Problem.Malformed("The body must be UTF-8 text.").ToResult());
+        }
+    }
+
     private static IResult TooLarge() =>
-        new Problem("manifest-too-large", 413, "The manifest is too large", $"A manifest is at most {ManifestService.MaxBytes / 1024 / 1024} MiB.").ToResult();
+        new Problem("body-too-large", 413, "The body is too large", $"A manifest or an import is at most {ManifestService.MaxBytes / 1024 / 1024} MiB.").ToResult();
 
     public static object View(TenantManifest manifest, Guid? tenantId, PlannedManifest plan) => new
     {
