@@ -38,6 +38,7 @@ public static class ApplyManifestEndpoint
             pending = applied.Pending,
             accessVersion = applied.AccessVersion,
         };
+        if (applied.Failed is { } refusedWhole && applied.Done.Count == 0) return refusedWhole.ToResult(); // nothing was written
         if (applied.Failed is { } failed)
             return new Problem("apply-incomplete", 409, "The apply stopped at a change its route refused",
                 $"{applied.Done.Count} change(s) were made; then: {failed.Detail ?? failed.Title}. Plan again to see what is left.")

@@ -16,17 +16,22 @@ public static class ExportManifestEndpoint
     [Authorize(Roles = PlanManifestEndpoint.Roles)]
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, ManifestService manifests, CancellationToken cancellation)
     {
-        var (live, _, refusal) = await manifests.ReadAsync(http, tenantId, writing: false, null, cancellation);
+        var (live, standing, refusal) = await manifests.ReadAsync(http, tenantId, writing: false, null, cancellation);
         if (refusal is not null) return refusal.ToResult();
+        // The whole tree is exported, so the caller reads the whole tree (org.read at the root); members and grants only where
+        // its routes would show them.
+        if (live!.Graph.Root is not { } root || !standing!.CanSee(live.Graph, root)) return Problem.NotFound("tenant").ToResult();
         var paths = ManifestPaths.Of(live!.Graph, live.Names);
         if (paths.Ambiguous.Count > 0)
             return new Problem("ambiguous-path", 409, "Two organisations have the same path",
                 $"Open sibling organisations share a name ({string.Join(", ", paths.Ambiguous.Take(5))}): a manifest names organisations by path, " +
                 "so rename one of them first.").With("paths", paths.Ambiguous.Take(100).ToList()).ToResult();
-        return Results.Json(Export(live, paths), ManifestReader.WriteOptions);
+        // What the caller may not read is left out, and said so: the export is what this caller may see, not the tenant.
+        if (live.Omitted is { Count: > 0 } omitted) http.Response.Headers["TenantEvents-Omitted"] = string.Join(",", omitted);
+        return Results.Json(Export(live, paths, standing), ManifestReader.WriteOptions);
     }
 
-    public static TenantManifest Export(LiveTenant live, ManifestPaths paths)
+    public static TenantManifest Export(LiveTenant live, ManifestPaths paths, Organisations.Standing standing)
     {
         var tenant = live.Tenant;
         var graph = live.Graph;
@@ -40,12 +45,13 @@ public static class ExportManifestEndpoint
             {
                 var node = graph.Find(id)!;
                 if (!node.Open) continue;
-                var members = graph.MembersOf(id).Order(StringComparer.Ordinal).ToList();
+                var members = standing.Can(graph, "member.read", id) ? graph.MembersOf(id).Order(StringComparer.Ordinal).ToList() : [];
                 organisations.Add(new ManifestOrganisation(paths.PathOf(id), node.Kind, node.Jurisdiction, members.Count > 0 ? members : null));
                 foreach (var child in node.Children.OrderByDescending(c => paths.PathOf(c) ?? "", StringComparer.Ordinal)) pending.Push(child);
             }
         }
-        var grants = graph.AllGrants.Where(g => paths.PathOf(g.OrganisationId) is not null && graph.FindOpen(g.OrganisationId) is not null)
+        var grants = graph.AllGrants.Where(g => paths.PathOf(g.OrganisationId) is not null && graph.FindOpen(g.OrganisationId) is not null
+                                                && standing.Can(graph, Organisations.Permissions.AccessRead, g.OrganisationId))
             .Select(g => new ManifestGrant(paths.PathOf(g.OrganisationId), new ManifestPrincipal(g.Principal.Kind, g.Principal.Id), g.Role))
             .OrderBy(g => g.Organisation, StringComparer.Ordinal).ThenBy(g => g.Principal!.Kind, StringComparer.Ordinal)
             .ThenBy(g => g.Principal!.Id, StringComparer.Ordinal).ThenBy(g => g.Role, StringComparer.Ordinal).ToList();
@@ -67,10 +73,10 @@ public static class ExportManifestEndpoint
             organisations,
             graph.Roles.Select(r => new ManifestRole(r.Name, r.Description, r.Permissions.Order(StringComparer.Ordinal).ToList())).ToList(),
             grants,
-            live.Accounts.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => new ManifestServiceAccount(a.Name, a.Scopes.ToList())).ToList(),
+            live.Omitted?.Contains("serviceAccounts") == true ? null : live.Accounts.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => new ManifestServiceAccount(a.Name, a.Scopes.ToList())).ToList(),
             idp,
-            live.Webhooks.OrderBy(w => w.Url, StringComparer.Ordinal).Select(w => new ManifestWebhook(w.Url, w.Types.ToList(), w.Description)).ToList(),
-            live.Domains.Order(StringComparer.Ordinal).Select(d => new ManifestDomain(d, null)).ToList(),
+            live.Omitted?.Contains("webhooks") == true ? null : live.Webhooks.OrderBy(w => w.Url, StringComparer.Ordinal).Select(w => new ManifestWebhook(w.Url, w.Types.ToList(), w.Description)).ToList(),
+            live.Omitted?.Contains("domains") == true ? null : live.Domains.Order(StringComparer.Ordinal).Select(d => new ManifestDomain(d, null)).ToList(),
             null));
     }
 }

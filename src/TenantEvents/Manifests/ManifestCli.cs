@@ -101,12 +101,15 @@ public static class ManifestCli
     private static (string? Json, Func<string, int?> LineOf) Load(string file, string text, TextWriter err, Func<string, string?> env)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
-        var (manifest, problems) = ManifestReader.Read(file, text, env, path =>
-        {
-            var full = Path.IsPathRooted(path) ? path : Path.Combine(Directory.GetCurrentDirectory(), path);
-            if (!File.Exists(full)) full = Path.Combine(folder, path);
-            return File.Exists(full) ? File.ReadAllText(full) : null;
-        }, out var lineOf);
+        // A manifest comes from a repository, perhaps from a pull request: its references reach the files beside it (no
+        // absolute path, nothing above its folder) and the environment, but never this command's own credentials.
+        var (manifest, problems) = ManifestReader.Read(file, text, name => name.StartsWith("TENANTEVENTS_", StringComparison.Ordinal) ? null : env(name),
+            path =>
+            {
+                var full = Path.GetFullPath(Path.Combine(folder, path));
+                return !Path.IsPathRooted(path) && full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(full)
+                    ? File.ReadAllText(full) : null;
+            }, out var lineOf);
         foreach (var problem in problems) err.WriteLine(problem);
         return (manifest is null ? null : JsonSerializer.Serialize(manifest, ManifestReader.WriteOptions), lineOf);
     }
@@ -192,12 +195,14 @@ public static class ManifestCli
     private static async Task Secrets(JsonArray? secrets, TextWriter @out, string? secretsOut)
     {
         if (secrets is not { Count: > 0 }) return;
-        if (secretsOut is null)
+        if (secretsOut is null && !Console.IsOutputRedirected)
         {
             @out.WriteLine("Secrets (shown once; pass --secrets-out FILE to keep them in a file instead):");
             foreach (var secret in secrets) @out.WriteLine("  " + secret!.ToJsonString());
             return;
         }
+        // Output that goes to a file or a CI log never carries a secret: it goes to a file only its owner reads.
+        secretsOut ??= "tenantevents-secrets.jsonl";
         var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         await using (var writer = new StreamWriter(secretsOut, Encoding.UTF8, options))
@@ -210,7 +215,10 @@ public static class ManifestCli
         using var reply = await client.GetAsync($"api/tenants/{Uri.EscapeDataString(tenant)}/manifest");
         var body = await reply.Content.ReadAsStringAsync();
         if (!reply.IsSuccessStatusCode) return Failed(tenant, body, (int)reply.StatusCode, _ => null, err);
-        var yaml = "# Exported from the live tenant (TenantEvents manifest export); a plan of it says no changes.\n" + ToYaml(JsonNode.Parse(body));
+        var yaml = "# Exported from the live tenant (TenantEvents manifest export); a plan of it says no changes.\n"
+                   + (reply.Headers.TryGetValues("TenantEvents-Omitted", out var omitted)
+                       ? $"# Left out (this token may not read them): {string.Join(", ", omitted)}.\n" : "")
+                   + ToYaml(JsonNode.Parse(body));
         if (outFile is null) @out.Write(yaml);
         else await File.WriteAllTextAsync(outFile, yaml);
         return 0;

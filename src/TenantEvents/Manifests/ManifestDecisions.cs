@@ -14,8 +14,9 @@ public sealed record ManifestChange(string Kind, string Action, string Target, o
 
 /// <summary>A change made through its route, as the caller (<see cref="GraphQL.ApiInvoker"/>): exactly what a REST call would do.</summary>
 /// <param name="Made">The kind under which the id the route answers with is recorded as managed by the manifest.</param>
+/// <param name="Removes">The kind and id the step removes from what the manifest manages, once it is done.</param>
 public sealed record ApiStep(int Change, string Method, string Path, object? Body, string? Made = null, string? IfMatch = null,
-    string? IdempotencyKey = null);
+    string? IdempotencyKey = null, (string Kind, string Id)? Removes = null);
 
 /// <summary>What a tenant is now, as the caller may read it: what a plan is made against.</summary>
 public sealed record LiveTenant(
@@ -28,7 +29,8 @@ public sealed record LiveTenant(
     IdentityProviderView? IdentityProvider,
     IReadOnlyList<string> Domains,
     long DomainsVersion,
-    TenantManifestRecord? Record);
+    TenantManifestRecord? Record,
+    IReadOnlyList<string>? Omitted = null);
 
 /// <summary>
 /// A plan: the changes (what a person reads), the versions of everything it read (what apply checks nothing moved), its
@@ -114,15 +116,17 @@ public static class ManifestDecisions
         if (spec.Residency?.Country != tenant.Residency.Country || (spec.Residency.Subdivision ?? tenant.Residency.Subdivision) != tenant.Residency.Subdivision)
             return Refuse(Immutable("residency", $"{tenant.Residency.Country}{(tenant.Residency.Subdivision is { } s ? "/" + s : "")}"), "$.spec.residency");
         var tenantPath = $"/api/tenants/{tenantId}";
+        // Each of the tenant's own changes expects the version the one before it leaves (the plan's, then one more each).
+        string TenantVersion() => TenantHttp.ETag(tenant.Version + before.Count);
         if (spec.Name is { } name && name.Trim() != tenant.Name)
-            before.Add(new ApiStep(Change(new(Kinds.Tenant, "update", "name", tenant.Name, name.Trim())), "PUT", tenantPath + "/name", new RenameTenant(name)));
+            before.Add(new ApiStep(Change(new(Kinds.Tenant, "update", "name", tenant.Name, name.Trim())), "PUT", tenantPath + "/name", new RenameTenant(name), IfMatch: TenantVersion()));
         if (spec.Contacts is { } contacts)
         {
             var now_ = tenant.Contacts.Where(c => !c.Erased).Select(c => (c.Name, c.Email, c.Role)).Order().ToList();
             var want = contacts.Select(c => (c.Name?.Trim() ?? "", c.Email?.Trim() ?? "", c.Role)).Order().ToList();
             if (!now_.SequenceEqual(want))
                 before.Add(new ApiStep(Change(new(Kinds.Tenant, "update", "contacts", now_.Count, want.Count)), "PUT", tenantPath + "/contacts",
-                    new ReplaceTenantContacts(contacts.Select(c => new Contact(c.Name!, c.Email!, c.Role)).ToList())));
+                    new ReplaceTenantContacts(contacts.Select(c => new Contact(c.Name!, c.Email!, c.Role)).ToList()), IfMatch: TenantVersion()));
         }
         if (spec.Settings is { } overrides && SettingsDiffer(overrides, tenant.Settings) is { Count: > 0 } differing)
         {
@@ -130,7 +134,7 @@ public static class ManifestDecisions
                 return Refuse(Problem.Forbidden($"Only platform administrators change a tenant's settings ({string.Join(", ", differing)} differ).")
                     .With("permission", Infrastructure.Security.Roles.PlatformAdmin), "$.spec.settings");
             before.Add(new ApiStep(Change(new(Kinds.Tenant, "update", "settings", Pick(tenant.Settings, differing), differing)), "PATCH",
-                tenantPath + "/settings", overrides));
+                tenantPath + "/settings", overrides, IfMatch: TenantVersion()));
         }
 
         // The organisation tree, decided step by step on a copy that each accepted step advances.
@@ -177,6 +181,8 @@ public static class ManifestDecisions
             var path = org.Path!;
             if (paths.Find(path) is { } existing)
             {
+                // An organisation the caller may not know of is, to it, one that does not exist: refused as its routes refuse it.
+                if (!standing.Knows(graph, existing)) return Refuse(Problem.NotFound("organisation"), $"$.spec.organisations[{i}].path");
                 var node = graph.Find(existing)!;
                 var (kind, jurisdiction) = (org.Kind ?? node.Kind, org.Jurisdiction ?? node.Jurisdiction);
                 if (kind == node.Kind && jurisdiction == node.Jurisdiction) continue;
@@ -209,6 +215,9 @@ public static class ManifestDecisions
             var id = paths.Find(org.Path!)!.Value;
             foreach (var (user, j) in (org.Members ?? []).Select((u, j) => (u, j)))
             {
+                // Naming a member is for whoever manages them there, whether or not the person is one already (else the
+                // plan would answer who belongs where to anyone).
+                if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, id) is { } may) return Refuse(may, $"$.spec.organisations[{i}].members[{j}]");
                 if (graph.IsMember(id, user)) continue;
                 if (Step(OrgCommands.AddMember(standing, graph, id, user, now)) is { } no)
                     return Refuse(no, $"$.spec.organisations[{i}].members[{j}]");
@@ -222,6 +231,7 @@ public static class ManifestDecisions
         {
             var org = paths.Find(grant.Organisation!)!.Value;
             var principal = new Principal(grant.Principal!.Kind!, grant.Principal.Id!);
+            if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, org) is { } may) return Refuse(may, $"$.spec.grants[{i}]");
             if (!named.Add((org, principal, grant.Role!))) continue;
             if (graph.GrantsAt(org).Any(g => g.Principal == principal && g.Role == grant.Role)) continue;
             granting.Add((org, principal, grant.Role));
@@ -279,7 +289,10 @@ public static class ManifestDecisions
         if (spec.IdentityProvider is { } idp)
         {
             var current = live.IdentityProvider?.Settings;
-            var mappings = (idp.Mappings ?? []).Select(m => new GroupMappingInput(m.Group, paths.Find(m.Organisation!), m.Role)).ToList();
+            // Mappings left out keep the provider's (removing them is saying so: mappings: []).
+            var mappings = idp.Mappings is null
+                ? (current?.Mappings ?? []).Select(m => new GroupMappingInput(m.Group, m.OrganisationId, m.Role)).ToList()
+                : idp.Mappings.Select(m => new GroupMappingInput(m.Group, paths.Find(m.Organisation!), m.Role)).ToList();
             var wantedMappings = mappings.Select(m => (m.Group, m.OrganisationId, m.Role)).Order().ToList();
             var currentMappings = (current?.Mappings ?? []).Select(m => (Group: (string?)m.Group, OrganisationId: (Guid?)m.OrganisationId, m.Role)).Order().ToList();
             var adminGroups = idp.AdminGroups ?? current?.AdminGroups.ToList() ?? [];
@@ -331,8 +344,8 @@ public static class ManifestDecisions
             {
                 if (!allowDelete) { Change(new(Kinds.ServiceAccount, "disable", account.Name, Withheld: AllowDeleteNeeded)); continue; }
                 after.Add(new ApiStep(Change(new(Kinds.ServiceAccount, "disable", account.Name)), "POST",
-                    $"{tenantPath}/service-accounts/{account.Id}/disable", new DisableServiceAccount("removed from the manifest")));
-                Removed(Kinds.ServiceAccount, account.Id.ToString());
+                    $"{tenantPath}/service-accounts/{account.Id}/disable", new DisableServiceAccount("removed from the manifest"),
+                    Removes: (Kinds.ServiceAccount, account.Id.ToString())));
             }
         }
 
@@ -340,7 +353,7 @@ public static class ManifestDecisions
         foreach (var (hook, i) in (spec.Webhooks ?? []).Select((w, i) => (w, i)))
         {
             var types = (hook.Types ?? []).Order(StringComparer.Ordinal).ToList();
-            var current = live.Webhooks.FirstOrDefault(w => w.Url == hook.Url);
+            var current = live.Webhooks.FirstOrDefault(w => SameUrl(w.Url, hook.Url));
             var description = hook.Description ?? current?.Description ?? "";
             if (current is not null && current.Types.Order(StringComparer.Ordinal).SequenceEqual(types) && current.Description == description) continue;
             var change = Change(new(Kinds.Webhook, current is null ? "create" : "update", hook.Url ?? "", current?.Types, types));
@@ -351,12 +364,12 @@ public static class ManifestDecisions
         }
         if (Full(Kinds.Webhook))
         {
-            var wanted = (spec.Webhooks ?? []).Select(w => w.Url).ToHashSet(StringComparer.Ordinal);
-            foreach (var hook in live.Webhooks.Where(w => Managed(Kinds.Webhook).Contains(w.Id.ToString()) && !wanted.Contains(w.Url)))
+            foreach (var hook in live.Webhooks.Where(w => Managed(Kinds.Webhook).Contains(w.Id.ToString())
+                                                         && !(spec.Webhooks ?? []).Any(m => SameUrl(w.Url, m.Url))))
             {
                 if (!allowDelete) { Change(new(Kinds.Webhook, "remove", hook.Url, Withheld: AllowDeleteNeeded)); continue; }
-                after.Add(new ApiStep(Change(new(Kinds.Webhook, "remove", hook.Url)), "DELETE", $"{tenantPath}/webhooks/{hook.Id}", null));
-                Removed(Kinds.Webhook, hook.Id.ToString());
+                after.Add(new ApiStep(Change(new(Kinds.Webhook, "remove", hook.Url)), "DELETE", $"{tenantPath}/webhooks/{hook.Id}", null,
+                    Removes: (Kinds.Webhook, hook.Id.ToString())));
             }
         }
 
@@ -364,11 +377,13 @@ public static class ManifestDecisions
         var wantedDomains = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (domain, i) in (spec.Domains ?? []).Select((d, i) => (d, i)))
         {
-            var full = domain.Domain is { } d ? d.Trim().TrimEnd('.').ToLowerInvariant()
-                : zone is not null && domain.Subdomain is { } sub ? $"{sub.Trim().ToLowerInvariant()}.{zone}" : null;
-            if (full is null)
+            if (domain.Subdomain is not null && zone is null)
                 return Refuse(Problem.Validation("subdomain", "no-zone", "The platform offers no zone for subdomains (TenantEvents:TenantDomainZone)."),
                     $"$.spec.domains[{i}]");
+            // The name in its one spelling (lower case, IDN as punycode), as the route stores it.
+            var (full, invalid) = Domains.DomainNames.Normalise(domain.Domain is not null ? "domain" : "subdomain",
+                domain.Domain ?? $"{domain.Subdomain}.{zone}");
+            if (invalid is not null || full is null) return Refuse(Problem.Validation([invalid!]), $"$.spec.domains[{i}]");
             wantedDomains.Add(full);
             if (live.Domains.Contains(full)) continue;
             after.Add(new ApiStep(Change(new(Kinds.Domain, "create", full)), "POST", tenantPath + "/domains",
@@ -378,11 +393,14 @@ public static class ManifestDecisions
             foreach (var domain in live.Domains.Where(d => Managed(Kinds.Domain).Contains(d) && !wantedDomains.Contains(d)))
             {
                 if (!allowDelete) { Change(new(Kinds.Domain, "remove", domain, Withheld: AllowDeleteNeeded)); continue; }
-                after.Add(new ApiStep(Change(new(Kinds.Domain, "remove", domain)), "DELETE", $"{tenantPath}/domains/{Uri.EscapeDataString(domain)}", null));
-                Removed(Kinds.Domain, domain);
+                after.Add(new ApiStep(Change(new(Kinds.Domain, "remove", domain)), "DELETE", $"{tenantPath}/domains/{Uri.EscapeDataString(domain)}", null,
+                    Removes: (Kinds.Domain, domain)));
             }
 
-        return new PlannedManifest(changes, versions, Digest(changes, versions), events, before, after, Frozen(made), Frozen(removed), null);
+        if (changes.Count > MaxChanges)
+            return Refuse(new Problem("manifest-too-large", 422, "The manifest changes too much at once",
+                $"A plan makes at most {MaxChanges:N0} changes; this one makes {changes.Count:N0}. Apply it in parts.").With("limit", MaxChanges));
+        return new PlannedManifest(changes, versions, Digest(changes, versions, manifest), events, before, after, Frozen(made), Frozen(removed), null);
     }
 
     /// <summary>The plan of a tenant that does not exist yet: its request (approved by someone else, as every tenant is); the rest follows.</summary>
@@ -395,12 +413,21 @@ public static class ManifestDecisions
             (spec.Contacts ?? []).Select(c => new Contact(c.Name!, c.Email!, c.Role)).ToList(), null, root, spec.Settings);
         var changes = new List<ManifestChange> { new(Kinds.Tenant, "request", manifest.Metadata.Name!, null, new { spec.Name, spec.Template }) };
         foreach (var org in (spec.Organisations ?? []).Skip(1)) changes.Add(new(Kinds.Organisation, "create", org.Path!, Withheld: "after approval"));
+        foreach (var role in spec.Roles ?? []) changes.Add(new(Kinds.Role, "create", role.Name!, Withheld: "after approval"));
         foreach (var grant in spec.Grants ?? [])
             changes.Add(new(Kinds.Grant, "create", $"{grant.Organisation} {grant.Principal?.Kind}:{grant.Principal?.Id} {grant.Role}", Withheld: "after approval"));
+        foreach (var account in spec.ServiceAccounts ?? []) changes.Add(new(Kinds.ServiceAccount, "create", account.Name!, Withheld: "after approval"));
+        if (spec.IdentityProvider is { } idp) changes.Add(new(Kinds.IdentityProvider, "create", idp.Issuer ?? "", Withheld: "after approval"));
+        foreach (var hook in spec.Webhooks ?? []) changes.Add(new(Kinds.Webhook, "create", hook.Url ?? "", Withheld: "after approval"));
+        foreach (var domain in spec.Domains ?? []) changes.Add(new(Kinds.Domain, "create", domain.Domain ?? domain.Subdomain ?? "", Withheld: "after approval"));
         var versions = new Dictionary<string, string> { ["tenant"] = "absent" };
-        return new PlannedManifest(changes, versions, Digest(changes, versions), [],
+        return new PlannedManifest(changes, versions, Digest(changes, versions, manifest), [],
             [new ApiStep(0, "POST", "/api/tenants", request, IdempotencyKey: requestKey)], [], Empty, Empty, null);
     }
+
+    /// <summary>Two webhook URLs are the same subscription when they are the same absolute URL (as the route stores it).</summary>
+    private static bool SameUrl(string? a, string? b) =>
+        Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y) ? x.AbsoluteUri == y.AbsoluteUri : a == b;
 
     private static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Empty = new Dictionary<string, IReadOnlyList<string>>();
 
@@ -422,9 +449,19 @@ public static class ManifestDecisions
     private static string Fingerprint(IEnumerable<string> items) =>
         Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join(',', items.Order(StringComparer.Ordinal)))))[..16];
 
-    public static string Digest(IReadOnlyList<ManifestChange> changes, IReadOnlyDictionary<string, string> versions) =>
-        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new { changes, versions = versions.OrderBy(v => v.Key) },
-            Json.Options)));
+    /// <summary>How many changes one plan makes at most (the tree's in one transaction): a bigger manifest is applied in parts.</summary>
+    public const int MaxChanges = 50_000;
+
+    /// <summary>
+    /// The plan's identity: its changes, the versions it read, and the manifest itself (every field, so that an apply under
+    /// this digest makes exactly what was planned, down to a mapping rule or a contact a change shows only by count).
+    /// </summary>
+    public static string Digest(IReadOnlyList<ManifestChange> changes, IReadOnlyDictionary<string, string> versions, TenantManifest manifest) =>
+        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            changes, versions = versions.OrderBy(v => v.Key), manifest = Convert.ToHexStringLower(SHA256.HashData(
+                JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions))),
+        }, Json.Options)));
 
     /// <summary>The settings a manifest sets that differ from the tenant's (a field left out is not compared).</summary>
     public static List<string> SettingsDiffer(SettingsOverrides wanted, TenantSettings current)

@@ -25,6 +25,9 @@ public static class ManifestDrift
     public static async Task<IResult> Post(Guid tenantId, HttpContext http, ManifestService manifests, MessageContext context, CancellationToken cancellation)
     {
         if (await Tenants.TenantHttp.InvisibleAsync(http, tenantId, Organisations.Permissions.OrgRead, cancellation) is { } hidden) return hidden;
+        // Checking writes the tenant's drift event: for its administrators (and the platform's), as applying the manifest is.
+        if (Organisations.Standing.Of(http.Caller(), tenantId) is not { Everything: true })
+            return Problem.Forbidden("Checking a tenant's manifest for drift is for its administrators.").ToResult();
         var (plan, manifest, refusal) = await CheckAsync(http, tenantId, manifests, context, cancellation);
         return refusal is not null ? refusal.ToResult() : ManifestHttp.PlanResult(manifest!, tenantId, plan!);
     }
@@ -39,7 +42,9 @@ public static class ManifestDrift
         var outcome = await manifests.PlanAsync(http, manifest, allowDelete: false, cancellation, comparing: true);
         if (outcome.Refusal is not null) return (null, manifest, outcome.Refusal);
         var plan = outcome.Plan!;
-        if (plan.Count > 0) await ReportAsync(manifests, context, tenantId, record, manifest, plan, http.Caller().Actor, cancellation);
+        // A drift is reported once; back in sync is reported too (Changes 0), so that the same drift coming back is news again.
+        if (plan.Count > 0 || record.DriftFingerprint is not null)
+            await ReportAsync(manifests, context, tenantId, record, manifest, plan, http.Caller().Actor, cancellation);
         return (plan, manifest, null);
     }
 
@@ -47,7 +52,7 @@ public static class ManifestDrift
         TenantManifest manifest, PlannedManifest plan, Actor by, CancellationToken cancellation)
     {
         var changes = plan.Changes.Where(c => c.Withheld is null).ToList();
-        var fingerprint = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        var fingerprint = changes.Count == 0 ? null : "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
             System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(changes.Select(c => new { c.Kind, c.Action, c.Target }), Json.Options)));
         if (record.DriftFingerprint == fingerprint) return;
         var drifted = new ManifestDrifted(manifest.Metadata!.Name!, changes.Count,
@@ -79,7 +84,8 @@ public static class CheckManifestDriftHandler
         var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider, User = ManifestDrift.Reader(message.TenantId) };
         var (plan, _, refusal) = await ManifestDrift.CheckAsync(http, message.TenantId, manifests, context, cancellation);
         if (refusal is not null)
-            logger.LogInformation("Drift check of tenant {TenantId} could not plan: {Problem}", message.TenantId, refusal.Detail ?? refusal.Title);
+            // The code only: a refusal's detail may name organisations, which logs must not keep past the tenant's shredding.
+            logger.LogInformation("Drift check of tenant {TenantId} could not plan: {Problem}", message.TenantId, refusal.Code);
         else if (plan!.Count > 0)
             logger.LogInformation("Tenant {TenantId} differs from its manifest: {Changes} change(s)", message.TenantId, plan.Count);
         // A tenant that is no longer active (suspended, decommissioned) is checked no more; reactivation does not restart it (apply does).

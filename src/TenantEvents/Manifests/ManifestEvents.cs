@@ -9,16 +9,18 @@ namespace TenantEvents.Manifests;
 /// A manifest was applied to the tenant: what it made (by kind, the ids: organisations, grants, roles, service accounts,
 /// webhooks, domains; what "full" management may later remove, and nothing made by hand) and what it removed.
 /// </summary>
-/// <param name="Digest">The plan's digest (sha256 of its changes and the versions it was made at).</param>
-public sealed record ManifestApplied(string Name, string Digest, int Changes, IReadOnlyDictionary<string, IReadOnlyList<string>> Made,
+/// <param name="Digest">The plan's digest (sha256 of its changes, the versions it was made at and the manifest).</param>
+/// <param name="ManifestHash">The manifest's own digest: a manifest applied again unchanged by nothing is not recorded again.</param>
+public sealed record ManifestApplied(string Name, string Digest, string ManifestHash, int Changes, IReadOnlyDictionary<string, IReadOnlyList<string>> Made,
     IReadOnlyDictionary<string, IReadOnlyList<string>> Removed, Actor By, DateTimeOffset At);
 
 /// <summary>
 /// The tenant differs from the manifest last applied to it (found by the scheduled plan, or one asked for): how many
 /// changes of each kind a plan would make. Which ones is for a plan by someone who may see them; the event says only how many.
 /// </summary>
-/// <param name="Fingerprint">The digest of the differences: the same drift is reported once.</param>
-public sealed record ManifestDrifted(string Name, int Changes, IReadOnlyDictionary<string, int> ByKind, string Fingerprint, Actor By, DateTimeOffset At);
+/// <param name="Changes">How many changes a plan would make; 0: the tenant is as the manifest says again.</param>
+/// <param name="Fingerprint">The digest of the differences (null when in sync): the same drift is reported once.</param>
+public sealed record ManifestDrifted(string Name, int Changes, IReadOnlyDictionary<string, int> ByKind, string? Fingerprint, Actor By, DateTimeOffset At);
 
 public static class ManifestEventTypes
 {
@@ -42,6 +44,7 @@ public sealed class TenantManifestRecord
     public long Version { get; set; }
     public string Name { get; set; } = "";
     public string Digest { get; set; } = "";
+    public string ManifestHash { get; set; } = "";
     public Dictionary<string, List<string>> Managed { get; set; } = new(StringComparer.Ordinal);
     public SealedPayload? Desired { get; set; }
     public string? DriftFingerprint { get; set; }
@@ -62,6 +65,7 @@ public sealed class TenantManifestRecord
                 case ManifestApplied a:
                     next.Name = a.Name;
                     next.Digest = a.Digest;
+                    next.ManifestHash = a.ManifestHash;
                     next.AppliedAt = a.At;
                     next.DriftFingerprint = null;
                     foreach (var (kind, ids) in a.Made)

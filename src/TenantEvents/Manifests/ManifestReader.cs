@@ -57,26 +57,40 @@ public static partial class ManifestReader
         JsonNode? document;
         try
         {
-            document = LooksLikeJson(file, text) ? JsonNode.Parse(text) : FromYaml(text, lines);
+            document = LooksLikeJson(file, text)
+                ? JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false })
+                : FromYaml(text, lines);
         }
         catch (Exception e) when (e is JsonException or YamlException)
         {
             var line = e is YamlException y ? (int)y.Start.Line : (e as JsonException)?.LineNumber is { } l ? (int)l + 1 : (int?)null;
             return (null, [new ManifestError(file, line, "$", "unreadable", "is not valid " + (e is YamlException ? "YAML" : "JSON") + ": " + e.Message)]);
         }
+        catch (ManifestShapeException e)
+        {
+            return (null, [new ManifestError(file, e.Line, e.Path, "unreadable", e.Message)]);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            // Whatever else a document can be (a key given twice, a number out of range): refused, never a 500.
+            return (null, [new ManifestError(file, null, "$", "unreadable", "cannot be read: " + e.Message)]);
+        }
         if (document is not JsonObject root) return (null, [new ManifestError(file, 1, "$", "unreadable", "must be a mapping (apiVersion, kind, metadata, spec).")]);
-        Resolve(root, "$", file, lines, environment, readFile, errors);
-        if (errors.Count > 0) return (null, errors);
-
         TenantManifest? manifest;
         try
         {
+            Resolve(root, "$", file, lines, environment, readFile, errors);
+            if (errors.Count > 0) return (null, errors);
             manifest = root.Deserialize<TenantManifest>(Options);
         }
         catch (JsonException e)
         {
             var path = e.Path ?? "$";
             return (null, [new ManifestError(file, LineOf(lines, path), path, "invalid", Plain(e.Message))]);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
+        {
+            return (null, [new ManifestError(file, null, "$", "unreadable", "cannot be read: " + e.Message)]);
         }
         if (manifest is null) return (null, [new ManifestError(file, 1, "$", "unreadable", "is empty.")]);
         errors.AddRange(Rules.Check(manifest).Select(e => e with { File = file, Line = LineOf(lines, e.Path) }));
@@ -86,31 +100,48 @@ public static partial class ManifestReader
     private static bool LooksLikeJson(string file, string text) =>
         file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || text.TrimStart().StartsWith('{');
 
+    /// <summary>How deep a manifest nests (it needs about 6): deeper is refused, not recursed into.</summary>
+    public const int MaxDepth = 32;
+
+    private sealed class ManifestShapeException(string path, int? line, string message) : Exception(message)
+    {
+        public string Path { get; } = path;
+        public int? Line { get; } = line;
+    }
+
     /// <summary>YAML to JSON, keeping the line of every node (by its JSON path) for the errors.</summary>
     private static JsonNode? FromYaml(string text, Dictionary<string, int> lines)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
-        return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode, "$", lines);
+        if (stream.Documents.Count > 1) throw new ManifestShapeException("$", (int)stream.Documents[1].RootNode.Start.Line, "holds more than one document: one manifest per file.");
+        return stream.Documents.Count == 0 ? null : Convert(stream.Documents[0].RootNode, "$", lines, new HashSet<YamlNode>(ReferenceEqualityComparer.Instance), 0);
     }
 
-    private static JsonNode? Convert(YamlNode node, string path, Dictionary<string, int> lines)
+    private static JsonNode? Convert(YamlNode node, string path, Dictionary<string, int> lines, HashSet<YamlNode> seen, int depth)
     {
         lines[path] = (int)node.Start.Line;
+        if (depth > MaxDepth) throw new ManifestShapeException(path, (int)node.Start.Line, $"nests deeper than {MaxDepth} levels.");
+        // An alias is the node it names, again: a few lines of aliases of aliases would make a document of any size. A
+        // manifest has no use for them.
+        if (node is not YamlScalarNode && !seen.Add(node))
+            throw new ManifestShapeException(path, (int)node.Start.Line, "repeats a node by alias (*name): write it out instead.");
         switch (node)
         {
             case YamlMappingNode mapping:
                 var obj = new JsonObject();
                 foreach (var (key, value) in mapping.Children)
                 {
-                    var name = ((YamlScalarNode)key).Value ?? "";
-                    obj[name] = Convert(value, $"{path}.{name}", lines);
+                    if (key is not YamlScalarNode { Value: { } name })
+                        throw new ManifestShapeException(path, (int)key.Start.Line, "has a key that is not plain text.");
+                    if (obj.ContainsKey(name)) throw new ManifestShapeException($"{path}.{name}", (int)key.Start.Line, "is given twice.");
+                    obj[name] = Convert(value, $"{path}.{name}", lines, seen, depth + 1);
                 }
                 return obj;
             case YamlSequenceNode sequence:
                 var array = new JsonArray();
                 var i = 0;
-                foreach (var item in sequence.Children) array.Add(Convert(item, $"{path}[{i++}]", lines));
+                foreach (var item in sequence.Children) array.Add(Convert(item, $"{path}[{i++}]", lines, seen, depth + 1));
                 return array;
             case YamlScalarNode scalar:
                 var text = scalar.Value ?? "";

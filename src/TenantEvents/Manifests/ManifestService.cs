@@ -51,28 +51,37 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         var names = await organisations.NamesAsync(tenantId, graph.Root is null ? [] : graph.SelfAndDescendants(graph.Root.Value).Select(n => n.Id).ToList(),
             cancellation);
 
-        // Each area is read when the manifest names it (or when exporting: every area), through its route.
+        // Each area is read when the manifest names it (or when exporting: every area the caller may read, the others
+        // left out and said so), through its route.
         var spec = wanting?.Spec;
+        var omitted = new List<string>();
+        bool Skip(ApiReply reply, string area)
+        {
+            if (wanting is not null || reply.Status is not (403 or 404)) return false;
+            omitted.Add(area);
+            return true;
+        }
         bool Wants(object? area, string kind) => wanting is null || area is not null || spec?.Management?.ContainsKey(kind) == true;
         var accounts = new List<ServiceAccountView>();
         if (Wants(spec?.ServiceAccounts, "serviceAccounts"))
         {
             var reply = await api.SendAsync(http, "GET", path + "/service-accounts", null, cancellation);
-            if (!reply.Ok) return (null, null, Of(reply));
-            accounts = reply.Body.GetProperty("items").Deserialize<List<ServiceAccountView>>(Json.Options)!;
+            if (!reply.Ok && !Skip(reply, "serviceAccounts")) return (null, null, Of(reply));
+            if (reply.Ok) accounts = reply.Body.GetProperty("items").Deserialize<List<ServiceAccountView>>(Json.Options)!;
         }
         var webhooks = new List<WebhookView>();
         if (Wants(spec?.Webhooks, "webhooks"))
         {
             var reply = await api.SendAsync(http, "GET", path + "/webhooks", null, cancellation);
-            if (!reply.Ok) return (null, null, Of(reply));
-            webhooks = reply.Body.Deserialize<List<WebhookView>>(Json.Options)!;
+            if (!reply.Ok && !Skip(reply, "webhooks")) return (null, null, Of(reply));
+            if (reply.Ok) webhooks = reply.Body.Deserialize<List<WebhookView>>(Json.Options)!;
         }
         IdentityProviderView? idp = null;
         if (Wants(spec?.IdentityProvider, "identityProvider"))
         {
             var reply = await api.SendAsync(http, "GET", path + "/identity-provider", null, cancellation);
             if (reply.Ok) idp = reply.Body.Deserialize<IdentityProviderView>(Json.Options);
+            else if (reply.Status == 403 && Skip(reply, "identityProvider")) { }
             else if (reply.Status != 404 || wanting is not null && IsTenantNotFound(reply)) return (null, null, Of(reply));
         }
         var domains = new List<string>();
@@ -80,12 +89,15 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         if (Wants(spec?.Domains, "domains"))
         {
             var reply = await api.SendAsync(http, "GET", path + "/domains", null, cancellation);
-            if (!reply.Ok) return (null, null, Of(reply));
-            domains = reply.Body.GetProperty("domains").EnumerateArray().Select(d => d.GetProperty("domain").GetString()!).ToList();
-            domainsVersion = reply.Body.GetProperty("version").GetInt64();
+            if (!reply.Ok && !Skip(reply, "domains")) return (null, null, Of(reply));
+            if (reply.Ok)
+            {
+                domains = reply.Body.GetProperty("domains").EnumerateArray().Select(d => d.GetProperty("domain").GetString()!).ToList();
+                domainsVersion = reply.Body.GetProperty("version").GetInt64();
+            }
         }
         var record = await LoadRecordAsync(tenantId, cancellation);
-        return (new LiveTenant(tenantId, tenant, graph, names, accounts, webhooks, idp, domains, domainsVersion, record), standing, null);
+        return (new LiveTenant(tenantId, tenant, graph, names, accounts, webhooks, idp, domains, domainsVersion, record, omitted), standing, null);
     }
 
     private static bool IsTenantNotFound(ApiReply reply) =>
@@ -125,64 +137,35 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         bool AwaitingApproval = false);
 
     /// <summary>
-    /// Applies the plan whose digest the caller saw: planned again now, and refused whole (412, nothing written) unless the
-    /// plan is the same; then the tenant's own changes, the tree (one transaction, refused whole if the tree moved since),
-    /// and the rest through their routes. A route that refuses stops the apply there: what was done is said, and a plan
-    /// again shows what is left.
+    /// Applies the plan whose digest the caller saw, one apply per tenant at a time (an advisory lock held for the whole
+    /// apply): planned again under the lock, and refused whole (412, nothing written) unless the plan is the same. Then the
+    /// tree (one transaction, refused whole if the tree moved since), the tenant's own changes (each at the version the
+    /// plan expects), and the rest through their routes. A route that refuses stops the apply there: what was done is said,
+    /// and a plan again shows what is left. Once anything is written, the rest runs to its end whatever the caller does, and
+    /// what was done is recorded.
     /// </summary>
     public async Task<(Applied? Applied, Problem? Refusal)> ApplyAsync(HttpContext http, MessageContext context, TenantManifest manifest,
         string digest, bool allowDelete, CancellationToken cancellation)
     {
+        var (found, hidden) = await FindAsync(http, manifest.Metadata!.Name!, cancellation);
+        if (hidden is not null) return (null, Problem.NotFound("tenant"));
+        await using var guard = found is { } locked ? await streams.BeginAsync(null, locked, cancellation) : null;
+        if (guard is not null) await guard.LockAsync("manifest", cancellation);
+
         var outcome = await PlanAsync(http, manifest, allowDelete, cancellation);
         if (outcome.Refusal is not null) return (null, outcome.Refusal);
         var plan = outcome.Plan!;
         if (plan.Digest != digest)
             return (null, new Problem("plan-stale", 412, "The tenant changed since the plan",
-                "Something the plan read has changed (or the manifest is not the one planned): nothing was applied. Plan again.")
+                "Something the plan read has changed, or the manifest is not the one planned: nothing was applied. Plan again.")
                 .With("planned", digest).With("now", plan.Digest));
         var done = new List<object>();
         var secrets = new List<object>();
         var pending = new List<object>();
-        var made = plan.Made.ToDictionary(p => p.Key, p => p.Value.ToList(), StringComparer.Ordinal);
+        var made = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var removed = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Note(Dictionary<string, List<string>> into, string kind, string id) => (into.TryGetValue(kind, out var l) ? l : into[kind] = []).Add(id);
         Problem? failed = null;
-
-        async Task<bool> Run(ApiStep step)
-        {
-            var headers = new Dictionary<string, string>();
-            if (step.IfMatch is { } tag) headers["If-Match"] = tag;
-            if (step.IdempotencyKey is { } key) headers["Idempotency-Key"] = key;
-            var reply = await api.SendAsync(http, step.Method, step.Path, step.Body, cancellation, headers);
-            var change = plan.Changes[step.Change];
-            if (!reply.Ok)
-            {
-                failed = Of(reply).With("change", change);
-                return false;
-            }
-            done.Add(change);
-            if (step.Made is { } kind && reply.Body.ValueKind == JsonValueKind.Object)
-            {
-                var (id, secret) = kind switch
-                {
-                    ManifestDecisions.Kinds.ServiceAccount => (reply.Body.GetProperty("account").GetProperty("id").GetString(), (object?)new
-                    {
-                        kind, name = change.Target, clientId = reply.Body.GetProperty("clientId").GetString(),
-                        clientSecret = reply.Body.GetProperty("clientSecret").GetString(),
-                    }),
-                    ManifestDecisions.Kinds.Webhook => (reply.Body.GetProperty("id").GetString(), new
-                    {
-                        kind, url = change.Target, secret = reply.Body.TryGetProperty("secret", out var s) ? s.GetString() : null,
-                    }),
-                    ManifestDecisions.Kinds.Domain => (reply.Body.GetProperty("domain").GetString(),
-                        reply.Body.GetProperty("state").GetString() == "pending" ? (object?)null : null),
-                    _ => (null, null),
-                };
-                if (id is not null) (made.TryGetValue(kind, out var l) ? l : made[kind] = []).Add(id);
-                if (secret is not null) secrets.Add(secret);
-                if (kind == ManifestDecisions.Kinds.Domain && reply.Body.GetProperty("state").GetString() == "pending")
-                    pending.Add(new { kind, target = change.Target, waitingFor = "proof", verification = reply.Body.GetProperty("verification") });
-            }
-            return true;
-        }
 
         if (outcome.TenantId is null)
         {
@@ -193,50 +176,103 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
             if (!reply.Ok) return (new Applied(null, done, secrets, pending, Of(reply).With("change", plan.Changes[0]), null), null);
             var requested = reply.Body.GetProperty("id").GetGuid();
             return (new Applied(requested, [plan.Changes[0]], secrets,
-                [new { kind = ManifestDecisions.Kinds.Tenant, target = manifest.Metadata!.Name, tenantId = requested, waitingFor = "approval" }], null, null, AwaitingApproval: true), null);
+                [new { kind = ManifestDecisions.Kinds.Tenant, target = manifest.Metadata!.Name, tenantId = requested, waitingFor = "approval" }], null, null,
+                AwaitingApproval: true), null);
         }
 
         var tenantId = outcome.TenantId.Value;
-        foreach (var step in plan.Before)
-            if (!await Run(step)) return (new Applied(tenantId, done, secrets, pending, failed, null), null);
-
+        var standing = Standing.Of(http.Caller(), tenantId)!;
         long? accessVersion = null;
-        if (plan.OrgEvents.Count > 0)
+        var wrote = false;
+        // From the first write on, the apply finishes and records what it did even if the caller goes away.
+        var after = CancellationToken.None;
+        try
         {
-            var planned = long.Parse(plan.Versions["access"], System.Globalization.CultureInfo.InvariantCulture);
-            var standing = Standing.Of(http.Caller(), tenantId)!;
-            var result = await organisations.Execute(context, tenantId, graph =>
+            if (plan.OrgEvents.Count > 0)
             {
-                if (graph.Version != planned) return OrgDecision.Refuse(Problem.StaleVersion(planned, graph.Version));
-                // The same decisions as the plan, on the tree as it is now (the same version, so the same tree).
-                var again = ManifestDecisions.Plan(manifest, outcome.Live! with { Graph = graph }, standing, http.Caller().Has(Roles.PlatformAdmin),
-                    allowDelete, options, streams.Now);
-                return again.Refusal is { } no ? OrgDecision.Refuse(no) : new OrgDecision(again.OrgEvents, null);
-            }, cancellation);
-            if (result is OrgRefused refused)
-                return (new Applied(tenantId, done, secrets, pending, refused.Problem.Code == "stale-version"
-                    ? new Problem("plan-stale", 412, "The organisation tree changed since the plan", "Nothing of the tree was applied. Plan again.")
-                    : refused.Problem, null), null);
-            accessVersion = ((OrgApplied)result).AccessVersion;
-            done.AddRange(plan.Changes.Where(c => c.Withheld is null && c.Kind is ManifestDecisions.Kinds.Organisation or ManifestDecisions.Kinds.Role
-                or ManifestDecisions.Kinds.Grant or ManifestDecisions.Kinds.Member));
+                var planned = long.Parse(plan.Versions["access"], System.Globalization.CultureInfo.InvariantCulture);
+                var result = await organisations.Execute(context, tenantId, graph =>
+                {
+                    if (graph.Version != planned) return OrgDecision.Refuse(Problem.StaleVersion(planned, graph.Version));
+                    // The same decisions as the plan, on the tree as it is now (the same version, so the same tree).
+                    var again = ManifestDecisions.Plan(manifest, outcome.Live! with { Graph = graph }, standing, http.Caller().Has(Roles.PlatformAdmin),
+                        allowDelete, options, streams.Now);
+                    return again.Refusal is { } no ? OrgDecision.Refuse(no) : new OrgDecision(again.OrgEvents, null);
+                }, cancellation);
+                if (result is OrgRefused refused)
+                    return (new Applied(tenantId, done, secrets, pending, refused.Problem.Code == "stale-version"
+                        ? new Problem("plan-stale", 412, "The organisation tree changed since the plan", "Nothing was applied. Plan again.")
+                        : refused.Problem, null), null);
+                wrote = true;
+                accessVersion = ((OrgApplied)result).AccessVersion;
+                var tree = new HashSet<string>([ManifestDecisions.Kinds.Organisation, ManifestDecisions.Kinds.Role, ManifestDecisions.Kinds.Grant,
+                    ManifestDecisions.Kinds.Member], StringComparer.Ordinal);
+                done.AddRange(plan.Changes.Where(c => c.Withheld is null && tree.Contains(c.Kind)));
+                foreach (var (kind, ids) in plan.Made.Where(p => tree.Contains(p.Key))) foreach (var id in ids) Note(made, kind, id);
+                foreach (var (kind, ids) in plan.Removed.Where(p => tree.Contains(p.Key))) foreach (var id in ids) Note(removed, kind, id);
+            }
+            foreach (var step in plan.Before.Concat(plan.After))
+            {
+                var headers = new Dictionary<string, string>();
+                if (step.IfMatch is { } tag) headers["If-Match"] = tag;
+                var reply = await api.SendAsync(http, step.Method, step.Path, step.Body, wrote ? after : cancellation, headers);
+                var change = plan.Changes[step.Change];
+                if (!reply.Ok)
+                {
+                    failed = Of(reply).With("change", change);
+                    break;
+                }
+                wrote = true;
+                done.Add(change);
+                if (step.Removes is { } gone) Note(removed, gone.Kind, gone.Id);
+                if (step.Made is not { } kind || reply.Body.ValueKind != JsonValueKind.Object) continue;
+                switch (kind)
+                {
+                    case ManifestDecisions.Kinds.ServiceAccount:
+                        Note(made, kind, reply.Body.GetProperty("account").GetProperty("id").GetString()!);
+                        secrets.Add(new
+                        {
+                            kind, name = change.Target, clientId = reply.Body.GetProperty("clientId").GetString(),
+                            clientSecret = reply.Body.GetProperty("clientSecret").GetString(),
+                        });
+                        break;
+                    case ManifestDecisions.Kinds.Webhook:
+                        Note(made, kind, reply.Body.GetProperty("id").GetString()!);
+                        secrets.Add(new { kind, url = change.Target, secret = reply.Body.TryGetProperty("secret", out var s) ? s.GetString() : null });
+                        break;
+                    case ManifestDecisions.Kinds.Domain:
+                        Note(made, kind, reply.Body.GetProperty("domain").GetString()!);
+                        if (reply.Body.GetProperty("state").GetString() == "pending")
+                            pending.Add(new { kind, target = change.Target, waitingFor = "proof", verification = reply.Body.GetProperty("verification") });
+                        break;
+                }
+            }
         }
-        foreach (var step in plan.After)
-            if (!await Run(step)) break;
-
-        await RecordAsync(context, tenantId, manifest, plan, made, http.Caller().Actor, cancellation);
+        finally
+        {
+            // The tenant's manifest is its administrators': another member's apply makes its changes but does not replace it.
+            var record = outcome.Live!.Record;
+            var same = record?.ManifestHash == ManifestHash(manifest);
+            if (standing.Everything && (wrote || !same))
+                await RecordAsync(context, tenantId, manifest, plan, made, removed, http.Caller().Actor, CancellationToken.None);
+        }
         return (new Applied(tenantId, done, secrets, pending, failed, accessVersion), null);
     }
 
+    /// <summary>The manifest's own digest (every field, as read): what tells one manifest from another.</summary>
+    public static string ManifestHash(TenantManifest manifest) =>
+        "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions)));
+
     /// <summary>What the manifest made (and removed), and the manifest itself, sealed, for the drift check.</summary>
     private async Task RecordAsync(MessageContext context, Guid tenantId, TenantManifest manifest, PlannedManifest plan,
-        Dictionary<string, List<string>> made, Actor by, CancellationToken cancellation)
+        Dictionary<string, List<string>> made, Dictionary<string, List<string>> removed, Actor by, CancellationToken cancellation)
     {
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var record = await LoadRecordAsync(tenantId, cancellation);
-            var applied = new ManifestApplied(manifest.Metadata!.Name!, plan.Digest, plan.Count,
-                made.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal), plan.Removed, by, streams.Now);
+            var applied = new ManifestApplied(manifest.Metadata!.Name!, plan.Digest, ManifestHash(manifest), plan.Count,
+                made.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal),
+                removed.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal), by, streams.Now);
             await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
             var at = record?.Version ?? 0;
             var stream = ManifestEventTypes.Stream(tenantId);
@@ -246,7 +282,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                 TenantManifestRecord.SealedType, cancellation);
             tx.Session.Store(next);
             await context.ScheduleAsync(new CheckManifestDrift(tenantId, plan.Digest), streams.Now + options.ManifestDriftInterval,
-                new Wolverine.DeliveryOptions { TenantId = tenantId.ToString() });
+                new DeliveryOptions { TenantId = tenantId.ToString() });
             if (await tx.TryCommitAsync(cancellation)) return;
         }
         logger.LogWarning("The manifest applied to tenant {TenantId} could not be recorded after three attempts", tenantId);

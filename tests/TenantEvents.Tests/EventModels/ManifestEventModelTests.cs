@@ -41,7 +41,7 @@ public class ManifestEventModelTests
             {
                 case "Patrol": graph.Apply(new OrganisationCreated(patrol, root, "Patrol", "department", null, Alice, Now)); break;
                 case nameof(ManifestApplied):
-                    record = TenantManifestRecord.Fold(tenant, null, [new ManifestApplied("sheriff", "sha256:0", 1,
+                    record = TenantManifestRecord.Fold(tenant, null, [new ManifestApplied("sheriff", "sha256:0", "sha256:1", 1,
                         new Dictionary<string, IReadOnlyList<string>> { ["organisation"] = [patrol.ToString()] }, new Dictionary<string, IReadOnlyList<string>>(), Alice, Now)]);
                     break;
                 default: throw new InvalidOperationException(given);

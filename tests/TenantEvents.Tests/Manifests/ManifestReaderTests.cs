@@ -47,6 +47,49 @@ public class ManifestReaderTests
         manifest!.Spec!.Webhooks![0].Url.ShouldBe("https://hooks.example.gov/in");
     }
 
+    [Theory]
+    [InlineData("a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n", "alias")]
+    [InlineData("? [a]\n: b\n", "not plain text")]
+    [InlineData("apiVersion: x\napiVersion: y\n", "apiVersion")]
+    [InlineData("a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "deeper")]
+    [InlineData("{\"apiVersion\": \"x\", \"apiVersion\": \"y\"}", "")]
+    public void a_document_built_to_hurt_is_refused_not_expanded(string text, string says)
+    {
+        var (manifest, errors) = Read(text, text.StartsWith('{') ? "tenant.json" : "tenant.yaml");
+        manifest.ShouldBeNull();
+        errors.ShouldHaveSingleItem().Code.ShouldBe("unreadable");
+        errors[0].Detail.ShouldContain(says);
+    }
+
+    [Fact]
+    public void an_empty_list_item_a_misnamed_kind_to_manage_and_a_path_in_another_spelling_are_errors()
+    {
+        var (_, errors) = Read(Minimal + """
+
+              organisations:
+                - {path: /Hays County Sheriff}
+                -
+                - {path: "/Hays County Sheriff/ Patrol"}
+                - {path: "/Hays County Sheriff/A~2B"}
+              management: {members: full}
+              domains:
+                - {domain: a.example.gov, subdomain: a}
+            """);
+        errors.Select(e => (e.Path, e.Code)).ShouldBe([("$.spec.organisations[1]", "required")]);
+        (_, errors) = Read(Minimal + """
+
+              organisations:
+                - {path: /Hays County Sheriff}
+                - {path: "/Hays County Sheriff/ Patrol"}
+                - {path: "/Hays County Sheriff/A~2B"}
+              management: {members: full}
+              domains:
+                - {domain: a.example.gov, subdomain: a}
+            """);
+        errors.Select(e => (e.Path, e.Code)).ShouldBe([("$.spec.organisations[1].path", "invalid-path"), ("$.spec.organisations[2].path", "invalid-path"),
+            ("$.spec.management.members", "unknown-kind"), ("$.spec.domains[0]", "invalid")]);
+    }
+
     [Fact]
     public void json_reads_as_yaml_does()
     {
