@@ -161,7 +161,7 @@ public static class ManifestCli
                 if (state == "rejected") { err.WriteLine("error: the request was rejected."); return 1; }
                 if (state == "approved") (await client.PostAsync($"api/tenants/{tenant}/provision", null)).EnsureSuccessStatusCode();
                 if (state == "active") break;
-                if (state != "approved") await Task.Delay(TimeSpan.FromSeconds(5));
+                if (state != "approved") await Task.Delay(TimeSpan.FromSeconds(2));
             }
             using var replan = await client.PostAsync("api/manifests/plan" + allowDelete, new StringContent(json, Encoding.UTF8, "application/json"));
             var replanned = await replan.Content.ReadAsStringAsync();

@@ -90,7 +90,6 @@ public static class CheckManifestDriftHandler
             logger.LogInformation("Tenant {TenantId} differs from its manifest: {Changes} change(s)", message.TenantId, plan.Count);
         // A tenant that is no longer active (suspended, decommissioned) is checked no more; reactivation does not restart it (apply does).
         if (refusal is { Status: 409 or 410 or 404 }) return;
-        await context.ScheduleAsync(message, manifests.Streams.Now + options.ManifestDriftInterval,
-            new DeliveryOptions { TenantId = message.TenantId.ToString() });
+        await context.ScheduleAsync(message, options.ManifestDriftInterval, new DeliveryOptions { TenantId = message.TenantId.ToString() });
     }
 }

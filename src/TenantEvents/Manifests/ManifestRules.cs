@@ -88,6 +88,13 @@ public static partial class Rules
         foreach (var (mapping, i) in (spec.IdentityProvider?.Mappings ?? []).Select((m, i) => (m, i)))
             if (!Known(mapping.Organisation))
                 Error($"$.spec.identityProvider.mappings[{i}].organisation", "unknown-organisation", $"{mapping.Organisation} is not an organisation of the manifest.");
+        var roles = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (role, i) in (spec.Roles ?? []).Select((r, i) => (r, i)))
+        {
+            if (string.IsNullOrWhiteSpace(role.Name) || !roles.Add(role.Name))
+                Error($"$.spec.roles[{i}].name", "invalid", "must be a name no other role of the manifest has.");
+            if (role.Permissions is null) Error($"$.spec.roles[{i}].permissions", "required", "lists the role's permissions.");
+        }
         var accounts = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (account, i) in (spec.ServiceAccounts ?? []).Select((a, i) => (a, i)))
             if (string.IsNullOrWhiteSpace(account.Name) || account.Name.Trim() != account.Name || !accounts.Add(account.Name))

@@ -281,7 +281,8 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
             next.Desired = await streams.SealBytesAsync(tenantId, JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions), stream,
                 TenantManifestRecord.SealedType, cancellation);
             tx.Session.Store(next);
-            await context.ScheduleAsync(new CheckManifestDrift(tenantId, plan.Digest), streams.Now + options.ManifestDriftInterval,
+            // A delay, not a time: the schedule runs on the message store's clock.
+            await context.ScheduleAsync(new CheckManifestDrift(tenantId, plan.Digest), options.ManifestDriftInterval,
                 new DeliveryOptions { TenantId = tenantId.ToString() });
             if (await tx.TryCommitAsync(cancellation)) return;
         }

@@ -178,4 +178,22 @@ public class ManifestReaderTests
         published.ShouldBe(ManifestSchema.Text(), "schemas/tenant-manifest.schema.json is stale: make manifest-schema");
         ManifestSchema.Document()["properties"]!["spec"].ShouldNotBeNull();
     }
+
+    /// <summary>An independent validator (JsonSchema.Net, draft 2020-12) agrees with the reader on what a manifest is.</summary>
+    [Fact]
+    public void an_independent_validator_accepts_the_example_under_the_published_schema_and_refuses_what_the_reader_refuses()
+    {
+        var schema = Json.Schema.JsonSchema.FromText(File.ReadAllText(Path.Combine(TestDatabase.RepositoryRoot(), "schemas", "tenant-manifest.schema.json")));
+        var (manifest, errors) = Read(File.ReadAllText(Example), Example,
+            env: new() { ["TRAVIS_IDP_ISSUER"] = "https://login.travis.example.gov", ["TRAVIS_HOOKS_URL"] = "https://hooks.travis.example.gov/events" });
+        errors.ShouldBeEmpty();
+        bool Valid(string json) => schema.Evaluate(System.Text.Json.JsonDocument.Parse(json).RootElement).IsValid;
+        Valid(System.Text.Json.JsonSerializer.Serialize(manifest, ManifestReader.WriteOptions)).ShouldBeTrue();
+        Valid("""{"apiVersion": "tenantevents.io/v1", "kind": "Tenant", "metadata": {"name": "hays-sheriff"}, "spec": {"name": "Hays", "template": "law-enforcement"}}""")
+            .ShouldBeFalse(); // no residency
+        Valid("""{"apiVersion": "tenantevents.io/v2", "kind": "Tenant", "metadata": {"name": "h"}, "spec": {"name": "H", "template": "t", "residency": {"country": "US"}}}""")
+            .ShouldBeFalse();
+        Valid("""{"apiVersion": "tenantevents.io/v1", "kind": "Tenant", "metadata": {"name": "h"}, "spec": {"name": "H", "template": "t", "residency": {"country": "US"}, "colour": "blue"}}""")
+            .ShouldBeFalse();
+    }
 }

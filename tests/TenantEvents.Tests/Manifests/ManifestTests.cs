@@ -389,6 +389,44 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task the_command_line_waits_for_another_persons_approval_then_applies_the_rest()
+    {
+        var folder = Directory.CreateTempSubdirectory("manifest-wait").FullName;
+        try
+        {
+            var file = Path.Combine(folder, "hays.tenant.yaml");
+            await File.WriteAllTextAsync(file, Manifest("hays-sheriff"));
+            var env = new Dictionary<string, string> { ["TENANTEVENTS_URL"] = "http://localhost", ["TENANTEVENTS_TOKEN"] = Fixture.Token(Roles.PlatformAdmin, "alice") };
+            var handler = Fixture.Host.Server.CreateHandler();
+            var (planOut, planErr) = (new StringWriter(), new StringWriter());
+            (await ManifestCli.Run(["plan", "-f", file, "--out", Path.Combine(folder, "plan.json")], planOut, planErr, env.GetValueOrDefault, handler))
+                .ShouldBe(2, planErr.ToString());
+            planOut.ToString().ShouldContain("+ request tenant hays-sheriff");
+            var (o, e) = (new StringWriter(), new StringWriter());
+            var applying = ManifestCli.Run(["apply", Path.Combine(folder, "plan.json"), "--wait"], o, e, env.GetValueOrDefault, handler);
+            // Someone else approves, while the command waits.
+            Guid tenant;
+            while (true)
+            {
+                var page = (await Admin.Get("/api/tenants?state=requested")).Json.GetProperty("items").EnumerateArray()
+                    .Where(t => t.GetProperty("slug").GetString() == "hays-sheriff").ToList();
+                if (page.Count > 0) { tenant = page[0].GetProperty("id").GetGuid(); break; }
+                applying.IsCompleted.ShouldBeFalse(e.ToString());
+                await Task.Delay(50);
+            }
+            (await Approver.Post($"/api/tenants/{tenant}/approve")).ShouldBe(HttpStatusCode.OK);
+            (await applying.WaitAsync(TimeSpan.FromSeconds(60))).ShouldBe(0, e.ToString() + o);
+            o.ToString().ShouldContain("done + create organisation /Travis County Sheriff/Patrol/North District");
+            (await Read(tenant)).Str("state").ShouldBe("active");
+            Changes((await Plan(Admin, Manifest("hays-sheriff"))).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task the_command_line_plans_applies_and_places_errors_in_the_file()
     {
         var tenant = await Active();
