@@ -46,7 +46,15 @@ public static class ExportManifestEndpoint
                 var node = graph.Find(id)!;
                 if (!node.Open) continue;
                 var members = standing.Can(graph, "member.read", id) ? graph.MembersOf(id).Order(StringComparer.Ordinal).ToList() : [];
-                organisations.Add(new ManifestOrganisation(paths.PathOf(id), node.Kind, node.Jurisdiction, members.Count > 0 ? members : null));
+                // Guardrails are the organisation's own (whoever reads it reads them); quota shares with the usage routes' permission.
+                var policies = graph.PoliciesAt(id).OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key,
+                    p => new ManifestPolicy(p.Mode, System.Text.Json.JsonDocument.Parse(p.Value).RootElement.Clone()));
+                var quotas = standing.Everything || standing.ReadEverything || standing.Can(graph, Quotas.QuotaQueries.Permission, id) || standing.Can(graph, "quota.manage", id)
+                    ? graph.Allocations.Where(a => a.OrganisationId == id).OrderBy(a => a.Kind, StringComparer.Ordinal)
+                        .ToDictionary(a => a.Kind, a => new ManifestAllocation(a.Guaranteed, a.Cap))
+                    : [];
+                organisations.Add(new ManifestOrganisation(paths.PathOf(id), node.Kind, node.Jurisdiction, members.Count > 0 ? members : null,
+                    policies.Count > 0 ? policies : null, quotas.Count > 0 ? quotas : null));
                 foreach (var child in node.Children.OrderByDescending(c => paths.PathOf(c) ?? "", StringComparer.Ordinal)) pending.Push(child);
             }
         }

@@ -65,6 +65,8 @@ public static class ManifestDecisions
         public const string Role = "role";
         public const string Grant = "grant";
         public const string Member = "member";
+        public const string Policy = "policy";
+        public const string Allocation = "allocation";
         public const string ServiceAccount = "serviceAccount";
         public const string Webhook = "webhook";
         public const string IdentityProvider = "identityProvider";
@@ -207,6 +209,32 @@ public static class ManifestDecisions
             var batch = creating.Skip(start).Take(OrganisationDecisions.MaxBatch).ToList();
             if (Step(OrgCommands.CreateMany(standing, graph, batch, now, limits)) is { } no)
                 return Refuse(Located(no, "organisations", creatingAt.Skip(start).ToList(), "$.spec.organisations"), "$.spec.organisations");
+        }
+
+        // Guardrails and quota shares, parents before children (an allocation is carved out of its nearest allocated ancestor's).
+        foreach (var (org, i) in organisations.Select((o, i) => (o, i)))
+        {
+            var id = paths.Find(org.Path!)!.Value;
+            foreach (var (key, policy) in (org.Policies ?? []).OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                var before_ = graph.PoliciesAt(id).FirstOrDefault(p => p.Key == key);
+                var decision = OrgCommands.SetPolicy(standing, graph, id, key, policy.Mode ?? Policy.Override, policy.Value, now);
+                if (Step(decision) is { } no) return Refuse(no, $"$.spec.organisations[{i}].policies.{key}");
+                if (decision.Events.Count > 0)
+                    Change(new(Kinds.Policy, before_ is null ? "create" : "update", $"{org.Path} {key}",
+                        before_ is null ? null : new { before_.Mode, before_.Value }, new { mode = policy.Mode ?? Policy.Override, value = policy.Value?.GetRawText() }));
+            }
+            foreach (var (kind, share) in (org.Quotas ?? []).OrderBy(q => q.Key, StringComparer.Ordinal))
+            {
+                var before_ = graph.AllocationOf(id, kind);
+                if (before_ is not null && before_.Guaranteed == share.Guaranteed && before_.Cap == share.Cap) continue;
+                var decision = Quotas.AllocateQuotaEndpoint.Decide(standing, graph, id, kind, share.Guaranteed, share.Cap,
+                    k => Quotas.QuotaKinds.LimitOf(tenant.Settings.Quotas, k), now);
+                if (Step(decision) is { } no) return Refuse(no, $"$.spec.organisations[{i}].quotas.{kind}");
+                if (decision.Events.Count > 0)
+                    Change(new(Kinds.Allocation, before_ is null ? "create" : "update", $"{org.Path} {kind}",
+                        before_ is null ? null : new { before_.Guaranteed, before_.Cap }, new { share.Guaranteed, share.Cap }));
+            }
         }
 
         // Members and grants, on the tree as it will be.

@@ -56,6 +56,8 @@ public static class ManifestSchema
         [typeof(ManifestGroupMapping)] = ["group", "organisation"],
         [typeof(ManifestWebhook)] = ["url", "types"],
         [typeof(ManifestDomain)] = [], // one of domain or subdomain (ManifestRules)
+        [typeof(ManifestPolicy)] = ["value"],
+        [typeof(ManifestAllocation)] = ["guaranteed"],
         [typeof(TenantEvents.Tenants.SettingsOverrides)] = [], // what is left out keeps its value
         [typeof(TenantEvents.Tenants.QuotaOverrides)] = [],
     };

@@ -206,7 +206,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                 wrote = true;
                 accessVersion = ((OrgApplied)result).AccessVersion;
                 var tree = new HashSet<string>([ManifestDecisions.Kinds.Organisation, ManifestDecisions.Kinds.Role, ManifestDecisions.Kinds.Grant,
-                    ManifestDecisions.Kinds.Member], StringComparer.Ordinal);
+                    ManifestDecisions.Kinds.Member, ManifestDecisions.Kinds.Policy, ManifestDecisions.Kinds.Allocation], StringComparer.Ordinal);
                 done.AddRange(plan.Changes.Where(c => c.Withheld is null && tree.Contains(c.Kind)));
                 foreach (var (kind, ids) in plan.Made.Where(p => tree.Contains(p.Key))) foreach (var id in ids) Note(made, kind, id);
                 foreach (var (kind, ids) in plan.Removed.Where(p => tree.Contains(p.Key))) foreach (var id in ids) Note(removed, kind, id);

@@ -44,7 +44,17 @@ public sealed record ManifestContact(string? Name, string? Email, string? Role);
 /// <param name="Kind">Needed to create the organisation; left out, an existing organisation keeps its kind.</param>
 /// <param name="Jurisdiction">Left out, an existing organisation keeps its jurisdiction.</param>
 /// <param name="Members">User ids (subjects) who belong to the organisation.</param>
-public sealed record ManifestOrganisation(string? Path, string? Kind, string? Jurisdiction, List<string>? Members = null);
+/// <param name="Policies">Guardrails set here, by key (feature.NAME or setting.NAME): each its mode (override, or locked for every
+/// descendant) and its value.</param>
+/// <param name="Quotas">This organisation's shares of the tenant's quotas, by kind (aiComputeUnitsPerMonth, apiCallsPerDay,
+/// apiCallsPerMonth): guaranteed units carved out of the nearest allocated ancestor, and an optional cap.</param>
+public sealed record ManifestOrganisation(string? Path, string? Kind, string? Jurisdiction, List<string>? Members = null,
+    Dictionary<string, ManifestPolicy>? Policies = null, Dictionary<string, ManifestAllocation>? Quotas = null);
+
+/// <param name="Mode">override (the default) or locked.</param>
+public sealed record ManifestPolicy(string? Mode, System.Text.Json.JsonElement? Value);
+
+public sealed record ManifestAllocation(long? Guaranteed, long? Cap);
 
 public sealed record ManifestRole(string? Name, string? Description, List<string>? Permissions);
 

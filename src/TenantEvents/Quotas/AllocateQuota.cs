@@ -29,10 +29,7 @@ public static class AllocateQuotaEndpoint
         var policy = await quotas.PolicyAsync(tenantId, cancellation, fresh: true);
         return await OrgHttp.Command(http, streams, store, context, tenantId, (standing, graph) =>
             {
-                if (Authorise(standing, graph, orgId) is { } no) return OrgDecision.Refuse(no);
-                var errors = QuotaDecisions.Validate(kind, command.Guaranteed, command.Cap);
-                if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
-                return QuotaDecisions.Allocate(graph, orgId, kind, command.Guaranteed!.Value, command.Cap, policy!.Limit(kind), standing.Actor, streams.Now);
+                return Decide(standing, graph, orgId, kind, command.Guaranteed, command.Cap, policy!.Limit, streams.Now);
             },
             async _ =>
             {
@@ -63,6 +60,17 @@ public static class AllocateQuotaEndpoint
     }
 
     /// <summary>404 for an organisation the caller cannot see; 403 without quota.manage at its parent (the root's share is the tenant administrators' to set).</summary>
+    /// <summary>The allocation as the caller may make it: authorised, validated, decided (the route, and a manifest's plan).</summary>
+    /// <param name="limitOf">The tenant's limit of a kind (asked only of a kind that is known).</param>
+    public static OrgDecision Decide(Standing standing, AccessGraph graph, Guid org, string kind, long? guaranteed, long? cap, Func<string, long> limitOf,
+        DateTimeOffset now)
+    {
+        if (Authorise(standing, graph, org) is { } no) return OrgDecision.Refuse(no);
+        var errors = QuotaDecisions.Validate(kind, guaranteed, cap);
+        if (errors.Count > 0) return OrgDecision.Refuse(Problem.Validation(errors));
+        return QuotaDecisions.Allocate(graph, org, kind, guaranteed!.Value, cap, limitOf(kind), standing.Actor, now);
+    }
+
     private static Problem? Authorise(Standing standing, AccessGraph graph, Guid org)
     {
         if (graph.Find(org) is not { } node || !standing.CanSee(graph, org)) return Problem.NotFound("organisation");

@@ -256,6 +256,40 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task guardrails_and_quota_shares_are_planned_by_their_routes_decisions_applied_and_exported()
+    {
+        var tenant = await Active();
+        var admin = TenantAdminOf(tenant);
+        var manifest = Manifest(organisations: $$"""
+                - path: {{Root}}/K9
+                  kind: unit
+                  policies:
+                    feature.case-sharing: {mode: locked, value: false}
+                    setting.session-minutes: {value: 30}
+                  quotas:
+                    apiCallsPerDay: {guaranteed: 5000, cap: 8000}
+            """);
+        var plan = (await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK);
+        Changes(plan).ShouldContain(("policy", "create", $"{Root}/K9 feature.case-sharing"));
+        Changes(plan).ShouldContain(("policy", "create", $"{Root}/K9 setting.session-minutes"));
+        Changes(plan).ShouldContain(("allocation", "create", $"{Root}/K9 apiCallsPerDay"));
+        (await Apply(admin, manifest, plan.Str("digest"))).ShouldBe(HttpStatusCode.OK);
+        var k9 = (await OrganisationsByName(tenant))["K9"].GetProperty("id").GetGuid();
+        var policies = (await admin.Get($"/api/tenants/{tenant}/organisations/{k9}/policies")).ShouldBe(HttpStatusCode.OK).Body;
+        policies.ShouldContain("feature.case-sharing");
+        (await admin.Get($"/api/tenants/{tenant}/organisations/{k9}/quotas")).ShouldBe(HttpStatusCode.OK).Body.ShouldContain("\"guaranteed\":5000");
+        Changes((await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+        var exported = (await admin.Get($"/api/tenants/{tenant}/manifest")).ShouldBe(HttpStatusCode.OK);
+        Changes((await Plan(admin, exported.Body)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+
+        // What the routes refuse, the plan refuses: a share larger than the tenant's whole limit.
+        (await Plan(admin, manifest.Replace("guaranteed: 5000, cap: 8000", "guaranteed: 500000000"))).Status.ShouldBe(HttpStatusCode.Conflict);
+        (await Plan(admin, manifest.Replace("mode: locked, value: false", "mode: sometimes, value: false")))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Json.GetProperty("manifestPath").GetString()
+            .ShouldBe("$.spec.organisations[4].policies.feature.case-sharing");
+    }
+
+    [Fact]
     public async Task full_management_removes_only_what_the_manifest_made_and_only_with_allow_delete()
     {
         var tenant = await Active();
