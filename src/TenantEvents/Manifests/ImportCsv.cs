@@ -27,7 +27,7 @@ public static class ImportCsvEndpoint
         if (await TenantHttp.InvisibleAsync(http, tenantId, Organisations.Permissions.OrgRead, cancellation) is { } hidden) return hidden;
         var (text, error) = await ManifestHttp.ReadTextAsync(http, cancellation);
         if (error is not null) return error;
-        var (rows, problem) = Parse(text!);
+        var (rows, problem) = Parse(text!, manifests.Options.MaxOrganisationDepth);
         if (problem is not null) return problem.ToResult();
         await using var session = manifests.Streams.Store.QuerySession(tenantId.ToString());
         var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
@@ -41,14 +41,18 @@ public static class ImportCsvEndpoint
         var planned = await manifests.PlanAsync(http, manifest, allowDelete: false, cancellation);
         if (planned.Refusal is { } refusal) return Located(refusal, lines).ToResult();
         if (http.Request.Query["dryRun"].ToString() is "true" or "1") return ManifestHttp.PlanResult(manifest, tenantId, planned.Plan!);
-        var (applied, refused) = await manifests.ApplyAsync(http, context, manifest, planned.Plan!.Digest, allowDelete: false, cancellation);
+        // An import is not the tenant's manifest: it is applied, never recorded in its place.
+        var (applied, refused) = await manifests.ApplyAsync(http, context, manifest, planned.Plan!.Digest, allowDelete: false, cancellation, record: false);
         if (refused is not null) return Located(refused, lines).ToResult();
         if (applied!.Failed is { } failed) return Located(failed, lines).With("applied", applied.Done).ToResult();
         return Results.Json(new { rows = rows!.Count, applied = applied.Done, accessVersion = applied.AccessVersion }, Json.Options);
     }
 
     /// <summary>The rows (header names to values), or why the text is not such a CSV.</summary>
-    public static (List<(int Line, Dictionary<string, string> Cells)>? Rows, Problem? Problem) Parse(string text)
+    /// <summary>How many rows one import takes (beyond: split it).</summary>
+    public const int MaxRows = 100_000;
+
+    public static (List<(int Line, Dictionary<string, string> Cells)>? Rows, Problem? Problem) Parse(string text, int maxDepth)
     {
         var records = Records(text);
         if (records.Count == 0) return (null, Problem.Validation("csv", "required", "a header row (organisation, kind, jurisdiction, member, principal, role) and rows."));
@@ -58,6 +62,8 @@ public static class ImportCsvEndpoint
         if (!header.Contains("organisation")) errors.Add(new FieldError("line 1", "required", "the organisation column (a path) is required."));
         if (header.Distinct().Count() != header.Count) errors.Add(new FieldError("line 1", "duplicate-column", "each column once."));
         if (errors.Count > 0) return (null, Problem.Validation(errors));
+        if (records.Count - 1 > MaxRows)
+            return (null, Problem.Validation("csv", "too-many-rows", $"at most {MaxRows:N0} rows in one import; this one has {records.Count - 1:N0}."));
         var rows = new List<(int, Dictionary<string, string>)>();
         foreach (var (line, cells) in records.Skip(1))
         {
@@ -67,7 +73,14 @@ public static class ImportCsvEndpoint
                 errors.Add(new FieldError($"line {line}", "column-count", $"has {cells.Count} cells; the header has {header.Count}."));
                 continue;
             }
-            rows.Add((line, header.Zip(cells).Where(p => p.Second.Trim().Length > 0).ToDictionary(p => p.First, p => p.Second.Trim())));
+            var row = header.Zip(cells).Where(p => p.Second.Trim().Length > 0).ToDictionary(p => p.First, p => p.Second.Trim());
+            // A path no deeper than the tree may be (and so at most that many parents to add for it).
+            if (row.GetValueOrDefault("organisation") is { } path && path.Count(c => c == '/') > maxDepth + 1)
+            {
+                errors.Add(new FieldError($"line {line}", "too-deep", $"names an organisation deeper than {maxDepth} levels below the root."));
+                continue;
+            }
+            rows.Add((line, row));
         }
         return errors.Count > 0 ? (null, Problem.Validation(errors.Take(100).ToList())) : (rows, null);
     }
@@ -118,16 +131,24 @@ public static class ImportCsvEndpoint
     {
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
         var organisations = new List<ManifestOrganisation>();
+        var members = new List<List<string>>();
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var grants = new List<ManifestGrant>();
         int Organisation(string path, int line)
         {
             if (index.TryGetValue(path, out var at)) return at;
-            if (ManifestPaths.ParentOf(path) is { } parent && path.StartsWith('/')) Organisation(parent, line);
-            index[path] = organisations.Count;
-            lines[$"$.spec.organisations[{organisations.Count}]"] = line;
-            organisations.Add(new ManifestOrganisation(path, null, null, null));
-            return organisations.Count - 1;
+            // Its ancestors first, those not named yet, top down (a loop: a path is bounded, but not by the stack).
+            var missing = new Stack<string>();
+            for (var p = path; p is not null && path.StartsWith('/') && !index.ContainsKey(p); p = ManifestPaths.ParentOf(p)) missing.Push(p);
+            if (missing.Count == 0) missing.Push(path);
+            while (missing.TryPop(out var p))
+            {
+                index[p] = organisations.Count;
+                lines[$"$.spec.organisations[{organisations.Count}]"] = line;
+                organisations.Add(new ManifestOrganisation(p, null, null, null));
+                members.Add([]);
+            }
+            return index[path];
         }
         foreach (var (line, cells) in rows)
         {
@@ -141,9 +162,8 @@ public static class ImportCsvEndpoint
             }
             if (cells.TryGetValue("member", out var member))
             {
-                var members = org.Members ?? [];
-                lines[$"$.spec.organisations[{i}].members[{members.Count}]"] = line;
-                organisations[i] = org with { Members = [.. members, member] };
+                lines[$"$.spec.organisations[{i}].members[{members[i].Count}]"] = line;
+                members[i].Add(member);
             }
             if (cells.TryGetValue("principal", out var principal) || cells.ContainsKey("role"))
             {
@@ -154,12 +174,15 @@ public static class ImportCsvEndpoint
             }
         }
         // The root first: what the rows name hangs under it.
-        var ordered = organisations.Select((o, i) => (o, i)).OrderBy(p => p.o.Path?.Count(c => c == '/') ?? 0).ThenBy(p => p.i).ToList();
+        var ordered = organisations.Select((o, i) => (o: o with { Members = members[i].Count > 0 ? members[i] : null }, i))
+            .OrderBy(p => p.o.Path?.Count(c => c == '/') ?? 0).ThenBy(p => p.i).ToList();
+        var position = new Dictionary<int, int>();
+        for (var k = 0; k < ordered.Count; k++) position[ordered[k].i] = k;
         var remapped = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (key, line) in lines)
         {
             var m = System.Text.RegularExpressions.Regex.Match(key, @"^\$\.spec\.organisations\[(\d+)\](.*)$");
-            remapped[m.Success ? $"$.spec.organisations[{ordered.FindIndex(p => p.i == int.Parse(m.Groups[1].Value))}]{m.Groups[2].Value}" : key] = line;
+            remapped[m.Success ? $"$.spec.organisations[{position[int.Parse(m.Groups[1].Value)]}]{m.Groups[2].Value}" : key] = line;
         }
         var manifest = new TenantManifest(TenantManifest.Version, TenantManifest.TenantKind, new ManifestMetadata(tenant.Slug, null), new TenantSpec(
             tenant.Name, tenant.Template, new ManifestResidency(tenant.Residency.Country, tenant.Residency.Subdivision), null, null,

@@ -103,15 +103,24 @@ public static class ManifestCli
         var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
         // A manifest comes from a repository, perhaps from a pull request: its references reach the files beside it (no
         // absolute path, nothing above its folder) and the environment, but never this command's own credentials.
-        var (manifest, problems) = ManifestReader.Read(file, text, name => name.StartsWith("TENANTEVENTS_", StringComparison.Ordinal) ? null : env(name),
-            path =>
-            {
-                var full = Path.GetFullPath(Path.Combine(folder, path));
-                return !Path.IsPathRooted(path) && full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) && File.Exists(full)
-                    ? File.ReadAllText(full) : null;
-            }, out var lineOf);
+        var (manifest, problems) = ManifestReader.Read(file, text, name => name.StartsWith("TENANTEVENTS_", StringComparison.OrdinalIgnoreCase) ? null : env(name),
+            path => Beside(folder, path) is { } full ? File.ReadAllText(full) : null, out var lineOf);
         foreach (var problem in problems) err.WriteLine(problem);
         return (manifest is null ? null : JsonSerializer.Serialize(manifest, ManifestReader.WriteOptions), lineOf);
+    }
+
+    /// <summary>
+    /// A file a reference may read: relative, inside the manifest's folder, and no link on the way (a link committed beside
+    /// a manifest could point anywhere, /proc/self/environ among them).
+    /// </summary>
+    private static string? Beside(string folder, string path)
+    {
+        if (Path.IsPathRooted(path)) return null;
+        var full = Path.GetFullPath(Path.Combine(folder, path));
+        if (!full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(full)) return null;
+        for (var at = full; at.Length > folder.Length; at = Path.GetDirectoryName(at)!)
+            if (new FileInfo(at).LinkTarget is not null || new DirectoryInfo(at).LinkTarget is not null) return null;
+        return full;
     }
 
     private static async Task<int> Plan(HttpClient client, string file, bool allowDelete, string? outFile, TextWriter @out, TextWriter err,
@@ -192,10 +201,10 @@ public static class ManifestCli
     }
 
     /// <summary>Secrets the service made are shown once: written to a file only its owner reads, or printed.</summary>
-    private static async Task Secrets(JsonArray? secrets, TextWriter @out, string? secretsOut)
+    private static async Task Secrets(JsonArray? secrets, TextWriter @out, string? secretsOut, bool? redirected = null)
     {
         if (secrets is not { Count: > 0 }) return;
-        if (secretsOut is null && !Console.IsOutputRedirected)
+        if (secretsOut is null && !(redirected ?? Console.IsOutputRedirected))
         {
             @out.WriteLine("Secrets (shown once; pass --secrets-out FILE to keep them in a file instead):");
             foreach (var secret in secrets) @out.WriteLine("  " + secret!.ToJsonString());
@@ -248,7 +257,7 @@ public static class ManifestCli
         else err.WriteLine($"{At(located)}: {problem["detail"] ?? problem["title"]} ({status} {problem["type"]})");
         if (problem["applied"] is JsonArray done)
             foreach (var change in done) err.WriteLine("  done before the refusal: " + Line(change!.AsObject()));
-        if (problem["secrets"] is JsonArray secrets && secrets.Count > 0) Secrets(secrets, err, secretsOut).GetAwaiter().GetResult();
+        if (problem["secrets"] is JsonArray secrets && secrets.Count > 0) Secrets(secrets, err, secretsOut, Console.IsErrorRedirected).GetAwaiter().GetResult();
         return 1;
     }
 

@@ -124,6 +124,9 @@ public static class ManifestDecisions
             before.Add(new ApiStep(Change(new(Kinds.Tenant, "update", "name", tenant.Name, name.Trim())), "PUT", tenantPath + "/name", new RenameTenant(name), IfMatch: TenantVersion()));
         if (spec.Contacts is { } contacts)
         {
+            var invalid = new List<FieldError>();
+            TenantRules.Contacts(contacts.Select(c => new Contact(c.Name!, c.Email!, c.Role)).ToList(), invalid);
+            if (invalid.Count > 0) return Refuse(Problem.Validation(invalid), "$.spec.contacts");
             var now_ = tenant.Contacts.Where(c => !c.Erased).Select(c => (c.Name, c.Email, c.Role)).Order().ToList();
             var want = contacts.Select(c => (c.Name?.Trim() ?? "", c.Email?.Trim() ?? "", c.Role)).Order().ToList();
             if (!now_.SequenceEqual(want))
@@ -218,6 +221,10 @@ public static class ManifestDecisions
             foreach (var (key, policy) in (org.Policies ?? []).OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 var before_ = graph.PoliciesAt(id).FirstOrDefault(p => p.Key == key);
+                // As it is already (the same mode, the same JSON value), to someone who may read it: nothing to decide.
+                if (before_ is not null && standing.CanSee(graph, id) && before_.Mode == (policy.Mode ?? Policy.Override) && policy.Value is { } wanted
+                    && System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(before_.Value), System.Text.Json.Nodes.JsonNode.Parse(wanted.GetRawText())))
+                    continue;
                 var decision = OrgCommands.SetPolicy(standing, graph, id, key, policy.Mode ?? Policy.Override, policy.Value, now);
                 if (Step(decision) is { } no) return Refuse(no, $"$.spec.organisations[{i}].policies.{key}");
                 if (decision.Events.Count > 0)
@@ -226,6 +233,8 @@ public static class ManifestDecisions
             }
             foreach (var (kind, share) in (org.Quotas ?? []).OrderBy(q => q.Key, StringComparer.Ordinal))
             {
+                // Authorised before compared: whether a share is as named is for whoever may set it.
+                if (Quotas.AllocateQuotaEndpoint.Authorise(standing, graph, id) is { } may) return Refuse(may, $"$.spec.organisations[{i}].quotas.{kind}");
                 var before_ = graph.AllocationOf(id, kind);
                 if (before_ is not null && before_.Guaranteed == share.Guaranteed && before_.Cap == share.Cap) continue;
                 var decision = Quotas.AllocateQuotaEndpoint.Decide(standing, graph, id, kind, share.Guaranteed, share.Cap,
@@ -281,6 +290,7 @@ public static class ManifestDecisions
             foreach (var id in Managed(Kinds.Grant))
                 if (Guid.TryParse(id, out var grantId) && graph.FindGrant(grantId) is { } grant && !named.Contains((grant.OrganisationId, grant.Principal, grant.Role)))
                 {
+                    if (OrgHttp.Authorise(standing, graph, Permissions.MemberManage, grant.OrganisationId) is { } may) return Refuse(may, "$.spec.management.grants");
                     var target = $"{paths.PathOf(grant.OrganisationId)} {grant.Principal} {grant.Role}";
                     if (!allowDelete) { Change(new(Kinds.Grant, "remove", target, Withheld: AllowDeleteNeeded)); continue; }
                     if (Step(OrgCommands.Revoke(standing, graph, grant.OrganisationId, grantId, now)) is { } no) return Refuse(no);
@@ -345,7 +355,7 @@ public static class ManifestDecisions
         }
 
         // Service accounts, by name: made with their scopes (the secret is shown once, by apply), scopes changed in place.
-        var root_ = live.Graph.Root ?? Guid.Empty;
+        var root_ = graph.Root ?? Guid.Empty;
         foreach (var (account, i) in (spec.ServiceAccounts ?? []).Select((a, i) => (a, i)))
         {
             var scopes = (account.Scopes ?? []).Order(StringComparer.Ordinal).ToList();
@@ -355,8 +365,9 @@ public static class ManifestDecisions
             ServiceAccountRules.Name(errors, account.Name);
             ServiceAccountRules.Scopes(errors, scopes);
             if (errors.Count > 0) return Refuse(Problem.Validation(errors), $"$.spec.serviceAccounts[{i}]");
-            if ((OrgHttp.Authorise(standing, live.Graph, ServiceAccountStore.ManagePermission, root_, "tenant")
-                 ?? GrantorBound.Check(standing, live.Graph, [ServiceAccountRules.Conferral(root_, scopes)])) is { } no)
+            // On the tree as the manifest leaves it (a manifest that takes the caller's power away cannot then use it).
+            if ((OrgHttp.Authorise(standing, graph, ServiceAccountStore.ManagePermission, root_, "tenant")
+                 ?? GrantorBound.Check(standing, graph, [ServiceAccountRules.Conferral(root_, scopes)])) is { } no)
                 return Refuse(no, $"$.spec.serviceAccounts[{i}]");
             var change = Change(new(Kinds.ServiceAccount, current is null ? "create" : "update", account.Name!, current?.Scopes, scopes));
             after.Add(current is null
@@ -384,6 +395,11 @@ public static class ManifestDecisions
             var current = live.Webhooks.FirstOrDefault(w => SameUrl(w.Url, hook.Url));
             var description = hook.Description ?? current?.Description ?? "";
             if (current is not null && current.Types.Order(StringComparer.Ordinal).SequenceEqual(types) && current.Description == description) continue;
+            var invalid = new List<FieldError>();
+            WebhookDecisions.Url(hook.Url, options.AllowPrivateWebhooks, invalid);
+            WebhookDecisions.Types(types, EventFeed.AllTypes, invalid);
+            WebhookDecisions.Description(description, invalid);
+            if (invalid.Count > 0) return Refuse(Problem.Validation(invalid), $"$.spec.webhooks[{i}]");
             var change = Change(new(Kinds.Webhook, current is null ? "create" : "update", hook.Url ?? "", current?.Types, types));
             after.Add(current is null
                 ? new ApiStep(change, "POST", tenantPath + "/webhooks", new CreateWebhook(hook.Url, types, description), Made: Kinds.Webhook)
@@ -414,6 +430,8 @@ public static class ManifestDecisions
             if (invalid is not null || full is null) return Refuse(Problem.Validation([invalid!]), $"$.spec.domains[{i}]");
             wantedDomains.Add(full);
             if (live.Domains.Contains(full)) continue;
+            if (OrgHttp.Authorise(standing, graph, ServiceAccountStore.ManagePermission, graph.Root ?? Guid.Empty, "tenant") is { } may)
+                return Refuse(may, $"$.spec.domains[{i}]");
             after.Add(new ApiStep(Change(new(Kinds.Domain, "create", full)), "POST", tenantPath + "/domains",
                 new Domains.ClaimDomain(domain.Domain, domain.Subdomain), Made: Kinds.Domain));
         }

@@ -112,6 +112,23 @@ public static partial class ManifestReader
     /// <summary>YAML to JSON, keeping the line of every node (by its JSON path) for the errors.</summary>
     private static JsonNode? FromYaml(string text, Dictionary<string, int> lines)
     {
+        // First the parser's events alone, flat: no alias at all (an alias of a scalar repeated a million times is as large
+        // as one of a list), and no nesting past the limit, before anything is built recursively.
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.AnchorAlias alias:
+                    throw new ManifestShapeException("$", (int)alias.Start.Line, "repeats a node by alias (*name): write it out instead.");
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                        throw new ManifestShapeException("$", (int)parser.Current.Start.Line, $"nests deeper than {MaxDepth} levels.");
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
         if (stream.Documents.Count > 1) throw new ManifestShapeException("$", (int)stream.Documents[1].RootNode.Start.Line, "holds more than one document: one manifest per file.");

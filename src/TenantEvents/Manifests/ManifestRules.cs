@@ -52,6 +52,14 @@ public static partial class Rules
         foreach (var (hook, i) in (spec.Webhooks ?? []).Select((w, i) => (w, i)))
             NoNulls(hook?.Types, $"$.spec.webhooks[{i}].types");
         NoNulls(spec.IdentityProvider?.AdminGroups, "$.spec.identityProvider.adminGroups");
+        foreach (var (org, i) in (spec.Organisations ?? []).Select((o, i) => (o, i)))
+        {
+            foreach (var (key, policy) in org?.Policies ?? [])
+                if (policy?.Value is not { ValueKind: not System.Text.Json.JsonValueKind.Null and not System.Text.Json.JsonValueKind.Undefined })
+                    Error($"$.spec.organisations[{i}].policies.{key}", "required", "needs a value: {mode, value}.");
+            foreach (var (kind, share) in org?.Quotas ?? [])
+                if (share?.Guaranteed is null) Error($"$.spec.organisations[{i}].quotas.{kind}", "required", "needs guaranteed units: {guaranteed, cap}.");
+        }
         if (errors.Count > 0) return errors;
 
         // The tree by path: each path once, its parent named before it (or the root, which has no parent), each name in its

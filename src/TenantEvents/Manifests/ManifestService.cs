@@ -21,11 +21,13 @@ public sealed record PlanOutcome(Guid? TenantId, PlannedManifest? Plan, LiveTena
 /// manages. Nothing here decides who may do what: the routes and <see cref="OrgCommands"/> do.
 /// </summary>
 public sealed class ManifestService(ApiInvoker api, TenantStreams streams, OrganisationStore organisations, TenantEventsOptions options,
-    ILogger<ManifestService> logger)
+    TenantEvents.Quotas.QuotaPolicies quotas, ILogger<ManifestService> logger)
 {
     public const int MaxBytes = 8 * 1024 * 1024;
 
     public TenantStreams Streams => streams;
+
+    public TenantEventsOptions Options => options;
 
     /// <summary>The tenant a manifest's slug names, if the caller may know it (else, as for a tenant that does not exist, null).</summary>
     public async Task<(Guid? Tenant, IResult? Hidden)> FindAsync(HttpContext http, string slug, CancellationToken cancellation)
@@ -144,8 +146,9 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
     /// and a plan again shows what is left. Once anything is written, the rest runs to its end whatever the caller does, and
     /// what was done is recorded.
     /// </summary>
+    /// <param name="record">Record the manifest as the tenant's (an import is applied, not recorded).</param>
     public async Task<(Applied? Applied, Problem? Refusal)> ApplyAsync(HttpContext http, MessageContext context, TenantManifest manifest,
-        string digest, bool allowDelete, CancellationToken cancellation)
+        string digest, bool allowDelete, CancellationToken cancellation, bool record = true)
     {
         var (found, hidden) = await FindAsync(http, manifest.Metadata!.Name!, cancellation);
         if (hidden is not null) return (null, Problem.NotFound("tenant"));
@@ -205,6 +208,8 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                         : refused.Problem, null), null);
                 wrote = true;
                 accessVersion = ((OrgApplied)result).AccessVersion;
+                // Quota shares changed: enforcement reads them afresh (as the allocation route has it do).
+                if (plan.Changes.Any(c => c.Kind == ManifestDecisions.Kinds.Allocation)) quotas.Invalidate(tenantId);
                 var tree = new HashSet<string>([ManifestDecisions.Kinds.Organisation, ManifestDecisions.Kinds.Role, ManifestDecisions.Kinds.Grant,
                     ManifestDecisions.Kinds.Member, ManifestDecisions.Kinds.Policy, ManifestDecisions.Kinds.Allocation], StringComparer.Ordinal);
                 done.AddRange(plan.Changes.Where(c => c.Withheld is null && tree.Contains(c.Kind)));
@@ -251,9 +256,11 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         finally
         {
             // The tenant's manifest is its administrators': another member's apply makes its changes but does not replace it.
-            var record = outcome.Live!.Record;
-            var same = record?.ManifestHash == ManifestHash(manifest);
-            if (standing.Everything && (wrote || !same))
+            // Recorded when something was written, or when an administrator applies (in sync) a manifest other than the one on
+            // record: never for a refusal that wrote nothing.
+            var current = outcome.Live!.Record;
+            var another = current?.ManifestHash != ManifestHash(manifest);
+            if (record && standing.Everything && (wrote || (another && failed is null && plan.Count == 0)))
                 await RecordAsync(context, tenantId, manifest, plan, made, removed, http.Caller().Actor, CancellationToken.None);
         }
         return (new Applied(tenantId, done, secrets, pending, failed, accessVersion), null);

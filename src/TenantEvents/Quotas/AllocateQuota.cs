@@ -71,7 +71,8 @@ public static class AllocateQuotaEndpoint
         return QuotaDecisions.Allocate(graph, org, kind, guaranteed!.Value, cap, limitOf(kind), standing.Actor, now);
     }
 
-    private static Problem? Authorise(Standing standing, AccessGraph graph, Guid org)
+    /// <summary>quota.manage at the organisation's parent (an organisation's administrators cannot raise their own share).</summary>
+    public static Problem? Authorise(Standing standing, AccessGraph graph, Guid org)
     {
         if (graph.Find(org) is not { } node || !standing.CanSee(graph, org)) return Problem.NotFound("organisation");
         if (standing.Everything) return null;

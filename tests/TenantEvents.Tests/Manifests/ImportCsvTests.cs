@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using TenantEvents.Tests.Support;
 
 namespace TenantEvents.Tests.Manifests;
@@ -57,6 +58,8 @@ public class ImportCsvTests(AppFixture fixture) : IntegrationTest(fixture)
         (await admin.Get($"/api/tenants/{tenant}/organisations/{orgs["Courts, Warrants"]}/members?limit=200")).ShouldBe(HttpStatusCode.OK)
             .Json.GetProperty("items").GetArrayLength().ShouldBe(200);
         (await admin.Get($"/api/tenants/{tenant}/organisations/{dive}/grants")).Json.GetProperty("items")[0].GetProperty("role").GetString().ShouldBe("investigator");
+        // An import is applied, not recorded as the tenant's manifest.
+        (await Fixture.Host.Services.GetRequiredService<TenantEvents.Manifests.ManifestService>().LoadRecordAsync(tenant, CancellationToken.None)).ShouldBeNull();
         // The same file again changes nothing.
         (await Import(admin, tenant, Csv(), dryRun: true)).ShouldBe(HttpStatusCode.OK).Json.GetProperty("changes").GetArrayLength().ShouldBe(0);
     }
@@ -78,6 +81,8 @@ public class ImportCsvTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Import(admin, tenant, "organisation,kind\n/Travis County Sheriff/A,unit,extra\n")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed")
             .Body.ShouldContain("column-count");
         (await Import(admin, tenant, "")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Import(admin, tenant, "organisation,kind\n" + string.Concat(Enumerable.Repeat("/a", 20_000)) + ",unit\n"))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("too-deep");
         (await EventCount(tenant, everyStream: true)).ShouldBe(events);
     }
 

@@ -52,6 +52,7 @@ public class ManifestReaderTests
     [InlineData("? [a]\n: b\n", "not plain text")]
     [InlineData("apiVersion: x\napiVersion: y\n", "apiVersion")]
     [InlineData("a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", "deeper")]
+    [InlineData("x: &a just-one-word\ny: [*a, *a, *a]\n", "alias")]
     [InlineData("{\"apiVersion\": \"x\", \"apiVersion\": \"y\"}", "")]
     public void a_document_built_to_hurt_is_refused_not_expanded(string text, string says)
     {
@@ -59,6 +60,31 @@ public class ManifestReaderTests
         manifest.ShouldBeNull();
         errors.ShouldHaveSingleItem().Code.ShouldBe("unreadable");
         errors[0].Detail.ShouldContain(says);
+    }
+
+    [Fact]
+    public void nesting_a_hundred_thousand_deep_is_refused_before_anything_is_built()
+    {
+        var (manifest, errors) = Read("a: " + new string('[', 100_000));
+        manifest.ShouldBeNull();
+        errors.ShouldHaveSingleItem().Detail.ShouldContain("deeper");
+        (manifest, errors) = Read("{\"a\": " + new string('[', 100_000), "tenant.json");
+        manifest.ShouldBeNull();
+        errors.ShouldHaveSingleItem().Code.ShouldBe("unreadable");
+    }
+
+    [Fact]
+    public void a_guardrail_without_a_value_and_a_share_without_units_are_errors()
+    {
+        var (_, errors) = Read(Minimal + """
+
+              organisations:
+                - path: /Hays County Sheriff
+                  policies: {feature.x: }
+                  quotas: {apiCallsPerDay: {cap: 5}}
+            """);
+        errors.Select(e => (e.Path, e.Code)).ShouldBe([("$.spec.organisations[0].policies.feature.x", "required"),
+            ("$.spec.organisations[0].quotas.apiCallsPerDay", "required")]);
     }
 
     [Fact]

@@ -124,6 +124,8 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
 
         (await Apply(admin, Manifest(), plan.Str("digest"))).ShouldBeProblem(HttpStatusCode.PreconditionFailed, "plan-stale");
         (await EventCount(tenant, everyStream: true)).ShouldBe(events);
+        // Not even the record: a manifest is recorded as the tenant's only when applied.
+        (await Fixture.Host.Services.GetRequiredService<ManifestService>().LoadRecordAsync(tenant, CancellationToken.None)).ShouldBeNull();
         (await OrganisationsByName(tenant)).Keys.ShouldNotContain("Patrol");
         // Without the plan's digest, apply does nothing either.
         (await admin.SendRaw(HttpMethod.Post, "/api/manifests/apply", Manifest())).ShouldBeProblem(HttpStatusCode.PreconditionRequired, "precondition-required");
@@ -383,8 +385,11 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
         (await service.LoadRecordAsync(tenant, CancellationToken.None))!.Version.ShouldBe(recorded.Version);
         // Nor may it check for drift (that writes the tenant's event).
         (await rita.Post($"/api/tenants/{tenant}/manifest/drift")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
-        // Naming a member is for whoever manages members there, whether the person is one already or not.
+        // Naming a member is for whoever manages members there, whether the person is one already or not; so is a quota share.
         (await Plan(rita, Manifest())).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await Plan(rita, withoutGrants[..withoutGrants.IndexOf("  roles:", StringComparison.Ordinal)]
+            .Replace($"- {{path: {Root}/Patrol, kind: department}}", $"- {{path: {Root}/Patrol, kind: department, quotas: {{apiCallsPerDay: {{guaranteed: 1}}}}}}")))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden").Json.GetProperty("manifestPath").GetString().ShouldBe("$.spec.organisations[1].quotas.apiCallsPerDay");
 
         // Its export holds the tree, and no member or grant: its routes show it neither.
         var exported = (await rita.Get($"/api/tenants/{tenant}/manifest")).ShouldBe(HttpStatusCode.OK);
@@ -498,6 +503,15 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
             var unresolved = await Run("plan", "-f", file);
             unresolved.Exit.ShouldBe(1);
             unresolved.Err.ShouldContain($"{file}:5: $.spec.name");
+            // A link beside the manifest reads nothing, nor does a path above its folder, nor the command's own variables.
+            File.CreateSymbolicLink(Path.Combine(folder, "hostname"), "/etc/hostname");
+            foreach (var reference in new[] { "${file:hostname}", "${file:../" + Path.GetFileName(folder) + "/travis.tenant.yaml}", "${env:TENANTEVENTS_TOKEN}", "${env:TenantEvents_Token}" })
+            {
+                await File.WriteAllTextAsync(file, Manifest().Replace("name: Travis County Sheriff\n", $"name: '{reference}'\n"));
+                var refused = await Run("plan", "-f", file);
+                refused.Exit.ShouldBe(1);
+                refused.Err.ShouldContain("$.spec.name: refers to");
+            }
         }
         finally
         {
