@@ -21,7 +21,7 @@ public sealed record PlanOutcome(Guid? TenantId, PlannedManifest? Plan, LiveTena
 /// manages. Nothing here decides who may do what: the routes and <see cref="OrgCommands"/> do.
 /// </summary>
 public sealed class ManifestService(ApiInvoker api, TenantStreams streams, OrganisationStore organisations, TenantEventsOptions options,
-    TenantEvents.Quotas.QuotaPolicies quotas, ILogger<ManifestService> logger)
+    TenantEvents.Quotas.QuotaPolicies quotas, TenantEvents.Quotas.QuotaLedger ledger, ILogger<ManifestService> logger)
 {
     public const int MaxBytes = 8 * 1024 * 1024;
 
@@ -189,6 +189,13 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         var wrote = false;
         // From the first write on, the apply finishes and records what it did even if the caller goes away.
         var after = CancellationToken.None;
+        // Metered as the batch routes the tree's changes would otherwise take: the apply itself is one API call (its route's),
+        // and every further thousand changes one more, charged before anything is written (a tenant out of calls writes
+        // nothing). Only callers the API meters (a tenant's own) are charged, as by the middleware.
+        if (options.QuotaMetering && http.User.FindFirst(Claims.TenantId) is not null)
+            for (var extra = (plan.OrgEvents.Count - 1) / OrganisationDecisions.MaxBatch; extra > 0; extra--)
+                if (await ledger.ChargeApiCallAsync(tenantId, null, cancellation) is { } exhausted)
+                    return (null, exhausted.ToProblem(429));
         try
         {
             if (plan.OrgEvents.Count > 0)

@@ -292,6 +292,26 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_big_tree_change_is_metered_like_the_batch_calls_it_replaces_and_a_tenant_out_of_calls_writes_nothing()
+    {
+        // 1,200 members in one manifest: two thousand-change batches' worth, so one API call more than the apply's own.
+        var manifest = Manifest().Replace("members: [deputy-ortiz]", $"members: [{string.Join(", ", Enumerable.Range(0, 1200).Select(i => $"deputy-{i:D4}"))}]");
+        async Task<(Guid Tenant, Reply Applied)> With(long callsPerDay, string slug)
+        {
+            var tenant = await ActiveWithQuotas(new { apiCallsPerDay = callsPerDay }, slug);
+            var admin = TenantAdminOf(tenant);
+            var plan = (await Plan(admin, manifest.Replace("name: travis-sheriff", $"name: {slug}"))).ShouldBe(HttpStatusCode.OK); // 2 calls: the route, the tenant read
+            return (tenant, await Apply(admin, manifest.Replace("name: travis-sheriff", $"name: {slug}"), plan.Str("digest")));      // 2 more, and the extra one
+        }
+        var (short_, refused) = await With(4, "travis-sheriff");
+        refused.ShouldBeProblem(HttpStatusCode.TooManyRequests, "quota-exceeded");
+        (await OrganisationsByName(short_)).Keys.ShouldNotContain("Patrol");
+        var (enough, applied) = await With(5, "hays-sheriff");
+        applied.ShouldBe(HttpStatusCode.OK);
+        (await OrganisationsByName(enough)).Keys.ShouldContain("Patrol");
+    }
+
+    [Fact]
     public async Task full_management_removes_only_what_the_manifest_made_and_only_with_allow_delete()
     {
         var tenant = await Active();
