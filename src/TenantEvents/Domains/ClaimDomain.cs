@@ -26,7 +26,7 @@ public static class ClaimDomainEndpoint
     {
         var (standing, refusal) = await access.EnterAsync(http, tenantId, writing: true, null, cancellation);
         if (refusal is not null) return refusal;
-        var (name, kind, error) = Validate(command, index, options);
+        var (name, kind, error) = DomainClaimRules.Check(command, index, options);
         if (error is not null) return Problem.Validation([error]).ToResult();
         var streams = access.Streams;
         var record = await DomainWrites.LoadAsync(streams, tenantId, cancellation);
@@ -44,7 +44,17 @@ public static class ClaimDomainEndpoint
         return DomainWrites.Answer(http, next!, next!.Find(name!)!, index, verification, created ? 201 : 200);
     }
 
-    private static (string? Name, string? Kind, FieldError? Error) Validate(ClaimDomain? command, DomainIndex index, TenantEventsOptions options)
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>
+/// The rules of a claim, shared by the route and a manifest's plan (not on the endpoint class, where Wolverine would take
+/// a public Validate for middleware).
+/// </summary>
+public static class DomainClaimRules
+{
+    /// <summary>The claim's name in its one spelling, its kind, or why not (the route, and a manifest's plan).</summary>
+    public static (string? Name, string? Kind, FieldError? Error) Check(ClaimDomain? command, DomainIndex index, TenantEventsOptions options)
     {
         if (command is null) return (null, null, new FieldError("domain", "required", "send {\"domain\": \"events.agency.gov\"} or {\"subdomain\": \"label\"}."));
         if ((command.Domain is null) == (command.Subdomain is null))
@@ -59,5 +69,4 @@ public static class ClaimDomainEndpoint
         return (name, DomainKinds.Custom, DomainNames.Custom("domain", name!, index.PlatformHost, index.SubdomainZone));
     }
 
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

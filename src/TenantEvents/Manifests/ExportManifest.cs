@@ -28,10 +28,12 @@ public static class ExportManifestEndpoint
                 "so rename one of them first.").With("paths", paths.Ambiguous.Take(100).ToList()).ToResult();
         // What the caller may not read is left out, and said so: the export is what this caller may see, not the tenant.
         if (live.Omitted is { Count: > 0 } omitted) http.Response.Headers["TenantEvents-Omitted"] = string.Join(",", omitted);
-        return Results.Json(Export(live, paths, standing), ManifestReader.WriteOptions);
+        var zone = manifests.Options.TenantDomainZone is { Length: > 0 } z ? Domains.DomainNames.OfHost(z.Trim()) : null;
+        return Results.Json(Export(live, paths, standing, zone), ManifestReader.WriteOptions);
     }
 
-    public static TenantManifest Export(LiveTenant live, ManifestPaths paths, Organisations.Standing standing)
+    /// <param name="zone">The platform's zone: a name under it is exported as the subdomain it was claimed as.</param>
+    public static TenantManifest Export(LiveTenant live, ManifestPaths paths, Organisations.Standing standing, string? zone)
     {
         var tenant = live.Tenant;
         var graph = live.Graph;
@@ -49,7 +51,8 @@ public static class ExportManifestEndpoint
                 // Guardrails are the organisation's own (whoever reads it reads them); quota shares with the usage routes' permission.
                 var policies = graph.PoliciesAt(id).OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key,
                     p => new ManifestPolicy(p.Mode, System.Text.Json.JsonDocument.Parse(p.Value).RootElement.Clone()));
-                var quotas = standing.Everything || standing.ReadEverything || standing.Can(graph, Quotas.QuotaQueries.Permission, id) || standing.Can(graph, "quota.manage", id)
+                // Shares only where the caller may set them (what it exports, it can plan again).
+                var quotas = Quotas.AllocateQuotaEndpoint.Authorise(standing, graph, id) is null
                     ? graph.Allocations.Where(a => a.OrganisationId == id).OrderBy(a => a.Kind, StringComparer.Ordinal)
                         .ToDictionary(a => a.Kind, a => new ManifestAllocation(a.Guaranteed, a.Cap))
                     : [];
@@ -84,7 +87,8 @@ public static class ExportManifestEndpoint
             live.Omitted?.Contains("serviceAccounts") == true ? null : live.Accounts.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a => new ManifestServiceAccount(a.Name, a.Scopes.ToList())).ToList(),
             idp,
             live.Omitted?.Contains("webhooks") == true ? null : live.Webhooks.OrderBy(w => w.Url, StringComparer.Ordinal).Select(w => new ManifestWebhook(w.Url, w.Types.ToList(), w.Description)).ToList(),
-            live.Omitted?.Contains("domains") == true ? null : live.Domains.Order(StringComparer.Ordinal).Select(d => new ManifestDomain(d, null)).ToList(),
+            live.Omitted?.Contains("domains") == true ? null : live.Domains.Order(StringComparer.Ordinal).Select(d => zone is not null && d.EndsWith("." + zone, StringComparison.Ordinal)
+                ? new ManifestDomain(null, d[..^(zone.Length + 1)]) : new ManifestDomain(d, null)).ToList(),
             null));
     }
 }

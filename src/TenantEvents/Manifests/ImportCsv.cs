@@ -40,6 +40,9 @@ public static class ImportCsvEndpoint
 
         var planned = await manifests.PlanAsync(http, manifest, allowDelete: false, cancellation);
         if (planned.Refusal is { } refusal) return Located(refusal, lines).ToResult();
+        // The slug found the tenant of the route, not another that took a released slug (nor a request for a new one).
+        if (planned.TenantId != tenantId)
+            return new Problem("tenant-not-active", 409, "Only an active tenant imports", "The tenant is not active.").ToResult();
         if (http.Request.Query["dryRun"].ToString() is "true" or "1") return ManifestHttp.PlanResult(manifest, tenantId, planned.Plan!);
         // An import is not the tenant's manifest: it is applied, never recorded in its place.
         var (applied, refused) = await manifests.ApplyAsync(http, context, manifest, planned.Plan!.Digest, allowDelete: false, cancellation, record: false);
@@ -48,13 +51,13 @@ public static class ImportCsvEndpoint
         return Results.Json(new { rows = rows!.Count, applied = applied.Done, accessVersion = applied.AccessVersion }, Json.Options);
     }
 
-    /// <summary>The rows (header names to values), or why the text is not such a CSV.</summary>
     /// <summary>How many rows one import takes (beyond: split it).</summary>
     public const int MaxRows = 100_000;
 
+    /// <summary>The rows (header names to values), or why the text is not such a CSV.</summary>
     public static (List<(int Line, Dictionary<string, string> Cells)>? Rows, Problem? Problem) Parse(string text, int maxDepth)
     {
-        var records = Records(text);
+        var records = Records(text, MaxRows + 2);
         if (records.Count == 0) return (null, Problem.Validation("csv", "required", "a header row (organisation, kind, jurisdiction, member, principal, role) and rows."));
         var header = records[0].Cells.Select(h => h.Trim().ToLowerInvariant()).ToList();
         var errors = new List<FieldError>();
@@ -63,7 +66,7 @@ public static class ImportCsvEndpoint
         if (header.Distinct().Count() != header.Count) errors.Add(new FieldError("line 1", "duplicate-column", "each column once."));
         if (errors.Count > 0) return (null, Problem.Validation(errors));
         if (records.Count - 1 > MaxRows)
-            return (null, Problem.Validation("csv", "too-many-rows", $"at most {MaxRows:N0} rows in one import; this one has {records.Count - 1:N0}."));
+            return (null, Problem.Validation("csv", "too-many-rows", $"at most {MaxRows:N0} rows in one import; this one has more."));
         var rows = new List<(int, Dictionary<string, string>)>();
         foreach (var (line, cells) in records.Skip(1))
         {
@@ -86,7 +89,8 @@ public static class ImportCsvEndpoint
     }
 
     /// <summary>RFC 4180 records with the line each starts on (quoted cells may hold commas, quotes and line breaks).</summary>
-    private static List<(int Line, List<string> Cells)> Records(string text)
+    /// <summary>At most <paramref name="max"/> records that are not blank (more is refused anyway: none are built past it).</summary>
+    private static List<(int Line, List<string> Cells)> Records(string text, int max)
     {
         var records = new List<(int, List<string>)>();
         var cells = new List<string>();
@@ -111,7 +115,8 @@ public static class ImportCsvEndpoint
                 case '\n':
                     cells.Add(cell.ToString());
                     cell.Clear();
-                    records.Add((start, cells));
+                    if (cells.Count > 1 || cells[0].Length > 0) records.Add((start, cells));
+                    if (records.Count >= max) return records;
                     cells = [];
                     start = ++line;
                     break;

@@ -85,8 +85,9 @@ public static class ManifestDecisions
     /// <param name="platformAdmin">The caller may change the tenant's settings (platform administrators only).</param>
     /// <param name="options">The platform's zone for subdomains (TenantEvents:TenantDomainZone), the tree's limits, the identity
     /// provider rules.</param>
+    /// <param name="claim">The domain route's rules for a claim (its name in one spelling, or why not); null: the name's spelling only.</param>
     public static PlannedManifest Plan(TenantManifest manifest, LiveTenant live, Standing standing, bool platformAdmin, bool allowDelete,
-        TenantEventsOptions options, DateTimeOffset now)
+        TenantEventsOptions options, DateTimeOffset now, Func<Domains.ClaimDomain, (string? Name, FieldError? Error)>? claim = null)
     {
         var (zone, limits) = (options.TenantDomainZone, OrgLimits.Of(options));
         var spec = manifest.Spec!;
@@ -223,7 +224,7 @@ public static class ManifestDecisions
                 var before_ = graph.PoliciesAt(id).FirstOrDefault(p => p.Key == key);
                 // As it is already (the same mode, the same JSON value), to someone who may read it: nothing to decide.
                 if (before_ is not null && standing.CanSee(graph, id) && before_.Mode == (policy.Mode ?? Policy.Override) && policy.Value is { } wanted
-                    && System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(before_.Value), System.Text.Json.Nodes.JsonNode.Parse(wanted.GetRawText())))
+                    && SameJson(before_.Value, wanted))
                     continue;
                 var decision = OrgCommands.SetPolicy(standing, graph, id, key, policy.Mode ?? Policy.Override, policy.Value, now);
                 if (Step(decision) is { } no) return Refuse(no, $"$.spec.organisations[{i}].policies.{key}");
@@ -425,8 +426,8 @@ public static class ManifestDecisions
                 return Refuse(Problem.Validation("subdomain", "no-zone", "The platform offers no zone for subdomains (TenantEvents:TenantDomainZone)."),
                     $"$.spec.domains[{i}]");
             // The name in its one spelling (lower case, IDN as punycode), as the route stores it.
-            var (full, invalid) = Domains.DomainNames.Normalise(domain.Domain is not null ? "domain" : "subdomain",
-                domain.Domain ?? $"{domain.Subdomain}.{zone}");
+            var (full, invalid) = claim?.Invoke(new Domains.ClaimDomain(domain.Domain, domain.Subdomain))
+                ?? Domains.DomainNames.Normalise(domain.Domain is not null ? "domain" : "subdomain", domain.Domain ?? $"{domain.Subdomain}.{zone}");
             if (invalid is not null || full is null) return Refuse(Problem.Validation([invalid!]), $"$.spec.domains[{i}]");
             wantedDomains.Add(full);
             if (live.Domains.Contains(full)) continue;
@@ -469,6 +470,20 @@ public static class ManifestDecisions
         var versions = new Dictionary<string, string> { ["tenant"] = "absent" };
         return new PlannedManifest(changes, versions, Digest(changes, versions, manifest), [],
             [new ApiStep(0, "POST", "/api/tenants", request, IdempotencyKey: requestKey)], [], Empty, Empty, null);
+    }
+
+    /// <summary>A stored JSON value and a manifest's are the same value (any spelling; a stored text that does not read is not).</summary>
+    private static bool SameJson(string stored, JsonElement wanted)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(stored);
+            return JsonElement.DeepEquals(document.RootElement, wanted);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Two webhook URLs are the same subscription when they are the same absolute URL (as the route stores it).</summary>

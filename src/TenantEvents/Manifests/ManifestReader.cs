@@ -58,7 +58,7 @@ public static partial class ManifestReader
         try
         {
             document = LooksLikeJson(file, text)
-                ? JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false })
+                ? JsonNode.Parse(CountedJson(text), documentOptions: new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false })
                 : FromYaml(text, lines);
         }
         catch (Exception e) when (e is JsonException or YamlException)
@@ -97,11 +97,24 @@ public static partial class ManifestReader
         return errors.Count > 0 ? (null, errors) : (manifest, []);
     }
 
+    /// <summary>The JSON text, once its tokens are counted (flat, by the reader): no more than <see cref="MaxNodes"/>.</summary>
+    private static string CountedJson(string text)
+    {
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(text), new JsonReaderOptions { MaxDepth = MaxDepth });
+        var tokens = 0;
+        while (reader.Read())
+            if (++tokens > MaxNodes) throw new ManifestShapeException("$", null, $"holds more than {MaxNodes:N0} nodes.");
+        return text;
+    }
+
     private static bool LooksLikeJson(string file, string text) =>
         file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || text.TrimStart().StartsWith('{');
 
     /// <summary>How deep a manifest nests (it needs about 6): deeper is refused, not recursed into.</summary>
     public const int MaxDepth = 32;
+
+    /// <summary>How many nodes a manifest holds at most (5,000 organisations with their grants are about 60,000).</summary>
+    public const int MaxNodes = 1_000_000;
 
     private sealed class ManifestShapeException(string path, int? line, string message) : Exception(message)
     {
@@ -115,8 +128,12 @@ public static partial class ManifestReader
         // First the parser's events alone, flat: no alias at all (an alias of a scalar repeated a million times is as large
         // as one of a list), and no nesting past the limit, before anything is built recursively.
         var parser = new Parser(new StringReader(text));
-        var depth = 0;
+        var (depth, nodes) = (0, 0);
         while (parser.MoveNext())
+        {
+            if (++nodes > MaxNodes) throw new ManifestShapeException("$", (int)parser.Current!.Start.Line, $"holds more than {MaxNodes:N0} nodes.");
+            if (nodes == 3 && parser.Current is not YamlDotNet.Core.Events.MappingStart) // after the stream and the document starts
+                throw new ManifestShapeException("$", (int)parser.Current!.Start.Line, "must be a mapping (apiVersion, kind, metadata, spec).");
             switch (parser.Current)
             {
                 case YamlDotNet.Core.Events.AnchorAlias alias:
@@ -129,6 +146,7 @@ public static partial class ManifestReader
                     depth--;
                     break;
             }
+        }
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
         if (stream.Documents.Count > 1) throw new ManifestShapeException("$", (int)stream.Documents[1].RootNode.Start.Line, "holds more than one document: one manifest per file.");

@@ -21,7 +21,8 @@ public sealed record PlanOutcome(Guid? TenantId, PlannedManifest? Plan, LiveTena
 /// manages. Nothing here decides who may do what: the routes and <see cref="OrgCommands"/> do.
 /// </summary>
 public sealed class ManifestService(ApiInvoker api, TenantStreams streams, OrganisationStore organisations, TenantEventsOptions options,
-    TenantEvents.Quotas.QuotaPolicies quotas, TenantEvents.Quotas.QuotaLedger ledger, ILogger<ManifestService> logger)
+    TenantEvents.Quotas.QuotaPolicies quotas, TenantEvents.Quotas.QuotaLedger ledger, TenantEvents.Domains.DomainIndex domainIndex,
+    ILogger<ManifestService> logger)
 {
     public const int MaxBytes = 8 * 1024 * 1024;
 
@@ -130,7 +131,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         }
         var (live, standing, refusal) = await ReadAsync(http, tenantId.Value, writing: true, manifest, cancellation);
         if (refusal is not null) return new(tenantId, null, null, refusal);
-        var planned = ManifestDecisions.Plan(manifest, live!, standing!, comparing || caller.Has(Roles.PlatformAdmin), allowDelete, options, streams.Now);
+        var planned = ManifestDecisions.Plan(manifest, live!, standing!, comparing || caller.Has(Roles.PlatformAdmin), allowDelete, options, streams.Now, Claim);
         return new(tenantId, planned.Refusal is null ? planned : null, live, planned.Refusal);
     }
 
@@ -206,7 +207,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                     if (graph.Version != planned) return OrgDecision.Refuse(Problem.StaleVersion(planned, graph.Version));
                     // The same decisions as the plan, on the tree as it is now (the same version, so the same tree).
                     var again = ManifestDecisions.Plan(manifest, outcome.Live! with { Graph = graph }, standing, http.Caller().Has(Roles.PlatformAdmin),
-                        allowDelete, options, streams.Now);
+                        allowDelete, options, streams.Now, Claim);
                     return again.Refusal is { } no ? OrgDecision.Refuse(no) : new OrgDecision(again.OrgEvents, null);
                 }, cancellation);
                 if (result is OrgRefused refused)
@@ -271,6 +272,13 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
                 await RecordAsync(context, tenantId, manifest, plan, made, removed, http.Caller().Actor, CancellationToken.None);
         }
         return (new Applied(tenantId, done, secrets, pending, failed, accessVersion), null);
+    }
+
+    /// <summary>The domain route's own rules for a claim.</summary>
+    private (string? Name, FieldError? Error) Claim(TenantEvents.Domains.ClaimDomain claim)
+    {
+        var (name, _, error) = TenantEvents.Domains.DomainClaimRules.Check(claim, domainIndex, options);
+        return (name, error);
     }
 
     /// <summary>The manifest's own digest (every field, as read): what tells one manifest from another.</summary>

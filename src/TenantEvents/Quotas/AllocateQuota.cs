@@ -59,7 +59,6 @@ public static class AllocateQuotaEndpoint
             }, cancellation);
     }
 
-    /// <summary>404 for an organisation the caller cannot see; 403 without quota.manage at its parent (the root's share is the tenant administrators' to set).</summary>
     /// <summary>The allocation as the caller may make it: authorised, validated, decided (the route, and a manifest's plan).</summary>
     /// <param name="limitOf">The tenant's limit of a kind (asked only of a kind that is known).</param>
     public static OrgDecision Decide(Standing standing, AccessGraph graph, Guid org, string kind, long? guaranteed, long? cap, Func<string, long> limitOf,
@@ -71,7 +70,7 @@ public static class AllocateQuotaEndpoint
         return QuotaDecisions.Allocate(graph, org, kind, guaranteed!.Value, cap, limitOf(kind), standing.Actor, now);
     }
 
-    /// <summary>quota.manage at the organisation's parent (an organisation's administrators cannot raise their own share).</summary>
+    /// <summary>404 for an organisation the caller cannot see; 403 without quota.manage at its parent (the root's share is the tenant administrators' to set).</summary>
     public static Problem? Authorise(Standing standing, AccessGraph graph, Guid org)
     {
         if (graph.Find(org) is not { } node || !standing.CanSee(graph, org)) return Problem.NotFound("organisation");

@@ -81,9 +81,23 @@ public class ImportCsvTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Import(admin, tenant, "organisation,kind\n/Travis County Sheriff/A,unit,extra\n")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed")
             .Body.ShouldContain("column-count");
         (await Import(admin, tenant, "")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Import(admin, tenant, "organisation,kind\n" + string.Concat(Enumerable.Repeat("/Travis County Sheriff/A,unit\n", 100_001))))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("too-many-rows");
         (await Import(admin, tenant, "organisation,kind\n" + string.Concat(Enumerable.Repeat("/a", 20_000)) + ",unit\n"))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("too-deep");
         (await EventCount(tenant, everyStream: true)).ShouldBe(events);
+    }
+
+    [Fact]
+    public async Task an_import_goes_to_the_tenant_of_its_route_only()
+    {
+        // A request rejected gives its slug back; another tenant takes it. The rejected tenant's import reaches nobody.
+        var rejected = await Requested("travis-sheriff");
+        (await Approver.Post($"/api/tenants/{rejected}/reject", new { reason = "duplicate" })).ShouldBe(HttpStatusCode.OK);
+        var taker = await Active("travis-sheriff");
+        var events = await EventCount(taker, everyStream: true);
+        (await Import(Admin, rejected, "organisation,kind\n/Travis County Sheriff/Planted,unit\n")).Status.ShouldBeOneOf(HttpStatusCode.Conflict, HttpStatusCode.Gone);
+        (await EventCount(taker, everyStream: true)).ShouldBe(events);
     }
 
     [Fact]

@@ -71,6 +71,13 @@ public class ManifestReaderTests
         (manifest, errors) = Read("{\"a\": " + new string('[', 100_000), "tenant.json");
         manifest.ShouldBeNull();
         errors.ShouldHaveSingleItem().Code.ShouldBe("unreadable");
+        // Many nodes, flat: counted from the parser's events, never built.
+        (manifest, errors) = Read(string.Concat(Enumerable.Repeat("- a\n", 1_000_001)));
+        errors.ShouldHaveSingleItem().Detail.ShouldContain("must be a mapping");
+        (manifest, errors) = Read("a:\n" + string.Concat(Enumerable.Repeat("  - a\n", 1_000_001)));
+        errors.ShouldHaveSingleItem().Detail.ShouldContain("1,000,000 nodes");
+        (manifest, errors) = Read("{\"a\": [" + string.Join(",", Enumerable.Repeat("1", 1_000_001)) + "]}", "tenant.json");
+        errors.ShouldHaveSingleItem().Detail.ShouldContain("1,000,000 nodes");
     }
 
     [Fact]

@@ -245,6 +245,9 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
         Changes((await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
         var exported = (await admin.Get($"/api/tenants/{tenant}/manifest")).ShouldBe(HttpStatusCode.OK);
         Changes((await Plan(admin, exported.Body)).ShouldBe(HttpStatusCode.OK)).ShouldBeEmpty();
+        // The domain route's rules at plan time: a reserved label is refused before anything is written.
+        (await Plan(admin, manifest.Replace("{subdomain: travis}", "{subdomain: api}"))).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed")
+            .Json.GetProperty("manifestPath").GetString().ShouldBe("$.spec.domains[0]");
 
         // A member who may manage the tree but is no administrator cannot make a group the tenant's administrators.
         (await admin.Put($"/api/tenants/{tenant}/roles/identity-manager", new { description = "m", permissions = new[] { "identity.manage", "org.read", "member.manage" } }))
@@ -286,6 +289,10 @@ public class ManifestTests(AppFixture fixture) : IntegrationTest(fixture)
 
         // What the routes refuse, the plan refuses: a share larger than the tenant's whole limit.
         (await Plan(admin, manifest.Replace("guaranteed: 5000, cap: 8000", "guaranteed: 500000000"))).Status.ShouldBe(HttpStatusCode.Conflict);
+        // A guardrail set by hand with a repeated key in its JSON is compared, not a 500.
+        (await admin.SendRaw(HttpMethod.Put, $"/api/tenants/{tenant}/organisations/{k9}/policies/setting.session-minutes",
+            "{\"mode\": \"override\", \"value\": {\"a\": 1, \"a\": 2}}")).Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.BadRequest);
+        (await Plan(admin, manifest)).ShouldBe(HttpStatusCode.OK);
         (await Plan(admin, manifest.Replace("mode: locked, value: false", "mode: sometimes, value: false")))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Json.GetProperty("manifestPath").GetString()
             .ShouldBe("$.spec.organisations[4].policies.feature.case-sharing");
