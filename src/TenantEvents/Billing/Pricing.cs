@@ -1,0 +1,147 @@
+using TenantEvents.Infrastructure;
+
+namespace TenantEvents.Billing;
+
+/// <summary>ISO 4217 currencies a rate card may use, with their minor units (EUR has cents, JPY none, BHD fils of a thousandth).</summary>
+public static class Currencies
+{
+    private static readonly Dictionary<string, int> MinorUnits = new(StringComparer.Ordinal)
+    {
+        ["EUR"] = 2, ["USD"] = 2, ["GBP"] = 2, ["CHF"] = 2, ["SEK"] = 2, ["NOK"] = 2, ["DKK"] = 2, ["PLN"] = 2, ["CZK"] = 2, ["HUF"] = 2,
+        ["RON"] = 2, ["BGN"] = 2, ["CAD"] = 2, ["AUD"] = 2, ["NZD"] = 2, ["INR"] = 2, ["SGD"] = 2, ["ZAR"] = 2, ["BRL"] = 2, ["MXN"] = 2,
+        ["JPY"] = 0, ["KRW"] = 0, ["ISK"] = 0, ["CLP"] = 0, ["BHD"] = 3, ["KWD"] = 3, ["OMR"] = 3, ["JOD"] = 3, ["TND"] = 3,
+    };
+
+    public static bool IsKnown(string? code) => code is not null && MinorUnits.ContainsKey(code);
+
+    /// <summary>An amount rounded to the currency's minor unit, half away from zero (as invoices round, EN 16931).</summary>
+    public static decimal Round(string currency, decimal amount) => Math.Round(amount, MinorUnits[currency], MidpointRounding.AwayFromZero);
+}
+
+/// <summary>
+/// Prices usage with rate cards (pure): a charge's price for a quantity, and a month's invoice figures from daily usage.
+/// A month whose rate card changes on some day is split there: each part is priced by the card in force, its fixed fees,
+/// free units, tier widths and minimum commitment in proportion to its days (so one card for the whole month gives exactly
+/// the card's figures). Amounts are rounded per line to the currency's minor unit; tax is computed per rate on the sum of
+/// the lines at that rate, then rounded.
+/// </summary>
+public static class Pricing
+{
+    /// <summary>What a rate card must be before it is used; empty when it is sound.</summary>
+    public static IReadOnlyList<FieldError> Check(RateCard card)
+    {
+        var errors = new List<FieldError>();
+        if (string.IsNullOrWhiteSpace(card.Name)) errors.Add(new FieldError("name", "required", "is required."));
+        if (!Currencies.IsKnown(card.Currency)) errors.Add(new FieldError("currency", "unknown-currency", "must be an ISO 4217 code this service prices in (EUR, USD, GBP, JPY, ...)."));
+        if (card.TaxRate is < 0 or > 1) errors.Add(new FieldError("taxRate", "out-of-range", "is a fraction from 0 to 1 (0.2 for 20 %)."));
+        if (card.MinimumCommitment < 0) errors.Add(new FieldError("minimumCommitment", "out-of-range", "is 0 or more."));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (charge, i) in card.Charges.Select((c, i) => (c, i)))
+        {
+            var at = $"charges[{i}]";
+            if (string.IsNullOrWhiteSpace(charge.Name) || !names.Add(charge.Name)) errors.Add(new FieldError(at + ".name", "invalid", "must be a name no other charge has."));
+            if (!PricingModels.All.Contains(charge.Model)) errors.Add(new FieldError(at + ".model", "unknown-model", $"is one of {string.Join(", ", PricingModels.All)}."));
+            if (charge.FreeUnits < 0) errors.Add(new FieldError(at + ".freeUnits", "out-of-range", "is 0 or more."));
+            if (charge.UnitPrice < 0 || charge.Amount < 0) errors.Add(new FieldError(at, "out-of-range", "prices are 0 or more."));
+            if (charge.Model == PricingModels.Package && charge.PackageSize < 1) errors.Add(new FieldError(at + ".packageSize", "out-of-range", "is 1 or more."));
+            if (charge.Model is PricingModels.Graduated or PricingModels.Volume)
+            {
+                var tiers = charge.Tiers ?? [];
+                if (tiers.Count == 0 || tiers[^1].UpTo is not null) errors.Add(new FieldError(at + ".tiers", "open-ended", "end with a tier without upTo."));
+                for (var t = 1; t < tiers.Count; t++)
+                    if (tiers[t - 1].UpTo is not { } before || tiers[t].UpTo is { } after && after <= before)
+                        errors.Add(new FieldError($"{at}.tiers[{t}]", "not-ascending", "tiers go up: each upTo above the one before."));
+                if (tiers.Any(t => t.UnitPrice < 0 || t.FlatFee < 0)) errors.Add(new FieldError(at + ".tiers", "out-of-range", "prices are 0 or more."));
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>
+    /// The price of <paramref name="quantity"/> units (not rounded). <paramref name="share"/> is the part of the month the
+    /// quantity was used in: free units and tier widths shrink with it.
+    /// </summary>
+    public static decimal Price(Charge charge, decimal quantity, decimal share = 1)
+    {
+        var billable = Math.Max(0, quantity - charge.FreeUnits * share);
+        switch (charge.Model)
+        {
+            case PricingModels.Flat:
+                return billable * charge.UnitPrice;
+            case PricingModels.Package:
+                return billable == 0 ? 0 : Math.Ceiling(billable / charge.PackageSize) * charge.UnitPrice;
+            case PricingModels.Volume:
+            {
+                var tier = charge.Tiers!.First(t => t.UpTo is null || billable <= t.UpTo * share);
+                return billable == 0 ? 0 : billable * tier.UnitPrice + tier.FlatFee * share;
+            }
+            case PricingModels.Graduated:
+            {
+                decimal price = 0, floor = 0;
+                foreach (var tier in charge.Tiers!)
+                {
+                    if (billable <= floor) break;
+                    var ceiling = tier.UpTo is { } upTo ? upTo * share : decimal.MaxValue;
+                    price += (Math.Min(billable, ceiling) - floor) * tier.UnitPrice + tier.FlatFee * share;
+                    floor = ceiling;
+                }
+                return price;
+            }
+            default:
+                throw new ArgumentException($"Unknown pricing model {charge.Model}.");
+        }
+    }
+
+    /// <summary>
+    /// A month's figures (UTC days) from daily usage by metric, with the rate card versions of the tenant or template (the
+    /// one in force on a day is the latest whose EffectiveFrom is on or before it; days before the first are not charged).
+    /// Licences are counted per day held and charged per licence-month.
+    /// </summary>
+    public static InvoiceFigures Month(int year, int month, IReadOnlyList<RateCard> versions, IReadOnlyDictionary<string, IReadOnlyList<(DateOnly Day, long Amount)>> usage)
+    {
+        var first = new DateOnly(year, month, 1);
+        var days = DateTime.DaysInMonth(year, month);
+        var last = first.AddDays(days - 1);
+        var ordered = versions.OrderBy(v => v.EffectiveFrom).ToList();
+        if (ordered.Select(v => v.Currency).Distinct().Count() > 1)
+            throw new ArgumentException("A tenant's rate cards share one currency; a new currency starts a new billing account.");
+        var currency = ordered.FirstOrDefault()?.Currency ?? "EUR";
+        RateCard? InForce(DateOnly day) => ordered.LastOrDefault(v => v.EffectiveFrom <= day);
+
+        // The month's parts: days in a row under one card.
+        var parts = new List<(RateCard Card, DateOnly From, DateOnly To)>();
+        for (var day = first; day <= last; day = day.AddDays(1))
+        {
+            if (InForce(day) is not { } card) continue;
+            if (parts.Count > 0 && parts[^1].Card == card && parts[^1].To == day.AddDays(-1)) parts[^1] = (card, parts[^1].From, day);
+            else parts.Add((card, day, day));
+        }
+
+        var lines = new List<(InvoiceLine Line, decimal TaxRate)>();
+        foreach (var (card, from, to) in parts)
+        {
+            var share = (decimal)(to.DayNumber - from.DayNumber + 1) / days;
+            decimal Used(string metric) => usage.TryGetValue(metric, out var series)
+                ? series.Where(u => u.Day >= from && u.Day <= to).Sum(u => (decimal)u.Amount) : 0;
+            var partLines = new List<InvoiceLine>();
+            foreach (var charge in card.Charges)
+            {
+                var (quantity, amount) = charge.Metric switch
+                {
+                    "fixed" => (share, charge.Amount * share),
+                    "licences" => (Used("licences") / days, Used("licences") / days * charge.UnitPrice),
+                    var metric => (Used(metric), Price(charge, Used(metric), share)),
+                };
+                partLines.Add(new InvoiceLine(charge.Name, charge.Metric, quantity, Currencies.Round(currency, amount), card.Version, from, to));
+            }
+            // A monthly floor: the part's charges below its share of the commitment are trued up to it.
+            var floor = Currencies.Round(currency, card.MinimumCommitment * share);
+            var charged = partLines.Sum(l => l.Amount);
+            if (charged < floor) partLines.Add(new InvoiceLine("Minimum commitment true-up", "commitment", 1, floor - charged, card.Version, from, to));
+            lines.AddRange(partLines.Select(l => (l, card.TaxRate)));
+        }
+        var subtotal = lines.Sum(l => l.Line.Amount);
+        var tax = lines.GroupBy(l => l.TaxRate).Sum(g => Currencies.Round(currency, g.Sum(l => l.Line.Amount) * g.Key));
+        return new InvoiceFigures(currency, lines.Select(l => l.Line).ToList(), subtotal, tax, subtotal + tax);
+    }
+}
