@@ -52,14 +52,14 @@ static class ManifestBench
             var a = Guid.Parse(await Provisioning.ProvisionOneId(admin, approver, $"manifest-bench-{round}"));
             var b = Guid.Parse(await Provisioning.ProvisionOneId(admin, approver, $"batch-bench-{round}"));
             var tenantAdmin = Client(Roles.TenantAdmin, a);
-            var rootName = (await tenantAdmin.GetFromJsonAsync<JsonElement>($"/api/tenants/{a}")).GetProperty("name").GetString()!;
+            var record = await tenantAdmin.GetFromJsonAsync<JsonElement>($"/api/tenants/{a}");
+            var rootName = record.GetProperty("name").GetString()!;
             var rootPath = "/" + rootName.Replace("~", "~0").Replace("/", "~1");
             var role = (await tenantAdmin.GetFromJsonAsync<JsonElement>($"/api/tenants/{a}/roles")).GetProperty("items")[0].GetProperty("name").GetString()!;
             string PathOf(int i) => rootPath + tree[i].Path["/Bench Root".Length..];
 
             var manifest = new StringBuilder();
             manifest.Append($$"""{"apiVersion":"tenantevents.io/v1","kind":"Tenant","metadata":{"name":"manifest-bench-{{round}}"},"spec":{""");
-            var record = await tenantAdmin.GetFromJsonAsync<JsonElement>($"/api/tenants/{a}");
             manifest.Append($"\"name\":{JsonSerializer.Serialize(rootName)},\"template\":{JsonSerializer.Serialize(record.GetProperty("template").GetString())},");
             manifest.Append($"\"residency\":{record.GetProperty("residency").GetRawText()},\"organisations\":[");
             manifest.Append(string.Join(',', Enumerable.Range(0, tree.Count).Select(i =>

@@ -61,7 +61,7 @@ public static class CostRecovery
     /// <summary>An amount in parts by weight, each in the minor unit, adding up to the amount exactly (largest remainder).</summary>
     public static IReadOnlyList<decimal> Apportion(string currency, decimal amount, IReadOnlyList<decimal> weights)
     {
-        var unit = MinorUnit(currency);
+        var unit = Currencies.Unit(currency);
         var total = weights.Sum();
         if (total == 0) return weights.Select(_ => 0m).ToList();
         var units = decimal.Round(amount / unit);
@@ -71,13 +71,6 @@ public static class CostRecovery
         foreach (var i in exact.Select((e, i) => (Fraction: e - decimal.Floor(e), i)).OrderByDescending(p => p.Fraction).ThenBy(p => p.i).Take(left).Select(p => p.i))
             parts[i]++;
         return parts.Select(p => p * unit).ToList();
-    }
-
-    private static decimal MinorUnit(string currency)
-    {
-        // The smallest amount the currency has: 0.01 for cents, 1 for yen, 0.001 for fils.
-        for (var unit = 1m; ; unit /= 10)
-            if (Currencies.Round(currency, unit / 10) != unit / 10) return unit;
     }
 
     /// <summary>Each organisation's total with everything below it (its own charges and its descendants'), from a parent map.</summary>

@@ -14,6 +14,14 @@ public static class Currencies
 
     public static bool IsKnown(string? code) => code is not null && MinorUnits.ContainsKey(code);
 
+    /// <summary>The currency's smallest amount: 0.01 for cents, 1 for yen, 0.001 for fils.</summary>
+    public static decimal Unit(string currency)
+    {
+        var unit = 1m;
+        for (var digits = MinorUnits[currency]; digits > 0; digits--) unit /= 10;
+        return unit;
+    }
+
     /// <summary>An amount rounded to the currency's minor unit, half away from zero (as invoices round, EN 16931).</summary>
     public static decimal Round(string currency, decimal amount) => Math.Round(amount, MinorUnits[currency], MidpointRounding.AwayFromZero);
 }

@@ -102,7 +102,9 @@ public static class ManifestDecisions
         var seed = $"{tenantId:N}|{versions["access"]}";
         Guid Id(string what) => StableIds.From(tenantId, $"manifest|{seed}|{what}");
         bool Full(string kind) => spec.Management?.GetValueOrDefault(ManagementKey[kind]) == "full";
-        IReadOnlySet<string> Managed(string kind) => live.Record?.ManagedOf(kind) ?? new HashSet<string>(StringComparer.Ordinal);
+        var managed = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        IReadOnlySet<string> Managed(string kind) => managed.TryGetValue(kind, out var ids) ? ids
+            : managed[kind] = live.Record?.ManagedOf(kind) ?? new HashSet<string>(StringComparer.Ordinal);
         void Made(string kind, string id) => (made.TryGetValue(kind, out var l) ? l : made[kind] = []).Add(id);
         void Removed(string kind, string id) => (removed.TryGetValue(kind, out var l) ? l : removed[kind] = []).Add(id);
         int Change(ManifestChange change)
@@ -520,9 +522,12 @@ public static class ManifestDecisions
     public static string Digest(IReadOnlyList<ManifestChange> changes, IReadOnlyDictionary<string, string> versions, TenantManifest manifest) =>
         "sha256:" + Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(new
         {
-            changes, versions = versions.OrderBy(v => v.Key), manifest = Convert.ToHexStringLower(SHA256.HashData(
-                JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions))),
+            changes, versions = versions.OrderBy(v => v.Key), manifest = ManifestHash(manifest),
         }, Json.Options)));
+
+    /// <summary>The manifest's own digest (every field, as read): what tells one manifest from another.</summary>
+    public static string ManifestHash(TenantManifest manifest) =>
+        "sha256:" + Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions)));
 
     /// <summary>The settings a manifest sets that differ from the tenant's (a field left out is not compared).</summary>
     public static List<string> SettingsDiffer(SettingsOverrides wanted, TenantSettings current)

@@ -85,7 +85,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
             var reply = await api.SendAsync(http, "GET", path + "/identity-provider", null, cancellation);
             if (reply.Ok) idp = reply.Body.Deserialize<IdentityProviderView>(Json.Options);
             else if (reply.Status == 403 && Skip(reply, "identityProvider")) { }
-            else if (reply.Status != 404 || wanting is not null && IsTenantNotFound(reply)) return (null, null, Of(reply));
+            else if (reply.Status != 404) return (null, null, Of(reply)); // 404: no provider (the tenant itself was read above)
         }
         var domains = new List<string>();
         long domainsVersion = 0;
@@ -102,9 +102,6 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         var record = await LoadRecordAsync(tenantId, cancellation);
         return (new LiveTenant(tenantId, tenant, graph, names, accounts, webhooks, idp, domains, domainsVersion, record, omitted), standing, null);
     }
-
-    private static bool IsTenantNotFound(ApiReply reply) =>
-        reply.Body.ValueKind == JsonValueKind.Object && reply.Body.TryGetProperty("detail", out var d) && d.GetString()?.Contains("tenant") == true;
 
     public async Task<TenantManifestRecord?> LoadRecordAsync(Guid tenantId, CancellationToken cancellation)
     {
@@ -267,7 +264,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
             // Recorded when something was written, or when an administrator applies (in sync) a manifest other than the one on
             // record: never for a refusal that wrote nothing.
             var current = outcome.Live!.Record;
-            var another = current?.ManifestHash != ManifestHash(manifest);
+            var another = current?.ManifestHash != ManifestDecisions.ManifestHash(manifest);
             if (record && standing.Everything && (wrote || (another && failed is null && plan.Count == 0)))
                 await RecordAsync(context, tenantId, manifest, plan, made, removed, http.Caller().Actor, CancellationToken.None);
         }
@@ -281,10 +278,6 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         return (name, error);
     }
 
-    /// <summary>The manifest's own digest (every field, as read): what tells one manifest from another.</summary>
-    public static string ManifestHash(TenantManifest manifest) =>
-        "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestReader.SerializerOptions)));
-
     /// <summary>What the manifest made (and removed), and the manifest itself, sealed, for the drift check.</summary>
     private async Task RecordAsync(MessageContext context, Guid tenantId, TenantManifest manifest, PlannedManifest plan,
         Dictionary<string, List<string>> made, Dictionary<string, List<string>> removed, Actor by, CancellationToken cancellation)
@@ -292,7 +285,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var record = await LoadRecordAsync(tenantId, cancellation);
-            var applied = new ManifestApplied(manifest.Metadata!.Name!, plan.Digest, ManifestHash(manifest), plan.Count,
+            var applied = new ManifestApplied(manifest.Metadata!.Name!, plan.Digest, ManifestDecisions.ManifestHash(manifest), plan.Count,
                 made.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal),
                 removed.ToDictionary(p => p.Key, p => (IReadOnlyList<string>)p.Value, StringComparer.Ordinal), by, streams.Now);
             await using var tx = await streams.BeginAsync(context, tenantId, cancellation, begin: false);
