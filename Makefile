@@ -93,8 +93,9 @@ codegen-check:
 
 # The federation tests start real OpenID provider processes (tests/idp, Node.js + oauth2-mock-server); the delivery
 # tests a webhook receiver that checks every delivery with independent libraries (tests/webhooks: standardwebhooks,
-# cloudevents); the GraphQL tests the GraphQL-over-HTTP audit (tests/graphql: graphql-http).
-idp: tests/idp/node_modules/.installed tests/webhooks/node_modules/.installed tests/graphql/node_modules/.installed
+# cloudevents); the GraphQL tests the GraphQL-over-HTTP audit (tests/graphql: graphql-http); the billing tests check
+# exported UBL invoices with an independent EN 16931 implementation (tests/invoices: @fin.cx/einvoice).
+idp: tests/idp/node_modules/.installed tests/webhooks/node_modules/.installed tests/graphql/node_modules/.installed tests/invoices/node_modules/.installed
 tests/%/node_modules/.installed: tests/%/package.json tests/%/package-lock.json
 	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	@cd tests/$* && npm ci --no-audit --no-fund --loglevel=error
@@ -133,11 +134,13 @@ tour: idp tools
 	@B=$(URL) DATA="$(DATA)" docs/tour.sh
 
 # curl and jq, for the tour; openssl and curl, for the TLS tests; promtool (Debian's prometheus package), for the alert rules' tests;
-# dnsmasq, the DNS server the domain verification tests ask. Installed with apt-get if absent.
+# dnsmasq, the DNS server the domain verification tests ask; pdftoppm (poppler-utils), which the billing tests render
+# invoice PDFs with. Installed with apt-get if absent.
 tools:
 	@command -v jq >/dev/null && command -v curl >/dev/null && command -v openssl >/dev/null || { echo "Installing curl, jq and openssl (apt-get)"; apt-get update -qq && apt-get install -y -qq curl jq openssl >/dev/null; }
 	@command -v promtool >/dev/null || { echo "Installing promtool (apt-get prometheus)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || { echo "Installing dnsmasq (apt-get dnsmasq-base)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsmasq-base >/dev/null; }
+	@command -v pdftoppm >/dev/null || { echo "Installing pdftoppm (apt-get poppler-utils)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null; }
 
 # TEST_FILTER narrows the run, e.g. make test TEST_FILTER=FullyQualifiedName~Identity
 TEST_FILTER ?=

@@ -24,7 +24,7 @@ public static class AuditEventTypes
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
             .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All).Concat(Delivery.DeliveryEventTypes.All)
             .Concat(Domains.DomainEventTypes.All)
-            .Concat(Manifests.ManifestEventTypes.All)
+            .Concat(Manifests.ManifestEventTypes.All).Concat(Billing.BillingEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -45,6 +45,9 @@ public static class AuditEventTypes
         _ when Delivery.DeliveryEventTypes.All.Contains(type) => "webhook",
         _ when Domains.DomainEventTypes.All.Contains(type) => "domains",
         _ when Manifests.ManifestEventTypes.All.Contains(type) => "manifests",
+        _ when Billing.BillingEventTypes.Account.Contains(type) => "billing",
+        nameof(Billing.CreditNoteIssued) => "credit-note",
+        _ when Billing.BillingEventTypes.Documents.Contains(type) => "invoice",
         _ => "other",
     };
 }

@@ -28,9 +28,48 @@ public static class AuditStates
             after.Version = (int)version;
             return ToNode(after);
         }
+        if (kind is "invoice" or "credit-note")
+        {
+            var document = Billing.Invoice.Apply(before?.Deserialize<Billing.Invoice>(SealedJson.Options), e);
+            document.Version = version;
+            return ToNode(document);
+        }
         var state = before?.DeepClone() as JsonObject;
         switch (e)
         {
+            // A tenant's billing account: its terms, its own rate cards by version, budgets by organisation, the alerts
+            // raised (by month, organisation, threshold and basis) and the months closed.
+            case Billing.BillingTermsSet x:
+                state ??= new JsonObject();
+                state["terms"] = new JsonObject
+                {
+                    ["buyer"] = ToNode(x.Buyer), ["recovery"] = x.Recovery, ["subsidy"] = x.Subsidy, ["split"] = x.Split, ["costCentres"] = ToNode(x.CostCentres),
+                    ["approvalRequired"] = x.ApprovalRequired, ["purchaseOrderRequired"] = x.PurchaseOrderRequired, ["paymentTermDays"] = x.PaymentTermDays,
+                };
+                return state;
+            case Billing.RateCardAdded x: state ??= new JsonObject(); Child(state, "rateCards")[x.Card.Version.ToString()] = ToNode(x.Card); return state;
+            case Billing.BudgetSet x:
+                state ??= new JsonObject();
+                Child(state, "budgets")[x.OrganisationId.ToString()] = new JsonObject
+                {
+                    ["amount"] = x.Amount, ["thresholds"] = ToNode(x.Thresholds), ["forecast"] = x.Forecast, ["hard"] = x.Hard,
+                };
+                return state;
+            case Billing.BudgetRemoved x: Child(Need(state), "budgets").Remove(x.OrganisationId.ToString()); return state;
+            case Billing.BudgetThresholdCrossed x:
+                state ??= new JsonObject();
+                Child(state, "alerts")[$"{x.Month}:{x.OrganisationId}:{x.Threshold}:{x.Basis}"] = new JsonObject
+                {
+                    ["spent"] = x.Spent, ["forecast"] = x.Forecast, ["amount"] = x.Amount, ["currency"] = x.Currency, ["refusing"] = x.Refusing, ["at"] = x.At,
+                };
+                return state;
+            case Billing.BillingMonthClosed x:
+                state ??= new JsonObject();
+                Child(state, "monthsClosed")[x.Month] = new JsonObject
+                {
+                    ["invoices"] = x.Invoices, ["currency"] = x.Currency, ["total"] = x.Total, ["lateLines"] = x.LateLines, ["at"] = x.At,
+                };
+                return state;
             case OrganisationCreated x:
                 return new JsonObject
                 {

@@ -35,6 +35,21 @@ public static class Currencies
 /// </summary>
 public static class Pricing
 {
+    public const string Fixed = "fixed";
+    public const string Licences = "licences";
+    public const string Commitment = "commitment";
+    public const string AllocatedPrefix = "allocated:";
+
+    /// <summary>Metered usage (as usage_daily counts it, per day): API calls, AI compute units.</summary>
+    public static readonly IReadOnlyList<string> UsageMetrics = ["apiCalls", "aiCompute"];
+
+    /// <summary>A standing count charged per unit-month from the days it was held: licences, and units allocated to organisations.</summary>
+    public static bool IsHeld(string metric) => metric == Licences || metric.StartsWith(AllocatedPrefix, StringComparison.Ordinal);
+
+    /// <summary>A metric a charge may name: a fixed fee, licences, a usage metric, or an allocatable quota kind's guaranteed units.</summary>
+    public static bool IsKnownMetric(string? metric) => metric is Fixed or Licences || UsageMetrics.Contains(metric)
+        || metric is not null && metric.StartsWith(AllocatedPrefix, StringComparison.Ordinal) && Quotas.QuotaKinds.Allocatable.Contains(metric[AllocatedPrefix.Length..]);
+
     /// <summary>What a rate card must be before it is used; empty when it is sound.</summary>
     public static IReadOnlyList<FieldError> Check(RateCard card)
     {
@@ -48,6 +63,8 @@ public static class Pricing
         {
             var at = $"charges[{i}]";
             if (string.IsNullOrWhiteSpace(charge.Name) || !names.Add(charge.Name)) errors.Add(new FieldError(at + ".name", "invalid", "must be a name no other charge has."));
+            if (!IsKnownMetric(charge.Metric))
+                errors.Add(new FieldError(at + ".metric", "unknown-metric", $"is fixed, licences, one of {string.Join(", ", UsageMetrics)} or allocated:<quota kind>."));
             if (!PricingModels.All.Contains(charge.Model)) errors.Add(new FieldError(at + ".model", "unknown-model", $"is one of {string.Join(", ", PricingModels.All)}."));
             if (charge.FreeUnits < 0) errors.Add(new FieldError(at + ".freeUnits", "out-of-range", "is 0 or more."));
             if (charge.UnitPrice < 0 || charge.Amount < 0) errors.Add(new FieldError(at, "out-of-range", "prices are 0 or more."));
@@ -100,6 +117,16 @@ public static class Pricing
         }
     }
 
+    /// <summary>The cards that price some day of a month: the one in force on its first day, and those taking effect in it.</summary>
+    public static IReadOnlyList<RateCard> CardsFor(int year, int month, IReadOnlyList<RateCard> versions)
+    {
+        var first = new DateOnly(year, month, 1);
+        var last = first.AddMonths(1).AddDays(-1);
+        var ordered = versions.OrderBy(v => v.EffectiveFrom).ToList();
+        var before = ordered.LastOrDefault(v => v.EffectiveFrom <= first);
+        return ordered.Where(v => v == before || v.EffectiveFrom > first && v.EffectiveFrom <= last).ToList();
+    }
+
     /// <summary>
     /// A month's figures (UTC days) from daily usage by metric, with the rate card versions of the tenant or template (the
     /// one in force on a day is the latest whose EffectiveFrom is on or before it; days before the first are not charged).
@@ -110,7 +137,7 @@ public static class Pricing
         var first = new DateOnly(year, month, 1);
         var days = DateTime.DaysInMonth(year, month);
         var last = first.AddDays(days - 1);
-        var ordered = versions.OrderBy(v => v.EffectiveFrom).ToList();
+        var ordered = CardsFor(year, month, versions);
         if (ordered.Select(v => v.Currency).Distinct().Count() > 1)
             throw new ArgumentException("A tenant's rate cards share one currency; a new currency starts a new billing account.");
         var currency = ordered.FirstOrDefault()?.Currency ?? "EUR";
@@ -136,16 +163,16 @@ public static class Pricing
             {
                 var (quantity, amount) = charge.Metric switch
                 {
-                    "fixed" => (share, charge.Amount * share),
-                    "licences" => (Used("licences") / days, Used("licences") / days * charge.UnitPrice),
+                    Fixed => (share, charge.Amount * share),
+                    var held when IsHeld(held) => (Used(held) / days, Used(held) / days * charge.UnitPrice),
                     var metric => (Used(metric), Price(charge, Used(metric), share)),
                 };
-                partLines.Add(new InvoiceLine(charge.Name, charge.Metric, quantity, Currencies.Round(currency, amount), card.Version, from, to));
+                partLines.Add(new InvoiceLine(charge.Name, charge.Metric, quantity, Currencies.Round(currency, amount), card.Version, from, to, card.TaxRate, card.Name));
             }
             // A monthly floor: the part's charges below its share of the commitment are trued up to it.
             var floor = Currencies.Round(currency, card.MinimumCommitment * share);
             var charged = partLines.Sum(l => l.Amount);
-            if (charged < floor) partLines.Add(new InvoiceLine("Minimum commitment true-up", "commitment", 1, floor - charged, card.Version, from, to));
+            if (charged < floor) partLines.Add(new InvoiceLine("Minimum commitment true-up", Commitment, 1, floor - charged, card.Version, from, to, card.TaxRate, card.Name));
             lines.AddRange(partLines.Select(l => (l, card.TaxRate)));
         }
         var subtotal = lines.Sum(l => l.Line.Amount);

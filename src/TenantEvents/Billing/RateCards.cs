@@ -23,8 +23,10 @@ public static class PricingModels
 public sealed record Tier(long? UpTo, decimal UnitPrice, decimal FlatFee = 0);
 
 /// <summary>
-/// One charge of a rate card. <paramref name="Metric"/>: what it counts, a usage metric (apiCalls, aiComputeUnits) or
-/// licences (the licences the tenant's quota holds), or "fixed" for a monthly fee of <paramref name="Amount"/>.
+/// One charge of a rate card. <paramref name="Metric"/>: what it counts, a usage metric (apiCalls, aiCompute: the units committed), a
+/// standing count charged per unit-month from the days it was held (licences: the peak of active users each day;
+/// "allocated:aiComputeUnitsPerMonth": the units guaranteed to organisations each day), or "fixed" for a monthly fee of
+/// <paramref name="Amount"/>.
 /// </summary>
 public sealed record Charge(string Name, string Metric, string Model = PricingModels.Flat, decimal UnitPrice = 0, IReadOnlyList<Tier>? Tiers = null,
     long PackageSize = 1, long FreeUnits = 0, decimal Amount = 0);
@@ -37,8 +39,9 @@ public sealed record Charge(string Name, string Metric, string Model = PricingMo
 public sealed record RateCard(string Name, int Version, DateOnly EffectiveFrom, string Currency, IReadOnlyList<Charge> Charges, decimal TaxRate = 0,
     decimal MinimumCommitment = 0);
 
-/// <summary>One line of an invoice: what, how many, and the amount (in the currency's minor unit precision).</summary>
-public sealed record InvoiceLine(string Description, string Metric, decimal Quantity, decimal Amount, int RateCardVersion, DateOnly From, DateOnly To);
+/// <summary>One line of an invoice: what, how many, and the amount (in the currency's minor unit precision), priced by which card at which tax rate.</summary>
+public sealed record InvoiceLine(string Description, string Metric, decimal Quantity, decimal Amount, int RateCardVersion, DateOnly From, DateOnly To,
+    decimal TaxRate = 0, string RateCard = "");
 
 /// <summary>An invoice's figures: lines, subtotal, tax, total (computed; its lifecycle is elsewhere).</summary>
 public sealed record InvoiceFigures(string Currency, IReadOnlyList<InvoiceLine> Lines, decimal Subtotal, decimal Tax, decimal Total);

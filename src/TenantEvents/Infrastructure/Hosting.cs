@@ -122,6 +122,11 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Domains.DomainHosts>();
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.Manifests.ManifestService>();
+        services.AddSingleton<TenantEvents.Billing.BillingStore>();
+        services.AddSingleton<TenantEvents.Billing.MonthCloser>();
+        services.AddSingleton<TenantEvents.Billing.BudgetChecker>();
+        services.AddSingleton<TenantEvents.Billing.BillingJobs>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Billing.BillingJobs>());
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));
         services.AddSingleton<TenantEvents.Delivery.WebhookSender>();

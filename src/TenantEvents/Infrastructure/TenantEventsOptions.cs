@@ -79,6 +79,25 @@ public sealed class TenantEventsOptions
     /// </summary>
     public TimeSpan ManifestDriftInterval { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// How often the billing job runs (Billing/BillingJobs.cs): it closes each billed tenant's months that ended at least
+    /// <see cref="BillingCloseGrace"/> ago, and checks the budgets of the month under way.
+    /// </summary>
+    public TimeSpan BillingJobInterval { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long after a month ends (UTC) it is closed: usage counted later is billed on the next invoice as late usage.</summary>
+    public TimeSpan BillingCloseGrace { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>How many closed months back a close looks for late usage.</summary>
+    public int BillingLateMonths { get; set; } = 3;
+
+    /// <summary>The platform operator as the seller of tenants' invoices (EN 16931 seller: name, country, VAT id, Peppol endpoint).</summary>
+    public Billing.Party BillingSeller { get; set; } = new("TenantEvents Platform Operator", "DE", "DE123456789", "DE123456789", "9930",
+        "Platz der Republik 1", "Berlin", "11011", "Billing desk", "+49 30 000000", "billing@tenantevents.example", "DE89370400440532013000");
+
+    /// <summary>The start of the platform's invoice numbers (then the tenant's slug, the kind, the year and the number).</summary>
+    public string BillingNumberPrefix { get; set; } = "TE";
+
     /// <summary>How often audit entries past their tenant's retention window are removed from the audit query model.</summary>
     public TimeSpan AuditRetentionInterval { get; set; } = TimeSpan.FromHours(1);
 

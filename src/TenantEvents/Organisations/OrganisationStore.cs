@@ -424,10 +424,12 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
                     insert into {s}.org_quota_allocations (tenant_id, org_id, kind, guaranteed, cap, set_at) values ($1, $2, $3, $4, $5, $6)
                     on conflict (tenant_id, org_id, kind) do update set guaranteed = excluded.guaranteed, cap = excluded.cap, set_at = excluded.set_at
                     """, t, x.OrganisationId, x.Kind, x.Guaranteed, (object?)x.Cap ?? DBNull.Value, x.At));
+                batch.Add(AllocationHistory(s, t, x.OrganisationId, x.Kind, x.At, x.Guaranteed));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case Quotas.QuotaAllocationRemoved x:
                 batch.Add(Command($"delete from {s}.org_quota_allocations where tenant_id = $3 and org_id = $1 and kind = $2", x.OrganisationId, x.Kind, t));
+                batch.Add(AllocationHistory(s, t, x.OrganisationId, x.Kind, x.At, 0));
                 batch.Add(Command($"update {s}.org_nodes set version = version + 1, updated_at = $2 where tenant_id = $3 and id = $1", x.OrganisationId, x.At, t));
                 break;
             case RoleDefined x:
@@ -443,6 +445,12 @@ public sealed class OrganisationStore(TenantStreams streams, ILogger<Organisatio
     }
 
     private static NpgsqlBatchCommand Command(string sql, params object?[] values) => Infrastructure.Databases.Sql.BatchCommand(sql, values);
+
+    /// <summary>An allocation's units from the moment it took effect (0: removed), for billing by the day (Billing/BillingSchema.cs).</summary>
+    private static NpgsqlBatchCommand AllocationHistory(string s, string tenant, Guid org, string kind, DateTimeOffset at, long guaranteed) => Command($"""
+        insert into {s}.allocation_history (tenant_id, org_id, kind, since, guaranteed) values ($1, $2, $3, $4, $5)
+        on conflict (tenant_id, org_id, kind, since) do update set guaranteed = excluded.guaranteed
+        """, tenant, org, kind, at, guaranteed);
 
     /// <summary>The projection's statements, in order, in one round trip (inside the command's transaction).</summary>
     private static async Task Flush(NpgsqlConnection connection, List<NpgsqlBatchCommand> commands, CancellationToken cancellation)

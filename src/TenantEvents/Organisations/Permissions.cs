@@ -31,7 +31,8 @@ public static class Permissions
         ["analytics.read"] = "see the tenant's analytics: active users, feature adoption, utilisation",
         ["events.read"] = "follow the tenant's events as they happen (the event stream)",
         ["member.read"] = "see the members of organisations",
-        ["billing.read"] = "see the tenant's usage and invoices",
+        ["billing.read"] = "see the tenant's usage, invoices and budgets",
+        ["billing.manage"] = "approve invoices and give their purchase orders; set the budgets of the organisations below (held at the parent of the one budgeted)",
         ["quota.manage"] = "allocate shares of the tenant's quotas to the organisations below (held at the parent of the one allocated to)",
         ["compute.use"] = "reserve and commit AI compute units",
     };
@@ -44,6 +45,7 @@ public static class Permissions
         [OrgManage] = [OrgRead],
         [MemberManage] = ["member.read", AccessRead],
         [RoleManage] = [OrgRead],
+        ["billing.manage"] = ["billing.read"],
     };
 
     /// <summary>The permissions with everything they imply.</summary>

@@ -26,6 +26,11 @@ public sealed class AiComputeReservations(Clock clock, QuotaUsageStore store, Qu
         var now = clock.UtcNow;
         var (start, end) = QuotaKinds.PeriodAt(kind, now);
         var org = organisation ?? Guid.Empty;
+        // A hard budget at 100 % refuses the subtree's compute until the month ends or the budget is raised (Billing/BudgetChecker.cs).
+        if (policy.BudgetRefused is { } refused && refused.Contains(org))
+            return (null, new QuotaRefusal("budget", 0, 0, Billing.BillingMonths.End(now.UtcDateTime.Year, now.UtcDateTime.Month),
+                $"The budget of {(organisation is null ? "the tenant" : $"organisation {org}")} (or an organisation above it) is spent for this month, and it is " +
+                "a hard budget: AI compute is refused until the month ends or the budget is raised.", "budget-exhausted"));
         var result = await store.InTenantAsync<(Reservation?, QuotaRefusal?, long)>(policy.TenantId, kind, async (connection, transaction) =>
         {
             await ExpireAsync(connection, transaction, now, cancellation);

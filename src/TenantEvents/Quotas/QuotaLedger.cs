@@ -11,11 +11,11 @@ using Wolverine.Runtime;
 namespace TenantEvents.Quotas;
 
 /// <summary>A quota said no: which, how much is used of how much, and when the count starts again.</summary>
-public sealed record QuotaRefusal(string Kind, long Used, long Limit, DateTimeOffset ResetAt, string Detail)
+public sealed record QuotaRefusal(string Kind, long Used, long Limit, DateTimeOffset ResetAt, string Detail, string Type = "quota-exceeded")
 {
     public Problem ToProblem(int status)
     {
-        var problem = new Problem("quota-exceeded", status, "A quota is exhausted", Detail);
+        var problem = new Problem(Type, status, Type == "quota-exceeded" ? "A quota is exhausted" : "A budget is spent", Detail);
         foreach (var (key, value) in Figures.Where(f => f.Key != "type")) problem.With(key, value);
         return problem;
     }
@@ -23,12 +23,16 @@ public sealed record QuotaRefusal(string Kind, long Used, long Limit, DateTimeOf
     /// <summary>The refusal's members beside a SCIM error (with the problem type, which SCIM's schema has no place for).</summary>
     public IReadOnlyDictionary<string, object?> Figures => new Dictionary<string, object?>
     {
-        ["type"] = "urn:tenantevents:problem:quota-exceeded", ["quota"] = Kind, ["used"] = Used, ["limit"] = Limit, ["resetAt"] = ResetAt,
+        ["type"] = "urn:tenantevents:problem:" + Type, ["quota"] = Kind, ["used"] = Used, ["limit"] = Limit, ["resetAt"] = ResetAt,
     };
 }
 
-/// <summary>A tenant's quotas as enforcement reads them: limits, modes, and each kind's allocation tree (at an access version).</summary>
-public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quotas, IReadOnlyDictionary<string, AllocationTree> Trees, long AccessVersion)
+/// <summary>
+/// A tenant's quotas as enforcement reads them: limits, modes, and each kind's allocation tree (at an access version); and
+/// the organisations (with their subtrees; the empty id: the tenant as a whole) a hard budget refuses this month.
+/// </summary>
+public sealed record TenantQuotas(Guid TenantId, bool Active, QuotaDefaults Quotas, IReadOnlyDictionary<string, AllocationTree> Trees, long AccessVersion,
+    IReadOnlySet<Guid>? BudgetRefused = null)
 {
     public long Limit(string kind) => QuotaKinds.LimitOf(Quotas, kind);
     public QuotaMode Mode(string kind) => QuotaKinds.ModeOf(Quotas, kind);

@@ -99,7 +99,28 @@ public sealed class QuotaPolicies(TenantStreams streams, OrganisationStore organ
             (graph.Version, sameLimits && previous!.AccessVersion == graph.Version
                 ? previous.Trees
                 : QuotaKinds.All.ToDictionary(k => k, k => AllocationTree.Build(graph, k, QuotaKinds.LimitOf(quotas, k)))), cancellation);
-        return new TenantQuotas(tenant, record.State == TenantState.Active, quotas, trees, version);
+        var refused = await BudgetRefusedAsync(tenant, cancellation);
+        var refusedTree = refused.Count == 0 ? (IReadOnlySet<Guid>)new HashSet<Guid>() : await organisations.ReadAsync(tenant, graph =>
+        {
+            var set = new HashSet<Guid>();
+            foreach (var org in refused.Where(o => graph.Find(o) is not null)) set.UnionWith(graph.SelfAndDescendants(org).Select(n => n.Id));
+            if (graph.Root is { } root && set.Contains(root)) set.Add(Guid.Empty);
+            return set;
+        }, cancellation);
+        return new TenantQuotas(tenant, record.State == TenantState.Active, quotas, trees, version, refusedTree);
+    }
+
+    /// <summary>The organisations a hard budget refuses in the month under way (Billing/BudgetChecker.cs).</summary>
+    private async Task<List<Guid>> BudgetRefusedAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
+        await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction,
+            $"select org_id from {streams.Options.DatabaseSchema}.budget_refusals where tenant_id = $1 and month = $2", tenant.ToString(),
+            Billing.BillingMonths.Of(streams.Now));
+        var refused = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) refused.Add(reader.GetGuid(0));
+        return refused;
     }
 
     /// <summary>Forgets the quotas of tenants nobody asked for in a minute (the ledger's flush calls it).</summary>

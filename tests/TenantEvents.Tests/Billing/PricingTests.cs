@@ -32,7 +32,7 @@ public class PricingTests
     [Fact]
     public void packages_are_charged_per_started_package_after_the_free_units()
     {
-        var package = new Charge("AI compute", "aiComputeUnits", PricingModels.Package, UnitPrice: 1.50m, PackageSize: 1_000);
+        var package = new Charge("AI compute", "aiCompute", PricingModels.Package, UnitPrice: 1.50m, PackageSize: 1_000);
         Pricing.Price(package, 2_001).ShouldBe(4.50m);                            // 3 packages
         Pricing.Price(package with { FreeUnits = 1_000 }, 2_001).ShouldBe(3.00m); // 1,001 billable: 2 packages
         Pricing.Price(package with { FreeUnits = 5_000 }, 2_001).ShouldBe(0m);

@@ -129,6 +129,14 @@ public static class DatabasePrivileges
         new("ai_reservations", RW, R, Emptied),
         new("quota_limits_history", RW, R, Emptied),
 
+        // Billing (Billing/BillingSchema.cs): the month-close job finds the accounts due with the platform role.
+        new("billing_accounts", RW, R, Emptied),
+        new("billing_documents", RW, R, Emptied),
+        new("billing_series", RW, R, Emptied),
+        new("billed_usage", RW, R, Emptied),
+        new("budget_refusals", RW, R, Emptied),
+        new("allocation_history", RW, R, Emptied),
+
         // Case files and sharing (Sharing/SharingSchema.cs); the clock switch is the owner's.
         new("case_files", RW, R, Emptied),
         new("case_shares", RW, R, Emptied),

@@ -65,6 +65,8 @@ public static class SchemaRegistry
             Data: step => step.Services.GetRequiredService<Organisations.OrganisationStore>().SealUnstampedAsync(step)),
         new(3, "tenant moves between databases: writes refused where a tenant left, ledger numbers of moved events (issue 20)",
             s => [TenantEvents.Tenants.Moves.TenantMoveSchema.Sql(s)]),
+        new(4, "billing: accounts, invoices and credit notes, number series, billed usage, budget refusals, allocation history (issue 22)",
+            s => [Billing.BillingSchema.Sql(s)]),
     ];
 
     public static IReadOnlyList<SchemaMigration> Track(string track) => track switch

@@ -23,7 +23,8 @@ public sealed record TenantTemplate(
     int AuditRetentionDays,
     ResidencyRules Residency,
     bool DedicatedDatabase,
-    IReadOnlyList<string> Features)
+    IReadOnlyList<string> Features,
+    IReadOnlyList<TenantEvents.Billing.RateCard>? RateCards = null)
 {
     public TenantSettings DefaultSettings => new(AuditRetentionDays, Features, Quotas, DedicatedDatabase);
 

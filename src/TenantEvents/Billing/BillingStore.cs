@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Marten;
+using Npgsql;
+using TenantEvents.Infrastructure;
+using TenantEvents.Keys;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Billing;
+
+/// <summary>
+/// The edge of billing: the tenant's account stream (read and appended in the caller's transaction), invoices and credit
+/// notes (their streams and sealed snapshots), the number series, and the tenant as billing needs it.
+/// </summary>
+public sealed class BillingStore(TenantStreams streams, Tenants.Templates.TemplateCatalog templates)
+{
+    public const string DocumentRecordType = "billing_document";
+
+    public TenantStreams Streams => streams;
+
+    public string Schema => streams.Options.DatabaseSchema;
+
+    public DateTimeOffset Now => streams.Now;
+
+    /// <summary>The tenant (null: unknown or shredded) and the rate cards its template brings.</summary>
+    public async Task<(Tenant? Tenant, IReadOnlyList<RateCard> TemplateCards)> TenantAsync(Guid tenantId, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenantId.ToString());
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null || record.Shredded) return (null, []);
+        try
+        {
+            var tenant = await streams.ReadAsync(record, cancellation);
+            return (tenant, templates.Find(tenant.Template)?.RateCards ?? []);
+        }
+        catch (KeyDestroyedException)
+        {
+            return (null, []);
+        }
+    }
+
+    public async Task<BillingAccount> LoadAccountAsync(IQuerySession session, Guid tenant, CancellationToken cancellation)
+    {
+        var stored = await session.Events.FetchStreamAsync(BillingEventTypes.AccountStream(tenant), token: cancellation);
+        var events = new List<object>(stored.Count);
+        foreach (var e in stored) events.Add(await streams.OpenAsync(e, cancellation));
+        return BillingAccount.Fold(events);
+    }
+
+    public async Task<BillingAccount> LoadAccountAsync(Guid tenant, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenant.ToString());
+        return await LoadAccountAsync(session, tenant, cancellation);
+    }
+
+    /// <summary>Appends to the account at the version it was read at (a concurrent writer makes the commit fail); the account after.</summary>
+    public async Task<BillingAccount> AppendAccountAsync(TenantTransaction tx, BillingAccount account, IReadOnlyList<object> events,
+        CancellationToken cancellation)
+    {
+        if (events.Count == 0) return account;
+        await tx.AppendAsync(BillingEventTypes.AccountStream(tx.Tenant), events, cancellation, versionAfter: account.Version + events.Count,
+            start: account.Version == 0);
+        foreach (var e in events)
+        {
+            Fold<BillingAccount>.Apply(account, e);
+            account.Version++;
+            switch (e)
+            {
+                case BillingTermsSet t:
+                    await tx.ExecuteAsync($"""
+                        insert into {Schema}.billing_accounts (tenant_id, first_month, updated_at) values ($1, $2, $3)
+                        on conflict (tenant_id) do update set updated_at = excluded.updated_at
+                        """, cancellation, tx.Tenant.ToString(), BillingMonths.Of(t.At), t.At);
+                    break;
+                case BillingMonthClosed c:
+                    await tx.ExecuteAsync($"update {Schema}.billing_accounts set last_closed = $2, updated_at = $3 where tenant_id = $1", cancellation,
+                        tx.Tenant.ToString(), c.Month, c.At);
+                    break;
+                case BudgetThresholdCrossed { Refusing: true } x:
+                    await tx.ExecuteAsync($"insert into {Schema}.budget_refusals (tenant_id, org_id, month) values ($1, $2, $3) on conflict do nothing",
+                        cancellation, tx.Tenant.ToString(), x.OrganisationId, x.Month);
+                    break;
+                case BudgetSet x:
+                    await tx.ExecuteAsync($"delete from {Schema}.budget_refusals where tenant_id = $1 and org_id = $2", cancellation, tx.Tenant.ToString(), x.OrganisationId);
+                    break;
+                case BudgetRemoved x:
+                    await tx.ExecuteAsync($"delete from {Schema}.budget_refusals where tenant_id = $1 and org_id = $2", cancellation, tx.Tenant.ToString(), x.OrganisationId);
+                    break;
+            }
+        }
+        return account;
+    }
+
+    /// <summary>The first month billed: the month the terms were first set (null: not billed).</summary>
+    public async Task<string?> FirstMonthAsync(TenantTransaction tx, CancellationToken cancellation)
+    {
+        await using var command = tx.Command($"select first_month from {Schema}.billing_accounts where tenant_id = $1", tx.Tenant.ToString());
+        return await command.ExecuteScalarAsync(cancellation) as string;
+    }
+
+    // ---- invoices and credit notes -----------------------------------------------------------------------------------
+
+    /// <summary>A document of the tenant, optionally locked for the rest of the transaction.</summary>
+    public async Task<Invoice?> LoadDocumentAsync(TenantTransaction tx, Guid id, CancellationToken cancellation, bool forUpdate = false)
+    {
+        await using var command = tx.Command($"select version, key_version, nonce, ciphertext from {Schema}.billing_documents where tenant_id = $1 and id = $2"
+                                             + (forUpdate ? " for update" : ""), tx.Tenant.ToString(), id);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        if (!await reader.ReadAsync(cancellation)) return null;
+        var version = reader.GetInt64(0);
+        var payload = new SealedPayload(reader.GetInt32(1), (byte[])reader[2], (byte[])reader[3]);
+        await reader.DisposeAsync();
+        var document = await OpenAsync(tx.Tenant, id, payload, cancellation);
+        document.Version = version;
+        return document;
+    }
+
+    /// <summary>Writes a document's events and its new snapshot; the document after.</summary>
+    public async Task<Invoice> SaveDocumentAsync(TenantTransaction tx, Invoice? before, IReadOnlyList<object> events, CancellationToken cancellation)
+    {
+        var document = before;
+        foreach (var e in events) document = Invoice.Apply(document, e);
+        document!.Version = (before?.Version ?? 0) + events.Count;
+        await tx.AppendAsync(document.Id, events, cancellation, document.Version, start: before is null);
+        var row = await RowAsync(tx.Tenant, document, cancellation);
+        await tx.ExecuteAsync($"""
+            insert into {Schema}.billing_documents (tenant_id, id, kind, org_id, month, state, number, currency, total, version, key_version, nonce,
+              ciphertext, created_at, updated_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            on conflict (tenant_id, id) do update set state = excluded.state, number = excluded.number, total = excluded.total,
+              version = excluded.version, key_version = excluded.key_version, nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+              updated_at = excluded.updated_at
+            """, cancellation, row);
+        return document;
+    }
+
+    /// <summary>A document's row: the columns lists need, and its snapshot sealed under the tenant's current key.</summary>
+    public async Task<object?[]> RowAsync(Guid tenant, Invoice document, CancellationToken cancellation)
+    {
+        var sealedSnapshot = await streams.SealBytesAsync(tenant, JsonSerializer.SerializeToUtf8Bytes(document, SealedJson.Options), document.Id,
+            DocumentRecordType, cancellation);
+        return
+        [
+            tenant.ToString(), document.Id, document.Kind, (object?)document.OrganisationId ?? DBNull.Value, document.Month, document.State,
+            (object?)document.Number ?? DBNull.Value, document.Currency, document.Total, document.Version, sealedSnapshot.KeyVersion, sealedSnapshot.Nonce,
+            sealedSnapshot.Ciphertext, document.CreatedAt, document.UpdatedAt,
+        ];
+    }
+
+    public async Task<Invoice> OpenAsync(Guid tenant, Guid id, SealedPayload payload, CancellationToken cancellation) =>
+        JsonSerializer.Deserialize<Invoice>(await streams.OpenBytesAsync(tenant, payload, id, DocumentRecordType, cancellation), SealedJson.Options)!;
+
+    /// <summary>
+    /// The next number of a series, taken in the caller's transaction: the row is locked until it commits, so concurrent
+    /// finalisations take their numbers one after the other, and a transaction that fails gives its number back.
+    /// </summary>
+    public async Task<long> NextNumberAsync(TenantTransaction tx, string series, CancellationToken cancellation)
+    {
+        await using var command = tx.Command($"""
+            insert into {Schema}.billing_series as s (tenant_id, series, last) values ($1, $2, 1)
+            on conflict (tenant_id, series) do update set last = s.last + 1
+            returning last
+            """, tx.Tenant.ToString(), series);
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>The tenant's documents (a month, a kind, or all), newest month first, each opened.</summary>
+    public async Task<IReadOnlyList<Invoice>> ListAsync(Guid tenant, string? month, CancellationToken cancellation)
+    {
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
+        await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction, $"""
+            select id, version, key_version, nonce, ciphertext from {Schema}.billing_documents
+            where tenant_id = $1 and ($2::text is null or month = $2) order by month desc, kind, org_id nulls first, id
+            """, tenant.ToString(), (object?)month ?? DBNull.Value);
+        var rows = new List<(Guid Id, long Version, SealedPayload Payload)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                rows.Add((reader.GetGuid(0), reader.GetInt64(1), new SealedPayload(reader.GetInt32(2), (byte[])reader[3], (byte[])reader[4])));
+        var documents = new List<Invoice>(rows.Count);
+        foreach (var (id, version, payload) in rows)
+        {
+            var document = await OpenAsync(tenant, id, payload, cancellation);
+            document.Version = version;
+            documents.Add(document);
+        }
+        return documents;
+    }
+}

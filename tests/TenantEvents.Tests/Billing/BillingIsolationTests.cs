@@ -1,0 +1,110 @@
+using System.Net;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tests.Support;
+
+namespace TenantEvents.Tests.Billing;
+
+/// <summary>Billing from the attacker's side: another tenant, a member with one permission, staff who only read, anonymous.</summary>
+public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
+{
+    [Fact]
+    public async Task another_tenants_billing_routes_answer_404_and_change_nothing()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, Card());
+        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
+        ClockAt(At(12, 2));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var invoice = Of(await Invoices(t.Tenant, "2026-11"), t.CountyA).GetProperty("id").GetGuid();
+        var other = await Active("hays-sheriff");
+        var intruder = TenantAdminOf(other);
+        var before = await EventCount(t.Tenant, everyStream: true);
+        var b = $"/api/tenants/{t.Tenant}/billing";
+        var attempts = new (HttpMethod Method, string Url, object? Body)[]
+        {
+            (HttpMethod.Get, b, null), (HttpMethod.Put, b + "/terms", Terms()), (HttpMethod.Get, b + "/invoices", null),
+            (HttpMethod.Get, $"{b}/invoices/{invoice}", null), (HttpMethod.Post, $"{b}/invoices/{invoice}/finalise", null),
+            (HttpMethod.Post, $"{b}/invoices/{invoice}/approve", null), (HttpMethod.Put, $"{b}/invoices/{invoice}/purchase-order", new { purchaseOrder = "x" }),
+            (HttpMethod.Post, $"{b}/invoices/{invoice}/payments", new { amount = 1m }), (HttpMethod.Post, $"{b}/invoices/{invoice}/void", new { reason = "x" }),
+            (HttpMethod.Post, $"{b}/invoices/{invoice}/credit-notes", new { reason = "x" }), (HttpMethod.Get, $"{b}/months/2026-11", null),
+            (HttpMethod.Get, $"{b}/budgets", null), (HttpMethod.Post, $"{b}/budgets/check", null),
+            (HttpMethod.Put, $"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/budget", new { amount = 1m }),
+            (HttpMethod.Get, $"{b}/invoices/{invoice}/csv", null), (HttpMethod.Get, $"{b}/invoices/{invoice}/ubl", null),
+            (HttpMethod.Get, $"{b}/invoices/{invoice}/pdf", null),
+        };
+        foreach (var (method, url, body) in attempts)
+            (await intruder.Send(method, url, body)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // The same invoice id asked of the intruder's own tenant is not there either.
+        (await intruder.Get($"/api/tenants/{other}/billing/invoices/{invoice}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Platform-only routes: not for the tenant's own administrators either.
+        (await intruder.Post($"{b}/rate-cards", Card(version: 2, from: "2026-12-01"))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await intruder.Post($"{b}/months/2026-12/close")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await TenantAdminOf(t.Tenant).Post($"{b}/rate-cards", Card(version: 2, from: "2026-12-01"))).ShouldBe(HttpStatusCode.Forbidden);
+        (await TenantAdminOf(t.Tenant).Post($"{b}/months/2026-12/close")).ShouldBe(HttpStatusCode.Forbidden);
+        (await EventCount(t.Tenant, everyStream: true)).ShouldBe(before);
+    }
+
+    [Fact]
+    public async Task a_member_reads_the_invoices_of_the_organisations_it_holds_billing_read_at_and_nothing_else()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, Card());
+        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
+        await UseAi(t.Tenant, t.CountyB, 100, At(11, 10));
+        ClockAt(At(12, 2));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var invoices = await Invoices(t.Tenant, "2026-11");
+        var admin = TenantAdminOf(t.Tenant);
+        (await admin.Put($"/api/tenants/{t.Tenant}/roles/county-reader", new { description = "Reads county billing", permissions = new[] { "billing.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/grants", new { principal = new { kind = "user", id = "reader-a" }, role = "county-reader" }))
+            .ShouldBe(HttpStatusCode.Created);
+        var reader = Member(t.Tenant, "reader-a");
+        var seen = (await reader.Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").EnumerateArray().ToList();
+        seen.Select(i => i.GetProperty("organisationId").GetGuid()).ShouldBe([t.CountyA]);
+        (await Invoice(t.Tenant, Of(invoices, t.CountyA), reader)).GetProperty("total").GetDecimal().ShouldBeGreaterThan(0m);
+        foreach (var hidden in new[] { Of(invoices, t.CountyB), Of(invoices, null), Of(invoices, t.Root) })
+            (await reader.Get($"/api/tenants/{t.Tenant}/billing/invoices/{hidden.GetProperty("id").GetGuid()}")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await reader.Get($"/api/tenants/{t.Tenant}/billing")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await reader.Get($"/api/tenants/{t.Tenant}/billing/months/2026-11")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Reading is not approving, finalising or paying.
+        (await reader.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/approve"))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await reader.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/finalise"))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        // A member with nothing sees no invoice; an analyst reads them all and changes none.
+        (await Member(t.Tenant, "nobody").Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(0);
+        var analyst = As(Roles.Analyst, "ann");
+        (await analyst.Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(invoices.Count);
+        (await analyst.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/finalise")).ShouldBe(HttpStatusCode.Forbidden);
+        (await Fixture.Client(null).Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task terms_and_rate_cards_that_cannot_bill_are_refused_naming_the_field_and_change_nothing()
+    {
+        var t = await Billed();
+        var admin = TenantAdminOf(t.Tenant);
+        var version = (await Admin.Get($"/api/tenants/{t.Tenant}/billing")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("version").GetInt64();
+        (await admin.Put($"/api/tenants/{t.Tenant}/billing/terms", new { buyer = new { name = "X", country = "usa" } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("buyer.country");
+        (await admin.Put($"/api/tenants/{t.Tenant}/billing/terms", Terms("partial"))).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("subsidy");
+        (await admin.Put($"/api/tenants/{t.Tenant}/billing/terms", Terms(split: "fixed", costCentres: [new { organisationId = t.CountyA, percent = 70 }])))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("not-100");
+        (await admin.Put($"/api/tenants/{t.Tenant}/billing/terms", Terms(split: "even", costCentres: [new { organisationId = Guid.NewGuid(), percent = 0 }])))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldContain("unknown-organisation");
+        (await admin.SendRaw(HttpMethod.Put, $"/api/tenants/{t.Tenant}/billing/terms", "null")).ShouldBeProblem(HttpStatusCode.BadRequest, "malformed-request");
+        (await Admin.Post($"/api/tenants/{t.Tenant}/billing/rate-cards", new
+        {
+            name = "bad", version = 1, effectiveFrom = "2026-11-01", currency = "XYZ",
+            charges = new object[] { new { name = "x", metric = "bananas", unitPrice = 1 }, new { name = "t", metric = "apiCalls", model = "graduated", tiers = new[] { new { upTo = 10, unitPrice = 1 } } } },
+        })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed").Body.ShouldSatisfyAllConditions(
+            body => body.ShouldContain("currency"), body => body.ShouldContain("charges[0].metric"), body => body.ShouldContain("charges[1].tiers"));
+        (await Admin.SendRaw(HttpMethod.Post, $"/api/tenants/{t.Tenant}/billing/rate-cards", "null")).ShouldBeProblem(HttpStatusCode.BadRequest, "malformed-request");
+        (await Admin.Get($"/api/tenants/{t.Tenant}/billing")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("version").GetInt64().ShouldBe(version);
+        // Months: a month not yet billed, a month before billing began, a month that is not one.
+        (await Close(t.Tenant, "2026-10")).ShouldBeProblem(HttpStatusCode.Conflict, "month-not-billed");
+        (await Close(t.Tenant, "2026-13")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Admin.Get($"/api/tenants/{t.Tenant}/billing/invoices?month=nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+    }
+}
