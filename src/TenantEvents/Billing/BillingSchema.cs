@@ -18,12 +18,12 @@ namespace TenantEvents.Billing;
 public static class BillingSchema
 {
     public static string Sql(string s) => $$"""
-        create table {{s}}.billing_accounts (
+        create table if not exists {{s}}.billing_accounts (
           tenant_id varchar(250) not null primary key,
           first_month text not null,
           last_closed text,
           updated_at timestamptz not null);
-        create table {{s}}.billing_documents (
+        create table if not exists {{s}}.billing_documents (
           tenant_id varchar(250) not null,
           id uuid not null,
           kind text not null,
@@ -40,34 +40,37 @@ public static class BillingSchema
           created_at timestamptz not null,
           updated_at timestamptz not null,
           primary key (tenant_id, id));
-        create unique index billing_documents_one_invoice on {{s}}.billing_documents
+        create unique index if not exists billing_documents_one_invoice on {{s}}.billing_documents
           (tenant_id, coalesce(org_id, '00000000-0000-0000-0000-000000000000'::uuid), month) where kind = 'invoice';
-        create unique index billing_documents_number on {{s}}.billing_documents (tenant_id, number) where number is not null;
-        create index billing_documents_month on {{s}}.billing_documents (tenant_id, month, kind);
-        create table {{s}}.billing_series (
+        create unique index if not exists billing_documents_number on {{s}}.billing_documents (tenant_id, number) where number is not null;
+        create index if not exists billing_documents_month on {{s}}.billing_documents (tenant_id, month, kind);
+        create table if not exists {{s}}.billing_series (
           tenant_id varchar(250) not null,
           series text not null,
           last bigint not null,
           primary key (tenant_id, series));
-        create table {{s}}.billed_usage (
+        create table if not exists {{s}}.billed_usage (
           tenant_id varchar(250) not null,
           month text not null,
           org_id uuid not null,
           metric text not null,
           quantity bigint not null,
           primary key (tenant_id, month, org_id, metric));
-        create table {{s}}.budget_refusals (
+        create table if not exists {{s}}.budget_refusals (
           tenant_id varchar(250) not null,
           org_id uuid not null,
           month text not null,
           primary key (tenant_id, org_id, month));
-        create table {{s}}.allocation_history (
+        create table if not exists {{s}}.allocation_history (
           tenant_id varchar(250) not null,
           org_id uuid not null,
           kind text not null,
           since timestamptz not null,
           guaranteed bigint not null,
           primary key (tenant_id, org_id, kind, since));
+        -- Allocations made before this migration: in force from when they were set.
+        insert into {{s}}.allocation_history (tenant_id, org_id, kind, since, guaranteed)
+          select tenant_id, org_id, kind, set_at, guaranteed from {{s}}.org_quota_allocations on conflict do nothing;
         """;
 
     /// <summary>Every billing table (kept after a decommission: invoices are records the seller must keep; their content is sealed).</summary>

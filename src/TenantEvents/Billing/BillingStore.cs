@@ -163,25 +163,55 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
         return (long)(await command.ExecuteScalarAsync(cancellation))!;
     }
 
-    /// <summary>The tenant's documents (a month, a kind, or all), newest month first, each opened.</summary>
-    public async Task<IReadOnlyList<Invoice>> ListAsync(Guid tenant, string? month, CancellationToken cancellation)
+    /// <summary>A filter on the tenant's documents (each part optional).</summary>
+    public sealed record DocumentFilter(string? Month = null, string? Kind = null, string? State = null, Guid? Organisation = null);
+
+    /// <summary>
+    /// A page of the tenant's documents in id order (creation order) after <paramref name="after"/>: only those whose
+    /// organisation <paramref name="visible"/> admits are opened (the rest are never unsealed); the next page's cursor when there is more.
+    /// </summary>
+    public async Task<(IReadOnlyList<Invoice> Items, Guid? Next)> PageAsync(Guid tenant, DocumentFilter filter, Guid? after, int limit,
+        Func<Guid?, bool> visible, CancellationToken cancellation)
     {
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
-        await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction, $"""
-            select id, version, key_version, nonce, ciphertext from {Schema}.billing_documents
-            where tenant_id = $1 and ($2::text is null or month = $2) order by month desc, kind, org_id nulls first, id
-            """, tenant.ToString(), (object?)month ?? DBNull.Value);
-        var rows = new List<(Guid Id, long Version, SealedPayload Payload)>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellation))
-            while (await reader.ReadAsync(cancellation))
-                rows.Add((reader.GetGuid(0), reader.GetInt64(1), new SealedPayload(reader.GetInt32(2), (byte[])reader[3], (byte[])reader[4])));
-        var documents = new List<Invoice>(rows.Count);
-        foreach (var (id, version, payload) in rows)
+        var items = new List<Invoice>();
+        var batch = Math.Max(limit, 200);
+        while (true)
         {
-            var document = await OpenAsync(tenant, id, payload, cancellation);
-            document.Version = version;
-            documents.Add(document);
+            await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction, $"""
+                select id, org_id, version, key_version, nonce, ciphertext from {Schema}.billing_documents
+                where tenant_id = $1 and ($2::text is null or month = $2) and ($3::text is null or kind = $3) and ($4::text is null or state = $4)
+                  and ($5::uuid is null or org_id = $5) and ($6::uuid is null or id > $6)
+                order by id limit $7
+                """, tenant.ToString(), (object?)filter.Month ?? DBNull.Value, (object?)filter.Kind ?? DBNull.Value, (object?)filter.State ?? DBNull.Value,
+                (object?)filter.Organisation ?? DBNull.Value, (object?)after ?? DBNull.Value, batch);
+            var rows = new List<(Guid Id, Guid? Org, long Version, SealedPayload Payload)>();
+            await using (var reader = await command.ExecuteReaderAsync(cancellation))
+                while (await reader.ReadAsync(cancellation))
+                    rows.Add((reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetInt64(2),
+                        new SealedPayload(reader.GetInt32(3), (byte[])reader[4], (byte[])reader[5])));
+            foreach (var row in rows)
+            {
+                after = row.Id;
+                if (!visible(row.Org)) continue;
+                var document = await OpenAsync(tenant, row.Id, row.Payload, cancellation);
+                document.Version = row.Version;
+                items.Add(document);
+                if (items.Count == limit) return (items, row.Id);
+            }
+            if (rows.Count < batch) return (items, null);
         }
-        return documents;
+    }
+
+    /// <summary>A month's invoices as totals per organisation (null: the tenant's own), from the plain columns: nothing is unsealed.</summary>
+    public async Task<IReadOnlyList<(Guid Id, Guid? Organisation, decimal Total)>> TotalsAsync(Guid tenant, string month, CancellationToken cancellation)
+    {
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
+        await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction,
+            $"select id, org_id, total from {Schema}.billing_documents where tenant_id = $1 and month = $2 and kind = 'invoice'", tenant.ToString(), month);
+        var totals = new List<(Guid, Guid?, decimal)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) totals.Add((reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetDecimal(2)));
+        return totals;
     }
 }

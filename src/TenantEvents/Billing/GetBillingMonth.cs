@@ -6,7 +6,7 @@ using Wolverine.Http;
 namespace TenantEvents.Billing;
 
 /// <summary>One organisation's part of a month: its own invoice's total, and its subtree's (rolled up).</summary>
-public sealed record OrganisationCost(Guid OrganisationId, Guid? ParentId, decimal Own, decimal Shown, decimal RolledUp);
+public sealed record OrganisationCost(Guid OrganisationId, Guid? ParentId, decimal Own, decimal RolledUp);
 
 /// <summary>A closed month: the tenant's invoice total, and the organisations' totals rolled up the tree (the root's equals the tenant's).</summary>
 public sealed record BillingMonthView(string Month, string Currency, decimal TenantTotal, Guid? TenantInvoiceId, IReadOnlyList<OrganisationCost> Organisations);
@@ -29,13 +29,13 @@ public static class GetBillingMonthEndpoint
         if (tree is null) return Problem.NotFound("tenant").ToResult();
         var account = await billing.LoadAccountAsync(tenantId, cancellation);
         if (!account.Closed.TryGetValue(month, out var closed)) return Problem.NotFound("closed month").ToResult();
-        var invoices = (await billing.ListAsync(tenantId, month, cancellation)).Where(d => d.Kind == "invoice").ToList();
-        var own = invoices.Where(d => d.OrganisationId is not null).ToDictionary(d => d.OrganisationId!.Value);
-        var rolled = CostRecovery.RollUp(tree, own.ToDictionary(o => o.Key, o => o.Value.Total));
+        var invoices = await billing.TotalsAsync(tenantId, month, cancellation);
+        var own = invoices.Where(d => d.Organisation is not null).ToDictionary(d => d.Organisation!.Value, d => d.Total);
+        var rolled = CostRecovery.RollUp(tree, own);
         var items = tree.Keys.Where(rolled.ContainsKey).Where(o => rolled[o] != 0 || own.ContainsKey(o))
-            .Select(o => new OrganisationCost(o, tree[o], own.GetValueOrDefault(o)?.Total ?? 0, own.GetValueOrDefault(o)?.Lines.Sum(l => l.Shown) ?? 0, rolled[o]))
-            .OrderBy(c => c.OrganisationId).ToList();
-        var tenantInvoice = invoices.FirstOrDefault(d => d.OrganisationId is null);
-        return Results.Json(new BillingMonthView(month, closed.Currency, tenantInvoice?.Total ?? 0, tenantInvoice?.Id, items), Json.Options);
+            .Select(o => new OrganisationCost(o, tree[o], own.GetValueOrDefault(o), rolled[o])).OrderBy(c => c.OrganisationId).ToList();
+        var tenantInvoice = invoices.FirstOrDefault(d => d.Organisation is null);
+        return Results.Json(new BillingMonthView(month, closed.Currency, tenantInvoice.Total, tenantInvoice.Id == Guid.Empty ? null : tenantInvoice.Id, items),
+            Json.Options);
     }
 }

@@ -9,13 +9,13 @@ namespace TenantEvents.Billing;
 public sealed record InvoiceSummary(Guid Id, string Kind, Guid? OrganisationId, string Month, string State, string? Number, string Currency,
     decimal Subtotal, decimal Tax, decimal Total, decimal Balance, bool Showback, Guid? InvoiceId, long Version);
 
-public sealed record InvoiceList(IReadOnlyList<InvoiceSummary> Items);
+public sealed record InvoiceList(IReadOnlyList<InvoiceSummary> Items, string? NextCursor);
 
 public static class ListInvoicesEndpoint
 {
     /// <summary>
     /// The tenant's invoices and credit notes the caller may read (?month=2026-11, ?organisationId=, ?kind=invoice|credit-note,
-    /// ?state=): everything for platform staff and the tenant's administrators; for a member, those of the organisations
+    /// ?state=; pages of ?limit= in creation order, ?cursor= the previous page's nextCursor): everything for platform staff and the tenant's administrators; for a member, those of the organisations
     /// where it holds billing.read (or above), and the tenant's own with billing.read at the root.
     /// </summary>
     [WolverineGet("/api/tenants/{tenantId}/billing/invoices", OperationId = "ListInvoices")]
@@ -34,13 +34,19 @@ public static class ListInvoicesEndpoint
         var kind = query["kind"].ToString() is { Length: > 0 } k ? k : null;
         if (kind is not (null or "invoice" or "credit-note")) return Problem.Validation("kind", "invalid", "invoice or credit-note.").ToResult();
         var state = query["state"].ToString() is { Length: > 0 } s ? s : null;
+        if (!OrgHttp.TryPage(http.Request, billing.Streams.Options, out var limit, out var cursor, out var pageError)) return pageError!;
         var (refusal, standing) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, _) => standing, cancellation);
         if (refusal is not null) return refusal;
-        var documents = await billing.ListAsync(tenantId, month, cancellation);
-        var visible = await organisations.ReadAsync(tenantId, g => documents.Where(d => BillingHttp.CanRead(standing!, g, d.OrganisationId)).ToList(), cancellation);
-        var items = visible.Where(d => (org is null || d.OrganisationId == org) && (kind is null || d.Kind == kind) && (state is null || d.State == state))
-            .Select(Summary).ToList();
-        return Results.Json(new InvoiceList(items), Json.Options);
+        // Who may read which organisation's documents, decided once on the tree as it is (the documents themselves are opened only when readable).
+        var readable = await organisations.ReadAsync(tenantId, g =>
+        {
+            if (standing!.Everything || standing.ReadEverything) return (Func<Guid?, bool>)(_ => true);
+            var tenantWide = BillingHttp.CanRead(standing, g, null);
+            var orgs = g.Root is { } root ? g.SelfAndDescendants(root).Where(n => BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : [];
+            return o => o is { } id ? orgs.Contains(id) : tenantWide;
+        }, cancellation);
+        var (items, next) = await billing.PageAsync(tenantId, new BillingStore.DocumentFilter(month, kind, state, org), cursor, limit, readable, cancellation);
+        return Results.Json(new InvoiceList(items.Select(Summary).ToList(), next?.ToString()), Json.Options);
     }
 
     public static InvoiceSummary Summary(Invoice d) =>

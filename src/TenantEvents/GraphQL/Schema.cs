@@ -136,12 +136,13 @@ public static class Rest
         } : null;
 
     public static void Connection<TNode>(this ObjectGraphType<Node> type, string name, string description,
-        Func<IResolveFieldContext<Node>, Task<Page>> resolve) where TNode : IGraphType
+        Func<IResolveFieldContext<Node>, Task<Page>> resolve, params (string Name, Type GraphType)[] filters) where TNode : IGraphType
     {
-        type.Field<NonNullGraphType<ConnectionType<TNode>>>(name).Description(description)
+        var field = type.Field<NonNullGraphType<ConnectionType<TNode>>>(name).Description(description)
             .Argument<IntGraphType>("first", "How many (1 to the service's page size; its default if absent).")
-            .Argument<StringGraphType>("after", "The endCursor of the page before.")
-            .ResolveRest(async c => await resolve(c));
+            .Argument<StringGraphType>("after", "The endCursor of the page before.");
+        foreach (var (filter, graphType) in filters) field = field.Argument(graphType, filter);
+        field.ResolveRest(async c => await resolve(c));
     }
 }
 

@@ -58,6 +58,19 @@ public sealed class TenantType : JsonObjectType
             .ResolveRest(async c => await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/analytics/utilisation", Arg(c, "from"), Arg(c, "to"))));
         Field<JsonGraphType>("health").Description("State, activity trend, quota pressure, deliveries, approvals waiting (GET /api/tenants/{id}/analytics/health).")
             .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/analytics/health"));
+        Field<JsonGraphType>("billing").Description("The tenant's billing account: terms, rate cards, budgets, months closed (GET /api/tenants/{id}/billing).")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/billing"));
+        Field<JsonGraphType>("budgets").Description("Where each budget the caller may read stands this month (GET /api/tenants/{id}/billing/budgets).")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/billing/budgets"));
+        Field<JsonGraphType>("billingMonth").Description("A closed month's cost recovery: each organisation's total and its subtree's (GET .../billing/months/{month}).")
+            .Argument<NonNullGraphType<StringGraphType>>("month", "YYYY-MM (UTC)")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/billing/months/{Uri.EscapeDataString(c.GetArgument<string>("month"))}"));
+        this.Connection<InvoiceType>("invoices", "The invoices and credit notes the caller may read, in creation order (GET .../billing/invoices).", async c =>
+            Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/billing/invoices", Rest.Paging(c),
+                Arg(c, "month"), Arg(c, "organisationId"), Arg(c, "kind"), Arg(c, "state")))),
+            ("month", typeof(StringGraphType)), ("organisationId", typeof(IdGraphType)), ("kind", typeof(StringGraphType)), ("state", typeof(StringGraphType)));
+        Field<InvoiceType>("invoice").Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveRest(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/billing/invoices/{c.GetArgument<Guid>("id")}")));
         this.Connection<AuditEntryType>("auditEntries", "The tenant's audit trail, oldest first.", async c =>
         {
             var body = await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/audit/entries", Rest.Paging(c, "after")));
@@ -120,6 +133,34 @@ public sealed class AuditEntryType : JsonObjectType
         Json("before");
         Json("after");
         Json("patch");
+    }
+}
+
+public sealed class InvoiceType : JsonObjectType
+{
+    public InvoiceType()
+    {
+        Name = "Invoice";
+        Description = "An invoice or credit note as GET /api/tenants/{id}/billing/invoices/{invoiceId} shows it (amounts as JSON numbers, exact).";
+        Id("id", required: true);
+        Str("kind", required: true, "invoice or credit-note");
+        Id("organisationId");
+        Str("month", required: true);
+        Str("state", required: true, "draft, finalised, paid, void; issued (a credit note)");
+        Str("number");
+        Str("currency", required: true);
+        Json("subtotal");
+        Json("tax");
+        Json("total");
+        Json("balance");
+        Json("lines", "Its lines: description, metric, quantity, amount, shown, tax rate, rate card, period, late usage (in a list, only with the single invoice).");
+        Json("seller");
+        Json("buyer");
+        Str("purchaseOrder");
+        Str("issueDate");
+        Str("dueDate");
+        Id("invoiceId");
+        Long("version");
     }
 }
 

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text;
+using System.Text.Json;
 using TenantEvents.Infrastructure.Security;
 using TenantEvents.Tests.Support;
 
@@ -78,6 +80,40 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
         (await analyst.Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(invoices.Count);
         (await analyst.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/finalise")).ShouldBe(HttpStatusCode.Forbidden);
         (await Fixture.Client(null).Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.Unauthorized);
+    }
+
+    private static async Task<Reply> Gql(HttpClient client, string query)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/graphql")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { query }), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.ParseAdd(TenantEvents.GraphQL.GraphQLHttp.ResponseType);
+        using var response = await client.SendAsync(request);
+        return new Reply(response.StatusCode, response.Headers, response.Content.Headers, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task graphql_reads_billing_through_the_same_routes_with_the_same_answers_and_refusals()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, Card());
+        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
+        ClockAt(At(12, 2));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var query = $$"""{ tenant(id: "{{t.Tenant}}") { invoices(month: "2026-11", kind: "invoice", first: 1) { nodes { id organisationId total } pageInfo { hasNextPage endCursor } } billingMonth(month: "2026-11") } }""";
+        var reply = (await Gql(TenantAdminOf(t.Tenant), query)).ShouldBe(HttpStatusCode.OK);
+        reply.Json.TryGetProperty("errors", out _).ShouldBeFalse(reply.Body);
+        var tenant = reply.Json.GetProperty("data").GetProperty("tenant");
+        tenant.GetProperty("invoices").GetProperty("nodes").GetArrayLength().ShouldBe(1);
+        tenant.GetProperty("invoices").GetProperty("pageInfo").GetProperty("hasNextPage").GetBoolean().ShouldBeTrue();
+        var rest = (await TenantAdminOf(t.Tenant).Get($"/api/tenants/{t.Tenant}/billing/months/2026-11")).ShouldBe(HttpStatusCode.OK).Json;
+        tenant.GetProperty("billingMonth").GetProperty("tenantTotal").GetDecimal().ShouldBe(rest.GetProperty("tenantTotal").GetDecimal());
+        // Another tenant's administrator asks for the same: the route's 404, as a GraphQL error.
+        var other = await Active("hays-sheriff");
+        var refused = await Gql(TenantAdminOf(other), $$"""{ tenant(id: "{{t.Tenant}}") { billing } }""");
+        refused.Json.GetProperty("errors")[0].GetProperty("extensions").GetProperty("code").GetString().ShouldBe("NOT_FOUND");
+        refused.Body.ShouldNotContain("Travis");
     }
 
     [Fact]

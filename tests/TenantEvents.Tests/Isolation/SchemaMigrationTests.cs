@@ -26,6 +26,7 @@ public class SchemaMigrationPinTests
             "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
             "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
             "tenants 3 9c56863ce58fa99ec3d4a392b9e0aefcba94bb10704508360a9d6bb447dfd04a",
+            "tenants 4 9829f8216f85597f44a357325ef62945b03d3269b1fe6eaec840e5223e5aaa47",
         ];
         var tracks = new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack };
         foreach (var track in tracks)
