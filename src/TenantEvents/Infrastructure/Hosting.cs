@@ -126,6 +126,7 @@ public static class Hosting
         services.AddSingleton<TenantEvents.Billing.MonthCloser>();
         services.AddSingleton<TenantEvents.Billing.BudgetChecker>();
         services.AddSingleton<TenantEvents.Billing.BillingJobs>();
+        services.AddSingleton<TenantEvents.Compute.ComputeJobs>();
         if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Billing.BillingJobs>());
         services.AddSingleton<TenantEvents.GraphQL.TenantEventsSchema>();
         services.AddSingleton(new TenantEvents.Infrastructure.Outbound.OutboundHttp(options));

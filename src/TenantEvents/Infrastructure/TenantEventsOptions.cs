@@ -98,6 +98,23 @@ public sealed class TenantEventsOptions
     /// <summary>The start of the platform's invoice numbers (then the tenant's slug, the kind, the year and the number).</summary>
     public string BillingNumberPrefix { get; set; } = "TE";
 
+    /// <summary>The most workers the AI job pool of an instance runs at once (Compute/ComputePool.cs).</summary>
+    public int ComputeMaxWorkers { get; set; } = 8;
+
+    /// <summary>A tenant is guaranteed one worker for every so many AI compute units of its monthly quota (rounded up).</summary>
+    public long ComputeUnitsPerWorker { get; set; } = 25_000;
+
+    /// <summary>How long a job holds a worker per unit (the work the pool stands in for).</summary>
+    public TimeSpan ComputePerUnit { get; set; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The longest a job runs before the scheduler may give its worker to a tenant owed one (how fast a lent guarantee comes back).</summary>
+    public TimeSpan ComputeSlice { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The most jobs of a tenant waiting for a worker, and the most units one job may take.</summary>
+    public int ComputeMaxQueuedPerTenant { get; set; } = 1_000;
+
+    public long ComputeMaxJobUnits { get; set; } = 1_000_000;
+
     /// <summary>How often audit entries past their tenant's retention window are removed from the audit query model.</summary>
     public TimeSpan AuditRetentionInterval { get; set; } = TimeSpan.FromHours(1);
 

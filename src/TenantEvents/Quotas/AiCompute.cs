@@ -95,7 +95,7 @@ public static class AiComputeEndpoints
     }
 
     /// <summary>404 for an organisation the caller cannot see, 403 without compute.use there (at the root when none is named).</summary>
-    private static Problem? MayUseAt(Standing standing, AccessGraph graph, Guid? organisation)
+    public static Problem? MayUseAt(Standing standing, AccessGraph graph, Guid? organisation)
     {
         if (organisation is { } org) return OrgHttp.Authorise(standing, graph, Permission, org);
         if (graph.Root is not { } root) return Problem.NotFound("organisation");
