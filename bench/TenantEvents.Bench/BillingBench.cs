@@ -60,20 +60,17 @@ static class BillingBench
             await using (var seed = new NpgsqlConnection(owner))
             {
                 await seed.OpenAsync();
-                await using var command = new NpgsqlCommand("""
-                    select set_config('app.tenant_id', $1, false);
-                    -- Billed from the month before the terms were set (a bench shortcut: the month just ended can be closed now).
-                    update tenantevents.billing_accounts set first_month = $4 where tenant_id = $1;
+                await using var batch = new NpgsqlBatch(seed);
+                batch.BatchCommands.Add(Command("select set_config('app.tenant_id', $1, false)", tenant.ToString()));
+                // Billed from the month before the terms were set (a bench shortcut: the month just ended can be closed now).
+                batch.BatchCommands.Add(Command("update tenantevents.billing_accounts set first_month = $2 where tenant_id = $1", tenant.ToString(), monthName));
+                batch.BatchCommands.Add(Command("""
                     insert into tenantevents.usage_daily (tenant_id, metric, day, org_id, amount)
                     select $1, m, d::date, o, 1 + (abs(hashtextextended(o::text || m || d::text, 0)) % 2000)
                     from unnest($2::uuid[]) o, generate_series($3::date, ($3::date + interval '1 month' - interval '1 day')::date, interval '1 day') d,
-                         unnest(array['apiCalls', 'aiCompute']) m;
-                    """, seed);
-                command.Parameters.AddWithValue(tenant.ToString());
-                command.Parameters.AddWithValue(orgs);
-                command.Parameters.AddWithValue(month);
-                command.Parameters.AddWithValue(monthName);
-                await command.ExecuteNonQueryAsync();
+                         unnest(array['apiCalls', 'aiCompute']) m
+                    """, tenant.ToString(), orgs, month));
+                await batch.ExecuteNonQueryAsync();
                 await using var analyse = new NpgsqlCommand("analyze tenantevents.usage_daily", seed);
                 await analyse.ExecuteNonQueryAsync();
             }
@@ -119,6 +116,13 @@ static class BillingBench
         Console.WriteLine($"close the month             : {Stats.Median(rows.Select(r => r.Close)):F0} ms ({rows[0].Invoices:N0} invoices drafted, each its own stream, sealed)");
         Console.WriteLine($"ratio close / read          : {Stats.Median(rows.Select(r => r.Close / r.Read)):F1}");
         return 0;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        return command;
     }
 
     private static async Task Expect(HttpResponseMessage reply)

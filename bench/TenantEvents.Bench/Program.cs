@@ -30,6 +30,7 @@ if (args.Contains("--audit")) return await AuditBench.Run(options, args, connect
 if (args.Contains("--databases")) return await DatabasesBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--manifest")) return await ManifestBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
 if (args.Contains("--billing")) return await BillingBench.Run(options, args, connectionString, ownerConnectionString, platformConnectionString);
+if (args.Contains("--compute")) return await ComputeBench.Run(options, args);
 var rounds = new List<Round>();
 var unsealed = new List<Round>();
 for (var round = 1; round <= options.Rounds; round++)
