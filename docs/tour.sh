@@ -189,7 +189,17 @@ echo "$PLAN" | jq -e '.changes == [.changes[0]] and .changes[0].action == "creat
 call 200 POST /api/manifests/apply "$TA" "$(cat "$work/tenant.json")" -H "If-Match: \"$(echo "$PLAN" | jq -r .digest)\"" >/dev/null
 call 412 POST /api/manifests/apply "$TA" "$(cat "$work/tenant.json")" -H "If-Match: \"$(echo "$PLAN" | jq -r .digest)\"" >/dev/null  # that plan is spent
 
-say 13 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
+say 13 "Billing and compute: the tenant's terms and a budget, an AI job on the worker pool, the budgets' standing"
+call 200 PUT /api/tenants/$ID/billing/terms "$TA" '{"buyer": {"name": "Travis County Sheriff", "country": "US", "city": "Austin"}, "recovery": "partial", "subsidy": 0.25, "split": "proportional", "approvalRequired": true}' >/dev/null
+call 200 PUT /api/tenants/$ID/organisations/$FORENSICS/budget "$TA" '{"amount": 500, "thresholds": [0.5, 0.8, 1.0], "forecast": true, "hard": true}' >/dev/null
+JOB=$(call 202 POST /api/tenants/$ID/ai-compute/jobs "$TA" "{\"units\": 20, \"organisationId\": \"$FORENSICS\", \"purpose\": \"redaction\"}" | jq -r .id)
+call 200 GET /api/tenants/$ID/ai-compute/jobs/$JOB "$TA" | jq -e '.state | IN("queued", "running", "done")' >/dev/null   # done in 20 ms of work
+call 200 POST /api/tenants/$ID/billing/budgets/check "$TA" | jq -e '.items[0].spent >= 0' >/dev/null
+call 200 GET /api/tenants/$ID/billing "$TA" | jq -e '.rateCards | length >= 1' >/dev/null   # the template's card prices the tenant
+call 409 POST "/api/tenants/$ID/billing/months/$(date -u +%Y-%m)/close" "$ADMIN" >/dev/null  # the month has not ended
+call 200 GET /api/ai-compute/pool "$ADMIN" >/dev/null
+
+say 14 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
 call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
 ETAG=$(header etag)
 call 412 POST /api/tenants/$ID/suspend "$ADMIN" '{"reason": "invoice overdue"}' -H 'If-Match: "1"' >/dev/null
@@ -203,4 +213,4 @@ call 409 POST /api/tenants/$ID/decommission/complete "$ADMIN" >/dev/null        
 call 200 POST /api/tenants/$ID/legal-holds "$ADMIN" '{"reference": "CASE-2026-0042", "reason": "litigation"}' >/dev/null
 
 echo
-echo "The tour went through all 13 steps."
+echo "The tour went through all 14 steps."
