@@ -24,6 +24,13 @@ public enum ContentGuard
 
     /// <summary>The tenant's contacts: whoever sees the tenant record itself (platform staff, its administrators), or identity.manage at the root.</summary>
     Contacts,
+
+    /// <summary>
+    /// Billing (the account's terms, rate cards, budgets and alerts; invoices and credit notes): whoever reads them through
+    /// the billing routes (Billing/BillingHttp.cs): platform staff and the tenant's administrators, billing.read at the
+    /// document's organisation or above (at the root for the account and the tenant's own invoice).
+    /// </summary>
+    Billing,
 }
 
 /// <param name="Content">The fields that are content (absent: every field that is not in <paramref name="Keep"/>).</param>
@@ -45,6 +52,8 @@ public static class ContentRules
     private static readonly IReadOnlySet<string> PersonKeep = new HashSet<string>(StringComparer.Ordinal)
         { "id", "userId", "groupId", "by", "at", "erased", "withheld" };
     private static readonly IReadOnlySet<string> ContactsContent = new HashSet<string>(StringComparer.Ordinal) { "contacts", "requestedFor" };
+    private static readonly IReadOnlySet<string> BillingKeep = new HashSet<string>(StringComparer.Ordinal)
+        { "id", "invoiceId", "creditNoteId", "organisationId", "month", "kind", "state", "by", "at", "version", "createdAt", "updatedAt" };
 
     /// <summary>Fields no outbound path ever carries, whoever asks (credential hashes; the secrets themselves are never stored).</summary>
     public static readonly IReadOnlySet<string> Secrets = new HashSet<string>(StringComparer.Ordinal) { "secretHash" };
@@ -55,6 +64,7 @@ public static class ContentRules
         "case-file" => new ContentRule(ContentGuard.CaseFile, CaseFileContent),
         "user" or "group" => new ContentRule(ContentGuard.People, null, PersonKeep),
         "tenant" => new ContentRule(ContentGuard.Contacts, ContactsContent),
+        "billing" or "invoice" or "credit-note" => new ContentRule(ContentGuard.Billing, null, BillingKeep),
         _ => null,
     };
 }
@@ -76,10 +86,22 @@ public sealed class DisclosureLens
     private readonly IReadOnlySet<Guid> _caseFileOrganisations;
     private readonly Func<Guid, CancellationToken, Task<Guid?>> _caseFileOrganisation;
     private readonly Dictionary<Guid, Guid?> _knownFiles = [];
+    private readonly BillingReach _billing;
+    private readonly Func<Guid, CancellationToken, Task<Guid?>> _invoiceOrganisation;
+    private readonly Dictionary<Guid, Guid?> _knownInvoices = [];
+
+    /// <summary>Where a reader reads billing: everything, the tenant-wide records (the account, the tenant's invoice), and which organisations' invoices.</summary>
+    public sealed record BillingReach(bool All, bool TenantWide, IReadOnlySet<Guid> Organisations)
+    {
+        public static readonly BillingReach None = new(false, false, new HashSet<Guid>());
+    }
 
     internal DisclosureLens(Guid tenant, DataKey key, bool people, bool contacts, bool allCaseFiles, IReadOnlySet<Guid> caseFileOrganisations,
-        Func<Guid, CancellationToken, Task<Guid?>> caseFileOrganisation)
+        Func<Guid, CancellationToken, Task<Guid?>> caseFileOrganisation, BillingReach? billing = null,
+        Func<Guid, CancellationToken, Task<Guid?>>? invoiceOrganisation = null)
     {
+        _billing = billing ?? BillingReach.None;
+        _invoiceOrganisation = invoiceOrganisation ?? ((_, _) => Task.FromResult<Guid?>(null));
         _tenant = tenant;
         _key = key;
         _people = people;
@@ -90,7 +112,7 @@ public sealed class DisclosureLens
     }
 
     /// <summary>Whether nothing is withheld from this reader (a tenant administrator).</summary>
-    public bool RevealsEverything => _people && _contacts && _allCaseFiles;
+    public bool RevealsEverything => _people && _contacts && _allCaseFiles && _billing.All;
 
     /// <summary>A record's state or an event's data, as JSON, with what this reader may not see withheld.</summary>
     public async Task<JsonNode?> ShowAsync(string streamKind, JsonNode? content, CancellationToken cancellation)
@@ -103,10 +125,11 @@ public sealed class DisclosureLens
             content = obj;
         }
         if (ContentRules.For(streamKind) is not { } rule) return content;
-        if (await RevealsAsync(rule.Guard, obj, cancellation)) return content;
+        if (await RevealsAsync(rule.Guard, obj, streamKind, cancellation)) return content;
         var shown = new JsonObject();
         var withheld = new JsonObject();
-        var record = Id(obj, "caseFileId") ?? Id(obj, "userId") ?? Id(obj, "groupId") ?? Id(obj, "tenantId") ?? Id(obj, "id");
+        var record = Id(obj, "caseFileId") ?? Id(obj, "creditNoteId") ?? Id(obj, "invoiceId") ?? Id(obj, "userId") ?? Id(obj, "groupId") ?? Id(obj, "tenantId")
+                     ?? Id(obj, "id");
         foreach (var (name, value) in obj)
             if (rule.IsContent(name)) withheld[name] = Digest(record, name, value);
             else shown[name] = value?.DeepClone();
@@ -130,10 +153,21 @@ public sealed class DisclosureLens
             : entry with { Before = before, After = after, Patch = Ledger.JsonPatch.Diff(before, after) };
     }
 
-    private async Task<bool> RevealsAsync(ContentGuard guard, JsonObject content, CancellationToken cancellation)
+    private async Task<bool> RevealsAsync(ContentGuard guard, JsonObject content, string streamKind, CancellationToken cancellation)
     {
         switch (guard)
         {
+            case ContentGuard.Billing:
+                if (_billing.All) return true;
+                if (streamKind == "billing") return _billing.TenantWide;
+                // An invoice's organisation: in its draft and its state; its other events name only the invoice.
+                var invoiceOrg = Id(content, "organisationId");
+                if (invoiceOrg is null && content["seller"] is null && (Id(content, "creditNoteId") ?? Id(content, "invoiceId") ?? Id(content, "id")) is { } document)
+                {
+                    if (!_knownInvoices.TryGetValue(document, out var found)) _knownInvoices[document] = found = await _invoiceOrganisation(document, cancellation);
+                    invoiceOrg = found;
+                }
+                return invoiceOrg is { } billedAt ? _billing.Organisations.Contains(billedAt) : _billing.TenantWide;
             case ContentGuard.People: return _people;
             case ContentGuard.Contacts: return _contacts;
             case ContentGuard.CaseFile:
@@ -162,6 +196,7 @@ public sealed class DisclosureLens
     {
         ContentGuard.CaseFile => "case.read at the case file's organisation",
         ContentGuard.People => "identity.manage at the tenant's root",
+        ContentGuard.Billing => "billing.read at the document's organisation (the root for the account and the tenant's own invoice)",
         _ => "visibility of the tenant record or identity.manage at the tenant's root",
     };
 }
@@ -181,13 +216,18 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
         var own = caller.AdministersTenant(tenant) || caller.IsMemberOf(tenant);
         if (!own || Standing.Of(caller, tenant) is not { } standing)
             return new DisclosureLens(tenant, key, people: false, contacts, allCaseFiles: false, new HashSet<Guid>(), NoFile);
-        var (people, whole, orgs) = await organisations.ReadAsync(tenant, g =>
+        var (people, whole, orgs, billing) = await organisations.ReadAsync(tenant, g =>
         {
             var (w, o) = Visibility.OwnReach(standing, g);
             var p = g.Root is { } root && (standing.Can(g, "identity.manage", root) || standing.Can(g, "scim.provision", root));
-            return (p, w, o);
+            var b = standing.Everything || standing.ReadEverything
+                ? new DisclosureLens.BillingReach(true, true, new HashSet<Guid>())
+                : new DisclosureLens.BillingReach(false, Billing.BillingHttp.CanRead(standing, g, null), g.Root is { } r
+                    ? g.SelfAndDescendants(r).Where(n => Billing.BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : new HashSet<Guid>());
+            return (p, w, o, b);
         }, cancellation);
-        return new DisclosureLens(tenant, key, people, contacts || people, whole, orgs.ToHashSet(), (file, ct) => CaseFileOrganisationAsync(tenant, file, ct));
+        return new DisclosureLens(tenant, key, people, contacts || people, whole, orgs.ToHashSet(), (file, ct) => CaseFileOrganisationAsync(tenant, file, ct),
+            billing, (document, ct) => InvoiceOrganisationAsync(tenant, document, ct));
     }
 
     /// <summary>
@@ -199,6 +239,16 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
         new(tenant, await keys.CurrentAsync(tenant, cancellation), people: false, contacts: platform, allCaseFiles: false, new HashSet<Guid>(), NoFile);
 
     private static Task<Guid?> NoFile(Guid file, CancellationToken cancellation) => Task.FromResult<Guid?>(null);
+
+    private async Task<Guid?> InvoiceOrganisationAsync(Guid tenant, Guid document, CancellationToken cancellation)
+    {
+        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenant, cancellation);
+        await using var read = new NpgsqlCommand($"select org_id from {options.DatabaseSchema}.billing_documents where tenant_id = $1 and id = $2",
+            scope.Connection, scope.Transaction);
+        read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        read.Parameters.Add(new NpgsqlParameter { Value = document });
+        return await read.ExecuteScalarAsync(cancellation) is Guid org ? org : null;
+    }
 
     private async Task<Guid?> CaseFileOrganisationAsync(Guid tenant, Guid file, CancellationToken cancellation)
     {

@@ -14,7 +14,8 @@ public static class BillingDecisions
     {
         var errors = new List<FieldError>();
         if (party is null) { errors.Add(new(field, "required", "the party: name, country, and for Peppol its VAT id and endpoint.")); return errors; }
-        if (string.IsNullOrWhiteSpace(party.Name) || party.Name.Length > 200) errors.Add(new(field + ".name", "required", "1 to 200 characters."));
+        if (string.IsNullOrWhiteSpace(party.Name) || party.Name.Length > 200 || party.Name.Any(char.IsControl))
+            errors.Add(new(field + ".name", "required", "1 to 200 printable characters."));
         if (party.Country is not { Length: 2 } || !party.Country.All(char.IsAsciiLetterUpper))
             errors.Add(new(field + ".country", "invalid", "an ISO 3166-1 alpha-2 code (DE, US)."));
         foreach (var (name, value) in new[]

@@ -27,19 +27,33 @@ public static class BillingHttp
         standing.Everything || standing.ReadEverything
         || (org ?? graph.Root) is { } at && graph.Find(at) is not null && (standing.Can(graph, Read, at) || standing.Can(graph, Manage, at));
 
-    public static Problem? Seller(Caller caller, Standing standing, Invoice document) =>
-        (document.OrganisationId is null ? caller.Has(Roles.PlatformAdmin) : standing.Everything) ? null
+    /// <summary>
+    /// The seller of the tenant's invoice is the platform (its administrators); of an organisation's, the tenant (its own
+    /// administrators, not the platform's, who may administer every tenant but are not its finance office).
+    /// </summary>
+    public static Problem? Seller(Caller caller, Standing standing, Invoice document, Guid tenant) =>
+        (document.OrganisationId is null ? caller.Has(Roles.PlatformAdmin) : caller.AdministersTenant(tenant)) ? null
             : Problem.Forbidden(document.OrganisationId is null
                 ? "The tenant's invoice is the platform's: its administrators finalise, void, credit it and record its payments."
                 : "The tenant's administrators finalise, void and credit its organisations' invoices and record their payments.");
 
+    /// <summary>
+    /// The buyer of the tenant's invoice is the tenant: its administrators, or billing.manage at the root (never the
+    /// platform, its seller). The buyer of an organisation's invoice is that organisation: billing.manage granted there
+    /// (not inherited from above, and not the tenant's administrators: they are its seller).
+    /// </summary>
     public static Problem? Buyer(Caller caller, Standing standing, AccessGraph graph, Invoice document)
     {
-        if (document.OrganisationId is null && caller.Has(Roles.PlatformAdmin))
-            return Problem.Forbidden("The platform is the seller of this invoice: the tenant approves it and gives its purchase order.");
-        var at = document.OrganisationId ?? graph.Root;
-        return standing.Everything || at is { } org && standing.Can(graph, Manage, org) ? null
-            : Problem.Forbidden($"Approving an invoice and giving its purchase order needs {Manage} at its organisation or above.").With("permission", Manage);
+        if (document.OrganisationId is not { } org)
+        {
+            if (caller.Has(Roles.PlatformAdmin))
+                return Problem.Forbidden("The platform is the seller of this invoice: the tenant approves it and gives its purchase order.");
+            return standing.Everything || graph.Root is { } root && standing.Can(graph, Manage, root) ? null
+                : Problem.Forbidden($"Approving the tenant's invoice and giving its purchase order needs {Manage} at the root.").With("permission", Manage);
+        }
+        return standing.Scopes is null && !standing.Everything && graph.Explain(standing.Principals, Manage, org) is { } why && why.Grant.OrganisationId == org ? null
+            : Problem.Forbidden($"An organisation's invoice is approved by the organisation: {Manage} granted at it (the tenant's administrators are its seller).")
+                .With("permission", Manage);
     }
 
     /// <summary>The caller's standing in the tenant (any state but shredded: billing goes on while a tenant is suspended), or the refusal.</summary>

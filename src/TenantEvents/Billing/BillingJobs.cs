@@ -9,7 +9,7 @@ namespace TenantEvents.Billing;
 /// <see cref="TenantEventsOptions.BillingJobInterval"/> it closes each billed tenant's months that ended at least
 /// <see cref="TenantEventsOptions.BillingCloseGrace"/> ago, in order, and checks the budgets of the month under way.
 /// </summary>
-public sealed class BillingJobs(TenantDatabases databases, MonthCloser closer, BudgetChecker budgets, Clock clock, TenantEventsOptions options,
+public sealed class BillingJobs(TenantDatabases databases, BillingStore store, MonthCloser closer, BudgetChecker budgets, Clock clock, TenantEventsOptions options,
     ILogger<BillingJobs> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -40,6 +40,8 @@ public sealed class BillingJobs(TenantDatabases databases, MonthCloser closer, B
         {
             try
             {
+                // A decommissioned (or shredded) tenant is billed no more: its last invoices were those of its months before.
+                if (await store.TenantAsync(tenant, cancellation) is not ({ State: not Tenants.TenantState.Decommissioned }, _)) continue;
                 var month = last is null ? first : BillingMonths.Next(last);
                 while (BillingMonths.Parse(month) is var (y, m) && BillingMonths.End(y, m) + options.BillingCloseGrace <= clock.UtcNow)
                 {

@@ -170,9 +170,13 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
     /// A page of the tenant's documents in id order (creation order) after <paramref name="after"/>: only those whose
     /// organisation <paramref name="visible"/> admits are opened (the rest are never unsealed); the next page's cursor when there is more.
     /// </summary>
+    /// <param name="readable">The organisations whose documents the reader may read (null: all); <paramref name="tenantWide"/>: and the tenant's own.</param>
     public async Task<(IReadOnlyList<Invoice> Items, Guid? Next)> PageAsync(Guid tenant, DocumentFilter filter, Guid? after, int limit,
-        Func<Guid?, bool> visible, CancellationToken cancellation)
+        IReadOnlyCollection<Guid>? readable, bool tenantWide, CancellationToken cancellation)
     {
+        // Visibility is decided twice: in the query (only readable rows are read at all) and on each opened document (the
+        // sealed organisation, which the plain column cannot be rewritten to contradict).
+        bool Visible(Guid? org) => readable is null || (org is { } o ? readable.Contains(o) : tenantWide);
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var items = new List<Invoice>();
         var batch = Math.Max(limit, 200);
@@ -182,9 +186,10 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
                 select id, org_id, version, key_version, nonce, ciphertext from {Schema}.billing_documents
                 where tenant_id = $1 and ($2::text is null or month = $2) and ($3::text is null or kind = $3) and ($4::text is null or state = $4)
                   and ($5::uuid is null or org_id = $5) and ($6::uuid is null or id > $6)
+                  and ($8::uuid[] is null or org_id = any($8) or (org_id is null and $9))
                 order by id limit $7
                 """, tenant.ToString(), (object?)filter.Month ?? DBNull.Value, (object?)filter.Kind ?? DBNull.Value, (object?)filter.State ?? DBNull.Value,
-                (object?)filter.Organisation ?? DBNull.Value, (object?)after ?? DBNull.Value, batch);
+                (object?)filter.Organisation ?? DBNull.Value, (object?)after ?? DBNull.Value, batch, (object?)readable?.ToArray() ?? DBNull.Value, tenantWide);
             var rows = new List<(Guid Id, Guid? Org, long Version, SealedPayload Payload)>();
             await using (var reader = await command.ExecuteReaderAsync(cancellation))
                 while (await reader.ReadAsync(cancellation))
@@ -193,8 +198,9 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
             foreach (var row in rows)
             {
                 after = row.Id;
-                if (!visible(row.Org)) continue;
+                if (!Visible(row.Org)) continue;
                 var document = await OpenAsync(tenant, row.Id, row.Payload, cancellation);
+                if (!Visible(document.OrganisationId)) continue;
                 document.Version = row.Version;
                 items.Add(document);
                 if (items.Count == limit) return (items, row.Id);
@@ -203,12 +209,13 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
         }
     }
 
-    /// <summary>A month's invoices as totals per organisation (null: the tenant's own), from the plain columns: nothing is unsealed.</summary>
+    /// <summary>A month's invoices (not void) as totals per organisation (null: the tenant's own), from the plain columns: nothing is unsealed.</summary>
     public async Task<IReadOnlyList<(Guid Id, Guid? Organisation, decimal Total)>> TotalsAsync(Guid tenant, string month, CancellationToken cancellation)
     {
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         await using var command = Infrastructure.Databases.Sql.Command(scope.Connection, scope.Transaction,
-            $"select id, org_id, total from {Schema}.billing_documents where tenant_id = $1 and month = $2 and kind = 'invoice'", tenant.ToString(), month);
+            $"select id, org_id, total from {Schema}.billing_documents where tenant_id = $1 and month = $2 and kind = 'invoice' and state <> 'void'",
+            tenant.ToString(), month);
         var totals = new List<(Guid, Guid?, decimal)>();
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation)) totals.Add((reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetGuid(1), reader.GetDecimal(2)));

@@ -21,20 +21,25 @@ public sealed class BudgetChecker(BillingStore store, OrganisationStore organisa
         var now = store.Now;
         var (tenant, templateCards) = await store.TenantAsync(tenantId, cancellation);
         if (tenant is null) return ([], Problem.NotFound("tenant"));
-        var tree = await organisations.ReadAsync(tenantId, g => g.Root is { } r ? (Root: r, Parents: g.SelfAndDescendants(r).ToDictionary(n => n.Id, n => n.ParentId)) : default,
-            cancellation);
+        var tree = await organisations.ReadAsync(tenantId, g => g.Root is { } r
+            ? (Root: r, Parents: (IReadOnlyDictionary<Guid, Guid?>)g.SelfAndDescendants(r).ToDictionary(n => n.Id, n => n.ParentId)) : default, cancellation);
         if (tree.Parents is null) return ([], Problem.NotFound("tenant"));
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        await tx.LockAsync("billing", cancellation);
+        // Raising takes the billing lock (alerts once, in order); a reading does not (it holds nothing up).
+        if (raise) await tx.LockAsync("billing", cancellation);
         var account = await store.LoadAccountAsync(tx.Session, tenantId, cancellation);
         if (account.Terms is not { } terms || account.Budgets.Count == 0) return ([], null);
         var (year, month) = (now.UtcDateTime.Year, now.UtcDateTime.Month);
         var name = BillingMonths.Name(year, month);
         var cards = account.CardsWith(templateCards);
         if (Pricing.CardsFor(year, month, cards).Select(c => c.Currency).Distinct().Count() > 1) return ([], null);
-        var usage = await closer.UsageAsync(tx, year, month, cards, cancellation);
+        var usage = await closer.UsageAsync(tx, year, month, cards, tree.Parents, cancellation);
         var figures = Chargeback.Compute(year, month, cards, usage, [], tree.Root, new RecoveryTerms(terms.Recovery, terms.Subsidy, terms.Split, terms.CostCentres));
-        var spent = CostRecovery.RollUp(tree.Parents, figures.Organisations.ToDictionary(o => o.Key, o => o.Value.Subtotal));
+        // A budget measures what its subtree costs, before any subsidy (under showback an organisation is charged nothing,
+        // but its costs are what its budget is for); the month's fixed charges are counted once, not projected.
+        var spent = CostRecovery.RollUp(tree.Parents, figures.Organisations.ToDictionary(o => o.Key, o => o.Value.Lines.Sum(l => l.Shown)));
+        var fixedPart = CostRecovery.RollUp(tree.Parents, figures.Organisations.ToDictionary(o => o.Key,
+            o => o.Value.Lines.Where(l => l.Metric is Pricing.Fixed or Pricing.Commitment).Sum(l => l.Shown)));
         var days = DateTime.DaysInMonth(year, month);
         var statuses = new List<BudgetStatus>();
         var events = new List<object>();
@@ -43,12 +48,16 @@ public sealed class BudgetChecker(BillingStore store, OrganisationStore organisa
             // A hard budget always refuses at 100 %, whatever thresholds alert before it.
             var thresholds = budget.Hard ? budget.Thresholds.Append(1.0m).Distinct().Order().ToList() : budget.Thresholds;
             var standing = Budgets.Evaluate(new Budget(budget.Amount, thresholds, budget.Forecast, budget.Hard), spent.GetValueOrDefault(org),
-                now.UtcDateTime.Day, days, account.RaisedIn(name, org));
+                now.UtcDateTime.Day, days, account.RaisedIn(name, org), fixedPart.GetValueOrDefault(org));
             var alreadyRefusing = account.AlertMonth == name && account.Refusing.Contains(org);
+            var refusing = standing.Refuse && !alreadyRefusing;
             foreach (var alert in standing.Raised)
-                events.Add(new BudgetThresholdCrossed(org, name, alert.Threshold, alert.Basis, alert.Spent, alert.Forecast, alert.Amount, figures.Currency,
-                    Refusing: standing.Refuse && !alreadyRefusing && alert.Basis == Budgets.Actual && alert.Threshold >= 1 && !events.OfType<BudgetThresholdCrossed>().Any(e => e.OrganisationId == org && e.Refusing),
-                    Actor.System, now));
+            {
+                var refuses = refusing && alert.Basis == Budgets.Actual && alert.Threshold >= 1;
+                if (refuses) refusing = false;
+                events.Add(new BudgetThresholdCrossed(org, name, alert.Threshold, alert.Basis, alert.Spent, Currencies.Round(figures.Currency, alert.Forecast),
+                    alert.Amount, figures.Currency, refuses, Actor.System, now));
+            }
             statuses.Add(new BudgetStatus(org, name, figures.Currency, budget.Amount, spent.GetValueOrDefault(org), Currencies.Round(figures.Currency, standing.Forecast),
                 budget.Hard, alreadyRefusing || events.OfType<BudgetThresholdCrossed>().Any(e => e.OrganisationId == org && e.Refusing), budget.Thresholds, standing.Raised));
         }

@@ -24,9 +24,9 @@ public static class Budgets
     public static IReadOnlyList<FieldError> Check(Budget budget)
     {
         var errors = new List<FieldError>();
-        if (budget.Amount <= 0) errors.Add(new FieldError("amount", "out-of-range", "is more than 0."));
-        if (budget.Thresholds.Count == 0 || budget.Thresholds.Any(t => t is <= 0 or > 10))
-            errors.Add(new FieldError("thresholds", "out-of-range", "fractions of the amount above 0 (0.5, 0.8, 1.0; at most 10)."));
+        if (budget.Amount is <= 0 or > Pricing.MaxMoney) errors.Add(new FieldError("amount", "out-of-range", $"is more than 0 and at most {Pricing.MaxMoney}."));
+        if (budget.Thresholds.Count is 0 or > 10 || budget.Thresholds.Any(t => t is <= 0 or > 10 || decimal.Round(t, 4) != t))
+            errors.Add(new FieldError("thresholds", "out-of-range", "1 to 10 fractions of the amount above 0 (0.5, 0.8, 1.0; at most 10, four decimals)."));
         if (budget.Thresholds.Distinct().Count() != budget.Thresholds.Count) errors.Add(new FieldError("thresholds", "duplicate", "each threshold once."));
         return errors;
     }
@@ -34,13 +34,16 @@ public static class Budgets
     /// <summary>
     /// The month's forecast from the spend so far: the rate of the days elapsed (at least one) carried to the month's end.
     /// </summary>
-    public static decimal ForecastOf(decimal spent, int daysElapsed, int daysInMonth) =>
-        spent / Math.Max(1, Math.Min(daysElapsed, daysInMonth)) * daysInMonth;
+    /// <param name="fixedPart">What of the spend is the month's whole fixed charges (fees, the commitment): counted once, not projected.</param>
+    public static decimal ForecastOf(decimal spent, int daysElapsed, int daysInMonth, decimal fixedPart = 0) =>
+        fixedPart + (spent - fixedPart) / Math.Max(1, Math.Min(daysElapsed, daysInMonth)) * daysInMonth;
 
     /// <param name="raised">The (threshold, basis) pairs already alerted this month: each is raised once.</param>
-    public static BudgetStanding Evaluate(Budget budget, decimal spent, int daysElapsed, int daysInMonth, IReadOnlySet<(decimal Threshold, string Basis)> raised)
+    /// <param name="fixedPart">What of <paramref name="spent"/> is fixed for the month (not projected).</param>
+    public static BudgetStanding Evaluate(Budget budget, decimal spent, int daysElapsed, int daysInMonth, IReadOnlySet<(decimal Threshold, string Basis)> raised,
+        decimal fixedPart = 0)
     {
-        var forecast = ForecastOf(spent, daysElapsed, daysInMonth);
+        var forecast = ForecastOf(spent, daysElapsed, daysInMonth, fixedPart);
         var alerts = new List<BudgetAlert>();
         foreach (var threshold in budget.Thresholds.Order())
         {

@@ -40,8 +40,10 @@ public static class Chargeback
         var currency = figures.Currency;
         var byMetric = usage.Where(u => u.Amount != 0).GroupBy(u => u.Metric).ToDictionary(g => g.Key, g => g.ToList());
 
-        // The tenant's lines, with each organisation's shown part of each.
+        // The tenant's lines, with each organisation's shown part of each, and its own quantity where it is measured.
         var lines = new List<(BilledLine Line, Dictionary<Guid, decimal> Shown)>();
+        var quantities = new Dictionary<BilledLine, Dictionary<Guid, decimal>>(ReferenceEqualityComparer.Instance);
+        var days = DateTime.DaysInMonth(year, month);
         // A line with nothing to say (a fee of nothing, a charge with no use) is left off; a use within free units stays (amount 0).
         foreach (var line in figures.Lines.Where(l => l.Amount != 0 || l.Quantity != 0 && l.Metric != Pricing.Fixed))
         {
@@ -51,12 +53,15 @@ public static class Chargeback
             if (line.Metric is not (Pricing.Fixed or Pricing.Commitment) && byMetric.TryGetValue(line.Metric, out var rows))
                 weights = rows.Where(r => r.Day >= line.From && r.Day <= line.To).GroupBy(r => Owner(r.Organisation, root))
                     .ToDictionary(g => g.Key, g => (decimal)g.Sum(r => r.Amount));
-            lines.Add((billed, weights is { Count: > 0 } && weights.Values.Sum() > 0 ? Apportion(currency, line.Amount, weights) : []));
+            var measured = weights is { Count: > 0 } && weights.Values.Sum() > 0;
+            if (measured) quantities[billed] = weights!.ToDictionary(w => w.Key, w => Pricing.IsHeld(line.Metric) ? decimal.Round(w.Value / days, 4) : w.Value);
+            lines.Add((billed, measured ? Apportion(currency, line.Amount, weights!) : []));
         }
         foreach (var l in LateLines(cards, late, currency))
         {
             var weights = late.Where(x => x.Month == l.LateFor && x.Metric == l.Metric).GroupBy(x => Owner(x.Organisation, root))
                 .ToDictionary(g => g.Key, g => (decimal)g.Sum(x => x.Quantity));
+            quantities[l] = weights;
             lines.Add((l, Apportion(currency, l.Amount, weights)));
         }
         // Shared costs: what no organisation's own use accounts for.
@@ -84,7 +89,11 @@ public static class Chargeback
             {
                 var amount = org == root ? part : charged.GetValueOrDefault(org);
                 if (part == 0 && amount == 0) continue;
-                (perOrg.TryGetValue(org, out var list) ? list : perOrg[org] = []).Add(line with { Amount = amount, Shown = part });
+                // The organisation's own quantity where it is measured (never the tenant's: that would tell of the others' use);
+                // of a shared cost, its share of the line's.
+                var quantity = quantities.TryGetValue(line, out var own) ? own.GetValueOrDefault(org)
+                    : line.Amount == 0 ? 0 : decimal.Round(line.Quantity * part / line.Amount, 4);
+                (perOrg.TryGetValue(org, out var list) ? list : perOrg[org] = []).Add(line with { Amount = amount, Shown = part, Quantity = quantity });
             }
             var left = others.Sum(s => s.Value) - charged.Values.Sum();
             if (left != 0) borne[line.TaxRate] = borne.GetValueOrDefault(line.TaxRate) + left;
@@ -170,10 +179,13 @@ public static class BillingMonths
 
     public static string Of(DateTimeOffset at) => Name(at.UtcDateTime.Year, at.UtcDateTime.Month);
 
-    public static (int Year, int Month)? Parse(string? text) =>
-        text is { Length: 7 } && text[4] == '-' && int.TryParse(text[..4], out var y) && int.TryParse(text[5..], out var m) && y is >= 2000 and <= 9999
-        && m is >= 1 and <= 12 && char.IsAsciiDigit(text[0]) && char.IsAsciiDigit(text[5])
-            ? (y, m) : null;
+    /// <summary>The year and month of exactly "YYYY-MM" (four digits, a hyphen, two digits; nothing else), from 2000.</summary>
+    public static (int Year, int Month)? Parse(string? text)
+    {
+        if (text is not { Length: 7 } || text[4] != '-' || !text.Where((c, i) => i != 4).All(char.IsAsciiDigit)) return null;
+        var (y, m) = ((text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0'), (text[5] - '0') * 10 + (text[6] - '0'));
+        return y >= 2000 && m is >= 1 and <= 12 ? (y, m) : null;
+    }
 
     public static DateTimeOffset Start(int year, int month) => new(year, month, 1, 0, 0, 0, TimeSpan.Zero);
 

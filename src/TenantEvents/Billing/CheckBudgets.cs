@@ -36,8 +36,13 @@ public static class CheckBudgetsEndpoint
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, BillingStore billing, OrganisationStore organisations, BudgetChecker checker,
         CancellationToken cancellation)
     {
-        var (refusal, standing) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, _) => standing, cancellation);
+        var (refusal, readsAny) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, g) =>
+            (standing, standing.Everything || standing.ReadEverything || BillingHttp.CanRead(standing, g, null)
+                || g.Root is { } root && g.SelfAndDescendants(root).Any(n => BillingHttp.CanRead(standing, g, n.Id))), cancellation);
         if (refusal is not null) return refusal;
+        var (standing, allowed) = readsAny;
+        // Who reads no billing anywhere learns nothing, and costs nothing: no pricing is run for it.
+        if (!allowed) return Problem.NotFound("tenant").ToResult();
         var (budgets, problem) = await checker.CheckAsync(tenantId, raise: false, cancellation);
         if (problem is not null) return problem.ToResult();
         var visible = await organisations.ReadAsync(tenantId, g => budgets.Where(b => BillingHttp.CanRead(standing!, g, b.OrganisationId)).ToList(), cancellation);

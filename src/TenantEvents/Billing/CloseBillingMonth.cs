@@ -30,7 +30,9 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
             return (null, new Problem("month-open", 409, "The month has not ended", $"{month} ends at {BillingMonths.End(year, number):O} (UTC)."));
         var (tenant, templateCards) = await store.TenantAsync(tenantId, cancellation);
         if (tenant is null) return (null, Problem.NotFound("tenant"));
-        if (await organisations.ReadAsync(tenantId, g => g.Root, cancellation) is not { } rootId) return (null, Problem.NotFound("tenant"));
+        var (root, parents) = await organisations.ReadAsync(tenantId, g => (g.Root,
+            g.Root is { } r ? (IReadOnlyDictionary<Guid, Guid?>)g.SelfAndDescendants(r).ToDictionary(n => n.Id, n => n.ParentId) : null), cancellation);
+        if (root is not { } rootId || parents is null) return (null, Problem.NotFound("tenant"));
 
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
         await tx.LockAsync("billing", cancellation);
@@ -47,7 +49,7 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
             return (null, new Problem("previous-month-open", 409, "The month before is not closed", $"Close {previous} first.").With("month", previous));
 
         var cards = account.CardsWith(templateCards);
-        var usage = await UsageAsync(tx, year, number, cards, cancellation);
+        var usage = await UsageAsync(tx, year, number, cards, parents, cancellation);
         if (!Currencies.IsKnown(cards.LastOrDefault()?.Currency ?? "EUR") || Pricing.CardsFor(year, number, cards).Select(c => c.Currency).Distinct().Count() > 1)
             return (null, new Problem("rate-cards-unusable", 409, "The rate cards cannot price this month", "The tenant's rate cards are in more than one currency."));
         var lateMonths = account.Closed.Keys.Where(m => string.CompareOrdinal(m, month) < 0).TakeLast(options.BillingLateMonths).ToList();
@@ -77,9 +79,12 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
 
     /// <summary>
     /// The month's usage rows (API calls, AI compute, licences) and, for each allocatable kind a card charges, the units
-    /// guaranteed to each organisation each day: whatever was in force at the day's end.
+    /// guaranteed to each organisation each day (whatever was in force at the day's end). Licences are a standing count:
+    /// a day without a change holds the count of the last day that had one. An allocation nested in another is carved out
+    /// of it: each organisation is charged its guarantee less what its nearest allocated descendants hold.
     /// </summary>
-    public async Task<List<UsageRow>> UsageAsync(TenantTransaction tx, int year, int month, IReadOnlyList<RateCard> cards, CancellationToken cancellation)
+    public async Task<List<UsageRow>> UsageAsync(TenantTransaction tx, int year, int month, IReadOnlyList<RateCard> cards,
+        IReadOnlyDictionary<Guid, Guid?> parents, CancellationToken cancellation)
     {
         var first = new DateOnly(year, month, 1);
         var last = first.AddMonths(1).AddDays(-1);
@@ -89,6 +94,20 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
         await using (var reader = await command.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 rows.Add(new UsageRow(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateOnly>(2), reader.GetInt64(3)));
+        if (cards.SelectMany(c => c.Charges).Any(c => c.Metric == Pricing.Licences))
+        {
+            await using var before = tx.Command($"""
+                select amount from {Schema}.usage_daily where tenant_id = $1 and metric = 'licences' and org_id = $2 and day < $3 order by day desc limit 1
+                """, tx.Tenant.ToString(), Guid.Empty, first);
+            var held = await before.ExecuteScalarAsync(cancellation) is long l ? l : 0;
+            var changes = rows.Where(r => r.Metric == Pricing.Licences && r.Organisation == Guid.Empty).ToDictionary(r => r.Day, r => r.Amount);
+            rows.RemoveAll(r => r.Metric == Pricing.Licences);
+            for (var day = first; day <= last; day = day.AddDays(1))
+            {
+                if (changes.TryGetValue(day, out var changed)) held = changed;
+                if (held > 0) rows.Add(new UsageRow(Guid.Empty, Pricing.Licences, day, held));
+            }
+        }
         var kinds = cards.SelectMany(c => c.Charges).Select(c => c.Metric).Where(m => m.StartsWith(Pricing.AllocatedPrefix, StringComparison.Ordinal))
             .Select(m => m[Pricing.AllocatedPrefix.Length..]).Distinct().ToArray();
         if (kinds.Length == 0) return rows;
@@ -100,17 +119,32 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
         await using (var reader = await command.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
                 history.Add((reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetInt64(3)));
-        foreach (var series in history.GroupBy(h => (h.Org, h.Kind)))
+        foreach (var kind in history.GroupBy(h => h.Kind))
         {
-            var changes = series.ToList();
-            var at = 0;
-            long held = 0;
-            for (var day = first; day <= last; day = day.AddDays(1))
+            // Each organisation's guarantee at each day's end.
+            var daily = new Dictionary<(Guid Org, DateOnly Day), long>();
+            foreach (var series in kind.GroupBy(h => h.Org))
             {
-                var dayEnd = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-                while (at < changes.Count && changes[at].Since < dayEnd) held = changes[at++].Guaranteed;
-                if (held > 0) rows.Add(new UsageRow(series.Key.Org, Pricing.AllocatedPrefix + series.Key.Kind, day, held));
+                var changes = series.ToList();
+                var at = 0;
+                long held = 0;
+                for (var day = first; day <= last; day = day.AddDays(1))
+                {
+                    var dayEnd = new DateTimeOffset(day.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+                    while (at < changes.Count && changes[at].Since < dayEnd) held = changes[at++].Guaranteed;
+                    if (held > 0) daily[(series.Key, day)] = held;
+                }
             }
+            // Carved out: what a nearest allocated descendant holds comes off its ancestor's charge, the same day.
+            var net = new Dictionary<(Guid Org, DateOnly Day), long>(daily);
+            foreach (var ((org, day), held) in daily)
+                for (var up = parents.GetValueOrDefault(org); up is { } ancestor; up = parents.GetValueOrDefault(ancestor))
+                    if (daily.ContainsKey((ancestor, day)))
+                    {
+                        net[(ancestor, day)] -= held;
+                        break;
+                    }
+            rows.AddRange(net.Where(n => n.Value > 0).Select(n => new UsageRow(n.Key.Org, Pricing.AllocatedPrefix + kind.Key, n.Key.Day, n.Value)));
         }
         return rows;
     }

@@ -16,7 +16,7 @@ public static class FinaliseInvoiceEndpoint
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static Task<IResult> Post(Guid tenantId, Guid invoiceId, HttpContext http, BillingStore billing, OrganisationStore organisations,
         TenantEventsOptions options, CancellationToken cancellation) =>
-        InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document),
+        InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document, tenantId),
             async step =>
             {
                 if (InvoiceDecisions.CanFinalise(step.Document, step.Account.Terms!, step.Actor) is { } no) return new InvoiceOutcome([], no);
@@ -24,6 +24,8 @@ public static class FinaliseInvoiceEndpoint
                 var year = step.Now.UtcDateTime.Year;
                 var counter = await billing.NextNumberAsync(step.Tx, InvoiceDecisions.Series(platform, "invoice", year), cancellation);
                 var number = InvoiceDecisions.Number(options.BillingNumberPrefix, platform, step.Tenant.Slug, "invoice", year, counter);
-                return new InvoiceOutcome([InvoiceDecisions.Finalise(step.Document, number, step.Account.Terms!.PaymentTermDays, step.Actor, step.Now)]);
+                // The seller's payment terms: the platform's for its invoice, the tenant's for its organisations'.
+                var days = platform ? options.BillingPaymentTermDays : step.Account.Terms!.PaymentTermDays;
+                return new InvoiceOutcome([InvoiceDecisions.Finalise(step.Document, number, days, step.Actor, step.Now)]);
             }, cancellation);
 }

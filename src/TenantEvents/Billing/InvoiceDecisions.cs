@@ -39,7 +39,7 @@ public static class InvoiceDecisions
         if (invoice.Showback) return Showback();
         if (terms.ApprovalRequired && invoice.ApprovedBy is null)
             return new Problem("approval-required", 409, "The invoice needs the buyer's approval", "The tenant's procurement approves invoices before they are finalised.");
-        if (terms.ApprovalRequired && invoice.ApprovedBy == by)
+        if (terms.ApprovalRequired && invoice.ApprovedBy is { } approver && approver.Subject == by.Subject && approver.Kind == by.Kind && approver.TenantId == by.TenantId)
             return new Problem("same-person", 409, "Approved by the one finalising", "Someone other than the invoice's approver finalises it.");
         if (terms.PurchaseOrderRequired && invoice.PurchaseOrder is null)
             return new Problem("purchase-order-required", 409, "The invoice needs a purchase-order number", "The tenant's procurement gives one before invoices are finalised.");
@@ -56,11 +56,12 @@ public static class InvoiceDecisions
         DateTimeOffset now)
     {
         if (invoice.Kind != "invoice" || invoice.State != InvoiceStates.Finalised) return ([], WrongState(invoice, "paid", "finalised, unpaid"));
-        if (amount is not { } paid || paid <= 0 || Currencies.Round(invoice.Currency, paid) != paid)
+        if (amount is not { } paid || paid is <= 0 or > Pricing.MaxMoney || Currencies.Round(invoice.Currency, paid) != paid)
             return ([], Problem.Validation("amount", "out-of-range", $"more than 0, in {invoice.Currency}'s minor unit."));
         if (paid > invoice.Balance)
             return ([], new Problem("overpayment", 409, "More than is owed", $"The balance is {invoice.Balance} {invoice.Currency}.").With("balance", invoice.Balance));
-        if (reference is { Length: > 100 }) return ([], Problem.Validation("reference", "too-long", "at most 100 characters."));
+        if (reference is { Length: > 100 } || reference?.Any(char.IsControl) == true)
+            return ([], Problem.Validation("reference", "too-long", "at most 100 printable characters."));
         return ([new InvoicePaid(invoice.Id, paid, paidOn ?? DateOnly.FromDateTime(now.UtcDateTime), reference, by, now)], null);
     }
 
@@ -69,7 +70,8 @@ public static class InvoiceDecisions
     {
         if (invoice.Kind != "invoice" || invoice.State is not (InvoiceStates.Draft or InvoiceStates.Finalised) || invoice.Paid > 0 || invoice.Credited > 0)
             return ([], WrongState(invoice, "voided", "draft or finalised ones with nothing paid or credited against them (credit the rest instead)"));
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > MaxReason) return ([], Problem.Validation("reason", "required", $"why, in at most {MaxReason} characters."));
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > MaxReason || reason.Any(char.IsControl))
+            return ([], Problem.Validation("reason", "required", $"why, in at most {MaxReason} printable characters."));
         return ([new InvoiceVoided(invoice.Id, reason.Trim(), by, now)], null);
     }
 
@@ -82,7 +84,8 @@ public static class InvoiceDecisions
     {
         if (invoice.Kind != "invoice" || invoice.State is not (InvoiceStates.Finalised or InvoiceStates.Paid))
             return (null, WrongState(invoice, "credited", "finalised or paid"));
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > MaxReason) return (null, Problem.Validation("reason", "required", $"why, in at most {MaxReason} characters."));
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > MaxReason || reason.Any(char.IsControl))
+            return (null, Problem.Validation("reason", "required", $"why, in at most {MaxReason} printable characters."));
         var issued = DateOnly.FromDateTime(now.UtcDateTime);
         IReadOnlyList<BilledLine> lines;
         decimal subtotal, tax;
@@ -94,7 +97,7 @@ public static class InvoiceDecisions
         else
         {
             var rates = invoice.Lines.Select(l => l.TaxRate).Distinct().ToList();
-            if (amount <= 0 || Currencies.Round(invoice.Currency, amount.Value) != amount)
+            if (amount is <= 0 or > Pricing.MaxMoney || Currencies.Round(invoice.Currency, amount.Value) != amount)
                 return (null, Problem.Validation("amount", "out-of-range", $"a net amount more than 0, in {invoice.Currency}'s minor unit."));
             if (rates.Count > 1) return (null, Problem.Validation("amount", "several-tax-rates", "the invoice has lines at several tax rates: credit it in full."));
             var rate = rates.FirstOrDefault();

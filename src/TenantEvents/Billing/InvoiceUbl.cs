@@ -23,6 +23,8 @@ public static class InvoiceUbl
     {
         if (d.Number is null || d.IssueDate is null)
             return new Problem("not-finalised", 409, "Only a finalised invoice or a credit note is exported as UBL", "A draft has no number yet.");
+        if (d.State == InvoiceStates.Void)
+            return new Problem("invoice-void", 409, "A void invoice is not sent", "It was withdrawn; its number stays used, and nothing is owed on it.");
         var errors = new List<FieldError>();
         if (d.Seller.EndpointId is null) errors.Add(new("seller.endpointId", "required", "Peppol needs the seller's electronic address (BT-34)."));
         if (d.Buyer.EndpointId is null) errors.Add(new("buyer.endpointId", "required", "Peppol needs the buyer's electronic address (BT-49): set it in the billing terms."));

@@ -38,14 +38,16 @@ public static class ListInvoicesEndpoint
         var (refusal, standing) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, _) => standing, cancellation);
         if (refusal is not null) return refusal;
         // Who may read which organisation's documents, decided once on the tree as it is (the documents themselves are opened only when readable).
-        var readable = await organisations.ReadAsync(tenantId, g =>
+        var (all, tenantWide, orgs) = await organisations.ReadAsync(tenantId, g =>
         {
-            if (standing!.Everything || standing.ReadEverything) return (Func<Guid?, bool>)(_ => true);
-            var tenantWide = BillingHttp.CanRead(standing, g, null);
-            var orgs = g.Root is { } root ? g.SelfAndDescendants(root).Where(n => BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : [];
-            return o => o is { } id ? orgs.Contains(id) : tenantWide;
+            if (standing!.Everything || standing.ReadEverything) return (true, true, new HashSet<Guid>());
+            return (false, BillingHttp.CanRead(standing, g, null),
+                g.Root is { } root ? g.SelfAndDescendants(root).Where(n => BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : []);
         }, cancellation);
-        var (items, next) = await billing.PageAsync(tenantId, new BillingStore.DocumentFilter(month, kind, state, org), cursor, limit, readable, cancellation);
+        // Who reads no billing anywhere has no invoices to list (as GET /billing says of the tenant).
+        if (!all && !tenantWide && orgs.Count == 0) return Problem.NotFound("tenant").ToResult();
+        var (items, next) = await billing.PageAsync(tenantId, new BillingStore.DocumentFilter(month, kind, state, org), cursor, limit, all ? null : orgs,
+            tenantWide, cancellation);
         return Results.Json(new InvoiceList(items.Select(Summary).ToList(), next?.ToString()), Json.Options);
     }
 

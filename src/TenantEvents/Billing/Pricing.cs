@@ -51,9 +51,30 @@ public static class Pricing
         || metric is not null && metric.StartsWith(AllocatedPrefix, StringComparison.Ordinal) && Quotas.QuotaKinds.Allocatable.Contains(metric[AllocatedPrefix.Length..]);
 
     /// <summary>What a rate card must be before it is used; empty when it is sound.</summary>
+    /// <summary>The largest price, amount or quantity a card may name: far above any real price, far below what decimal arithmetic overflows at.</summary>
+    public const decimal MaxMoney = 1_000_000_000m;
+    public const long MaxUnits = 1_000_000_000_000;
+    public const int MaxCharges = 50, MaxTiers = 50;
+
     public static IReadOnlyList<FieldError> Check(RateCard card)
     {
         var errors = new List<FieldError>();
+        if (card.Charges is null || card.Charges.Any(c => c is null) || card.Charges.Count > MaxCharges)
+            return [new FieldError("charges", "invalid", $"1 to {MaxCharges} charges, none null.")];
+        if (card.Charges.Any(c => c.Tiers is { } tiers && (tiers.Count > MaxTiers || tiers.Any(t => t is null))))
+            return [new FieldError("charges", "invalid", $"at most {MaxTiers} tiers a charge, none null.")];
+        if (card.Version < 1) errors.Add(new FieldError("version", "out-of-range", "is 1 or more."));
+        if (card.Name is { Length: > 100 } || card.Name?.Any(char.IsControl) == true) errors.Add(new FieldError("name", "invalid", "1 to 100 printable characters."));
+        if (card.MinimumCommitment > MaxMoney) errors.Add(new FieldError("minimumCommitment", "out-of-range", $"is at most {MaxMoney}."));
+        foreach (var (charge, i) in card.Charges.Select((c, i) => (c, i)))
+        {
+            if (charge.UnitPrice > MaxMoney || charge.Amount > MaxMoney || (charge.Tiers ?? []).Any(t => t.UnitPrice > MaxMoney || t.FlatFee > MaxMoney))
+                errors.Add(new FieldError($"charges[{i}]", "out-of-range", $"prices and amounts are at most {MaxMoney}."));
+            if (charge.FreeUnits > MaxUnits || charge.PackageSize > MaxUnits || (charge.Tiers ?? []).Any(t => t.UpTo is < 1 or > MaxUnits))
+                errors.Add(new FieldError($"charges[{i}]", "out-of-range", $"units (free units, package size, tier bounds) are 1 to {MaxUnits}."));
+            if (charge.Name is { Length: > 100 } || charge.Name?.Any(char.IsControl) == true)
+                errors.Add(new FieldError($"charges[{i}].name", "invalid", "1 to 100 printable characters."));
+        }
         if (string.IsNullOrWhiteSpace(card.Name)) errors.Add(new FieldError("name", "required", "is required."));
         if (!Currencies.IsKnown(card.Currency)) errors.Add(new FieldError("currency", "unknown-currency", "must be an ISO 4217 code this service prices in (EUR, USD, GBP, JPY, ...)."));
         if (card.TaxRate is < 0 or > 1) errors.Add(new FieldError("taxRate", "out-of-range", "is a fraction from 0 to 1 (0.2 for 20 %)."));

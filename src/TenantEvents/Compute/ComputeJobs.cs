@@ -13,10 +13,10 @@ public sealed record SubmitComputeJob(long? Units, Guid? OrganisationId, string?
 
 /// <summary>A job as the API shows it.</summary>
 public sealed record ComputeJobView(Guid Id, Guid TenantId, Guid? OrganisationId, Guid ReservationId, long Units, string State, DateTimeOffset QueuedAt,
-    DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double WorkerSeconds, int Slices)
+    DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double WorkerSeconds, int Slices, string? Reason)
 {
     public static ComputeJobView Of(ComputeJob j) => new(j.Id, j.Tenant, j.OrganisationId, j.ReservationId, j.Units, j.State, j.QueuedAt, j.StartedAt,
-        j.FinishedAt, j.WorkerTime.TotalSeconds, j.Slices);
+        j.FinishedAt, j.WorkerTime.TotalSeconds, j.Slices, j.Reason);
 }
 
 /// <summary>
@@ -39,7 +39,7 @@ public sealed class ComputeJobs
     public ComputeJobs(TenantEventsOptions options, QuotaPolicies policies, AiComputeReservations reservations, ILogger<ComputeJobs> log)
     {
         (_options, _policies, _reservations, _log) = (options, policies, reservations, log);
-        Pool = new ComputePool(options.ComputeMaxWorkers, options.ComputeSlice, completed: CommitAsync);
+        Pool = new ComputePool(options.ComputeMaxWorkers, options.ComputeSlice, RunSliceAsync, CommitAsync);
         Telemetry.Meter.CreateObservableGauge("tenantevents.compute.workers.desired", () => Pool.Status().DesiredWorkers, "{worker}",
             "Workers the AI job pool wants now: every job running or waiting, within TenantEvents:ComputeMaxWorkers (scale worker replicas by it).");
         Telemetry.Meter.CreateObservableGauge("tenantevents.compute.workers.busy", () => Pool.Status().BusyWorkers, "{worker}", "Workers running a job slice.");
@@ -58,32 +58,52 @@ public sealed class ComputeJobs
             return (null, Problem.LimitReached("compute-queue-full", "The tenant has as many jobs waiting as it may",
                 $"At most {_options.ComputeMaxQueuedPerTenant} jobs of a tenant wait for a worker; submit more as these run.", _options.ComputeMaxQueuedPerTenant,
                 nameof(TenantEventsOptions.ComputeMaxQueuedPerTenant), 429));
-        var (reservation, refused) = await _reservations.ReserveAsync(policy, organisation, units, TimeSpan.FromHours(1), purpose ?? "compute job", actor,
+        // The reservation is the job's own (its purpose names the job): only the job commits it, nobody releases it under a
+        // job that then runs for free (AiComputeEndpoints refuses to settle it by hand).
+        var id = Guid.CreateVersion7();
+        var (reservation, refused) = await _reservations.ReserveAsync(policy, organisation, units, _options.ComputeJobMaxWait, JobPurpose + id, actor,
             cancellation);
         if (refused is not null) return (null, refused.ToProblem(403));
-        var job = new ComputeJob(Guid.CreateVersion7(), policy.TenantId, organisation, reservation!.Id, units, _options.ComputePerUnit * units, actor.ToString(), now);
+        var job = new ComputeJob(id, policy.TenantId, organisation, reservation!.Id, units, _options.ComputePerUnit * units, actor.ToString(), now);
         _jobs[job.Id] = job;
-        Forget(now);
+        if (Interlocked.Increment(ref _submitted) % 1_000 == 0) Forget();
         Pool.Submit(job, ComputeScheduler.Guaranteed(policy.Limit(QuotaKinds.AiCompute), _options.ComputeUnitsPerWorker));
         return (job, null);
     }
 
-    private async Task CommitAsync(ComputeJob job)
+    /// <summary>The purpose of a job's own reservation (then the job's id); nobody else may reserve under it.</summary>
+    public const string JobPurpose = "compute-job:";
+
+    /// <summary>A slice of a job: first, its reservation must still be held (a job whose units expired waiting does not run); then the work.</summary>
+    private async Task RunSliceAsync(ComputeJob job, TimeSpan length, CancellationToken cancellation)
+    {
+        if (job.Slices == 0 && await _reservations.ReservationAsync(job.Tenant, job.ReservationId, cancellation) is not { State: "held" })
+            throw new InvalidOperationException("its reservation is no longer held (it expired while the job waited)");
+        await Task.Delay(length, cancellation);
+    }
+
+    /// <summary>Commits the job's units; false when they could not be (the job is failed, not done, and says so).</summary>
+    private async Task<bool> CommitAsync(ComputeJob job)
     {
         try
         {
-            if (await _policies.PolicyAsync(job.Tenant, CancellationToken.None, fresh: true) is not { } policy) return;
+            if (await _policies.PolicyAsync(job.Tenant, CancellationToken.None, fresh: true) is not { } policy) return false;
             var settled = await _reservations.SettleAsync(policy, job.ReservationId, job.Units, CancellationToken.None);
-            if (settled.Problem is { } problem) _log.LogWarning("Job {Job} of tenant {Tenant} ran, but its units were not committed: {Problem}", job.Id, job.Tenant, problem.Detail);
+            if (settled.Problem is not { } problem) return true;
+            _log.LogWarning("Job {Job} of tenant {Tenant} ran, but its units were not committed: {Problem}", job.Id, job.Tenant, problem.Detail);
+            return false;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             _log.LogWarning(e, "Job {Job} of tenant {Tenant} ran, but its units were not committed (the reservation expires by itself)", job.Id, job.Tenant);
+            return false;
         }
     }
 
     /// <summary>Finished jobs are kept an hour for their callers to read.</summary>
-    private void Forget(DateTimeOffset now)
+    private long _submitted;
+
+    private void Forget()
     {
         foreach (var (id, job) in _jobs)
             if (job.FinishedAt is { } done && DateTimeOffset.UtcNow - done > TimeSpan.FromHours(1)) _jobs.TryRemove(id, out _);

@@ -19,6 +19,8 @@ public sealed class ComputeJob(Guid id, Guid tenant, Guid? organisation, Guid re
     /// <summary>Worker time spent on it so far.</summary>
     public TimeSpan WorkerTime { get; internal set; }
     public int Slices { get; internal set; }
+    /// <summary>Why a job failed.</summary>
+    public string? Reason { get; internal set; }
     internal TimeSpan Remaining;
     internal readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -39,8 +41,9 @@ public sealed record TenantPoolStatus(Guid TenantId, int Guaranteed, int Running
 /// itself is <paramref name="work"/> (the service has no AI model of its own: by default a slice holds its worker for
 /// its length, standing in for the model's run).
 /// </summary>
+/// <param name="completed">Settles a job that ran to its end; false: it could not be (the job is then failed, not done).</param>
 public sealed class ComputePool(int maxWorkers, TimeSpan slice, Func<ComputeJob, TimeSpan, CancellationToken, Task>? work = null,
-    Func<ComputeJob, Task>? completed = null)
+    Func<ComputeJob, Task<bool>>? completed = null)
 {
     private sealed class TenantQueue
     {
@@ -63,7 +66,8 @@ public sealed class ComputePool(int maxWorkers, TimeSpan slice, Func<ComputeJob,
         lock (_gate)
         {
             var queue = Queue(job.Tenant);
-            queue.Guaranteed = guaranteed;
+            // A guarantee is at most the pool: beyond it, the guaranteed share it in proportion (ComputeScheduler.Next).
+            queue.Guaranteed = Math.Min(guaranteed, maxWorkers);
             job.Remaining = job.Work;
             queue.Waiting.AddLast(job);
         }
@@ -121,65 +125,80 @@ public sealed class ComputePool(int maxWorkers, TimeSpan slice, Func<ComputeJob,
     private async Task RunAsync(ComputeJob job)
     {
         var run = work ?? ((_, length, cancellation) => Task.Delay(length, cancellation));
-        while (true)
+        try
         {
-            var length = job.Remaining < slice ? job.Remaining : slice;
-            var clock = Stopwatch.StartNew();
-            job.State = "running";
-            job.StartedAt ??= DateTimeOffset.UtcNow;
-            try
+            while (true)
             {
-                await run(job, length, _stopping.Token);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
+                var length = job.Remaining < slice ? job.Remaining : slice;
+                var clock = Stopwatch.StartNew();
+                lock (_gate)
+                {
+                    job.State = "running";
+                    job.StartedAt ??= DateTimeOffset.UtcNow;
+                }
+                try
+                {
+                    await run(job, length, _stopping.Token);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    lock (_gate)
+                    {
+                        Account(job, clock.Elapsed);
+                        Release(job, yielded: false);
+                        job.State = "failed";
+                        job.Reason = e is OperationCanceledException ? "the pool stopped" : e.Message;
+                        job.FinishedAt = DateTimeOffset.UtcNow;
+                    }
+                    job.Done.TrySetResult();
+                    return;
+                }
+                bool finished, yielded;
                 lock (_gate)
                 {
                     Account(job, clock.Elapsed);
-                    _tenants[job.Tenant].Running--;
-                    _busy--;
+                    job.Remaining -= length;
+                    finished = job.Remaining <= TimeSpan.Zero;
+                    yielded = !finished && ComputeScheduler.Yield(Demand(), job.Tenant);
+                    if (finished || yielded) Release(job, yielded);
                 }
-                job.State = "failed";
-                job.FinishedAt = DateTimeOffset.UtcNow;
-                job.Done.TrySetResult();
-                Dispatch();
-                return;
-            }
-            bool finished, yielded;
-            lock (_gate)
-            {
-                Account(job, clock.Elapsed);
-                job.Remaining -= length;
-                finished = job.Remaining <= TimeSpan.Zero;
-                yielded = !finished && ComputeScheduler.Yield(Demand(), job.Tenant);
-                if (finished || yielded)
-                {
-                    var queue = _tenants[job.Tenant];
-                    queue.Running--;
-                    _busy--;
-                    if (yielded) queue.Waiting.AddFirst(job);
-                }
-            }
-            if (finished)
-            {
-                job.State = "done";
-                job.FinishedAt = DateTimeOffset.UtcNow;
+                if (yielded) return;
+                if (!finished) continue;
+                var settled = false;
                 try
                 {
-                    if (completed is not null) await completed(job);
+                    settled = completed is null || await completed(job);
                 }
-                finally
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    job.Done.TrySetResult();
+                    job.Reason = e.Message;
                 }
-            }
-            if (yielded) job.State = "queued";
-            if (finished || yielded)
-            {
-                Dispatch();
+                lock (_gate)
+                {
+                    job.State = settled ? "done" : "failed";
+                    job.Reason ??= settled ? null : "its units could not be committed";
+                    job.FinishedAt = DateTimeOffset.UtcNow;
+                }
+                job.Done.TrySetResult();
                 return;
             }
         }
+        finally
+        {
+            // Whatever became of this run, the worker it held goes to the next job.
+            Dispatch();
+        }
+    }
+
+    /// <summary>The worker goes back to the pool (under the lock); a yielded job waits first in its tenant's line.</summary>
+    private void Release(ComputeJob job, bool yielded)
+    {
+        var queue = _tenants[job.Tenant];
+        queue.Running--;
+        _busy--;
+        if (!yielded) return;
+        job.State = "queued";
+        queue.Waiting.AddFirst(job);
     }
 
     private void Account(ComputeJob job, TimeSpan spent)

@@ -13,8 +13,9 @@ public readonly record struct TenantDemand(Guid Tenant, int Guaranteed, int Runn
 /// <summary>
 /// The worker pool's decisions (pure), for AI workloads run as jobs against reservations:
 /// <list type="bullet">
-/// <item><see cref="Next"/>: who gets a free worker. A tenant below its guarantee with work waiting first (the largest
-/// shortfall first); then, lending what others leave idle, whoever waits with the fewest workers per guaranteed worker
+/// <item><see cref="Next"/>: who gets a free worker. A tenant below its guarantee with work waiting first (the one
+/// with the fewest of its guaranteed workers running first, so that guarantees larger than the pool share it in
+/// proportion); then, lending what others leave idle, whoever waits with the fewest workers per guaranteed worker
 /// (a tenant with no guarantee counts as one).</item>
 /// <item><see cref="Yield"/>: at the end of each slice of a job, whether its worker goes back: it does when the job's
 /// tenant runs above its guarantee while another is owed one. Jobs run in slices of at most a second, so a lent
@@ -29,8 +30,7 @@ public static class ComputeScheduler
     {
         TenantDemand? best = null;
         foreach (var d in demand.Where(d => d.Owed))
-            if (best is not { } b || d.Guaranteed - d.Running > b.Guaranteed - b.Running
-                                  || d.Guaranteed - d.Running == b.Guaranteed - b.Running && d.Tenant.CompareTo(b.Tenant) < 0)
+            if (best is not { } b || Share(d) < Share(b) || Share(d) == Share(b) && d.Tenant.CompareTo(b.Tenant) < 0)
                 best = d;
         if (best is { } owed) return owed.Tenant;
         foreach (var d in demand.Where(d => d.Queued > 0))

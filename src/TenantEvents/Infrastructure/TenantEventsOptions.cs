@@ -95,6 +95,9 @@ public sealed class TenantEventsOptions
     public Billing.Party BillingSeller { get; set; } = new("TenantEvents Platform Operator", "DE", "DE123456789", "DE123456789", "9930",
         "Platz der Republik 1", "Berlin", "11011", "Billing desk", "+49 30 000000", "billing@tenantevents.example", "DE89370400440532013000");
 
+    /// <summary>The days a tenant has to pay the platform's invoice (the tenant's own terms apply to its organisations' invoices).</summary>
+    public int BillingPaymentTermDays { get; set; } = 30;
+
     /// <summary>The start of the platform's invoice numbers (then the tenant's slug, the kind, the year and the number).</summary>
     public string BillingNumberPrefix { get; set; } = "TE";
 
@@ -114,6 +117,9 @@ public sealed class TenantEventsOptions
     public int ComputeMaxQueuedPerTenant { get; set; } = 1_000;
 
     public long ComputeMaxJobUnits { get; set; } = 1_000_000;
+
+    /// <summary>How long a job's units stay reserved while it waits for a worker; a job still waiting then fails, its units given back.</summary>
+    public TimeSpan ComputeJobMaxWait { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How often audit entries past their tenant's retention window are removed from the audit query model.</summary>
     public TimeSpan AuditRetentionInterval { get; set; } = TimeSpan.FromHours(1);

@@ -37,6 +37,8 @@ public static class AiComputeEndpoints
             errors.Add(new FieldError("units", "too-large", $"may be at most {QuotaKinds.MaximumOf(QuotaKinds.AiCompute):N0}."));
         if (command.LifetimeSeconds is < 1 or > 3600) errors.Add(new FieldError("lifetimeSeconds", "out-of-range", "must be from 1 to 3600 seconds."));
         if (command.Purpose is { Length: > 200 }) errors.Add(new FieldError("purpose", "too-long", "may be at most 200 characters."));
+        if (command.Purpose?.StartsWith(Compute.ComputeJobs.JobPurpose, StringComparison.Ordinal) == true)
+            errors.Add(new FieldError("purpose", "reserved", "is not a compute job's (submit jobs at /ai-compute/jobs)."));
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         if (forbidden is not null) return forbidden.ToResult();
         var policy = await quotas.PolicyAsync(tenantId, cancellation);
@@ -88,6 +90,10 @@ public static class AiComputeEndpoints
         // Someone who may not use compute where the reservation is charged does not learn that it exists.
         if (existing is null || await Authorise(store, standing!, tenantId, existing.OrganisationId, cancellation) is not null)
             return Problem.NotFound("reservation").ToResult();
+        // A job's reservation is the job's to commit: released by hand, the job would run on units nobody pays for.
+        if (existing.Purpose?.StartsWith(Compute.ComputeJobs.JobPurpose, StringComparison.Ordinal) == true)
+            return new Problem("reservation-of-a-job", 409, "This reservation belongs to a compute job",
+                "The job commits its units when it has run; its reservation is not settled by hand.").ToResult();
         var policy = await quotas.PolicyAsync(tenantId, cancellation);
         if (policy is null) return Problem.NotFound("tenant").ToResult();
         var settled = await reservations.SettleAsync(policy, reservationId, units, cancellation);

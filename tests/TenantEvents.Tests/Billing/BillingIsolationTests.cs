@@ -75,7 +75,7 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
         (await reader.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/finalise"))
             .ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         // A member with nothing sees no invoice; an analyst reads them all and changes none.
-        (await Member(t.Tenant, "nobody").Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(0);
+        (await Member(t.Tenant, "nobody").Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         var analyst = As(Roles.Analyst, "ann");
         (await analyst.Get($"/api/tenants/{t.Tenant}/billing/invoices")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(invoices.Count);
         (await analyst.Post($"/api/tenants/{t.Tenant}/billing/invoices/{Of(invoices, t.CountyA).GetProperty("id").GetGuid()}/finalise")).ShouldBe(HttpStatusCode.Forbidden);
@@ -117,6 +117,38 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
     }
 
     [Fact]
+    public async Task the_audit_trail_shows_billing_content_only_to_who_reads_billing_there()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, Card());
+        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
+        await UseAi(t.Tenant, t.CountyB, 100, At(11, 10));
+        ClockAt(At(12, 2));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var admin = TenantAdminOf(t.Tenant);
+        (await admin.Put($"/api/tenants/{t.Tenant}/roles/trail-reader", new { description = "Reads the trail", permissions = new[] { "audit.read" } })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Put($"/api/tenants/{t.Tenant}/roles/county-billing", new { description = "County billing", permissions = new[] { "audit.read", "billing.read" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        (await admin.Post($"/api/tenants/{t.Tenant}/organisations/{t.Root}/grants", new { principal = new { kind = "user", id = "clerk" }, role = "trail-reader" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await admin.Post($"/api/tenants/{t.Tenant}/organisations/{t.Root}/grants", new { principal = new { kind = "user", id = "fin-a" }, role = "trail-reader" }))
+            .ShouldBe(HttpStatusCode.Created);
+        (await admin.Post($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/grants", new { principal = new { kind = "user", id = "fin-a" }, role = "county-billing" }))
+            .ShouldBe(HttpStatusCode.Created);
+        List<JsonElement> Drafts(Reply reply) => reply.ShouldBe(HttpStatusCode.OK).Json.GetProperty("entries").EnumerateArray().ToList();
+        var clerk = Drafts(await Member(t.Tenant, "clerk").Get($"/api/tenants/{t.Tenant}/audit/entries?type=invoice_drafted&limit=50"));
+        clerk.Count.ShouldBe(4);
+        static bool HasLines(JsonElement entry) => entry.GetProperty("after").TryGetProperty("lines", out _);
+        static bool Withholds(JsonElement entry) => entry.GetProperty("after").TryGetProperty("withheld", out _);
+        clerk.All(e => !HasLines(e) && Withholds(e)).ShouldBeTrue();
+        // County A's finance officer sees its own invoice's lines, and no other's.
+        var finance = Drafts(await Member(t.Tenant, "fin-a").Get($"/api/tenants/{t.Tenant}/audit/entries?type=invoice_drafted&limit=50"));
+        finance.Where(HasLines).Select(e => e.GetProperty("after").GetProperty("organisationId").GetGuid())
+            .ShouldBe([t.CountyA]);
+        Drafts(await admin.Get($"/api/tenants/{t.Tenant}/audit/entries?type=invoice_drafted&limit=50")).All(HasLines).ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task terms_and_rate_cards_that_cannot_bill_are_refused_naming_the_field_and_change_nothing()
     {
         var t = await Billed();
@@ -141,6 +173,8 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
         // Months: a month not yet billed, a month before billing began, a month that is not one.
         (await Close(t.Tenant, "2026-10")).ShouldBeProblem(HttpStatusCode.Conflict, "month-not-billed");
         (await Close(t.Tenant, "2026-13")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await Close(t.Tenant, "2026-1%20")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");   // one month, one name
+        (await Close(t.Tenant, "+026-11")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await Admin.Get($"/api/tenants/{t.Tenant}/billing/invoices?month=nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 }

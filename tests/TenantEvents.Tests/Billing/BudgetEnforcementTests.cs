@@ -87,6 +87,11 @@ public class BudgetEnforcementTests(AppFixture fixture) : BillingTest(fixture)
         (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/budget", new { amount = -5m })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/budget", new { amount = 5m, thresholds = new[] { 0.5m, 0.5m } }))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        // An amount so large that its thresholds would overflow the arithmetic, or a storm of thresholds: refused, not a 500 later.
+        (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/budget", new { amount = 1e28m, thresholds = new[] { 10m } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/budget", new { amount = 5m, thresholds = Enumerable.Range(1, 11).Select(i => i / 100m) }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
     }
 
     [Fact]

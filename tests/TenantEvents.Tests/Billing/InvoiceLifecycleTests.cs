@@ -102,6 +102,10 @@ public class InvoiceLifecycleTests(AppFixture fixture) : BillingTest(fixture)
             .ShouldBe(HttpStatusCode.Created);
         var finance = Member(t.Tenant, "fin-a");
         (await admin.Post(Url(t.Tenant, a, "/finalise"))).ShouldBeProblem(HttpStatusCode.Conflict, "approval-required");
+        // The seller does not approve for its buyer: not the tenant's administrators, not the platform's.
+        (await admin.Post(Url(t.Tenant, a, "/approve"))).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await Admin.Post(Url(t.Tenant, a, "/approve"))).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await Admin.Post(Url(t.Tenant, a, "/finalise"))).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await finance.Post(Url(t.Tenant, a, "/finalise"))).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await finance.Post(Url(t.Tenant, Of(invoices, t.CountyB), "/approve"))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await finance.Post(Url(t.Tenant, a, "/approve"))).ShouldBe(HttpStatusCode.OK).Json.GetProperty("approvedBy").GetProperty("subject").GetString().ShouldBe("fin-a");

@@ -103,6 +103,28 @@ public class InvoiceTests(AppFixture fixture) : BillingTest(fixture)
     }
 
     [Fact]
+    public async Task an_allocation_nested_in_another_is_carved_out_of_it_not_charged_twice()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, Card(fee: 0m, tax: 0m, allocated: 0.01m));
+        var admin = TenantAdminOf(t.Tenant);
+        var station = Guid.Parse((await admin.Post($"/api/tenants/{t.Tenant}/organisations", new { parentId = t.CountyA, name = "Station", kind = "unit" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id"));
+        (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{t.CountyA}/quotas/aiComputeUnitsPerMonth", new { guaranteed = 1000 })).ShouldBe(HttpStatusCode.OK);
+        (await admin.Put($"/api/tenants/{t.Tenant}/organisations/{station}/quotas/aiComputeUnitsPerMonth", new { guaranteed = 400 })).ShouldBe(HttpStatusCode.OK);
+        ClockAt(At(12, 1, 3));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        // 1,000 units held 2-30 November (29 days) in all, 400 of them by the station: 1,000 x 29/30 x 0.01 = 9.67 for the
+        // tenant; the county 600 of them (5.802 -> 5.80), the station 400 (3.868 -> 3.87).
+        var invoices = await Invoices(t.Tenant, "2026-11");
+        Dec(Of(invoices, null), "total").ShouldBe(9.67m);
+        Dec(Of(invoices, t.CountyA), "total").ShouldBe(5.80m);
+        Dec(Of(invoices, station), "total").ShouldBe(3.87m);
+        // Each shows its own quantity (unit-months), never the tenant's.
+        Lines(await Invoice(t.Tenant, Of(invoices, station))).Single().GetProperty("quantity").GetDecimal().ShouldBe(decimal.Round(400m * 29 / 30, 4));
+    }
+
+    [Fact]
     public async Task partial_recovery_with_fixed_cost_centres_charges_the_counties_their_part_and_the_root_bears_the_rest()
     {
         var t0 = await Billed();

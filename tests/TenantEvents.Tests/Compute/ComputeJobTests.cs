@@ -27,8 +27,15 @@ public class ComputeJobTests(AppFixture fixture) : IntegrationTest(fixture)
         var reservation = (await admin.Get($"/api/tenants/{tenant}/ai-compute/reservations/{done.Str("reservationId")}")).ShouldBe(HttpStatusCode.OK);
         reservation.Str("state").ShouldBe("committed");
         reservation.Json.GetProperty("committedUnits").GetInt64().ShouldBe(40);
-        // The quota is what a job's reservation asks of: 961 more units do not fit this month.
-        (await admin.Post($"/api/tenants/{tenant}/ai-compute/jobs", new { units = 961 })).ShouldBeProblem(HttpStatusCode.Forbidden, "quota-exceeded");
+        // The job's reservation is the job's: nobody releases it by hand, nor reserves under a job's name.
+        var second = (await admin.Post($"/api/tenants/{tenant}/ai-compute/jobs", new { units = 1 })).ShouldBe(HttpStatusCode.Accepted);
+        (await admin.Post($"/api/tenants/{tenant}/ai-compute/reservations/{second.Str("reservationId")}/release"))
+            .ShouldBeProblem(HttpStatusCode.Conflict, "reservation-of-a-job");
+        (await admin.Post($"/api/tenants/{tenant}/ai-compute/reservations", new { units = 1, purpose = ComputeJobs.JobPurpose + Guid.NewGuid() }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        await Jobs.Find(tenant, Guid.Parse(second.Str("id")))!.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        // The quota is what a job's reservation asks of: 960 more units do not fit this month.
+        (await admin.Post($"/api/tenants/{tenant}/ai-compute/jobs", new { units = 960 })).ShouldBeProblem(HttpStatusCode.Forbidden, "quota-exceeded");
         (await admin.Post($"/api/tenants/{tenant}/ai-compute/jobs", new { units = 0 })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.SendRaw(HttpMethod.Post, $"/api/tenants/{tenant}/ai-compute/jobs", "null")).ShouldBeProblem(HttpStatusCode.BadRequest, "malformed-request");
         // The pool's state is the platform's to see, with the tenant's guarantee from its quota (1,000 units: one worker).

@@ -70,7 +70,7 @@ public class ComputePoolTests
     {
         var slices = new Slices();
         var completed = new TaskCompletionSource<ComputeJob>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var pool = new ComputePool(maxWorkers: 1, slice: TimeSpan.FromSeconds(1), work: slices.Run, completed: j => { completed.TrySetResult(j); return Task.CompletedTask; });
+        var pool = new ComputePool(maxWorkers: 1, slice: TimeSpan.FromSeconds(1), work: slices.Run, completed: j => { completed.TrySetResult(j); return Task.FromResult(true); });
         var job = Job(Guid.CreateVersion7(), 3);
         pool.Submit(job, guaranteed: 0);
         for (var i = 0; i < 3; i++) (await slices.NextAsync()).Go.SetResult();
