@@ -159,7 +159,8 @@ public sealed class DisclosureLens
         {
             case ContentGuard.Billing:
                 if (_billing.All) return true;
-                if (streamKind == "billing") return _billing.TenantWide;
+                // The account's events of one organisation (its budget, its alerts) to who reads billing there; the rest tenant-wide.
+                if (streamKind == "billing") return _billing.TenantWide || Id(content, "organisationId") is { } budgeted && _billing.Organisations.Contains(budgeted);
                 // An invoice's organisation: in its draft and its state; its other events name only the invoice.
                 var invoiceOrg = Id(content, "organisationId");
                 if (invoiceOrg is null && content["seller"] is null && (Id(content, "creditNoteId") ?? Id(content, "invoiceId") ?? Id(content, "id")) is { } document)
@@ -215,7 +216,9 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
         var contacts = caller.CanSeeTenant(tenant);
         var own = caller.AdministersTenant(tenant) || caller.IsMemberOf(tenant);
         if (!own || Standing.Of(caller, tenant) is not { } standing)
-            return new DisclosureLens(tenant, key, people: false, contacts, allCaseFiles: false, new HashSet<Guid>(), NoFile);
+            return new DisclosureLens(tenant, key, people: false, contacts, allCaseFiles: false, new HashSet<Guid>(), NoFile,
+                // Platform staff read every invoice through the billing routes (BillingHttp.CanRead), and so here.
+                caller.HasAny(Roles.PlatformWide) ? new DisclosureLens.BillingReach(true, true, new HashSet<Guid>()) : null);
         var (people, whole, orgs, billing) = await organisations.ReadAsync(tenant, g =>
         {
             var (w, o) = Visibility.OwnReach(standing, g);
@@ -240,23 +243,20 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
 
     private static Task<Guid?> NoFile(Guid file, CancellationToken cancellation) => Task.FromResult<Guid?>(null);
 
-    private async Task<Guid?> InvoiceOrganisationAsync(Guid tenant, Guid document, CancellationToken cancellation)
-    {
-        await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenant, cancellation);
-        await using var read = new NpgsqlCommand($"select org_id from {options.DatabaseSchema}.billing_documents where tenant_id = $1 and id = $2",
-            scope.Connection, scope.Transaction);
-        read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        read.Parameters.Add(new NpgsqlParameter { Value = document });
-        return await read.ExecuteScalarAsync(cancellation) is Guid org ? org : null;
-    }
+    private Task<Guid?> CaseFileOrganisationAsync(Guid tenant, Guid file, CancellationToken cancellation) =>
+        OrganisationOfAsync("case_files", tenant, file, cancellation);
 
-    private async Task<Guid?> CaseFileOrganisationAsync(Guid tenant, Guid file, CancellationToken cancellation)
+    private Task<Guid?> InvoiceOrganisationAsync(Guid tenant, Guid document, CancellationToken cancellation) =>
+        OrganisationOfAsync("billing_documents", tenant, document, cancellation);
+
+    /// <summary>The organisation a record of the tenant belongs to (its plain column; null for none or the tenant as a whole).</summary>
+    private async Task<Guid?> OrganisationOfAsync(string table, Guid tenant, Guid id, CancellationToken cancellation)
     {
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(databases, tenant, cancellation);
-        await using var read = new NpgsqlCommand($"select org_id from {options.DatabaseSchema}.case_files where tenant_id = $1 and id = $2",
+        await using var read = new NpgsqlCommand($"select org_id from {options.DatabaseSchema}.{table} where tenant_id = $1 and id = $2",
             scope.Connection, scope.Transaction);
         read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
-        read.Parameters.Add(new NpgsqlParameter { Value = file });
+        read.Parameters.Add(new NpgsqlParameter { Value = id });
         return await read.ExecuteScalarAsync(cancellation) is Guid org ? org : null;
     }
 }

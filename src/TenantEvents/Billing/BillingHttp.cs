@@ -13,7 +13,8 @@ namespace TenantEvents.Billing;
 /// <item>the seller's steps (finalise, record a payment, void, credit): of the tenant's invoice, the platform's
 /// administrators; of an organisation's, the tenant's administrators;</item>
 /// <item>the buyer's steps (approve, purchase order): of the tenant's invoice, its administrators or billing.manage at the
-/// root; of an organisation's, billing.manage there or above. A platform administrator never approves for a buyer;</item>
+/// root; of an organisation's, billing.manage granted at that organisation (an open one), not the tenant's administrators
+/// (its seller). A platform administrator never approves for a buyer;</item>
 /// <item>budgets: billing.manage at the parent of the organisation (an organisation does not raise its own budget).</item>
 /// </list>
 /// A document or organisation the caller may not read is a 404, as is any billing route of another tenant.

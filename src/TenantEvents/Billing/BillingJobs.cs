@@ -40,10 +40,12 @@ public sealed class BillingJobs(TenantDatabases databases, BillingStore store, M
         {
             try
             {
-                // A decommissioned (or shredded) tenant is billed no more: its last invoices were those of its months before.
-                if (await store.TenantAsync(tenant, cancellation) is not ({ State: not Tenants.TenantState.Decommissioned }, _)) continue;
+                // A decommissioned tenant is billed up to the month it was decommissioned in; a shredded one no more.
+                if (await store.TenantAsync(tenant, cancellation) is not ({ } state, _)) continue;
+                var lastBilled = state.DecommissionedAt is { } gone ? BillingMonths.Of(gone) : null;
                 var month = last is null ? first : BillingMonths.Next(last);
-                while (BillingMonths.Parse(month) is var (y, m) && BillingMonths.End(y, m) + options.BillingCloseGrace <= clock.UtcNow)
+                while (BillingMonths.Parse(month) is var (y, m) && BillingMonths.End(y, m) + options.BillingCloseGrace <= clock.UtcNow
+                       && (lastBilled is null || string.CompareOrdinal(month, lastBilled) <= 0))
                 {
                     var (done, problem) = await closer.CloseAsync(tenant, month, Actor.System, cancellation);
                     if (done is null)

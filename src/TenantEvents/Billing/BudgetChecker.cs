@@ -36,10 +36,11 @@ public sealed class BudgetChecker(BillingStore store, OrganisationStore organisa
         var usage = await closer.UsageAsync(tx, year, month, cards, tree.Parents, cancellation);
         var figures = Chargeback.Compute(year, month, cards, usage, [], tree.Root, new RecoveryTerms(terms.Recovery, terms.Subsidy, terms.Split, terms.CostCentres));
         // A budget measures what its subtree costs, before any subsidy (under showback an organisation is charged nothing,
-        // but its costs are what its budget is for); the month's fixed charges are counted once, not projected.
+        // but its costs are what its budget is for); the month's fixed charges (fees, the commitment, licences and
+        // allocations held to the month's end) are counted once, not projected.
         var spent = CostRecovery.RollUp(tree.Parents, figures.Organisations.ToDictionary(o => o.Key, o => o.Value.Lines.Sum(l => l.Shown)));
         var fixedPart = CostRecovery.RollUp(tree.Parents, figures.Organisations.ToDictionary(o => o.Key,
-            o => o.Value.Lines.Where(l => l.Metric is Pricing.Fixed or Pricing.Commitment).Sum(l => l.Shown)));
+            o => o.Value.Lines.Where(l => l.Metric is Pricing.Fixed or Pricing.Commitment || Pricing.IsHeld(l.Metric)).Sum(l => l.Shown)));
         var days = DateTime.DaysInMonth(year, month);
         var statuses = new List<BudgetStatus>();
         var events = new List<object>();

@@ -90,9 +90,8 @@ public static class Chargeback
                 var amount = org == root ? part : charged.GetValueOrDefault(org);
                 if (part == 0 && amount == 0) continue;
                 // The organisation's own quantity where it is measured (never the tenant's: that would tell of the others' use);
-                // of a shared cost, its share of the line's.
-                var quantity = quantities.TryGetValue(line, out var own) ? own.GetValueOrDefault(org)
-                    : line.Amount == 0 ? 0 : decimal.Round(line.Quantity * part / line.Amount, 4);
+                // a shared cost keeps the line's (a month's fee: its share of the month), which says nothing of others.
+                var quantity = quantities.TryGetValue(line, out var own) ? own.GetValueOrDefault(org) : line.Quantity;
                 (perOrg.TryGetValue(org, out var list) ? list : perOrg[org] = []).Add(line with { Amount = amount, Shown = part, Quantity = quantity });
             }
             var left = others.Sum(s => s.Value) - charged.Values.Sum();
@@ -184,7 +183,7 @@ public static class BillingMonths
     {
         if (text is not { Length: 7 } || text[4] != '-' || !text.Where((c, i) => i != 4).All(char.IsAsciiDigit)) return null;
         var (y, m) = ((text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0'), (text[5] - '0') * 10 + (text[6] - '0'));
-        return y >= 2000 && m is >= 1 and <= 12 ? (y, m) : null;
+        return y is >= 2000 and <= 9998 && m is >= 1 and <= 12 ? (y, m) : null;
     }
 
     public static DateTimeOffset Start(int year, int month) => new(year, month, 1, 0, 0, 0, TimeSpan.Zero);

@@ -96,16 +96,25 @@ public sealed class MonthCloser(BillingStore store, OrganisationStore organisati
                 rows.Add(new UsageRow(reader.GetGuid(0), reader.GetString(1), reader.GetFieldValue<DateOnly>(2), reader.GetInt64(3)));
         if (cards.SelectMany(c => c.Charges).Any(c => c.Metric == Pricing.Licences))
         {
+            // A day with a change is billed at its peak; the days after hold the count its last change left (else its peak).
             await using var before = tx.Command($"""
-                select amount from {Schema}.usage_daily where tenant_id = $1 and metric = 'licences' and org_id = $2 and day < $3 order by day desc limit 1
-                """, tx.Tenant.ToString(), Guid.Empty, first);
+                select coalesce((select amount from {Schema}.usage_daily where tenant_id = $1 and metric = $4 and org_id = $2 and day = d.day),
+                                d.amount)
+                from {Schema}.usage_daily d where d.tenant_id = $1 and d.metric = 'licences' and d.org_id = $2 and d.day < $3 order by d.day desc limit 1
+                """, tx.Tenant.ToString(), Guid.Empty, first, Quotas.QuotaLedger.LicencesHeld);
             var held = await before.ExecuteScalarAsync(cancellation) is long l ? l : 0;
-            var changes = rows.Where(r => r.Metric == Pricing.Licences && r.Organisation == Guid.Empty).ToDictionary(r => r.Day, r => r.Amount);
-            rows.RemoveAll(r => r.Metric == Pricing.Licences);
+            var peaks = rows.Where(r => r.Metric == Pricing.Licences && r.Organisation == Guid.Empty).ToDictionary(r => r.Day, r => r.Amount);
+            var closing = rows.Where(r => r.Metric == Quotas.QuotaLedger.LicencesHeld && r.Organisation == Guid.Empty).ToDictionary(r => r.Day, r => r.Amount);
+            rows.RemoveAll(r => r.Metric is Pricing.Licences or Quotas.QuotaLedger.LicencesHeld);
             for (var day = first; day <= last; day = day.AddDays(1))
             {
-                if (changes.TryGetValue(day, out var changed)) held = changed;
-                if (held > 0) rows.Add(new UsageRow(Guid.Empty, Pricing.Licences, day, held));
+                var billed = held;
+                if (peaks.TryGetValue(day, out var peak))
+                {
+                    billed = Math.Max(peak, held);
+                    held = closing.TryGetValue(day, out var count) ? count : peak;
+                }
+                if (billed > 0) rows.Add(new UsageRow(Guid.Empty, Pricing.Licences, day, billed));
             }
         }
         var kinds = cards.SelectMany(c => c.Charges).Select(c => c.Metric).Where(m => m.StartsWith(Pricing.AllocatedPrefix, StringComparison.Ordinal))

@@ -50,17 +50,17 @@ public static class Pricing
     public static bool IsKnownMetric(string? metric) => metric is Fixed or Licences || UsageMetrics.Contains(metric)
         || metric is not null && metric.StartsWith(AllocatedPrefix, StringComparison.Ordinal) && Quotas.QuotaKinds.Allocatable.Contains(metric[AllocatedPrefix.Length..]);
 
-    /// <summary>What a rate card must be before it is used; empty when it is sound.</summary>
     /// <summary>The largest price, amount or quantity a card may name: far above any real price, far below what decimal arithmetic overflows at.</summary>
     public const decimal MaxMoney = 1_000_000_000m;
     public const long MaxUnits = 1_000_000_000_000;
     public const int MaxCharges = 50, MaxTiers = 50;
 
+    /// <summary>What a rate card must be before it is used; empty when it is sound.</summary>
     public static IReadOnlyList<FieldError> Check(RateCard card)
     {
         var errors = new List<FieldError>();
         if (card.Charges is null || card.Charges.Any(c => c is null) || card.Charges.Count > MaxCharges)
-            return [new FieldError("charges", "invalid", $"1 to {MaxCharges} charges, none null.")];
+            return [new FieldError("charges", "invalid", $"at most {MaxCharges} charges, none null.")];
         if (card.Charges.Any(c => c.Tiers is { } tiers && (tiers.Count > MaxTiers || tiers.Any(t => t is null))))
             return [new FieldError("charges", "invalid", $"at most {MaxTiers} tiers a charge, none null.")];
         if (card.Version < 1) errors.Add(new FieldError("version", "out-of-range", "is 1 or more."));
@@ -71,7 +71,7 @@ public static class Pricing
             if (charge.UnitPrice > MaxMoney || charge.Amount > MaxMoney || (charge.Tiers ?? []).Any(t => t.UnitPrice > MaxMoney || t.FlatFee > MaxMoney))
                 errors.Add(new FieldError($"charges[{i}]", "out-of-range", $"prices and amounts are at most {MaxMoney}."));
             if (charge.FreeUnits > MaxUnits || charge.PackageSize > MaxUnits || (charge.Tiers ?? []).Any(t => t.UpTo is < 1 or > MaxUnits))
-                errors.Add(new FieldError($"charges[{i}]", "out-of-range", $"units (free units, package size, tier bounds) are 1 to {MaxUnits}."));
+                errors.Add(new FieldError($"charges[{i}]", "out-of-range", $"units are at most {MaxUnits} (free units from 0; package sizes and tier bounds from 1)."));
             if (charge.Name is { Length: > 100 } || charge.Name?.Any(char.IsControl) == true)
                 errors.Add(new FieldError($"charges[{i}].name", "invalid", "1 to 100 printable characters."));
         }

@@ -13,10 +13,10 @@ public sealed record SubmitComputeJob(long? Units, Guid? OrganisationId, string?
 
 /// <summary>A job as the API shows it.</summary>
 public sealed record ComputeJobView(Guid Id, Guid TenantId, Guid? OrganisationId, Guid ReservationId, long Units, string State, DateTimeOffset QueuedAt,
-    DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double WorkerSeconds, int Slices, string? Reason)
+    DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double WorkerSeconds, int Slices, string? Reason, string? Purpose)
 {
     public static ComputeJobView Of(ComputeJob j) => new(j.Id, j.Tenant, j.OrganisationId, j.ReservationId, j.Units, j.State, j.QueuedAt, j.StartedAt,
-        j.FinishedAt, j.WorkerTime.TotalSeconds, j.Slices, j.Reason);
+        j.FinishedAt, j.WorkerTime.TotalSeconds, j.Slices, j.Reason, j.Purpose);
 }
 
 /// <summary>
@@ -61,10 +61,16 @@ public sealed class ComputeJobs
         // The reservation is the job's own (its purpose names the job): only the job commits it, nobody releases it under a
         // job that then runs for free (AiComputeEndpoints refuses to settle it by hand).
         var id = Guid.CreateVersion7();
-        var (reservation, refused) = await _reservations.ReserveAsync(policy, organisation, units, _options.ComputeJobMaxWait, JobPurpose + id, actor,
-            cancellation);
+        // Held for the wait and the run, with a margin (a job that yields waits again; one that cannot finish in time fails
+        // at its next slice rather than run on units that expired).
+        var work = _options.ComputePerUnit * units;
+        var (reservation, refused) = await _reservations.ReserveAsync(policy, organisation, units, _options.ComputeJobMaxWait + work + TimeSpan.FromMinutes(1),
+            JobPurpose + id, actor, cancellation);
         if (refused is not null) return (null, refused.ToProblem(403));
-        var job = new ComputeJob(id, policy.TenantId, organisation, reservation!.Id, units, _options.ComputePerUnit * units, actor.ToString(), now);
+        var job = new ComputeJob(id, policy.TenantId, organisation, reservation!.Id, units, work, actor.ToString(), now)
+        {
+            Purpose = purpose, ReservedUntil = DateTimeOffset.UtcNow + (reservation.ExpiresAt - reservation.CreatedAt),
+        };
         _jobs[job.Id] = job;
         if (Interlocked.Increment(ref _submitted) % 1_000 == 0) Forget();
         Pool.Submit(job, ComputeScheduler.Guaranteed(policy.Limit(QuotaKinds.AiCompute), _options.ComputeUnitsPerWorker));
@@ -77,6 +83,8 @@ public sealed class ComputeJobs
     /// <summary>A slice of a job: first, its reservation must still be held (a job whose units expired waiting does not run); then the work.</summary>
     private async Task RunSliceAsync(ComputeJob job, TimeSpan length, CancellationToken cancellation)
     {
+        if (DateTimeOffset.UtcNow + job.Remaining > job.ReservedUntil)
+            throw new InvalidOperationException("its reservation would expire before it finished (it waited too long)");
         if (job.Slices == 0 && await _reservations.ReservationAsync(job.Tenant, job.ReservationId, cancellation) is not { State: "held" })
             throw new InvalidOperationException("its reservation is no longer held (it expired while the job waited)");
         await Task.Delay(length, cancellation);

@@ -21,7 +21,11 @@ public sealed class ComputeJob(Guid id, Guid tenant, Guid? organisation, Guid re
     public int Slices { get; internal set; }
     /// <summary>Why a job failed.</summary>
     public string? Reason { get; internal set; }
-    internal TimeSpan Remaining;
+    /// <summary>What the job is for (as its submitter said).</summary>
+    public string? Purpose { get; init; }
+    /// <summary>Until when its units are reserved (wall clock): a slice that would end after it does not start.</summary>
+    public DateTimeOffset ReservedUntil { get; init; } = DateTimeOffset.MaxValue;
+    public TimeSpan Remaining { get; internal set; }
     internal readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes when the job has run (or failed).</summary>
@@ -159,11 +163,12 @@ public sealed class ComputePool(int maxWorkers, TimeSpan slice, Func<ComputeJob,
                     Account(job, clock.Elapsed);
                     job.Remaining -= length;
                     finished = job.Remaining <= TimeSpan.Zero;
-                    yielded = !finished && ComputeScheduler.Yield(Demand(), job.Tenant);
+                    yielded = !finished && ComputeScheduler.Yield(Demand(), job.Tenant, maxWorkers);
                     if (finished || yielded) Release(job, yielded);
                 }
                 if (yielded) return;
                 if (!finished) continue;
+                Dispatch();   // the worker is free already: it does not wait for the commit
                 var settled = false;
                 try
                 {

@@ -39,11 +39,17 @@ public static class ComputeScheduler
         return best?.Tenant;
     }
 
-    /// <summary>Whether the worker running a slice of <paramref name="tenant"/>'s job goes back to the pool at the slice's end.</summary>
-    public static bool Yield(IReadOnlyList<TenantDemand> demand, Guid tenant)
+    /// <summary>
+    /// Whether the worker running a slice of <paramref name="tenant"/>'s job goes back to the pool at the slice's end: when
+    /// the tenant runs above its share and another is owed a worker. Its share is its guarantee, scaled down in
+    /// proportion when the guarantees add up to more than the pool's <paramref name="workers"/>.
+    /// </summary>
+    public static bool Yield(IReadOnlyList<TenantDemand> demand, Guid tenant, int workers = int.MaxValue)
     {
         var own = demand.FirstOrDefault(d => d.Tenant == tenant);
-        return own.Running > own.Guaranteed && demand.Any(d => d.Tenant != tenant && d.Owed);
+        var guaranteed = demand.Sum(d => (long)d.Guaranteed);
+        var share = guaranteed > workers ? (double)own.Guaranteed * workers / guaranteed : own.Guaranteed;
+        return own.Running > share && demand.Any(d => d.Tenant != tenant && d.Owed);
     }
 
     public static int Desired(IReadOnlyList<TenantDemand> demand, int min, int max) => Math.Clamp(demand.Sum(d => d.Wants), min, max);

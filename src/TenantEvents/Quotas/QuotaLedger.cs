@@ -349,8 +349,18 @@ public sealed class QuotaLedger(Clock clock, TenantEventsOptions options, QuotaP
             "Deactivate or delete a user, or ask a platform administrator for more licences.");
     }
 
-    /// <summary>The day's peak of active users, for the directory change's own transaction (usage history).</summary>
-    public NpgsqlBatchCommand LicencePeakCommand(int active) => store.DailyCommand(QuotaKinds.MetricOf(QuotaKinds.Licences), clock.UtcNow, Guid.Empty, active, peak: true);
+    /// <summary>
+    /// The day's peak of active users (before and after the change: the day held both), for the directory change's own
+    /// transaction (usage history).
+    /// </summary>
+    public NpgsqlBatchCommand LicencePeakCommand(int activeBefore, int activeAfter) =>
+        store.DailyCommand(QuotaKinds.MetricOf(QuotaKinds.Licences), clock.UtcNow, Guid.Empty, Math.Max(activeBefore, activeAfter), peak: true);
+
+    /// <summary>The count of active users as the day's last change left it: what the days after hold until the next change (billing).</summary>
+    public NpgsqlBatchCommand LicenceCountCommand(int active) => store.DailyCommand(LicencesHeld, clock.UtcNow, Guid.Empty, active, last: true);
+
+    /// <summary>The usage history's metric of the active users a day's last change left.</summary>
+    public const string LicencesHeld = "licencesHeld";
 
     /// <summary>After a directory change: the licence alerts the new count of active users crosses.</summary>
     public async Task LicencesChangedAsync(Guid tenant, int active, CancellationToken cancellation)

@@ -65,11 +65,13 @@ public sealed class QuotaUsageStore(TenantDatabases databases, Clock clock, Tena
         await batch.ExecuteNonQueryAsync(cancellation);
     }
 
-    /// <summary>Adds to a day's usage; a peak (licences) keeps the day's largest figure instead.</summary>
-    public NpgsqlBatchCommand DailyCommand(string metric, DateTimeOffset at, Guid org, long amount, bool peak = false) => Infrastructure.Databases.Sql.BatchCommand($"""
+    /// <summary>Adds to a day's usage; a peak (licences) keeps the day's largest figure instead; a standing count keeps the last.</summary>
+    public NpgsqlBatchCommand DailyCommand(string metric, DateTimeOffset at, Guid org, long amount, bool peak = false, bool last = false) =>
+        Infrastructure.Databases.Sql.BatchCommand($"""
         insert into {Schema}.usage_daily as d (tenant_id, metric, day, org_id, amount)
         values (current_setting('{Hosting.TenantSetting}'), $1, $2, $3, $4)
-        on conflict (tenant_id, metric, day, org_id) do update set amount = {(peak ? "greatest(d.amount, excluded.amount)" : "d.amount + excluded.amount")}
+        on conflict (tenant_id, metric, day, org_id) do update
+          set amount = {(peak ? "greatest(d.amount, excluded.amount)" : last ? "excluded.amount" : "d.amount + excluded.amount")}
         """, metric, DateOnly.FromDateTime(at.UtcDateTime), org, amount);
 
 

@@ -267,7 +267,11 @@ public sealed class ScimStore(TenantStreams streams, TenantEvents.Quotas.QuotaLe
             applied.Add(new ScimResource(change.Id, change.Kind, streamVersion, created, now, body.Clone()));
         }
         // The day's peak of active users (usage history), in the same transaction.
-        if (activeAfter != activeBefore) batch.BatchCommands.Add(quotas.LicencePeakCommand(activeAfter));
+        if (activeAfter != activeBefore)
+        {
+            batch.BatchCommands.Add(quotas.LicencePeakCommand(activeBefore, activeAfter));
+            batch.BatchCommands.Add(quotas.LicenceCountCommand(activeAfter));
+        }
         batch.BatchCommands.Add(Command($"""
             insert into {Schema}.scim_versions (tenant_id, version) values ($1, $2)
             on conflict (tenant_id) do update set version = excluded.version

@@ -9,14 +9,22 @@ namespace TenantEvents.Tests.Billing;
 /// <summary>Billing from the attacker's side: another tenant, a member with one permission, staff who only read, anonymous.</summary>
 public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
 {
-    [Fact]
-    public async Task another_tenants_billing_routes_answer_404_and_change_nothing()
+    /// <summary>A billed tenant whose November is closed: both counties used AI compute.</summary>
+    private async Task<Tree> ClosedNovember()
     {
         var t = await Billed();
         await AddCard(t.Tenant, Card());
         await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
+        await UseAi(t.Tenant, t.CountyB, 100, At(11, 10));
         ClockAt(At(12, 2));
         (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        return t;
+    }
+
+    [Fact]
+    public async Task another_tenants_billing_routes_answer_404_and_change_nothing()
+    {
+        var t = await ClosedNovember();
         var invoice = Of(await Invoices(t.Tenant, "2026-11"), t.CountyA).GetProperty("id").GetGuid();
         var other = await Active("hays-sheriff");
         var intruder = TenantAdminOf(other);
@@ -49,12 +57,7 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
     [Fact]
     public async Task a_member_reads_the_invoices_of_the_organisations_it_holds_billing_read_at_and_nothing_else()
     {
-        var t = await Billed();
-        await AddCard(t.Tenant, Card());
-        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
-        await UseAi(t.Tenant, t.CountyB, 100, At(11, 10));
-        ClockAt(At(12, 2));
-        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var t = await ClosedNovember();
         var invoices = await Invoices(t.Tenant, "2026-11");
         var admin = TenantAdminOf(t.Tenant);
         (await admin.Put($"/api/tenants/{t.Tenant}/roles/county-reader", new { description = "Reads county billing", permissions = new[] { "billing.read" } }))
@@ -96,11 +99,7 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
     [Fact]
     public async Task graphql_reads_billing_through_the_same_routes_with_the_same_answers_and_refusals()
     {
-        var t = await Billed();
-        await AddCard(t.Tenant, Card());
-        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
-        ClockAt(At(12, 2));
-        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var t = await ClosedNovember();
         var query = $$"""{ tenant(id: "{{t.Tenant}}") { invoices(month: "2026-11", kind: "invoice", first: 1) { nodes { id organisationId total } pageInfo { hasNextPage endCursor } } billingMonth(month: "2026-11") } }""";
         var reply = (await Gql(TenantAdminOf(t.Tenant), query)).ShouldBe(HttpStatusCode.OK);
         reply.Json.TryGetProperty("errors", out _).ShouldBeFalse(reply.Body);
@@ -119,12 +118,7 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
     [Fact]
     public async Task the_audit_trail_shows_billing_content_only_to_who_reads_billing_there()
     {
-        var t = await Billed();
-        await AddCard(t.Tenant, Card());
-        await UseAi(t.Tenant, t.CountyA, 100, At(11, 10));
-        await UseAi(t.Tenant, t.CountyB, 100, At(11, 10));
-        ClockAt(At(12, 2));
-        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        var t = await ClosedNovember();
         var admin = TenantAdminOf(t.Tenant);
         (await admin.Put($"/api/tenants/{t.Tenant}/roles/trail-reader", new { description = "Reads the trail", permissions = new[] { "audit.read" } })).ShouldBe(HttpStatusCode.OK);
         (await admin.Put($"/api/tenants/{t.Tenant}/roles/county-billing", new { description = "County billing", permissions = new[] { "audit.read", "billing.read" } }))

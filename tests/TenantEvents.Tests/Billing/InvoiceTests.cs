@@ -103,6 +103,35 @@ public class InvoiceTests(AppFixture fixture) : BillingTest(fixture)
     }
 
     [Fact]
+    public async Task licences_are_billed_per_day_held_at_a_days_peak_and_then_at_the_count_its_last_change_left()
+    {
+        var t = await Billed();
+        await AddCard(t.Tenant, new
+        {
+            name = "licences", version = 1, effectiveFrom = "2026-11-01", currency = "USD",
+            charges = new object[] { new { name = "Licences", metric = "licences", unitPrice = 30m } },
+        });
+        // As the directory writes them: on 2 November 0 -> 10 active users; on 16 November 10 -> 12, then down to 4.
+        var store = Fixture.Host.Services.GetRequiredService<TenantEvents.Quotas.QuotaUsageStore>();
+        await store.InTenantAsync(t.Tenant, "test", async (connection, transaction) =>
+        {
+            await using var batch = new Npgsql.NpgsqlBatch(connection, transaction);
+            foreach (var (day, peak, count) in new[] { (2, 10L, 10L), (16, 12L, 4L) })
+            {
+                batch.BatchCommands.Add(store.DailyCommand("licences", At(11, day), Guid.Empty, peak, peak: true));
+                batch.BatchCommands.Add(store.DailyCommand(TenantEvents.Quotas.QuotaLedger.LicencesHeld, At(11, day), Guid.Empty, count, last: true));
+            }
+            await batch.ExecuteNonQueryAsync();
+            return 0;
+        }, CancellationToken.None);
+        ClockAt(At(12, 1, 3));
+        (await Close(t.Tenant, "2026-11")).ShouldBe(HttpStatusCode.Created);
+        // Licence-days: 2-15 November 10 a day (140), the 16th its peak 12, 17-30 the 4 left (56): 208 / 30 licence-months at 30.
+        var line = Lines(await Invoice(t.Tenant, Of(await Invoices(t.Tenant, "2026-11"), null))).Single();
+        Dec(line, "amount").ShouldBe(208.00m);
+    }
+
+    [Fact]
     public async Task an_allocation_nested_in_another_is_carved_out_of_it_not_charged_twice()
     {
         var t = await Billed();

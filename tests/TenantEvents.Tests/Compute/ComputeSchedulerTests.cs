@@ -33,6 +33,15 @@ public class ComputeSchedulerTests
     }
 
     [Fact]
+    public void guarantees_that_add_up_to_more_than_the_pool_share_it_in_proportion()
+    {
+        // Two tenants guaranteed 8 each on a pool of 8: A took all 8 first; B is owed, so A gives back down to its 4.
+        ComputeScheduler.Yield([new(A, 8, 8, 5), new(B, 8, 0, 1)], A, workers: 8).ShouldBeTrue();
+        ComputeScheduler.Yield([new(A, 8, 4, 5), new(B, 8, 4, 1)], A, workers: 8).ShouldBeFalse();
+        ComputeScheduler.Next([new(A, 8, 5, 5), new(B, 8, 3, 1)]).ShouldBe(B);   // the fewer of its guarantee running first
+    }
+
+    [Fact]
     public void the_pool_wants_a_worker_per_job_running_or_waiting_within_its_bounds_and_guarantees_follow_the_quota()
     {
         ComputeScheduler.Desired([new(A, 2, 1, 3), new(B, 2, 0, 0)], 0, 8).ShouldBe(4);
