@@ -102,13 +102,20 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
     /// <summary>A document of the tenant, optionally locked for the rest of the transaction.</summary>
     public async Task<Invoice?> LoadDocumentAsync(TenantTransaction tx, Guid id, CancellationToken cancellation, bool forUpdate = false)
     {
-        await using var command = tx.Command($"select version, key_version, nonce, ciphertext from {Schema}.billing_documents where tenant_id = $1 and id = $2"
-                                             + (forUpdate ? " for update" : ""), tx.Tenant.ToString(), id);
+        // The snapshot is the stream's as of its version: one put back from before (its ciphertext authenticates, being
+        // once genuine) is caught by the stream, which the service role cannot rewind.
+        await using var command = tx.Command($"""
+            select d.version, d.key_version, d.nonce, d.ciphertext, s.version from {Schema}.billing_documents d
+            left join {Schema}.mt_streams s on s.id = d.id and s.tenant_id = d.tenant_id
+            where d.tenant_id = $1 and d.id = $2{(forUpdate ? " for update of d" : "")}
+            """, tx.Tenant.ToString(), id);
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation)) return null;
         var version = reader.GetInt64(0);
         var payload = new SealedPayload(reader.GetInt32(1), (byte[])reader[2], (byte[])reader[3]);
+        var streamVersion = reader.IsDBNull(4) ? (long?)null : reader.GetInt64(4);
         await reader.DisposeAsync();
+        if (streamVersion != version) throw new IntegrityViolationException(tx.Tenant, id, DocumentRecordType);
         var document = await OpenAsync(tx.Tenant, id, payload, cancellation);
         document.Version = version;
         return document;
@@ -161,6 +168,40 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
             returning last
             """, tx.Tenant.ToString(), series);
         return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>A block of numbers of a series (the last of them), in the caller's transaction, as <see cref="NextNumberAsync"/>.</summary>
+    public async Task<long> TakeNumbersAsync(TenantTransaction tx, string series, int count, CancellationToken cancellation)
+    {
+        if (count == 0) return 0;
+        await using var command = tx.Command($"""
+            insert into {Schema}.billing_series as s (tenant_id, series, last) values ($1, $2, $3)
+            on conflict (tenant_id, series) do update set last = s.last + $3
+            returning last
+            """, tx.Tenant.ToString(), series, (long)count);
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>A month's draft invoices of organisations, locked for the transaction, in the order they were drafted.</summary>
+    public async Task<IReadOnlyList<Invoice>> DraftsAsync(TenantTransaction tx, string month, int limit, CancellationToken cancellation)
+    {
+        var rows = new List<(Guid Id, long Version, SealedPayload Payload)>();
+        await using (var command = tx.Command($"""
+                         select id, version, key_version, nonce, ciphertext from {Schema}.billing_documents
+                         where tenant_id = $1 and month = $2 and kind = 'invoice' and state = 'draft' and org_id is not null
+                         order by id limit $3 for update
+                         """, tx.Tenant.ToString(), month, limit))
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+                rows.Add((reader.GetGuid(0), reader.GetInt64(1), new SealedPayload(reader.GetInt32(2), (byte[])reader[3], (byte[])reader[4])));
+        var drafts = new List<Invoice>(rows.Count);
+        foreach (var (id, version, payload) in rows)
+        {
+            var draft = await OpenAsync(tx.Tenant, id, payload, cancellation);
+            draft.Version = version;
+            drafts.Add(draft);
+        }
+        return drafts;
     }
 
     /// <summary>A filter on the tenant's documents (each part optional).</summary>

@@ -143,6 +143,43 @@ public class BillingIsolationTests(AppFixture fixture) : BillingTest(fixture)
     }
 
     [Fact]
+    public async Task an_invoice_put_back_as_it_was_with_the_service_roles_password_is_refused_not_trusted()
+    {
+        var t = await ClosedNovember();
+        var id = Of(await Invoices(t.Tenant, "2026-11"), t.CountyA).GetProperty("id").GetGuid();
+        await using var connection = new Npgsql.NpgsqlConnection(TestDatabase.ConnectionString);
+        await connection.OpenAsync();
+        await using (var set = new Npgsql.NpgsqlCommand("select set_config('app.tenant_id', $1, false)", connection))
+        {
+            set.Parameters.AddWithValue(t.Tenant.ToString());
+            await set.ExecuteNonQueryAsync();
+        }
+        async Task<object[]> Row()
+        {
+            await using var read = new Npgsql.NpgsqlCommand("select version, key_version, nonce, ciphertext, state from tenantevents.billing_documents where id = $1", connection);
+            read.Parameters.AddWithValue(id);
+            await using var reader = await read.ExecuteReaderAsync();
+            (await reader.ReadAsync()).ShouldBeTrue();
+            var values = new object[5];
+            reader.GetValues(values);
+            return values;
+        }
+        var draft = await Row();
+        (await TenantAdminOf(t.Tenant).Post($"/api/tenants/{t.Tenant}/billing/invoices/{id}/finalise")).ShouldBe(HttpStatusCode.OK);
+        // The draft's genuine snapshot, written back over the finalised one: it authenticates, but it is not the stream's.
+        await using (var back = new Npgsql.NpgsqlCommand(
+                         "update tenantevents.billing_documents set version = $2, key_version = $3, nonce = $4, ciphertext = $5, state = $6 where id = $1", connection))
+        {
+            back.Parameters.AddWithValue(id);
+            foreach (var value in draft) back.Parameters.AddWithValue(value);
+            (await back.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+        (await TenantAdminOf(t.Tenant).Get($"/api/tenants/{t.Tenant}/billing/invoices/{id}")).ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+        (await TenantAdminOf(t.Tenant).Post($"/api/tenants/{t.Tenant}/billing/invoices/{id}/void", new { reason = "again" }))
+            .ShouldBeProblem(HttpStatusCode.InternalServerError, "integrity-violation");
+    }
+
+    [Fact]
     public async Task terms_and_rate_cards_that_cannot_bill_are_refused_naming_the_field_and_change_nothing()
     {
         var t = await Billed();

@@ -126,6 +126,34 @@ public class InvoiceLifecycleTests(AppFixture fixture) : BillingTest(fixture)
     }
 
     [Fact]
+    public async Task a_months_organisation_invoices_are_finalised_at_once_with_consecutive_numbers_leaving_what_procurement_holds_back()
+    {
+        var (t, counties) = await ClosedWithCounties(5, Terms(approval: true));
+        var invoices = await Invoices(t.Tenant, "2026-11");
+        var admin = TenantAdminOf(t.Tenant);
+        (await admin.Put($"/api/tenants/{t.Tenant}/roles/county-finance", new { description = "County finance", permissions = new[] { "billing.manage" } }))
+            .ShouldBe(HttpStatusCode.OK);
+        foreach (var county in counties.Take(3))
+        {
+            (await admin.Post($"/api/tenants/{t.Tenant}/organisations/{county}/grants", new { principal = new { kind = "user", id = "fin" }, role = "county-finance" }))
+                .ShouldBe(HttpStatusCode.Created);
+            (await Member(t.Tenant, "fin").Post(Url(t.Tenant, Of(invoices, county), "/approve"))).ShouldBe(HttpStatusCode.OK);
+        }
+        (await Member(t.Tenant, "fin").Post($"/api/tenants/{t.Tenant}/billing/months/2026-11/finalise")).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        (await Admin.Post($"/api/tenants/{t.Tenant}/billing/months/2026-11/finalise")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        var done = (await admin.Post($"/api/tenants/{t.Tenant}/billing/months/2026-11/finalise")).ShouldBe(HttpStatusCode.OK).Json;
+        done.GetProperty("finalised").GetInt32().ShouldBe(3);
+        done.GetProperty("firstNumber").GetString().ShouldBe("TRAVIS-SHERIFF-INV-2026-000001");
+        done.GetProperty("lastNumber").GetString().ShouldBe("TRAVIS-SHERIFF-INV-2026-000003");
+        // The two counties and the root nobody approved stay drafts, saying why; the platform's own invoice is not touched.
+        done.GetProperty("left").EnumerateArray().Select(l => l.GetProperty("reason").GetString()).ShouldBe(["approval-required", "approval-required", "approval-required"]);
+        Of(await Invoices(t.Tenant, "2026-11"), null).GetProperty("state").GetString().ShouldBe("draft");
+        // Once more: nothing new to finalise, and the next single finalisation takes the next number.
+        (await admin.Post($"/api/tenants/{t.Tenant}/billing/months/2026-11/finalise")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("finalised").GetInt32().ShouldBe(0);
+        (await Member(t.Tenant, "fin").Get(Url(t.Tenant, Of(invoices, counties[0])))).ShouldBe(HttpStatusCode.OK).Str("state").ShouldBe("finalised");
+    }
+
+    [Fact]
     public async Task under_showback_the_counties_see_their_costs_on_statements_that_are_never_invoiced()
     {
         var (t, _) = await ClosedWithCounties(2, Terms("showback"));
