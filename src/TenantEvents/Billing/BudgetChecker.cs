@@ -62,9 +62,23 @@ public sealed class BudgetChecker(BillingStore store, OrganisationStore organisa
             statuses.Add(new BudgetStatus(org, name, figures.Currency, budget.Amount, spent.GetValueOrDefault(org), Currencies.Round(figures.Currency, standing.Forecast),
                 budget.Hard, alreadyRefusing || events.OfType<BudgetThresholdCrossed>().Any(e => e.OrganisationId == org && e.Refusing), budget.Thresholds, standing.Raised));
         }
-        if (raise && events.Count > 0)
+        if (raise)
         {
-            await store.AppendAccountAsync(tx, account, events, cancellation);
+            // The refusals the quotas enforce are re-derived from the sealed account at every check: a row deleted with the
+            // service role's password (to escape a hard budget) is back within a check; one planted for an organisation
+            // the account does not refuse is removed.
+            var refusing = account.AlertMonth == name ? account.Refusing.ToArray() : [];
+            await tx.ExecuteAsync($"""
+                with wanted as (select unnest($3::uuid[]) as org_id),
+                     added as (insert into {store.Schema}.budget_refusals (tenant_id, org_id, month)
+                               select $1, org_id, $2 from wanted on conflict do nothing returning 1),
+                     removed as (delete from {store.Schema}.budget_refusals r where r.tenant_id = $1 and r.month = $2
+                                 and r.org_id <> all($3::uuid[]) returning 1)
+                select (select count(*) from added) + (select count(*) from removed)
+                """, cancellation, tenantId.ToString(), name, refusing);
+            if (events.Count > 0) await store.AppendAccountAsync(tx, account, events, cancellation);
+            // The session commits its transaction only when it has work of its own: give it some when no event was raised.
+            else tx.Session.QueueSqlCommand("select 1");
             if (!await tx.TryCommitAsync(cancellation)) return ([], Problem.ConcurrentWrite());
             policies.Invalidate(tenantId);
         }

@@ -106,5 +106,27 @@ public class BudgetEnforcementTests(AppFixture fixture) : BillingTest(fixture)
             .ShouldBeProblem(HttpStatusCode.Forbidden, "budget-exhausted");
         var billing = (await Admin.Get($"/api/tenants/{t.Tenant}/billing")).ShouldBe(HttpStatusCode.OK).Json;
         billing.GetProperty("budgets")[0].GetProperty("refusing").GetBoolean().ShouldBeTrue();
+
+        // With the service role's password: the county's refusal deleted, one planted for county B. The next check puts
+        // the refusals back as the sealed account says they are.
+        await using (var connection = new Npgsql.NpgsqlConnection(TestDatabase.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var tamper = new Npgsql.NpgsqlCommand("select set_config('app.tenant_id', $1, false)", connection);
+            tamper.Parameters.AddWithValue(t.Tenant.ToString());
+            await tamper.ExecuteNonQueryAsync();
+            await using var delete = new Npgsql.NpgsqlCommand("delete from tenantevents.budget_refusals where org_id = $1", connection);
+            delete.Parameters.AddWithValue(t.CountyA);
+            (await delete.ExecuteNonQueryAsync()).ShouldBe(1);
+            await using var plant = new Npgsql.NpgsqlCommand("insert into tenantevents.budget_refusals (tenant_id, org_id, month) values ($1, $2, '2026-11')", connection);
+            plant.Parameters.AddWithValue(t.Tenant.ToString());
+            plant.Parameters.AddWithValue(t.CountyB);
+            (await plant.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+        await Fixture.Host.Services.GetRequiredService<BillingJobs>().RunOnceAsync(CancellationToken.None);
+        (await TenantAdminOf(t.Tenant).Post($"/api/tenants/{t.Tenant}/ai-compute/reservations", new { units = 1, organisationId = t.CountyA }))
+            .ShouldBeProblem(HttpStatusCode.Forbidden, "budget-exhausted");
+        (await TenantAdminOf(t.Tenant).Post($"/api/tenants/{t.Tenant}/ai-compute/reservations", new { units = 1, organisationId = t.CountyB }))
+            .ShouldBe(HttpStatusCode.Created);
     }
 }
