@@ -18,22 +18,8 @@ static class BillingBench
     public static async Task<int> Run(BenchOptions options, string[] args, string connectionString, string owner, string platform)
     {
         var count = args.SkipWhile(a => a != "--billing-orgs").Skip(1).Select(int.Parse).FirstOrDefault(10_000);
-        await using (var reset = new NpgsqlConnection(owner))
-        {
-            await reset.OpenAsync();
-            await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade", reset);
-            await command.ExecuteNonQueryAsync();
-        }
-        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
-        await using var service = await Service.Start(options, connectionString, owner, platform, sealing: true);
-        var key = DevTokenKeyFile.Load(service.DataFolder);
-        HttpClient Client(string role, Guid? tenant = null)
-        {
-            var client = new HttpClient { BaseAddress = new Uri(service.Url), Timeout = TimeSpan.FromMinutes(10) };
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
-                DevTokens.Issue(key, "bench-" + role, [role], tenant, TimeSpan.FromHours(2), DateTime.UtcNow));
-            return client;
-        }
+        await using var service = await Service.StartFresh(options, connectionString, owner, platform);
+        HttpClient Client(string role, Guid? tenant = null) => service.Client(role, tenant);
         // The month just ended (UTC), so that it may be closed now.
         var now = DateTime.UtcNow;
         var month = new DateOnly(now.Year, now.Month, 1).AddMonths(-1);

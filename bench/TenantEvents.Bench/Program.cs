@@ -129,6 +129,29 @@ sealed class Service : IAsyncDisposable
     /// <summary>The data folder (dev token key, local key service) of the bench run; removed at exit.</summary>
     public static readonly string SharedDataFolder = Path.Combine(Path.GetTempPath(), "tenantevents-bench-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>The service on an empty schema (dropped and migrated again), sealing on: a benchmark that seeds its own data.</summary>
+    public static async Task<Service> StartFresh(BenchOptions options, string connectionString, string owner, string platform)
+    {
+        await using (var reset = new NpgsqlConnection(owner))
+        {
+            await reset.OpenAsync();
+            await using var command = new NpgsqlCommand("drop schema if exists tenantevents cascade", reset);
+            await command.ExecuteNonQueryAsync();
+        }
+        await TenantEvents.Infrastructure.DatabaseMigration.Run([]);
+        return await Start(options, connectionString, owner, platform, sealing: true);
+    }
+
+    /// <summary>A client of the service with a development token of one role (of one tenant), valid two hours.</summary>
+    public HttpClient Client(string role, Guid? tenant = null)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(Url), Timeout = TimeSpan.FromMinutes(10) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+            TenantEvents.Infrastructure.Security.DevTokens.Issue(DevTokenKeyFile.Load(DataFolder), "bench-" + role, [role], tenant, TimeSpan.FromHours(2),
+                DateTime.UtcNow));
+        return client;
+    }
+
     public static async Task<Service> Start(BenchOptions options, string connectionString, string owner, string platform, bool sealing)
     {
         var dataFolder = SharedDataFolder;

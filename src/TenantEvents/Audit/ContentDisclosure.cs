@@ -86,21 +86,15 @@ public sealed class DisclosureLens
     private readonly IReadOnlySet<Guid> _caseFileOrganisations;
     private readonly Func<Guid, CancellationToken, Task<Guid?>> _caseFileOrganisation;
     private readonly Dictionary<Guid, Guid?> _knownFiles = [];
-    private readonly BillingReach _billing;
+    private readonly Billing.BillingReach _billing;
     private readonly Func<Guid, CancellationToken, Task<Guid?>> _invoiceOrganisation;
     private readonly Dictionary<Guid, Guid?> _knownInvoices = [];
 
-    /// <summary>Where a reader reads billing: everything, the tenant-wide records (the account, the tenant's invoice), and which organisations' invoices.</summary>
-    public sealed record BillingReach(bool All, bool TenantWide, IReadOnlySet<Guid> Organisations)
-    {
-        public static readonly BillingReach None = new(false, false, new HashSet<Guid>());
-    }
-
     internal DisclosureLens(Guid tenant, DataKey key, bool people, bool contacts, bool allCaseFiles, IReadOnlySet<Guid> caseFileOrganisations,
-        Func<Guid, CancellationToken, Task<Guid?>> caseFileOrganisation, BillingReach? billing = null,
+        Func<Guid, CancellationToken, Task<Guid?>> caseFileOrganisation, Billing.BillingReach? billing = null,
         Func<Guid, CancellationToken, Task<Guid?>>? invoiceOrganisation = null)
     {
-        _billing = billing ?? BillingReach.None;
+        _billing = billing ?? Billing.BillingReach.None;
         _invoiceOrganisation = invoiceOrganisation ?? ((_, _) => Task.FromResult<Guid?>(null));
         _tenant = tenant;
         _key = key;
@@ -168,7 +162,7 @@ public sealed class DisclosureLens
                     if (!_knownInvoices.TryGetValue(document, out var found)) _knownInvoices[document] = found = await _invoiceOrganisation(document, cancellation);
                     invoiceOrg = found;
                 }
-                return invoiceOrg is { } billedAt ? _billing.Organisations.Contains(billedAt) : _billing.TenantWide;
+                return _billing.Reads(invoiceOrg);
             case ContentGuard.People: return _people;
             case ContentGuard.Contacts: return _contacts;
             case ContentGuard.CaseFile:
@@ -218,16 +212,12 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
         if (!own || Standing.Of(caller, tenant) is not { } standing)
             return new DisclosureLens(tenant, key, people: false, contacts, allCaseFiles: false, new HashSet<Guid>(), NoFile,
                 // Platform staff read every invoice through the billing routes (BillingHttp.CanRead), and so here.
-                caller.HasAny(Roles.PlatformWide) ? new DisclosureLens.BillingReach(true, true, new HashSet<Guid>()) : null);
+                caller.HasAny(Roles.PlatformWide) ? new Billing.BillingReach(true, true, new HashSet<Guid>()) : null);
         var (people, whole, orgs, billing) = await organisations.ReadAsync(tenant, g =>
         {
             var (w, o) = Visibility.OwnReach(standing, g);
             var p = g.Root is { } root && (standing.Can(g, "identity.manage", root) || standing.Can(g, "scim.provision", root));
-            var b = standing.Everything || standing.ReadEverything
-                ? new DisclosureLens.BillingReach(true, true, new HashSet<Guid>())
-                : new DisclosureLens.BillingReach(false, Billing.BillingHttp.CanRead(standing, g, null), g.Root is { } r
-                    ? g.SelfAndDescendants(r).Where(n => Billing.BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : new HashSet<Guid>());
-            return (p, w, o, b);
+            return (p, w, o, Billing.BillingHttp.Reach(standing, g));
         }, cancellation);
         return new DisclosureLens(tenant, key, people, contacts || people, whole, orgs.ToHashSet(), (file, ct) => CaseFileOrganisationAsync(tenant, file, ct),
             billing, (document, ct) => InvoiceOrganisationAsync(tenant, document, ct));

@@ -19,6 +19,17 @@ namespace TenantEvents.Billing;
 /// </list>
 /// A document or organisation the caller may not read is a 404, as is any billing route of another tenant.
 /// </summary>
+/// <summary>Where a reader reads billing (<see cref="BillingHttp.Reach"/>).</summary>
+public sealed record BillingReach(bool All, bool TenantWide, IReadOnlySet<Guid> Organisations)
+{
+    public static readonly BillingReach None = new(false, false, new HashSet<Guid>());
+
+    public bool Any => All || TenantWide || Organisations.Count > 0;
+
+    /// <summary>May read the documents of this organisation (null: the tenant's own).</summary>
+    public bool Reads(Guid? organisation) => All || (organisation is { } org ? Organisations.Contains(org) : TenantWide);
+}
+
 public static class BillingHttp
 {
     public const string Read = "billing.read";
@@ -32,6 +43,21 @@ public static class BillingHttp
     /// The seller of the tenant's invoice is the platform (its administrators); of an organisation's, the tenant (its own
     /// administrators, not the platform's, who may administer every tenant but are not its finance office).
     /// </summary>
+    /// <summary>
+    /// Where a reader reads billing, decided once on the tree: everything (platform staff, the tenant's administrators),
+    /// the tenant-wide records (the account, the tenant's own invoice), and which organisations' documents. The one answer
+    /// the lists, the budgets and the disclosure lens (Audit/ContentDisclosure.cs) all take.
+    /// </summary>
+    public static BillingReach Reach(Standing standing, AccessGraph graph) =>
+        standing.Everything || standing.ReadEverything
+            ? new BillingReach(true, true, new HashSet<Guid>())
+            : new BillingReach(false, CanRead(standing, graph, null), graph.Root is { } root
+                ? graph.SelfAndDescendants(root).Where(n => CanRead(standing, graph, n.Id)).Select(n => n.Id).ToHashSet() : new HashSet<Guid>());
+
+    /// <summary>The authorisation of the seller's steps on an invoice of <paramref name="tenant"/> (for <see cref="InvoiceEdge"/>).</summary>
+    public static Func<Caller, Standing, AccessGraph, Invoice, Problem?> SellerOf(Guid tenant) =>
+        (caller, standing, _, document) => Seller(caller, standing, document, tenant);
+
     public static Problem? Seller(Caller caller, Standing standing, Invoice document, Guid tenant) =>
         (document.OrganisationId is null ? caller.Has(Roles.PlatformAdmin) : caller.AdministersTenant(tenant)) ? null
             : Problem.Forbidden(document.OrganisationId is null

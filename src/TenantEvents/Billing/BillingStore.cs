@@ -211,13 +211,13 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
     /// A page of the tenant's documents in id order (creation order) after <paramref name="after"/>: only those whose
     /// organisation <paramref name="visible"/> admits are opened (the rest are never unsealed); the next page's cursor when there is more.
     /// </summary>
-    /// <param name="readable">The organisations whose documents the reader may read (null: all); <paramref name="tenantWide"/>: and the tenant's own.</param>
+    /// <param name="reach">What the reader may read (<see cref="BillingHttp.Reach"/>).</param>
     public async Task<(IReadOnlyList<Invoice> Items, Guid? Next)> PageAsync(Guid tenant, DocumentFilter filter, Guid? after, int limit,
-        IReadOnlyCollection<Guid>? readable, bool tenantWide, CancellationToken cancellation)
+        BillingReach reach, CancellationToken cancellation)
     {
         // Visibility is decided twice: in the query (only readable rows are read at all) and on each opened document (the
         // sealed organisation, which the plain column cannot be rewritten to contradict).
-        bool Visible(Guid? org) => readable is null || (org is { } o ? readable.Contains(o) : tenantWide);
+        var readable = reach.All ? null : reach.Organisations.ToArray();
         await using var scope = await Infrastructure.Databases.TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         var items = new List<Invoice>();
         var batch = Math.Max(limit, 200);
@@ -230,7 +230,7 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
                   and ($8::uuid[] is null or org_id = any($8) or (org_id is null and $9))
                 order by id limit $7
                 """, tenant.ToString(), (object?)filter.Month ?? DBNull.Value, (object?)filter.Kind ?? DBNull.Value, (object?)filter.State ?? DBNull.Value,
-                (object?)filter.Organisation ?? DBNull.Value, (object?)after ?? DBNull.Value, batch, (object?)readable?.ToArray() ?? DBNull.Value, tenantWide);
+                (object?)filter.Organisation ?? DBNull.Value, (object?)after ?? DBNull.Value, batch, (object?)readable ?? DBNull.Value, reach.TenantWide);
             var rows = new List<(Guid Id, Guid? Org, long Version, SealedPayload Payload)>();
             await using (var reader = await command.ExecuteReaderAsync(cancellation))
                 while (await reader.ReadAsync(cancellation))
@@ -239,9 +239,9 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
             foreach (var row in rows)
             {
                 after = row.Id;
-                if (!Visible(row.Org)) continue;
+                if (!reach.Reads(row.Org)) continue;
                 var document = await OpenAsync(tenant, row.Id, row.Payload, cancellation);
-                if (!Visible(document.OrganisationId)) continue;
+                if (!reach.Reads(document.OrganisationId)) continue;
                 document.Version = row.Version;
                 items.Add(document);
                 if (items.Count == limit) return (items, row.Id);

@@ -165,10 +165,6 @@ public static class Chargeback
         var parts = CostRecovery.Apportion(currency, amount, keys.Select(k => weights[k]).ToList());
         return keys.Select((k, i) => (k, parts[i])).ToDictionary(p => p.k, p => p.Item2);
     }
-
-    /// <summary>Each organisation's total with its subtree's (the root's: the tenant's invoice).</summary>
-    public static IReadOnlyDictionary<Guid, decimal> RollUp(IReadOnlyDictionary<Guid, Guid?> parents, IReadOnlyDictionary<Guid, DraftFigures> organisations) =>
-        CostRecovery.RollUp(parents, organisations.ToDictionary(o => o.Key, o => o.Value.Total));
 }
 
 /// <summary>Billing months named as ISO 8601 year-months (2026-11), UTC.</summary>

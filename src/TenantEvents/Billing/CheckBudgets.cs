@@ -36,16 +36,12 @@ public static class CheckBudgetsEndpoint
     public static async Task<IResult> Get(Guid tenantId, HttpContext http, BillingStore billing, OrganisationStore organisations, BudgetChecker checker,
         CancellationToken cancellation)
     {
-        var (refusal, readsAny) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, g) =>
-            (standing, standing.Everything || standing.ReadEverything || BillingHttp.CanRead(standing, g, null)
-                || g.Root is { } root && g.SelfAndDescendants(root).Any(n => BillingHttp.CanRead(standing, g, n.Id))), cancellation);
+        var (refusal, reach) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, BillingHttp.Reach, cancellation);
         if (refusal is not null) return refusal;
-        var (standing, allowed) = readsAny;
         // Who reads no billing anywhere learns nothing, and costs nothing: no pricing is run for it.
-        if (!allowed) return Problem.NotFound("tenant").ToResult();
+        if (!reach!.Any) return Problem.NotFound("tenant").ToResult();
         var (budgets, problem) = await checker.CheckAsync(tenantId, raise: false, cancellation);
         if (problem is not null) return problem.ToResult();
-        var visible = await organisations.ReadAsync(tenantId, g => budgets.Where(b => BillingHttp.CanRead(standing!, g, b.OrganisationId)).ToList(), cancellation);
-        return Results.Json(new BudgetStatusList(visible), Json.Options);
+        return Results.Json(new BudgetStatusList(budgets.Where(b => reach.Reads(b.OrganisationId)).ToList()), Json.Options);
     }
 }

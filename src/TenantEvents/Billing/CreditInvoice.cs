@@ -21,7 +21,7 @@ public static class CreditInvoiceEndpoint
     {
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"reason\": \"...\", \"amount\": 10.00 (optional: all of it)}.").ToResult();
         Invoice? note = null;
-        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document, tenantId),
+        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, BillingHttp.SellerOf(tenantId),
             async step =>
             {
                 var platform = step.Document.OrganisationId is null;

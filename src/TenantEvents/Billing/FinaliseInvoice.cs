@@ -16,7 +16,7 @@ public static class FinaliseInvoiceEndpoint
     [Authorize(Roles = OrgHttp.WriteRoles)]
     public static Task<IResult> Post(Guid tenantId, Guid invoiceId, HttpContext http, BillingStore billing, OrganisationStore organisations,
         TenantEventsOptions options, CancellationToken cancellation) =>
-        InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document, tenantId),
+        InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, BillingHttp.SellerOf(tenantId),
             async step =>
             {
                 if (InvoiceDecisions.CanFinalise(step.Document, step.Account.Terms!, step.Actor) is { } no) return new InvoiceOutcome([], no);

@@ -38,16 +38,10 @@ public static class ListInvoicesEndpoint
         var (refusal, standing) = await OrgHttp.ReadCore(http, billing.Streams, organisations, tenantId, (standing, _) => standing, cancellation);
         if (refusal is not null) return refusal;
         // Who may read which organisation's documents, decided once on the tree as it is (the documents themselves are opened only when readable).
-        var (all, tenantWide, orgs) = await organisations.ReadAsync(tenantId, g =>
-        {
-            if (standing!.Everything || standing.ReadEverything) return (true, true, new HashSet<Guid>());
-            return (false, BillingHttp.CanRead(standing, g, null),
-                g.Root is { } root ? g.SelfAndDescendants(root).Where(n => BillingHttp.CanRead(standing, g, n.Id)).Select(n => n.Id).ToHashSet() : []);
-        }, cancellation);
+        var reach = await organisations.ReadAsync(tenantId, g => BillingHttp.Reach(standing!, g), cancellation);
         // Who reads no billing anywhere has no invoices to list (as GET /billing says of the tenant).
-        if (!all && !tenantWide && orgs.Count == 0) return Problem.NotFound("tenant").ToResult();
-        var (items, next) = await billing.PageAsync(tenantId, new BillingStore.DocumentFilter(month, kind, state, org), cursor, limit, all ? null : orgs,
-            tenantWide, cancellation);
+        if (!reach.Any) return Problem.NotFound("tenant").ToResult();
+        var (items, next) = await billing.PageAsync(tenantId, new BillingStore.DocumentFilter(month, kind, state, org), cursor, limit, reach, cancellation);
         return Results.Json(new InvoiceList(items.Select(Summary).ToList(), next?.ToString()), Json.Options);
     }
 

@@ -16,7 +16,7 @@ public static class RecordPaymentEndpoint
         OrganisationStore organisations, CancellationToken cancellation)
     {
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"amount\": 120.50, \"paidOn\": \"2026-12-10\", \"reference\": \"...\"}.").ToResult();
-        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document, tenantId),
+        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, BillingHttp.SellerOf(tenantId),
             step =>
             {
                 var (events, refusal) = InvoiceDecisions.Pay(step.Document, command.Amount, command.PaidOn, command.Reference, step.Actor, step.Now);

@@ -16,7 +16,7 @@ public static class VoidInvoiceEndpoint
         OrganisationStore organisations, CancellationToken cancellation)
     {
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"reason\": \"...\"}.").ToResult();
-        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, (caller, standing, _, document) => BillingHttp.Seller(caller, standing, document, tenantId),
+        return await InvoiceEdge.RunAsync(http, tenantId, invoiceId, billing, organisations, BillingHttp.SellerOf(tenantId),
             step =>
             {
                 var (events, refusal) = InvoiceDecisions.Void(step.Document, command.Reason, step.Actor, step.Now);
