@@ -24,7 +24,7 @@ public static class AuditEventTypes
             .Concat(Scim.ScimEventTypes.All).Concat(All).Concat(Quotas.QuotaEventTypes.All)
             .Concat(CaseFiles.CaseFileEventTypes.All).Concat(Sharing.SharingEventTypes.All).Concat(Delivery.DeliveryEventTypes.All)
             .Concat(Domains.DomainEventTypes.All)
-            .Concat(Manifests.ManifestEventTypes.All).Concat(Billing.BillingEventTypes.All)
+            .Concat(Manifests.ManifestEventTypes.All).Concat(Billing.BillingEventTypes.All).Concat(Compliance.ComplianceEventTypes.All)
             .ToDictionary(Tenants.TenantEventTypes.StoredName, t => t);
 
     /// <summary>What kind of record a stream holding this event is (tenant, organisation, roles, user, ...).</summary>
@@ -48,6 +48,9 @@ public static class AuditEventTypes
         _ when Billing.BillingEventTypes.Account.Contains(type) => "billing",
         nameof(Billing.CreditNoteIssued) => "credit-note",
         _ when Billing.BillingEventTypes.Documents.Contains(type) => "invoice",
+        _ when Compliance.ComplianceEventTypes.Requests.Contains(type) => "data-subject-request",
+        _ when Compliance.ComplianceEventTypes.Incidents.Contains(type) => "incident",
+        _ when Compliance.ComplianceEventTypes.Profile.Contains(type) => "compliance",
         _ => "other",
     };
 }

@@ -34,9 +34,32 @@ public static class AuditStates
             document.Version = version;
             return ToNode(document);
         }
+        if (kind == "data-subject-request")
+        {
+            var request = Compliance.DataSubjectRequest.Apply(before?.Deserialize<Compliance.DataSubjectRequest>(SealedJson.Options), e);
+            request.Version = version;
+            return ToNode(request);
+        }
+        if (kind == "incident")
+        {
+            var incident = Compliance.Incident.Apply(before?.Deserialize<Compliance.Incident>(SealedJson.Options), e);
+            incident.Version = version;
+            return ToNode(incident);
+        }
         var state = before?.DeepClone() as JsonObject;
         switch (e)
         {
+            // A tenant's compliance profile: its processing activities, its security baseline, the notices it received.
+            case Compliance.ProcessingActivitiesSet x: state ??= new JsonObject(); state["processingActivities"] = ToNode(x.Activities); return state;
+            case Compliance.SecurityBaselineSet x: state ??= new JsonObject(); state["securityBaseline"] = ToNode(x.Baseline); return state;
+            case Compliance.IncidentNoticeReceived x:
+                state ??= new JsonObject();
+                Child(state, "incidentNotices")[x.IncidentId.ToString()] = new JsonObject { ["title"] = x.Title, ["stage"] = x.Stage, ["at"] = ToNode(x.At) };
+                return state;
+            case Compliance.ErasureNoticeReceived x:
+                state ??= new JsonObject();
+                Child(state, "erasureNotices")[x.RequestId.ToString()] = new JsonObject { ["fromTenantId"] = x.FromTenantId.ToString(), ["caseFileIds"] = ToNode(x.CaseFileIds), ["at"] = ToNode(x.At) };
+                return state;
             // A tenant's billing account: its terms, its own rate cards by version, budgets by organisation, the alerts
             // raised (by month, organisation, threshold and basis) and the months closed.
             case Billing.BillingTermsSet x:

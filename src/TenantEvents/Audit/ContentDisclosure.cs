@@ -55,6 +55,8 @@ public static class ContentRules
     private static readonly IReadOnlySet<string> BillingKeep = new HashSet<string>(StringComparer.Ordinal)
         { "id", "invoiceId", "creditNoteId", "organisationId", "month", "kind", "state", "by", "at", "version", "createdAt", "updatedAt" };
 
+    private static readonly IReadOnlySet<string> RequestContent = new HashSet<string>(StringComparer.Ordinal) { "subject" };
+
     /// <summary>Fields no outbound path ever carries, whoever asks (credential hashes; the secrets themselves are never stored).</summary>
     public static readonly IReadOnlySet<string> Secrets = new HashSet<string>(StringComparer.Ordinal) { "secretHash" };
 
@@ -65,6 +67,9 @@ public static class ContentRules
         "user" or "group" => new ContentRule(ContentGuard.People, null, PersonKeep),
         "tenant" => new ContentRule(ContentGuard.Contacts, ContactsContent),
         "billing" or "invoice" or "credit-note" => new ContentRule(ContentGuard.Billing, null, BillingKeep),
+        // Who a data-subject request is about is the person's data: shown to whoever sees the tenant's contacts (sealed under
+        // the request's own key besides, and gone once an erasure is done); the rest of a request is its handling.
+        "data-subject-request" => new ContentRule(ContentGuard.Contacts, RequestContent),
         _ => null,
     };
 }

@@ -17,35 +17,9 @@ public static class InvoicePdf
         var pages = d.Lines.Chunk(LinesPerPage).ToList();
         if (pages.Count == 0) pages.Add([]);
         var contents = pages.Select((lines, i) => Page(d, lines, i, pages.Count)).ToList();
-        // Objects: 1 catalog, 2 pages, 3 Helvetica, 4 Helvetica-Bold, 5 info, then per page its page and its content.
-        var objects = new List<string>
-        {
-            "<< /Type /Catalog /Pages 2 0 R >>",
-            $"<< /Type /Pages /Kids [{string.Join(" ", contents.Select((_, i) => $"{6 + 2 * i} 0 R"))}] /Count {contents.Count} >>",
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>",
-            $"<< /Title ({Escape(Title(d) + " " + (d.Number ?? d.Month))}) /Producer (TenantEvents) >>",
-        };
-        foreach (var (content, i) in contents.Select((c, i) => (c, i)))
-        {
-            objects.Add($"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {7 + 2 * i} 0 R >>");
-            objects.Add($"<< /Length {Latin1.GetByteCount(content)} >>\nstream\n{content}\nendstream");
-        }
-        var pdf = new StringBuilder("%PDF-1.4\n%\u00e2\u00e3\u00cf\u00d3\n");
-        var offsets = new List<int>();
-        foreach (var (body, i) in objects.Select((o, i) => (o, i)))
-        {
-            offsets.Add(Latin1.GetByteCount(pdf.ToString()));
-            pdf.Append($"{i + 1} 0 obj\n{body}\nendobj\n");
-        }
-        var xref = Latin1.GetByteCount(pdf.ToString());
-        pdf.Append($"xref\n0 {objects.Count + 1}\n0000000000 65535 f \n");
-        foreach (var offset in offsets) pdf.Append($"{offset:D10} 00000 n \n");
-        pdf.Append($"trailer\n<< /Size {objects.Count + 1} /Root 1 0 R /Info 5 0 R >>\nstartxref\n{xref}\n%%EOF\n");
-        return Latin1.GetBytes(pdf.ToString());
+        return Infrastructure.PdfFile.Assemble(Title(d) + " " + (d.Number ?? d.Month), contents);
     }
 
-    private static readonly Encoding Latin1 = Encoding.Latin1;
 
     private static string Title(Invoice d) => d.Kind == "credit-note" ? "Credit note" : d.Showback ? "Showback statement"
         : d.State == InvoiceStates.Draft ? "Draft invoice" : d.State == InvoiceStates.Void ? "Invoice (void)" : "Invoice";
@@ -146,20 +120,5 @@ public static class InvoicePdf
         return text + "...";
     }
 
-    /// <summary>A PDF string: backslash, parentheses escaped; what Latin-1 (as WinAnsi shows it) cannot hold becomes '?'; no control characters.</summary>
-    private static string Escape(string text)
-    {
-        var s = new StringBuilder(text.Length);
-        foreach (var c in text)
-            s.Append(c switch
-            {
-                '\\' => "\\\\",
-                '(' => "\\(",
-                ')' => "\\)",
-                _ when char.IsControl(c) => " ",
-                _ when c > '\u00ff' => "?",
-                _ => c.ToString(),
-            });
-        return s.ToString();
-    }
+    private static string Escape(string text) => Infrastructure.PdfFile.Escape(text);
 }

@@ -127,6 +127,12 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
     };
 
     /// <summary>Whether a type filter (exact types, or prefixes ending in *; empty: everything) lets a type through.</summary>
+    /// <summary>
+    /// Whether a subscription's filter admits a type. An erasure notice (GDPR Art. 19: every recipient of a person's data
+    /// is told of its erasure) reaches every subscriber of the tenant, whatever its filter.
+    /// </summary>
     public static bool Matches(IReadOnlyList<string> filter, string type) =>
-        filter.Count == 0 || filter.Any(f => f.EndsWith('*') ? type.StartsWith(f[..^1], StringComparison.Ordinal) : f == type);
+        filter.Count == 0 || type == ErasureNoticeType || filter.Any(f => f.EndsWith('*') ? type.StartsWith(f[..^1], StringComparison.Ordinal) : f == type);
+
+    public static readonly string ErasureNoticeType = CloudEventType(TenantEventTypes.StoredName(typeof(Compliance.DataSubjectErasureNotified)));
 }

@@ -39,11 +39,13 @@ public sealed class TokenValidator
 
     private readonly ServiceAccountStore _accounts;
     private readonly FederatedUsers _users;
+    private readonly TenantEvents.Compliance.SecurityBaselines _baselines;
 
     public TokenValidator(TenantEventsOptions options, PlatformSigningKeys platformKeys, CredentialRevocations revocations,
         FederationRegistry federation, IHostEnvironment environment, ServiceAccountStore accounts, FederatedUsers users,
-        TenantEvents.Domains.DomainIndex domains)
+        TenantEvents.Domains.DomainIndex domains, TenantEvents.Compliance.SecurityBaselines baselines)
     {
+        _baselines = baselines;
         _domains = domains;
         _accounts = accounts;
         _users = users;
@@ -106,6 +108,10 @@ public sealed class TokenValidator
     private async ValueTask<TokenCheck> DirectoryAsync(ClaimsPrincipal principal, bool fresh, CancellationToken cancellation)
     {
         if (principal.Identity?.AuthenticationType != "federated") return new TokenCheck(principal, null);
+        // The tenant's security baseline, on every request (a baseline tightened applies to tokens already verified too).
+        if (Guid.TryParse(principal.FindFirst(Claims.TenantId)?.Value, out var tenant)
+            && TenantEvents.Compliance.SecurityBaselines.Shortfall(await _baselines.ForAsync(tenant, cancellation), principal, DateTimeOffset.UtcNow) is { } shortfall)
+            return TokenCheck.Fail(shortfall);
         if (await _users.ApplyAsync(principal, cancellation) is not { } applied) return TokenCheck.Fail("deactivated in the directory");
         if (fresh && applied.FindFirst(Claims.IdentityProvider)?.Value is { } issuer && await _federation.FindAsync(issuer, cancellation) is { } provider)
             await _users.ApplyMembershipsAsync(applied, provider, cancellation);
@@ -295,6 +301,11 @@ public sealed class TokenValidator
             claims.Add(new Claim(Claims.EmailVerified, "true"));
         if (Claim(jwt, settings.Claims.Name) is { } name) claims.Add(new Claim(Claims.Name, name));
         claims.AddRange(groups.Select(g => new Claim(Claims.Groups, g)));
+        // What the security baseline looks at: how strong the sign-in was, how, and when (auth_time, else iat).
+        if (Claim(jwt, "acr") is { Length: <= 200 } acr) claims.Add(new Claim(TenantEvents.Compliance.SecurityBaselines.AcrClaim, acr));
+        claims.AddRange(Strings(jwt, "amr").Take(20).Select(m => new Claim(TenantEvents.Compliance.SecurityBaselines.AmrClaim, m)));
+        if ((Claim(jwt, "auth_time") ?? Claim(jwt, "iat")) is { } signedIn && long.TryParse(signedIn, out var signedInAt))
+            claims.Add(new Claim(TenantEvents.Compliance.SecurityBaselines.AuthTimeClaim, signedInAt.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "federated", Claims.Subject, Claims.Role)), null);
     }
 

@@ -123,6 +123,13 @@ public static class Hosting
         services.AddSingleton<TenantEvents.GraphQL.ApiInvoker>();
         services.AddSingleton<TenantEvents.Manifests.ManifestService>();
         services.AddSingleton<TenantEvents.Billing.BillingStore>();
+        services.AddSingleton<TenantEvents.Compliance.ComplianceStore>();
+        services.AddSingleton<TenantEvents.Compliance.PersonalData>();
+        services.AddSingleton<TenantEvents.Compliance.Erasure>();
+        services.AddSingleton<TenantEvents.Compliance.PlatformIncidents>();
+        services.AddSingleton<TenantEvents.Compliance.SecurityBaselines>();
+        services.AddSingleton<TenantEvents.Compliance.ComplianceJobs>();
+        if (!migrating) services.AddHostedService(provider => provider.GetRequiredService<TenantEvents.Compliance.ComplianceJobs>());
         services.AddSingleton<TenantEvents.Billing.MonthCloser>();
         services.AddSingleton<TenantEvents.Billing.BudgetChecker>();
         services.AddSingleton<TenantEvents.Billing.BillingJobs>();
@@ -308,6 +315,8 @@ public static class Hosting
         app.Use(anonymous.Count);
         // A tenant's fair share and API call quotas, before any work is done for the request.
         app.UseMiddleware<TenantEvents.Quotas.ApiMetering>();
+        var baselines = app.Services.GetRequiredService<TenantEvents.Compliance.SecurityBaselines>();
+        app.Use((http, next) => baselines.GateAsync(http, next));
         app.UseAuthorization();
         // Who was active, per day and feature area, for analytics (in memory, written in batches).
         app.UseMiddleware<TenantEvents.Analytics.ActivityCapture>();

@@ -85,6 +85,18 @@ public sealed class TenantEventsOptions
     /// </summary>
     public TimeSpan BillingJobInterval { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// How often the compliance job looks for deadlines due (data-subject requests overdue, incident reminders, missed
+    /// reports, key rotations overdue): the deadlines are rows in the database, so a restart loses none.
+    /// </summary>
+    public TimeSpan ComplianceJobInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// The platform's own jurisdiction (ISO 3166-1 alpha-2 or 3166-2), whose rules set the deadlines of platform incidents
+    /// (e.g. "DE": NIS2). Empty: platform incidents have no statutory deadlines.
+    /// </summary>
+    public string PlatformJurisdiction { get; set; } = "";
+
     /// <summary>How long after a month ends (UTC) it is closed: usage counted later is billed on the next invoice as late usage.</summary>
     public TimeSpan BillingCloseGrace { get; set; } = TimeSpan.FromHours(6);
 
@@ -269,6 +281,12 @@ public sealed class TenantEventsOptions
 
     /// <summary>SCIM groups one tenant's directory may hold.</summary>
     public int MaxScimGroups { get; set; } = 100_000;
+
+    /// <summary>Data-subject requests one tenant may have open (received or verified) at once.</summary>
+    public int MaxOpenDataSubjectRequests { get; set; } = 10_000;
+
+    /// <summary>Incidents one tenant may have open at once.</summary>
+    public int MaxOpenIncidents { get; set; } = 1_000;
 
     /// <summary>Webhook subscriptions one tenant may have.</summary>
     public int MaxWebhooksPerTenant { get; set; } = 25;

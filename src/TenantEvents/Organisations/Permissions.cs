@@ -35,6 +35,8 @@ public static class Permissions
         ["billing.manage"] = "approve invoices and give their purchase orders; set the budgets of the organisations below (held at the parent of the one budgeted)",
         ["quota.manage"] = "allocate shares of the tenant's quotas to the organisations below (held at the parent of the one allocated to)",
         ["compute.use"] = "reserve and commit AI compute units",
+        ["compliance.read"] = "see the tenant's compliance rules, data-subject requests, incidents, records of processing and security baseline",
+        ["compliance.manage"] = "handle data-subject requests (verify, extend, fulfil, erase), register and report incidents, edit processing records and the security baseline",
     };
 
     public static bool IsKnown(string permission) => All.ContainsKey(permission);
@@ -46,6 +48,7 @@ public static class Permissions
         [MemberManage] = ["member.read", AccessRead],
         [RoleManage] = [OrgRead],
         ["billing.manage"] = ["billing.read"],
+        ["compliance.manage"] = ["compliance.read"],
     };
 
     /// <summary>The permissions with everything they imply.</summary>

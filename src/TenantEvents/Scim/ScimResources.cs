@@ -103,23 +103,25 @@ public static class ScimResources
         var (actor, refusal) = await ScimHttp.EnterAsync(http, store.Streams, tenantId, writing: true, cancellation);
         if (refusal is not null) return refusal;
         if (!ScimHttp.TryIfMatch(http.Request, out var expected, out var error)) return error!;
-        var (problem, _) = await store.ExecuteAsync(context, tenantId, actor!, snapshot =>
-        {
-            if (Find(snapshot, id, kind) is not { } current) return ScimDecision.Refuse(ScimError.NotFound(kind.ToLowerInvariant()));
-            if (expected is { } v && v != current.Version) return ScimDecision.Refuse(ScimError.PreconditionFailed(current.Version));
-            // A deleted user or group leaves every group it was a member of.
-            var changes = new List<ScimChange> { new(id, kind, "deleted", null) };
-            // (From the membership index: a scan of every group would hold the directory's lock, and every sign-in, for it.)
-            foreach (var group in snapshot.GroupsOf(id).Where(g => g.Id != id).ToList())
-            {
-                var node = JsonNode.Parse(group.Body.GetRawText())!.AsObject();
-                var members = (JsonArray)node["members"]!;
-                foreach (var member in members.Where(m => m is JsonObject o && ScimNodes.Text(o, "value") == id.ToString()).ToList()) members.Remove(member);
-                changes.Add(new ScimChange(group.Id, ScimResource.Group, "patched", JsonSerializer.SerializeToElement(node)));
-            }
-            return new ScimDecision(changes, null);
-        }, cancellation);
+        var (problem, _) = await store.ExecuteAsync(context, tenantId, actor!, snapshot => DeleteDecision(snapshot, id, kind, expected), cancellation);
         return problem is not null ? problem.ToResult() : Results.NoContent();
+    }
+
+    /// <summary>A user or group deleted, leaving every group it was a member of (also a data-subject erasure's step).</summary>
+    public static ScimDecision DeleteDecision(ScimSnapshot snapshot, Guid id, string kind, long? expected)
+    {
+        if (Find(snapshot, id, kind) is not { } current) return ScimDecision.Refuse(ScimError.NotFound(kind.ToLowerInvariant()));
+        if (expected is { } v && v != current.Version) return ScimDecision.Refuse(ScimError.PreconditionFailed(current.Version));
+        var changes = new List<ScimChange> { new(id, kind, "deleted", null) };
+        // (From the membership index: a scan of every group would hold the directory's lock, and every sign-in, for it.)
+        foreach (var group in snapshot.GroupsOf(id).Where(g => g.Id != id).ToList())
+        {
+            var node = JsonNode.Parse(group.Body.GetRawText())!.AsObject();
+            var members = (JsonArray)node["members"]!;
+            foreach (var member in members.Where(m => m is JsonObject o && ScimNodes.Text(o, "value") == id.ToString()).ToList()) members.Remove(member);
+            changes.Add(new ScimChange(group.Id, ScimResource.Group, "patched", JsonSerializer.SerializeToElement(node)));
+        }
+        return new ScimDecision(changes, null);
     }
 
     public static async Task<IResult> List(HttpContext http, Guid tenantId, string kind, ScimStore store, CancellationToken cancellation)

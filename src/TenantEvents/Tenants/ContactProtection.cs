@@ -83,20 +83,21 @@ public static class ContactProtection
         return contact with { Name = Open(key, subject, contact.Name), Email = Open(key, subject, contact.Email) };
     }
 
-    private static string Seal(DataKey key, Guid subject, string text)
+    /// <summary>A text sealed under a person's key, bound to them and to what it is (<paramref name="type"/>); also the data-subject requests' own.</summary>
+    internal static string Seal(DataKey key, Guid subject, string text, string type = SealedType)
     {
-        var sealedText = Sealing.Seal(key, Encoding.UTF8.GetBytes(text), subject, SealedType);
+        var sealedText = Sealing.Seal(key, Encoding.UTF8.GetBytes(text), subject, type);
         return Prefix + Convert.ToBase64String([.. sealedText.Nonce, .. sealedText.Ciphertext]);
     }
 
-    private static string Open(DataKey key, Guid subject, string text)
+    internal static string Open(DataKey key, Guid subject, string text, string type = SealedType)
     {
         // Inside a sealed payload every live contact is protected; anything else there was tampered with.
         if (!text.StartsWith(Prefix, StringComparison.Ordinal)
             || !Convert.TryFromBase64String(text[Prefix.Length..], new byte[text.Length], out var length) || length < Sealing.NonceSize + Sealing.TagSize)
-            throw new IntegrityViolationException(key.TenantId, subject, SealedType);
+            throw new IntegrityViolationException(key.TenantId, subject, type);
         var bytes = Convert.FromBase64String(text[Prefix.Length..]);
         return Encoding.UTF8.GetString(Sealing.Open(key,
-            new SealedPayload(key.Version, bytes[..Sealing.NonceSize], bytes[Sealing.NonceSize..]), subject, SealedType));
+            new SealedPayload(key.Version, bytes[..Sealing.NonceSize], bytes[Sealing.NonceSize..]), subject, type));
     }
 }

@@ -68,6 +68,7 @@ public static class RequestTenantEndpoint
             {
                 settings = (request.Overrides ?? new SettingsOverrides(null, null, null, null)).Over(template.DefaultSettings);
                 TenantRules.Settings("overrides.", settings, errors);
+                TenantEvents.Compliance.JurisdictionChecks.Settings("overrides.", request.Residency, template.Name, settings, errors);
             }
         }
         if (errors.Count > 0) return (null, errors);

@@ -112,6 +112,7 @@ public static class TenantDecisions
             return Invalid("update-settings", tenant, "Settings can change only while the tenant is requested, approved, active or suspended.");
         var errors = new List<FieldError>();
         TenantRules.Settings("", settings, errors);
+        TenantEvents.Compliance.JurisdictionChecks.Settings("", tenant.Residency, tenant.Template, settings, errors);
         if (errors.Count > 0) return new InvalidInput(errors);
         if (settings.DedicatedDatabase != tenant.Settings.DedicatedDatabase && tenant.State is TenantState.Active or TenantState.Suspended)
             return new Blocked("placement-fixed", tenant.State,

@@ -66,6 +66,10 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AnalyticsFlushInterval", "01:00:00");
             // The analytics projector runs when a test asks (AnalyticsProjector.CatchUpAsync), not between a reset's truncates.
             builder.UseSetting("TenantEvents:AnalyticsProjectionInterval", "01:00:00");
+            // Compliance deadlines fire when a test runs the job's round (ComplianceJobs.RunOnceAsync) at the clock it set.
+            builder.UseSetting("TenantEvents:ComplianceJobInterval", "01:00:00");
+            // The platform's incidents run under German (NIS2, GDPR) rules.
+            builder.UseSetting("TenantEvents:PlatformJurisdiction", "DE");
             // Every request of the suite comes from one (absent) client address, and development tokens are verified on
             // every request: the anonymous-request bound is set small by its own test (BoundsTests), not here.
             builder.UseSetting("TenantEvents:AnonymousRequestsPerWindow", "1000000");

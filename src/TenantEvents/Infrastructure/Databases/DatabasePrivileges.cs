@@ -137,6 +137,14 @@ public static class DatabasePrivileges
         new("budget_refusals", RW, R, Emptied),
         new("allocation_history", RW, R, Emptied),
 
+        // Compliance (Compliance/ComplianceSchema.cs): the compliance job finds the deadlines due with the platform role. The
+        // platform's incidents (main database): their events are appended, never changed.
+        new("compliance_records", RW, R, Emptied),
+        new("compliance_deadlines", RW, R, Emptied),
+        new("platform_incidents", RW, R, Emptied),
+        new("platform_incident_events", RI, R, Emptied),
+        new("platform_deadlines", RW, R, Emptied),
+
         // Case files and sharing (Sharing/SharingSchema.cs); the clock switch is the owner's.
         new("case_files", RW, R, Emptied),
         new("case_shares", RW, R, Emptied),

@@ -51,6 +51,7 @@ public static class SchemaRegistry
         new(1, "the platform directory (release of 2026-12-03)", s => [TenantDirectory.CreateTablesSql(s)]),
         new(2, "tenants' verified names (custom domains, issue 20)", s => [Domains.DomainIndex.SchemaSql(s)]),
         new(3, "several shared databases per zone, placement by capacity (issue 20)", s => [TenantDirectory.CapacitySql(s)]),
+        new(4, "the platform's own incidents, their events and deadlines (issue 23)", s => [Compliance.ComplianceSchema.PlatformSql(s)]),
     ];
 
     public static readonly IReadOnlyList<SchemaMigration> Tenants =
@@ -67,6 +68,7 @@ public static class SchemaRegistry
             s => [TenantEvents.Tenants.Moves.TenantMoveSchema.Sql(s)]),
         new(4, "billing: accounts, invoices and credit notes, number series, billed usage, budget refusals, allocation history (issue 22)",
             s => [Billing.BillingSchema.Sql(s)]),
+        new(5, "compliance: data-subject requests and incidents, their deadlines (issue 23)", s => [Compliance.ComplianceSchema.Sql(s)]),
     ];
 
     public static IReadOnlyList<SchemaMigration> Track(string track) => track switch

@@ -1,0 +1,115 @@
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Keys;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Compliance;
+
+/// <summary>
+/// The edge shared by the compliance routes: who may (platform staff, the tenant's administrators, and members holding
+/// compliance.read or compliance.manage at the root; anyone else from another tenant sees a 404), the tenant as it is
+/// now, and the rules of its jurisdiction.
+/// </summary>
+public static class ComplianceHttp
+{
+    public const string Read = "compliance.read", Manage = "compliance.manage";
+
+    /// <summary>Every role that may reach a compliance route (what it may do there is decided by <see cref="EnterAsync"/>).</summary>
+    public const string Roles = $"{Infrastructure.Security.Roles.PlatformAdmin},{Infrastructure.Security.Roles.PlatformApprover},{Infrastructure.Security.Roles.Auditor}," +
+                                $"{Infrastructure.Security.Roles.Analyst},{Infrastructure.Security.Roles.TenantAdmin},{Infrastructure.Security.Roles.TenantMember}";
+
+    /// <summary>
+    /// Reading: platform staff, the tenant's administrators, members with compliance.read at the root. Changing: platform
+    /// administrators, the tenant's administrators, members with compliance.manage at the root (an auditor or analyst
+    /// reads, and is refused a change with 403). Anyone else: 404, as if the tenant did not exist.
+    /// </summary>
+    public static async Task<IResult?> EnterAsync(HttpContext http, Guid tenantId, bool write, CancellationToken cancellation)
+    {
+        var caller = http.Caller();
+        if (write && caller.CanSeeTenant(tenantId) && !caller.Has(Infrastructure.Security.Roles.PlatformAdmin) && !caller.AdministersTenant(tenantId))
+            return Problem.Forbidden("Platform staff other than administrators read compliance records; they do not change them.").ToResult();
+        return await TenantHttp.InvisibleAsync(http, tenantId, write ? Manage : Read, cancellation);
+    }
+
+    /// <summary>The tenant (null: unknown, or shredded) with the rules that apply to it.</summary>
+    public static async Task<(Tenant? Tenant, IReadOnlyList<AppliedRule> Rules)> TenantAsync(TenantStreams streams, Guid tenantId, CancellationToken cancellation)
+    {
+        await using var session = streams.Store.QuerySession(tenantId.ToString());
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null || record.Shredded) return (null, []);
+        try
+        {
+            var tenant = await streams.ReadAsync(record, cancellation);
+            return (tenant, Jurisdictions.Catalogue.For(tenant.Residency, tenant.Template));
+        }
+        catch (KeyDestroyedException)
+        {
+            return (null, []);
+        }
+    }
+
+    public static object View(DataSubjectRequest r) => new
+    {
+        id = r.Id, kind = r.Kind, article = RequestKinds.Articles.GetValueOrDefault(r.Kind), subject = r.Subject, channel = r.Channel, state = r.State,
+        ruleId = r.RuleId, receivedAt = r.ReceivedAt, firstDueAt = r.FirstDueAt, dueAt = r.DueAt, extended = r.ExtensionReasons is not null,
+        extensionReasons = r.ExtensionReasons, overdue = r.Overdue, verification = r.VerificationMethod, verifiedBy = r.VerifiedBy, fulfilledAt = r.FulfilledAt,
+        found = r.Found, erased = r.Erased, retained = r.Retained, packageDigest = r.PackageDigest, notified = r.Notified, outcome = r.Outcome,
+        version = r.Version, createdAt = r.CreatedAt, updatedAt = r.UpdatedAt,
+    };
+
+    public static IResult Respond(HttpContext http, DataSubjectRequest r, int status = 200)
+    {
+        http.Response.Headers.ETag = TenantHttp.ETag(r.Version);
+        return Results.Json(View(r), Json.Options, statusCode: status);
+    }
+
+    public static IResult Respond(HttpContext http, Incident i, int status = 200)
+    {
+        http.Response.Headers.ETag = TenantHttp.ETag(i.Version);
+        return Results.Json(i, Json.Options, statusCode: status);
+    }
+
+    /// <summary>limit (1..MaxPageSize) and cursor of a list, or a 400.</summary>
+    public static (int Limit, string? Cursor, IResult? Error) Page(HttpContext http, TenantEventsOptions options)
+    {
+        var q = http.Request.Query;
+        var limit = 50;
+        if (q["limit"].ToString() is { Length: > 0 } l && (!int.TryParse(l, out limit) || limit < 1 || limit > options.MaxPageSize))
+            return (0, null, Problem.Validation("limit", "out-of-range", $"must be a whole number from 1 to {options.MaxPageSize}.").ToResult());
+        var cursor = q["cursor"].ToString() is { Length: > 0 } c ? c : null;
+        if (cursor is not null && !CaseFiles.Cursor.TryParse(cursor, out _, out _))
+            return (0, null, Problem.Validation("cursor", "invalid-cursor", "must be a nextCursor value from a previous page.").ToResult());
+        return (limit, cursor, null);
+    }
+}
+
+/// <summary>What a step on a request sees: the request (locked), the tenant, its rules, the caller and the transaction.</summary>
+public sealed record RequestStep(DataSubjectRequest Request, Tenant Tenant, IReadOnlyList<AppliedRule> Rules, Actor Actor, TenantTransaction Tx,
+    DateTimeOffset Now);
+
+/// <summary>
+/// The one edge of every step on a data-subject request: the caller's right (compliance.manage), If-Match, the request
+/// locked in the tenant's transaction, the step's pure decision, the event appended with the snapshot and the deadlines
+/// re-derived, committed together.
+/// </summary>
+public static class RequestEdge
+{
+    public static async Task<IResult> RunAsync(HttpContext http, ComplianceStore store, Guid tenantId, Guid requestId,
+        Func<RequestStep, (object? Event, Problem? Refusal)> decide, CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
+        if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
+        var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        var request = await store.LoadRequestAsync(tx, requestId, cancellation, forUpdate: true);
+        if (request is null) return Problem.NotFound("data-subject request").ToResult();
+        if (expected is { } v && v != request.Version) return Problem.StaleVersion(v, request.Version).ToResult();
+        var (e, problem) = decide(new RequestStep(request, tenant, rules, http.Caller().Actor, tx, store.Now));
+        if (problem is not null) return problem.ToResult();
+        if (e is null) return ComplianceHttp.Respond(http, request);
+        var after = await store.SaveRequestAsync(tx, request, [e], cancellation);
+        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        return ComplianceHttp.Respond(http, after);
+    }
+}

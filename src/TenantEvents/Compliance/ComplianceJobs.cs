@@ -1,0 +1,96 @@
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Databases;
+using TenantEvents.Tenants;
+
+namespace TenantEvents.Compliance;
+
+/// <summary>
+/// The compliance schedule, on every instance (each record is locked when it is changed, and a step is decided from the
+/// record itself, so two instances never raise one reminder twice): every <see cref="TenantEventsOptions.ComplianceJobInterval"/>
+/// it finds the deadlines due in every database (compliance_deadlines, written with the records: a restart loses none)
+/// and lets each record's pure tick decide: a request overdue; an incident's reminder, missed deadline and escalation.
+/// </summary>
+public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore store, PlatformIncidents platform, Clock clock, TenantEventsOptions options,
+    ILogger<ComplianceJobs> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.ComplianceJobInterval, stoppingToken);
+                await RunOnceAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "The compliance job failed; it runs again at the next interval");
+            }
+        }
+    }
+
+    /// <summary>One round: the events raised, per record.</summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellation)
+    {
+        var now = clock.UtcNow;
+        var raised = 0;
+        foreach (var (tenant, record, kind) in await DueAsync(now, cancellation))
+        {
+            try
+            {
+                raised += await TickAsync(tenant, record, kind, now, cancellation);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Compliance deadline of {Kind} {Record} in tenant {Tenant} not handled this round; the others go on", kind, record, tenant);
+            }
+        }
+        raised += await platform.TickAllAsync(now, cancellation);
+        return raised;
+    }
+
+    private async Task<int> TickAsync(Guid tenant, Guid record, string kind, DateTimeOffset now, CancellationToken cancellation)
+    {
+        await using var tx = await store.Streams.BeginAsync(null, tenant, cancellation);
+        int count;
+        if (kind == "request")
+        {
+            if (await store.LoadRequestAsync(tx, record, cancellation, forUpdate: true) is not { } request) return 0;
+            var events = RequestDecisions.Tick(request, now);
+            if (events.Count == 0) return 0;
+            await store.SaveRequestAsync(tx, request, events, cancellation);
+            count = events.Count;
+        }
+        else
+        {
+            if (await store.LoadIncidentAsync(tx, record, cancellation, forUpdate: true) is not { } incident) return 0;
+            var events = IncidentDecisions.Tick(incident, now);
+            if (events.Count == 0) return 0;
+            await store.SaveIncidentAsync(tx, incident, events, cancellation);
+            count = events.Count;
+        }
+        return await tx.TryCommitAsync(cancellation) ? count : 0;
+    }
+
+    private async Task<List<(Guid Tenant, Guid Record, string Kind)>> DueAsync(DateTimeOffset now, CancellationToken cancellation)
+    {
+        var due = new List<(Guid, Guid, string)>();
+        foreach (var database in databases.All)
+        {
+            if (database.Platform.Value is not { } source) continue;
+            await using var command = source.CreateCommand($"""
+                select distinct tenant_id, record_id, kind from {options.DatabaseSchema}.compliance_deadlines
+                where least(due_at, coalesce(remind_at, due_at)) <= $1
+                """);
+            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = now });
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                if (Guid.TryParse(reader.GetString(0), out var tenant)) due.Add((tenant, reader.GetGuid(1), reader.GetString(2)));
+        }
+        return due;
+    }
+}

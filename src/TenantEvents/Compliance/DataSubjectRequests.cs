@@ -1,0 +1,105 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Infrastructure;
+using TenantEvents.Infrastructure.Security;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+
+namespace TenantEvents.Compliance;
+
+public sealed record ReceiveDataSubjectRequest(string? Kind, string? Email, string? Name, string? Channel, DateTimeOffset? ReceivedAt);
+public sealed record VerifyDataSubject(string? Method);
+public sealed record ExtendDataSubjectRequest(string? Reasons, DateTimeOffset? Until);
+public sealed record RefuseDataSubjectRequest(string? Reason);
+public sealed record CloseDataSubjectRequest(string? Note);
+
+/// <summary>Data-subject requests (GDPR Art. 15-20): received, verified, extended, refused, closed; fulfilled in FulfilRequest.cs.</summary>
+public static class DataSubjectRequestEndpoints
+{
+    private const string Path = "/api/tenants/{tenantId}/data-subject-requests";
+
+    /// <summary>
+    /// Records a request from a person (compliance.manage): its kind, their e-mail address (and name), when it was received
+    /// (default now). It is due by the period of the tenant's jurisdiction (GET .../compliance says which rule).
+    /// </summary>
+    [WolverinePost(Path, OperationId = "ReceiveDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static async Task<IResult> Post(Guid tenantId, ReceiveDataSubjectRequest? command, HttpContext http, ComplianceStore store,
+        TenantEventsOptions options, CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
+        if (command is null) return Problem.Malformed("The body must be a JSON object: {\"kind\", \"email\", \"name\", \"channel\", \"receivedAt\"}.").ToResult();
+        var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        var (received, errors) = RequestDecisions.Receive(Guid.CreateVersion7(), command.Kind, command.Email, command.Name, command.Channel,
+            command.ReceivedAt, RequestDecisions.Rule(rules), http.Caller().Actor, store.Now);
+        if (received is null) return Problem.Validation(errors).ToResult();
+        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        await using (var count = tx.Command($"select count(*) from {store.Schema}.compliance_records where tenant_id = $1 and kind = 'request' and state in ('received', 'verified')",
+                         tenantId.ToString()))
+            if ((long)(await count.ExecuteScalarAsync(cancellation))! >= options.MaxOpenDataSubjectRequests)
+                return Problem.LimitReached("too-many-open-requests", "Too many open requests",
+                    $"The tenant has {options.MaxOpenDataSubjectRequests} open data-subject requests; answer some first.", options.MaxOpenDataSubjectRequests,
+                    nameof(TenantEventsOptions.MaxOpenDataSubjectRequests)).ToResult();
+        var request = await store.SaveRequestAsync(tx, null, [received], cancellation);
+        await tx.CommitAsync(cancellation);
+        http.Response.Headers.Location = $"/api/tenants/{tenantId}/data-subject-requests/{request.Id}";
+        return ComplianceHttp.Respond(http, request, 201);
+    }
+
+    /// <summary>The tenant's requests, newest first (compliance.read); state filters (received, verified, fulfilled, refused, closed).</summary>
+    [WolverineGet(Path, OperationId = "ListDataSubjectRequests")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static async Task<IResult> List(Guid tenantId, HttpContext http, ComplianceStore store, TenantEventsOptions options, CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
+        var (limit, cursor, error) = ComplianceHttp.Page(http, options);
+        if (error is not null) return error;
+        var state = http.Request.Query["state"].ToString() is { Length: > 0 } s ? s : null;
+        if (state is not null && state is not (RequestStates.Received or RequestStates.Verified or RequestStates.Fulfilled or RequestStates.Refused or RequestStates.Closed))
+            return Problem.Validation("state", "unknown-state", "received, verified, fulfilled, refused or closed.").ToResult();
+        var (items, next) = await store.PageAsync<DataSubjectRequest>(tenantId, "request", state, cursor, limit, cancellation);
+        return Results.Json(new { items = items.Select(ComplianceHttp.View), nextCursor = next }, Json.Options);
+    }
+
+    [WolverineGet(Path + "/{requestId}", OperationId = "GetDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static async Task<IResult> Get(Guid tenantId, Guid requestId, HttpContext http, ComplianceStore store, CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
+        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        var request = await store.LoadRequestAsync(tx, requestId, cancellation);
+        return request is null ? Problem.NotFound("data-subject request").ToResult() : ComplianceHttp.Respond(http, request);
+    }
+
+    /// <summary>The requester's identity was confirmed (how, in a few words; never the evidence).</summary>
+    [WolverinePost(Path + "/{requestId}/verify", OperationId = "VerifyDataSubject")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static Task<IResult> Verify(Guid tenantId, Guid requestId, VerifyDataSubject? command, HttpContext http, ComplianceStore store,
+        CancellationToken cancellation) =>
+        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Verify(s.Request, command?.Method, s.Actor, s.Now), cancellation);
+
+    /// <summary>Puts the answer off (once, with the reasons given to the person, announced before the first due date; at most as far as the rule allows).</summary>
+    [WolverinePost(Path + "/{requestId}/extend", OperationId = "ExtendDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static Task<IResult> Extend(Guid tenantId, Guid requestId, ExtendDataSubjectRequest? command, HttpContext http, ComplianceStore store,
+        CancellationToken cancellation) =>
+        RequestEdge.RunAsync(http, store, tenantId, requestId, s =>
+        {
+            var rule = s.Rules.Select(a => a.Rule).FirstOrDefault(r => r.Id == s.Request.RuleId) ?? RequestDecisions.Rule(s.Rules);
+            return RequestDecisions.Extend(s.Request, rule, command?.Reasons, command?.Until, s.Actor, s.Now);
+        }, cancellation);
+
+    /// <summary>Refuses the request (the reason given to the person: Art. 12(4)).</summary>
+    [WolverinePost(Path + "/{requestId}/refuse", OperationId = "RefuseDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static Task<IResult> Refuse(Guid tenantId, Guid requestId, RefuseDataSubjectRequest? command, HttpContext http, ComplianceStore store,
+        CancellationToken cancellation) =>
+        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Refuse(s.Request, command?.Reason, s.Actor, s.Now), cancellation);
+
+    /// <summary>Closes a fulfilled or refused request.</summary>
+    [WolverinePost(Path + "/{requestId}/close", OperationId = "CloseDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static Task<IResult> Close(Guid tenantId, Guid requestId, CloseDataSubjectRequest? command, HttpContext http, ComplianceStore store,
+        CancellationToken cancellation) =>
+        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Close(s.Request, command?.Note, s.Actor, s.Now), cancellation);
+}

@@ -1,0 +1,116 @@
+using Microsoft.AspNetCore.Authorization;
+using TenantEvents.Infrastructure;
+using TenantEvents.Tenants;
+using Wolverine.Http;
+
+namespace TenantEvents.Compliance;
+
+/// <param name="CaseFiles">For an erasure: redact (default) or retain the case files naming the person.</param>
+/// <param name="RetentionBasis">For an erasure that retains case files: why (GDPR Art. 17(3)).</param>
+/// <param name="Note">What was done (required for rectification and restriction, which are done through the tenant's own routes).</param>
+public sealed record FulfilDataSubjectRequest(string? CaseFiles, string? RetentionBasis, string? Note);
+
+public static class FulfilRequestEndpoints
+{
+    private const string Path = "/api/tenants/{tenantId}/data-subject-requests/{requestId}";
+
+    /// <summary>
+    /// Fulfils a verified request (compliance.manage). Access and portability: the package of everything the tenant holds
+    /// about the person, returned and its digest recorded. Erasure: the person erased through each capability (Erasure.cs),
+    /// the recipients told, and the request's own copy of who they were forgotten. Rectification and restriction: the note
+    /// of what was done. Answers the request (and, for access and portability, the package).
+    /// </summary>
+    [WolverinePost(Path + "/fulfil", OperationId = "FulfilDataSubjectRequest")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static async Task<IResult> Post(Guid tenantId, Guid requestId, FulfilDataSubjectRequest? command, HttpContext http, ComplianceStore store,
+        PersonalData finder, Erasure erasure, CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
+        if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
+        command ??= new FulfilDataSubjectRequest(null, null, null);
+        var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        DataSubjectRequest? request;
+        await using (var look = await store.Streams.BeginAsync(null, tenantId, cancellation))
+            request = await store.LoadRequestAsync(look, requestId, cancellation);
+        if (request is null) return Problem.NotFound("data-subject request").ToResult();
+        if (expected is { } v && v != request.Version) return Problem.StaleVersion(v, request.Version).ToResult();
+        if (RequestDecisions.CanFulfil(request) is { } cannot) return cannot.ToResult();
+        var errors = new List<FieldError>();
+        var caseFiles = command.CaseFiles ?? "redact";
+        if (request.Kind == "erasure")
+        {
+            if (caseFiles is not ("redact" or "retain")) errors.Add(new FieldError("caseFiles", "unknown-choice", "redact or retain."));
+            if (caseFiles == "retain") TenantRules.Reason("retentionBasis", command.RetentionBasis, errors);
+        }
+        if (request.Kind is "rectification" or "restriction") TenantRules.Reason("note", command.Note, errors);
+        else TenantRules.OptionalText("note", command.Note, errors);
+        if (errors.Count > 0) return Problem.Validation(errors).ToResult();
+
+        var actor = http.Caller().Actor;
+        var found = request.Kind is "rectification" or "restriction" ? null : await finder.FindAsync(tenant, request.Subject, cancellation);
+        object? package = null;
+        var events = new List<object>();
+        switch (request.Kind)
+        {
+            case "access" or "portability":
+                package = AccessPackage.Build(tenant, request, found!, store.Now);
+                events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, [], [], AccessPackage.Digest(AccessPackage.Json(package)), command.Note?.Trim(),
+                    actor, store.Now));
+                break;
+            case "erasure":
+                var outcome = await erasure.RunAsync(tenant, request, found!, new ErasureChoice(caseFiles, command.RetentionBasis?.Trim()), actor, cancellation);
+                events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, outcome.Erased, outcome.Retained, null, command.Note?.Trim(), actor, store.Now));
+                events.Add(new DataSubjectErasureNotified(request.Id, outcome.Recipients, actor, store.Now));
+                break;
+            default:
+                events.Add(new DataSubjectRequestFulfilled(request.Id, new Dictionary<string, int>(), [], [], null, command.Note!.Trim(), actor, store.Now));
+                break;
+        }
+        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        var current = await store.LoadRequestAsync(tx, requestId, cancellation, forUpdate: true);
+        if (current is null || current.Version != request.Version) return Problem.ConcurrentWrite().ToResult();
+        var after = await store.SaveRequestAsync(tx, current, events, cancellation);
+        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        if (request.Kind == "erasure")
+        {
+            // The request keeps what was done and when; who it was about goes with the rest of their data.
+            await store.ForgetSubjectAsync(tenantId, requestId, cancellation);
+            after.Subject = new DataSubject("[erased]", null, Erased: true);
+        }
+        http.Response.Headers.ETag = TenantHttp.ETag(after.Version);
+        return Results.Json(new { request = ComplianceHttp.View(after), package }, Json.Options);
+    }
+
+    /// <summary>
+    /// The access package of a verified access or portability request as it is now (compliance.read): format=json
+    /// (default, machine-readable), html or pdf (for reading).
+    /// </summary>
+    [WolverineGet(Path + "/package", OperationId = "GetAccessPackage")]
+    [Authorize(Roles = ComplianceHttp.Roles)]
+    public static async Task<IResult> Package(Guid tenantId, Guid requestId, HttpContext http, ComplianceStore store, PersonalData finder,
+        CancellationToken cancellation)
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
+        var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "json";
+        if (format is not ("json" or "html" or "pdf")) return Problem.Validation("format", "unknown-format", "json, html or pdf.").ToResult();
+        var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        DataSubjectRequest? request;
+        await using (var tx = await store.Streams.BeginAsync(null, tenantId, cancellation))
+            request = await store.LoadRequestAsync(tx, requestId, cancellation);
+        if (request is null) return Problem.NotFound("data-subject request").ToResult();
+        if (request.Kind is not ("access" or "portability"))
+            return new Problem("no-package", 409, "No package", $"A {request.Kind} request has no access package.").ToResult();
+        if (request.State is not (RequestStates.Verified or RequestStates.Fulfilled) || request.Subject.Erased)
+            return new Problem("no-package", 409, "No package", "The package is prepared once the person's identity is verified.").ToResult();
+        var found = await finder.FindAsync(tenant, request.Subject, cancellation);
+        var now = store.Now;
+        return format switch
+        {
+            "html" => Results.Content(AccessPackage.Html(tenant, request, found, now), "text/html; charset=utf-8"),
+            "pdf" => Results.File(AccessPackage.Pdf(tenant, request, found, now), "application/pdf", $"access-package-{request.Id}.pdf"),
+            _ => Results.Bytes(AccessPackage.Json(AccessPackage.Build(tenant, request, found, now)), "application/json"),
+        };
+    }
+}
