@@ -71,6 +71,22 @@ public sealed class TenantType : JsonObjectType
             ("month", typeof(StringGraphType)), ("organisationId", typeof(IdGraphType)), ("kind", typeof(StringGraphType)), ("state", typeof(StringGraphType)));
         Field<InvoiceType>("invoice").Argument<NonNullGraphType<IdGraphType>>("id")
             .ResolveRest(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/billing/invoices/{c.GetArgument<Guid>("id")}")));
+        Field<JsonGraphType>("compliance").Description("The rules of the tenant's jurisdiction that apply and why, and how it stands (GET /api/tenants/{id}/compliance).")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/compliance"));
+        this.Connection<DataSubjectRequestType>("dataSubjectRequests", "The tenant's data-subject requests, newest first (GET .../data-subject-requests).", async c =>
+            Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/data-subject-requests", Rest.Paging(c), Arg(c, "state")))),
+            ("state", typeof(StringGraphType)));
+        Field<DataSubjectRequestType>("dataSubjectRequest").Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveRest(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/data-subject-requests/{c.GetArgument<Guid>("id")}")));
+        this.Connection<IncidentType>("incidents", "The tenant's incidents, newest first (GET .../incidents).", async c =>
+            Rest.ItemsPage(c.Source.TenantId, await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/incidents", Rest.Paging(c), Arg(c, "state")))),
+            ("state", typeof(StringGraphType)));
+        Field<IncidentType>("incident").Argument<NonNullGraphType<IdGraphType>>("id")
+            .ResolveRest(async c => new Node(c.Source.TenantId, await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/incidents/{c.GetArgument<Guid>("id")}")));
+        Field<JsonGraphType>("recordsOfProcessing").Description("The records of processing, GDPR Art. 30 (GET .../compliance/records-of-processing).")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/compliance/records-of-processing"));
+        Field<JsonGraphType>("securityEvidence").Description("The security baseline's controls and whether each is met (GET .../security-baseline/evidence).")
+            .ResolveRest(async c => await Rest.Get(c, $"/api/tenants/{c.Source.TenantId}/security-baseline/evidence"));
         this.Connection<AuditEntryType>("auditEntries", "The tenant's audit trail, oldest first.", async c =>
         {
             var body = await Rest.Get(c, Rest.Join($"/api/tenants/{c.Source.TenantId}/audit/entries", Rest.Paging(c, "after")));
@@ -133,6 +149,49 @@ public sealed class AuditEntryType : JsonObjectType
         Json("before");
         Json("after");
         Json("patch");
+    }
+}
+
+public sealed class DataSubjectRequestType : JsonObjectType
+{
+    public DataSubjectRequestType()
+    {
+        Name = "DataSubjectRequest";
+        Description = "A data-subject request (GDPR Art. 15-20) as GET /api/tenants/{id}/data-subject-requests/{requestId} shows it.";
+        Id("id", required: true);
+        Str("kind", required: true, "access, rectification, erasure, restriction or portability");
+        Str("article");
+        Json("subject", "Who it is about (e-mail, name), or erased.");
+        Str("state", required: true, "received, verified, fulfilled, refused, closed");
+        Str("ruleId", required: true, "The jurisdiction rule that sets its period.");
+        Str("receivedAt", required: true);
+        Str("dueAt", required: true);
+        Json("overdue");
+        Json("extended");
+        Json("found", "Records found per category when fulfilled.");
+        Json("erased");
+        Json("retained");
+        Json("notified");
+    }
+}
+
+public sealed class IncidentType : JsonObjectType
+{
+    public IncidentType()
+    {
+        Name = "Incident";
+        Description = "A tenant's incident (NIS2 Art. 23) as GET /api/tenants/{id}/incidents/{incidentId} shows it.";
+        Id("id", required: true);
+        Str("scope", required: true);
+        Str("title", required: true);
+        Str("category", required: true);
+        Str("state", required: true, "registered, assessed, closed");
+        Str("awareAt", required: true);
+        Json("significant");
+        Str("severity");
+        Json("deadlines", "Each reporting stage: due, reminded, missed, met.");
+        Json("reports");
+        Json("escalations");
     }
 }
 

@@ -237,6 +237,14 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
             (await intruder.Get(path)).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await intruder.Post($"{Requests(tenant)}/{id}/verify", new { method = "x" })).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await intruder.Post(Requests(tenant), new { kind = "access", email = Ada })).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // GraphQL runs the same routes as the caller: the owner sees the request, the intruder an error and nothing.
+        var query = new { query = $$"""{ tenant(id: "{{tenant}}") { compliance dataSubjectRequests(first: 10) { nodes { id kind ruleId dueAt } } } }""" };
+        var own = (await TenantAdminOf(tenant).Post("/graphql", query)).ShouldBe(HttpStatusCode.OK);
+        own.Body.ShouldContain(id);
+        own.Body.ShouldContain("gdpr-art12-requests");
+        var stolen = await intruder.Post("/graphql", query);
+        stolen.Body.ShouldNotContain(id);
+        stolen.Body.ShouldNotContain("gdpr-art12-requests");
         // The other tenant's own list is its own: empty.
         (await intruder.Get(Requests(other))).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(0);
         // A member with nothing at the root: 404 as well; an auditor reads but may not change.

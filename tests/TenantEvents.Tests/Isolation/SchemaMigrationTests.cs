@@ -23,10 +23,12 @@ public class SchemaMigrationPinTests
             "directory 1 fdd9e8c67890eb4cac13eeac9b9ed7cbc0d7563c8490d19bdc673ed1c310802a",
             "directory 2 e0767b2ba03e5d95c2a1ce94682a86c29db711f2af63e99b4f5ab3d9d4baf340",
             "directory 3 4683c8274164ca3fa94da95c5889022ce511ed68bcf946431193cab0fa20c264",
+            "directory 4 dea1ca902fa9e677d438076a11c362e408ce7379754b8bf54ff0702a1f79c58b",
             "tenants 1 a715c675c29d2e017582744ff83fc0d30bd50fd048a0b1cd5eae2f5c2a9246ad",
             "tenants 2 ae9efb00646319897ff04102ecf16abf8f4abb185d9ce9e7a2a3576bbebd1519",
             "tenants 3 9c56863ce58fa99ec3d4a392b9e0aefcba94bb10704508360a9d6bb447dfd04a",
             "tenants 4 9829f8216f85597f44a357325ef62945b03d3269b1fe6eaec840e5223e5aaa47",
+            "tenants 5 212cfa84dfc76faa8e887f32c5db8e0c8c779189e326b6dfedd8aeabe22ff5ec",
         ];
         var tracks = new[] { SchemaRegistry.DirectoryTrack, SchemaRegistry.TenantsTrack };
         foreach (var track in tracks)
@@ -181,7 +183,7 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
                 (await admin.Send(HttpMethod.Delete, $"/api/tenants/{replayed}/organisations/{replayedRoot}/grants/{grant}")).ShouldBe(HttpStatusCode.NoContent);
             }
 
-            // The previous release's shape: migrations 2, 3 and 4 taken back out, in both databases.
+            // The previous release's shape: migrations 2 to 5 taken back out, in both databases.
             var tables = new[] { "mt_events", "org_nodes", "org_grants", "access_versions", "tenant_data_keys", "audit_log", "mt_doc_tenantrecord" };
             var before = new Dictionary<string, Dictionary<string, long>>();
             foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.EuDatabase })
@@ -199,7 +201,8 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
                     drop table "{old}".moved_event_seqs;
                     drop table "{old}".billing_accounts, "{old}".billing_documents, "{old}".billing_series, "{old}".billed_usage,
                       "{old}".budget_refusals, "{old}".allocation_history;
-                    delete from "{old}".schema_migrations where track = 'tenants' and version in (2, 3, 4);
+                    drop table "{old}".compliance_records, "{old}".compliance_deadlines;
+                    delete from "{old}".schema_migrations where track = 'tenants' and version in (2, 3, 4, 5);
                     """, connection))
                     await back.ExecuteNonQueryAsync();
                 // Migration 1's ledger functions, as it made them (migration 3 replaced the leaf's).
@@ -254,15 +257,16 @@ public class SchemaMigrationTests(AppFixture fixture) : IntegrationTest(fixture)
             // `migrate --status` says what an upgrade would do, and does nothing.
             var (pendingBefore, status) = await DatabaseMigration.StatusAsync(Arguments(fresh));
             pendingBefore.ShouldBeTrue();
-            status.ShouldContain(l => l.StartsWith("default (") && l.EndsWith("tenants at version 1 of 4"), string.Join("\n", status));
-            status.ShouldContain(l => l.StartsWith("eu (") && l.EndsWith("tenants at version 1 of 4"), string.Join("\n", status));
+            status.ShouldContain(l => l.StartsWith("default (") && l.EndsWith("tenants at version 1 of 5"), string.Join("\n", status));
+            status.ShouldContain(l => l.StartsWith("eu (") && l.EndsWith("tenants at version 1 of 5"), string.Join("\n", status));
             status.ShouldContain("  pending 2: access-state MAC and its high water (issue 18) (with a data step)");
             status.ShouldContain(l => l.StartsWith("  pending 4: billing"));
+            status.ShouldContain(l => l.StartsWith("  pending 5: compliance"));
             (await DatabaseMigration.StatusAsync(Arguments(fresh))).Pending.ShouldBeTrue();
             // This release does not start on it: it says to migrate instead of failing later on a missing column.
             var refused = await Should.ThrowAsync<Exception>(() => Fixture.StartHost(new Dictionary<string, string> { ["TenantEvents:DatabaseSchema"] = fresh }));
             string.Join(" / ", Enumerable.Repeat(refused, 5).Select((e, i) => { for (var n = 0; n < i && e?.InnerException is not null; n++) e = e.InnerException; return e?.Message; }))
-                .ShouldContain("this release needs 4. Run `TenantEvents migrate`");
+                .ShouldContain("this release needs 5. Run `TenantEvents migrate`");
 
             var applied = await DatabaseMigration.MigrateAsync(Arguments(old));
             applied.ShouldContain(line => line.StartsWith(TestDatabase.MainDatabase + ": tenants 2 ") && line.EndsWith($"1 access state(s) sealed; 1 left refused ({replayed})"),
