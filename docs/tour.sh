@@ -199,7 +199,20 @@ call 200 GET /api/tenants/$ID/billing "$TA" | jq -e '.rateCards | length >= 1' >
 call 409 POST "/api/tenants/$ID/billing/months/$(date -u +%Y-%m)/close" "$ADMIN" >/dev/null  # the month has not ended
 call 200 GET /api/ai-compute/pool "$ADMIN" >/dev/null
 
-say 14 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
+say 14 "Compliance: the rules of the tenant's jurisdiction, a data-subject access request, an incident, the security baseline"
+call 200 GET /api/tenants/$ID/compliance "$TA" | jq -e '[.rules[].rule.id] | index("platform-default-requests") != null' >/dev/null  # US-TX: no catalogued DSR law
+DSR=$(call 201 POST /api/tenants/$ID/data-subject-requests "$TA" '{"kind": "access", "email": "noor.haddad@travis.example.gov", "name": "Noor Haddad"}' | jq -r .id)
+call 409 POST /api/tenants/$ID/data-subject-requests/$DSR/fulfil "$TA" '{}' >/dev/null            # not before the identity is verified
+call 200 POST /api/tenants/$ID/data-subject-requests/$DSR/verify "$TA" '{"method": "driving licence seen at the front desk"}' >/dev/null
+call 200 POST /api/tenants/$ID/data-subject-requests/$DSR/fulfil "$TA" '{}' | jq -e '.package.contacts[0].email == "noor.haddad@travis.example.gov"' >/dev/null
+INC=$(call 201 POST /api/tenants/$ID/incidents "$TA" '{"title": "Phishing wave", "description": "Officers received fake password-reset mail.", "category": "phishing"}' | jq -r .id)
+call 200 POST /api/tenants/$ID/incidents/$INC/assess "$TA" '{"significant": false, "severity": "low", "reasons": "Nobody entered a password"}' >/dev/null
+call 200 POST /api/tenants/$ID/incidents/$INC/close "$TA" '{"resolution": "Sender blocked"}' >/dev/null
+call 200 PUT /api/tenants/$ID/security-baseline "$TA" '{"requiredAmr": ["mfa"], "keyRotationDays": 90}' >/dev/null
+call 200 GET /api/tenants/$ID/security-baseline/evidence "$TA" | jq -e '[.controls[] | select(.control == "key-rotation")][0].status == "met"' >/dev/null
+call 200 GET "/api/tenants/$ID/compliance/records-of-processing?format=csv" "$TA" >/dev/null
+
+say 15 "Lifecycle: suspend with optimistic concurrency (a stale ETag is 412), reactivate, then decommission with four eyes"
 call 200 GET /api/tenants/$ID "$ADMIN" >/dev/null
 ETAG=$(header etag)
 call 412 POST /api/tenants/$ID/suspend "$ADMIN" '{"reason": "invoice overdue"}' -H 'If-Match: "1"' >/dev/null
@@ -213,4 +226,4 @@ call 409 POST /api/tenants/$ID/decommission/complete "$ADMIN" >/dev/null        
 call 200 POST /api/tenants/$ID/legal-holds "$ADMIN" '{"reference": "CASE-2026-0042", "reason": "litigation"}' >/dev/null
 
 echo
-echo "The tour went through all 14 steps."
+echo "The tour went through all 15 steps."

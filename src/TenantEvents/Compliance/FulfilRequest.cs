@@ -35,7 +35,7 @@ public static class FulfilRequestEndpoints
             request = await store.LoadRequestAsync(look, requestId, cancellation);
         if (request is null) return Problem.NotFound("data-subject request").ToResult();
         if (expected is { } v && v != request.Version) return Problem.StaleVersion(v, request.Version).ToResult();
-        if (RequestDecisions.CanFulfil(request) is { } cannot) return cannot.ToResult();
+        if (RequestDecisions.CanFulfil(request, http.Caller().Actor) is { } cannot) return cannot.ToResult();
         var errors = new List<FieldError>();
         var caseFiles = command.CaseFiles ?? "redact";
         if (request.Kind == "erasure")
@@ -83,15 +83,17 @@ public static class FulfilRequestEndpoints
     }
 
     /// <summary>
-    /// The access package of a verified access or portability request as it is now (compliance.read): format=json
-    /// (default, machine-readable), html or pdf (for reading).
+    /// The access package of a verified access or portability request as it is now: format=json (default,
+    /// machine-readable), html or pdf (for reading). It holds the person's data from every capability (their directory
+    /// record, the passages of case files naming them), so it is read by who handles requests (compliance.manage), not
+    /// by every reader of the compliance records.
     /// </summary>
     [WolverineGet(Path + "/package", OperationId = "GetAccessPackage")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static async Task<IResult> Package(Guid tenantId, Guid requestId, HttpContext http, ComplianceStore store, PersonalData finder,
         CancellationToken cancellation)
     {
-        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "json";
         if (format is not ("json" or "html" or "pdf")) return Problem.Validation("format", "unknown-format", "json, html or pdf.").ToResult();
         var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);

@@ -97,12 +97,13 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
     /// <summary>A notice of a step to every tenant the incident touches (each in its own transaction; a tenant gone is skipped).</summary>
     private async Task NotifyAsync(Incident incident, object e, CancellationToken cancellation)
     {
+        // Facts of the step, never the platform's own free text (a description or a report may name other tenants).
         var (stage, summary) = e switch
         {
-            IncidentRegistered x => ("registered", x.Description),
-            IncidentAssessed x => ("assessed", $"{(x.Significant ? "Significant" : "Not significant")}, severity {x.Severity}: {x.Reasons}"),
-            IncidentReportSubmitted x => (x.Stage, x.Summary),
-            IncidentClosed x => ("closed", x.Resolution),
+            IncidentRegistered x => ("registered", $"A {x.Category} incident of the platform, known since {x.AwareAt:O}, touches this tenant."),
+            IncidentAssessed x => ("assessed", $"{(x.Significant ? "Significant" : "Not significant")}; severity {x.Severity}."),
+            IncidentReportSubmitted x => (x.Stage, $"The platform's {x.Stage} was submitted{(x.Authority is null ? "" : " to " + x.Authority)}."),
+            IncidentClosed x => ("closed", "The platform closed the incident."),
             _ => (null, null),
         };
         if (stage is null) return;

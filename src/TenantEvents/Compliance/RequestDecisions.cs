@@ -95,12 +95,17 @@ public static class RequestDecisions
         return (new DataSubjectRequestClosed(r.Id, note?.Trim(), by, now), null);
     }
 
-    /// <summary>Fulfilment needs a confirmed identity (nobody gets or erases a person's data on an unverified claim).</summary>
-    public static Problem? CanFulfil(DataSubjectRequest r) =>
-        r.State == RequestStates.Verified ? null
-        : r.State == RequestStates.Received ? new Problem("identity-not-verified", 409, "Identity not verified",
+    /// <summary>
+    /// Fulfilment needs a confirmed identity (nobody gets or erases a person's data on an unverified claim); an erasure,
+    /// which cannot be undone, needs a second person besides the one who verified the identity (four eyes).
+    /// </summary>
+    public static Problem? CanFulfil(DataSubjectRequest r, Actor by) =>
+        r.State == RequestStates.Received ? new Problem("identity-not-verified", 409, "Identity not verified",
             "The requester's identity must be verified before the request is fulfilled.")
-        : Conflict(r, "fulfil");
+        : r.State != RequestStates.Verified ? Conflict(r, "fulfil")
+        : r.Kind == "erasure" && r.VerifiedBy == by.ToString() ? new Problem("four-eyes", 409, "A second person is needed",
+            "An erasure cannot be undone: it is fulfilled by someone other than who verified the person's identity.")
+        : null;
 
     /// <summary>The overdue event when the due date has passed on an open request (the compliance job's step).</summary>
     public static IReadOnlyList<object> Tick(DataSubjectRequest r, DateTimeOffset now) =>

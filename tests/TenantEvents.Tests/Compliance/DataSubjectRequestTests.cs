@@ -163,8 +163,10 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         await receiver.ConfigureAsync(hook, subscribed.Str("secret"));
 
         var erasure = (await Verified(tenant, "erasure", Ada, "Ada Lovelace")).Str("id");
-        var done = (await TenantAdminOf(tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { caseFiles = "redact" })).ShouldBe(HttpStatusCode.OK)
-            .Json.GetProperty("request");
+        // Four eyes: who verified her identity does not also erase her.
+        (await TenantAdminOf(tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { caseFiles = "redact" })).ShouldBeProblem(HttpStatusCode.Conflict, "four-eyes");
+        var done = (await As(Roles.TenantAdmin, "second-admin", tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { caseFiles = "redact" }))
+            .ShouldBe(HttpStatusCode.OK).Json.GetProperty("request");
         done.GetProperty("state").GetString().ShouldBe("fulfilled");
         done.GetProperty("subject").GetProperty("erased").GetBoolean().ShouldBeTrue();
         done.GetProperty("erased").EnumerateArray().Select(e => e.GetString()).ShouldBe(["caseFiles", "memberships", "grants", "directory", "contacts"]);
@@ -219,7 +221,9 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         var id = (await Receive(tenant, "erasure", Ada)).Str("id");
         (await admin.Post($"{Requests(tenant)}/{id}/fulfil", new { })).ShouldBeProblem(HttpStatusCode.Conflict, "identity-not-verified");
         (await admin.Post($"{Requests(tenant)}/{id}/verify", new { method = "id document" })).ShouldBe(HttpStatusCode.OK);
-        (await admin.Post($"{Requests(tenant)}/{id}/fulfil", new { caseFiles = "retain" })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        var second = As(Roles.TenantAdmin, "second-admin", tenant);
+        (await second.Post($"{Requests(tenant)}/{id}/fulfil", new { caseFiles = "retain" })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
+        (await second.Post($"{Requests(tenant)}/{id}/fulfil", new { caseFiles = "shred" })).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.Post($"{Requests(tenant)}/{id}/close", new { })).ShouldBeProblem(HttpStatusCode.Conflict, "request-state");
         (await admin.Get($"{Requests(tenant)}?state=open")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.Get($"{Requests(tenant)}?state=verified")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
@@ -250,6 +254,7 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         // A member with nothing at the root: 404 as well; an auditor reads but may not change.
         (await As(Roles.TenantMember, "someone", tenant).Get(Requests(tenant))).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
         (await As(Roles.Auditor, "carol").Get($"{Requests(tenant)}/{id}")).ShouldBe(HttpStatusCode.OK);
+        (await As(Roles.Auditor, "carol").Get($"{Requests(tenant)}/{id}/package")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await As(Roles.Auditor, "carol").Post($"{Requests(tenant)}/{id}/verify", new { method = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
     }
 }

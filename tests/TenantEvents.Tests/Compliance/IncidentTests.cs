@@ -125,6 +125,8 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             var notices = (await TenantAdminOf(tenant).Get($"/api/tenants/{tenant}/compliance")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("incidentNotices");
             notices.EnumerateArray().Select(n => n.GetProperty("stage").GetString()).ShouldBe(["registered", "assessed"]);
+            notices.GetRawText().ShouldNotContain("database cluster"); // the platform's own words stay the platform's
+            notices.GetRawText().ShouldNotContain("Two agencies");
         }
         (await TenantAdminOf(untouched).Get($"/api/tenants/{untouched}/compliance")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("incidentNotices")
             .GetArrayLength().ShouldBe(0);
