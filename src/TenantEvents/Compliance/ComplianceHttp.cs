@@ -83,33 +83,58 @@ public static class ComplianceHttp
     }
 }
 
-/// <summary>What a step on a request sees: the request (locked), the tenant, its rules, the caller and the transaction.</summary>
-public sealed record RequestStep(DataSubjectRequest Request, Tenant Tenant, IReadOnlyList<AppliedRule> Rules, Actor Actor, TenantTransaction Tx,
-    DateTimeOffset Now);
+/// <summary>What a step on a record sees: the record (locked), the tenant, its rules, the caller and the time.</summary>
+public sealed record ComplianceStep<T>(T Record, Tenant Tenant, IReadOnlyList<AppliedRule> Rules, Actor Actor, DateTimeOffset Now);
+
+/// <summary>How one kind of record is loaded, saved and answered (a data-subject request, an incident).</summary>
+public sealed record RecordKind<T>(string Name, Func<ComplianceStore, TenantTransaction, Guid, CancellationToken, Task<T?>> Load,
+    Func<ComplianceStore, TenantTransaction, T, IReadOnlyList<object>, CancellationToken, Task<T>> Save, Func<T, long> Version,
+    Func<HttpContext, T, IResult> Respond) where T : class
+{
+    public static readonly RecordKind<DataSubjectRequest> Request = new("data-subject request",
+        (s, tx, id, c) => s.LoadRequestAsync(tx, id, c, forUpdate: true), (s, tx, r, e, c) => s.SaveRequestAsync(tx, r, e, c), r => r.Version,
+        (http, r) => ComplianceHttp.Respond(http, r));
+
+    public static readonly RecordKind<Incident> Incident = new("incident",
+        (s, tx, id, c) => s.LoadIncidentAsync(tx, id, c, forUpdate: true), (s, tx, i, e, c) => s.SaveIncidentAsync(tx, i, e, c), i => i.Version,
+        (http, i) => ComplianceHttp.Respond(http, i));
+}
 
 /// <summary>
-/// The one edge of every step on a data-subject request: the caller's right (compliance.manage), If-Match, the request
-/// locked in the tenant's transaction, the step's pure decision, the event appended with the snapshot and the deadlines
-/// re-derived, committed together.
+/// The one edge of every step on a tenant's data-subject request or incident: the caller's right (compliance.manage),
+/// If-Match, the record locked in the tenant's transaction, the step's pure decision, the event appended with the snapshot
+/// and the deadlines re-derived, committed together.
 /// </summary>
-public static class RequestEdge
+public static class ComplianceEdge
 {
-    public static async Task<IResult> RunAsync(HttpContext http, ComplianceStore store, Guid tenantId, Guid requestId,
-        Func<RequestStep, (object? Event, Problem? Refusal)> decide, CancellationToken cancellation)
+    public static async Task<IResult> RunAsync<T>(HttpContext http, ComplianceStore store, RecordKind<T> kind, Guid tenantId, Guid id,
+        Func<ComplianceStep<T>, (object? Event, Problem? Refusal)> decide, CancellationToken cancellation) where T : class
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
         var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
         if (tenant is null) return Problem.NotFound("tenant").ToResult();
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        var request = await store.LoadRequestAsync(tx, requestId, cancellation, forUpdate: true);
-        if (request is null) return Problem.NotFound("data-subject request").ToResult();
-        if (expected is { } v && v != request.Version) return Problem.StaleVersion(v, request.Version).ToResult();
-        var (e, problem) = decide(new RequestStep(request, tenant, rules, http.Caller().Actor, tx, store.Now));
+        var record = await kind.Load(store, tx, id, cancellation);
+        if (record is null) return Problem.NotFound(kind.Name).ToResult();
+        if (expected is { } v && v != kind.Version(record)) return Problem.StaleVersion(v, kind.Version(record)).ToResult();
+        var (e, problem) = decide(new ComplianceStep<T>(record, tenant, rules, http.Caller().Actor, store.Now));
         if (problem is not null) return problem.ToResult();
-        if (e is null) return ComplianceHttp.Respond(http, request);
-        var after = await store.SaveRequestAsync(tx, request, [e], cancellation);
+        if (e is null) return kind.Respond(http, record);
+        var after = await kind.Save(store, tx, record, [e], cancellation);
         if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
-        return ComplianceHttp.Respond(http, after);
+        return kind.Respond(http, after);
+    }
+
+    /// <summary>Refuses a new record of a kind when the tenant already has as many open as the setting allows.</summary>
+    public static async Task<Problem?> BoundAsync(ComplianceStore store, TenantTransaction tx, string kind, int limit, string setting, string code,
+        CancellationToken cancellation)
+    {
+        await using var count = tx.Command($"""
+            select count(*) from {store.Schema}.compliance_records where tenant_id = $1 and kind = $2 and state not in ('fulfilled', 'refused', 'closed')
+            """, tx.Tenant.ToString(), kind);
+        var open = (long)(await count.ExecuteScalarAsync(cancellation))!;
+        return open < limit ? null
+            : Problem.LimitReached(code, "Too many open " + kind + "s", $"The tenant has {open} open {kind}s; close some first.", limit, setting);
     }
 }

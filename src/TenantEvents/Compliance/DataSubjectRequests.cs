@@ -34,12 +34,9 @@ public static class DataSubjectRequestEndpoints
             command.ReceivedAt, RequestDecisions.Rule(rules), http.Caller().Actor, store.Now);
         if (received is null) return Problem.Validation(errors).ToResult();
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        await using (var count = tx.Command($"select count(*) from {store.Schema}.compliance_records where tenant_id = $1 and kind = 'request' and state in ('received', 'verified')",
-                         tenantId.ToString()))
-            if ((long)(await count.ExecuteScalarAsync(cancellation))! >= options.MaxOpenDataSubjectRequests)
-                return Problem.LimitReached("too-many-open-requests", "Too many open requests",
-                    $"The tenant has {options.MaxOpenDataSubjectRequests} open data-subject requests; answer some first.", options.MaxOpenDataSubjectRequests,
-                    nameof(TenantEventsOptions.MaxOpenDataSubjectRequests)).ToResult();
+        if (await ComplianceEdge.BoundAsync(store, tx, "request", options.MaxOpenDataSubjectRequests, nameof(TenantEventsOptions.MaxOpenDataSubjectRequests),
+                "too-many-open-requests", cancellation) is { } full)
+            return full.ToResult();
         var request = await store.SaveRequestAsync(tx, null, [received], cancellation);
         await tx.CommitAsync(cancellation);
         http.Response.Headers.Location = $"/api/tenants/{tenantId}/data-subject-requests/{request.Id}";
@@ -76,17 +73,17 @@ public static class DataSubjectRequestEndpoints
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Verify(Guid tenantId, Guid requestId, VerifyDataSubject? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Verify(s.Request, command?.Method, s.Actor, s.Now), cancellation);
+        ComplianceEdge.RunAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId, requestId, s => RequestDecisions.Verify(s.Record, command?.Method, s.Actor, s.Now), cancellation);
 
     /// <summary>Puts the answer off (once, with the reasons given to the person, announced before the first due date; at most as far as the rule allows).</summary>
     [WolverinePost(Path + "/{requestId}/extend", OperationId = "ExtendDataSubjectRequest")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Extend(Guid tenantId, Guid requestId, ExtendDataSubjectRequest? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RequestEdge.RunAsync(http, store, tenantId, requestId, s =>
+        ComplianceEdge.RunAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId, requestId, s =>
         {
-            var rule = s.Rules.Select(a => a.Rule).FirstOrDefault(r => r.Id == s.Request.RuleId) ?? RequestDecisions.Rule(s.Rules);
-            return RequestDecisions.Extend(s.Request, rule, command?.Reasons, command?.Until, s.Actor, s.Now);
+            var rule = s.Rules.Select(a => a.Rule).FirstOrDefault(r => r.Id == s.Record.RuleId) ?? RequestDecisions.Rule(s.Rules);
+            return RequestDecisions.Extend(s.Record, rule, command?.Reasons, command?.Until, s.Actor, s.Now);
         }, cancellation);
 
     /// <summary>Refuses the request (the reason given to the person: Art. 12(4)).</summary>
@@ -94,12 +91,12 @@ public static class DataSubjectRequestEndpoints
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Refuse(Guid tenantId, Guid requestId, RefuseDataSubjectRequest? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Refuse(s.Request, command?.Reason, s.Actor, s.Now), cancellation);
+        ComplianceEdge.RunAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId, requestId, s => RequestDecisions.Refuse(s.Record, command?.Reason, s.Actor, s.Now), cancellation);
 
     /// <summary>Closes a fulfilled or refused request.</summary>
     [WolverinePost(Path + "/{requestId}/close", OperationId = "CloseDataSubjectRequest")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Close(Guid tenantId, Guid requestId, CloseDataSubjectRequest? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RequestEdge.RunAsync(http, store, tenantId, requestId, s => RequestDecisions.Close(s.Request, command?.Note, s.Actor, s.Now), cancellation);
+        ComplianceEdge.RunAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId, requestId, s => RequestDecisions.Close(s.Record, command?.Note, s.Actor, s.Now), cancellation);
 }

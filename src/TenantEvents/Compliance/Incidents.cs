@@ -11,9 +11,6 @@ public sealed record AssessIncident(bool? Significant, string? Severity, string?
 public sealed record SubmitIncidentReport(string? Stage, string? Summary, string? Authority, string? Reference);
 public sealed record CloseIncident(string? Resolution);
 
-/// <summary>What a step on an incident sees: the incident (locked), the rules that set its deadlines, the caller and the time.</summary>
-public sealed record IncidentStep(Incident Incident, IReadOnlyList<AppliedRule> Rules, Actor Actor, DateTimeOffset Now);
-
 /// <summary>
 /// A tenant's incidents (NIS2 Art. 23): registered, assessed, reported at each stage, closed; the compliance job raises
 /// reminders, missed deadlines and escalations. Every route needs compliance.read or .manage; another tenant sees 404.
@@ -37,12 +34,9 @@ public static class IncidentEndpoints
             command.AwareAt, [], http.Caller().Actor, store.Now);
         if (registered is null) return Problem.Validation(errors).ToResult();
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        await using (var count = tx.Command($"select count(*) from {store.Schema}.compliance_records where tenant_id = $1 and kind = 'incident' and state <> 'closed'",
-                         tenantId.ToString()))
-            if ((long)(await count.ExecuteScalarAsync(cancellation))! >= options.MaxOpenIncidents)
-                return Problem.LimitReached("too-many-open-incidents", "Too many open incidents",
-                    $"The tenant has {options.MaxOpenIncidents} open incidents; close some first.", options.MaxOpenIncidents,
-                    nameof(TenantEventsOptions.MaxOpenIncidents)).ToResult();
+        if (await ComplianceEdge.BoundAsync(store, tx, "incident", options.MaxOpenIncidents, nameof(TenantEventsOptions.MaxOpenIncidents),
+                "too-many-open-incidents", cancellation) is { } full)
+            return full.ToResult();
         var incident = await store.SaveIncidentAsync(tx, null, [registered], cancellation);
         await tx.CommitAsync(cancellation);
         http.Response.Headers.Location = $"/api/tenants/{tenantId}/incidents/{incident.Id}";
@@ -78,9 +72,9 @@ public static class IncidentEndpoints
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Assess(Guid tenantId, Guid incidentId, AssessIncident? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RunAsync(http, store, tenantId, incidentId, s => command is null
+        ComplianceEdge.RunAsync(http, store, RecordKind<Incident>.Incident, tenantId, incidentId, s => command is null
             ? (null, Problem.Malformed("The body must be a JSON object: {\"significant\", \"severity\", \"reasons\", ...}."))
-            : IncidentDecisions.Assess(s.Incident, s.Rules, command.Significant, command.Severity, command.Reasons, command.SuspectedMalicious,
+            : IncidentDecisions.Assess(s.Record, s.Rules, command.Significant, command.Severity, command.Reasons, command.SuspectedMalicious,
                 command.CrossBorder, command.PersonalDataBreach, s.Actor, s.Now), cancellation);
 
     /// <summary>Records a report submitted to the authority at a stage (early-warning, notification, intermediate, final-report, ...).</summary>
@@ -88,14 +82,14 @@ public static class IncidentEndpoints
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Report(Guid tenantId, Guid incidentId, SubmitIncidentReport? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RunAsync(http, store, tenantId, incidentId, s => IncidentDecisions.Report(s.Incident, s.Rules, command?.Stage, command?.Summary, command?.Authority,
+        ComplianceEdge.RunAsync(http, store, RecordKind<Incident>.Incident, tenantId, incidentId, s => IncidentDecisions.Report(s.Record, s.Rules, command?.Stage, command?.Summary, command?.Authority,
             command?.Reference, s.Actor, s.Now), cancellation);
 
     [WolverinePost(Path + "/{incidentId}/close", OperationId = "CloseIncident")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static Task<IResult> Close(Guid tenantId, Guid incidentId, CloseIncident? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
-        RunAsync(http, store, tenantId, incidentId, s => IncidentDecisions.Close(s.Incident, command?.Resolution, s.Actor, s.Now), cancellation);
+        ComplianceEdge.RunAsync(http, store, RecordKind<Incident>.Incident, tenantId, incidentId, s => IncidentDecisions.Close(s.Record, command?.Resolution, s.Actor, s.Now), cancellation);
 
     /// <summary>The report document of a stage, as submitted (or as a draft from what is known): format=json (default) or pdf.</summary>
     [WolverineGet(Path + "/{incidentId}/reports/{stage}", OperationId = "GetIncidentReport")]
@@ -116,24 +110,5 @@ public static class IncidentEndpoints
         return format == "pdf"
             ? Results.File(IncidentReports.Pdf(report), "application/pdf", $"incident-{incident.Id}-{stage}.pdf")
             : Results.Json(report, Json.Options);
-    }
-
-    public static async Task<IResult> RunAsync(HttpContext http, ComplianceStore store, Guid tenantId, Guid incidentId,
-        Func<IncidentStep, (object? Event, Problem? Refusal)> decide, CancellationToken cancellation)
-    {
-        if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
-        if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
-        var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
-        if (tenant is null) return Problem.NotFound("tenant").ToResult();
-        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        var incident = await store.LoadIncidentAsync(tx, incidentId, cancellation, forUpdate: true);
-        if (incident is null) return Problem.NotFound("incident").ToResult();
-        if (expected is { } v && v != incident.Version) return Problem.StaleVersion(v, incident.Version).ToResult();
-        var (e, problem) = decide(new IncidentStep(incident, rules, http.Caller().Actor, store.Now));
-        if (problem is not null) return problem.ToResult();
-        if (e is null) return ComplianceHttp.Respond(http, incident);
-        var after = await store.SaveIncidentAsync(tx, incident, [e], cancellation);
-        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
-        return ComplianceHttp.Respond(http, after);
     }
 }
