@@ -52,6 +52,7 @@ public static class AuditStates
             // A tenant's compliance profile: its processing activities, its security baseline, the notices it received.
             case Compliance.ProcessingActivitiesSet x: state ??= new JsonObject(); state["processingActivities"] = ToNode(x.Activities); return state;
             case Compliance.SecurityBaselineSet x: state ??= new JsonObject(); state["securityBaseline"] = ToNode(x.Baseline); return state;
+            case Compliance.KeyRotationOverdue x: state ??= new JsonObject(); state["keyRotationOverdue"] = ToNode(x); return state;
             case Compliance.IncidentNoticeReceived x:
                 state ??= new JsonObject();
                 Child(state, "incidentNotices")[x.IncidentId.ToString()] = new JsonObject { ["title"] = x.Title, ["stage"] = x.Stage, ["at"] = ToNode(x.At) };

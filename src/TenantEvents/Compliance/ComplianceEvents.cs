@@ -93,6 +93,9 @@ public sealed record SecurityBaseline(IReadOnlyList<string> RequiredAcr, IReadOn
     public static readonly SecurityBaseline None = new([], [], null, [], null);
 }
 
+/// <summary>The tenant's data key is older than its baseline's rotation interval allows (raised by the compliance job, once per due date).</summary>
+public sealed record KeyRotationOverdue(DateTimeOffset LastRotatedAt, DateTimeOffset DueAt, int KeyRotationDays, DateTimeOffset At);
+
 public static class ComplianceEventTypes
 {
     public static readonly IReadOnlyList<Type> Requests =
@@ -109,7 +112,7 @@ public static class ComplianceEventTypes
 
     public static readonly IReadOnlyList<Type> Profile =
     [
-        typeof(ProcessingActivitiesSet), typeof(SecurityBaselineSet), typeof(IncidentNoticeReceived),
+        typeof(ProcessingActivitiesSet), typeof(SecurityBaselineSet), typeof(KeyRotationOverdue), typeof(IncidentNoticeReceived),
         typeof(ErasureNoticeReceived),
     ];
 

@@ -8,7 +8,8 @@ namespace TenantEvents.Compliance;
 /// The compliance schedule, on every instance (each record is locked when it is changed, and a step is decided from the
 /// record itself, so two instances never raise one reminder twice): every <see cref="TenantEventsOptions.ComplianceJobInterval"/>
 /// it finds the deadlines due in every database (compliance_deadlines, written with the records: a restart loses none)
-/// and lets each record's pure tick decide: a request overdue; an incident's reminder, missed deadline and escalation.
+/// and lets each record's pure tick decide: a request overdue; an incident's reminder, missed deadline and escalation; a
+/// data key older than the tenant's baseline allows.
 /// </summary>
 public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore store, PlatformIncidents platform, Clock clock, TenantEventsOptions options,
     ILogger<ComplianceJobs> logger) : BackgroundService
@@ -57,7 +58,8 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
     {
         await using var tx = await store.Streams.BeginAsync(null, tenant, cancellation);
         int count;
-        if (kind == "request")
+        if (kind == "baseline") count = await KeyRotationAsync(tx, now, cancellation);
+        else if (kind == "request")
         {
             if (await store.LoadRequestAsync(tx, record, cancellation, forUpdate: true) is not { } request) return 0;
             var events = RequestDecisions.Tick(request, now);
@@ -74,6 +76,33 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
             count = events.Count;
         }
         return await tx.TryCommitAsync(cancellation) ? count : 0;
+    }
+
+    /// <summary>
+    /// The data key's rotation under the baseline: overdue once per due date (a rotation since moves the date on), and the
+    /// deadline set again to the next date to look at.
+    /// </summary>
+    private async Task<int> KeyRotationAsync(TenantTransaction tx, DateTimeOffset now, CancellationToken cancellation)
+    {
+        await tx.LockAsync("compliance-profile", cancellation);
+        var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tx.Tenant, cancellation);
+        var profile = await store.LoadProfileAsync(tx.Session, tx.Tenant, cancellation);
+        if (tenant is null || SecurityBaselineEndpoints.KeyRotationDue(tenant, profile.Baseline) is not { } due)
+        {
+            await store.ScheduleKeyRotationAsync(tx, null, cancellation);
+            await tx.TryCommitAsync(cancellation);
+            return 0;
+        }
+        var raised = 0;
+        if (now >= due && profile.KeyRotationOverdue?.DueAt != due)
+        {
+            await store.AppendProfileAsync(tx, profile, [new KeyRotationOverdue(due.AddDays(-profile.Baseline.KeyRotationDays!.Value), due,
+                profile.Baseline.KeyRotationDays.Value, now)], cancellation);
+            raised = 1;
+        }
+        // Looked at again when due (a rotation moves it), or a day on while it stays overdue (in case the key is rotated).
+        await store.ScheduleKeyRotationAsync(tx, now >= due ? now.AddDays(1) : due, cancellation);
+        return await tx.TryCommitAsync(cancellation) ? raised : 0;
     }
 
     private async Task<List<(Guid Tenant, Guid Record, string Kind)>> DueAsync(DateTimeOffset now, CancellationToken cancellation)

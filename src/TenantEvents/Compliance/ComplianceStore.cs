@@ -169,6 +169,20 @@ public sealed class ComplianceStore(TenantStreams streams)
         return await LoadProfileAsync(session, tenant, cancellation);
     }
 
+    /// <summary>
+    /// The key-rotation deadline the job watches (kind "baseline"): when the data key is due for rotation under the
+    /// baseline, or none. Re-derived wherever the baseline changes and each time the job looks.
+    /// </summary>
+    public async Task ScheduleKeyRotationAsync(TenantTransaction tx, DateTimeOffset? due, CancellationToken cancellation)
+    {
+        var id = ComplianceEventTypes.ProfileStream(tx.Tenant);
+        await tx.ExecuteAsync($"delete from {Schema}.compliance_deadlines where tenant_id = $1 and record_id = $2", cancellation, tx.Tenant.ToString(), id);
+        if (due is { } at)
+            await tx.ExecuteAsync($"""
+                insert into {Schema}.compliance_deadlines (tenant_id, record_id, kind, name, due_at) values ($1, $2, 'baseline', 'key-rotation', $3)
+                """, cancellation, tx.Tenant.ToString(), id, at);
+    }
+
     /// <summary>Appends to the tenant's profile at the version it was read at (a concurrent writer makes the commit fail).</summary>
     public async Task AppendProfileAsync(TenantTransaction tx, ComplianceProfile profile, IReadOnlyList<object> events, CancellationToken cancellation)
     {
@@ -189,6 +203,7 @@ public sealed class ComplianceProfile
     public SecurityBaseline Baseline { get; set; } = SecurityBaseline.None;
     public DateTimeOffset? BaselineChangedAt { get; set; }
     public string? BaselineChangedBy { get; set; }
+    public KeyRotationOverdue? KeyRotationOverdue { get; set; }
     public List<IncidentNoticeReceived> IncidentNotices { get; set; } = [];
     public List<ErasureNoticeReceived> ErasureNotices { get; set; } = [];
 
@@ -198,6 +213,7 @@ public sealed class ComplianceProfile
         {
             case ProcessingActivitiesSet x: Activities = x.Activities; ActivitiesChangedAt = x.At; ActivitiesChangedBy = x.By.ToString(); break;
             case SecurityBaselineSet x: Baseline = x.Baseline; BaselineChangedAt = x.At; BaselineChangedBy = x.By.ToString(); break;
+            case KeyRotationOverdue x: KeyRotationOverdue = x; break;
             case IncidentNoticeReceived x: IncidentNotices.Add(x); break;
             case ErasureNoticeReceived x: ErasureNotices.Add(x); break;
         }

@@ -16,8 +16,8 @@ public sealed record SetSecurityBaseline(IReadOnlyList<string?>? RequiredAcr, IR
 /// <summary>
 /// The tenant's security baseline (NIS2 Art. 21 measures as settings), enforced where it bites: federated sign-ins must
 /// carry the required authentication strength (acr) and methods (amr, e.g. mfa) and be recent enough (auth_time, else
-/// iat) on every request; the tenant's administrators may act only from the allowed networks; the data key's age is
-/// held against the rotation interval in the evidence report. Held per tenant in memory for a short while.
+/// iat) on every request; the tenant's administrators may act only from the allowed networks; the data key must be
+/// rotated at the interval (the compliance job raises KeyRotationOverdue once per due date missed). Held per tenant in memory for a short while.
 /// </summary>
 public sealed class SecurityBaselines(ComplianceStore store)
 {
@@ -132,6 +132,9 @@ public static class SecurityBaselineEndpoints
         if (!Same(profile.Baseline, baseline))
         {
             await store.AppendProfileAsync(tx, profile, [new SecurityBaselineSet(baseline, caller.Actor, store.Now)], cancellation);
+            var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+            if (tenant is null) return Problem.NotFound("tenant").ToResult();
+            await store.ScheduleKeyRotationAsync(tx, KeyRotationDue(tenant, baseline), cancellation);
             if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
             baselines.Invalidate(tenantId);
         }
@@ -170,7 +173,7 @@ public static class SecurityBaselineEndpoints
         var b = profile.Baseline;
         var mfaAsked = rules.Any(r => r.Rule.Kind == "security-measures" && r.Rule.Measures?.Contains("multi-factor-authentication") == true);
         var keyAt = tenant.LastKeyRotation?.At ?? tenant.ProvisionedAt ?? tenant.RequestedAt;
-        var keyDue = b.KeyRotationDays is { } days ? keyAt.AddDays(days) : (DateTimeOffset?)null;
+        var keyDue = KeyRotationDue(tenant, b);
         object Control(string id, object? configured, bool met, string detail) => new
         {
             control = id, configured, status = met ? "met" : "not-met", detail, changedAt = profile.BaselineChangedAt, changedBy = profile.BaselineChangedBy,
@@ -192,8 +195,13 @@ public static class SecurityBaselineEndpoints
                                     : $"No interval set; the data key was last rotated (or made) {keyAt:O}."),
             },
             keyLastRotatedAt = keyAt,
+            keyRotationOverdue = profile.KeyRotationOverdue,
         };
     }
+
+    /// <summary>When the tenant's data key is due for rotation under the baseline (null: no interval set).</summary>
+    public static DateTimeOffset? KeyRotationDue(Tenant tenant, SecurityBaseline baseline) =>
+        baseline.KeyRotationDays is { } days ? (tenant.LastKeyRotation?.At ?? tenant.ProvisionedAt ?? tenant.RequestedAt).AddDays(days) : null;
 
     private static object View(ComplianceProfile p) => new
     {

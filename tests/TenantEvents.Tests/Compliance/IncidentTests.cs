@@ -198,9 +198,19 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         {
             ["authentication-strength"] = "met", ["token-age"] = "met", ["administrative-networks"] = "met", ["key-rotation"] = "met",
         });
+        // The data key made when the tenant was provisioned is due for rotation 90 days on: the job says so once.
+        var jobs = Fixture.Host.Services.GetRequiredService<ComplianceJobs>();
+        Fixture.Time.SetUtcNow(Aware.AddDays(89));
+        await jobs.RunOnceAsync(CancellationToken.None);
         Fixture.Time.SetUtcNow(Aware.AddDays(91));
-        (await Admin.Get(path + "/evidence")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("controls").EnumerateArray()
+        await jobs.RunOnceAsync(CancellationToken.None);
+        await jobs.RunOnceAsync(CancellationToken.None);
+        (await As(Roles.Auditor, "carol").Get($"/api/tenants/{tenant}/audit/entries?type=key_rotation_overdue")).ShouldBe(HttpStatusCode.OK).Json
+            .GetProperty("entries").GetArrayLength().ShouldBe(1);
+        var overdue = (await Admin.Get(path + "/evidence")).ShouldBe(HttpStatusCode.OK).Json;
+        overdue.GetProperty("controls").EnumerateArray()
             .Single(c => c.GetProperty("control").GetString() == "key-rotation").GetProperty("status").GetString().ShouldBe("not-met");
+        overdue.GetProperty("keyRotationOverdue").GetProperty("keyRotationDays").GetInt32().ShouldBe(90);
         (await Admin.Put(path, new { })).ShouldBe(HttpStatusCode.OK);
         (await TenantAdminOf(tenant).Get($"/api/tenants/{tenant}/organisations")).ShouldBe(HttpStatusCode.OK);
     }
