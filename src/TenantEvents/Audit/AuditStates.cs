@@ -55,7 +55,7 @@ public static class AuditStates
             case Compliance.KeyRotationOverdue x: state ??= new JsonObject(); state["keyRotationOverdue"] = ToNode(x); return state;
             case Compliance.IncidentNoticeReceived x:
                 state ??= new JsonObject();
-                Child(state, "incidentNotices")[x.IncidentId.ToString()] = new JsonObject { ["title"] = x.Title, ["stage"] = x.Stage, ["at"] = ToNode(x.At) };
+                Child(state, "incidentNotices")[x.IncidentId.ToString()] = new JsonObject { ["title"] = x.Title, ["stage"] = x.Stage, ["version"] = x.Version, ["at"] = ToNode(x.At) };
                 return state;
             case Compliance.ErasureNoticeReceived x:
                 state ??= new JsonObject();

@@ -31,6 +31,13 @@ public enum ContentGuard
     /// document's organisation or above (at the root for the account and the tenant's own invoice).
     /// </summary>
     Billing,
+
+    /// <summary>
+    /// Compliance records (an incident's description, assessment and reports; the tenant's processing activities and
+    /// security baseline): whoever reads them through the compliance routes (platform staff, the tenant's administrators,
+    /// compliance.read at the root).
+    /// </summary>
+    Compliance,
 }
 
 /// <param name="Content">The fields that are content (absent: every field that is not in <paramref name="Keep"/>).</param>
@@ -56,6 +63,13 @@ public static class ContentRules
         { "id", "invoiceId", "creditNoteId", "organisationId", "month", "kind", "state", "by", "at", "version", "createdAt", "updatedAt" };
 
     private static readonly IReadOnlySet<string> RequestContent = new HashSet<string>(StringComparer.Ordinal) { "subject" };
+    private static readonly IReadOnlySet<string> IncidentKeep = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "id", "incidentId", "scope", "category", "state", "awareAt", "significant", "severity", "stage", "dueAt", "deadlines", "suspectedMalicious",
+        "crossBorder", "personalDataBreach", "to", "by", "at", "version", "createdAt", "updatedAt",
+    };
+    private static readonly IReadOnlySet<string> ProfileContent = new HashSet<string>(StringComparer.Ordinal)
+        { "activities", "processingActivities", "baseline", "securityBaseline" };
 
     /// <summary>Fields no outbound path ever carries, whoever asks (credential hashes; the secrets themselves are never stored).</summary>
     public static readonly IReadOnlySet<string> Secrets = new HashSet<string>(StringComparer.Ordinal) { "secretHash" };
@@ -70,6 +84,8 @@ public static class ContentRules
         // Who a data-subject request is about is the person's data: shown to whoever sees the tenant's contacts (sealed under
         // the request's own key besides, and gone once an erasure is done); the rest of a request is its handling.
         "data-subject-request" => new ContentRule(ContentGuard.Contacts, RequestContent),
+        "incident" => new ContentRule(ContentGuard.Compliance, null, IncidentKeep),
+        "compliance" => new ContentRule(ContentGuard.Compliance, ProfileContent),
         _ => null,
     };
 }
@@ -92,13 +108,15 @@ public sealed class DisclosureLens
     private readonly Func<Guid, CancellationToken, Task<Guid?>> _caseFileOrganisation;
     private readonly Dictionary<Guid, Guid?> _knownFiles = [];
     private readonly Billing.BillingReach _billing;
+    private readonly bool _compliance;
     private readonly Func<Guid, CancellationToken, Task<Guid?>> _invoiceOrganisation;
     private readonly Dictionary<Guid, Guid?> _knownInvoices = [];
 
     internal DisclosureLens(Guid tenant, DataKey key, bool people, bool contacts, bool allCaseFiles, IReadOnlySet<Guid> caseFileOrganisations,
         Func<Guid, CancellationToken, Task<Guid?>> caseFileOrganisation, Billing.BillingReach? billing = null,
-        Func<Guid, CancellationToken, Task<Guid?>>? invoiceOrganisation = null)
+        Func<Guid, CancellationToken, Task<Guid?>>? invoiceOrganisation = null, bool compliance = false)
     {
+        _compliance = compliance;
         _billing = billing ?? Billing.BillingReach.None;
         _invoiceOrganisation = invoiceOrganisation ?? ((_, _) => Task.FromResult<Guid?>(null));
         _tenant = tenant;
@@ -111,7 +129,7 @@ public sealed class DisclosureLens
     }
 
     /// <summary>Whether nothing is withheld from this reader (a tenant administrator).</summary>
-    public bool RevealsEverything => _people && _contacts && _allCaseFiles && _billing.All;
+    public bool RevealsEverything => _people && _contacts && _allCaseFiles && _billing.All && _compliance;
 
     /// <summary>A record's state or an event's data, as JSON, with what this reader may not see withheld.</summary>
     public async Task<JsonNode?> ShowAsync(string streamKind, JsonNode? content, CancellationToken cancellation)
@@ -156,6 +174,7 @@ public sealed class DisclosureLens
     {
         switch (guard)
         {
+            case ContentGuard.Compliance: return _compliance;
             case ContentGuard.Billing:
                 if (_billing.All) return true;
                 // The account's events of one organisation (its budget, its alerts) to who reads billing there; the rest tenant-wide.
@@ -196,6 +215,7 @@ public sealed class DisclosureLens
     {
         ContentGuard.CaseFile => "case.read at the case file's organisation",
         ContentGuard.People => "identity.manage at the tenant's root",
+        ContentGuard.Compliance => "compliance.read at the tenant's root (or the tenant's administrators, or platform staff)",
         ContentGuard.Billing => "billing.read at the document's organisation (the root for the account and the tenant's own invoice)",
         _ => "visibility of the tenant record or identity.manage at the tenant's root",
     };
@@ -216,16 +236,18 @@ public sealed class ContentDisclosure(TenantDatabases databases, TenantKeyRing k
         var own = caller.AdministersTenant(tenant) || caller.IsMemberOf(tenant);
         if (!own || Standing.Of(caller, tenant) is not { } standing)
             return new DisclosureLens(tenant, key, people: false, contacts, allCaseFiles: false, new HashSet<Guid>(), NoFile,
-                // Platform staff read every invoice through the billing routes (BillingHttp.CanRead), and so here.
-                caller.HasAny(Roles.PlatformWide) ? new Billing.BillingReach(true, true, new HashSet<Guid>()) : null);
-        var (people, whole, orgs, billing) = await organisations.ReadAsync(tenant, g =>
+                // Platform staff read every invoice through the billing routes (BillingHttp.CanRead), and so here; and
+                // the compliance records through theirs (ComplianceHttp.EnterAsync).
+                caller.HasAny(Roles.PlatformWide) ? new Billing.BillingReach(true, true, new HashSet<Guid>()) : null, compliance: contacts);
+        var (people, whole, orgs, billing, compliance) = await organisations.ReadAsync(tenant, g =>
         {
             var (w, o) = Visibility.OwnReach(standing, g);
             var p = g.Root is { } root && (standing.Can(g, "identity.manage", root) || standing.Can(g, "scim.provision", root));
-            return (p, w, o, Billing.BillingHttp.Reach(standing, g));
+            var c = g.Root is { } r && standing.Can(g, Compliance.ComplianceHttp.Read, r);
+            return (p, w, o, Billing.BillingHttp.Reach(standing, g), c);
         }, cancellation);
         return new DisclosureLens(tenant, key, people, contacts || people, whole, orgs.ToHashSet(), (file, ct) => CaseFileOrganisationAsync(tenant, file, ct),
-            billing, (document, ct) => InvoiceOrganisationAsync(tenant, document, ct));
+            billing, (document, ct) => InvoiceOrganisationAsync(tenant, document, ct), compliance: contacts || compliance);
     }
 
     /// <summary>

@@ -31,6 +31,9 @@ public sealed record DataSubjectErasureNotified(Guid RequestId, IReadOnlyList<Er
 /// <param name="Kind">partner-tenant or webhook.</param>
 public sealed record ErasureRecipient(string Kind, string Id, IReadOnlyList<Guid>? CaseFileIds = null);
 
+/// <summary>The access package was read (each read is recorded: it holds the person's data from every capability).</summary>
+public sealed record DataSubjectPackageDisclosed(Guid RequestId, string Format, string Digest, Actor By, DateTimeOffset At);
+
 /// <summary>The request was refused (manifestly unfounded or excessive, Art. 12(5); or the identity could not be confirmed), with the reason given.</summary>
 public sealed record DataSubjectRequestRefused(Guid RequestId, string Reason, Actor By, DateTimeOffset At);
 
@@ -51,9 +54,12 @@ public sealed record IncidentRegistered(Guid IncidentId, string Scope, string Ti
 public sealed record IncidentAssessed(Guid IncidentId, bool Significant, string Severity, string Reasons, bool SuspectedMalicious, bool CrossBorder,
     bool PersonalDataBreach, IReadOnlyList<IncidentDeadline> Deadlines, Actor By, DateTimeOffset At);
 
-/// <summary>A report of a stage was submitted to the authority; a notification starts the final report's deadline.</summary>
+/// <summary>
+/// A report of a stage was submitted to the authority at <paramref name="SubmittedAt"/> (recorded at <paramref name="At"/>);
+/// a notification starts the final report's deadline from when it was submitted.
+/// </summary>
 public sealed record IncidentReportSubmitted(Guid IncidentId, string Stage, string Summary, string? Authority, string? Reference,
-    IReadOnlyList<IncidentDeadline> Deadlines, Actor By, DateTimeOffset At);
+    IReadOnlyList<IncidentDeadline> Deadlines, Actor By, DateTimeOffset At, DateTimeOffset? SubmittedAt = null);
 
 /// <summary>A stage's deadline is near (a quarter of its window is left).</summary>
 public sealed record IncidentReminderRaised(Guid IncidentId, string Stage, DateTimeOffset DueAt, DateTimeOffset At);
@@ -67,8 +73,11 @@ public sealed record IncidentEscalated(Guid IncidentId, string Stage, string To,
 /// <summary>The incident is closed.</summary>
 public sealed record IncidentClosed(Guid IncidentId, string Resolution, Actor By, DateTimeOffset At);
 
-/// <summary>A notice to a tenant touched by a platform incident (in the tenant's compliance stream): what happened and at which stage.</summary>
-public sealed record IncidentNoticeReceived(Guid IncidentId, string Title, string Stage, string Summary, DateTimeOffset At);
+/// <summary>
+/// A notice to a tenant touched by a platform incident (in the tenant's compliance stream): the facts of one step of the
+/// incident (<paramref name="Version"/>: the step's place in the incident's events, so each is told once).
+/// </summary>
+public sealed record IncidentNoticeReceived(Guid IncidentId, long Version, string Title, string Stage, string Summary, DateTimeOffset At);
 
 /// <summary>A partner tenant told that a person was erased at the owner (Art. 19), naming the shared case files that named them.</summary>
 public sealed record ErasureNoticeReceived(Guid FromTenantId, Guid RequestId, IReadOnlyList<Guid> CaseFileIds, DateTimeOffset At);
@@ -102,6 +111,7 @@ public static class ComplianceEventTypes
     [
         typeof(DataSubjectRequestReceived), typeof(DataSubjectIdentityVerified), typeof(DataSubjectRequestExtended), typeof(DataSubjectRequestFulfilled),
         typeof(DataSubjectErasureNotified), typeof(DataSubjectRequestRefused), typeof(DataSubjectRequestClosed), typeof(DataSubjectRequestOverdue),
+        typeof(DataSubjectPackageDisclosed),
     ];
 
     public static readonly IReadOnlyList<Type> Incidents =

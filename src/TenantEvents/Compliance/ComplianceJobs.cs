@@ -34,16 +34,24 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
         }
     }
 
-    /// <summary>One round: the events raised, per record.</summary>
-    public async Task<int> RunOnceAsync(CancellationToken cancellation)
+    private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
+
+    /// <summary>
+    /// One round: the events raised, per record. Every <see cref="TenantEventsOptions.ComplianceSweepInterval"/> (or when
+    /// asked) the round is a sweep: every record is ticked and its deadline rows written again from its sealed snapshot, so
+    /// a row deleted or moved with the service role's password delays a reminder by at most that long.
+    /// </summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellation, bool sweep = false)
     {
         var now = clock.UtcNow;
+        if (now - _lastSweep >= options.ComplianceSweepInterval) sweep = true;
+        if (sweep) _lastSweep = now;
         var raised = 0;
-        foreach (var (tenant, record, kind) in await DueAsync(now, cancellation))
+        foreach (var (tenant, record, kind) in await DueAsync(now, sweep, cancellation))
         {
             try
             {
-                raised += await TickAsync(tenant, record, kind, now, cancellation);
+                raised += await TickAsync(tenant, record, kind, now, sweep, cancellation);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -51,31 +59,44 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
             }
         }
         raised += await platform.TickAllAsync(now, cancellation);
+        await platform.NotifyRecentAsync(now, cancellation);
         return raised;
     }
 
-    private async Task<int> TickAsync(Guid tenant, Guid record, string kind, DateTimeOffset now, CancellationToken cancellation)
+    private async Task<int> TickAsync(Guid tenant, Guid record, string kind, DateTimeOffset now, bool repair, CancellationToken cancellation)
     {
         await using var tx = await store.Streams.BeginAsync(null, tenant, cancellation);
+        if (kind == "baseline") return await KeyRotationAsync(tx, now, cancellation);
         int count;
-        if (kind == "baseline") count = await KeyRotationAsync(tx, now, cancellation);
-        else if (kind == "request")
+        if (kind == "request")
         {
-            if (await store.LoadRequestAsync(tx, record, cancellation, forUpdate: true) is not { } request) return 0;
+            if (await store.LoadRequestAsync(tx, record, cancellation, forUpdate: true) is not { } request)
+                return Missing(tenant, record, kind);
             var events = RequestDecisions.Tick(request, now);
-            if (events.Count == 0) return 0;
-            await store.SaveRequestAsync(tx, request, events, cancellation);
+            if (events.Count > 0) await store.SaveRequestAsync(tx, request, events, cancellation);
+            else if (repair) await store.WriteDeadlinesAsync(tx, record, kind, request.OpenDeadlines(), cancellation);
+            else return 0;
             count = events.Count;
         }
         else
         {
-            if (await store.LoadIncidentAsync(tx, record, cancellation, forUpdate: true) is not { } incident) return 0;
+            if (await store.LoadIncidentAsync(tx, record, cancellation, forUpdate: true) is not { } incident)
+                return Missing(tenant, record, kind);
             var events = IncidentDecisions.Tick(incident, now);
-            if (events.Count == 0) return 0;
-            await store.SaveIncidentAsync(tx, incident, events, cancellation);
+            if (events.Count > 0) await store.SaveIncidentAsync(tx, incident, events, cancellation);
+            else if (repair) await store.WriteDeadlinesAsync(tx, record, kind, incident.OpenDeadlines(), cancellation);
+            else return 0;
             count = events.Count;
         }
-        return await tx.TryCommitAsync(cancellation) ? count : 0;
+        if (await tx.TryCommitAsync(cancellation)) return count;
+        logger.LogWarning("Compliance deadline of {Kind} {Record} in tenant {Tenant} lost a race; the next round tries again", kind, record, tenant);
+        return 0;
+    }
+
+    private int Missing(Guid tenant, Guid record, string kind)
+    {
+        logger.LogWarning("Compliance deadline names {Kind} {Record} in tenant {Tenant}, which has no record: the row is stale or was tampered with", kind, record, tenant);
+        return 0;
     }
 
     /// <summary>
@@ -105,15 +126,15 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
         return await tx.TryCommitAsync(cancellation) ? raised : 0;
     }
 
-    private async Task<List<(Guid Tenant, Guid Record, string Kind)>> DueAsync(DateTimeOffset now, CancellationToken cancellation)
+    private async Task<List<(Guid Tenant, Guid Record, string Kind)>> DueAsync(DateTimeOffset now, bool sweep, CancellationToken cancellation)
     {
         var due = new List<(Guid, Guid, string)>();
         foreach (var database in databases.All)
         {
             if (database.Platform.Value is not { } source) continue;
             await using var command = source.CreateCommand($"""
-                select distinct tenant_id, record_id, kind from {options.DatabaseSchema}.compliance_deadlines
-                where least(due_at, coalesce(remind_at, due_at)) <= $1
+                select tenant_id, record_id, kind from {options.DatabaseSchema}.compliance_deadlines where least(due_at, coalesce(remind_at, due_at)) <= $1
+                {(sweep ? $"union select tenant_id, id, kind from {options.DatabaseSchema}.compliance_records" : "")}
                 """);
             command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = now });
             await using var reader = await command.ExecuteReaderAsync(cancellation);

@@ -17,6 +17,12 @@ namespace TenantEvents.Compliance;
 public sealed class ComplianceStore(TenantStreams streams)
 {
     public const string RecordType = "compliance_record";
+
+    /// <summary>
+    /// A snapshot is sealed bound to its version as well as its record: an older genuine snapshot put back under the
+    /// current version column does not open, and one put back with its own version disagrees with the stream.
+    /// </summary>
+    private static string SealType(long version) => $"{RecordType}:{version}";
     private const string SubjectType = "data-subject";
 
     public TenantStreams Streams => streams;
@@ -51,7 +57,7 @@ public sealed class ComplianceStore(TenantStreams streams)
         var streamVersion = reader.IsDBNull(4) ? (long?)null : reader.GetInt64(4);
         await reader.DisposeAsync();
         if (streamVersion != version) throw new IntegrityViolationException(tx.Tenant, id, RecordType);
-        var record = JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tx.Tenant, payload, id, RecordType, cancellation), SealedJson.Options)!;
+        var record = JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tx.Tenant, payload, id, SealType(version), cancellation), SealedJson.Options)!;
         return record;
     }
 
@@ -87,7 +93,7 @@ public sealed class ComplianceStore(TenantStreams streams)
         IEnumerable<(string Name, DateTimeOffset DueAt, DateTimeOffset? RemindAt)> deadlines, CancellationToken cancellation)
     {
         await tx.AppendAsync(id, events, cancellation, version, start);
-        var sealedSnapshot = await streams.SealBytesAsync(tx.Tenant, JsonSerializer.SerializeToUtf8Bytes(snapshot, SealedJson.Options), id, RecordType, cancellation);
+        var sealedSnapshot = await streams.SealBytesAsync(tx.Tenant, JsonSerializer.SerializeToUtf8Bytes(snapshot, SealedJson.Options), id, SealType(version), cancellation);
         await tx.ExecuteAsync($"""
             insert into {Schema}.compliance_records (tenant_id, id, kind, state, due_at, version, key_version, nonce, ciphertext, created_at, updated_at)
             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -95,7 +101,16 @@ public sealed class ComplianceStore(TenantStreams streams)
               key_version = excluded.key_version, nonce = excluded.nonce, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
             """, cancellation, tx.Tenant.ToString(), id, kind, state, (object?)due ?? DBNull.Value, version, sealedSnapshot.KeyVersion, sealedSnapshot.Nonce,
             sealedSnapshot.Ciphertext, created, updated);
-        // The deadlines the job watches are re-derived from the record at every write: what a step met or missed leaves.
+        await WriteDeadlinesAsync(tx, id, kind, deadlines, cancellation);
+    }
+
+    /// <summary>
+    /// The deadlines the job watches, re-derived from the record: at every write (what a step met or missed leaves), and by
+    /// the job's sweep (rows deleted or moved with the service role's password come back as the sealed record says).
+    /// </summary>
+    public async Task WriteDeadlinesAsync(TenantTransaction tx, Guid id, string kind, IEnumerable<(string Name, DateTimeOffset DueAt, DateTimeOffset? RemindAt)> deadlines,
+        CancellationToken cancellation)
+    {
         await tx.ExecuteAsync($"delete from {Schema}.compliance_deadlines where tenant_id = $1 and record_id = $2", cancellation, tx.Tenant.ToString(), id);
         foreach (var (name, dueAt, remindAt) in deadlines)
             await tx.ExecuteAsync($"""
@@ -110,19 +125,20 @@ public sealed class ComplianceStore(TenantStreams streams)
         (DateTimeOffset At, Guid Id)? after = cursor is not null && Cursor.TryParse(cursor, out var at, out var cid) ? (at, cid) : null;
         await using var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         await using var command = Sql.Command(scope.Connection, scope.Transaction, $"""
-            select id, created_at, key_version, nonce, ciphertext from {Schema}.compliance_records
+            select id, created_at, key_version, nonce, ciphertext, version from {Schema}.compliance_records
             where tenant_id = $1 and kind = $2 and ($3::text is null or state = $3)
               and ($4::timestamptz is null or (created_at, id) < ($4, $5))
             order by created_at desc, id desc limit $6
             """, tenant.ToString(), kind, (object?)state ?? DBNull.Value, (object?)after?.At ?? DBNull.Value, (object?)after?.Id ?? Guid.Empty, limit + 1);
-        var rows = new List<(Guid Id, DateTimeOffset Created, SealedPayload Payload)>();
+        var rows = new List<(Guid Id, DateTimeOffset Created, SealedPayload Payload, long Version)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation))
-                rows.Add((reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1), new SealedPayload(reader.GetInt32(2), (byte[])reader[3], (byte[])reader[4])));
+                rows.Add((reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1), new SealedPayload(reader.GetInt32(2), (byte[])reader[3], (byte[])reader[4]),
+                    reader.GetInt64(5)));
         var items = new List<T>();
-        foreach (var (id, _, payload) in rows.Take(limit))
+        foreach (var (id, _, payload, version) in rows.Take(limit))
         {
-            var item = JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tenant, payload, id, RecordType, cancellation), SealedJson.Options)!;
+            var item = JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tenant, payload, id, SealType(version), cancellation), SealedJson.Options)!;
             if (item is DataSubjectRequest r) r.Subject = await RevealAsync(tenant, r.Id, r.Subject, cancellation);
             items.Add(item);
         }
@@ -148,9 +164,6 @@ public sealed class ComplianceStore(TenantStreams streams)
         return new DataSubject(ContactProtection.Open(key, request, subject.Email, SubjectType),
             subject.Name is null ? null : ContactProtection.Open(key, request, subject.Name, SubjectType));
     }
-
-    /// <summary>Forgets who a request was about (after its erasure is done): its key is destroyed; the record keeps what was done.</summary>
-    public Task ForgetSubjectAsync(Guid tenant, Guid request, CancellationToken cancellation) => streams.Keys.EraseSubjectAsync(tenant, request, cancellation);
 
     // ---- the compliance profile -----------------------------------------------------------------------------------------
 

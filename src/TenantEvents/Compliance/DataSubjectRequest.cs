@@ -39,6 +39,7 @@ public sealed class DataSubjectRequest
     public IReadOnlyList<RetainedRecords> Retained { get; set; } = [];
     public string? PackageDigest { get; set; }
     public IReadOnlyList<ErasureRecipient> Notified { get; set; } = [];
+    public int Disclosures { get; set; }
     public string? Outcome { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
@@ -72,6 +73,9 @@ public sealed class DataSubjectRequest
                 break;
             case DataSubjectRequestClosed x:
                 r.State = RequestStates.Closed; r.Outcome = x.Note ?? r.Outcome; r.UpdatedAt = x.At;
+                break;
+            case DataSubjectPackageDisclosed x:
+                r.Disclosures++; r.UpdatedAt = x.At;
                 break;
             case DataSubjectRequestOverdue x:
                 r.Overdue = true; r.UpdatedAt = x.At;

@@ -31,7 +31,7 @@ public static class DataSubjectRequestEndpoints
         var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
         if (tenant is null) return Problem.NotFound("tenant").ToResult();
         var (received, errors) = RequestDecisions.Receive(Guid.CreateVersion7(), command.Kind, command.Email, command.Name, command.Channel,
-            command.ReceivedAt, RequestDecisions.Rule(rules), http.Caller().Actor, store.Now);
+            command.ReceivedAt, RequestDecisions.Rule(rules, command.Kind ?? "access"), http.Caller().Actor, store.Now);
         if (received is null) return Problem.Validation(errors).ToResult();
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
         if (await ComplianceEdge.BoundAsync(store, tx, "request", options.MaxOpenDataSubjectRequests, nameof(TenantEventsOptions.MaxOpenDataSubjectRequests),
@@ -82,7 +82,7 @@ public static class DataSubjectRequestEndpoints
         CancellationToken cancellation) =>
         ComplianceEdge.RunAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId, requestId, s =>
         {
-            var rule = s.Rules.Select(a => a.Rule).FirstOrDefault(r => r.Id == s.Record.RuleId) ?? RequestDecisions.Rule(s.Rules);
+            var rule = s.Rules.Select(a => a.Rule).FirstOrDefault(r => r.Id == s.Record.RuleId) ?? RequestDecisions.Rule(s.Rules, s.Record.Kind);
             return RequestDecisions.Extend(s.Record, rule, command?.Reasons, command?.Until, s.Actor, s.Now);
         }, cancellation);
 

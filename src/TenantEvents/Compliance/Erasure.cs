@@ -38,7 +38,7 @@ public sealed class Erasure(TenantStreams streams, ScimStore scim, OrganisationS
     {
         var erased = new List<string>();
         var retained = new List<RetainedRecords>();
-        var phrases = new[] { request.Subject.Email, request.Subject.Name }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!).ToList();
+        var phrases = PersonalData.Phrases(request.Subject);
 
         // Case files: who they went to first (the shares are the file's, whatever happens to it next), then redacted or kept.
         IReadOnlyDictionary<Guid, List<Guid>> partners;
@@ -102,10 +102,15 @@ public sealed class Erasure(TenantStreams streams, ScimStore scim, OrganisationS
         var recipients = new List<ErasureRecipient>();
         foreach (var (partner, files) in partners)
         {
+            // Under the partner's profile lock; told once per request (a fulfilment run again does not tell twice).
             await using var tx = await streams.BeginAsync(null, partner, cancellation);
+            await tx.LockAsync("compliance-profile", cancellation);
             var profile = await store.LoadProfileAsync(tx.Session, partner, cancellation);
-            await store.AppendProfileAsync(tx, profile, [new ErasureNoticeReceived(tenant.Id, request.Id, files, streams.Now)], cancellation);
-            await tx.CommitAsync(cancellation);
+            if (profile.ErasureNotices.All(n => n.RequestId != request.Id))
+            {
+                await store.AppendProfileAsync(tx, profile, [new ErasureNoticeReceived(tenant.Id, request.Id, files, streams.Now)], cancellation);
+                await tx.CommitAsync(cancellation);
+            }
             recipients.Add(new ErasureRecipient("partner-tenant", partner.ToString(), files));
         }
         await using (var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant.Id, cancellation))

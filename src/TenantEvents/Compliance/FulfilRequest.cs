@@ -23,7 +23,7 @@ public static class FulfilRequestEndpoints
     [WolverinePost(Path + "/fulfil", OperationId = "FulfilDataSubjectRequest")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static async Task<IResult> Post(Guid tenantId, Guid requestId, FulfilDataSubjectRequest? command, HttpContext http, ComplianceStore store,
-        PersonalData finder, Erasure erasure, CancellationToken cancellation)
+        PersonalData finder, Erasure erasure, Wolverine.Runtime.MessageContext context, CancellationToken cancellation)
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
@@ -36,6 +36,10 @@ public static class FulfilRequestEndpoints
         if (request is null) return Problem.NotFound("data-subject request").ToResult();
         if (expected is { } v && v != request.Version) return Problem.StaleVersion(v, request.Version).ToResult();
         if (RequestDecisions.CanFulfil(request, http.Caller().Actor) is { } cannot) return cannot.ToResult();
+        // An erasure removes the person's access and directory record and redacts case files: powers the tenant's
+        // administrators hold (and the platform's), not everyone who handles requests.
+        if (request.Kind == "erasure" && !http.Caller().Has(Infrastructure.Security.Roles.PlatformAdmin) && !http.Caller().AdministersTenant(tenantId))
+            return Problem.Forbidden("An erasure removes a person's access, directory record and case-file mentions: the tenant's administrators carry it out.").ToResult();
         var errors = new List<FieldError>();
         var caseFiles = command.CaseFiles ?? "redact";
         if (request.Kind == "erasure")
@@ -67,17 +71,16 @@ public static class FulfilRequestEndpoints
                 events.Add(new DataSubjectRequestFulfilled(request.Id, new Dictionary<string, int>(), [], [], null, command.Note!.Trim(), actor, store.Now));
                 break;
         }
-        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        await using var tx = await store.Streams.BeginAsync(context, tenantId, cancellation);
         var current = await store.LoadRequestAsync(tx, requestId, cancellation, forUpdate: true);
         if (current is null || current.Version != request.Version) return Problem.ConcurrentWrite().ToResult();
         var after = await store.SaveRequestAsync(tx, current, events, cancellation);
-        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        // The request keeps what was done and when; who it was about goes with the rest of their data: its key is
+        // destroyed through the outbox once this commit is certain.
         if (request.Kind == "erasure")
-        {
-            // The request keeps what was done and when; who it was about goes with the rest of their data.
-            await store.ForgetSubjectAsync(tenantId, requestId, cancellation);
-            after.Subject = new DataSubject("[erased]", null, Erased: true);
-        }
+            await context.PublishAsync(new EraseSubjectKey(tenantId, requestId), new Wolverine.DeliveryOptions { TenantId = tenantId.ToString() });
+        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        if (request.Kind == "erasure") after.Subject = new DataSubject("[erased]", null, Erased: true);
         http.Response.Headers.ETag = TenantHttp.ETag(after.Version);
         return Results.Json(new { request = ComplianceHttp.View(after), package }, Json.Options);
     }
@@ -105,14 +108,26 @@ public static class FulfilRequestEndpoints
         if (request.Kind is not ("access" or "portability"))
             return new Problem("no-package", 409, "No package", $"A {request.Kind} request has no access package.").ToResult();
         if (request.State is not (RequestStates.Verified or RequestStates.Fulfilled) || request.Subject.Erased)
-            return new Problem("no-package", 409, "No package", "The package is prepared once the person's identity is verified.").ToResult();
+            return new Problem("no-package", 409, "No package",
+                "The package is prepared once the person's identity is verified, and until the request is closed.").ToResult();
         var found = await finder.FindAsync(tenant, request.Subject, cancellation);
         var now = store.Now;
-        return format switch
+        var (body, type) = format switch
         {
-            "html" => Results.Content(AccessPackage.Html(tenant, request, found, now), "text/html; charset=utf-8"),
-            "pdf" => Results.File(AccessPackage.Pdf(tenant, request, found, now), "application/pdf", $"access-package-{request.Id}.pdf"),
-            _ => Results.Bytes(AccessPackage.Json(AccessPackage.Build(tenant, request, found, now)), "application/json"),
+            "html" => (System.Text.Encoding.UTF8.GetBytes(AccessPackage.Html(tenant, request, found, now)), "text/html; charset=utf-8"),
+            "pdf" => (AccessPackage.Pdf(tenant, request, found, now), "application/pdf"),
+            _ => (AccessPackage.Json(AccessPackage.Build(tenant, request, found, now)), "application/json"),
         };
+        // Who read the person's data, when, and which copy: recorded on the request before it is answered.
+        await using (var tx = await store.Streams.BeginAsync(null, tenantId, cancellation))
+        {
+            var current = await store.LoadRequestAsync(tx, requestId, cancellation, forUpdate: true);
+            if (current is null) return Problem.NotFound("data-subject request").ToResult();
+            await store.SaveRequestAsync(tx, current,
+                [new DataSubjectPackageDisclosed(requestId, format, "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)),
+                    http.Caller().Actor, now)], cancellation);
+            if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        }
+        return format == "pdf" ? Results.File(body, type, $"access-package-{request.Id}.pdf") : Results.Bytes(body, type);
     }
 }

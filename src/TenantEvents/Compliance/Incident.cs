@@ -60,10 +60,11 @@ public sealed class Incident
                 foreach (var d in x.Deadlines) i.Deadlines.Add(new DeadlineState(d.Stage, d.DueAt, RemindAt(x.At < d.DueAt ? i.AwareAt : x.At, d.DueAt), d.RuleId));
                 break;
             case IncidentReportSubmitted x:
-                i.Reports.Add(new IncidentReport(x.Stage, x.Summary, x.Authority, x.Reference, x.By.ToString(), x.At));
+                var submitted = x.SubmittedAt ?? x.At;
+                i.Reports.Add(new IncidentReport(x.Stage, x.Summary, x.Authority, x.Reference, x.By.ToString(), submitted));
                 for (var n = 0; n < i.Deadlines.Count; n++)
-                    if (i.Deadlines[n].Stage == x.Stage && i.Deadlines[n].MetAt is null) i.Deadlines[n] = i.Deadlines[n] with { MetAt = x.At };
-                foreach (var d in x.Deadlines) i.Deadlines.Add(new DeadlineState(d.Stage, d.DueAt, RemindAt(x.At, d.DueAt), d.RuleId));
+                    if (i.Deadlines[n].Stage == x.Stage && i.Deadlines[n].MetAt is null) i.Deadlines[n] = i.Deadlines[n] with { MetAt = submitted };
+                foreach (var d in x.Deadlines) i.Deadlines.Add(new DeadlineState(d.Stage, d.DueAt, RemindAt(submitted, d.DueAt), d.RuleId));
                 i.UpdatedAt = x.At;
                 break;
             case IncidentReminderRaised x:

@@ -61,15 +61,19 @@ public static class IncidentDecisions
         return (new IncidentAssessed(i.Id, significant!.Value, severity!, reasons!.Trim(), malicious, crossBorder, personalData, deadlines, by, now), null);
     }
 
+    /// <param name="submittedAt">When the report reached the authority (default: now); between awareness and now.</param>
     public static (object? Event, Problem? Refusal) Report(Incident i, IReadOnlyList<AppliedRule> rules, string? stage, string? summary, string? authority,
-        string? reference, Actor by, DateTimeOffset now)
+        string? reference, Actor by, DateTimeOffset now, DateTimeOffset? submittedAt = null)
     {
+        var submitted = (submittedAt ?? now).ToUniversalTime();
         var errors = new List<FieldError>();
         if (stage is null || !IncidentStages.All.Contains(stage))
             errors.Add(new FieldError("stage", stage is null ? "required" : "unknown-stage", $"one of {string.Join(", ", IncidentStages.All)}."));
         TenantRules.Reason("summary", summary, errors);
         TenantRules.OptionalText("authority", authority, errors, TenantRules.MaxNameLength);
         TenantRules.OptionalText("reference", reference, errors, 200);
+        if (submitted > now || submitted < i.AwareAt)
+            errors.Add(new FieldError("submittedAt", "out-of-range", "when the report reached the authority: not before the incident was known, not later than now."));
         if (errors.Count > 0) return (null, Problem.Validation(errors));
         if (i.Closed) return (null, new Problem("incident-closed", 409, "Incident closed", "A closed incident takes no more reports."));
         if (i.Significant is null) return (null, new Problem("incident-not-assessed", 409, "Not assessed", "Assess the incident's significance before reporting."));
@@ -80,10 +84,11 @@ public static class IncidentDecisions
             foreach (var (rule, _) in rules.Where(r => r.Rule.Binding && r.Rule.Kind == "incident-reporting" && r.Rule.FinalReportMonths is not null))
                 if (i.Deadlines.Any(d => d.RuleId == rule.Id))
                 {
-                    deadlines.Add(new IncidentDeadline(IncidentStages.Final, now.AddMonths(rule.FinalReportMonths!.Value), rule.Id));
+                    deadlines.Add(new IncidentDeadline(IncidentStages.Final, submitted.AddMonths(rule.FinalReportMonths!.Value), rule.Id));
                     break;
                 }
-        return (new IncidentReportSubmitted(i.Id, stage!, summary!.Trim(), authority?.Trim(), reference?.Trim(), deadlines, by, now), null);
+        return (new IncidentReportSubmitted(i.Id, stage!, summary!.Trim(), authority?.Trim(), reference?.Trim(), deadlines, by, now,
+            submittedAt is null ? null : submitted), null);
     }
 
     /// <summary>The job's step: a reminder when a quarter of a window is left, then the deadline missed and escalated.</summary>

@@ -8,7 +8,7 @@ namespace TenantEvents.Compliance;
 
 public sealed record RegisterIncident(string? Title, string? Description, string? Category, DateTimeOffset? AwareAt, IReadOnlyList<Guid>? AffectedTenants);
 public sealed record AssessIncident(bool? Significant, string? Severity, string? Reasons, bool SuspectedMalicious, bool CrossBorder, bool PersonalDataBreach);
-public sealed record SubmitIncidentReport(string? Stage, string? Summary, string? Authority, string? Reference);
+public sealed record SubmitIncidentReport(string? Stage, string? Summary, string? Authority, string? Reference, DateTimeOffset? SubmittedAt);
 public sealed record CloseIncident(string? Resolution);
 
 /// <summary>
@@ -83,7 +83,7 @@ public static class IncidentEndpoints
     public static Task<IResult> Report(Guid tenantId, Guid incidentId, SubmitIncidentReport? command, HttpContext http, ComplianceStore store,
         CancellationToken cancellation) =>
         ComplianceEdge.RunAsync(http, store, RecordKind<Incident>.Incident, tenantId, incidentId, s => IncidentDecisions.Report(s.Record, s.Rules, command?.Stage, command?.Summary, command?.Authority,
-            command?.Reference, s.Actor, s.Now), cancellation);
+            command?.Reference, s.Actor, s.Now, command?.SubmittedAt), cancellation);
 
     [WolverinePost(Path + "/{incidentId}/close", OperationId = "CloseIncident")]
     [Authorize(Roles = ComplianceHttp.Roles)]

@@ -15,9 +15,12 @@ public sealed record JurisdictionRule(
     bool ExtensionNoticeWithinResponse = false, int? Hours = null, int? EarlyWarningHours = null, int? NotificationHours = null,
     int? FinalReportMonths = null, int? InitialReportHours = null, int? MinimumDays = null, int? MaximumDays = null, string? Residency = null,
     IReadOnlyList<string>? AllowedDestinations = null, IReadOnlyDictionary<string, string>? Conditions = null, IReadOnlyList<string>? Measures = null,
-    IReadOnlyList<string>? Templates = null, string? Advice = null)
+    IReadOnlyList<string>? Templates = null, string? Advice = null, IReadOnlyList<string>? Kinds = null)
 {
     public bool Binding => Severity == "binding";
+
+    /// <summary>Whether a data-subject request rule covers a kind of request (a rule naming no kinds covers them all).</summary>
+    public bool Covers(string kind) => Kinds is not { Count: > 0 } kinds || kinds.Contains(kind);
 }
 
 /// <summary>A rule that applies to a tenant, and why (which code of the rule its residency matched).</summary>

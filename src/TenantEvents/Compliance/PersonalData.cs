@@ -77,12 +77,36 @@ public sealed class PersonalData(TenantStreams streams, ScimStore scim, Organisa
         return new PersonRecords(identifiers.Order(StringComparer.Ordinal).ToList(), contacts, directory, memberships, grants, audit, caseFiles);
     }
 
+    /// <summary>
+    /// Whether a directory user is the person with this address: their userName, or their primary (or only) e-mail. An
+    /// address merely listed among several others on someone's record does not make that record theirs.
+    /// </summary>
     private static bool NamesAddress(ScimResource user, string email)
     {
         if (string.Equals(user.Text("userName"), email, StringComparison.OrdinalIgnoreCase)) return true;
-        return ScimValues.Property(user.Body, "emails") is { ValueKind: JsonValueKind.Array } emails && emails.EnumerateArray().Any(e =>
-            ScimValues.Property(e, "value") is { ValueKind: JsonValueKind.String } v && string.Equals(v.GetString(), email, StringComparison.OrdinalIgnoreCase));
+        if (ScimValues.Property(user.Body, "emails") is not { ValueKind: JsonValueKind.Array } emails) return false;
+        var all = emails.EnumerateArray().ToList();
+        return all.Any(e => ScimValues.Property(e, "value") is { ValueKind: JsonValueKind.String } v && string.Equals(v.GetString(), email, StringComparison.OrdinalIgnoreCase)
+                            && (all.Count == 1 || ScimValues.Property(e, "primary") is { ValueKind: JsonValueKind.True }));
     }
+
+    /// <summary>
+    /// The phrases that name the person in free text: their address, and their name only when it is a full name (two
+    /// words or more, of at least two letters each, five letters or more in all): a single word ("the", "Al") names nobody.
+    /// </summary>
+    public static IReadOnlyList<string> Phrases(DataSubject subject)
+    {
+        var phrases = new List<string> { subject.Email };
+        if (subject.Name is { } name && name.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 2 } words
+            && words.All(w => w.Count(char.IsLetter) >= 2) && words.Sum(w => w.Length) >= 5)
+            phrases.Add(string.Join(' ', words));
+        return phrases;
+    }
+
+    /// <summary>A phrase as a whole: not inside a longer word or address (jimbob@x.com does not hold bob@x.com).</summary>
+    private static Regex Whole(string phrase) =>
+        new($@"(?<![\p{{L}}\p{{N}}._%+-]){Regex.Escape(phrase).Replace("\\ ", @"\s+")}(?![\p{{L}}\p{{N}}]|[.-][\p{{L}}\p{{N}}])",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     private async Task<IReadOnlyList<AuditEntryFound>> AuditEntriesAsync(Guid tenant, IReadOnlyCollection<string> subjects, Guid[] streamsAbout,
         CancellationToken cancellation)
@@ -108,7 +132,7 @@ public sealed class PersonalData(TenantStreams streams, ScimStore scim, Organisa
     public async Task<IReadOnlyList<CaseFileFound>> CaseFilesAsync(Guid tenant, DataSubject subject, CancellationToken cancellation)
     {
         var tokenize = await sharing.TokenizerAsync(tenant, cancellation);
-        var phrases = new[] { subject.Email, subject.Name }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!).ToList();
+        var phrases = Phrases(subject);
         var candidates = new HashSet<Guid>();
         await using var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant, cancellation);
         foreach (var phrase in phrases)
@@ -138,7 +162,7 @@ public sealed class PersonalData(TenantStreams streams, ScimStore scim, Organisa
         void Scan(string field, string text)
         {
             foreach (var phrase in phrases)
-                foreach (Match m in Regex.Matches(text, Regex.Escape(phrase), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))
+                foreach (Match m in Whole(phrase).Matches(text))
                 {
                     var from = Math.Max(0, m.Index - 60);
                     var to = Math.Min(text.Length, m.Index + m.Length + 60);
@@ -155,7 +179,7 @@ public sealed class PersonalData(TenantStreams streams, ScimStore scim, Organisa
 
     /// <summary>The text with every occurrence of the phrases replaced by "[erased]".</summary>
     public static string Redact(string text, IReadOnlyList<string> phrases) =>
-        phrases.Aggregate(text, (t, p) => Regex.Replace(t, Regex.Escape(p), "[erased]", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant));
+        phrases.Aggregate(text, (t, p) => Whole(p).Replace(t, "[erased]"));
 
     /// <summary>The tenants the files were shared with (agreements' recipients, collaborations' other members), by file.</summary>
     public async Task<IReadOnlyDictionary<Guid, List<Guid>>> RecipientsAsync(NpgsqlConnection connection, Guid tenant, IReadOnlyCollection<Guid> files,

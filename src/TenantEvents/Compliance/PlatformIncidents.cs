@@ -17,7 +17,7 @@ namespace TenantEvents.Compliance;
 /// fans out as a notice to each tenant the incident touches, in that tenant's own compliance stream (its audit trail,
 /// webhooks and event stream carry it).
 /// </summary>
-public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore store, TenantEventsOptions options)
+public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore store, TenantEventsOptions options, ILogger<PlatformIncidents> logger)
 {
     private string Schema => options.DatabaseSchema;
     private NpgsqlDataSource Main => streams.Directory.Main;
@@ -30,18 +30,34 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         return Jurisdictions.Catalogue.For(zone, null);
     }
 
+    private static readonly IReadOnlyDictionary<string, Type> EventTypes =
+        ComplianceEventTypes.Incidents.ToDictionary(TenantEventTypes.StoredName, t => t, StringComparer.Ordinal);
+
+    /// <summary>
+    /// The incident as its events say (the snapshot row serves lists only: the service role may rewrite it, never an event):
+    /// folded from version 1 on, without a gap, to the version the row names.
+    /// </summary>
     public async Task<Incident?> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid id, bool forUpdate, CancellationToken cancellation)
     {
-        await using var command = Sql.Command(connection, transaction, $"""
-            select i.snapshot, i.version, (select max(e.version) from {Schema}.platform_incident_events e where e.incident_id = i.id)
-            from {Schema}.platform_incidents i where i.id = $1{(forUpdate ? " for update" : "")}
-            """, id);
-        await using var reader = await command.ExecuteReaderAsync(cancellation);
-        if (!await reader.ReadAsync(cancellation)) return null;
-        var incident = JsonSerializer.Deserialize<Incident>(reader.GetString(0), SealedJson.Options)!;
-        // The snapshot must be the events' as of their last: the events cannot be changed by the service role, the snapshot can.
-        if (reader.GetInt64(1) != incident.Version || reader.IsDBNull(2) || reader.GetInt64(2) != incident.Version)
-            throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+        long version;
+        await using (var row = Sql.Command(connection, transaction, $"select version from {Schema}.platform_incidents where id = $1{(forUpdate ? " for update" : "")}", id))
+        {
+            if (await row.ExecuteScalarAsync(cancellation) is not long v) return null;
+            version = v;
+        }
+        Incident? incident = null;
+        var seen = 0L;
+        await using (var read = Sql.Command(connection, transaction,
+                         $"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version", id))
+        await using (var reader = await read.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation))
+            {
+                if (reader.GetInt64(0) != ++seen || !EventTypes.TryGetValue(reader.GetString(1), out var type))
+                    throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+                incident = Incident.Apply(incident, JsonSerializer.Deserialize(reader.GetString(2), type, SealedJson.Options)!);
+            }
+        if (incident is null || seen != version) throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+        incident.Version = version;
         return incident;
     }
 
@@ -90,37 +106,86 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         if (events.Count == 0) return (before, null);
         var after = await SaveAsync(connection, transaction, before, events, cancellation);
         await transaction.CommitAsync(cancellation);
-        foreach (var e in events) await NotifyAsync(after, e, cancellation);
+        await NotifyAsync(after, cancellation);
         return (after, null);
     }
 
-    /// <summary>A notice of a step to every tenant the incident touches (each in its own transaction; a tenant gone is skipped).</summary>
-    private async Task NotifyAsync(Incident incident, object e, CancellationToken cancellation)
+    /// <summary>
+    /// Tells every tenant the incident touches each step it has not been told yet (its notices carry the step's version):
+    /// right after a step, and again by the compliance job, so a tenant missed once (a concurrent write, a restart) is
+    /// told later, and never twice. Facts of the step only, never the platform's own free text (a title, description or
+    /// report may name other tenants).
+    /// </summary>
+    public async Task NotifyAsync(Incident incident, CancellationToken cancellation)
     {
-        // Facts of the step, never the platform's own free text (a description or a report may name other tenants).
-        var (stage, summary) = e switch
+        var steps = new List<(long Version, object Event)>();
+        await using (var read = Main.CreateCommand($"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version"))
         {
-            IncidentRegistered x => ("registered", $"A {x.Category} incident of the platform, known since {x.AwareAt:O}, touches this tenant."),
-            IncidentAssessed x => ("assessed", $"{(x.Significant ? "Significant" : "Not significant")}; severity {x.Severity}."),
-            IncidentReportSubmitted x => (x.Stage, $"The platform's {x.Stage} was submitted{(x.Authority is null ? "" : " to " + x.Authority)}."),
-            IncidentClosed x => ("closed", "The platform closed the incident."),
-            _ => (null, null),
-        };
-        if (stage is null) return;
+            read.Parameters.Add(new NpgsqlParameter { Value = incident.Id });
+            await using var reader = await read.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation))
+                if (EventTypes.TryGetValue(reader.GetString(1), out var type))
+                    steps.Add((reader.GetInt64(0), JsonSerializer.Deserialize(reader.GetString(2), type, SealedJson.Options)!));
+        }
+        var title = $"Platform {incident.Category} incident";
         foreach (var tenant in incident.AffectedTenants)
         {
             try
             {
                 await using var tx = await streams.BeginAsync(null, tenant, cancellation);
+                await tx.LockAsync("compliance-profile", cancellation);
                 var profile = await store.LoadProfileAsync(tx.Session, tenant, cancellation);
-                await store.AppendProfileAsync(tx, profile, [new IncidentNoticeReceived(incident.Id, incident.Title, stage, summary!, streams.Now)], cancellation);
+                var told = profile.IncidentNotices.Where(n => n.IncidentId == incident.Id).Select(n => n.Version).DefaultIfEmpty(0).Max();
+                var notices = steps.Where(x => x.Version > told).Select(x => Notice(incident, title, x.Version, x.Event)).OfType<object>().ToList();
+                if (notices.Count == 0) continue;
+                await store.AppendProfileAsync(tx, profile, notices, cancellation);
                 await tx.CommitAsync(cancellation);
             }
-            catch (Keys.KeyDestroyedException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                // A decommissioned tenant has nobody left to tell.
+                // A shredded tenant has nobody left to tell; anything else is told at the compliance job's next round.
+                if (e is not Keys.KeyDestroyedException)
+                    logger.LogWarning(e, "Tenant {Tenant} not told of platform incident {Incident} yet; the compliance job tries again", tenant, incident.Id);
             }
         }
+    }
+
+    private IncidentNoticeReceived? Notice(Incident incident, string title, long version, object e)
+    {
+        var (stage, summary) = e switch
+        {
+            IncidentRegistered x => ("registered", $"A {x.Category} incident of the platform, known since {x.AwareAt:O}, touches this tenant."),
+            IncidentAssessed x => ("assessed", $"{(x.Significant ? "Significant" : "Not significant")}; severity {x.Severity}."),
+            IncidentReportSubmitted x => (x.Stage, $"The platform's {x.Stage} was submitted{(x.Authority is null ? "" : " to " + x.Authority)}."),
+            IncidentClosed => ("closed", "The platform closed the incident."),
+            _ => (null, null),
+        };
+        return stage is null ? null : new IncidentNoticeReceived(incident.Id, version, title, stage, summary!, streams.Now);
+    }
+
+    /// <summary>The compliance job's catch-up: steps of the last two days not yet told to every tenant they touch.</summary>
+    public async Task<int> NotifyRecentAsync(DateTimeOffset now, CancellationToken cancellation)
+    {
+        var recent = new List<Guid>();
+        await using (var command = Main.CreateCommand($"select id from {Schema}.platform_incidents where updated_at >= $1"))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = now.AddDays(-2) });
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation)) recent.Add(reader.GetGuid(0));
+        }
+        foreach (var id in recent)
+        {
+            try
+            {
+                await using var connection = await Main.OpenConnectionAsync(cancellation);
+                if (await LoadAsync(connection, null, id, forUpdate: false, cancellation) is { } incident) await NotifyAsync(incident, cancellation);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Platform incident {Incident}: notices not caught up this round", id);
+            }
+        }
+        return recent.Count;
     }
 
     public async Task<int> TickAllAsync(DateTimeOffset now, CancellationToken cancellation)
@@ -135,8 +200,15 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         var raised = 0;
         foreach (var id in due)
         {
-            var (incident, _) = await RunAsync(id, i => (IncidentDecisions.Tick(i!, now), null), null, cancellation);
-            raised += incident is null ? 0 : 1;
+            try
+            {
+                var (incident, _) = await RunAsync(id, i => (IncidentDecisions.Tick(i!, now), null), null, cancellation);
+                raised += incident is null ? 0 : 1;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Platform incident {Incident} not ticked this round; the others go on", id);
+            }
         }
         return raised;
     }
@@ -226,7 +298,7 @@ public static class PlatformIncidentEndpoints
     public static Task<IResult> Report(Guid incidentId, SubmitIncidentReport? command, HttpContext http, PlatformIncidents incidents, TenantStreams streams,
         CancellationToken cancellation) =>
         Step(http, incidents, incidentId, i => IncidentDecisions.Report(i, incidents.Rules(), command?.Stage, command?.Summary, command?.Authority,
-            command?.Reference, http.Caller().Actor, streams.Now), cancellation);
+            command?.Reference, http.Caller().Actor, streams.Now, command?.SubmittedAt), cancellation);
 
     [WolverinePost(Path + "/{incidentId}/close", OperationId = "ClosePlatformIncident")]
     [Authorize(Roles = Roles.PlatformAdmin)]

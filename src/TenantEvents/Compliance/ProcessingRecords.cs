@@ -20,7 +20,7 @@ public sealed record SetProcessingActivities(IReadOnlyList<ProcessingActivity?>?
 public static class ProcessingRecordsEndpoints
 {
     private const string Path = "/api/tenants/{tenantId}/compliance";
-    public const int MaxActivities = 200;
+    public const int MaxActivities = 100;
 
     [WolverinePut(Path + "/processing-activities", OperationId = "SetProcessingActivities")]
     [Authorize(Roles = ComplianceHttp.Roles)]
@@ -39,27 +39,32 @@ public static class ProcessingRecordsEndpoints
             void List(string field, IReadOnlyList<string>? values, bool required)
             {
                 if (values is null || values.Count == 0) { if (required) errors.Add(new FieldError($"{at}.{field}", "required", "at least one.")); return; }
-                if (values.Count > 50) errors.Add(new FieldError($"{at}.{field}", "too-many", "at most 50."));
-                if (values.Any(v => string.IsNullOrWhiteSpace(v) || v.Length > 500 || v.Any(char.IsControl)))
-                    errors.Add(new FieldError($"{at}.{field}", "invalid", "each a non-blank text of at most 500 characters."));
+                if (values.Count > 20) errors.Add(new FieldError($"{at}.{field}", "too-many", "at most 20."));
+                if (values.Any(v => string.IsNullOrWhiteSpace(v) || v.Length > 300 || v.Any(char.IsControl)))
+                    errors.Add(new FieldError($"{at}.{field}", "invalid", "each a non-blank text of at most 300 characters."));
             }
             List("purposes", a.Purposes, true);
             List("dataSubjects", a.DataSubjects, true);
             List("dataCategories", a.DataCategories, true);
             List("recipients", a.Recipients, false);
-            TenantRules.OptionalText($"{at}.legalBasis", a.LegalBasis, errors, 500);
-            TenantRules.OptionalText($"{at}.retention", a.Retention, errors, 500);
+            TenantRules.OptionalText($"{at}.legalBasis", a.LegalBasis, errors, 300);
+            TenantRules.OptionalText($"{at}.retention", a.Retention, errors, 300);
         }
         if (command.Activities.Where(a => a?.Name is not null).GroupBy(a => a!.Name.Trim()).Any(g => g.Count() > 1))
             errors.Add(new FieldError("activities", "duplicate-name", "each activity's name once."));
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        await tx.LockAsync("compliance-profile", cancellation);
         var profile = await store.LoadProfileAsync(tx.Session, tenantId, cancellation);
         if (expected is { } v && v != profile.Version) return Problem.StaleVersion(v, profile.Version).ToResult();
         var activities = command.Activities.Select(a => a! with { Name = a.Name.Trim() }).ToList();
-        await store.AppendProfileAsync(tx, profile, [new ProcessingActivitiesSet(activities, http.Caller().Actor, store.Now)], cancellation);
-        if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        // The same list again changes nothing (and appends nothing: the profile is read on every administrator's request).
+        if (System.Text.Json.JsonSerializer.Serialize(activities, Json.Options) != System.Text.Json.JsonSerializer.Serialize(profile.Activities, Json.Options))
+        {
+            await store.AppendProfileAsync(tx, profile, [new ProcessingActivitiesSet(activities, http.Caller().Actor, store.Now)], cancellation);
+            if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
+        }
         http.Response.Headers.ETag = TenantHttp.ETag(profile.Version);
         return Results.Json(new { activities = profile.Activities, changedAt = profile.ActivitiesChangedAt, changedBy = profile.ActivitiesChangedBy, version = profile.Version },
             Json.Options);
@@ -107,7 +112,8 @@ public static class ProcessingRecordsEndpoints
                 recipient = other.Name, tenantId = partner, country = other.Residency.Country, via,
                 basis = other.Residency.Country == tenant.Residency.Country ? "same country"
                     : allowed is null ? "no transfer rule catalogued for the tenant's jurisdiction"
-                    : allowed.AllowedDestinations!.Contains(other.Residency.Country) ? $"permitted destination under {allowed.Id}"
+                    : allowed.AllowedDestinations!.Contains(other.Residency.Country)
+                        ? $"permitted destination under {allowed.Id}" + (allowed.Conditions?.GetValueOrDefault(other.Residency.Country) is { } condition ? $", for {condition} only" : "")
                     : $"third country under {allowed.Id}: needs Art. 46 safeguards",
             });
         }
@@ -117,7 +123,8 @@ public static class ProcessingRecordsEndpoints
                 ["the tenant's users"], ["directory records (SCIM)", "sign-in identifiers", "organisation memberships", "role grants"], null,
                 ["the tenant's identity provider"], "while the person is in the directory; erased on request"),
             new("Audit trail", "platform", ["accountability", "security monitoring", "legal claims"], ["the tenant's users", "the tenant's contacts"],
-                ["actions taken, with the actor's identifier and time", "before and after states"], "legal obligation / accountability (GDPR Art. 5(2))",
+                ["actions taken, with the actor's identifier and time", "before and after states"],
+                "GDPR Art. 6(1)(c) (a legal obligation to keep records) or 6(1)(f) (the security of the service): the tenant states which",
                 [], $"{tenant.Settings.AuditRetentionDays} days (the tenant's audit retention)"),
             new("Tenant administration", "platform", ["contacting the tenant's responsible people"], ["the tenant's contacts"], ["name", "e-mail", "role"], null, [],
                 "while a contact; erased on request"),

@@ -14,15 +14,23 @@ public static class RequestDecisions
     public const int MaxText = 2000;
 
     /// <summary>The rule that sets the periods for a tenant's requests (the jurisdiction's, or the platform's default).</summary>
-    public static JurisdictionRule Rule(IEnumerable<AppliedRule> rules) =>
-        rules.Select(a => a.Rule).Where(r => r.Kind == "data-subject-requests").OrderByDescending(r => r.Binding).First();
+    public static JurisdictionRule Rule(IEnumerable<AppliedRule> rules, string kind = "access") =>
+        rules.Select(a => a.Rule).Where(r => r.Kind == "data-subject-requests" && r.Covers(kind)).OrderByDescending(r => r.Binding)
+            .FirstOrDefault() ?? Jurisdictions.Catalogue.Defaults.First(d => d.Kind == "data-subject-requests");
 
     public static DateTimeOffset Due(JurisdictionRule rule, DateTimeOffset received) =>
         rule.ResponseMonths is { } months ? received.AddMonths(months) : received.AddDays(rule.ResponseDays ?? 30);
 
-    /// <summary>The latest an extension may reach, from the first due date; null when the rule sets no bound (the date announced).</summary>
-    public static DateTimeOffset? LatestExtension(JurisdictionRule rule, DateTimeOffset firstDue) =>
-        rule.ExtensionMonths is { } months ? firstDue.AddMonths(months) : rule.ExtensionDays is { } days ? firstDue.AddDays(days) : null;
+    /// <summary>
+    /// The latest an extension may reach, counted from receipt (one month and two further months: three months, so 31
+    /// January reaches 30 April); where the rule sets no bound (the date announced), a year from receipt at most.
+    /// </summary>
+    public static DateTimeOffset LatestExtension(JurisdictionRule rule, DateTimeOffset received, DateTimeOffset firstDue) =>
+        rule.ExtensionMonths is { } months ? received.AddMonths((rule.ResponseMonths ?? 0) + months)
+        : rule.ExtensionDays is { } days ? firstDue.AddDays(days)
+        : received.AddYears(1);
+
+    public static bool Bounded(JurisdictionRule rule) => rule.ExtensionMonths is not null || rule.ExtensionDays is not null;
 
     public static bool Extendable(JurisdictionRule rule) =>
         rule.ExtensionMonths is not null || rule.ExtensionDays is not null || (rule.ExtensionNoticeWithinResponse && rule.ResponseDays is not null);
@@ -36,7 +44,8 @@ public static class RequestDecisions
         TenantRules.Email("email", email, errors);
         TenantRules.OptionalText("name", name, errors, TenantRules.MaxNameLength);
         TenantRules.OptionalText("channel", channel, errors, 100);
-        var received = receivedAt ?? now;
+        // In UTC before counting: the same moment gives the same due date whatever offset it was written with.
+        var received = (receivedAt ?? now).ToUniversalTime();
         if (received > now) errors.Add(new FieldError("receivedAt", "in-the-future", "a request cannot be received later than now."));
         if (received < now.AddYears(-1)) errors.Add(new FieldError("receivedAt", "too-old", "at most a year ago."));
         if (errors.Count > 0) return (null, errors);
@@ -70,13 +79,15 @@ public static class RequestDecisions
         if (now >= r.FirstDueAt)
             return (null, new Problem("extension-too-late", 409, "Extension too late",
                 $"An extension must be announced before the first due date ({r.FirstDueAt:O}) under rule {rule.Id}."));
-        var latest = LatestExtension(rule, r.FirstDueAt);
-        if (until is null && latest is null)
+        var latest = LatestExtension(rule, r.ReceivedAt, r.FirstDueAt);
+        if (until is null && !Bounded(rule))
             return (null, Problem.Validation("until", "required", $"rule {rule.Id} sets no bound: give the date the answer is put off to."));
-        var due = until ?? latest!.Value;
+        var due = (until ?? latest).ToUniversalTime();
         if (due <= r.FirstDueAt) return (null, Problem.Validation("until", "not-later", "must be later than the first due date."));
-        if (latest is { } bound && due > bound)
-            return (null, Problem.Validation("until", "beyond-extension", $"rule {rule.Id} ({rule.Source}) allows an extension to {bound:O} at the latest."));
+        if (due > latest)
+            return (null, Problem.Validation("until", "beyond-extension", Bounded(rule)
+                ? $"rule {rule.Id} ({rule.Source}) allows an extension to {latest:O} at the latest."
+                : $"rule {rule.Id} sets no bound; the platform allows a year from receipt at most ({latest:O})."));
         return (new DataSubjectRequestExtended(r.Id, reasons.Trim(), due, by, now), null);
     }
 
@@ -103,8 +114,10 @@ public static class RequestDecisions
         r.State == RequestStates.Received ? new Problem("identity-not-verified", 409, "Identity not verified",
             "The requester's identity must be verified before the request is fulfilled.")
         : r.State != RequestStates.Verified ? Conflict(r, "fulfil")
-        : r.Kind == "erasure" && r.VerifiedBy == by.ToString() ? new Problem("four-eyes", 409, "A second person is needed",
-            "An erasure cannot be undone: it is fulfilled by someone other than who verified the person's identity.")
+        : r.Kind == "erasure" && (by.Kind != "user" || r.VerifiedBy is not { } verifier || !verifier.StartsWith("user:", StringComparison.Ordinal)
+                                  || verifier == by.ToString())
+            ? new Problem("four-eyes", 409, "A second person is needed",
+                "An erasure cannot be undone: a person other than the one who verified the identity fulfils it (two people, neither a service account).")
         : null;
 
     /// <summary>The overdue event when the due date has passed on an open request (the compliance job's step).</summary>

@@ -108,7 +108,7 @@ public static class SecurityBaselineEndpoints
     private const string Path = "/api/tenants/{tenantId}/security-baseline";
 
     /// <summary>
-    /// Sets the baseline (compliance.manage). An administrator may not set administrative networks that leave out the
+    /// Sets the baseline (the tenant's administrators, or the platform's). An administrator may not set administrative networks that leave out the
     /// address they are calling from (they would lock themselves out); a platform administrator may.
     /// </summary>
     [WolverinePut(Path, OperationId = "SetSecurityBaseline")]
@@ -117,6 +117,10 @@ public static class SecurityBaselineEndpoints
         CancellationToken cancellation)
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
+        // The baseline decides who may sign in and from where administrators act: the tenant's administrators set it (or
+        // the platform's), not every member who handles compliance.
+        if (!http.Caller().Has(Roles.PlatformAdmin) && !http.Caller().AdministersTenant(tenantId))
+            return Problem.Forbidden("The security baseline is set by the tenant's administrators.").ToResult();
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"requiredAcr\", \"requiredAmr\", \"maxTokenAgeMinutes\", \"adminNetworks\", \"keyRotationDays\"}.").ToResult();
         if (SecurityBaselines.Validate(command) is { Count: > 0 } errors) return Problem.Validation(errors).ToResult();
         var baseline = new SecurityBaseline(Clean(command.RequiredAcr), Clean(command.RequiredAmr), command.MaxTokenAgeMinutes, Clean(command.AdminNetworks),
@@ -127,6 +131,7 @@ public static class SecurityBaselineEndpoints
                 $"Your address ({http.Connection.RemoteIpAddress?.ToString() ?? "unknown"}) is in none of the administrative networks given.").ToResult();
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
         await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        await tx.LockAsync("compliance-profile", cancellation);
         var profile = await store.LoadProfileAsync(tx.Session, tenantId, cancellation);
         if (expected is { } v && v != profile.Version) return Problem.StaleVersion(v, profile.Version).ToResult();
         if (!Same(profile.Baseline, baseline))
@@ -184,7 +189,7 @@ public static class SecurityBaselineEndpoints
             controls = new[]
             {
                 Control("authentication-strength", new { b.RequiredAcr, b.RequiredAmr }, !mfaAsked || b.RequiredAmr.Contains("mfa") || b.RequiredAcr.Count > 0,
-                    mfaAsked ? "NIS2 Art. 21(2)(j) asks for multi-factor authentication: require amr mfa or an acr that implies it."
+                    mfaAsked ? "NIS2 Art. 21(2)(j) asks for multi-factor or continuous authentication where appropriate: require amr mfa or an acr that implies it."
                              : "No rule of the tenant's jurisdiction asks for it; configured as shown."),
                 Control("token-age", b.MaxTokenAgeMinutes, b.MaxTokenAgeMinutes is not null, b.MaxTokenAgeMinutes is { } m
                     ? $"Federated sign-ins older than {m} minutes are refused." : "Not limited: a federated token is accepted until it expires."),

@@ -91,6 +91,9 @@ public sealed class TenantEventsOptions
     /// </summary>
     public TimeSpan ComplianceJobInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How often a compliance round ticks every record and writes its deadline rows again from the sealed record.</summary>
+    public TimeSpan ComplianceSweepInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>
     /// The platform's own jurisdiction (ISO 3166-1 alpha-2 or 3166-2), whose rules set the deadlines of platform incidents
     /// (e.g. "DE": NIS2). Empty: platform incidents have no statutory deadlines.

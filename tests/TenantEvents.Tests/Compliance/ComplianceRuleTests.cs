@@ -82,12 +82,45 @@ public class ComplianceRuleTests
         RequestDecisions.Extend(request, gdpr, "Many requests", null, Officer, request.FirstDueAt).Refusal!.Code.ShouldBe("extension-too-late");
         var (extended, refusal) = RequestDecisions.Extend(request, gdpr, "Many requests this month", null, Officer, Received.AddDays(3));
         refusal.ShouldBeNull();
-        ((DataSubjectRequestExtended)extended!).DueAt.ShouldBe(new DateTimeOffset(2027, 4, 28, 10, 0, 0, TimeSpan.Zero));
+        // One month and two further months from receipt: 31 January reaches 30 April.
+        ((DataSubjectRequestExtended)extended!).DueAt.ShouldBe(new DateTimeOffset(2027, 4, 30, 10, 0, 0, TimeSpan.Zero));
         request = DataSubjectRequest.Apply(request, extended);
         RequestDecisions.Extend(request, gdpr, "Again", null, Officer, Received.AddDays(4)).Refusal!.Code.ShouldBe("already-extended");
+        // The same moment written with another offset is due at the same moment.
+        var (atPlus14, _) = RequestDecisions.Receive(Guid.CreateVersion7(), "access", "ada@example.de", null, null,
+            new DateTimeOffset(2027, 2, 1, 0, 30, 0, TimeSpan.FromHours(14)), gdpr, Officer, Received.AddHours(1));
+        atPlus14!.DueAt.ShouldBe(new DateTimeOffset(2027, 1, 31, 10, 30, 0, TimeSpan.Zero).AddMonths(1));
+        // Switzerland sets no bound on the date announced; the platform allows a year from receipt at most.
+        var fadp = RequestDecisions.Rule(For("CH"));
+        RequestDecisions.Extend(Request(fadp), fadp, "Archives", null, Officer, Received.AddDays(1)).Refusal!.Errors![0].Code.ShouldBe("required");
+        RequestDecisions.Extend(Request(fadp), fadp, "Archives", Received.AddYears(2), Officer, Received.AddDays(1)).Refusal!.Errors![0].Code.ShouldBe("beyond-extension");
         // Brazil's 15 days allow no extension.
         var lgpd = RequestDecisions.Rule(For("BR"));
         RequestDecisions.Extend(Request(lgpd), lgpd, "Busy", null, Officer, Received.AddDays(1)).Refusal!.Code.ShouldBe("extension-not-allowed");
+    }
+
+    [Fact]
+    public void a_rule_for_access_only_leaves_other_kinds_to_the_default()
+    {
+        RequestDecisions.Rule(For("BR"), "access").Id.ShouldBe("br-lgpd-access");
+        RequestDecisions.Rule(For("BR"), "erasure").Id.ShouldBe("platform-default-requests");
+        RequestDecisions.Rule(For("DE"), "erasure").Id.ShouldBe("gdpr-art12-requests");
+    }
+
+    [Fact]
+    public void a_person_is_named_by_their_whole_address_or_full_name_never_a_word_inside_another()
+    {
+        var file = new TenantEvents.CaseFiles.CaseFile
+        {
+            Title = "Thefts", Body = "Reported by jimbob@x.com; the witness Bob Builder met bob@x.com.org, Bob Builder-Smith and later bob@x.com.", Tags = ["bob"],
+        };
+        PersonalData.Phrases(new DataSubject("bob@x.com", "the")).ShouldBe(["bob@x.com"]); // one word names nobody
+        PersonalData.Phrases(new DataSubject("bob@x.com", "Al B")).ShouldBe(["bob@x.com"]);
+        var mentions = PersonalData.Mentions(file, PersonalData.Phrases(new DataSubject("bob@x.com", "Bob Builder")));
+        mentions.Count.ShouldBe(2);
+        mentions.ShouldAllBe(m => m.Field == "body");
+        PersonalData.Redact(file.Body, ["bob@x.com", "Bob Builder"])
+            .ShouldBe("Reported by jimbob@x.com; the witness [erased] met bob@x.com.org, Bob Builder-Smith and later [erased].");
     }
 
     [Fact]
@@ -121,9 +154,13 @@ public class ComplianceRuleTests
         var (final, _) = IncidentDecisions.Report(incident, rules, IncidentStages.Final, "All done", null, null, Officer, aware.AddHours(30));
         final.ShouldBeNull();
         var notifiedAt = aware.AddHours(40);
-        var (notification, _) = IncidentDecisions.Report(incident, rules, IncidentStages.Notification, "Initial assessment", "BSI", "BSI-2027-1", Officer, notifiedAt);
+        // Recorded later than it was sent: the final report's month runs from when the notification reached the authority.
+        var (notification, _) = IncidentDecisions.Report(incident, rules, IncidentStages.Notification, "Initial assessment", "BSI", "BSI-2027-1", Officer,
+            notifiedAt.AddHours(5), submittedAt: notifiedAt);
         incident = Incident.Apply(incident, notification!);
         incident.Deadlines.Single(d => d.Stage == IncidentStages.Final).DueAt.ShouldBe(notifiedAt.AddMonths(1));
+        IncidentDecisions.Report(incident, rules, IncidentStages.Intermediate, "x", null, null, Officer, notifiedAt, submittedAt: notifiedAt.AddHours(1))
+            .Refusal!.Errors![0].Field.ShouldBe("submittedAt");
         IncidentDecisions.Close(incident, "Restored", Officer, notifiedAt).Refusal!.Code.ShouldBe("reports-outstanding");
     }
 

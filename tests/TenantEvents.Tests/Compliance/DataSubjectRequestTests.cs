@@ -48,7 +48,7 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         (await admin.Post($"{Requests(tenant)}/{id}/extend", new { reasons = "Records in three archives", until = "2027-06-01T00:00:00Z" }))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         var extended = (await admin.Post($"{Requests(tenant)}/{id}/extend", new { reasons = "Records in three archives" })).ShouldBe(HttpStatusCode.OK);
-        extended.Str("dueAt").ShouldBe("2027-04-28T10:00:00.0000000Z");
+        extended.Str("dueAt").ShouldBe("2027-04-30T10:00:00.0000000Z");
         (await admin.Post($"{Requests(tenant)}/{id}/extend", new { reasons = "Once more" })).ShouldBeProblem(HttpStatusCode.Conflict, "already-extended");
 
         // A second request left unanswered: not overdue a second before its date, overdue at it (the job's round).
@@ -227,6 +227,35 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         (await admin.Post($"{Requests(tenant)}/{id}/close", new { })).ShouldBeProblem(HttpStatusCode.Conflict, "request-state");
         (await admin.Get($"{Requests(tenant)}?state=open")).ShouldBeProblem(HttpStatusCode.BadRequest, "validation-failed");
         (await admin.Get($"{Requests(tenant)}?state=verified")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").GetArrayLength().ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_privacy_officer_handles_requests_but_erasure_and_the_baseline_are_the_administrators_and_every_package_read_is_recorded()
+    {
+        var tenant = await Berlin();
+        var admin = TenantAdminOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/roles/privacy-officer", new { description = "Handles data-subject requests", permissions = new[] { "compliance.manage" } }))
+            .Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Created);
+        foreach (var officer in new[] { "dpo", "dpo-b" })
+            (await admin.Post($"/api/tenants/{tenant}/organisations/{await RootOf(tenant)}/grants", new { principal = new { kind = "user", id = officer }, role = "privacy-officer" }))
+                .ShouldBe(HttpStatusCode.Created);
+        var dpo = As(Roles.TenantMember, "dpo", tenant);
+        var access = (await dpo.Post(Requests(tenant), new { kind = "access", email = Ada })).ShouldBe(HttpStatusCode.Created).Str("id");
+        (await dpo.Post($"{Requests(tenant)}/{access}/verify", new { method = "id document" })).ShouldBe(HttpStatusCode.OK);
+        (await dpo.Get($"{Requests(tenant)}/{access}/package")).ShouldBe(HttpStatusCode.OK);
+        (await dpo.Get($"{Requests(tenant)}/{access}/package?format=html")).ShouldBe(HttpStatusCode.OK);
+        (await dpo.Get($"{Requests(tenant)}/{access}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("packageReads").GetInt32().ShouldBe(2);
+        (await As(Roles.Auditor, "carol").Get($"/api/tenants/{tenant}/audit/entries?type=data_subject_package_disclosed")).ShouldBe(HttpStatusCode.OK)
+            .Json.GetProperty("entries").GetArrayLength().ShouldBe(2);
+
+        var erasure = (await dpo.Post(Requests(tenant), new { kind = "erasure", email = Ada })).ShouldBe(HttpStatusCode.Created).Str("id");
+        (await dpo.Post($"{Requests(tenant)}/{erasure}/verify", new { method = "id document" })).ShouldBe(HttpStatusCode.OK);
+        (await As(Roles.TenantMember, "nobody", tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { })).ShouldBeProblem(HttpStatusCode.NotFound, "not-found");
+        // Another privacy officer may not carry out the erasure: it removes access and directory records, the administrators' powers.
+        (await As(Roles.TenantMember, "dpo-b", tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await As(Roles.TenantAdmin, "dpo", tenant).Post($"{Requests(tenant)}/{erasure}/fulfil", new { })).ShouldBeProblem(HttpStatusCode.Conflict, "four-eyes");
+        (await dpo.Put($"/api/tenants/{tenant}/security-baseline", new { adminNetworks = new[] { "203.0.113.7/32" } })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await admin.Post($"{Requests(tenant)}/{erasure}/fulfil", new { })).ShouldBe(HttpStatusCode.OK);
     }
 
     [Fact]

@@ -104,6 +104,42 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
             .Json.GetProperty("state").GetString().ShouldBe("closed");
     }
 
+    /// <summary>Runs SQL in every test database as a superuser with the triggers off (an intruder's reach, and more).</summary>
+    private static async Task Tamper(string sql, params object[] values)
+    {
+        foreach (var database in new[] { TestDatabase.MainDatabase, TestDatabase.MainDatabase + "_d1", TestDatabase.MainDatabase + "_d2", TestDatabase.EuDatabase,
+                     TestDatabase.EuDatabase + "_d1" })
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(TestDatabase.SuperuserConnectionString)
+                { Database = database }.ConnectionString);
+            try { await connection.OpenAsync(); }
+            catch (Npgsql.PostgresException) { continue; } // not every layout has every database
+            await using var command = new Npgsql.NpgsqlCommand(sql.Replace("{s}", "tenantevents"), connection);
+            foreach (var value in values) command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = value });
+            try { await command.ExecuteNonQueryAsync(); }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "42P01") { } // the platform's tables are in the main database only
+        }
+    }
+
+    [Fact]
+    public async Task a_deadline_row_deleted_with_the_databases_password_comes_back_at_the_sweep_and_fires()
+    {
+        var tenant = await Berlin();
+        var admin = TenantAdminOf(tenant);
+        var id = (await admin.Post(Incidents(tenant), new { title = "DDoS", description = "Portal unreachable", category = "denial-of-service", awareAt = Aware }))
+            .ShouldBe(HttpStatusCode.Created).Str("id");
+        (await admin.Post($"{Incidents(tenant)}/{id}/assess", new { significant = true, severity = "high", reasons = "Citizens cannot report crimes online" }))
+            .ShouldBe(HttpStatusCode.OK);
+        await Tamper("delete from {s}.compliance_deadlines where record_id = $1", Guid.Parse(id));
+        var jobs = Fixture.Host.Services.GetRequiredService<ComplianceJobs>();
+        Fixture.Time.SetUtcNow(Aware.AddHours(25));
+        await jobs.RunOnceAsync(CancellationToken.None);
+        var auditor = As(Roles.Auditor, "carol");
+        (await Types(auditor, tenant, Guid.Parse(id))).ShouldNotContain("incident_deadline_missed"); // the row was the index, and it is gone
+        await jobs.RunOnceAsync(CancellationToken.None, sweep: true);
+        (await Types(auditor, tenant, Guid.Parse(id))).Count(t => t == "incident_deadline_missed").ShouldBe(1);   // the sealed record says it is due
+    }
+
     [Fact]
     public async Task a_platform_incident_fans_out_to_every_tenant_it_touches_and_no_other()
     {
@@ -130,6 +166,12 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         }
         (await TenantAdminOf(untouched).Get($"/api/tenants/{untouched}/compliance")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("incidentNotices")
             .GetArrayLength().ShouldBe(0);
+        // Its snapshot row rewritten with the database's password (closed, no deadlines) changes nothing: it is read from its events.
+        await Tamper("update {s}.platform_incidents set state = 'closed', snapshot = jsonb_set(jsonb_set(snapshot, '{state}', '\"closed\"'), '{deadlines}', '[]') where id = $1",
+            Guid.Parse(id!));
+        var read = (await Admin.Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK).Json;
+        read.GetProperty("state").GetString().ShouldBe("assessed");
+        read.GetProperty("deadlines").GetArrayLength().ShouldBe(2);
         // Tenants see notices, not the platform's incident itself; platform staff read it.
         (await TenantAdminOf(berlin).Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.Forbidden);
         (await As(Roles.Auditor, "carol").Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK);

@@ -5,6 +5,7 @@ using System;
 using System.Linq;
 using TenantEvents.Compliance;
 using Wolverine.Http;
+using Wolverine.Runtime;
 
 namespace Internal.Generated.WolverineHandlers
 {
@@ -16,17 +17,20 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Compliance.ComplianceStore _complianceStore;
         private readonly TenantEvents.Compliance.Erasure _erasure;
         private readonly TenantEvents.Compliance.PersonalData _personalData;
+        private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_tenants_tenantId_data_subject_requests_requestId_fulfil(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.Erasure erasure, TenantEvents.Compliance.PersonalData personalData) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_data_subject_requests_requestId_fulfil(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.Erasure erasure, TenantEvents.Compliance.PersonalData personalData, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _complianceStore = complianceStore;
             _erasure = erasure;
             _personalData = personalData;
+            _wolverineRuntime = wolverineRuntime;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
         {
+            var messageContext = new Wolverine.Runtime.MessageContext(_wolverineRuntime);
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Compliance.FulfilRequestEndpoints").SetTag("http.route", "/api/tenants/{tenantId}/data-subject-requests/{requestId}/fulfil").SetTag("http.request.method", "POST");
             string tenantId_rawValue = (string?)httpContext.GetRouteValue("tenantId");
             System.Guid tenantId = default;
@@ -57,7 +61,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Post(tenantId, requestId, command, httpContext, _complianceStore, _personalData, _erasure, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Post(tenantId, requestId, command, httpContext, _complianceStore, _personalData, _erasure, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
