@@ -274,6 +274,32 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task an_incidents_words_reach_who_reads_compliance_and_only_its_facts_reach_a_reader_of_the_trail()
+    {
+        var tenant = await Berlin();
+        var admin = TenantAdminOf(tenant);
+        var root = await RootOf(tenant);
+        (await admin.Put($"/api/tenants/{tenant}/roles/trail-reader", new { description = "Reads the trail", permissions = new[] { "audit.read" } }))
+            .Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Created);
+        (await admin.Put($"/api/tenants/{tenant}/roles/compliance-reader", new { description = "Reads the trail and compliance", permissions = new[] { "audit.read", "compliance.read" } }))
+            .Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Created);
+        foreach (var (user, role) in new[] { ("trail", "trail-reader"), ("compliance", "compliance-reader") })
+            (await admin.Post($"/api/tenants/{tenant}/organisations/{root}/grants", new { principal = new { kind = "user", id = user }, role })).ShouldBe(HttpStatusCode.Created);
+        var id = (await admin.Post(Incidents(tenant), new { title = "Insider copied witness list", description = "Officer K. exported the list to a USB stick", category = "confidentiality" }))
+            .ShouldBe(HttpStatusCode.Created).Str("id");
+        (await admin.Put($"/api/tenants/{tenant}/security-baseline", new { requiredAmr = new[] { "mfa" } })).ShouldBe(HttpStatusCode.OK);
+        var trail = (await Member(tenant, "trail").Get($"/api/tenants/{tenant}/audit/entries?limit=200")).ShouldBe(HttpStatusCode.OK).Body;
+        trail.ShouldContain(id);                       // the fact: an incident was registered
+        trail.ShouldContain("confidentiality");
+        trail.ShouldNotContain("USB stick");           // its words: withheld
+        trail.ShouldNotContain("witness list");
+        trail.ShouldNotContain("\"mfa\"");            // the baseline's settings: withheld
+        var reader = (await Member(tenant, "compliance").Get($"/api/tenants/{tenant}/audit/entries?limit=200")).ShouldBe(HttpStatusCode.OK).Body;
+        reader.ShouldContain("USB stick");
+        reader.ShouldContain("\"mfa\"");
+    }
+
+    [Fact]
     public async Task another_tenants_incidents_are_not_found()
     {
         var tenant = await Berlin();
