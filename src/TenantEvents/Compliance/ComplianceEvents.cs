@@ -128,6 +128,10 @@ public static class ComplianceEventTypes
 
     public static readonly IReadOnlyList<Type> All = [.. Requests, .. Incidents, .. Profile];
 
+    /// <summary>What escalates to the platform (its subscriptions may receive these, metadata only).</summary>
+    public static readonly IReadOnlyList<Type> Escalations =
+        [typeof(IncidentDeadlineMissed), typeof(IncidentEscalated), typeof(DataSubjectRequestOverdue), typeof(KeyRotationOverdue)];
+
     /// <summary>The tenant's compliance profile stream (processing activities, security baseline, notices received).</summary>
     public static Guid ProfileStream(Guid tenant) => Infrastructure.StableIds.From(tenant, "compliance-profile");
 }

@@ -34,7 +34,8 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
         }
     }
 
-    private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
+    // The first sweep an interval after start: rows are written with their records, the sweep only repairs.
+    private DateTimeOffset _lastSweep = clock.UtcNow;
 
     /// <summary>
     /// One round: the events raised, per record. Every <see cref="TenantEventsOptions.ComplianceSweepInterval"/> (or when

@@ -146,6 +146,10 @@ public sealed class ComplianceStore(TenantStreams streams)
         return (items, next);
     }
 
+    /// <summary>A record's snapshot as read by the platform's overview (its row read with the platform role; the seal still checked).</summary>
+    public async Task<T> OpenAsync<T>(Guid tenant, Guid id, long version, SealedPayload payload, CancellationToken cancellation) =>
+        JsonSerializer.Deserialize<T>(await streams.OpenBytesAsync(tenant, payload, id, SealType(version), cancellation), SealedJson.Options)!;
+
     // ---- the person of a request ---------------------------------------------------------------------------------------
 
     private async Task<DataSubject> ProtectAsync(Guid tenant, Guid request, DataSubject subject, CancellationToken cancellation, bool fresh = false)

@@ -35,11 +35,14 @@ public sealed class EventFeed(TenantStreams streams, ScimStore scim, AuditLog lo
         AuditEventTypes.ByStoredName.Keys.Select(CloudEventType).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
-    /// The types a platform subscription can receive: the tenant lifecycle, and tenants' names (an operator's automation
-    /// issues a certificate when a name is verified and withdraws it when released); the rest is the tenant's own.
+    /// The types a platform subscription can receive: the tenant lifecycle, tenants' names (an operator's automation
+    /// issues a certificate when a name is verified and withdraws it when released), and compliance escalations (a
+    /// tenant's missed incident report, an overdue data-subject request, a data key past its rotation date: the platform's
+    /// administrators are who they escalate to; metadata only); the rest is the tenant's own.
     /// </summary>
     public static IReadOnlySet<string> PlatformTypes { get; } =
-        TenantEventTypes.All.Concat(Domains.DomainEventTypes.All).Select(t => CloudEventType(TenantEventTypes.StoredName(t))).ToHashSet(StringComparer.Ordinal);
+        TenantEventTypes.All.Concat(Domains.DomainEventTypes.All).Concat(Compliance.ComplianceEventTypes.Escalations)
+            .Select(t => CloudEventType(TenantEventTypes.StoredName(t))).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Appends the tenant's committed events to its log now (rather than at the audit job's next second).</summary>
     public Task<long> FlushAsync(Guid tenant, CancellationToken cancellation) => log.FlushAsync(tenant, cancellation);

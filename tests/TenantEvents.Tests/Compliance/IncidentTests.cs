@@ -124,6 +124,12 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
     [Fact]
     public async Task a_deadline_row_deleted_with_the_databases_password_comes_back_at_the_sweep_and_fires()
     {
+        // The platform follows escalations through its own subscription (metadata only).
+        var receiver = await Fixture.WebhookReceiver();
+        var hook = "esc" + Guid.NewGuid().ToString("N")[..10];
+        var subscribed = (await Admin.Post("/api/platform/webhooks", new { url = receiver.Hook(hook), types = new[] { "com.tenantevents.incident_*" } }))
+            .ShouldBe(HttpStatusCode.Created);
+        await receiver.ConfigureAsync(hook, subscribed.Str("secret"));
         var tenant = await Berlin();
         var admin = TenantAdminOf(tenant);
         var id = (await admin.Post(Incidents(tenant), new { title = "DDoS", description = "Portal unreachable", category = "denial-of-service", awareAt = Aware }))
@@ -138,6 +144,18 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         (await Types(auditor, tenant, Guid.Parse(id))).ShouldNotContain("incident_deadline_missed"); // the row was the index, and it is gone
         await jobs.RunOnceAsync(CancellationToken.None, sweep: true);
         (await Types(auditor, tenant, Guid.Parse(id))).Count(t => t == "incident_deadline_missed").ShouldBe(1);   // the sealed record says it is due
+
+        // Platform staff see what is late across the estate; a tenant's administrator does not.
+        var late = (await auditor.Get("/api/platform/compliance/overdue")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("items").EnumerateArray()
+            .Where(i => i.GetProperty("id").GetString() == id).Select(i => i.GetProperty("what").GetString()).ToList();
+        late.ShouldBe(["early-warning not submitted"]); // the notification is due at 72 hours
+        (await admin.Get("/api/platform/compliance/overdue")).ShouldBe(HttpStatusCode.Forbidden);
+        var seen = await receiver.WaitAsync(hook, s => s.Events.Any(e => e.GetProperty("type").GetString() == "com.tenantevents.incident_escalated"
+                                                                       && e.GetProperty("tenantid").GetString() == tenant.ToString()));
+        seen.Rejected.ShouldBeEmpty();
+        var escalated = seen.Events.First(e => e.GetProperty("type").GetString() == "com.tenantevents.incident_escalated").GetRawText();
+        escalated.ShouldNotContain("Portal unreachable");
+        seen.Events.ShouldNotContain(e => e.GetProperty("type").GetString() == "com.tenantevents.incident_registered"); // the tenant's own
     }
 
     [Fact]

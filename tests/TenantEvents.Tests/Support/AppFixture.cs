@@ -68,6 +68,8 @@ public class AppFixture : IAsyncLifetime
             builder.UseSetting("TenantEvents:AnalyticsProjectionInterval", "01:00:00");
             // Compliance deadlines fire when a test runs the job's round (ComplianceJobs.RunOnceAsync) at the clock it set.
             builder.UseSetting("TenantEvents:ComplianceJobInterval", "01:00:00");
+            // Sweeps only when a test asks for one (the business clock jumps months ahead in some tests).
+            builder.UseSetting("TenantEvents:ComplianceSweepInterval", "3650.00:00:00");
             // The platform's incidents run under German (NIS2, GDPR) rules.
             builder.UseSetting("TenantEvents:PlatformJurisdiction", "DE");
             // Every request of the suite comes from one (absent) client address, and development tokens are verified on
