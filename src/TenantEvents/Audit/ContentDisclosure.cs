@@ -62,7 +62,11 @@ public static class ContentRules
     private static readonly IReadOnlySet<string> BillingKeep = new HashSet<string>(StringComparer.Ordinal)
         { "id", "invoiceId", "creditNoteId", "organisationId", "month", "kind", "state", "by", "at", "version", "createdAt", "updatedAt" };
 
-    private static readonly IReadOnlySet<string> RequestContent = new HashSet<string>(StringComparer.Ordinal) { "subject" };
+    private static readonly IReadOnlySet<string> RequestKeep = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "id", "requestId", "kind", "state", "ruleId", "channel", "receivedAt", "firstDueAt", "dueAt", "overdue", "fulfilledAt", "found", "erased",
+        "format", "digest", "packageDigest", "disclosures", "by", "at", "version", "createdAt", "updatedAt",
+    };
     private static readonly IReadOnlySet<string> IncidentKeep = new HashSet<string>(StringComparer.Ordinal)
     {
         "id", "incidentId", "scope", "category", "state", "awareAt", "significant", "severity", "stage", "dueAt", "deadlines", "suspectedMalicious",
@@ -81,9 +85,9 @@ public static class ContentRules
         "user" or "group" => new ContentRule(ContentGuard.People, null, PersonKeep),
         "tenant" => new ContentRule(ContentGuard.Contacts, ContactsContent),
         "billing" or "invoice" or "credit-note" => new ContentRule(ContentGuard.Billing, null, BillingKeep),
-        // Who a data-subject request is about is the person's data: shown to whoever sees the tenant's contacts (sealed under
-        // the request's own key besides, and gone once an erasure is done); the rest of a request is its handling.
-        "data-subject-request" => new ContentRule(ContentGuard.Contacts, RequestContent),
+        // A data-subject request's person, and every word written while handling it (reasons, method, notes, what was kept
+        // and who was told), are shown to whoever sees the tenant's contacts; the rest is when and what kind.
+        "data-subject-request" => new ContentRule(ContentGuard.Contacts, null, RequestKeep),
         "incident" => new ContentRule(ContentGuard.Compliance, null, IncidentKeep),
         "compliance" => new ContentRule(ContentGuard.Compliance, ProfileContent),
         _ => null,

@@ -35,7 +35,8 @@ public static class AccessPackage
         notes = new[]
         {
             $"Audit entries are listed as metadata (what was done, when, in which record), the newest {PersonalData.MaxAuditEntries} at most.",
-            "Case files are shown as the passages that name you (by address or name, in the title, body, tags or entries), not as whole files.",
+            "Case files are shown as the passages that name you (by address or name, in the title, body, tags or entries), not as whole files; " +
+            "where a file is beyond what the person preparing this package may read, it is listed with the number of passages withheld.",
         },
     };
 

@@ -31,6 +31,22 @@ public static class ComplianceHttp
         return await TenantHttp.InvisibleAsync(http, tenantId, write ? Manage : Read, cancellation);
     }
 
+    /// <summary>
+    /// The organisations whose case files the handler may read, as the case-file routes decide (Sharing/Visibility.OwnReach):
+    /// a package shows the passages of those files only; of the rest, that they name the person. The tenant's
+    /// administrators read every file; platform staff none (as everywhere: Audit/ContentDisclosure.cs).
+    /// </summary>
+    public static async Task<Func<Guid, bool>> CaseReachAsync(HttpContext http, TenantEvents.Organisations.OrganisationStore organisations, Guid tenantId,
+        CancellationToken cancellation)
+    {
+        var caller = http.Caller();
+        if (caller.AdministersTenant(tenantId)) return _ => true;
+        if (!caller.IsMemberOf(tenantId) || TenantEvents.Organisations.Standing.Of(caller, tenantId) is not { } standing) return _ => false;
+        var (whole, orgs) = await organisations.ReadAsync(tenantId, g => Sharing.Visibility.OwnReach(standing, g), cancellation);
+        var set = orgs.ToHashSet();
+        return org => whole || set.Contains(org);
+    }
+
     /// <summary>The tenant (null: unknown, or shredded) with the rules that apply to it.</summary>
     public static async Task<(Tenant? Tenant, IReadOnlyList<AppliedRule> Rules)> TenantAsync(TenantStreams streams, Guid tenantId, CancellationToken cancellation)
     {

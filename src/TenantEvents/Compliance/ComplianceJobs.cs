@@ -59,8 +59,15 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
                 logger.LogWarning(e, "Compliance deadline of {Kind} {Record} in tenant {Tenant} not handled this round; the others go on", kind, record, tenant);
             }
         }
-        raised += await platform.TickAllAsync(now, cancellation);
-        await platform.NotifyRecentAsync(now, cancellation);
+        try
+        {
+            raised += await platform.TickAllAsync(now, cancellation);
+            await platform.NotifyRecentAsync(now, cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Platform incidents not ticked this round");
+        }
         return raised;
     }
 
@@ -132,15 +139,23 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
         var due = new List<(Guid, Guid, string)>();
         foreach (var database in databases.All)
         {
-            if (database.Platform.Value is not { } source) continue;
-            await using var command = source.CreateCommand($"""
-                select tenant_id, record_id, kind from {options.DatabaseSchema}.compliance_deadlines where least(due_at, coalesce(remind_at, due_at)) <= $1
-                {(sweep ? $"union select tenant_id, id, kind from {options.DatabaseSchema}.compliance_records" : "")}
-                """);
-            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = now });
-            await using var reader = await command.ExecuteReaderAsync(cancellation);
-            while (await reader.ReadAsync(cancellation))
-                if (Guid.TryParse(reader.GetString(0), out var tenant)) due.Add((tenant, reader.GetGuid(1), reader.GetString(2)));
+            // A database out of reach costs its own tenants this round, not everyone's.
+            try
+            {
+                if (database.Platform.Value is not { } source) continue;
+                await using var command = source.CreateCommand($"""
+                    select tenant_id, record_id, kind from {options.DatabaseSchema}.compliance_deadlines where least(due_at, coalesce(remind_at, due_at)) <= $1
+                    {(sweep ? $"union select tenant_id, id, kind from {options.DatabaseSchema}.compliance_records" : "")}
+                    """);
+                command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = now });
+                await using var reader = await command.ExecuteReaderAsync(cancellation);
+                while (await reader.ReadAsync(cancellation))
+                    if (Guid.TryParse(reader.GetString(0), out var tenant)) due.Add((tenant, reader.GetGuid(1), reader.GetString(2)));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Compliance deadlines of database {Database} not read this round", database.Entry.Id);
+            }
         }
         return due;
     }

@@ -43,12 +43,16 @@ public sealed class ComplianceStore(TenantStreams streams)
 
     private async Task<T?> LoadAsync<T>(TenantTransaction tx, Guid id, string kind, CancellationToken cancellation, bool forUpdate) where T : class
     {
-        // The snapshot is the stream's as of its version: one put back from before is caught by the stream, which the
-        // service role cannot rewind.
+        // The lock first, then the read: a writer that waited for it sees the stream as the one before it left it.
+        if (forUpdate)
+            await tx.ExecuteAsync($"select 1 from {Schema}.compliance_records where tenant_id = $1 and id = $2 for update", cancellation, tx.Tenant.ToString(), id);
+        // The snapshot is the events' as of its version: the last event's version, from mt_events, which the service role
+        // may insert into but never change (mt_streams it may). An older snapshot put back does not match, and its seal,
+        // bound to its version, does not open under another.
         await using var command = tx.Command($"""
-            select r.version, r.key_version, r.nonce, r.ciphertext, s.version from {Schema}.compliance_records r
-            left join {Schema}.mt_streams s on s.id = r.id and s.tenant_id = r.tenant_id
-            where r.tenant_id = $1 and r.id = $2 and r.kind = $3{(forUpdate ? " for update of r" : "")}
+            select r.version, r.key_version, r.nonce, r.ciphertext,
+              (select max(e.version) from {Schema}.mt_events e where e.stream_id = r.id and e.tenant_id = r.tenant_id)
+            from {Schema}.compliance_records r where r.tenant_id = $1 and r.id = $2 and r.kind = $3
             """, tx.Tenant.ToString(), id, kind);
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation)) return null;
@@ -152,10 +156,15 @@ public sealed class ComplianceStore(TenantStreams streams)
 
     // ---- the person of a request ---------------------------------------------------------------------------------------
 
+    /// <summary>
+    /// The person sealed under the request's key: made when the request is received (fresh), looked up afterwards, never
+    /// made again: once an erasure destroyed it, a write that read the person before is stored as erased.
+    /// </summary>
     private async Task<DataSubject> ProtectAsync(Guid tenant, Guid request, DataSubject subject, CancellationToken cancellation, bool fresh = false)
     {
         if (!streams.Options.Sealing || subject.Erased || subject.Email.StartsWith("pd1:", StringComparison.Ordinal)) return subject;
-        var key = (await streams.Keys.SubjectKeyAsync(tenant, request, create: true, cancellation, newSubject: fresh))!;
+        if (await streams.Keys.SubjectKeyAsync(tenant, request, create: fresh, cancellation, newSubject: fresh) is not { } key)
+            return new DataSubject("[erased]", null, Erased: true);
         return new DataSubject(ContactProtection.Seal(key, request, subject.Email, SubjectType),
             subject.Name is null ? null : ContactProtection.Seal(key, request, subject.Name, SubjectType));
     }

@@ -15,7 +15,9 @@ namespace TenantEvents.Compliance;
 /// <param name="RetentionBasis">Why case files are retained (GDPR Art. 17(3)): required with retain.</param>
 public sealed record ErasureChoice(string CaseFiles, string? RetentionBasis);
 
-public sealed record ErasureOutcome(IReadOnlyList<string> Erased, IReadOnlyList<RetainedRecords> Retained, IReadOnlyList<ErasureRecipient> Recipients);
+/// <param name="EarlierRequests">The tenant's other requests about the same person: their keys go too (they name the person).</param>
+public sealed record ErasureOutcome(IReadOnlyList<string> Erased, IReadOnlyList<RetainedRecords> Retained, IReadOnlyList<ErasureRecipient> Recipients,
+    IReadOnlyList<Guid> EarlierRequests);
 
 /// <summary>
 /// Erasure of one person (GDPR Art. 17) through each capability's own write path: their directory records deleted and
@@ -83,13 +85,16 @@ public sealed class Erasure(TenantStreams streams, ScimStore scim, OrganisationS
         // Contacts: erased on the tenant's stream; each key destroyed through the outbox once that commit is certain.
         foreach (var contact in found.Contacts)
         {
-            var outcome = await streams.Execute(new MessageContext(runtime), tenant.Id, null,
-                (t, now) => TenantDecisions.EraseContact(t, contact.SubjectId, by, now), cancellation,
-                alongside: async (t, events, _, outbox) =>
-                {
-                    foreach (var e in events.OfType<ContactErased>())
-                        await outbox.PublishAsync(new EraseSubjectKey(t.Id, e.SubjectId), new DeliveryOptions { TenantId = t.Id.ToString() });
-                });
+            // A concurrent write to the tenant loses nothing: the step is tried again (it erases nothing twice).
+            Outcome outcome = new LostRace(false, null);
+            for (var attempt = 0; attempt < 3 && outcome is LostRace; attempt++)
+                outcome = await streams.Execute(new MessageContext(runtime), tenant.Id, null,
+                    (t, now) => TenantDecisions.EraseContact(t, contact.SubjectId, by, now), cancellation,
+                    alongside: async (t, events, _, outbox) =>
+                    {
+                        foreach (var e in events.OfType<ContactErased>())
+                            await outbox.PublishAsync(new EraseSubjectKey(t.Id, e.SubjectId), new DeliveryOptions { TenantId = t.Id.ToString() });
+                    });
             if (outcome is not Applied) throw new InvalidOperationException($"Contact {contact.SubjectId} of an erased person not erased: {outcome}");
         }
         if (found.Contacts.Count > 0) erased.Add("contacts");
@@ -102,23 +107,45 @@ public sealed class Erasure(TenantStreams streams, ScimStore scim, OrganisationS
         var recipients = new List<ErasureRecipient>();
         foreach (var (partner, files) in partners)
         {
-            // Under the partner's profile lock; told once per request (a fulfilment run again does not tell twice).
-            await using var tx = await streams.BeginAsync(null, partner, cancellation);
-            await tx.LockAsync("compliance-profile", cancellation);
-            var profile = await store.LoadProfileAsync(tx.Session, partner, cancellation);
-            if (profile.ErasureNotices.All(n => n.RequestId != request.Id))
+            // Under the partner's profile lock; told once per request (a fulfilment run again does not tell twice). A
+            // partner decommissioned since has nobody left to tell.
+            try
             {
-                await store.AppendProfileAsync(tx, profile, [new ErasureNoticeReceived(tenant.Id, request.Id, files, streams.Now)], cancellation);
-                await tx.CommitAsync(cancellation);
+                await using var tx = await streams.BeginAsync(null, partner, cancellation);
+                await tx.LockAsync("compliance-profile", cancellation);
+                var profile = await store.LoadProfileAsync(tx.Session, partner, cancellation);
+                if (profile.ErasureNotices.All(n => n.RequestId != request.Id))
+                {
+                    await store.AppendProfileAsync(tx, profile, [new ErasureNoticeReceived(tenant.Id, request.Id, files, streams.Now)], cancellation);
+                    await tx.CommitAsync(cancellation);
+                }
+                recipients.Add(new ErasureRecipient("partner-tenant", partner.ToString(), files));
             }
-            recipients.Add(new ErasureRecipient("partner-tenant", partner.ToString(), files));
+            catch (Keys.KeyDestroyedException)
+            {
+            }
         }
         await using (var scope = await TenantReadScope.OpenAsync(streams.Databases, tenant.Id, cancellation))
         await using (var command = Sql.Command(scope.Connection, scope.Transaction,
                          $"select id from {streams.Options.DatabaseSchema}.webhook_subscriptions where tenant_id = $1 and state = 'active' order by id", tenant.Id.ToString()))
         await using (var reader = await command.ExecuteReaderAsync(cancellation))
             while (await reader.ReadAsync(cancellation)) recipients.Add(new ErasureRecipient("webhook", reader.GetGuid(0).ToString()));
-        return new ErasureOutcome(erased, retained, recipients);
+        return new ErasureOutcome(erased, retained, recipients, await EarlierRequestsAsync(tenant.Id, request, cancellation));
+    }
+
+    /// <summary>The tenant's other requests about the same address (access, rectification...): they name the person too.</summary>
+    private async Task<IReadOnlyList<Guid>> EarlierRequestsAsync(Guid tenant, DataSubjectRequest request, CancellationToken cancellation)
+    {
+        var same = new List<Guid>();
+        string? cursor = null;
+        do
+        {
+            var (items, next) = await store.PageAsync<DataSubjectRequest>(tenant, "request", null, cursor, 200, cancellation);
+            same.AddRange(items.Where(r => r.Id != request.Id && !r.Subject.Erased
+                                           && string.Equals(r.Subject.Email, request.Subject.Email, StringComparison.OrdinalIgnoreCase)).Select(r => r.Id));
+            cursor = next;
+        } while (cursor is not null);
+        return same;
     }
 
     private async Task RedactAsync(Guid tenant, Guid id, IReadOnlyList<string> phrases, Actor by, CancellationToken cancellation)
@@ -127,8 +154,10 @@ public sealed class Erasure(TenantStreams streams, ScimStore scim, OrganisationS
         await tx.ExecuteAsync($"select 1 from {sharing.Schema}.case_files where tenant_id = $1 and id = $2 for update", cancellation, tenant.ToString(), id);
         if (await sharing.LoadCaseFileAsync(tx.Connection, id, cancellation) is not var (file, owner) || owner != tenant) return;
         var tags = file.Tags.Where(t => PersonalData.Mentions(new CaseFile { Tags = [t] }, phrases).Count == 0).ToList();
-        var decision = CaseFileDecisions.Revise(file, PersonalData.Redact(file.Title, phrases), file.Classification, tags,
-            PersonalData.Redact(file.Body, phrases), by, streams.Now);
+        // "[erased]" may be longer than what it replaces: a file at its bounds keeps them (the end gives way).
+        static string Fit(string text, int max) => text.Length <= max ? text : text[..max];
+        var decision = CaseFileDecisions.Revise(file, Fit(PersonalData.Redact(file.Title, phrases), CaseFileDecisions.MaxTitle), file.Classification, tags,
+            Fit(PersonalData.Redact(file.Body, phrases), CaseFileDecisions.MaxBody), by, streams.Now);
         if (decision.Refusal is not null) throw new InvalidOperationException($"Case file {id} not redacted: {decision.Refusal.Detail}");
         if (decision.Events.Count == 0) return;
         await sharing.SaveCaseFileAsync(tx, file, decision.Events, cancellation);

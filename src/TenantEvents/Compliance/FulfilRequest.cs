@@ -23,7 +23,8 @@ public static class FulfilRequestEndpoints
     [WolverinePost(Path + "/fulfil", OperationId = "FulfilDataSubjectRequest")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static async Task<IResult> Post(Guid tenantId, Guid requestId, FulfilDataSubjectRequest? command, HttpContext http, ComplianceStore store,
-        PersonalData finder, Erasure erasure, Wolverine.Runtime.MessageContext context, CancellationToken cancellation)
+        PersonalData finder, Erasure erasure, TenantEvents.Organisations.OrganisationStore organisations, Wolverine.Runtime.MessageContext context,
+        CancellationToken cancellation)
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var versionError)) return versionError!;
@@ -52,20 +53,25 @@ public static class FulfilRequestEndpoints
         if (errors.Count > 0) return Problem.Validation(errors).ToResult();
 
         var actor = http.Caller().Actor;
-        var found = request.Kind is "rectification" or "restriction" ? null : await finder.FindAsync(tenant, request.Subject, cancellation);
+        // An erasure acts on every file naming the person; a package shows passages only of files the handler may read.
+        var reach = request.Kind == "erasure" ? null : await ComplianceHttp.CaseReachAsync(http, organisations, tenantId, cancellation);
+        var found = request.Kind is "rectification" or "restriction" ? null : await finder.FindAsync(tenant, request.Subject, cancellation, reach);
         object? package = null;
         var events = new List<object>();
+        IReadOnlyList<Guid> earlier = [];
         switch (request.Kind)
         {
             case "access" or "portability":
                 package = AccessPackage.Build(tenant, request, found!, store.Now);
-                events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, [], [], AccessPackage.Digest(AccessPackage.Json(package)), command.Note?.Trim(),
-                    actor, store.Now));
+                var digest = AccessPackage.Digest(AccessPackage.Json(package));
+                events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, [], [], digest, command.Note?.Trim(), actor, store.Now));
+                events.Add(new DataSubjectPackageDisclosed(request.Id, "json", digest, actor, store.Now));
                 break;
             case "erasure":
                 var outcome = await erasure.RunAsync(tenant, request, found!, new ErasureChoice(caseFiles, command.RetentionBasis?.Trim()), actor, cancellation);
                 events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, outcome.Erased, outcome.Retained, null, command.Note?.Trim(), actor, store.Now));
                 events.Add(new DataSubjectErasureNotified(request.Id, outcome.Recipients, actor, store.Now));
+                earlier = outcome.EarlierRequests;
                 break;
             default:
                 events.Add(new DataSubjectRequestFulfilled(request.Id, new Dictionary<string, int>(), [], [], null, command.Note!.Trim(), actor, store.Now));
@@ -78,7 +84,8 @@ public static class FulfilRequestEndpoints
         // The request keeps what was done and when; who it was about goes with the rest of their data: its key is
         // destroyed through the outbox once this commit is certain.
         if (request.Kind == "erasure")
-            await context.PublishAsync(new EraseSubjectKey(tenantId, requestId), new Wolverine.DeliveryOptions { TenantId = tenantId.ToString() });
+            foreach (var named in earlier.Prepend(requestId))
+                await context.PublishAsync(new EraseSubjectKey(tenantId, named), new Wolverine.DeliveryOptions { TenantId = tenantId.ToString() });
         if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
         if (request.Kind == "erasure") after.Subject = new DataSubject("[erased]", null, Erased: true);
         http.Response.Headers.ETag = TenantHttp.ETag(after.Version);
@@ -94,7 +101,7 @@ public static class FulfilRequestEndpoints
     [WolverineGet(Path + "/package", OperationId = "GetAccessPackage")]
     [Authorize(Roles = ComplianceHttp.Roles)]
     public static async Task<IResult> Package(Guid tenantId, Guid requestId, HttpContext http, ComplianceStore store, PersonalData finder,
-        CancellationToken cancellation)
+        TenantEvents.Organisations.OrganisationStore organisations, CancellationToken cancellation)
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         var format = http.Request.Query["format"].ToString() is { Length: > 0 } f ? f : "json";
@@ -110,7 +117,7 @@ public static class FulfilRequestEndpoints
         if (request.State is not (RequestStates.Verified or RequestStates.Fulfilled) || request.Subject.Erased)
             return new Problem("no-package", 409, "No package",
                 "The package is prepared once the person's identity is verified, and until the request is closed.").ToResult();
-        var found = await finder.FindAsync(tenant, request.Subject, cancellation);
+        var found = await finder.FindAsync(tenant, request.Subject, cancellation, await ComplianceHttp.CaseReachAsync(http, organisations, tenantId, cancellation));
         var now = store.Now;
         var (body, type) = format switch
         {

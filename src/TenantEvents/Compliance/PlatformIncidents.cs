@@ -118,6 +118,9 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
     /// </summary>
     public async Task NotifyAsync(Incident incident, CancellationToken cancellation)
     {
+        // Every tenant was told up to this version already (on this instance): nothing to do.
+        if (_told.TryGetValue(incident.Id, out var done) && done >= incident.Version) return;
+        var everyone = true;
         var steps = new List<(long Version, object Event)>();
         await using (var read = Main.CreateCommand($"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version"))
         {
@@ -144,11 +147,15 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // A shredded tenant has nobody left to tell; anything else is told at the compliance job's next round.
-                if (e is not Keys.KeyDestroyedException)
-                    logger.LogWarning(e, "Tenant {Tenant} not told of platform incident {Incident} yet; the compliance job tries again", tenant, incident.Id);
+                if (e is Keys.KeyDestroyedException) continue;
+                everyone = false;
+                logger.LogWarning(e, "Tenant {Tenant} not told of platform incident {Incident} yet; the compliance job tries again", tenant, incident.Id);
             }
         }
+        if (everyone) _told[incident.Id] = incident.Version;
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, long> _told = new();
 
     private IncidentNoticeReceived? Notice(Incident incident, string title, long version, object e)
     {
@@ -156,7 +163,7 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         {
             IncidentRegistered x => ("registered", $"A {x.Category} incident of the platform, known since {x.AwareAt:O}, touches this tenant."),
             IncidentAssessed x => ("assessed", $"{(x.Significant ? "Significant" : "Not significant")}; severity {x.Severity}."),
-            IncidentReportSubmitted x => (x.Stage, $"The platform's {x.Stage} was submitted{(x.Authority is null ? "" : " to " + x.Authority)}."),
+            IncidentReportSubmitted x => (x.Stage, $"The platform's {x.Stage} was submitted to the authority."),
             IncidentClosed => ("closed", "The platform closed the incident."),
             _ => (null, null),
         };
@@ -186,6 +193,20 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
             }
         }
         return recent.Count;
+    }
+
+    /// <summary>The platform's incidents not closed, read from their events (at most 1,000).</summary>
+    public async Task<IReadOnlyList<Incident>> OpenAsync(CancellationToken cancellation)
+    {
+        var ids = new List<Guid>();
+        await using (var command = Main.CreateCommand($"select id from {Schema}.platform_incidents where state <> 'closed' order by created_at limit 1000"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation)) ids.Add(reader.GetGuid(0));
+        var open = new List<Incident>();
+        await using var connection = await Main.OpenConnectionAsync(cancellation);
+        foreach (var id in ids)
+            if (await LoadAsync(connection, null, id, forUpdate: false, cancellation) is { Closed: false } incident) open.Add(incident);
+        return open;
     }
 
     public async Task<int> TickAllAsync(DateTimeOffset now, CancellationToken cancellation)

@@ -27,7 +27,16 @@ public sealed class SecurityBaselines(ComplianceStore store)
     public async ValueTask<SecurityBaseline> ForAsync(Guid tenant, CancellationToken cancellation)
     {
         if (_cache.TryGetValue(tenant, out var cached) && DateTimeOffset.UtcNow - cached.At < Fresh) return cached.Baseline;
-        var baseline = (await store.LoadProfileAsync(tenant, cancellation)).Baseline;
+        SecurityBaseline baseline;
+        try
+        {
+            baseline = (await store.LoadProfileAsync(tenant, cancellation)).Baseline;
+        }
+        catch (Keys.KeyDestroyedException)
+        {
+            // A decommissioned tenant: its requests are refused where the tenant is read; the baseline asks nothing more.
+            baseline = SecurityBaseline.None;
+        }
         if (_cache.Count > 100_000) _cache.Clear();
         _cache[tenant] = (baseline, DateTimeOffset.UtcNow);
         return baseline;
@@ -49,6 +58,7 @@ public sealed class SecurityBaselines(ComplianceStore store)
         {
             if (!long.TryParse(principal.FindFirst(AuthTimeClaim)?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
                 return "the tenant limits how long ago a sign-in may be, and the token does not say when it was (auth_time or iat)";
+            if (seconds > now.ToUnixTimeSeconds() + 300) return "the token says the sign-in is still to come (auth_time in the future)";
             if (DateTimeOffset.FromUnixTimeSeconds(seconds).AddMinutes(minutes) < now)
                 return $"the sign-in is older than the {minutes} minutes the tenant allows; sign in again";
         }

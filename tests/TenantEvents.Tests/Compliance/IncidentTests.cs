@@ -289,6 +289,7 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         SecurityBaselines.Shortfall(baseline, Principal("urn:eidas:loa:high", ["pwd"], now), now)!.ShouldContain("mfa");
         SecurityBaselines.Shortfall(baseline, Principal("urn:eidas:loa:high", ["mfa"], now.AddMinutes(-61)), now)!.ShouldContain("60 minutes");
         SecurityBaselines.Shortfall(baseline, Principal("urn:eidas:loa:high", ["mfa"], null), now)!.ShouldContain("auth_time");
+        SecurityBaselines.Shortfall(baseline, Principal("urn:eidas:loa:high", ["mfa"], DateTimeOffset.MaxValue.AddYears(-1)), now)!.ShouldContain("future");
     }
 
     [Fact]

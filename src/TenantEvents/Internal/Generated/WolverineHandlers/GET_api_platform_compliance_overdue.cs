@@ -18,14 +18,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly Microsoft.Extensions.Logging.ILogger<TenantEvents.Compliance.ComplianceStore> _loggerOfComplianceStore;
         private readonly TenantEvents.Compliance.ComplianceStore _complianceStore;
+        private readonly TenantEvents.Compliance.PlatformIncidents _platformIncidents;
         private readonly TenantEvents.Infrastructure.Databases.TenantDatabases _tenantDatabases;
         private readonly TenantEvents.Infrastructure.TenantEventsOptions _tenantEventsOptions;
 
-        public GET_api_platform_compliance_overdue(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.Logging.ILogger<TenantEvents.Compliance.ComplianceStore> loggerOfComplianceStore, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
+        public GET_api_platform_compliance_overdue(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, Microsoft.Extensions.Logging.ILogger<TenantEvents.Compliance.ComplianceStore> loggerOfComplianceStore, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.PlatformIncidents platformIncidents, TenantEvents.Infrastructure.Databases.TenantDatabases tenantDatabases, TenantEvents.Infrastructure.TenantEventsOptions tenantEventsOptions) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _loggerOfComplianceStore = loggerOfComplianceStore;
             _complianceStore = complianceStore;
+            _platformIncidents = platformIncidents;
             _tenantDatabases = tenantDatabases;
             _tenantEventsOptions = tenantEventsOptions;
         }
@@ -35,7 +37,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Http.HttpHandler.RequestActivity(httpContext)?.SetTag("handler.type", "TenantEvents.Compliance.PlatformOverdueEndpoint").SetTag("http.route", "/api/platform/compliance/overdue").SetTag("http.request.method", "GET");
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Compliance.PlatformOverdueEndpoint.Get(_complianceStore, _tenantDatabases, _tenantEventsOptions, _loggerOfComplianceStore, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Compliance.PlatformOverdueEndpoint.Get(_complianceStore, _platformIncidents, _tenantDatabases, _tenantEventsOptions, _loggerOfComplianceStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Compliance;
+using TenantEvents.Organisations;
 using Wolverine.Http;
 
 namespace Internal.Generated.WolverineHandlers
@@ -15,12 +16,14 @@ namespace Internal.Generated.WolverineHandlers
         private readonly Wolverine.Http.WolverineHttpOptions _wolverineHttpOptions;
         private readonly TenantEvents.Compliance.ComplianceStore _complianceStore;
         private readonly TenantEvents.Compliance.PersonalData _personalData;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
 
-        public GET_api_tenants_tenantId_data_subject_requests_requestId_package(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.PersonalData personalData) : base(wolverineHttpOptions)
+        public GET_api_tenants_tenantId_data_subject_requests_requestId_package(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.PersonalData personalData, TenantEvents.Organisations.OrganisationStore organisationStore) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _complianceStore = complianceStore;
             _personalData = personalData;
+            _organisationStore = organisationStore;
         }
 
         public override async System.Threading.Tasks.Task Handle(Microsoft.AspNetCore.Http.HttpContext httpContext)
@@ -52,7 +55,7 @@ namespace Internal.Generated.WolverineHandlers
 
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Package(tenantId, requestId, httpContext, _complianceStore, _personalData, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Package(tenantId, requestId, httpContext, _complianceStore, _personalData, _organisationStore, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }

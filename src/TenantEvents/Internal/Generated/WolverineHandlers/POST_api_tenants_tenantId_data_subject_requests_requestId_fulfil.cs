@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using System;
 using System.Linq;
 using TenantEvents.Compliance;
+using TenantEvents.Organisations;
 using Wolverine.Http;
 using Wolverine.Runtime;
 
@@ -17,14 +18,16 @@ namespace Internal.Generated.WolverineHandlers
         private readonly TenantEvents.Compliance.ComplianceStore _complianceStore;
         private readonly TenantEvents.Compliance.Erasure _erasure;
         private readonly TenantEvents.Compliance.PersonalData _personalData;
+        private readonly TenantEvents.Organisations.OrganisationStore _organisationStore;
         private readonly Wolverine.Runtime.IWolverineRuntime _wolverineRuntime;
 
-        public POST_api_tenants_tenantId_data_subject_requests_requestId_fulfil(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.Erasure erasure, TenantEvents.Compliance.PersonalData personalData, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
+        public POST_api_tenants_tenantId_data_subject_requests_requestId_fulfil(Wolverine.Http.WolverineHttpOptions wolverineHttpOptions, TenantEvents.Compliance.ComplianceStore complianceStore, TenantEvents.Compliance.Erasure erasure, TenantEvents.Compliance.PersonalData personalData, TenantEvents.Organisations.OrganisationStore organisationStore, Wolverine.Runtime.IWolverineRuntime wolverineRuntime) : base(wolverineHttpOptions)
         {
             _wolverineHttpOptions = wolverineHttpOptions;
             _complianceStore = complianceStore;
             _erasure = erasure;
             _personalData = personalData;
+            _organisationStore = organisationStore;
             _wolverineRuntime = wolverineRuntime;
         }
 
@@ -61,7 +64,7 @@ namespace Internal.Generated.WolverineHandlers
             if (jsonContinue == Wolverine.HandlerContinuation.Stop) return;
             
             // The actual HTTP request handler execution
-            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Post(tenantId, requestId, command, httpContext, _complianceStore, _personalData, _erasure, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
+            var result = await TenantEvents.Compliance.FulfilRequestEndpoints.Post(tenantId, requestId, command, httpContext, _complianceStore, _personalData, _erasure, _organisationStore, messageContext, httpContext.RequestAborted).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
