@@ -20,6 +20,9 @@ namespace TenantEvents.Compliance;
 public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore store, TenantEventsOptions options, ILogger<PlatformIncidents> logger)
 {
     private string Schema => options.DatabaseSchema;
+
+    /// <summary>Up to this many touched tenants are told within the step's request; more are told by the compliance job.</summary>
+    public const int InlineNotices = 50;
     private NpgsqlDataSource Main => streams.Directory.Main;
 
     public IReadOnlyList<AppliedRule> Rules()
@@ -106,7 +109,8 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         if (events.Count == 0) return (before, null);
         var after = await SaveAsync(connection, transaction, before, events, cancellation);
         await transaction.CommitAsync(cancellation);
-        await NotifyAsync(after, cancellation);
+        // A few tenants are told at once; many, by the compliance job's next round (not inside one request).
+        if (after.AffectedTenants.Count <= InlineNotices) await NotifyAsync(after, cancellation);
         return (after, null);
     }
 
