@@ -61,7 +61,7 @@ public sealed class ComplianceJobs(TenantDatabases databases, ComplianceStore st
         }
         try
         {
-            raised += await platform.TickAllAsync(now, cancellation);
+            raised += await platform.TickAllAsync(now, cancellation, sweep);
             await platform.NotifyRecentAsync(now, cancellation);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -84,6 +84,13 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
                          on conflict (id) do update set state = excluded.state, version = excluded.version, snapshot = excluded.snapshot, updated_at = excluded.updated_at
                          """, incident.Id, incident.State, incident.Version, JsonSerializer.Serialize(incident, SealedJson.Options), incident.CreatedAt, incident.UpdatedAt))
             await save.ExecuteNonQueryAsync(cancellation);
+        await WriteDeadlinesAsync(connection, transaction, incident, cancellation);
+        return incident;
+    }
+
+    /// <summary>The deadline rows the job watches, re-derived from the incident (at every step, and by the sweep).</summary>
+    private async Task WriteDeadlinesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Incident incident, CancellationToken cancellation)
+    {
         await using (var clear = Sql.Command(connection, transaction, $"delete from {Schema}.platform_deadlines where record_id = $1", incident.Id))
             await clear.ExecuteNonQueryAsync(cancellation);
         foreach (var (name, due, remind) in incident.OpenDeadlines())
@@ -92,12 +99,12 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
                 $"insert into {Schema}.platform_deadlines (record_id, name, due_at, remind_at) values ($1, $2, $3, $4)", incident.Id, name, due, (object?)remind ?? DBNull.Value);
             await add.ExecuteNonQueryAsync(cancellation);
         }
-        return incident;
     }
 
     /// <summary>Runs a step on an incident (null: a new one) in one transaction, then tells the tenants it touches.</summary>
+    /// <param name="repair">With no events decided, write the incident's deadline rows again (the job's sweep).</param>
     public async Task<(Incident? Incident, Problem? Refusal)> RunAsync(Guid? id, Func<Incident?, (IReadOnlyList<object> Events, Problem? Refusal)> decide,
-        long? expected, CancellationToken cancellation)
+        long? expected, CancellationToken cancellation, bool repair = false)
     {
         await using var connection = await Main.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
@@ -106,7 +113,15 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         if (expected is { } v && before is not null && v != before.Version) return (null, Problem.StaleVersion(v, before.Version));
         var (events, refusal) = decide(before);
         if (refusal is not null) return (null, refusal);
-        if (events.Count == 0) return (before, null);
+        if (events.Count == 0)
+        {
+            if (repair && before is not null)
+            {
+                await WriteDeadlinesAsync(connection, transaction, before, cancellation);
+                await transaction.CommitAsync(cancellation);
+            }
+            return (before, null);
+        }
         var after = await SaveAsync(connection, transaction, before, events, cancellation);
         await transaction.CommitAsync(cancellation);
         // A few tenants are told at once; many, by the compliance job's next round (not inside one request).
@@ -213,10 +228,14 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         return open;
     }
 
-    public async Task<int> TickAllAsync(DateTimeOffset now, CancellationToken cancellation)
+    /// <param name="sweep">Every incident ticked and its deadline rows written again from its events (rows deleted or moved come back).</param>
+    public async Task<int> TickAllAsync(DateTimeOffset now, CancellationToken cancellation, bool sweep = false)
     {
         var due = new List<Guid>();
-        await using (var command = Main.CreateCommand($"select distinct record_id from {Schema}.platform_deadlines where least(due_at, coalesce(remind_at, due_at)) <= $1"))
+        await using (var command = Main.CreateCommand($"""
+                         select record_id from {Schema}.platform_deadlines where least(due_at, coalesce(remind_at, due_at)) <= $1
+                         {(sweep ? $"union select id from {Schema}.platform_incidents" : "")}
+                         """))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = now });
             await using var reader = await command.ExecuteReaderAsync(cancellation);
@@ -227,8 +246,14 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         {
             try
             {
-                var (incident, _) = await RunAsync(id, i => (IncidentDecisions.Tick(i!, now), null), null, cancellation);
-                raised += incident is null ? 0 : 1;
+                var events = 0;
+                await RunAsync(id, i =>
+                {
+                    var tick = IncidentDecisions.Tick(i!, now);
+                    events = tick.Count;
+                    return (tick, null);
+                }, null, cancellation, repair: sweep);
+                raised += events;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -190,6 +190,16 @@ public class IncidentTests(AppFixture fixture) : IntegrationTest(fixture)
         var read = (await Admin.Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK).Json;
         read.GetProperty("state").GetString().ShouldBe("assessed");
         read.GetProperty("deadlines").GetArrayLength().ShouldBe(2);
+        // Its deadline rows deleted: the job's sweep writes them again from the events, and the missed stage fires.
+        await Tamper("delete from {s}.platform_deadlines where record_id = $1", Guid.Parse(id!));
+        var jobs = Fixture.Host.Services.GetRequiredService<ComplianceJobs>();
+        Fixture.Time.SetUtcNow(Aware.AddHours(25));
+        await jobs.RunOnceAsync(CancellationToken.None);
+        (await Admin.Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("deadlines").EnumerateArray()
+            .ShouldAllBe(d => !d.GetProperty("missed").GetBoolean());
+        await jobs.RunOnceAsync(CancellationToken.None, sweep: true);
+        (await Admin.Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK).Json.GetProperty("deadlines").EnumerateArray()
+            .Count(d => d.GetProperty("missed").GetBoolean()).ShouldBe(1);
         // Tenants see notices, not the platform's incident itself; platform staff read it.
         (await TenantAdminOf(berlin).Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.Forbidden);
         (await As(Roles.Auditor, "carol").Get($"/api/platform/incidents/{id}")).ShouldBe(HttpStatusCode.OK);
