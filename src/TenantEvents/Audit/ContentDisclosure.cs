@@ -66,6 +66,8 @@ public static class ContentRules
     {
         "id", "requestId", "kind", "state", "ruleId", "channel", "receivedAt", "firstDueAt", "dueAt", "overdue", "fulfilledAt", "found", "erased",
         "format", "digest", "packageDigest", "disclosures", "by", "at", "version", "createdAt", "updatedAt",
+        // What an erasure removed, by id only: what a recipient needs to erase its copies (Art. 19).
+        "records", "erasedRecords",
     };
     private static readonly IReadOnlySet<string> IncidentKeep = new HashSet<string>(StringComparer.Ordinal)
     {

@@ -25,8 +25,16 @@ public sealed record DataSubjectRequestFulfilled(Guid RequestId, IReadOnlyDictio
 /// <summary>Records about the person kept despite an erasure, and why (GDPR Art. 17(3)).</summary>
 public sealed record RetainedRecords(string Category, IReadOnlyList<string> Ids, string Basis);
 
-/// <summary>Whom an erasure was told to (Art. 19): partner tenants the person's records were shared with, webhook subscribers.</summary>
-public sealed record DataSubjectErasureNotified(Guid RequestId, IReadOnlyList<ErasureRecipient> Recipients, Actor By, DateTimeOffset At);
+/// <summary>
+/// Whom an erasure was told to (Art. 19): partner tenants the person's records were shared with, webhook subscribers; and
+/// which records went (<paramref name="Records"/>: the ids the recipients saw in earlier events, so they can erase their
+/// copies; identifiers only, no personal data).
+/// </summary>
+public sealed record DataSubjectErasureNotified(Guid RequestId, IReadOnlyList<ErasureRecipient> Recipients, Actor By, DateTimeOffset At,
+    IReadOnlyList<ErasedRecord>? Records = null);
+
+/// <param name="Kind">directory-user, contact, case-file (redacted), membership or grant.</param>
+public sealed record ErasedRecord(string Kind, string Id, Guid? OrganisationId = null);
 
 /// <param name="Kind">partner-tenant or webhook.</param>
 public sealed record ErasureRecipient(string Kind, string Id, IReadOnlyList<Guid>? CaseFileIds = null);

@@ -69,7 +69,7 @@ public static class ComplianceHttp
         id = r.Id, kind = r.Kind, article = RequestKinds.Articles.GetValueOrDefault(r.Kind), subject = r.Subject, channel = r.Channel, state = r.State,
         ruleId = r.RuleId, receivedAt = r.ReceivedAt, firstDueAt = r.FirstDueAt, dueAt = r.DueAt, extended = r.ExtensionReasons is not null,
         extensionReasons = r.ExtensionReasons, overdue = r.Overdue, verification = r.VerificationMethod, verifiedBy = r.VerifiedBy, fulfilledAt = r.FulfilledAt,
-        found = r.Found, erased = r.Erased, retained = r.Retained, packageDigest = r.PackageDigest, packageReads = r.Disclosures, notified = r.Notified,
+        found = r.Found, erased = r.Erased, retained = r.Retained, packageDigest = r.PackageDigest, packageReads = r.Disclosures, notified = r.Notified, erasedRecords = r.ErasedRecords,
         outcome = r.Outcome,
         version = r.Version, createdAt = r.CreatedAt, updatedAt = r.UpdatedAt,
     };

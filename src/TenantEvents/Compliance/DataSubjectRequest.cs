@@ -40,6 +40,7 @@ public sealed class DataSubjectRequest
     public string? PackageDigest { get; set; }
     public IReadOnlyList<ErasureRecipient> Notified { get; set; } = [];
     public int Disclosures { get; set; }
+    public IReadOnlyList<ErasedRecord> ErasedRecords { get; set; } = [];
     public string? Outcome { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
@@ -66,7 +67,7 @@ public sealed class DataSubjectRequest
                 r.PackageDigest = x.PackageDigest; r.Outcome = x.Note; r.UpdatedAt = x.At;
                 break;
             case DataSubjectErasureNotified x:
-                r.Notified = x.Recipients; r.UpdatedAt = x.At;
+                r.Notified = x.Recipients; r.ErasedRecords = x.Records ?? []; r.UpdatedAt = x.At;
                 break;
             case DataSubjectRequestRefused x:
                 r.State = RequestStates.Refused; r.Outcome = x.Reason; r.UpdatedAt = x.At;

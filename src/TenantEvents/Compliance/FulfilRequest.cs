@@ -70,7 +70,7 @@ public static class FulfilRequestEndpoints
             case "erasure":
                 var outcome = await erasure.RunAsync(tenant, request, found!, new ErasureChoice(caseFiles, command.RetentionBasis?.Trim()), actor, cancellation);
                 events.Add(new DataSubjectRequestFulfilled(request.Id, found!.Counts, outcome.Erased, outcome.Retained, null, command.Note?.Trim(), actor, store.Now));
-                events.Add(new DataSubjectErasureNotified(request.Id, outcome.Recipients, actor, store.Now));
+                events.Add(new DataSubjectErasureNotified(request.Id, outcome.Recipients, actor, store.Now, ErasedRecords(found!, outcome)));
                 earlier = outcome.EarlierRequests;
                 break;
             default:
@@ -91,6 +91,16 @@ public static class FulfilRequestEndpoints
         http.Response.Headers.ETag = TenantHttp.ETag(after.Version);
         return Results.Json(new { request = ComplianceHttp.View(after), package }, Json.Options);
     }
+
+    /// <summary>What the recipients can act on: the ids of what went (redacted files only when they were redacted).</summary>
+    private static IReadOnlyList<ErasedRecord> ErasedRecords(PersonRecords found, ErasureOutcome outcome) =>
+    [
+        .. found.Directory.Select(d => new ErasedRecord("directory-user", d.Id.ToString())),
+        .. found.Contacts.Select(c => new ErasedRecord("contact", c.SubjectId.ToString())),
+        .. found.Memberships.Select(m => new ErasedRecord("membership", m.UserId, m.OrganisationId)),
+        .. found.Grants.Select(g => new ErasedRecord("grant", g.GrantId.ToString(), g.OrganisationId)),
+        .. (outcome.Erased.Contains("caseFiles") ? found.CaseFiles.Select(f => new ErasedRecord("case-file", f.Id.ToString(), f.OrganisationId)) : []),
+    ];
 
     /// <summary>
     /// The access package of a verified access or portability request as it is now: format=json (default,

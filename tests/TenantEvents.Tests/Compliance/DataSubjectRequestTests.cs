@@ -206,6 +206,16 @@ public class DataSubjectRequestTests(AppFixture fixture) : IntegrationTest(fixtu
         notice.GetProperty("caseFileIds")[0].GetString().ShouldBe(adaFile.ToString());
         var seen = await receiver.WaitAsync(hook, s => s.Events.Any(e => e.GetProperty("type").GetString() == "com.tenantevents.data_subject_erasure_notified"));
         seen.Rejected.ShouldBeEmpty();
+        // The subscriber is told which records went, by the ids it saw before (so it can erase its copies), and nothing of her.
+        var told = seen.Events.Single(e => e.GetProperty("type").GetString() == "com.tenantevents.data_subject_erasure_notified");
+        var records = told.GetProperty("data").GetProperty("records").EnumerateArray()
+            .Select(r => (r.GetProperty("kind").GetString(), r.GetProperty("id").GetString())).ToList();
+        records.ShouldContain(("case-file", adaFile.ToString()));
+        records.ShouldContain(("membership", "idp|ada"));
+        records.Count(r => r.Item1 == "directory-user").ShouldBe(1);
+        records.Count(r => r.Item1 == "contact").ShouldBe(1);
+        told.GetRawText().ShouldNotContain("lovelace", Case.Insensitive);
+        told.GetProperty("data").TryGetProperty("recipients", out _).ShouldBeFalse(); // whom else it told is the tenant's business
 
         // The ledger still verifies: the events are there, sealed; only the keys that opened her data are gone.
         var auditor = As(Roles.Auditor, "carol");
