@@ -22,21 +22,8 @@ public sealed class BillingStore(TenantStreams streams, Tenants.Templates.Templa
     public DateTimeOffset Now => streams.Now;
 
     /// <summary>The tenant (null: unknown or shredded) and the rate cards its template brings.</summary>
-    public async Task<(Tenant? Tenant, IReadOnlyList<RateCard> TemplateCards)> TenantAsync(Guid tenantId, CancellationToken cancellation)
-    {
-        await using var session = streams.Store.QuerySession(tenantId.ToString());
-        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
-        if (record is null || record.Shredded) return (null, []);
-        try
-        {
-            var tenant = await streams.ReadAsync(record, cancellation);
-            return (tenant, templates.Find(tenant.Template)?.RateCards ?? []);
-        }
-        catch (KeyDestroyedException)
-        {
-            return (null, []);
-        }
-    }
+    public async Task<(Tenant? Tenant, IReadOnlyList<RateCard> TemplateCards)> TenantAsync(Guid tenantId, CancellationToken cancellation) =>
+        await streams.CurrentAsync(tenantId, cancellation) is { } tenant ? (tenant, templates.Find(tenant.Template)?.RateCards ?? []) : (null, []);
 
     public async Task<BillingAccount> LoadAccountAsync(IQuerySession session, Guid tenant, CancellationToken cancellation)
     {

@@ -48,21 +48,8 @@ public static class ComplianceHttp
     }
 
     /// <summary>The tenant (null: unknown, or shredded) with the rules that apply to it.</summary>
-    public static async Task<(Tenant? Tenant, IReadOnlyList<AppliedRule> Rules)> TenantAsync(TenantStreams streams, Guid tenantId, CancellationToken cancellation)
-    {
-        await using var session = streams.Store.QuerySession(tenantId.ToString());
-        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
-        if (record is null || record.Shredded) return (null, []);
-        try
-        {
-            var tenant = await streams.ReadAsync(record, cancellation);
-            return (tenant, Jurisdictions.Catalogue.For(tenant.Residency, tenant.Template));
-        }
-        catch (KeyDestroyedException)
-        {
-            return (null, []);
-        }
-    }
+    public static async Task<(Tenant? Tenant, IReadOnlyList<AppliedRule> Rules)> TenantAsync(TenantStreams streams, Guid tenantId, CancellationToken cancellation) =>
+        await streams.CurrentAsync(tenantId, cancellation) is { } tenant ? (tenant, Jurisdictions.Catalogue.For(tenant.Residency, tenant.Template)) : (null, []);
 
     public static object View(DataSubjectRequest r) => new
     {
@@ -104,17 +91,21 @@ public static class ComplianceHttp
 public sealed record ComplianceStep<T>(T Record, Tenant Tenant, IReadOnlyList<AppliedRule> Rules, Actor Actor, DateTimeOffset Now);
 
 /// <summary>How one kind of record is loaded, saved and answered (a data-subject request, an incident).</summary>
-public sealed record RecordKind<T>(string Name, Func<ComplianceStore, TenantTransaction, Guid, CancellationToken, Task<T?>> Load,
-    Func<ComplianceStore, TenantTransaction, T, IReadOnlyList<object>, CancellationToken, Task<T>> Save, Func<T, long> Version,
-    Func<HttpContext, T, IResult> Respond) where T : class
+/// <param name="Stored">The kind as compliance_records holds it.</param>
+/// <param name="States">The states a list may filter by.</param>
+public sealed record RecordKind<T>(string Name, string Stored, string Route, IReadOnlyList<string> States,
+    Func<ComplianceStore, TenantTransaction, Guid, CancellationToken, Task<T?>> Load,
+    Func<ComplianceStore, TenantTransaction, T?, IReadOnlyList<object>, CancellationToken, Task<T>> Save, Func<T, Guid> Id, Func<T, long> Version,
+    Func<HttpContext, T, int, IResult> Respond, Func<T, object> View) where T : class
 {
-    public static readonly RecordKind<DataSubjectRequest> Request = new("data-subject request",
-        (s, tx, id, c) => s.LoadRequestAsync(tx, id, c, forUpdate: true), (s, tx, r, e, c) => s.SaveRequestAsync(tx, r, e, c), r => r.Version,
-        (http, r) => ComplianceHttp.Respond(http, r));
+    public static readonly RecordKind<DataSubjectRequest> Request = new("data-subject request", "request", "data-subject-requests",
+        [RequestStates.Received, RequestStates.Verified, RequestStates.Fulfilled, RequestStates.Refused, RequestStates.Closed],
+        (s, tx, id, c) => s.LoadRequestAsync(tx, id, c, forUpdate: true), (s, tx, r, e, c) => s.SaveRequestAsync(tx, r, e, c), r => r.Id, r => r.Version,
+        (http, r, status) => ComplianceHttp.Respond(http, r, status), ComplianceHttp.View);
 
-    public static readonly RecordKind<Incident> Incident = new("incident",
-        (s, tx, id, c) => s.LoadIncidentAsync(tx, id, c, forUpdate: true), (s, tx, i, e, c) => s.SaveIncidentAsync(tx, i, e, c), i => i.Version,
-        (http, i) => ComplianceHttp.Respond(http, i));
+    public static readonly RecordKind<Incident> Incident = new("incident", "incident", "incidents", ["registered", "assessed", "closed"],
+        (s, tx, id, c) => s.LoadIncidentAsync(tx, id, c, forUpdate: true), (s, tx, i, e, c) => s.SaveIncidentAsync(tx, i, e, c), i => i.Id, i => i.Version,
+        (http, i, status) => ComplianceHttp.Respond(http, i, status), i => i);
 }
 
 /// <summary>
@@ -137,10 +128,45 @@ public static class ComplianceEdge
         if (expected is { } v && v != kind.Version(record)) return Problem.StaleVersion(v, kind.Version(record)).ToResult();
         var (e, problem) = decide(new ComplianceStep<T>(record, tenant, rules, http.Caller().Actor, store.Now));
         if (problem is not null) return problem.ToResult();
-        if (e is null) return kind.Respond(http, record);
+        if (e is null) return kind.Respond(http, record, 200);
         var after = await kind.Save(store, tx, record, [e], cancellation);
         if (!await tx.TryCommitAsync(cancellation)) return Problem.ConcurrentWrite().ToResult();
-        return kind.Respond(http, after);
+        return kind.Respond(http, after, 200);
+    }
+
+    /// <summary>
+    /// A new record of the tenant (after the caller's right and the body were checked): its first event decided from the
+    /// tenant and its rules, the bound on open records, written and committed; 201 with its Location.
+    /// </summary>
+    public static async Task<IResult> CreateAsync<T>(HttpContext http, ComplianceStore store, RecordKind<T> kind, Guid tenantId,
+        (int Limit, string Setting, string Code) bound,
+        Func<Tenant, IReadOnlyList<AppliedRule>, Actor, DateTimeOffset, (object? Event, IReadOnlyList<FieldError> Errors)> create,
+        CancellationToken cancellation) where T : class
+    {
+        var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
+        if (tenant is null) return Problem.NotFound("tenant").ToResult();
+        var (first, errors) = create(tenant, rules, http.Caller().Actor, store.Now);
+        if (first is null) return Problem.Validation(errors).ToResult();
+        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
+        if (await BoundAsync(store, tx, kind.Stored, bound.Limit, bound.Setting, bound.Code, cancellation) is { } full) return full.ToResult();
+        var record = await kind.Save(store, tx, null, [first], cancellation);
+        await tx.CommitAsync(cancellation);
+        http.Response.Headers.Location = $"/api/tenants/{tenantId}/{kind.Route}/{kind.Id(record)}";
+        return kind.Respond(http, record, 201);
+    }
+
+    /// <summary>A page of the tenant's records of a kind, newest first (compliance.read), optionally in one state.</summary>
+    public static async Task<IResult> ListAsync<T>(HttpContext http, ComplianceStore store, TenantEventsOptions options, RecordKind<T> kind, Guid tenantId,
+        CancellationToken cancellation) where T : class
+    {
+        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
+        var (limit, cursor, error) = ComplianceHttp.Page(http, options);
+        if (error is not null) return error;
+        var state = http.Request.Query["state"].ToString() is { Length: > 0 } s ? s : null;
+        if (state is not null && !kind.States.Contains(state))
+            return Problem.Validation("state", "unknown-state", string.Join(", ", kind.States) + ".").ToResult();
+        var (items, next) = await store.PageAsync<T>(tenantId, kind.Stored, state, cursor, limit, cancellation);
+        return Results.Json(new { items = items.Select(kind.View), nextCursor = next }, Json.Options);
     }
 
     /// <summary>Refuses a new record of a kind when the tenant already has as many open as the setting allows.</summary>

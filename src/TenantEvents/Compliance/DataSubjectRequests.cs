@@ -28,35 +28,21 @@ public static class DataSubjectRequestEndpoints
     {
         if (await ComplianceHttp.EnterAsync(http, tenantId, write: true, cancellation) is { } refusal) return refusal;
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"kind\", \"email\", \"name\", \"channel\", \"receivedAt\"}.").ToResult();
-        var (tenant, rules) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
-        if (tenant is null) return Problem.NotFound("tenant").ToResult();
-        var (received, errors) = RequestDecisions.Receive(Guid.CreateVersion7(), command.Kind, command.Email, command.Name, command.Channel,
-            command.ReceivedAt, RequestDecisions.Rule(rules, command.Kind ?? "access"), http.Caller().Actor, store.Now);
-        if (received is null) return Problem.Validation(errors).ToResult();
-        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        if (await ComplianceEdge.BoundAsync(store, tx, "request", options.MaxOpenDataSubjectRequests, nameof(TenantEventsOptions.MaxOpenDataSubjectRequests),
-                "too-many-open-requests", cancellation) is { } full)
-            return full.ToResult();
-        var request = await store.SaveRequestAsync(tx, null, [received], cancellation);
-        await tx.CommitAsync(cancellation);
-        http.Response.Headers.Location = $"/api/tenants/{tenantId}/data-subject-requests/{request.Id}";
-        return ComplianceHttp.Respond(http, request, 201);
+        return await ComplianceEdge.CreateAsync(http, store, RecordKind<DataSubjectRequest>.Request, tenantId,
+            (options.MaxOpenDataSubjectRequests, nameof(TenantEventsOptions.MaxOpenDataSubjectRequests), "too-many-open-requests"),
+            (_, rules, by, now) =>
+            {
+                var (received, errors) = RequestDecisions.Receive(Guid.CreateVersion7(), command.Kind, command.Email, command.Name, command.Channel,
+                    command.ReceivedAt, RequestDecisions.Rule(rules, command.Kind ?? "access"), by, now);
+                return (received, errors);
+            }, cancellation);
     }
 
     /// <summary>The tenant's requests, newest first (compliance.read); state filters (received, verified, fulfilled, refused, closed).</summary>
     [WolverineGet(Path, OperationId = "ListDataSubjectRequests")]
     [Authorize(Roles = ComplianceHttp.Roles)]
-    public static async Task<IResult> List(Guid tenantId, HttpContext http, ComplianceStore store, TenantEventsOptions options, CancellationToken cancellation)
-    {
-        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
-        var (limit, cursor, error) = ComplianceHttp.Page(http, options);
-        if (error is not null) return error;
-        var state = http.Request.Query["state"].ToString() is { Length: > 0 } s ? s : null;
-        if (state is not null && state is not (RequestStates.Received or RequestStates.Verified or RequestStates.Fulfilled or RequestStates.Refused or RequestStates.Closed))
-            return Problem.Validation("state", "unknown-state", "received, verified, fulfilled, refused or closed.").ToResult();
-        var (items, next) = await store.PageAsync<DataSubjectRequest>(tenantId, "request", state, cursor, limit, cancellation);
-        return Results.Json(new { items = items.Select(ComplianceHttp.View), nextCursor = next }, Json.Options);
-    }
+    public static Task<IResult> List(Guid tenantId, HttpContext http, ComplianceStore store, TenantEventsOptions options, CancellationToken cancellation) =>
+        ComplianceEdge.ListAsync(http, store, options, RecordKind<DataSubjectRequest>.Request, tenantId, cancellation);
 
     [WolverineGet(Path + "/{requestId}", OperationId = "GetDataSubjectRequest")]
     [Authorize(Roles = ComplianceHttp.Roles)]

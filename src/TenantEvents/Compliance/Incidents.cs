@@ -28,34 +28,20 @@ public static class IncidentEndpoints
         if (command is null) return Problem.Malformed("The body must be a JSON object: {\"title\", \"description\", \"category\", \"awareAt\"}.").ToResult();
         if (command.AffectedTenants is { Count: > 0 })
             return Problem.Validation("affectedTenants", "platform-only", "a tenant's incident is its own; platform incidents name the tenants they touch.").ToResult();
-        var (tenant, _) = await ComplianceHttp.TenantAsync(store.Streams, tenantId, cancellation);
-        if (tenant is null) return Problem.NotFound("tenant").ToResult();
-        var (registered, errors) = IncidentDecisions.Register(Guid.CreateVersion7(), "tenant", command.Title, command.Description, command.Category,
-            command.AwareAt, [], http.Caller().Actor, store.Now);
-        if (registered is null) return Problem.Validation(errors).ToResult();
-        await using var tx = await store.Streams.BeginAsync(null, tenantId, cancellation);
-        if (await ComplianceEdge.BoundAsync(store, tx, "incident", options.MaxOpenIncidents, nameof(TenantEventsOptions.MaxOpenIncidents),
-                "too-many-open-incidents", cancellation) is { } full)
-            return full.ToResult();
-        var incident = await store.SaveIncidentAsync(tx, null, [registered], cancellation);
-        await tx.CommitAsync(cancellation);
-        http.Response.Headers.Location = $"/api/tenants/{tenantId}/incidents/{incident.Id}";
-        return ComplianceHttp.Respond(http, incident, 201);
+        return await ComplianceEdge.CreateAsync(http, store, RecordKind<Incident>.Incident, tenantId,
+            (options.MaxOpenIncidents, nameof(TenantEventsOptions.MaxOpenIncidents), "too-many-open-incidents"),
+            (_, _, by, now) =>
+            {
+                var (registered, errors) = IncidentDecisions.Register(Guid.CreateVersion7(), "tenant", command.Title, command.Description, command.Category,
+                    command.AwareAt, [], by, now);
+                return (registered, errors);
+            }, cancellation);
     }
 
     [WolverineGet(Path, OperationId = "ListIncidents")]
     [Authorize(Roles = ComplianceHttp.Roles)]
-    public static async Task<IResult> List(Guid tenantId, HttpContext http, ComplianceStore store, TenantEventsOptions options, CancellationToken cancellation)
-    {
-        if (await ComplianceHttp.EnterAsync(http, tenantId, write: false, cancellation) is { } refusal) return refusal;
-        var (limit, cursor, error) = ComplianceHttp.Page(http, options);
-        if (error is not null) return error;
-        var state = http.Request.Query["state"].ToString() is { Length: > 0 } s ? s : null;
-        if (state is not null && state is not ("registered" or "assessed" or "closed"))
-            return Problem.Validation("state", "unknown-state", "registered, assessed or closed.").ToResult();
-        var (items, next) = await store.PageAsync<Incident>(tenantId, "incident", state, cursor, limit, cancellation);
-        return Results.Json(new { items, nextCursor = next }, Json.Options);
-    }
+    public static Task<IResult> List(Guid tenantId, HttpContext http, ComplianceStore store, TenantEventsOptions options, CancellationToken cancellation) =>
+        ComplianceEdge.ListAsync(http, store, options, RecordKind<Incident>.Incident, tenantId, cancellation);
 
     [WolverineGet(Path + "/{incidentId}", OperationId = "GetIncident")]
     [Authorize(Roles = ComplianceHttp.Roles)]

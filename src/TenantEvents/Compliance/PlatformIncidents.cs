@@ -48,20 +48,28 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
             if (await row.ExecuteScalarAsync(cancellation) is not long v) return null;
             version = v;
         }
-        Incident? incident = null;
-        var seen = 0L;
-        await using (var read = Sql.Command(connection, transaction,
-                         $"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version", id))
-        await using (var reader = await read.ExecuteReaderAsync(cancellation))
-            while (await reader.ReadAsync(cancellation))
-            {
-                if (reader.GetInt64(0) != ++seen || !EventTypes.TryGetValue(reader.GetString(1), out var type))
-                    throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
-                incident = Incident.Apply(incident, JsonSerializer.Deserialize(reader.GetString(2), type, SealedJson.Options)!);
-            }
-        if (incident is null || seen != version) throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+        var events = await EventsAsync(connection, transaction, id, cancellation);
+        if (events.Count == 0 || events.Count != version) throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+        var incident = events.Aggregate((Incident?)null, (i, e) => Incident.Apply(i, e.Event))!;
         incident.Version = version;
         return incident;
+    }
+
+    /// <summary>An incident's events in order, from version 1 without a gap (anything else was tampered with).</summary>
+    private async Task<List<(long Version, object Event)>> EventsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid id,
+        CancellationToken cancellation)
+    {
+        var events = new List<(long, object)>();
+        await using var read = Sql.Command(connection, transaction,
+            $"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version", id);
+        await using var reader = await read.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+        {
+            if (reader.GetInt64(0) != events.Count + 1 || !EventTypes.TryGetValue(reader.GetString(1), out var type))
+                throw new IntegrityViolationException(Guid.Empty, id, "platform_incident");
+            events.Add((reader.GetInt64(0), JsonSerializer.Deserialize(reader.GetString(2), type, SealedJson.Options)!));
+        }
+        return events;
     }
 
     public async Task<Incident> SaveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Incident? before, IReadOnlyList<object> events,
@@ -140,15 +148,9 @@ public sealed class PlatformIncidents(TenantStreams streams, ComplianceStore sto
         // Every tenant was told up to this version already (on this instance): nothing to do.
         if (_told.TryGetValue(incident.Id, out var done) && done >= incident.Version) return;
         var everyone = true;
-        var steps = new List<(long Version, object Event)>();
-        await using (var read = Main.CreateCommand($"select version, type, data::text from {Schema}.platform_incident_events where incident_id = $1 order by version"))
-        {
-            read.Parameters.Add(new NpgsqlParameter { Value = incident.Id });
-            await using var reader = await read.ExecuteReaderAsync(cancellation);
-            while (await reader.ReadAsync(cancellation))
-                if (EventTypes.TryGetValue(reader.GetString(1), out var type))
-                    steps.Add((reader.GetInt64(0), JsonSerializer.Deserialize(reader.GetString(2), type, SealedJson.Options)!));
-        }
+        List<(long Version, object Event)> steps;
+        await using (var connection = await Main.OpenConnectionAsync(cancellation))
+            steps = await EventsAsync(connection, null, incident.Id, cancellation);
         var title = $"Platform {incident.Category} incident";
         foreach (var tenant in incident.AffectedTenants)
         {

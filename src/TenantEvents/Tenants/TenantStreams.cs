@@ -229,6 +229,22 @@ public sealed class TenantStreams(OutboxedSessionFactory sessions, Clock clock, 
     }
 
     /// <summary>The tenant inside a read-model record; throws <see cref="KeyDestroyedException"/> if it was shredded.</summary>
+    /// <summary>The tenant as it is now, opened (null: unknown, or decommissioned and shredded).</summary>
+    public async Task<Tenant?> CurrentAsync(Guid tenantId, CancellationToken cancellation)
+    {
+        await using var session = Store.QuerySession(tenantId.ToString());
+        var record = await session.LoadAsync<TenantRecord>(tenantId, cancellation);
+        if (record is null || record.Shredded) return null;
+        try
+        {
+            return await ReadAsync(record, cancellation);
+        }
+        catch (KeyDestroyedException)
+        {
+            return null;
+        }
+    }
+
     public async Task<Tenant> ReadAsync(TenantRecord record, CancellationToken cancellation)
     {
         if (record.Sealed is not { } payload) throw new KeyDestroyedException(record.Id, 0);
