@@ -24,7 +24,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: help run test test-ops image k8s-tools backup restore build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
+.PHONY: console browser help run test test-ops image k8s-tools backup restore build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
@@ -44,15 +44,30 @@ db:
 db-stop:
 	@$(PG) stop
 
-build:
+build: console
 	$(DOTNET) build TenantEvents.sln -nologo -clp:ErrorsOnly
+
+# The web console (console/: Preact + Vite, npm), built into console/dist; the service's build copies it beside its dll
+# and serves it at /console. Rebuilt only when a file of it changed.
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.js -type f 2>/dev/null)
+console: console/dist/index.html
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	@cd console && npx vite build --logLevel warn
+console/node_modules/.installed: console/package.json console/package-lock.json
+	@command -v node >/dev/null || { echo "Installing Node.js (apt-get)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's Chromium, which the console's tests drive (playwright-core); installed with apt-get if absent.
+browser:
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || { echo "Installing Chromium (apt-get)"; apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
 
 # $(call connections,DB): the environment for the three roles' connection strings to DB.
 connections = ConnectionStrings__TenantEvents="$(if $(DATABASE_URL),$(DATABASE_URL),$(shell $(PG) url $(1) app))" \
   ConnectionStrings__TenantEventsOwner="$(if $(DATABASE_OWNER_URL),$(DATABASE_OWNER_URL),$(shell $(PG) url $(1) owner))" \
   ConnectionStrings__TenantEventsPlatform="$(if $(DATABASE_PLATFORM_URL),$(DATABASE_PLATFORM_URL),$(shell $(PG) url $(1) platform))"
 
-run: db build
+run: db console build
 	@$(call connections,$(DB)) $(ZONES) TenantEvents__DataFolder="$(DATA)" $(DOTNET) $(SERVICE_DLL) migrate --contentRoot $(CURDIR)/$(SERVICE)
 	@echo "TenantEvents listening on $(URL)  (OpenAPI: $(URL)/openapi/v1.json, token: make token ROLE=platform-admin; metrics: port $(METRICS_PORT))"
 	@ASPNETCORE_ENVIRONMENT=$${ASPNETCORE_ENVIRONMENT:-Development} \
@@ -151,7 +166,7 @@ run-tests = $(call connections,$(TEST_DB)) RABBITMQ_URL="$$(ops/rabbitmq/local-b
 	  if [ $$status -ne 0 ]; then echo "==== failed tests (whole log: .data/last-test-run.log) ===="; \
 	    grep -a -E "^\s+Failed [A-Za-z]|^\s+Error Message:" -A4 .data/last-test-run.log | grep -vE "^\s+at " | head -120; fi; exit $$status
 
-test: db codegen-check idp tools broker k8s-tools
+test: db console browser codegen-check idp tools broker k8s-tools
 	@$(call run-tests,Category!=ops)
 
 # The operator's tests (Category=ops): the image, run from its own filesystem (ops/image), and three instances behind
@@ -168,7 +183,7 @@ restore: db
 	@DB=$(DB) DATA="$(DATA)" ops/backup/restore.sh
 
 # The service as an OCI image (buildah, installed with apt-get if absent): .data/image/tenantevents-VERSION.oci.tar.
-image:
+image: console
 	@ops/image/build.sh
 
 # The auditor's offline tool (src/TenantEvents.Cli): make audit ARGS="verify --bundle FILE --key VKEY" | "replay ..."

@@ -66,6 +66,16 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
         return provider;
     }
 
+    /// <summary>A tenant's provider, or null when it has none (found through the same index as <see cref="FindAsync"/>).</summary>
+    public async ValueTask<FederatedProvider?> ForTenantAsync(Guid tenant, CancellationToken cancellation)
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _indexLoadedAt) > IndexMaxAge.TotalMilliseconds)
+            await RefreshIndexAsync(cancellation);
+        foreach (var (issuer, entry) in _index)
+            if (entry.Tenant == tenant) return await FindAsync(issuer, cancellation);
+        return null;
+    }
+
     /// <summary>Forget what this instance knew of a tenant's provider (after a change here; other instances see it within seconds).</summary>
     public async Task InvalidateAsync(Guid tenant, CancellationToken cancellation)
     {

@@ -305,6 +305,8 @@ public static class Hosting
         }
         // /metrics on the management port, before anything a scrape has no business with (Operations/Metrics.cs).
         app.UseManagementPort(app.Services.GetRequiredService<TenantEventsOptions>());
+        // The web console's static files (Console/ConsoleHosting.cs): the same for everyone, no data, no credential needed.
+        TenantEvents.WebConsole.ConsoleHosting.UseConsole(app, app.Services.GetRequiredService<TenantEventsOptions>());
         // Which tenant the host serves (a verified name only), before anything else looks at the request (Domains/DomainHosts.cs).
         app.UseMiddleware<TenantEvents.Domains.DomainHosts>();
         // Requests without a verified credential, per client address: checked before authentication does any work for

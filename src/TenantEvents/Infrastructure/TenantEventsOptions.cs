@@ -167,6 +167,12 @@ public sealed class TenantEventsOptions
     public bool AllowInsecureIdentityProviders { get; set; }
 
     /// <summary>
+    /// The web console's files (console/dist, built by `make console`); by default the console folder beside the service's
+    /// dll, where the build copies them. Without them, /console answers 503 saying how to build it.
+    /// </summary>
+    public string? ConsoleFolder { get; set; }
+
+    /// <summary>
     /// The zone under which tenants may take a subdomain without proving anything (the platform holds it: point a wildcard
     /// DNS record and certificate for *.ZONE at the service), e.g. tenants.events.example.gov. Unset: no subdomains.
     /// </summary>

@@ -1,0 +1,256 @@
+// Tenant administrators (and members, within what their grants allow): the organisation tree (lazy, searchable,
+// movable), grants and "why may this person do that", members, service accounts (secret shown once), the identity
+// provider and SCIM, quotas with their allocations, sharing agreements and webhooks with deliveries.
+import { useState } from 'preact/hooks';
+import { html } from '../html.js';
+import { t, format } from '../i18n.js';
+import { api, all } from '../api.js';
+import { useLoad, Loading, Table, Action, Field, Problem, short } from '../ui.js';
+
+const principalText = p => (p ? `${p.kind}:${p.id}` : '');
+const splitPrincipal = text => { const [kind, ...rest] = String(text).split(':'); return { kind, id: rest.join(':') }; };
+
+/** One node of the tree: its children load when it opens (aria tree pattern, arrow keys). */
+function Node({ tenant, org, depth, selected, onSelect, open: startOpen }) {
+  const [open, setOpen] = useState(!!startOpen);
+  const children = useLoad(() => (open ? all(`/api/tenants/${tenant}/organisations/${org.id}/children?limit=200`) : Promise.resolve(null)), [open, org.id]);
+  const key = event => {
+    if (event.key === 'ArrowRight') { event.preventDefault(); setOpen(true); }
+    else if (event.key === 'ArrowLeft') { event.preventDefault(); setOpen(false); }
+    else if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); onSelect(org); }
+    else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const items = [...document.querySelectorAll('[role=treeitem] > .label')];
+      items[items.indexOf(event.currentTarget) + (event.key === 'ArrowDown' ? 1 : -1)]?.focus();
+    }
+  };
+  return html`<li role="treeitem" aria-expanded=${open} aria-selected=${selected === org.id} aria-level=${depth + 1}>
+    <span class="label" tabindex="0" onKeyDown=${key} onClick=${() => onSelect(org)}>
+      <button type="button" class="twisty" tabindex="-1" aria-label=${open ? t('tree.collapse', { name: org.name }) : t('tree.expand', { name: org.name })}
+        onClick=${e => { e.stopPropagation(); setOpen(!open); }}>${open ? '▾' : '▸'}</button>
+      ${org.name} <span class="muted">${org.kind}${org.state !== 'open' ? ' · ' + org.state : ''}</span></span>
+    ${open ? html`<${Loading} state=${children}>${list => list && list.length ? html`<ul role="group">
+      ${list.map(c => html`<${Node} key=${c.id} tenant=${tenant} org=${c} depth=${depth + 1} selected=${selected} onSelect=${onSelect} />`)}</ul>` : null}<//>` : null}
+  </li>`;
+}
+
+export function Tree({ id }) {
+  // The roots the person may see: depth-0 organisations, or (for someone granted lower down) the highest visible ones.
+  const roots = useLoad(async () => {
+    const first = await api(`/api/tenants/${id}/organisations?limit=200`);
+    const items = first.items;
+    const ids = new Set(items.map(o => o.id));
+    return items.filter(o => !o.parentId || !ids.has(o.parentId)).filter(o => o.depth === Math.min(...items.map(x => x.depth)));
+  }, [id]);
+  const [selected, setSelected] = useState(null);
+  const [search, setSearch] = useState({ q: '', hits: null });
+  const find = async event => {
+    event.preventDefault();
+    const q = new FormData(event.target).get('q').trim().toLowerCase();
+    let everything;
+    try { everything = await all(`/api/tenants/${id}/organisations?limit=200`, 20000); } catch (error) { setSearch({ q, error }); return; }
+    const byId = new Map(everything.map(o => [o.id, o]));
+    const path = o => { const names = []; for (let n = o; n; n = byId.get(n.parentId)) names.unshift(n.name); return names.join(' / '); };
+    setSearch({ q, hits: everything.filter(o => (o.name ?? '').toLowerCase().includes(q)).slice(0, 200).map(o => ({ ...o, path: path(o) })) });
+  };
+  return html`<h1 tabindex="-1">${t('tree.title')}</h1>
+    <form class="toolbar" role="search" onSubmit=${find}><label>${t('tree.search')} <input type="search" name="q" required /></label>
+      <button type="submit">${t('tree.find')}</button></form>
+    <${Problem} error=${search.error} />
+    ${search.hits ? html`<${Table} name="organisation-search" rows=${search.hits} onOpen=${setSelected} caption=${t('tree.hits', { q: search.q })}
+      columns=${[{ label: t('col.name'), value: o => o.name, render: o => html`<button type="button" class="linklike" onClick=${() => setSelected(o)}>${o.name}</button>` },
+        { label: t('col.path'), value: o => o.path }, { label: t('col.kind'), value: o => o.kind }]} />` : null}
+    <div class="split">
+      <${Loading} state=${roots}>${list => html`<ul role="tree" aria-label=${t('tree.title')} class="tree">
+        ${list.map(o => html`<${Node} key=${o.id} tenant=${id} org=${o} depth=${0} selected=${selected?.id} onSelect=${setSelected} open=${true} />`)}</ul>`}<//>
+      ${selected ? html`<${Organisation} tenant=${id} org=${selected} key=${selected.id} />` : html`<p class="muted">${t('tree.pick')}</p>`}
+    </div>`;
+}
+
+function Organisation({ tenant, org }) {
+  const base = `/api/tenants/${tenant}/organisations/${org.id}`;
+  const grants = useLoad(() => api(`${base}/grants`), [org.id]);
+  const members = useLoad(() => api(`${base}/members`), [org.id]);
+  const roles = useLoad(() => api(`/api/tenants/${tenant}/roles`), [tenant]);
+  return html`<section class="panel" aria-labelledby="org-title">
+    <h2 id="org-title">${org.name}</h2>
+    <p class="muted">${org.kind} · ${t('col.depth')} ${org.depth} · <code>${org.id}</code></p>
+    <div class="row">
+      <${Action} label=${t('tree.addChild')} run=${f => api(`/api/tenants/${tenant}/organisations`, { method: 'POST', body: { parentId: org.id, name: f.get('name'), kind: f.get('kind') } })}>
+        <${Field} label=${t('col.name')} name="name" required /><${Field} label=${t('col.kind')} name="kind" required value="unit" /><//>
+      <${Action} label=${t('tree.move')} run=${f => api(`${base}/move`, { method: 'POST', body: { parentId: f.get('parentId') } })}>
+        <${Field} label=${t('tree.newParent')} name="parentId" required placeholder="uuid" /><//>
+    </div>
+    <h3>${t('tree.grants')}</h3>
+    <${Loading} state=${grants}>${g => html`<${Table} name="grants" rows=${g.items ?? g} columns=${[
+      { label: t('col.principal'), value: x => principalText(x.principal) }, { label: t('col.role'), value: x => x.role },
+      { label: t('col.since'), value: x => x.at, render: x => format.when(x.at) },
+      { label: t('col.decide'), value: () => '', render: x => html`<${Action} label=${t('tree.revoke', { role: x.role })} danger onDone=${grants.reload}
+        run=${() => api(`${base}/grants/${x.id}`, { method: 'DELETE' })} />` }]} />`}<//>
+    <${Loading} state=${roles}>${r => html`<${Action} label=${t('tree.grant')} onDone=${grants.reload}
+      run=${f => api(`${base}/grants`, { method: 'POST', body: { principal: splitPrincipal(f.get('principal')), role: f.get('role') } })}>
+      <${Field} label=${t('col.principal')} name="principal" required placeholder="user:xavier" />
+      <label class="field">${t('col.role')} <select name="role">${(r.items ?? r).map(x => html`<option value=${x.name}>${x.name}</option>`)}</select></label><//>`}<//>
+    <h3>${t('nav.members')}</h3>
+    <${Loading} state=${members}>${m => html`<${Table} name="members" rows=${(m.items ?? []).map(u => ({ user: u }))} columns=${[
+      { label: t('col.user'), value: x => x.user },
+      { label: t('col.decide'), value: () => '', render: x => html`<${Action} label=${t('members.remove', { user: x.user })} danger onDone=${members.reload}
+        run=${() => api(`${base}/members/${encodeURIComponent(x.user)}`, { method: 'DELETE' })} />` }]} />`}<//>
+    <${Action} label=${t('members.add')} onDone=${members.reload} run=${f => api(`${base}/members`, { method: 'POST', body: { userId: f.get('userId') } })}>
+      <${Field} label=${t('col.user')} name="userId" required /><//>
+  </section>`;
+}
+
+export function Explain({ id, query }) {
+  const [answer, setAnswer] = useState(null);
+  const [error, setError] = useState(null);
+  const orgs = useLoad(() => all(`/api/tenants/${id}/organisations?limit=200`, 20000), [id]);
+  const ask = async event => {
+    event.preventDefault();
+    const f = new FormData(event.target);
+    setError(null); setAnswer(null);
+    try {
+      setAnswer(await api(`/api/tenants/${id}/access/explain?` + new URLSearchParams({ principal: f.get('principal'), permission: f.get('permission'), organisationId: f.get('organisationId') })));
+    } catch (e) { setError(e); }
+  };
+  const names = new Map((orgs.data ?? []).map(o => [o.id, o.name]));
+  return html`<h1 tabindex="-1">${t('explain.title')}</h1>
+    <p class="muted">${t('explain.intro')}</p>
+    <form class="action" onSubmit=${ask}>
+      <${Field} label=${t('col.principal')} name="principal" required value=${query.get('principal') ?? ''} placeholder="user:xavier" />
+      <${Field} label=${t('explain.permission')} name="permission" required value=${query.get('permission') ?? ''} placeholder="org.manage" />
+      <label class="field">${t('explain.organisation')} <select name="organisationId" required>
+        ${(orgs.data ?? []).map(o => html`<option value=${o.id}>${'· '.repeat(o.depth)}${o.name}</option>`)}</select></label>
+      <button type="submit">${t('explain.ask')}</button>
+    </form>
+    <${Problem} error=${error || orgs.error} />
+    ${answer ? html`<section class=${`answer ${answer.allowed ? 'yes' : 'no'}`} aria-live="polite" data-testid="explain-answer">
+      <h2>${answer.allowed ? t('explain.allowed') : t('explain.denied')}</h2>
+      ${answer.grant ? html`<p>${t('explain.because', { role: answer.grant.role, principal: principalText(answer.grant.principal),
+        organisation: names.get(answer.grant.organisationId) ?? short(answer.grant.organisationId) })}
+        ${answer.inherited ? ' ' + t('explain.inherited') : ''}</p>` : html`<p>${t('explain.noGrant')}</p>`}
+      ${answer.path?.length ? html`<p>${t('explain.path')}: ${answer.path.map(p => names.get(p) ?? short(p)).join(' → ')}</p>` : null}
+    </section>` : null}`;
+}
+
+export function Members({ id }) {
+  const orgs = useLoad(() => all(`/api/tenants/${id}/organisations?limit=200`, 20000), [id]);
+  const [org, setOrg] = useState(null);
+  const members = useLoad(() => (org ? api(`/api/tenants/${id}/organisations/${org}/members`) : Promise.resolve({ items: [] })), [org]);
+  return html`<h1 tabindex="-1">${t('nav.members')}</h1>
+    <${Loading} state=${orgs}>${list => html`<label class="field">${t('explain.organisation')}
+      <select onChange=${e => setOrg(e.target.value)}><option value="">${t('members.choose')}</option>
+      ${list.map(o => html`<option value=${o.id}>${'· '.repeat(o.depth)}${o.name}</option>`)}</select></label>`}<//>
+    <${Loading} state=${members}>${m => html`<${Table} name="members" rows=${(m.items ?? []).map(u => ({ user: u }))} columns=${[{ label: t('col.user'), value: x => x.user }]} />`}<//>`;
+}
+
+export function ServiceAccounts({ id }) {
+  const accounts = useLoad(() => all(`/api/tenants/${id}/service-accounts`), [id]);
+  const [created, setCreated] = useState(null);
+  return html`<h1 tabindex="-1">${t('nav.serviceAccounts')}</h1>
+    ${created ? html`<section class="secret" role="status" data-testid="secret">
+      <h2>${t('accounts.once')}</h2>
+      <dl class="facts"><dt>${t('accounts.clientId')}</dt><dd><code>${created.clientId}</code></dd>
+      <dt>${t('accounts.secret')}</dt><dd><code>${created.clientSecret}</code></dd>
+      ${created.scimToken ? html`<dt>${t('accounts.scim')}</dt><dd><code>${created.scimToken}</code></dd>` : null}
+      <dt>${t('accounts.tokenEndpoint')}</dt><dd><code>${created.tokenEndpoint}</code></dd></dl>
+      <button type="button" onClick=${() => setCreated(null)}>${t('accounts.stored')}</button></section>` : null}
+    <${Action} label=${t('accounts.create')} onDone=${r => { setCreated(r); accounts.reload(); }}
+      run=${f => api(`/api/tenants/${id}/service-accounts`, { method: 'POST', body: { name: f.get('name'), scopes: f.get('scopes').split(/[\s,]+/).filter(Boolean) } })}>
+      <${Field} label=${t('col.name')} name="name" required /><${Field} label=${t('accounts.scopes')} name="scopes" required placeholder="org.read scim.provision" /><//>
+    <${Loading} state=${accounts}>${rows => html`<${Table} name="service-accounts" rows=${rows}
+      filters=${[{ key: 'state', label: t('col.state'), value: a => a.state }]}
+      columns=${[{ label: t('col.name'), value: a => a.name }, { label: t('accounts.clientId'), value: a => a.clientId },
+        { label: t('accounts.scopes'), value: a => a.scopes.join(' ') }, { label: t('col.state'), value: a => a.state },
+        { label: t('col.createdAt'), value: a => a.createdAt, render: a => format.when(a.createdAt) },
+        { label: t('col.decide'), value: () => '', render: a => html`<${Action} label=${a.state === 'enabled' ? t('accounts.disable', { name: a.name }) : t('accounts.enable', { name: a.name })}
+          danger=${a.state === 'enabled'} onDone=${accounts.reload}
+          run=${() => api(`/api/tenants/${id}/service-accounts/${a.id}/${a.state === 'enabled' ? 'disable' : 'enable'}`, { method: 'POST', body: {} })} />` }]} />`}<//>`;
+}
+
+export function Identity({ id }) {
+  const provider = useLoad(() => api(`/api/tenants/${id}/identity-provider`).catch(e => (e.status === 404 ? null : Promise.reject(e))), [id]);
+  const accounts = useLoad(() => all(`/api/tenants/${id}/service-accounts`), [id]);
+  return html`<h1 tabindex="-1">${t('nav.identity')}</h1>
+    <section aria-labelledby="idp"><h2 id="idp">${t('identity.provider')}</h2>
+    <${Loading} state=${provider}>${p => (p ? html`<dl class="facts">
+      <dt>${t('identity.issuer')}</dt><dd><code>${p.settings.issuer}</code></dd><dt>${t('identity.audience')}</dt><dd>${p.settings.audience}</dd>
+      <dt>${t('identity.adminGroups')}</dt><dd>${p.settings.adminGroups.join(', ')}</dd>
+      <dt>${t('identity.mappings')}</dt><dd>${p.settings.mappings.map(m => `${m.group} → ${m.role ?? t('identity.memberOnly')} @ ${short(m.organisationId)}`).join('; ') || '—'}</dd>
+      <dt>${t('identity.configured')}</dt><dd>${p.configuredBy} · ${format.when(p.configuredAt)}</dd>
+      <dt>${t('identity.hint')}</dt><dd>${p.signInHint}</dd></dl>` : html`<p>${t('identity.none')}</p>`)}<//>
+    <${Action} label=${t('identity.configure')} onDone=${provider.reload}
+      run=${f => api(`/api/tenants/${id}/identity-provider`, { method: 'PUT', body: { issuer: f.get('issuer'), audience: f.get('audience'),
+        adminGroups: f.get('adminGroups').split(/[\s,]+/).filter(Boolean) } })}>
+      <${Field} label=${t('identity.issuer')} name="issuer" type="url" required /><${Field} label=${t('identity.audience')} name="audience" required />
+      <${Field} label=${t('identity.adminGroups')} name="adminGroups" /><//></section>
+    <section aria-labelledby="scim"><h2 id="scim">${t('identity.scim')}</h2>
+      <p class="muted">${t('identity.scimIntro', { path: `/api/tenants/${id}/scim/v2` })}</p>
+      <${Loading} state=${accounts}>${rows => html`<${Table} name="scim-credentials" rows=${rows.filter(a => a.scopes.includes('scim.provision'))}
+        empty=${t('identity.noScim')} columns=${[{ label: t('col.name'), value: a => a.name }, { label: t('col.state'), value: a => a.state },
+          { label: t('col.createdAt'), value: a => format.when(a.createdAt) }]} />`}<//></section>`;
+}
+
+export function Quotas({ id }) {
+  const quotas = useLoad(() => api(`/api/tenants/${id}/quotas`), [id]);
+  const orgs = useLoad(() => all(`/api/tenants/${id}/organisations?limit=200`, 20000).catch(() => []), [id]);
+  const names = new Map((orgs.data ?? []).map(o => [o.id, o.name]));
+  return html`<h1 tabindex="-1">${t('nav.quotas')}</h1>
+    <${Loading} state=${quotas}>${q => html`<${Table} name="quotas" rows=${q.quotas} columns=${[
+      { label: t('col.kind'), value: x => x.kind }, { label: t('quotas.unit'), value: x => x.unit }, { label: t('quotas.limit'), value: x => x.limit, render: x => format.number(x.limit) },
+      { label: t('quotas.used'), value: x => x.used, render: x => format.number(x.used) }, { label: t('quotas.held'), value: x => x.held },
+      { label: t('quotas.percent'), value: x => x.percentUsed, render: x => html`<meter min="0" max="100" value=${x.percentUsed} aria-label=${t('quotas.percentOf', { kind: x.kind })}></meter> ${x.percentUsed}%` },
+      { label: t('quotas.mode'), value: x => x.mode }, { label: t('quotas.resets'), value: x => x.resetAt, render: x => format.day(x.resetAt) }]} />
+      <h2>${t('quotas.allocations')}</h2>
+      <${Table} name="quota-allocations" rows=${q.quotas.flatMap(x => (x.byOrganisation ?? []).map(a => ({ kind: x.kind, ...a })))}
+        empty=${t('quotas.noAllocations')} columns=${[{ label: t('col.kind'), value: a => a.kind },
+          { label: t('explain.organisation'), value: a => names.get(a.organisationId) ?? a.organisationId },
+          { label: t('quotas.guaranteed'), value: a => a.guaranteed ?? a.allocated ?? '' }, { label: t('quotas.used'), value: a => a.used ?? '' }]} />`}<//>`;
+}
+
+export function Sharing({ id }) {
+  const agreements = useLoad(() => all(`/api/tenants/${id}/sharing/agreements`), [id]);
+  return html`<h1 tabindex="-1">${t('nav.sharing')}</h1>
+    <${Loading} state=${agreements}>${rows => html`<${Table} name="sharing-agreements" rows=${rows}
+      filters=${[{ key: 'state', label: t('col.state'), value: a => a.state }, { key: 'role', label: t('sharing.side'), value: a => a.role }]}
+      columns=${[{ label: t('sharing.side'), value: a => a.role }, { label: t('sharing.owner'), value: a => a.ownerTenantId },
+        { label: t('sharing.recipient'), value: a => a.recipientTenantId }, { label: t('col.state'), value: a => a.state },
+        { label: t('sharing.scope'), value: a => [...(a.scope?.tags ?? []).map(x => '#' + x), ...(a.scope?.classifications ?? []), ...(a.scope?.caseFileIds ?? []).map(short)].join(' ') },
+        { label: t('sharing.permissions'), value: a => a.permissions.join(', ') }, { label: t('sharing.purpose'), value: a => a.purpose },
+        { label: t('sharing.expires'), value: a => a.expiresAt, render: a => format.day(a.expiresAt) },
+        { label: t('col.decide'), value: () => '', render: a => a.state === 'active' || a.state === 'offered' ? html`<${Action} label=${t('sharing.revoke')} danger
+          onDone=${agreements.reload} run=${f => api(`/api/tenants/${id}/sharing/agreements/${a.id}/revoke`, { method: 'POST', body: { reason: f.get('reason') } })}>
+          <${Field} label=${t('field.reason')} name="reason" required /><//>` : null }]} />`}<//>`;
+}
+
+export function Webhooks({ id }) {
+  const hooks = useLoad(() => api(`/api/tenants/${id}/webhooks`), [id]);
+  const [open, setOpen] = useState(null);
+  const [secret, setSecret] = useState(null);
+  return html`<h1 tabindex="-1">${t('nav.webhooks')}</h1>
+    ${secret ? html`<section class="secret" role="status"><h2>${t('accounts.once')}</h2><code>${secret}</code>
+      <button type="button" onClick=${() => setSecret(null)}>${t('accounts.stored')}</button></section>` : null}
+    <${Action} label=${t('webhooks.create')} onDone=${r => { setSecret(r.secret); hooks.reload(); }}
+      run=${f => api(`/api/tenants/${id}/webhooks`, { method: 'POST', body: { url: f.get('url'), description: f.get('description'), types: f.get('types').split(/[\s,]+/).filter(Boolean) } })}>
+      <${Field} label=${t('webhooks.url')} name="url" type="url" required /><${Field} label=${t('webhooks.description')} name="description" />
+      <${Field} label=${t('webhooks.types')} name="types" placeholder="com.tenantevents.organisation_*" /><//>
+    <${Loading} state=${hooks}>${rows => html`<${Table} name="webhooks" rows=${rows.items ?? rows} onOpen=${w => setOpen(w)}
+      columns=${[{ label: t('webhooks.url'), value: w => w.url }, { label: t('webhooks.description'), value: w => w.description },
+        { label: t('webhooks.types'), value: w => w.types.join(' ') }, { label: t('col.state'), value: w => w.state },
+        { label: t('webhooks.deliveries'), value: () => '', render: w => html`<button type="button" onClick=${() => setOpen(w)}>${t('webhooks.show', { url: w.url })}</button>` }]} />`}<//>
+    ${open ? html`<${Deliveries} tenant=${id} hook=${open} key=${open.id} />` : null}`;
+}
+
+function Deliveries({ tenant, hook }) {
+  const base = `/api/tenants/${tenant}/webhooks/${hook.id}`;
+  const deliveries = useLoad(() => all(`${base}/deliveries`), [hook.id]);
+  return html`<section aria-labelledby="deliveries"><h2 id="deliveries">${t('webhooks.historyOf', { url: hook.url })}</h2>
+    <${Loading} state=${deliveries}>${rows => html`<${Table} name="deliveries" rows=${rows}
+      filters=${[{ key: 'status', label: t('col.state'), value: d => d.status }]}
+      columns=${[{ label: t('col.type'), value: d => d.type }, { label: t('col.state'), value: d => d.status }, { label: t('webhooks.attempts'), value: d => d.attempts },
+        { label: t('col.createdAt'), value: d => d.createdAt, render: d => format.when(d.createdAt) },
+        { label: t('webhooks.lastError'), value: d => d.lastError ?? d.lastStatus ?? '' },
+        { label: t('col.decide'), value: () => '', render: d => html`<${Action} label=${t('webhooks.redeliver')} onDone=${deliveries.reload}
+          run=${() => api(`${base}/deliveries/${d.id}/redeliver`, { method: 'POST', body: {} })} />` }]} />`}<//>
+  </section>`;
+}

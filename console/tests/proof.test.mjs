@@ -1,0 +1,52 @@
+// The in-browser verifier (src/proof.js) against the published RFC 9162 inclusion vectors (../shared/testdata/merkle,
+// used as they are) and against a note signed here with a fresh P-256 key (WebCrypto in Node is the same API).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { verifyInclusion, fromBase64, importVerifierKey, openNote, toBase64 } from '../src/proof.js';
+
+const root = process.env.MERKLE_VECTORS ?? new URL('../../../shared/testdata/merkle/inclusion', import.meta.url).pathname;
+
+function* vectors(folder) {
+  for (const name of readdirSync(folder)) {
+    const path = join(folder, name);
+    if (statSync(path).isDirectory()) yield* vectors(path);
+    else if (name.endsWith('.json')) yield [path, JSON.parse(readFileSync(path, 'utf8'))];
+  }
+}
+
+test('every published inclusion vector', async () => {
+  assert.ok(existsSync(root), `the vectors are at ${root}`);
+  let count = 0, refused = 0;
+  for (const [path, v] of vectors(root)) {
+    const ok = await verifyInclusion(v.leafIdx, v.treeSize, fromBase64(v.leafHash ?? ''), (v.proof ?? []).map(fromBase64), fromBase64(v.root ?? ''));
+    assert.equal(ok, !v.wantErr, `${path}: ${v.desc}`);
+    count++; if (v.wantErr) refused++;
+  }
+  assert.ok(count > 50 && refused > 10, `${count} vectors, ${refused} to refuse`);
+});
+
+async function signedNote(text, name = 'example.org') {
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const spki = new Uint8Array(await crypto.subtle.exportKey('spki', pair.publicKey));
+  const material = new Uint8Array([...new TextEncoder().encode(name), 0x0a, 0x02, ...spki]);
+  const id = new Uint8Array(await crypto.subtle.digest('SHA-256', material)).slice(0, 4);
+  const raw = new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey, new TextEncoder().encode(text)));
+  // DER, as the service signs (Rfc3279DerSequence).
+  const int = b => { let v = [...b]; while (v.length > 1 && v[0] === 0 && v[1] < 0x80) v.shift(); if (v[0] >= 0x80) v.unshift(0); return [0x02, v.length, ...v]; };
+  const body = [...int(raw.slice(0, 32)), ...int(raw.slice(32))];
+  const der = new Uint8Array([0x30, body.length, ...body]);
+  const hex = [...id].map(b => b.toString(16).padStart(2, '0')).join('');
+  return { note: `${text}\n\u2014 ${name} ${toBase64(new Uint8Array([...id, ...der]))}\n`, vkey: `${name}+${hex}+${toBase64(new Uint8Array([0x02, ...spki]))}` };
+}
+
+test('a signed note opens with its key, and not once a byte of it changed or with another key', async () => {
+  const { note, vkey } = await signedNote('example.org/audit/t\n3\nAAAA\n');
+  const key = await importVerifierKey(vkey);
+  assert.equal(await openNote(note, key), 'example.org/audit/t\n3\nAAAA\n');
+  assert.equal(await openNote(note.replace('\n3\n', '\n4\n'), key), null);
+  const other = await signedNote('example.org/audit/t\n3\nAAAA\n');
+  assert.equal(await openNote(note, await importVerifierKey(other.vkey)), null);
+  await assert.rejects(importVerifierKey(vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), /key id/);
+});
