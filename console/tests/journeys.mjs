@@ -185,6 +185,53 @@ await journey('tenant admin: build a tree, grant, explain, service account', asy
   await page.context().close();
 });
 
+await journey('a tenant\u2019s people sign in through its own OpenID provider (authorization code with PKCE)', async () => {
+  const IDP = process.env.IDP;
+  assert.ok(IDP, 'IDP: the test OpenID provider (tests/idp)');
+  // Sally configures the provider in the console; the console's client id there is the audience.
+  const page = await signedIn(sally());
+  await visit(page, `/tenants/${tenantId}/identity`, 'Identity and SCIM');
+  await page.getByText('No identity provider is configured.').waitFor();
+  await page.getByLabel('Issuer', { exact: true }).fill(IDP);
+  await page.getByLabel('Audience (the console\u2019s client id)', { exact: true }).fill('tenantevents-console');
+  await page.getByLabel('Administrator groups', { exact: true }).fill('it-admins');
+  await page.getByRole('button', { name: 'Configure' }).click();
+  await page.getByRole('definition').filter({ hasText: IDP }).first().waitFor();
+  await check(page, '22-tenant-identity-provider');
+  await page.context().close();
+  // Sam, of it-admins, signs in at the provider: the console sends him there and exchanges the code with its verifier.
+  await fetch(`${IDP}/control/next-user`, { method: 'POST', body: JSON.stringify({ sub: 'sam', name: 'Sam Okafor', groups: ['it-admins'] }) });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const sam = await context.newPage();
+  sam.on('pageerror', e => failures.push(`page error: ${e.message}`));
+  sam.on('response', async r => {
+    if ((r.url().startsWith(IDP + '/token') || r.url().startsWith(BASE + '/api/')) && r.status() >= 400)
+      console.log(`  ${r.request().method()} ${r.url()}: ${r.status()} ${await r.text().catch(() => '')} ${r.headers()['www-authenticate'] ?? ''}`);
+  });
+  const authorize = [];
+  sam.on('request', r => { if (r.url().startsWith(IDP + '/authorize')) authorize.push(new URL(r.url())); });
+  await sam.goto(BASE + '/console/');
+  await sam.getByLabel('Your organisation (its short name)').fill(`travis-${run}`);
+  await sam.getByRole('button', { name: 'Continue to your identity provider' }).click();
+  await sam.locator('[data-testid=person]').waitFor();
+  assert.match(await sam.locator('[data-testid=person]').innerText(), /^Sam Okafor/);
+  const asked = authorize[0].searchParams;
+  assert.equal(asked.get('code_challenge_method'), 'S256');
+  assert.equal(asked.get('client_id'), 'tenantevents-console');
+  assert.ok(/^[A-Za-z0-9_-]{43}$/.test(asked.get('code_challenge')) && asked.get('state'), 'a challenge and a state');
+  assert.ok(!sam.url().includes('code='), 'the code is gone from the address');
+  // As an administrator of the tenant through his group, he sees its tree; not another tenant's.
+  await visit(sam, `/tenants/${tenantId}/organisations`, 'Organisation tree');
+  await sam.getByRole('treeitem', { name: new RegExp(tenantName) }).first().waitFor();
+  await check(sam, '23-federated-sign-in');
+  // A name nobody holds: the same answer as a tenant without a provider.
+  await sam.getByRole('button', { name: 'Sign out' }).click();
+  await sam.getByLabel('Your organisation (its short name)').fill(`nobody-${run}`);
+  await sam.getByRole('button', { name: 'Continue to your identity provider' }).click();
+  await sam.getByText('No sign-in is set up under that name.', { exact: false }).waitFor();
+  await context.close();
+});
+
 await journey('analyst: read the estate and a tenant\u2019s charts, download their data', async () => {
   const page = await signedIn(token('analyst', 'ana'));
   await visit(page, '/estate', 'Estate analytics');

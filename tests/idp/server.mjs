@@ -1,6 +1,8 @@
 // A real OpenID provider process for the federation tests: oauth2-mock-server's discovery document, JWKS and token
 // endpoint, plus two test controls: POST /control/token mints a token with the claims (and header fields) asked for,
-// signed by the provider's key; POST /control/rotate adds a new signing key (the JWKS then lists both).
+// signed by the provider's key; POST /control/rotate adds a new signing key (the JWKS then lists both); POST
+// /control/next-user sets who signs in through the authorization endpoint (code flow with PKCE, as the web console
+// does): the claims of the access token the code is exchanged for (its audience is the client id).
 // Prints {"issuer": "..."} on its first line of output once it listens.
 import http from 'node:http';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
@@ -13,9 +15,14 @@ const handler = service.requestHandler;
 let jwksRequests = 0;
 
 // The provider's own token endpoint (client credentials, password, ...) issues tokens for this audience and subject.
+let nextUser = null;
 service.on('beforeTokenSigning', (token, req) => {
   token.payload.aud = req.body?.audience ?? 'tenantevents';
   token.payload.sub = req.body?.subject ?? req.body?.client_id ?? 'idp-user';
+  if (req.body?.grant_type === 'authorization_code' && nextUser) {
+    Object.assign(token.payload, nextUser);
+    token.payload.aud = req.body.client_id;
+  }
 });
 
 function readJson(req) {
@@ -37,6 +44,12 @@ const server = http.createServer(async (req, res) => {
       });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ token }));
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/control/next-user') {
+      nextUser = await readJson(req);
+      res.writeHead(204);
+      res.end();
       return;
     }
     if (req.method === 'POST' && req.url === '/control/rotate') {

@@ -115,7 +115,19 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
         var keys = _keys.GetOrAdd(provider.Settings.Issuer, _ => new ProviderKeys());
         var stale = Environment.TickCount64 - Volatile.Read(ref keys.FetchedAt) > options.FederationKeyCacheLifetime.TotalMilliseconds;
         var unknown = kid is not null && keys.Keys.All(k => k.KeyId != kid);
-        if ((!stale && !unknown) || !MayRefresh(keys)) return keys.Keys;
+        if (!stale && !unknown) return keys.Keys;
+        if (!MayRefresh(keys))
+        {
+            // Another request is fetching right now (a provider just configured, whose first users arrive together): wait
+            // for that fetch, bounded by its own time limit, instead of judging this token by the keys it is replacing
+            // (none, the first time: a 401 for a valid token). No second fetch is made either way.
+            if (keys.Gate.CurrentCount == 0)
+            {
+                await keys.Gate.WaitAsync(cancellation);
+                keys.Gate.Release();
+            }
+            return keys.Keys;
+        }
 
         await keys.Gate.WaitAsync(cancellation);
         try

@@ -75,6 +75,20 @@ public class FederationTests(AppFixture fixture) : IntegrationTest(fixture)
     }
 
     [Fact]
+    public async Task a_newly_configured_providers_first_users_arriving_together_all_get_in()
+    {
+        // A provider of its own (a new issuer: no keys held for it yet). Configuring it checks its keys but does not keep
+        // them; the first tokens then arrive at once, as a console's first page does (several requests in parallel).
+        var tenant = await Active("agency-first-wave");
+        await using var idp = await TestIdentityProvider.StartAsync();
+        (await TenantAdminOf(tenant).Put($"/api/tenants/{tenant}/identity-provider",
+            new { issuer = idp.Issuer, audience = AudienceA, adminGroups = new[] { "it-admins" } })).ShouldBe(HttpStatusCode.OK);
+        var tokens = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => idp.UserTokenAsync($"first-{i}", AudienceA, ["it-admins"])));
+        var answers = await Task.WhenAll(tokens.SelectMany(t => Enumerable.Range(0, 4).Select(_ => Fixture.Client(t).Get($"/api/tenants/{tenant}"))));
+        answers.Select(a => a.Status).ShouldAllBe(s => s == HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task forged_and_invalid_tokens_get_401_on_every_endpoint_group()
     {
         var (a, _, idpA, idpB) = await TwoFederatedTenants();

@@ -32,7 +32,7 @@ public class ConsoleTests
             ["SCREENSHOTS"] = screenshots,
         }, TimeSpan.FromMinutes(8));
         exit.ShouldBe(0, output + "\nservice:\n" + service.Output[^Math.Min(4000, service.Output.Length)..]);
-        output.ShouldContain("journeys: 7 passed, 0 failure(s)");
+        output.ShouldContain("journeys: 8 passed, 0 failure(s)");
         Directory.GetFiles(screenshots, "*.png").Length.ShouldBeGreaterThanOrEqualTo(20);
         var failures = service.Output.Split('\n').Where(l => l.StartsWith("fail:") || l.StartsWith("crit:")).ToList();
         failures.ShouldBeEmpty(string.Join("\n", failures));
