@@ -46,12 +46,15 @@ function Navigation({ person, path }) {
   if (person.platform) items.push(['/tenants', t('nav.tenants')]);
   if (person.platform) items.push(['/estate', t('nav.estate')]);
   const tenant = path.match(/^\/tenants\/([0-9a-f-]{36})/)?.[1] ?? (!person.platform ? person.tenantId : null);
-  const tenantItems = tenant ? [
-    [`/tenants/${tenant}`, t('nav.overview')], [`/tenants/${tenant}/organisations`, t('nav.tree')], [`/tenants/${tenant}/explain`, t('nav.explain')],
-    [`/tenants/${tenant}/members`, t('nav.members')], [`/tenants/${tenant}/service-accounts`, t('nav.serviceAccounts')],
-    [`/tenants/${tenant}/identity`, t('nav.identity')], [`/tenants/${tenant}/quotas`, t('nav.quotas')], [`/tenants/${tenant}/sharing`, t('nav.sharing')],
-    [`/tenants/${tenant}/webhooks`, t('nav.webhooks')], [`/tenants/${tenant}/health`, t('nav.health')], [`/tenants/${tenant}/audit`, t('nav.audit')],
-  ] : [];
+  // What each role is offered (the API still decides every call): platform administrators and tenant people see
+  // every tenant page; auditors the record; analysts the figures; approvers the tenant itself.
+  const offered = roles.some(r => ['platform-admin', 'tenant-admin', 'tenant-member'].includes(r)) || !person.platform
+    ? ['', '/organisations', '/explain', '/members', '/service-accounts', '/identity', '/quotas', '/sharing', '/webhooks', '/health', '/audit']
+    : [...new Set([''].concat(roles.includes('auditor') ? ['/organisations', '/audit'] : [], roles.includes('analyst') ? ['/health', '/quotas'] : []))];
+  const labels = { '': 'nav.overview', '/organisations': 'nav.tree', '/explain': 'nav.explain', '/members': 'nav.members',
+    '/service-accounts': 'nav.serviceAccounts', '/identity': 'nav.identity', '/quotas': 'nav.quotas', '/sharing': 'nav.sharing',
+    '/webhooks': 'nav.webhooks', '/health': 'nav.health', '/audit': 'nav.audit' };
+  const tenantItems = tenant ? offered.map(suffix => [`/tenants/${tenant}${suffix}`, t(labels[suffix])]) : [];
   const entry = ([href, label]) => html`<li><a href=${'#' + href} aria-current=${path === href ? 'page' : undefined}>${label}</a></li>`;
   return html`<nav aria-label=${t('nav.label')}>
     <ul>${items.map(entry)}</ul>
@@ -83,7 +86,7 @@ function App() {
     <a class="skip" href="#main" onClick=${e => { e.preventDefault(); document.getElementById('main').focus(); }}>${t('skip')}</a>
     <header>
       <a class="brand" href="#/">${t('app.name')}</a>
-      <span class="person" data-testid="person">${person.name} · ${person.roles.join(', ')}</span>
+      <span class="person" data-testid="person">${person.name} · ${person.roles.length ? person.roles.join(', ') : t('signin.via', { issuer: person.via })}</span>
       <button type="button" onClick=${() => signOut()}>${t('signout')}</button>
     </header>
     <${Navigation} person=${person} path=${where.path} />

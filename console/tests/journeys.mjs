@@ -134,9 +134,7 @@ await journey('tenant admin: build a tree, grant, explain, service account', asy
   await panel.getByLabel('Kind', { exact: true }).fill('field-office');
   await panel.getByRole('button', { name: 'Add an organisation under this one' }).click();
   await panel.getByText('Done.').first().waitFor();
-  // The new node appears when the root is opened again (lazy children).
-  await root.getByRole('button', { name: `Close ${tenantName}` }).click();
-  await root.getByRole('button', { name: `Open ${tenantName}` }).click();
+  // The new node appears under the open root (its children are read again).
   await page.getByRole('treeitem', { name: /Precinct 4/ }).locator('.label').first().click();
   await page.getByRole('heading', { level: 2, name: 'Precinct 4' }).waitFor();
   await panel.getByLabel('Who (user:NAME, group:NAME, service:ID)', { exact: true }).fill('user:xavier');
@@ -144,10 +142,18 @@ await journey('tenant admin: build a tree, grant, explain, service account', asy
   await panel.getByRole('button', { name: 'Grant', exact: true }).click();
   await panel.getByRole('cell', { name: 'user:xavier', exact: true }).waitFor();
   await check(page, '05-tenant-tree-grant');
+  // Move Precinct 4 under the Patrol Division (chosen by its path); the tree shows it there.
+  await panel.getByRole('button', { name: 'Move\u2026' }).click();
+  await panel.getByRole('combobox', { name: /^New parent/ }).selectOption({ label: `${tenantName} / Patrol Division` });
+  await panel.getByRole('button', { name: 'Move under' }).click();
+  await panel.getByText('Done.').first().waitFor();
+  const patrol = page.getByRole('treeitem', { name: /^▸ Patrol Division|Patrol Division/ }).first();
+  await patrol.getByRole('button', { name: 'Open Patrol Division' }).click();
+  await patrol.getByRole('treeitem', { name: /Precinct 4/ }).waitFor();
   // Search across the whole tree.
   await page.getByLabel('Find an organisation', { exact: true }).fill('precinct');
   await page.getByRole('button', { name: 'Find', exact: true }).click();
-  await page.getByRole('cell', { name: `${tenantName} / Precinct 4` }).waitFor();
+  await page.getByRole('cell', { name: `${tenantName} / Patrol Division / Precinct 4` }).waitFor();
   // Keyboard: the tree's labels take focus and arrow keys move between them.
   await page.locator('[role=treeitem] > .label').first().focus();
   await page.keyboard.press('ArrowDown');
@@ -156,7 +162,7 @@ await journey('tenant admin: build a tree, grant, explain, service account', asy
   await visit(page, `/tenants/${tenantId}/explain`, 'Why may this person do that?');
   await page.getByLabel('Who (user:NAME, group:NAME, service:ID)', { exact: true }).fill('user:xavier');
   await page.getByLabel('Permission', { exact: true }).fill('org.manage');
-  await page.getByRole('combobox', { name: /^Organisation/ }).selectOption({ label: '· Precinct 4' });
+  await page.getByRole('combobox', { name: /^Organisation/ }).selectOption({ label: `${tenantName} / Patrol Division / Precinct 4` });
   await page.getByRole('button', { name: 'Explain' }).click();
   const answer = page.locator('[data-testid=explain-answer]');
   await answer.getByRole('heading', { name: 'Allowed' }).waitFor();

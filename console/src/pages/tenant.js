@@ -11,9 +11,9 @@ const principalText = p => (p ? `${p.kind}:${p.id}` : '');
 const splitPrincipal = text => { const [kind, ...rest] = String(text).split(':'); return { kind, id: rest.join(':') }; };
 
 /** One node of the tree: its children load when it opens (aria tree pattern, arrow keys). */
-function Node({ tenant, org, depth, selected, onSelect, open: startOpen }) {
+function Node({ tenant, org, depth, selected, onSelect, open: startOpen, version }) {
   const [open, setOpen] = useState(!!startOpen);
-  const children = useLoad(() => (open ? all(`/api/tenants/${tenant}/organisations/${org.id}/children?limit=200`) : Promise.resolve(null)), [open, org.id]);
+  const children = useLoad(() => (open ? all(`/api/tenants/${tenant}/organisations/${org.id}/children?limit=200`) : Promise.resolve(null)), [open, org.id, version]);
   const key = event => {
     if (event.key === 'ArrowRight') { event.preventDefault(); setOpen(true); }
     else if (event.key === 'ArrowLeft') { event.preventDefault(); setOpen(false); }
@@ -30,7 +30,7 @@ function Node({ tenant, org, depth, selected, onSelect, open: startOpen }) {
         onClick=${e => { e.stopPropagation(); setOpen(!open); }}>${open ? '▾' : '▸'}</button>
       ${org.name} <span class="muted">${org.kind}${org.state !== 'open' ? ' · ' + org.state : ''}</span></span>
     ${open ? html`<${Loading} state=${children}>${list => list && list.length ? html`<ul role="group">
-      ${list.map(c => html`<${Node} key=${c.id} tenant=${tenant} org=${c} depth=${depth + 1} selected=${selected} onSelect=${onSelect} />`)}</ul>` : null}<//>` : null}
+      ${list.map(c => html`<${Node} key=${c.id} tenant=${tenant} org=${c} depth=${depth + 1} selected=${selected} onSelect=${onSelect} version=${version} />`)}</ul>` : null}<//>` : null}
   </li>`;
 }
 
@@ -43,6 +43,7 @@ export function Tree({ id }) {
     return items.filter(o => !o.parentId || !ids.has(o.parentId)).filter(o => o.depth === Math.min(...items.map(x => x.depth)));
   }, [id]);
   const [selected, setSelected] = useState(null);
+  const [version, setVersion] = useState(0);
   const [search, setSearch] = useState({ q: '', hits: null });
   const find = async event => {
     event.preventDefault();
@@ -62,12 +63,25 @@ export function Tree({ id }) {
         { label: t('col.path'), value: o => o.path }, { label: t('col.kind'), value: o => o.kind }]} />` : null}
     <div class="split">
       <${Loading} state=${roots}>${list => html`<ul role="tree" aria-label=${t('tree.title')} class="tree">
-        ${list.map(o => html`<${Node} key=${o.id} tenant=${id} org=${o} depth=${0} selected=${selected?.id} onSelect=${setSelected} open=${true} />`)}</ul>`}<//>
-      ${selected ? html`<${Organisation} tenant=${id} org=${selected} key=${selected.id} />` : html`<p class="muted">${t('tree.pick')}</p>`}
+        ${list.map(o => html`<${Node} key=${o.id} tenant=${id} org=${o} depth=${0} selected=${selected?.id} onSelect=${setSelected} open=${true} version=${version} />`)}</ul>`}<//>
+      ${selected ? html`<${Organisation} tenant=${id} org=${selected} key=${selected.id} onChanged=${() => setVersion(v => v + 1)} />` : html`<p class="muted">${t('tree.pick')}</p>`}
     </div>`;
 }
 
-function Organisation({ tenant, org }) {
+/** Every organisation the person may see, each with its path (for choosers and search), sorted by path. */
+export function useOrganisations(tenant) {
+  return useLoad(async () => {
+    if (!tenant) return [];
+    const everything = await all(`/api/tenants/${tenant}/organisations?limit=200`, 20000);
+    const byId = new Map(everything.map(o => [o.id, o]));
+    const path = o => { const names = []; for (let n = o, i = 0; n && i < 64; n = byId.get(n.parentId), i++) names.unshift(n.name); return names.join(' / '); };
+    return everything.map(o => ({ ...o, path: path(o) })).sort((a, b) => a.path.localeCompare(b.path));
+  }, [tenant]);
+}
+
+function Organisation({ tenant, org, onChanged }) {
+  const [moving, setMoving] = useState(false);
+  const everything = useOrganisations(moving ? tenant : null);
   const base = `/api/tenants/${tenant}/organisations/${org.id}`;
   const grants = useLoad(() => api(`${base}/grants`), [org.id]);
   const members = useLoad(() => api(`${base}/members`), [org.id]);
@@ -76,10 +90,13 @@ function Organisation({ tenant, org }) {
     <h2 id="org-title">${org.name}</h2>
     <p class="muted">${org.kind} · ${t('col.depth')} ${org.depth} · <code>${org.id}</code></p>
     <div class="row">
-      <${Action} label=${t('tree.addChild')} run=${f => api(`/api/tenants/${tenant}/organisations`, { method: 'POST', body: { parentId: org.id, name: f.get('name'), kind: f.get('kind') } })}>
+      <${Action} label=${t('tree.addChild')} onDone=${onChanged} run=${f => api(`/api/tenants/${tenant}/organisations`, { method: 'POST', body: { parentId: org.id, name: f.get('name'), kind: f.get('kind') } })}>
         <${Field} label=${t('col.name')} name="name" required /><${Field} label=${t('col.kind')} name="kind" required value="unit" /><//>
-      <${Action} label=${t('tree.move')} run=${f => api(`${base}/move`, { method: 'POST', body: { parentId: f.get('parentId') } })}>
-        <${Field} label=${t('tree.newParent')} name="parentId" required placeholder="uuid" /><//>
+      ${moving ? html`<${Loading} state=${everything}>${list => html`<${Action} label=${t('tree.move')} onDone=${onChanged}
+        run=${f => api(`${base}/move`, { method: 'POST', body: { parentId: f.get('parentId') } })}>
+        <label class="field">${t('tree.newParent')} <select name="parentId" required>
+          ${list.filter(o => o.id !== org.id && !o.path.startsWith(org.path + ' / ') && o.path !== org.path).map(o => html`<option value=${o.id}>${o.path}</option>`)}</select></label><//>`}<//>`
+        : html`<button type="button" onClick=${() => setMoving(true)}>${t('tree.moveStart')}</button>`}
     </div>
     <h3>${t('tree.grants')}</h3>
     <${Loading} state=${grants}>${g => html`<${Table} name="grants" rows=${g.items ?? g} columns=${[
@@ -104,7 +121,7 @@ function Organisation({ tenant, org }) {
 export function Explain({ id, query }) {
   const [answer, setAnswer] = useState(null);
   const [error, setError] = useState(null);
-  const orgs = useLoad(() => all(`/api/tenants/${id}/organisations?limit=200`, 20000), [id]);
+  const orgs = useOrganisations(id);
   const ask = async event => {
     event.preventDefault();
     const f = new FormData(event.target);
@@ -120,7 +137,7 @@ export function Explain({ id, query }) {
       <${Field} label=${t('col.principal')} name="principal" required value=${query.get('principal') ?? ''} placeholder="user:xavier" />
       <${Field} label=${t('explain.permission')} name="permission" required value=${query.get('permission') ?? ''} placeholder="org.manage" />
       <label class="field">${t('explain.organisation')} <select name="organisationId" required>
-        ${(orgs.data ?? []).map(o => html`<option value=${o.id}>${'· '.repeat(o.depth)}${o.name}</option>`)}</select></label>
+        ${(orgs.data ?? []).map(o => html`<option value=${o.id}>${o.path}</option>`)}</select></label>
       <button type="submit">${t('explain.ask')}</button>
     </form>
     <${Problem} error=${error || orgs.error} />
@@ -134,13 +151,13 @@ export function Explain({ id, query }) {
 }
 
 export function Members({ id }) {
-  const orgs = useLoad(() => all(`/api/tenants/${id}/organisations?limit=200`, 20000), [id]);
+  const orgs = useOrganisations(id);
   const [org, setOrg] = useState(null);
   const members = useLoad(() => (org ? api(`/api/tenants/${id}/organisations/${org}/members`) : Promise.resolve({ items: [] })), [org]);
   return html`<h1 tabindex="-1">${t('nav.members')}</h1>
     <${Loading} state=${orgs}>${list => html`<label class="field">${t('explain.organisation')}
       <select onChange=${e => setOrg(e.target.value)}><option value="">${t('members.choose')}</option>
-      ${list.map(o => html`<option value=${o.id}>${'· '.repeat(o.depth)}${o.name}</option>`)}</select></label>`}<//>
+      ${list.map(o => html`<option value=${o.id}>${o.path}</option>`)}</select></label>`}<//>
     <${Loading} state=${members}>${m => html`<${Table} name="members" rows=${(m.items ?? []).map(u => ({ user: u }))} columns=${[{ label: t('col.user'), value: x => x.user }]} />`}<//>`;
 }
 

@@ -20,12 +20,16 @@ public class ConsoleTests
             .ShouldBeTrue("the service's build holds no console: run `make console` before building (make test does)");
         var db = await ServiceProcess.FreshDatabaseAsync("tenantevents_test_console");
         var folder = Directory.CreateTempSubdirectory("tenantevents-console-").FullName;
-        await using var service = await ServiceProcess.StartAsync(db, folder);
+        await using var service = await ServiceProcess.StartAsync(db, folder,
+            new Dictionary<string, string> { ["TenantEvents:AllowInsecureIdentityProviders"] = "true" });
+        // The tenant's own OpenID provider for the federated sign-in (authorization code with PKCE): a real process.
+        await using var idp = await TestIdentityProvider.StartAsync();
         var screenshots = Path.Combine(TestDatabase.RepositoryRoot(), ".data", "console-screenshots");
         if (Directory.Exists(screenshots)) Directory.Delete(screenshots, recursive: true);
         var (exit, output) = await NodeAsync(["tests/journeys.mjs"], new()
         {
             ["BASE"] = service.Url,
+            ["IDP"] = idp.Issuer,
             ["TOKEN_CMD"] = System.Text.Json.JsonSerializer.Serialize(new[] { "dotnet", ServiceProcess.Dll(), "dev-token" }),
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
             ["TenantEvents__DataFolder"] = folder,
