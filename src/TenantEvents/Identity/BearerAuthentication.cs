@@ -174,6 +174,8 @@ public sealed class TokenValidator
         var issuer = jwt.Issuer;
         if (string.IsNullOrEmpty(issuer)) return TokenCheck.Fail("no issuer");
         if (issuer == _options.PublicUrl) return await PlatformAsync(jwt, null, cancellation);
+        // The platform staff's provider before any tenant's (a tenant may not register its issuer: ConfigureIdentityProvider).
+        if (_options.PlatformIdentityProvider is { Configured: true } staff && issuer == staff.Issuer) return await StaffAsync(jwt, staff, cancellation);
         if (issuer == DevTokens.Issuer) return _dev is null ? TokenCheck.Fail("development tokens are not accepted here") : await DevAsync(jwt);
         // A tenant's verified name before the providers: the platform answers for it, whatever a provider claims.
         if (await _domains.FindIssuerAsync(issuer, cancellation) is { } domain) return await PlatformAsync(jwt, domain, cancellation);
@@ -256,6 +258,39 @@ public sealed class TokenValidator
         }
         claims.AddRange((Claim(jwt, Claims.Scope) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(s => new Claim(Claims.Scope, s)));
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "platform", Claims.Subject, Claims.Role)), null);
+    }
+
+    /// <summary>
+    /// Platform staff signed in at the platform's own provider: its keys (fetched and refreshed as a tenant provider's are),
+    /// its audience, and platform roles only through the configured group mapping. Not remembered between requests: the
+    /// signature is checked each time (staff are few), so a changed mapping applies at once.
+    /// </summary>
+    private async Task<TokenCheck> StaffAsync(JsonWebToken jwt, PlatformStaffProvider staff, CancellationToken cancellation)
+    {
+        if (!staff.Algorithms.Contains(jwt.Alg)) return TokenCheck.Fail($"algorithm {jwt.Alg} not accepted");
+        var settings = new IdentityProviderSettings(staff.Issuer, staff.Audience, staff.Algorithms, ClaimMappings.Default, [], []);
+        var keys = await _federation.KeysAsync(new FederatedProvider(Guid.Empty, settings, DateTimeOffset.MinValue), jwt.Kid, cancellation);
+        if (jwt.Kid is { Length: > 0 } kid && keys.All(k => k.KeyId != kid)) return TokenCheck.Fail("unknown key id");
+        var result = await _handler.ValidateTokenAsync(jwt, new TokenValidationParameters
+        {
+            ValidIssuer = staff.Issuer,
+            ValidAudience = staff.Audience,
+            IssuerSigningKeys = keys,
+            ValidAlgorithms = staff.Algorithms,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = _options.ClockSkew,
+            TryAllIssuerSigningKeys = jwt.Kid is not { Length: > 0 },
+        });
+        if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+        var subject = Claim(jwt, "sub");
+        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 255) return TokenCheck.Fail("no subject");
+        var roles = staff.RolesOf(Strings(jwt, staff.GroupsClaim));
+        if (roles.Count == 0) return TokenCheck.Fail("no platform role for this person's groups");
+        var claims = new List<Claim> { new(Claims.Subject, subject), new(Claims.Kind, "user"), new(Claims.IdentityProvider, staff.Issuer) };
+        claims.AddRange(roles.Select(r => new Claim(Claims.Role, r)));
+        if (Claim(jwt, staff.NameClaim) is { Length: <= 200 } name) claims.Add(new Claim(Claims.Name, name));
+        return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "staff", Claims.Subject, Claims.Role)), null);
     }
 
     private async Task<TokenCheck> FederatedAsync(JsonWebToken jwt, FederatedProvider provider, CancellationToken cancellation)

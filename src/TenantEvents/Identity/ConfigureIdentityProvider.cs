@@ -30,6 +30,8 @@ public static class IdentityProviderEndpoints
         var (settings, errors) = IdentityProviderRules.Validate(command, options);
         if (settings is null) return Problem.Validation(errors).ToResult();
         // At a name the platform answers for (a tenant's verified name, the subdomain zone), the platform is the issuer.
+        if (settings.Issuer == options.PlatformIdentityProvider.Issuer)
+            return Problem.Validation("issuer", "reserved-issuer", "is the platform staff's identity provider.").ToResult();
         if (await domains.ServesIssuerAsync(settings.Issuer, cancellation))
             return Problem.Validation("issuer", "reserved-issuer", "is at a name this platform answers for (a tenant's domain or the platform's subdomain zone).").ToResult();
         if (!TenantHttp.TryExpectedVersion(http.Request, out var expected, out var error)) return error!;

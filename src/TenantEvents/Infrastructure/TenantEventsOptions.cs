@@ -173,6 +173,13 @@ public sealed class TenantEventsOptions
     public string? ConsoleFolder { get; set; }
 
     /// <summary>
+    /// The platform staff's OpenID provider (optional): tokens it issues for <see cref="PlatformStaffProvider.Audience"/>
+    /// carry platform roles by their groups (<see cref="PlatformStaffProvider.Roles"/>). The console signs staff in there
+    /// with PKCE (its client id is the audience). Without it, platform roles come only from development tokens.
+    /// </summary>
+    public PlatformStaffProvider PlatformIdentityProvider { get; set; } = new();
+
+    /// <summary>
     /// The zone under which tenants may take a subdomain without proving anything (the platform holds it: point a wildcard
     /// DNS record and certificate for *.ZONE at the service), e.g. tenants.events.example.gov. Unset: no subdomains.
     /// </summary>
@@ -358,6 +365,7 @@ public sealed class TenantEventsOptions
     {
         var options = new TenantEventsOptions();
         configuration.GetSection(Section).Bind(options);
+        options.PlatformIdentityProvider.Check(options.AllowInsecureIdentityProviders);
         options.DataFolder = Path.GetFullPath(options.DataFolder);
         if (options.ClockSkew < TimeSpan.Zero || options.ClockSkew > TimeSpan.FromMinutes(5))
             throw new InvalidOperationException("TenantEvents:ClockSkew must be between 0 and 5 minutes.");
@@ -390,5 +398,42 @@ public sealed class TenantEventsOptions
             throw new InvalidOperationException($"TenantEvents:TenantDomainZone {bad.Detail}");
         options.GraphQL.Validate();
         return options;
+    }
+}
+
+/// <summary>
+/// The platform staff's OpenID provider: its issuer and the audience its tokens name (the console's client id there);
+/// which group confers which platform role (a value may name several roles, comma-separated). A token whose groups map to
+/// no role is refused. Example: TenantEvents__PlatformIdentityProvider__Roles__platform-operators=platform-admin.
+/// </summary>
+public sealed class PlatformStaffProvider
+{
+    public string Issuer { get; set; } = "";
+    public string Audience { get; set; } = "";
+    public List<string> Algorithms { get; set; } = ["RS256", "PS256", "ES256"];
+    public string GroupsClaim { get; set; } = "groups";
+    public string NameClaim { get; set; } = "name";
+    public Dictionary<string, string> Roles { get; set; } = new(StringComparer.Ordinal);
+
+    public bool Configured => Issuer.Length > 0;
+
+    /// <summary>The platform roles a token's groups confer (none: the token is refused).</summary>
+    public IReadOnlyList<string> RolesOf(IEnumerable<string> groups) =>
+        groups.Where(Roles.ContainsKey).SelectMany(g => Roles[g].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal).ToList();
+
+    public void Check(bool allowInsecure)
+    {
+        if (!Configured) return;
+        if (!Uri.TryCreate(Issuer, UriKind.Absolute, out var uri) || !(uri.Scheme == "https" || (allowInsecure && uri.Scheme == "http")))
+            throw new InvalidOperationException("TenantEvents:PlatformIdentityProvider:Issuer must be an https URL.");
+        if (string.IsNullOrWhiteSpace(Audience)) throw new InvalidOperationException("TenantEvents:PlatformIdentityProvider:Audience is required.");
+        if (Roles.Count == 0) throw new InvalidOperationException("TenantEvents:PlatformIdentityProvider:Roles must map at least one group to a platform role.");
+        var wrong = Roles.Values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Where(r => !TenantEvents.Infrastructure.Security.Roles.PlatformWide.Contains(r)).ToList();
+        if (wrong.Count > 0)
+            throw new InvalidOperationException($"TenantEvents:PlatformIdentityProvider:Roles: {string.Join(", ", wrong)} not a platform role ({string.Join(", ", TenantEvents.Infrastructure.Security.Roles.PlatformWide)}).");
+        if (Algorithms.Count == 0 || Algorithms.Any(a => a is not ("RS256" or "RS384" or "RS512" or "PS256" or "PS384" or "PS512" or "ES256" or "ES384" or "ES512")))
+            throw new InvalidOperationException("TenantEvents:PlatformIdentityProvider:Algorithms: asymmetric algorithms only (RS, PS, ES).");
     }
 }

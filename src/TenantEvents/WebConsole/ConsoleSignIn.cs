@@ -31,7 +31,8 @@ public static class ConsoleSignInEndpoint
     {
         var slug = http.Request.Query["tenant"].ToString().Trim().ToLowerInvariant();
         if (slug.Length == 0)
-            return Results.Json(new ConsoleSignInOptions(environment.IsDevelopment() && options.DevTokens, null), Json.Options);
+            return Results.Json(new ConsoleSignInOptions(environment.IsDevelopment() && options.DevTokens,
+                options.PlatformIdentityProvider is { Configured: true } staff ? new ConsoleProvider(staff.Issuer, staff.Audience, null) : null), Json.Options);
         if (slug.Length > 100) return Problem.Validation("tenant", "too-long", "is at most 100 characters.").ToResult();
         await using var command = streams.Directory.Main.CreateCommand($"select tenant from {streams.Directory.Schema}.tenant_slugs where slug = $1");
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = slug });
