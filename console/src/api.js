@@ -34,7 +34,7 @@ export async function api(path, { method = 'GET', body, headers = {}, as = 'json
   return text ? JSON.parse(text) : null;
 }
 
-/** Every page of a cursor-paged list ({items, nextCursor}), up to a bound. */
+/** Every page of a cursor-paged list ({items, nextCursor}), up to a bound; a list cut at the bound says so (truncated). */
 export async function all(path, bound = 5000) {
   const items = [];
   let cursor = null;
@@ -45,5 +45,6 @@ export async function all(path, bound = 5000) {
     items.push(...(page.items ?? []));
     cursor = page.nextCursor;
   } while (cursor && items.length < bound);
+  if (cursor) items.truncated = true;
   return items;
 }

@@ -1,9 +1,10 @@
-// CSV (RFC 4180) of exactly what a list shows after its filters, with a guard against formula injection: a cell that a
-// spreadsheet would run (=, +, -, @, tab, carriage return first) is prefixed with an apostrophe (OWASP's advice).
+// CSV (RFC 4180) of exactly what a list shows after its filters, with the service's guard against formula injection
+// (Infrastructure/CsvText.cs): a cell that a spreadsheet would run (=, +, -, @, tab, CR, LF or their full-width forms
+// first) is prefixed with an apostrophe, unless it is a plain decimal number such as -12 or -0.25.
 export function toCsv(columns, rows) {
   const cell = value => {
     let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    if (/^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/.test(text) && !/^-?\d+(\.\d+)?$/.test(text)) text = "'" + text;
     return /[",\r\n]/.test(text) ? '"' + text.replaceAll('"', '""') + '"' : text;
   };
   const lines = [columns.map(c => cell(c.label)).join(',')];

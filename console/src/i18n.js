@@ -3,8 +3,9 @@
 import en from './strings.en.js';
 
 const catalogues = { en };
-const language = (navigator.language || 'en').split('-')[0];
-const strings = catalogues[language] ?? catalogues.en;
+const asked = (navigator.language || 'en').split('-')[0];
+export const language = catalogues[asked] ? asked : 'en';
+const strings = catalogues[language];
 
 export function t(id, values) {
   let text = strings[id] ?? en[id] ?? id;

@@ -3,7 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { t } from './i18n.js';
+import { t, language } from './i18n.js';
 import { session, onSession, who, signOut, completeSignIn } from './auth.js';
 import { SignIn } from './pages/signin.js';
 import { Approvals, Tenants, TenantDetail, RequestTenant } from './pages/platform.js';
@@ -22,9 +22,10 @@ const routes = [
 function match(path) {
   for (const [pattern, page] of routes) {
     const names = [];
-    const re = new RegExp('^' + pattern.replace(/:(\w+)/g, (_, n) => { names.push(n); return '([^/]+)'; }) + '$');
+    // Identifiers in the address are UUIDs and nothing else: a link cannot steer the console's API calls elsewhere.
+    const re = new RegExp('^' + pattern.replace(/:(\w+)/g, (_, n) => { names.push(n); return '([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'; }) + '$');
     const m = path.match(re);
-    if (m) return { page, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1])])) };
+    if (m) return { page, params: Object.fromEntries(names.map((n, i) => [n, m[i + 1]])) };
   }
   return null;
 }
@@ -98,3 +99,4 @@ function App() {
 }
 
 render(html`<${App} />`, document.getElementById('app'));
+document.documentElement.lang = language;

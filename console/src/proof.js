@@ -34,6 +34,41 @@ export async function verifyInclusion(leafIndex, treeSize, leafHash, proof, root
   return computed !== null && equal(computed, root);
 }
 
+const bitLength = x => { let n = 0n; while (x > 0n) { x >>= 1n; n++; } return n; };
+const ones = x => { let n = 0n; while (x > 0n) { n += x & 1n; x >>= 1n; } return n; };
+const trailingZeros = x => { let n = 0n; while (x > 0n && (x & 1n) === 0n) { x >>= 1n; n++; } return n; };
+const node = (left, right) => sha256(concat([1], left, right));
+
+/**
+ * RFC 9162 section 2.1.4.2: whether a consistency proof shows the tree of size1 with root1 to be a prefix of the tree of
+ * size2 with root2 (so the log was only appended to between the two checkpoints).
+ */
+export async function verifyConsistency(size1, size2, root1, root2, proof) {
+  proof = proof ?? [];
+  if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 0 || size2 < size1) return false;
+  if (proof.some(p => p.length !== 32)) return false;
+  if (size1 === 0) return false; // nothing to be consistent with: an empty tree proves nothing (the vectors refuse it)
+  if (size1 === size2) return proof.length === 0 && equal(root1, root2);
+  if (proof.length === 0 || root1.length !== 32 || root2.length !== 32) return false;
+  const index = BigInt(size1 - 1), size = BigInt(size2);
+  let inner = bitLength(index ^ (size - 1n));
+  const border = ones(index >> inner);
+  const shift = trailingZeros(BigInt(size1));
+  inner -= shift;
+  let seed = proof[0], start = 1;
+  if (BigInt(size1) === 1n << shift) { seed = root1; start = 0; }
+  if (BigInt(proof.length) !== BigInt(start) + inner + border) return false;
+  const path = proof.slice(start);
+  const mask = index >> shift;
+  let hash1 = seed, hash2 = seed;
+  for (let i = 0; i < Number(inner); i++) {
+    if ((mask >> BigInt(i)) & 1n) { hash1 = await node(path[i], hash1); hash2 = await node(path[i], hash2); }
+    else hash2 = await node(hash2, path[i]);
+  }
+  for (const h of path.slice(Number(inner))) { hash1 = await node(h, hash1); hash2 = await node(h, hash2); }
+  return equal(hash1, root1) && equal(hash2, root2);
+}
+
 /** A verifier key "name+keyid+base64(0x02 || SPKI)": checked (the id is the key's own) and imported. */
 export async function importVerifierKey(vkey) {
   const [name, id, ...rest] = vkey.trim().split('+');
@@ -50,19 +85,24 @@ export async function importVerifierKey(vkey) {
 
 /** ASN.1 DER ECDSA signature (SEQUENCE of two INTEGERs) to the 64-byte r||s WebCrypto verifies. */
 export function derToRaw(der) {
-  let i = 0;
-  if (der[i++] !== 0x30) throw new Error('not a DER signature');
-  if (der[i] & 0x80) i += 1 + (der[i] & 0x7f); else i++;
+  // Strict DER, as the service writes it: one SEQUENCE with a short length, two minimal positive INTEGERs, nothing after.
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) throw new Error('not a DER signature');
+  let i = 2;
   const integer = () => {
     if (der[i++] !== 0x02) throw new Error('not a DER integer');
     const length = der[i++];
-    let value = der.slice(i, i + length);
+    if (length < 1 || length > 33 || i + length > der.length) throw new Error('bad integer length');
+    const value = der.slice(i, i + length);
     i += length;
-    while (value.length > 32 && value[0] === 0) value = value.slice(1);
-    if (value.length > 32) throw new Error('integer too long');
-    return concat(new Uint8Array(32 - value.length), value);
+    if (value[0] & 0x80) throw new Error('negative integer');
+    if (value.length > 1 && value[0] === 0 && !(value[1] & 0x80)) throw new Error('integer not minimal');
+    const bytes = value[0] === 0 && value.length > 1 ? value.slice(1) : value;
+    if (bytes.length > 32) throw new Error('integer too long');
+    return concat(new Uint8Array(32 - bytes.length), bytes);
   };
-  return concat(integer(), integer());
+  const raw = concat(integer(), integer());
+  if (i !== der.length) throw new Error('bytes after the signature');
+  return raw;
 }
 
 /** A signed note's text if the key's signature on it verifies, else null (other keys' lines are ignored). */
@@ -70,6 +110,7 @@ export async function openNote(note, key) {
   const split = note.lastIndexOf('\n\n');
   if (split < 0 || !note.endsWith('\n')) return null;
   const text = note.slice(0, split + 1);
+  if ([...text].some(c => c < ' ' && c !== '\n')) return null;
   let verified = false;
   for (const line of note.slice(split + 2, -1).split('\n')) {
     if (!line.startsWith('\u2014 ')) return null;
@@ -77,7 +118,9 @@ export async function openNote(note, key) {
     if (extra !== undefined || !signature) return null;
     const blob = fromBase64(signature);
     if (name !== key.name || blob.length < 5 || !equal(blob.slice(0, 4), key.id)) continue;
-    const ok = await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key.publicKey, derToRaw(blob.slice(4)), encoder.encode(text));
+    let raw;
+    try { raw = derToRaw(blob.slice(4)); } catch { return null; }
+    const ok = await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key.publicKey, raw, encoder.encode(text));
     if (!ok) return null;
     verified = true;
   }
@@ -87,28 +130,40 @@ export async function openNote(note, key) {
 /** A checkpoint's body: origin, size, root (C2SP tlog-checkpoint). */
 export function parseCheckpoint(text) {
   const [origin, size, root] = text.split('\n');
-  if (!origin || !/^\d+$/.test(size ?? '') || !root) return null;
-  return { origin, size: Number(size), root: fromBase64(root) };
+  if (!origin || !/^(0|[1-9]\d{0,15})$/.test(size ?? '') || !root) return null;
+  const hash = fromBase64(root);
+  return hash.length === 32 ? { origin, size: Number(size), root: hash } : null;
 }
 
 /**
- * The whole check for one entry: the checkpoint note verifies with the pinned key and names this tenant's log; the
- * proof for the entry's index leads from its leaf to that signed root. Returns {ok, steps:[{id, ok, detail}]}.
+ * The whole check for one entry: the checkpoint note verifies with one of the audit log's keys (the pinned one, else the
+ * keys the service lists: checkpoints signed before a rotation still open) and names this tenant's log; the proof is for
+ * this entry (its index and event id) and leads from its leaf to that signed root; and when an earlier checkpoint was
+ * verified here (trusted), the log grew from it by appending only (a consistency proof), so a server cannot show this
+ * browser a different history than before. Returns {ok, steps:[{id, ok, detail}]}.
  */
-export async function verifyEntry({ verifierKey, note, tenantId, proof }) {
+export async function verifyEntry({ verifierKeys, note, tenantId, proof, entry, trusted, consistency }) {
   const steps = [];
   const step = (id, ok, detail = '') => { steps.push({ id, ok, detail }); return ok; };
   try {
-    const key = await importVerifierKey(verifierKey);
-    step('key', true, `${key.name}`);
-    const text = await openNote(note, key);
+    const keys = [];
+    for (const vkey of verifierKeys) keys.push(await importVerifierKey(vkey));
+    step('key', keys.length > 0, keys.map(k => k.name).join(', '));
+    let text = null;
+    for (const key of keys) if ((text = await openNote(note, key)) !== null) break;
     if (!step('signature', text !== null)) return { ok: false, steps };
     const checkpoint = parseCheckpoint(text);
     if (!step('origin', !!checkpoint && checkpoint.origin.endsWith(`/audit/${tenantId}`), checkpoint?.origin)) return { ok: false, steps };
+    if (!step('entry', proof.leafIndex === entry.index && proof.eventId === entry.eventId, `${proof.leafIndex} / ${proof.eventId}`)) return { ok: false, steps };
     if (!step('size', proof.treeSize === checkpoint.size, `${proof.treeSize} / ${checkpoint.size}`)) return { ok: false, steps };
     const included = await verifyInclusion(proof.leafIndex, checkpoint.size, fromBase64(proof.leafHash), proof.proof.map(fromBase64), checkpoint.root);
-    step('inclusion', included, `${proof.leafIndex} / ${checkpoint.size}`);
-    return { ok: steps.every(s => s.ok), steps };
+    if (!step('inclusion', included, `${proof.leafIndex} / ${checkpoint.size}`)) return { ok: false, steps, checkpoint };
+    if (trusted) {
+      const grew = trusted.size <= checkpoint.size && await verifyConsistency(trusted.size, checkpoint.size, fromBase64(trusted.root),
+        checkpoint.root, (consistency ?? []).map(fromBase64));
+      step('consistency', grew, `${trusted.size} → ${checkpoint.size}`);
+    }
+    return { ok: steps.every(s => s.ok), steps, checkpoint };
   } catch (e) {
     step('error', false, e.message);
     return { ok: false, steps };

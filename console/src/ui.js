@@ -63,6 +63,7 @@ export function Table({ name, columns, rows, onOpen, filters = [], empty, captio
       <button type="button" onClick=${() => download(`${name}.csv`, toCsv(columns, shown))}>${t('list.csv')}</button>
       <span class="muted" aria-live="polite">${t('list.count', { shown: shown.length, total: rows.length })}</span>
     </div>
+    ${rows.truncated ? html`<p class="problem" role="status">${t('list.truncated', { count: rows.length })}</p>` : null}
     <div class="scroll"><table id=${id}>
       ${caption ? html`<caption>${caption}</caption>` : null}
       <thead><tr>${columns.map(c => html`<th scope="col">${c.label}</th>`)}</tr></thead>

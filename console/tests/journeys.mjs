@@ -238,6 +238,39 @@ await journey('a tenant\u2019s people sign in through its own OpenID provider (a
   await context.close();
 });
 
+await journey('platform staff sign in at the platform\u2019s own provider; answers not for this sign-in are refused', async () => {
+  const STAFF = process.env.STAFF_IDP;
+  assert.ok(STAFF, 'STAFF_IDP: the platform staff\u2019s OpenID provider (tests/idp)');
+  await fetch(`${STAFF}/control/next-user`, { method: 'POST', body: JSON.stringify({ sub: 'olga', name: 'Olga Ruiz', groups: ['platform-operators'] }) });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', e => failures.push(`page error: ${e.message}`));
+  await page.goto(BASE + '/console/');
+  await page.getByRole('button', { name: 'Platform staff: sign in' }).click();
+  await page.locator('[data-testid=person]').waitFor();
+  assert.equal(await page.locator('[data-testid=person]').innerText(), 'Olga Ruiz · platform-admin, platform-approver');
+  await page.getByRole('heading', { level: 1, name: 'Tenants' }).waitFor();
+  await page.getByRole('link', { name: tenantName }).waitFor();
+  await check(page, '24-staff-sign-in');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  // A sign-in that left for a provider, whose answer comes back to another provider's address (a mix-up), is refused.
+  await page.route(`${STAFF}/authorize**`, route => route.fulfill({ status: 200, contentType: 'text/html', body: '<p>held</p>' }));
+  await page.getByRole('button', { name: 'Platform staff: sign in' }).click();
+  await page.waitForURL(`${STAFF}/authorize**`);
+  await page.unroute(`${STAFF}/authorize**`);
+  await page.goBack();
+  const state = await page.evaluate(() => JSON.parse(sessionStorage.getItem('tenantevents.console.pending')).state);
+  await page.goto(`${BASE}/console/signin/t/travis-${run}?code=stolen&state=${state}`);
+  await page.getByText('This sign-in answer was not for this tab or came from another provider than the one you chose; sign in again.').waitFor();
+  assert.equal(await page.locator('[data-testid=person]').count(), 0);
+  // A link carrying an error text of someone else's choosing shows ours, not theirs.
+  await page.goto(`${BASE}/console/signin/staff?error=access_denied&error_description=Call%20us%20at%20555-0100&state=x`);
+  await page.getByText('This sign-in answer was not for this tab', { exact: false }).waitFor();
+  assert.ok(!(await page.content()).includes('555-0100'));
+  await check(page, '25-sign-in-answer-refused');
+  await context.close();
+});
+
 await journey('analyst: read the estate and a tenant\u2019s charts, download their data', async () => {
   const page = await signedIn(token('analyst', 'ana'));
   await visit(page, '/estate', 'Estate analytics');
@@ -302,6 +335,9 @@ await journey('the console never shows what the API refuses (another tenant, a m
     for (const secret of ['Hays County', `hays-${run}`, 'Dana Cole', 'dana@hays']) assert.ok(!text.includes(secret), `${suffix || '/'} shows ${secret}`);
   }
   await check(page, '17-cross-tenant-refused');
+  // An address that would steer the console's calls elsewhere is no page at all.
+  await page.goto(`${BASE}/console/#/tenants/..%2Fplatform%2Fdatabases%3F`);
+  await page.getByRole('heading', { level: 1, name: 'No such page' }).waitFor();
   // Platform pages: the API refuses a tenant administrator the queue and the estate; so does the console.
   for (const [hash, secret] of [['/approvals', ''], ['/estate', ''], ['/tenants', 'Hays County']]) {
     await visit(page, hash);

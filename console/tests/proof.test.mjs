@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyInclusion, fromBase64, importVerifierKey, openNote, toBase64 } from '../src/proof.js';
+import { verifyInclusion, verifyConsistency, fromBase64, importVerifierKey, openNote, toBase64, derToRaw, parseCheckpoint } from '../src/proof.js';
 
-const root = process.env.MERKLE_VECTORS ?? new URL('../../../shared/testdata/merkle/inclusion', import.meta.url).pathname;
+const vectorsRoot = process.env.MERKLE_VECTORS ?? new URL('../../../shared/testdata/merkle', import.meta.url).pathname;
+const root = join(vectorsRoot, 'inclusion');
 
 function* vectors(folder) {
   for (const name of readdirSync(folder)) {
@@ -25,6 +26,28 @@ test('every published inclusion vector', async () => {
     count++; if (v.wantErr) refused++;
   }
   assert.ok(count > 50 && refused > 10, `${count} vectors, ${refused} to refuse`);
+});
+
+test('every published consistency vector', async () => {
+  const folder = join(vectorsRoot, 'consistency');
+  let count = 0, refused = 0;
+  for (const [path, v] of vectors(folder)) {
+    const ok = await verifyConsistency(v.size1, v.size2, fromBase64(v.root1 ?? ''), fromBase64(v.root2 ?? ''), (v.proof ?? []).map(fromBase64));
+    assert.equal(ok, !v.wantErr, `${path}: ${v.desc}`);
+    count++; if (v.wantErr) refused++;
+  }
+  assert.ok(count > 50 && refused > 10, `${count} vectors, ${refused} to refuse`);
+});
+
+test('strict parsing: a DER signature with bytes after it or a padded integer, a checkpoint size with leading zeros or a short root', () => {
+  const good = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x02];
+  assert.equal(derToRaw(new Uint8Array(good)).length, 64);
+  assert.throws(() => derToRaw(new Uint8Array([...good.slice(0, 1), 0x07, ...good.slice(2), 0x00])));
+  assert.throws(() => derToRaw(new Uint8Array([0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x02])));
+  const root = toBase64(new Uint8Array(32));
+  assert.ok(parseCheckpoint(`o/audit/t\n7\n${root}\n`));
+  assert.equal(parseCheckpoint(`o/audit/t\n007\n${root}\n`), null);
+  assert.equal(parseCheckpoint(`o/audit/t\n7\n${toBase64(new Uint8Array(31))}\n`), null);
 });
 
 async function signedNote(text, name = 'example.org') {

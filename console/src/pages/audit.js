@@ -6,7 +6,9 @@ import { t, format } from '../i18n.js';
 import { api } from '../api.js';
 import { download } from '../csv.js';
 import { useLoad, Loading, Table, Problem, short } from '../ui.js';
-import { verifyEntry } from '../proof.js';
+import { verifyEntry, toBase64 } from '../proof.js';
+
+const PIN = 'tenantevents.console.pinnedLogKey';
 
 const filterNames = ['type', 'actor', 'stream', 'from', 'to'];
 
@@ -19,14 +21,15 @@ export function AuditTrail({ id, query }) {
   const apply = event => {
     event.preventDefault();
     const f = new FormData(event.target);
-    const next = new URLSearchParams(filterNames.filter(n => f.get(n)).map(n => [n, f.get(n)]));
+    // The date fields are read as UTC (the times shown are UTC), not as this browser's local time.
+    const next = new URLSearchParams(filterNames.filter(n => f.get(n)).map(n => [n, (n === 'from' || n === 'to') ? f.get(n) + ':00Z' : f.get(n)]));
     setAfter(0);
     location.hash = `#/tenants/${id}/audit?${next}`;
   };
   const exportCsv = async () => download(`audit-${id}.csv`, await api(`/api/tenants/${id}/audit/entries?${search}&format=csv`, { as: 'text', headers: { Accept: 'text/csv' } }));
   return html`<h1 tabindex="-1">${t('audit.title')}</h1>
     <form class="toolbar" role="search" onSubmit=${apply}>
-      ${filterNames.map(n => html`<label>${t('audit.' + n)} <input name=${n} defaultValue=${filters[n]} type=${n === 'from' || n === 'to' ? 'datetime-local' : 'text'} /></label>`)}
+      ${filterNames.map(n => html`<label>${t('audit.' + n)} <input name=${n} defaultValue=${(n === 'from' || n === 'to') ? filters[n].replace(/:00Z$/, '') : filters[n]} type=${n === 'from' || n === 'to' ? 'datetime-local' : 'text'} /></label>`)}
       <button type="submit">${t('audit.apply')}</button>
       <button type="button" onClick=${exportCsv}>${t('audit.export')}</button>
     </form>
@@ -35,7 +38,8 @@ export function AuditTrail({ id, query }) {
         { label: t('col.type'), value: e => e.type }, { label: t('audit.actor'), value: e => e.actor?.subject ?? '' },
         { label: t('audit.stream'), value: e => `${e.streamKind} ${short(e.streamId)}` },
         { label: t('audit.open'), value: () => '', render: e => html`<button type="button" onClick=${() => setChosen(e)}>${t('audit.show', { index: e.index })}</button>` }]} />
-      ${page.next !== null && page.next !== undefined ? html`<button type="button" onClick=${() => setAfter(page.next)}>${t('audit.more')}</button>` : null}`}<//>
+      <div class="row">${after ? html`<button type="button" onClick=${() => setAfter(0)}>${t('audit.first')}</button>` : null}
+      ${page.next !== null && page.next !== undefined ? html`<button type="button" onClick=${() => setAfter(page.next)}>${t('audit.more')}</button>` : null}</div>`}<//>
     ${chosen ? html`<${Entry} tenant=${id} entry=${chosen} key=${chosen.index} />` : null}`;
 }
 
@@ -55,7 +59,7 @@ function Entry({ tenant, entry }) {
   const verify = async () => {
     setBusy(true); setResult(null);
     try {
-      // The checkpoint to check against: the latest signed one; the proof for this entry at exactly that size.
+      // The checkpoint to check against: the latest signed one; the proof for this entry's event at exactly that size.
       const [key, checkpoints] = await Promise.all([api('/api/audit/log-key'), api(`/api/tenants/${tenant}/audit/checkpoints`)]);
       let latest = checkpoints.checkpoints.at(-1);
       if (!latest || latest.treeSize <= entry.index) {
@@ -63,12 +67,17 @@ function Entry({ tenant, entry }) {
         latest = (await api(`/api/tenants/${tenant}/audit/checkpoints`)).checkpoints.at(-1);
       }
       if (!latest || latest.treeSize <= entry.index) throw new Error(t('audit.noCheckpoint'));
-      const proof = await api(`/api/tenants/${tenant}/audit/proofs/inclusion?index=${entry.index}&treeSize=${latest.treeSize}`);
-      const pinned = localStorage.getItem('tenantevents.console.pinnedLogKey');
-      const verifierKey = pinned || key.verifierKey;
-      const outcome = await verifyEntry({ verifierKey, note: latest.note, tenantId: tenant, proof });
-      if (proof.eventId && proof.eventId !== entry.eventId) outcome.steps.push({ id: 'event', ok: false, detail: proof.eventId }), (outcome.ok = false);
-      setResult({ ...outcome, pinned: !!pinned, verifierKey, size: latest.treeSize });
+      const proof = await api(`/api/tenants/${tenant}/audit/proofs/inclusion?eventId=${encodeURIComponent(entry.eventId)}&treeSize=${latest.treeSize}`);
+      const pinned = localStorage.getItem(PIN);
+      // The checkpoint this browser verified last for this tenant: the log must have grown from it by appending only.
+      const trustedKey = `tenantevents.console.trusted.${tenant}`;
+      const trusted = JSON.parse(localStorage.getItem(trustedKey) || 'null');
+      const consistency = trusted && trusted.size < latest.treeSize
+        ? (await api(`/api/tenants/${tenant}/audit/proofs/consistency?from=${trusted.size}&to=${latest.treeSize}`)).proof : [];
+      const outcome = await verifyEntry({ verifierKeys: pinned ? [pinned] : key.allVerifierKeys, note: latest.note, tenantId: tenant, proof, entry,
+        trusted, consistency });
+      if (outcome.ok && outcome.checkpoint) localStorage.setItem(trustedKey, JSON.stringify({ size: outcome.checkpoint.size, root: toBase64(outcome.checkpoint.root) }));
+      setResult({ ...outcome, pinned: !!pinned, size: latest.treeSize, trusted: trusted?.size ?? null });
     } catch (error) { setResult({ ok: false, error }); }
     setBusy(false);
   };
@@ -87,16 +96,17 @@ function Entry({ tenant, entry }) {
     ${result && !result.error ? html`<div class=${`answer ${result.ok ? 'yes' : 'no'}`} role="status" data-testid="proof-result">
       <strong>${result.ok ? t('audit.verified', { index: entry.index, size: result.size }) : t('audit.notVerified')}</strong>
       <ul>${result.steps.map(s => html`<li>${s.ok ? '✔' : '✘'} ${t('audit.step.' + s.id)} <span class="muted">${s.detail}</span></li>`)}</ul>
-      <p class="muted">${result.pinned ? t('audit.withPinned') : t('audit.withServed')}</p></div>` : null}
+      <p class="muted">${result.pinned ? t('audit.withPinned') : t('audit.withServed')}
+        ${result.trusted !== null ? ' ' + t('audit.fromTrusted', { size: result.trusted }) : ' ' + t('audit.firstTrusted')}</p></div>` : null}
   </section>`;
 }
 
 function PinnedKey() {
-  const [pinned, setPinned] = useState(localStorage.getItem('tenantevents.console.pinnedLogKey') ?? '');
+  const [pinned, setPinned] = useState(localStorage.getItem(PIN) ?? '');
   const save = event => {
     event.preventDefault();
     const value = new FormData(event.target).get('key').trim();
-    if (value) localStorage.setItem('tenantevents.console.pinnedLogKey', value); else localStorage.removeItem('tenantevents.console.pinnedLogKey');
+    if (value) localStorage.setItem(PIN, value); else localStorage.removeItem(PIN);
     setPinned(value);
   };
   return html`<form class="action" onSubmit=${save}><label class="field">${t('audit.pin')} <input name="key" defaultValue=${pinned} size="60" /></label>

@@ -26,15 +26,18 @@ export function Approvals({ person }) {
       ]} />`}<//>`;
 }
 
+// The same person as the API's four-eyes rule sees it: the subject and the tenant they act from (none for platform staff).
+const samePerson = (actor, person) => actor?.subject === person.subject && (actor?.tenantId ?? null) === (person.tenantId ?? null);
+
 function fourEyes(tenant, person) {
   const by = tenant.state === 'requested' ? tenant.requestedBy : tenant.decommissionRequestedBy;
-  return by?.subject === person.subject ? t('approvals.yours') : t('approvals.other');
+  return samePerson(by, person) ? t('approvals.yours') : t('approvals.other');
 }
 
 function Decide({ tenant, person, onDone }) {
   const by = tenant.state === 'requested' ? tenant.requestedBy : tenant.decommissionRequestedBy;
   if (!person.roles.includes('platform-approver')) return html`<span class="muted">${t('approvals.notApprover')}</span>`;
-  if (by?.subject === person.subject) return html`<span class="muted">${t('approvals.needsOther')}</span>`;
+  if (samePerson(by, person)) return html`<span class="muted">${t('approvals.needsOther')}</span>`;
   const path = tenant.state === 'requested' ? 'approve' : 'decommission/approve';
   return html`<div class="row">
     <${Action} label=${t('approvals.approve', { name: tenant.name })} onDone=${onDone}
@@ -110,6 +113,8 @@ export function TenantDetail({ id, person }) {
       ${x.state === 'suspended' ? html`<${Action} label=${t('tenant.reactivate')} onDone=${reload} run=${() => api(`/api/tenants/${id}/reactivate`, { method: 'POST', body: {} })} />` : null}
       ${['active', 'suspended'].includes(x.state) ? html`<${Action} label=${t('tenant.decommission')} danger onDone=${reload}
         run=${f => api(`/api/tenants/${id}/decommission`, { method: 'POST', body: { reason: f.get('reason') } })}><${Field} label=${t('field.reason')} name="reason" required /><//>` : null}
+      ${['decommission-requested', 'decommission-scheduled'].includes(x.state) ? html`<${Action} label=${t('tenant.cancelDecommission')} onDone=${reload}
+        run=${() => api(`/api/tenants/${id}/decommission/cancel`, { method: 'POST', body: {} })} />` : null}
       ${x.state === 'decommission-scheduled' ? html`<${Action} label=${t('tenant.complete')} danger confirm=${t('tenant.completeConfirm')} onDone=${reload}
         run=${() => api(`/api/tenants/${id}/decommission/complete`, { method: 'POST', body: {} })} />` : null}
     </div></section>

@@ -24,9 +24,10 @@ export function SignIn({ notice }) {
   const platform = async () => {
     try { await beginSignIn(options.platform); } catch { setError(t('signin.providerUnreachable')); }
   };
-  const pasted = event => {
+  const pasted = async event => {
     event.preventDefault();
-    try { signInWithToken(new FormData(event.target).get('token')); } catch { setError(t('signin.badToken')); }
+    setError(null);
+    try { await signInWithToken(new FormData(event.target).get('token')); } catch (e) { setError(e.message || t('signin.badToken')); }
   };
   return html`<main class="signin" id="main">
     <h1>${t('signin.title')}</h1>

@@ -37,10 +37,14 @@ function Node({ tenant, org, depth, selected, onSelect, open: startOpen, version
 export function Tree({ id }) {
   // The roots the person may see: depth-0 organisations, or (for someone granted lower down) the highest visible ones.
   const roots = useLoad(async () => {
+    // Whoever sees the tenant's root sees everything under it: the first page holds it. Someone granted lower down
+    // (one subtree or several, at any depth) gets the highest organisations they see, from all they see.
     const first = await api(`/api/tenants/${id}/organisations?limit=200`);
-    const items = first.items;
+    const root = first.items.find(o => o.depth === 0);
+    if (root) return [root];
+    const items = first.nextCursor ? await all(`/api/tenants/${id}/organisations?limit=200`, 20000) : first.items;
     const ids = new Set(items.map(o => o.id));
-    return items.filter(o => !o.parentId || !ids.has(o.parentId)).filter(o => o.depth === Math.min(...items.map(x => x.depth)));
+    return items.filter(o => !o.parentId || !ids.has(o.parentId));
   }, [id]);
   const [selected, setSelected] = useState(null);
   const [version, setVersion] = useState(0);
@@ -86,6 +90,7 @@ function Organisation({ tenant, org, onChanged }) {
   const grants = useLoad(() => api(`${base}/grants`), [org.id]);
   const members = useLoad(() => api(`${base}/members`), [org.id]);
   const roles = useLoad(() => api(`/api/tenants/${tenant}/roles`), [tenant]);
+  const policies = useLoad(() => api(`${base}/policies`), [org.id]);
   return html`<section class="panel" aria-labelledby="org-title">
     <h2 id="org-title">${org.name}</h2>
     <p class="muted">${org.kind} · ${t('col.depth')} ${org.depth} · <code>${org.id}</code></p>
@@ -108,6 +113,17 @@ function Organisation({ tenant, org, onChanged }) {
       run=${f => api(`${base}/grants`, { method: 'POST', body: { principal: splitPrincipal(f.get('principal')), role: f.get('role') } })}>
       <${Field} label=${t('col.principal')} name="principal" required placeholder="user:xavier" />
       <label class="field">${t('col.role')} <select name="role">${(r.items ?? r).map(x => html`<option value=${x.name}>${x.name}</option>`)}</select></label><//>`}<//>
+    <h3>${t('tree.guardrails')}</h3>
+    <${Loading} state=${policies}>${p => html`<${Table} name="guardrails" rows=${p.items ?? []} empty=${t('tree.noGuardrails')} columns=${[
+      { label: t('tree.key'), value: x => x.key }, { label: t('tree.value'), value: x => JSON.stringify(x.value) }, { label: t('quotas.mode'), value: x => x.mode },
+      { label: t('tree.where'), value: x => (x.inherited ? t('tree.inherited') : t('tree.here')) + (x.locked ? ' · ' + t('tree.locked') : '') },
+      { label: t('col.decide'), value: () => '', render: x => x.inherited ? null : html`<${Action} label=${t('tree.clear', { key: x.key })} danger onDone=${policies.reload}
+        run=${() => api(`${base}/policies/${encodeURIComponent(x.key)}`, { method: 'DELETE' })} />` }]} />`}<//>
+    <${Action} label=${t('tree.setGuardrail')} onDone=${policies.reload}
+      run=${f => api(`${base}/policies/${encodeURIComponent(f.get('key'))}`, { method: 'PUT', body: { mode: f.get('mode'), value: JSON.parse(f.get('value')) } })}>
+      <${Field} label=${t('tree.key')} name="key" required placeholder="feature.case-files" />
+      <${Field} label=${t('tree.valueJson')} name="value" required placeholder="false" />
+      <label class="field">${t('quotas.mode')} <select name="mode"><option value="override">override</option><option value="locked">locked</option></select></label><//>
     <h3>${t('nav.members')}</h3>
     <${Loading} state=${members}>${m => html`<${Table} name="members" rows=${(m.items ?? []).map(u => ({ user: u }))} columns=${[
       { label: t('col.user'), value: x => x.user },
@@ -194,18 +210,35 @@ export function Identity({ id }) {
       <dt>${t('identity.issuer')}</dt><dd><code>${p.settings.issuer}</code></dd><dt>${t('identity.audience')}</dt><dd>${p.settings.audience}</dd>
       <dt>${t('identity.adminGroups')}</dt><dd>${p.settings.adminGroups.join(', ')}</dd>
       <dt>${t('identity.mappings')}</dt><dd>${p.settings.mappings.map(m => `${m.group} → ${m.role ?? t('identity.memberOnly')} @ ${short(m.organisationId)}`).join('; ') || '—'}</dd>
-      <dt>${t('identity.configured')}</dt><dd>${p.configuredBy} · ${format.when(p.configuredAt)}</dd>
+      <dt>${t('identity.emailDomains')}</dt><dd>${p.settings.allowedEmailDomains.join(', ') || t('identity.anyDomain')}</dd>
+      <dt>${t('identity.configured')}</dt><dd>${p.configuredBy} · ${format.when(p.configuredAt)} · v${p.version}</dd>
       <dt>${t('identity.hint')}</dt><dd>${p.signInHint}</dd></dl>` : html`<p>${t('identity.none')}</p>`)}<//>
-    <${Action} label=${t('identity.configure')} onDone=${provider.reload}
-      run=${f => api(`/api/tenants/${id}/identity-provider`, { method: 'PUT', body: { issuer: f.get('issuer'), audience: f.get('audience'),
-        adminGroups: f.get('adminGroups').split(/[\s,]+/).filter(Boolean) } })}>
-      <${Field} label=${t('identity.issuer')} name="issuer" type="url" required /><${Field} label=${t('identity.audience')} name="audience" required />
-      <${Field} label=${t('identity.adminGroups')} name="adminGroups" /><//></section>
+    <${Loading} state=${provider}>${p => html`<${ProviderForm} tenant=${id} current=${p} onDone=${provider.reload} key=${p?.version ?? 0} />`}<//></section>
     <section aria-labelledby="scim"><h2 id="scim">${t('identity.scim')}</h2>
       <p class="muted">${t('identity.scimIntro', { path: `/api/tenants/${id}/scim/v2` })}</p>
       <${Loading} state=${accounts}>${rows => html`<${Table} name="scim-credentials" rows=${rows.filter(a => a.scopes.includes('scim.provision'))}
         empty=${t('identity.noScim')} columns=${[{ label: t('col.name'), value: a => a.name }, { label: t('col.state'), value: a => a.state },
           { label: t('col.createdAt'), value: a => format.when(a.createdAt) }]} />`}<//></section>`;
+}
+
+const words = text => (text ?? '').split(/[\s,]+/).filter(Boolean);
+
+/**
+ * The provider's settings as a whole, started from what is configured: every field the API keeps is sent (a setting left
+ * out would be reset: e-mail domains, mappings), with the version read (If-Match), so a change made meanwhile is not lost.
+ */
+function ProviderForm({ tenant, current, onDone }) {
+  const s = current?.settings;
+  const save = f => api(`/api/tenants/${tenant}/identity-provider`, { method: 'PUT', headers: current ? { 'If-Match': `"${current.version}"` } : {},
+    body: { issuer: f.get('issuer'), audience: f.get('audience'), algorithms: words(f.get('algorithms')), claims: s?.claims,
+      adminGroups: words(f.get('adminGroups')), allowedEmailDomains: words(f.get('allowedEmailDomains')),
+      groupMappings: (s?.mappings ?? []).map(m => ({ group: m.group, organisationId: m.organisationId, role: m.role })) } });
+  return html`<${Action} label=${t('identity.configure')} onDone=${onDone} run=${save}>
+    <${Field} label=${t('identity.issuer')} name="issuer" type="url" required value=${s?.issuer ?? ''} />
+    <${Field} label=${t('identity.audience')} name="audience" required value=${s?.audience ?? ''} />
+    <${Field} label=${t('identity.algorithms')} name="algorithms" value=${(s?.algorithms ?? ['RS256', 'ES256']).join(' ')} />
+    <${Field} label=${t('identity.adminGroups')} name="adminGroups" value=${(s?.adminGroups ?? []).join(' ')} />
+    <${Field} label=${t('identity.emailDomains')} name="allowedEmailDomains" value=${(s?.allowedEmailDomains ?? []).join(' ')} /><//>`;
 }
 
 export function Quotas({ id }) {
@@ -227,6 +260,7 @@ export function Quotas({ id }) {
 
 export function Sharing({ id }) {
   const agreements = useLoad(() => all(`/api/tenants/${id}/sharing/agreements`), [id]);
+  const collaborations = useLoad(() => all(`/api/tenants/${id}/collaborations`), [id]);
   return html`<h1 tabindex="-1">${t('nav.sharing')}</h1>
     <${Loading} state=${agreements}>${rows => html`<${Table} name="sharing-agreements" rows=${rows}
       filters=${[{ key: 'state', label: t('col.state'), value: a => a.state }, { key: 'role', label: t('sharing.side'), value: a => a.role }]}
@@ -237,7 +271,13 @@ export function Sharing({ id }) {
         { label: t('sharing.expires'), value: a => a.expiresAt, render: a => format.day(a.expiresAt) },
         { label: t('col.decide'), value: () => '', render: a => a.state === 'active' || a.state === 'offered' ? html`<${Action} label=${t('sharing.revoke')} danger
           onDone=${agreements.reload} run=${f => api(`/api/tenants/${id}/sharing/agreements/${a.id}/revoke`, { method: 'POST', body: { reason: f.get('reason') } })}>
-          <${Field} label=${t('field.reason')} name="reason" required /><//>` : null }]} />`}<//>`;
+          <${Field} label=${t('field.reason')} name="reason" required /><//>` : null }]} />`}<//>
+    <h2>${t('sharing.channels')}</h2>
+    <${Loading} state=${collaborations}>${rows => html`<${Table} name="collaborations" rows=${rows} empty=${t('sharing.noChannels')}
+      filters=${[{ key: 'kind', label: t('col.kind'), value: c => c.kind }, { key: 'state', label: t('col.state'), value: c => c.state }]}
+      columns=${[{ label: t('col.name'), value: c => c.name ?? c.title ?? '' }, { label: t('col.kind'), value: c => c.kind },
+        { label: t('col.state'), value: c => c.state }, { label: t('sharing.members'), value: c => (c.members ?? c.tenants ?? []).length },
+        { label: t('sharing.purpose'), value: c => c.purpose ?? '' }, { label: t('col.createdAt'), value: c => c.createdAt, render: c => format.day(c.createdAt) }]} />`}<//>`;
 }
 
 export function Webhooks({ id }) {

@@ -43,12 +43,14 @@ public sealed class DomainHosts(DomainIndex index) : IMiddleware
         await next(http);
     }
 
-    /// <summary>What a tenant's name serves: its own API, the discovery documents, keys, token endpoint, OpenAPI, probes.</summary>
+    /// <summary>What a tenant's name serves: its own API, the discovery documents, keys, token endpoint, OpenAPI, probes, the console's calls.</summary>
     public static bool ServedOnTenantName(PathString path, Guid tenant)
     {
         var value = path.Value ?? "";
         if (value.StartsWith("/.well-known/", StringComparison.Ordinal) || value == Identity.TokenEndpoint.Path
-            || value.StartsWith("/health/", StringComparison.Ordinal) || value.StartsWith("/openapi/", StringComparison.Ordinal))
+            || value.StartsWith("/health/", StringComparison.Ordinal) || value.StartsWith("/openapi/", StringComparison.Ordinal)
+            // The web console's own calls: its sign-in choices, who the caller is, and the audit log's public key.
+            || value is "/api/console/sign-in" or "/api/console/me" or "/api/audit/log-key")
             return true;
         const string prefix = "/api/tenants/";
         if (!value.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return false;

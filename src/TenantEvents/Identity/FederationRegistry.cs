@@ -118,14 +118,11 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
         if (!stale && !unknown) return keys.Keys;
         if (!MayRefresh(keys))
         {
-            // Another request is fetching right now (a provider just configured, whose first users arrive together): wait
-            // for that fetch, bounded by its own time limit, instead of judging this token by the keys it is replacing
-            // (none, the first time: a 401 for a valid token). No second fetch is made either way.
-            if (keys.Gate.CurrentCount == 0)
-            {
-                await keys.Gate.WaitAsync(cancellation);
+            // Another request is fetching right now and no key is held yet (a provider just configured, whose first users
+            // arrive together): wait for that fetch, a few seconds at most, rather than judge the token by no keys at all
+            // (a 401 for a valid token). With keys held, never wait: a flood of made-up key ids costs nobody time.
+            if (keys.Keys.Count == 0 && keys.Gate.CurrentCount == 0 && await keys.Gate.WaitAsync(FirstFetchWait, cancellation))
                 keys.Gate.Release();
-            }
             return keys.Keys;
         }
 
@@ -151,6 +148,8 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
             keys.Gate.Release();
         }
     }
+
+    private static readonly TimeSpan FirstFetchWait = TimeSpan.FromSeconds(3);
 
     private bool MayRefresh(ProviderKeys keys) =>
         Environment.TickCount64 - Volatile.Read(ref keys.LastAttempt) >= options.FederationKeyRefreshInterval.TotalMilliseconds;
