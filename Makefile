@@ -24,7 +24,7 @@ DATABASE_PLATFORM_URL ?=
 ZONES ?= TenantEvents__Zones__default__DedicatedPool=2
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-.PHONY: console browser help run test test-ops image k8s-tools backup restore build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
+.PHONY: bench-console console browser help run test test-ops image k8s-tools backup restore build token codegen codegen-check bench db db-stop clean idp audit broker broker-stop graphql-schema tour tools
 
 help:
 	@echo "make run      start the service on $(URL) (creates and starts a local PostgreSQL cluster); URL=... PUBLIC_URL=..."
@@ -34,7 +34,7 @@ help:
 	@echo "make tour     walk through every capability against make run (docs/tour.sh; each answer checked)"
 	@echo "make token ROLE=platform-admin [TENANT=uuid] [SUB=name] [GROUPS=a,b]   print a development bearer token"
 	@echo "make codegen  regenerate Wolverine's handler code (src/TenantEvents/Internal/Generated)"
-	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios)"
+	@echo "make bench    run the benchmarks in bench/ (prints figures and ratios); make bench-console: the console's pages in Chromium"
 	@echo "make audit ARGS=\"verify --bundle FILE --key VKEY\"   the auditor's offline tool (verify, replay)"
 	@echo "make db-stop  stop the local PostgreSQL cluster"
 
@@ -193,6 +193,10 @@ audit:
 
 bench:
 	$(call connections,tenantevents_bench) bench/run.sh $(BENCH_ARGS)
+
+# How soon each console page is interactive in Chromium, against `make run` (after `make tour`, which makes tenants).
+bench-console: console browser
+	@BASE=$(URL) DATA="$(DATA)" node bench/console/interactive.mjs $(ROUNDS)
 
 # The published JSON Schema of tenant manifests (schemas/tenant-manifest.schema.json), made from the model.
 manifest-schema:
