@@ -225,5 +225,14 @@ call 200 POST /api/tenants/$ID/decommission/approve "$APPROVER" >/dev/null
 call 409 POST /api/tenants/$ID/decommission/complete "$ADMIN" >/dev/null         # not before the audit retention has passed
 call 200 POST /api/tenants/$ID/legal-holds "$ADMIN" '{"reference": "CASE-2026-0042", "reason": "litigation"}' >/dev/null
 
+say 16 "The web console: /console for every role, signing in at the tenant's own provider with PKCE (open it in a browser)"
+curl -s -D "$work/console-headers" -o "$work/console.html" "$B/console/"
+grep -q '<div id="app">' "$work/console.html" && grep -qi "^content-security-policy: default-src 'none'" "$work/console-headers"
+note "$B/console/ serves the console under a strict Content-Security-Policy"
+call 200 GET /api/console/sign-in "" | jq -e '.development == true' >/dev/null                  # Development: paste make token ROLE=...
+call 200 GET "/api/console/sign-in?tenant=travis-sheriff-$run" "" | jq -e --arg iss "$ISS" '.provider.issuer == $iss and .provider.redirectPath == "/console/signin/t/travis-sheriff-'$run'"' >/dev/null
+call 404 GET "/api/console/sign-in?tenant=nobody-$run" "" >/dev/null                           # the same answer as a tenant without a provider
+call 200 GET /api/console/me "$TA" | jq -e --arg id "$ID" '.tenantId == $id and (.roles | index("tenant-admin") != null)' >/dev/null
+
 echo
-echo "The tour went through all 15 steps."
+echo "The tour went through all 16 steps."
