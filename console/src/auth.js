@@ -34,7 +34,11 @@ export function claimsOf(token) {
 async function establish(token, via) {
   const claims = claimsOf(token);
   const response = await fetch('/api/console/me', { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
-  if (!response.ok) throw new Error(t('signin.notAccepted'));
+  if (!response.ok) {
+    const problem = await response.json().catch(() => null);
+    // A person the service knows but cannot admit (no licence free): its own words; anything else, ours.
+    throw new Error(response.status === 403 && problem?.detail ? problem.detail : t('signin.notAccepted'));
+  }
   const caller = await response.json();
   sessionStorage.setItem(KEY, JSON.stringify({ token, expires: claims.exp ?? null, caller, via }));
   changed('signed-in');
@@ -52,7 +56,7 @@ export function who(current = session()) {
   if (!current?.caller) return null;
   const c = current.caller;
   const roles = c.roles ?? [];
-  return { subject: c.subject, name: c.name || c.subject, roles, tenantId: c.tenantId ?? null,
+  return { subject: c.subject, name: c.name || c.email || c.subject, roles, tenantId: c.tenantId ?? null,
     platform: roles.some(r => ['platform-admin', 'platform-approver', 'auditor', 'analyst'].includes(r)), via: current.via };
 }
 
@@ -94,14 +98,11 @@ export async function completeSignIn() {
       client_id: pending.clientId, code_verifier: pending.verifier }) });
   if (!response.ok) throw new Error(t('signin.codeRefused', { status: response.status }));
   const tokens = await response.json();
-  let token = tokens.access_token;
-  if (tokens.id_token) {
-    const claims = claimsOf(tokens.id_token);
-    const audiences = [claims.aud].flat();
-    if (claims.nonce !== pending.nonce || claims.iss !== pending.issuer || !audiences.includes(pending.clientId)) throw new Error(t('signin.notOurs'));
-    token = tokens.id_token;
-  }
-  if (!token) throw new Error(t('signin.codeRefused', { status: response.status }));
-  await establish(token, pending.issuer);
+  // An OpenID provider answers with an ID token: without one (or with another nonce, issuer or audience) nothing is used.
+  if (!tokens.id_token) throw new Error(t('signin.notOurs'));
+  const claims = claimsOf(tokens.id_token);
+  const audiences = [claims.aud].flat();
+  if (claims.nonce !== pending.nonce || claims.iss !== pending.issuer || !audiences.includes(pending.clientId)) throw new Error(t('signin.notOurs'));
+  await establish(tokens.id_token, pending.issuer);
   return true;
 }

@@ -127,6 +127,29 @@ export async function openNote(note, key) {
   return verified ? text : null;
 }
 
+/**
+ * The fields a leaf commits to (LedgerLeaf.Data: "tenantevents/audit-leaf/v1\n", then each field as its UTF-8 byte
+ * length, ':', the value and '\n', or '-\n' for none): tenant, index, seq, eventId, stream, version, type, time,
+ * correlationId, causationId, userName, headersSha256, dataSha256. Null when the bytes are not such a leaf.
+ */
+export function parseLeaf(bytes) {
+  const magic = encoder.encode('tenantevents/audit-leaf/v1\n');
+  if (bytes.length < magic.length || !equal(bytes.slice(0, magic.length), magic)) return null;
+  const names = ['tenant', 'index', 'seq', 'eventId', 'stream', 'version', 'type', 'time', 'correlationId', 'causationId', 'userName', 'headersSha256', 'dataSha256'];
+  const fields = {};
+  let i = magic.length;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (const name of names) {
+    if (bytes[i] === 0x2d && bytes[i + 1] === 0x0a) { fields[name] = null; i += 2; continue; }
+    let length = 0, digits = 0;
+    while (bytes[i] >= 0x30 && bytes[i] <= 0x39 && digits < 10) { length = length * 10 + bytes[i] - 0x30; i++; digits++; }
+    if (digits === 0 || bytes[i] !== 0x3a || i + 1 + length >= bytes.length + 1 || bytes[i + 1 + length] !== 0x0a) return null;
+    try { fields[name] = decoder.decode(bytes.slice(i + 1, i + 1 + length)); } catch { return null; }
+    i += length + 2;
+  }
+  return i === bytes.length ? fields : null;
+}
+
 /** A checkpoint's body: origin, size, root (C2SP tlog-checkpoint). */
 export function parseCheckpoint(text) {
   const [origin, size, root] = text.split('\n');
@@ -154,9 +177,17 @@ export async function verifyEntry({ verifierKeys, note, tenantId, proof, entry, 
     if (!step('signature', text !== null)) return { ok: false, steps };
     const checkpoint = parseCheckpoint(text);
     if (!step('origin', !!checkpoint && checkpoint.origin.endsWith(`/audit/${tenantId}`), checkpoint?.origin)) return { ok: false, steps };
-    if (!step('entry', proof.leafIndex === entry.index && proof.eventId === entry.eventId, `${proof.leafIndex} / ${proof.eventId}`)) return { ok: false, steps };
+    // The leaf is hashed here from the data it commits to, and that data names this tenant, this entry's position and
+    // event, its stream, version and type: what the server says the proof is for does not count, only what was hashed.
+    const data = fromBase64(proof.leafData ?? '');
+    const leaf = parseLeaf(data);
+    const leafHash = await sha256(concat([0], data));
+    const bound = !!leaf && equal(leafHash, fromBase64(proof.leafHash)) && leaf.tenant === tenantId && leaf.index === String(entry.index)
+      && leaf.eventId === entry.eventId && leaf.stream === entry.streamId && leaf.version === String(entry.version) && leaf.type === entry.type
+      && proof.leafIndex === entry.index;
+    if (!step('entry', bound, leaf ? `${leaf.index} · ${leaf.eventId} · ${leaf.type}` : '')) return { ok: false, steps };
     if (!step('size', proof.treeSize === checkpoint.size, `${proof.treeSize} / ${checkpoint.size}`)) return { ok: false, steps };
-    const included = await verifyInclusion(proof.leafIndex, checkpoint.size, fromBase64(proof.leafHash), proof.proof.map(fromBase64), checkpoint.root);
+    const included = await verifyInclusion(entry.index, checkpoint.size, leafHash, proof.proof.map(fromBase64), checkpoint.root);
     if (!step('inclusion', included, `${proof.leafIndex} / ${checkpoint.size}`)) return { ok: false, steps, checkpoint };
     if (trusted) {
       const grew = trusted.size <= checkpoint.size && await verifyConsistency(trusted.size, checkpoint.size, fromBase64(trusted.root),

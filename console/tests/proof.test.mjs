@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyInclusion, verifyConsistency, fromBase64, importVerifierKey, openNote, toBase64, derToRaw, parseCheckpoint } from '../src/proof.js';
+import { verifyInclusion, verifyConsistency, fromBase64, importVerifierKey, openNote, toBase64, derToRaw, parseCheckpoint, parseLeaf, verifyEntry } from '../src/proof.js';
 
 const vectorsRoot = process.env.MERKLE_VECTORS ?? new URL('../../../shared/testdata/merkle', import.meta.url).pathname;
 const root = join(vectorsRoot, 'inclusion');
@@ -72,4 +72,28 @@ test('a signed note opens with its key, and not once a byte of it changed or wit
   const other = await signedNote('example.org/audit/t\n3\nAAAA\n');
   assert.equal(await openNote(note, await importVerifierKey(other.vkey)), null);
   await assert.rejects(importVerifierKey(vkey.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), /key id/);
+});
+
+// A leaf as LedgerLeaf.Data writes it, and a one-leaf log whose checkpoint is signed here.
+function leafOf(fields) {
+  const field = v => (v === null ? '-\n' : `${new TextEncoder().encode(v).length}:${v}\n`);
+  return new TextEncoder().encode('tenantevents/audit-leaf/v1\n' + fields.map(field).join(''));
+}
+
+test('a proof verifies only for the entry its leaf names, hashed in the page', async () => {
+  const tenant = '01a24538-c91b-7370-b6f4-95477bc02912', eventId = '72ae6a4b-a0f1-433f-8a6d-4791863dfb79', stream = tenant;
+  const data = leafOf([tenant, '0', '1', eventId, stream, '1', 'tenant_requested', '2026-12-05T08:01:19.131647Z', 'c', null, null, null, 'ab'.repeat(32)]);
+  assert.equal(parseLeaf(data).eventId, eventId);
+  assert.equal(parseLeaf(data.slice(0, -1)), null);
+  const leafHash = new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array([0, ...data])));
+  const { note, vkey } = await signedNote(`example.org/audit/${tenant}\n1\n${toBase64(leafHash)}\n`);
+  const proof = { leafIndex: 0, treeSize: 1, eventId, leafHash: toBase64(leafHash), proof: [], leafData: toBase64(data) };
+  const entry = { index: 0, eventId, streamId: stream, version: 1, type: 'tenant_requested' };
+  const check = e => verifyEntry({ verifierKeys: [vkey], note, tenantId: tenant, proof, entry: e });
+  assert.equal((await check(entry)).ok, true);
+  // The server cannot pair this leaf with another entry, nor pass another leaf's hash off as this one's.
+  assert.equal((await check({ ...entry, eventId: '00000000-0000-0000-0000-000000000001' })).ok, false);
+  assert.equal((await check({ ...entry, type: 'tenant_approved' })).ok, false);
+  assert.equal((await verifyEntry({ verifierKeys: [vkey], note, tenantId: tenant, entry, proof: { ...proof, leafData: toBase64(leafOf([tenant, '0', '1', eventId, stream, '1', 'tenant_requested', 't', null, null, null, null, 'cd'.repeat(32)])) } })).ok, false);
+  assert.equal((await verifyEntry({ verifierKeys: [vkey], note, tenantId: tenant, entry, proof: { ...proof, leafData: undefined } })).ok, false);
 });

@@ -69,14 +69,17 @@ function Entry({ tenant, entry }) {
       if (!latest || latest.treeSize <= entry.index) throw new Error(t('audit.noCheckpoint'));
       const proof = await api(`/api/tenants/${tenant}/audit/proofs/inclusion?eventId=${encodeURIComponent(entry.eventId)}&treeSize=${latest.treeSize}`);
       const pinned = localStorage.getItem(PIN);
-      // The checkpoint this browser verified last for this tenant: the log must have grown from it by appending only.
+      // The checkpoint this browser verified before for this tenant, with the pinned key: the log must have grown from it
+      // by appending only. Only a pinned key's verification is kept as such an anchor (a served key proves nothing new).
       const trustedKey = `tenantevents.console.trusted.${tenant}`;
-      const trusted = JSON.parse(localStorage.getItem(trustedKey) || 'null');
+      const stored = JSON.parse(localStorage.getItem(trustedKey) || 'null');
+      const trusted = pinned && stored?.key === pinned ? stored : null;
       const consistency = trusted && trusted.size < latest.treeSize
         ? (await api(`/api/tenants/${tenant}/audit/proofs/consistency?from=${trusted.size}&to=${latest.treeSize}`)).proof : [];
       const outcome = await verifyEntry({ verifierKeys: pinned ? [pinned] : key.allVerifierKeys, note: latest.note, tenantId: tenant, proof, entry,
         trusted, consistency });
-      if (outcome.ok && outcome.checkpoint) localStorage.setItem(trustedKey, JSON.stringify({ size: outcome.checkpoint.size, root: toBase64(outcome.checkpoint.root) }));
+      if (outcome.ok && pinned && outcome.checkpoint)
+        localStorage.setItem(trustedKey, JSON.stringify({ size: outcome.checkpoint.size, root: toBase64(outcome.checkpoint.root), key: pinned }));
       setResult({ ...outcome, pinned: !!pinned, size: latest.treeSize, trusted: trusted?.size ?? null });
     } catch (error) { setResult({ ok: false, error }); }
     setBusy(false);
@@ -97,7 +100,8 @@ function Entry({ tenant, entry }) {
       <strong>${result.ok ? t('audit.verified', { index: entry.index, size: result.size }) : t('audit.notVerified')}</strong>
       <ul>${result.steps.map(s => html`<li>${s.ok ? '✔' : '✘'} ${t('audit.step.' + s.id)} <span class="muted">${s.detail}</span></li>`)}</ul>
       <p class="muted">${result.pinned ? t('audit.withPinned') : t('audit.withServed')}
-        ${result.trusted !== null ? ' ' + t('audit.fromTrusted', { size: result.trusted }) : ' ' + t('audit.firstTrusted')}</p></div>` : null}
+        ${result.trusted !== null ? ' ' + t('audit.fromTrusted', { size: result.trusted }) : result.pinned ? ' ' + t('audit.firstTrusted') : ''}</p>
+      ${result.pinned ? html`<button type="button" onClick=${() => { localStorage.removeItem(`tenantevents.console.trusted.${tenant}`); setResult(null); }}>${t('audit.forget')}</button>` : null}</div>` : null}
   </section>`;
 }
 

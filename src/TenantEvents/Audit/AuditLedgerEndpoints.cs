@@ -12,8 +12,10 @@ public sealed record CheckpointView(long TreeSize, string RootHash, string Note,
     public static CheckpointView Of(StoredCheckpoint c) => new(c.Size, Convert.ToBase64String(c.Root), c.Note, c.CreatedAt);
 }
 
+/// <param name="LeafData">The leaf's input (LedgerLeaf.Data: tenant, index, sequence, event id, stream, version, type, time,
+/// ids, and the SHA-256 of the stored headers and payload), so a verifier hashes the leaf itself and sees which event it is.</param>
 public sealed record InclusionProofView(Guid? EventId, long LeafIndex, long TreeSize, string LeafHash, IReadOnlyList<string> Proof, string RootHash,
-    CheckpointView? Checkpoint);
+    CheckpointView? Checkpoint, string? LeafData = null);
 
 public sealed record ConsistencyProofView(long From, long To, IReadOnlyList<string> Proof, CheckpointView? FromCheckpoint, CheckpointView? ToCheckpoint);
 
@@ -119,8 +121,9 @@ public static class AuditLedgerEndpoints
             checkpoint = (await log.CheckpointsAsync(tenantId, cancellation)).FirstOrDefault(c => c.Size == treeSize);
         }
         var (leaf, proof, root) = await log.InclusionAsync(tenantId, index!.Value, treeSize.Value, cancellation);
+        var data = await log.LeafDataAsync(tenantId, index.Value, cancellation);
         return Results.Json(new InclusionProofView(eventId, index.Value, treeSize.Value, Convert.ToBase64String(leaf), proof.Select(Convert.ToBase64String).ToList(),
-            Convert.ToBase64String(root), checkpoint is null ? null : CheckpointView.Of(checkpoint)), Json.Options);
+            Convert.ToBase64String(root), checkpoint is null ? null : CheckpointView.Of(checkpoint), data is null ? null : Convert.ToBase64String(data)), Json.Options);
     }
 
     /// <summary>The consistency proof between two tree sizes (typically two checkpoints): the larger extends the smaller.</summary>

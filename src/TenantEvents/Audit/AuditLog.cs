@@ -316,6 +316,31 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
         return await reader.ReadAsync(cancellation) ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
     }
 
+    /// <summary>
+    /// The leaf data of a log position (LedgerLeaf.Data over the event as stored: its payload and headers as SHA-256 only),
+    /// so that a verifier can hash it to the leaf itself and read which event the leaf commits to; null if there is none.
+    /// </summary>
+    public async Task<byte[]?> LeafDataAsync(Guid tenant, long index, CancellationToken cancellation)
+    {
+        await using var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation);
+        await using var read = new NpgsqlCommand($"""
+            select coalesce(m.leaf_seq, e.seq_id), e.id, e.stream_id, e.version, e.type,
+                   to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                   e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
+            from {Schema}.audit_log l
+            join {Schema}.mt_events e on e.seq_id = l.seq_id and e.tenant_id = $1
+            left join {Schema}.moved_event_seqs m on m.tenant_id = e.tenant_id and m.seq_id = e.seq_id
+            where l.tenant_id = $1 and l.log_index = $2
+            """, scope.Connection, scope.Transaction);
+        read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
+        read.Parameters.Add(new NpgsqlParameter { Value = index });
+        await using var reader = await read.ExecuteReaderAsync(cancellation);
+        if (!await reader.ReadAsync(cancellation)) return null;
+        var e = new LedgerEvent(reader.GetInt64(0), reader.GetGuid(1), reader.IsDBNull(2) ? Guid.Empty : reader.GetGuid(2), reader.GetInt64(3),
+            reader.GetString(4), reader.GetString(5), Text(reader, 6), Text(reader, 7), Text(reader, 8), Text(reader, 9), reader.GetString(10));
+        return LedgerLeaf.Data(tenant, index, e);
+    }
+
     public Task<(byte[] LeafHash, IReadOnlyList<byte[]> Proof, byte[] Root)> InclusionAsync(Guid tenant, long index, long size, CancellationToken cancellation) =>
         WithTreeAsync(tenant, (tree, _) => Task.FromResult((tree.LeafHash(index), tree.InclusionProof(index, size), tree.Root(size))), cancellation);
 

@@ -410,7 +410,9 @@ public sealed class PlatformStaffProvider
 {
     public string Issuer { get; set; } = "";
     public string Audience { get; set; } = "";
-    public List<string> Algorithms { get; set; } = ["RS256", "PS256", "ES256"];
+    /// <summary>Accepted algorithms; empty (the default) means RS256, PS256 and ES256. (The configuration binder adds to a
+    /// list it finds, so the default is filled in after binding: setting ES256 alone then means ES256 alone.)</summary>
+    public List<string> Algorithms { get; set; } = [];
     public string GroupsClaim { get; set; } = "groups";
     public string NameClaim { get; set; } = "name";
     public Dictionary<string, string> Roles { get; set; } = new(StringComparer.Ordinal);
@@ -424,6 +426,7 @@ public sealed class PlatformStaffProvider
 
     public void Check(bool allowInsecure)
     {
+        if (Algorithms.Count == 0) Algorithms = ["RS256", "PS256", "ES256"];
         if (!Configured) return;
         if (!Uri.TryCreate(Issuer, UriKind.Absolute, out var uri) || !(uri.Scheme == "https" || (allowInsecure && uri.Scheme == "http")))
             throw new InvalidOperationException("TenantEvents:PlatformIdentityProvider:Issuer must be an https URL.");

@@ -18,7 +18,7 @@ public sealed record ConsoleSignInOptions(bool Development, ConsoleProvider? Pla
 public sealed record ConsoleProvider(string Issuer, string ClientId, string RedirectPath);
 
 /// <summary>Who the console's caller is, as the service judged their token: what the console offers follows from it.</summary>
-public sealed record ConsoleCaller(string Subject, string? Name, IReadOnlyList<string> Roles, Guid? TenantId);
+public sealed record ConsoleCaller(string Subject, string? Name, string? Email, IReadOnlyList<string> Roles, Guid? TenantId);
 
 public sealed record ConsoleTenantSignIn(ConsoleProvider Provider);
 
@@ -61,6 +61,7 @@ public static class ConsoleSignInEndpoint
         var roles = user.FindAll(TenantEvents.Infrastructure.Security.Claims.Role).Select(c => c.Value).Distinct().ToList();
         var tenant = Guid.TryParse(user.FindFirst(TenantEvents.Infrastructure.Security.Claims.TenantId)?.Value, out var t) ? t : (Guid?)null;
         return Results.Json(new ConsoleCaller(user.FindFirst(TenantEvents.Infrastructure.Security.Claims.Subject)?.Value ?? "",
-            user.FindFirst(TenantEvents.Infrastructure.Security.Claims.Name)?.Value, roles, tenant), Json.Options);
+            user.FindFirst(TenantEvents.Infrastructure.Security.Claims.Name)?.Value, user.FindFirst(TenantEvents.Infrastructure.Security.Claims.Email)?.Value,
+            roles, tenant), Json.Options);
     }
 }

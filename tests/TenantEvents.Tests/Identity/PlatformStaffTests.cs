@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using TenantEvents.Tests.Support;
 
 namespace TenantEvents.Tests.Identity;
@@ -75,6 +76,22 @@ public class PlatformStaffTests
         var options = await (await service.Client(null).GetAsync("/api/console/sign-in")).Content.ReadFromJsonAsync<JsonElement>();
         options.GetProperty("platform").GetProperty("issuer").GetString().ShouldBe(staffIdp.Issuer);
         options.GetProperty("platform").GetProperty("clientId").GetString().ShouldBe(Audience);
+    }
+
+    [Fact]
+    public void the_staff_algorithms_set_replace_the_defaults_instead_of_adding_to_them()
+    {
+        static TenantEvents.Infrastructure.TenantEventsOptions With(Dictionary<string, string?> settings) =>
+            TenantEvents.Infrastructure.TenantEventsOptions.From(new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+        var staff = new Dictionary<string, string?>
+        {
+            ["TenantEvents:PlatformIdentityProvider:Issuer"] = "https://login.example.gov",
+            ["TenantEvents:PlatformIdentityProvider:Audience"] = Audience,
+            ["TenantEvents:PlatformIdentityProvider:Roles:ops"] = "platform-admin",
+        };
+        With(staff).PlatformIdentityProvider.Algorithms.ShouldBe(["RS256", "PS256", "ES256"]);
+        staff["TenantEvents:PlatformIdentityProvider:Algorithms:0"] = "ES256";
+        With(staff).PlatformIdentityProvider.Algorithms.ShouldBe(["ES256"]);
     }
 
     [Fact]
