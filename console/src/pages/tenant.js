@@ -1,7 +1,7 @@
 // Tenant administrators (and members, within what their grants allow): the organisation tree (lazy, searchable,
 // movable), grants and "why may this person do that", members, service accounts (secret shown once), the identity
 // provider and SCIM, quotas with their allocations, sharing agreements and webhooks with deliveries.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { t, format } from '../i18n.js';
 import { api, all } from '../api.js';
@@ -48,15 +48,22 @@ export function Tree({ id }) {
   }, [id]);
   const [selected, setSelected] = useState(null);
   const [version, setVersion] = useState(0);
+  const cache = useRef(null);
   const [search, setSearch] = useState({ q: '', hits: null });
   const find = async event => {
     event.preventDefault();
     const q = new FormData(event.target).get('q').trim().toLowerCase();
-    let everything;
-    try { everything = await all(`/api/tenants/${id}/organisations?limit=200`, 20000); } catch (error) { setSearch({ q, error }); return; }
+    // Every visible organisation, read once per tree (and again after a change here): later searches cost nothing.
+    let everything = cache.current?.version === version ? cache.current.list : null;
+    if (!everything) {
+      try { everything = await all(`/api/tenants/${id}/organisations?limit=200`, 20000); } catch (error) { setSearch({ q, error }); return; }
+      cache.current = { version, list: everything };
+    }
     const byId = new Map(everything.map(o => [o.id, o]));
     const path = o => { const names = []; for (let n = o; n; n = byId.get(n.parentId)) names.unshift(n.name); return names.join(' / '); };
-    setSearch({ q, hits: everything.filter(o => (o.name ?? '').toLowerCase().includes(q)).slice(0, 200).map(o => ({ ...o, path: path(o) })) });
+    const hits = everything.filter(o => (o.name ?? '').toLowerCase().includes(q)).slice(0, 200).map(o => ({ ...o, path: path(o) }));
+    if (everything.truncated) hits.truncated = true; // searched among the first organisations only: say so
+    setSearch({ q, hits });
   };
   return html`<h1 tabindex="-1">${t('tree.title')}</h1>
     <form class="toolbar" role="search" onSubmit=${find}><label>${t('tree.search')} <input type="search" name="q" required /></label>
