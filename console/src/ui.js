@@ -77,9 +77,10 @@ export function Table({ name, columns, rows, onOpen, filters = [], empty, captio
 }
 
 /** A line chart (SVG) of one or more series over dates, with a table of its data for screen readers and its CSV. */
-export function Chart({ name, title, points, series, unit }) {
+export function Chart({ name, title, points, series, unit, scale = 1 }) {
   const width = 640, height = 220, pad = 36;
-  const max = Math.max(1, ...points.flatMap(p => series.map(s => Number(s.value(p)) || 0)));
+  // The axis reaches the data's highest point, or the given scale (100 for a share of a limit) if that is higher.
+  const max = Math.max(scale, ...points.flatMap(p => series.map(s => Number(s.value(p)) || 0)));
   const x = i => pad + (points.length <= 1 ? 0 : (i * (width - 2 * pad)) / (points.length - 1));
   const y = v => height - pad - (v / max) * (height - 2 * pad);
   const columns = [{ label: t('chart.date'), value: p => p.date ?? p.day ?? p.at }, ...series.map(s => ({ label: s.label, value: s.value }))];

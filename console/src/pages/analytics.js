@@ -34,7 +34,7 @@ export function Health({ id }) {
       points=${d.dauMau.map(p => ({ ...p, date: p.day }))} series=${[{ label: t('analytics.dau'), value: p => p.dailyActiveUsers },
         { label: t('analytics.mau'), value: p => p.monthlyActiveUsers }]} />`}<//>
     <${Loading} state=${utilisation}>${u => html`<h2>${t('analytics.utilisation')}</h2>${u.kinds.map(k => html`<${Chart} name=${`utilisation-${k.kind}`}
-      title=${t('analytics.utilisationOf', { kind: k.kind, unit: k.unit })} unit="%"
+      title=${t('analytics.utilisationOf', { kind: k.kind, unit: k.unit })} unit="%" scale=${100}
       points=${k.periods.map(p => ({ ...p, date: p.period }))} series=${[{ label: t('analytics.percentOfLimit'), value: p => p.percent }]} />`)}`}<//>
     <${Loading} state=${adoption}>${a => html`<h2>${t('analytics.adoption')}</h2><${Table} name="adoption" rows=${a.areas}
       columns=${[{ label: t('analytics.feature'), value: r => r.feature }, { label: t('analytics.detail'), value: r => r.description },

@@ -259,10 +259,19 @@ export function Quotas({ id }) {
       { label: t('quotas.percent'), value: x => x.percentUsed, render: x => html`<meter min="0" max="100" value=${x.percentUsed} aria-label=${t('quotas.percentOf', { kind: x.kind })}></meter> ${x.percentUsed}%` },
       { label: t('quotas.mode'), value: x => x.mode }, { label: t('quotas.resets'), value: x => x.resetAt, render: x => format.day(x.resetAt) }]} />
       <h2>${t('quotas.allocations')}</h2>
-      <${Table} name="quota-allocations" rows=${q.quotas.flatMap(x => (x.byOrganisation ?? []).map(a => ({ kind: x.kind, ...a })))}
+      <${Table} name="quota-allocations" rows=${q.quotas.flatMap(x => (x.allocations ?? []).map(a => ({ kind: x.kind, ...a })))}
         empty=${t('quotas.noAllocations')} columns=${[{ label: t('col.kind'), value: a => a.kind },
           { label: t('explain.organisation'), value: a => names.get(a.organisationId) ?? a.organisationId },
-          { label: t('quotas.guaranteed'), value: a => a.guaranteed ?? a.allocated ?? '' }, { label: t('quotas.used'), value: a => a.used ?? '' }]} />`}<//>`;
+          { label: t('quotas.carvedOutOf'), value: a => (a.carvedOutOf ? names.get(a.carvedOutOf) ?? a.carvedOutOf : t('quotas.tenantPool')) },
+          { label: t('quotas.guaranteed'), value: a => a.guaranteed, render: a => format.number(a.guaranteed) },
+          { label: t('quotas.cap'), value: a => a.cap ?? '', render: a => format.number(a.cap) },
+          { label: t('quotas.load'), value: a => a.load, render: a => format.number(a.load) },
+          { label: t('quotas.free'), value: a => a.free, render: a => format.number(a.free) }]} />
+      <h2>${t('quotas.usage')}</h2>
+      <${Table} name="quota-usage" rows=${q.quotas.flatMap(x => (x.byOrganisation ?? []).map(a => ({ kind: x.kind, ...a })))}
+        empty=${t('quotas.noUsage')} columns=${[{ label: t('col.kind'), value: a => a.kind },
+          { label: t('explain.organisation'), value: a => (a.organisationId ? names.get(a.organisationId) ?? a.organisationId : t('quotas.unattributed')) },
+          { label: t('quotas.used'), value: a => a.used, render: a => format.number(a.used) }, { label: t('quotas.held'), value: a => a.held }]} />`}<//>`;
 }
 
 export function Sharing({ id }) {
