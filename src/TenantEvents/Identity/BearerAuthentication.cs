@@ -267,22 +267,8 @@ public sealed class TokenValidator
     /// </summary>
     private async Task<TokenCheck> StaffAsync(JsonWebToken jwt, PlatformStaffProvider staff, CancellationToken cancellation)
     {
-        if (!staff.Algorithms.Contains(jwt.Alg)) return TokenCheck.Fail($"algorithm {jwt.Alg} not accepted");
         var settings = new IdentityProviderSettings(staff.Issuer, staff.Audience, staff.Algorithms, ClaimMappings.Default, [], []);
-        var keys = await _federation.KeysAsync(new FederatedProvider(Guid.Empty, settings, DateTimeOffset.MinValue), jwt.Kid, cancellation);
-        if (jwt.Kid is { Length: > 0 } kid && keys.All(k => k.KeyId != kid)) return TokenCheck.Fail("unknown key id");
-        var result = await _handler.ValidateTokenAsync(jwt, new TokenValidationParameters
-        {
-            ValidIssuer = staff.Issuer,
-            ValidAudience = staff.Audience,
-            IssuerSigningKeys = keys,
-            ValidAlgorithms = staff.Algorithms,
-            RequireSignedTokens = true,
-            RequireExpirationTime = true,
-            ClockSkew = _options.ClockSkew,
-            TryAllIssuerSigningKeys = jwt.Kid is not { Length: > 0 },
-        });
-        if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+        if (await ProviderSignatureAsync(jwt, new FederatedProvider(Guid.Empty, settings, DateTimeOffset.MinValue), cancellation) is { } refused) return refused;
         var subject = Claim(jwt, "sub");
         if (string.IsNullOrWhiteSpace(subject) || subject.Length > 255) return TokenCheck.Fail("no subject");
         var roles = staff.RolesOf(Strings(jwt, staff.GroupsClaim));
@@ -293,7 +279,11 @@ public sealed class TokenValidator
         return new TokenCheck(new ClaimsPrincipal(new ClaimsIdentity(claims, "staff", Claims.Subject, Claims.Role)), null);
     }
 
-    private async Task<TokenCheck> FederatedAsync(JsonWebToken jwt, FederatedProvider provider, CancellationToken cancellation)
+    /// <summary>
+    /// A provider's token as the provider signed it: an accepted algorithm, a key of its JWKS (fetched and refreshed by
+    /// <see cref="FederationRegistry.KeysAsync"/>), its issuer and audience, within its lifetime. Null when it holds.
+    /// </summary>
+    private async Task<TokenCheck?> ProviderSignatureAsync(JsonWebToken jwt, FederatedProvider provider, CancellationToken cancellation)
     {
         var settings = provider.Settings;
         if (!settings.Algorithms.Contains(jwt.Alg)) return TokenCheck.Fail($"algorithm {jwt.Alg} not accepted");
@@ -310,7 +300,13 @@ public sealed class TokenValidator
             ClockSkew = _options.ClockSkew,
             TryAllIssuerSigningKeys = jwt.Kid is not { Length: > 0 },
         });
-        if (!result.IsValid) return TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+        return result.IsValid ? null : TokenCheck.Fail(result.Exception?.Message ?? "invalid");
+    }
+
+    private async Task<TokenCheck> FederatedAsync(JsonWebToken jwt, FederatedProvider provider, CancellationToken cancellation)
+    {
+        var settings = provider.Settings;
+        if (await ProviderSignatureAsync(jwt, provider, cancellation) is { } refused) return refused;
 
         var subject = Claim(jwt, settings.Claims.Subject);
         if (string.IsNullOrWhiteSpace(subject) || subject.Length > 255) return TokenCheck.Fail("no subject");
