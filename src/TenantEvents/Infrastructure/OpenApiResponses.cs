@@ -10,6 +10,17 @@ namespace TenantEvents.Infrastructure;
 /// </summary>
 public static class OpenApiResponses
 {
+    /// <summary>The lifecycle routes whose answer is the tenant (TenantHttp.Command).</summary>
+    private static readonly HashSet<string> TenantAnswers = new(StringComparer.Ordinal)
+    {
+        "/api/tenants/{tenantId}/approve", "/api/tenants/{tenantId}/reject", "/api/tenants/{tenantId}/provision",
+        "/api/tenants/{tenantId}/suspend", "/api/tenants/{tenantId}/reactivate", "/api/tenants/{tenantId}/decommission",
+        "/api/tenants/{tenantId}/decommission/approve", "/api/tenants/{tenantId}/decommission/cancel",
+        "/api/tenants/{tenantId}/decommission/complete", "/api/tenants/{tenantId}/legal-holds",
+        "/api/tenants/{tenantId}/legal-holds/{holdId}/lift", "/api/tenants/{tenantId}/keys/rotate",
+        "/api/tenants/{tenantId}/name", "/api/tenants/{tenantId}/contacts", "/api/tenants/{tenantId}/settings",
+    };
+
     public static void Describe(HttpChain chain)
     {
         var route = chain.RoutePattern?.RawText ?? "";
@@ -39,7 +50,10 @@ public static class OpenApiResponses
             (_, var r) when r.StartsWith("/api/tenants/{tenantId}/", StringComparison.Ordinal)
                 && (r.Contains("/organisations") || r.Contains("/roles") || r.Contains("/access/") || r.Contains("/grants") || r.Contains("/members"))
                 => (200, (Type?)null),
-            (_, var r) when r.StartsWith("/api/tenants/{tenantId}", StringComparison.Ordinal) => (200, typeof(Tenant)),
+            // The tenant's own lifecycle answers the tenant; every other capability under /api/tenants/{tenantId} answers
+            // its own view (described by its endpoint's docs), never the tenant.
+            ("GET", "/api/tenants/{tenantId}") => (200, typeof(Tenant)),
+            (_, var r) when TenantAnswers.Contains(r) => (200, typeof(Tenant)),
             _ => (200, (Type?)null),
         };
         if (success.Item2 is { } body) metadata.Produces(success.Item1, body, "application/json");

@@ -40,6 +40,17 @@ public class ServiceTests(AppFixture fixture) : IntegrationTest(fixture)
         Schema("/api/tenants/{tenantId}/organisations/{orgId}/move", "post", "409").ShouldEndWith("/Problem");
         operations.ShouldContain("CheckAccess");
         operations.ShouldContain("SetPolicy");
+        Schema("/api/tenants/{tenantId}/keys/rotate", "post", "200").ShouldEndWith("/Tenant");
+        Schema("/api/tenants/{tenantId}", "get", "200").ShouldEndWith("/Tenant");
+        // Other capabilities' routes under a tenant answer their own views, never the tenant (a client generated from the
+        // document would otherwise read a webhook list as a tenant).
+        foreach (var (path, method) in new[] { ("/api/tenants/{tenantId}/webhooks", "get"), ("/api/tenants/{tenantId}/quotas", "get"),
+                     ("/api/tenants/{tenantId}/service-accounts", "post"), ("/api/tenants/{tenantId}/audit/entries", "get"),
+                     ("/api/tenants/{tenantId}/analytics/health", "get"), ("/api/tenants/{tenantId}/sharing/agreements", "get") })
+        {
+            var ok = doc.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses").GetProperty("200");
+            (ok.TryGetProperty("content", out var content) ? content.GetRawText() : "").ShouldNotContain("/Tenant\"", customMessage: $"{method} {path}");
+        }
     }
 
     [Fact]
