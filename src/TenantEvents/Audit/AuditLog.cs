@@ -324,9 +324,7 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
     {
         await using var scope = await TenantReadScope.OpenAsync(databases, tenant, cancellation);
         await using var read = new NpgsqlCommand($"""
-            select coalesce(m.leaf_seq, e.seq_id), e.id, e.stream_id, e.version, e.type,
-                   to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                   e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
+            select {LedgerEventColumns}
             from {Schema}.audit_log l
             join {Schema}.mt_events e on e.seq_id = l.seq_id and e.tenant_id = $1
             left join {Schema}.moved_event_seqs m on m.tenant_id = e.tenant_id and m.seq_id = e.seq_id
@@ -336,9 +334,7 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
         read.Parameters.Add(new NpgsqlParameter { Value = index });
         await using var reader = await read.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation)) return null;
-        var e = new LedgerEvent(reader.GetInt64(0), reader.GetGuid(1), reader.IsDBNull(2) ? Guid.Empty : reader.GetGuid(2), reader.GetInt64(3),
-            reader.GetString(4), reader.GetString(5), Text(reader, 6), Text(reader, 7), Text(reader, 8), Text(reader, 9), reader.GetString(10));
-        return LedgerLeaf.Data(tenant, index, e);
+        return LedgerLeaf.Data(tenant, index, ReadLedgerEvent(reader, 0));
     }
 
     public Task<(byte[] LeafHash, IReadOnlyList<byte[]> Proof, byte[] Root)> InclusionAsync(Guid tenant, long index, long size, CancellationToken cancellation) =>
@@ -388,9 +384,7 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
         {
             // Every log position with the event the store holds for it, then events the log does not hold.
             await using var read = new NpgsqlCommand($"""
-                select l.log_index, l.leaf_hash, coalesce(m.leaf_seq, e.seq_id), e.id, e.stream_id, e.version, e.type,
-                       to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                       e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
+                select l.log_index, l.leaf_hash, {LedgerEventColumns}
                 from {Schema}.audit_log l
                 full join (select * from {Schema}.mt_events where tenant_id = $1) e on e.seq_id = l.seq_id
                 -- An event moved from another database is named by the number its leaf commits to (TenantMoveSchema).
@@ -400,7 +394,6 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
                 """, scope.Connection, scope.Transaction);
             read.Parameters.Add(new NpgsqlParameter { Value = tenant.ToString() });
             await using var reader = await read.ExecuteReaderAsync(cancellation);
-            var tombstone = Guid.Empty;
             while (await reader.ReadAsync(cancellation))
             {
                 json.WriteStartObject();
@@ -412,9 +405,7 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
                 if (!reader.IsDBNull(2))
                 {
                     json.WritePropertyName("event");
-                    var e = new LedgerEvent(reader.GetInt64(2), reader.GetGuid(3), reader.IsDBNull(4) ? tombstone : reader.GetGuid(4), reader.GetInt64(5),
-                        reader.GetString(6), reader.GetString(7), Text(reader, 8), Text(reader, 9), Text(reader, 10), Text(reader, 11), reader.GetString(12));
-                    JsonSerializer.Serialize(json, e, AuditBundle.Json);
+                    JsonSerializer.Serialize(json, ReadLedgerEvent(reader, 2), AuditBundle.Json);
                 }
                 json.WriteEndObject();
                 if (json.BytesPending + json.BytesCommitted > 64 * 1024) await Drain();
@@ -431,6 +422,23 @@ public sealed class AuditLog(TenantDatabases databases, TenantDirectory director
     }
 
     private static string? Text(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+
+    /// <summary>
+    /// An event's columns as its leaf commits to them (aliases e for mt_events, m for moved_event_seqs): the sequence number
+    /// the leaf names (a moved event keeps its old one), time to the microsecond in UTC, headers and payload as stored.
+    /// </summary>
+    private const string LedgerEventColumns = """
+        coalesce(m.leaf_seq, e.seq_id), e.id, e.stream_id, e.version, e.type,
+        to_char(e.timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        e.correlation_id, e.causation_id, e.user_name, e.headers::text, e.data::text
+        """;
+
+    /// <summary>The event read from <see cref="LedgerEventColumns"/> starting at column <paramref name="first"/> (a stream that was
+    /// erased reads as the empty id).</summary>
+    private static LedgerEvent ReadLedgerEvent(NpgsqlDataReader reader, int first) =>
+        new(reader.GetInt64(first), reader.GetGuid(first + 1), reader.IsDBNull(first + 2) ? Guid.Empty : reader.GetGuid(first + 2),
+            reader.GetInt64(first + 3), reader.GetString(first + 4), reader.GetString(first + 5), Text(reader, first + 6), Text(reader, first + 7),
+            Text(reader, first + 8), Text(reader, first + 9), reader.GetString(first + 10));
 
     internal static async Task SetTenantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenant, CancellationToken cancellation)
     {

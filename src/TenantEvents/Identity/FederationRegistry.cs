@@ -37,6 +37,7 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     private static readonly TimeSpan IndexMaxAge = TimeSpan.FromSeconds(5);
 
     private volatile Dictionary<string, (Guid Tenant, DateTimeOffset ConfiguredAt)> _index = new(StringComparer.Ordinal);
+    private volatile Dictionary<Guid, string> _issuerOf = new();
     private long _indexLoadedAt = long.MinValue / 4; // "long ago", far enough that now minus it cannot overflow
     private readonly SemaphoreSlim _indexGate = new(1, 1);
     private readonly ConcurrentDictionary<Guid, FederatedProvider> _providers = new();
@@ -71,9 +72,7 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
     {
         if (Environment.TickCount64 - Interlocked.Read(ref _indexLoadedAt) > IndexMaxAge.TotalMilliseconds)
             await RefreshIndexAsync(cancellation);
-        foreach (var (issuer, entry) in _index)
-            if (entry.Tenant == tenant) return await FindAsync(issuer, cancellation);
-        return null;
+        return _issuerOf.TryGetValue(tenant, out var issuer) ? await FindAsync(issuer, cancellation) : null;
     }
 
     /// <summary>Forget what this instance knew of a tenant's provider (after a change here; other instances see it within seconds).</summary>
@@ -94,6 +93,7 @@ public sealed class FederationRegistry(NpgsqlDataSource main, TenantEventsOption
             await using (var reader = await command.ExecuteReaderAsync(cancellation))
                 while (await reader.ReadAsync(cancellation))
                     index[reader.GetString(0)] = (reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2));
+            _issuerOf = index.ToDictionary(e => e.Value.Item1, e => e.Key);
             _index = index;
             Interlocked.Exchange(ref _indexLoadedAt, Environment.TickCount64);
         }

@@ -33,9 +33,7 @@ public sealed class ManifestService(ApiInvoker api, TenantStreams streams, Organ
     /// <summary>The tenant a manifest's slug names, if the caller may know it (else, as for a tenant that does not exist, null).</summary>
     public async Task<(Guid? Tenant, IResult? Hidden)> FindAsync(HttpContext http, string slug, CancellationToken cancellation)
     {
-        await using var command = streams.Directory.Main.CreateCommand($"select tenant from {streams.Directory.Schema}.tenant_slugs where slug = $1");
-        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = slug });
-        if (await command.ExecuteScalarAsync(cancellation) is not Guid tenant) return (null, null);
+        if (await streams.Directory.TenantOfSlugAsync(slug, cancellation) is not { } tenant) return (null, null);
         return await TenantHttp.InvisibleAsync(http, tenant, Permissions.OrgRead, cancellation) is { } hidden ? (null, hidden) : (tenant, null);
     }
 

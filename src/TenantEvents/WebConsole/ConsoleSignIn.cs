@@ -42,10 +42,8 @@ public static class ConsoleSignInEndpoint
                 Json.Options);
         if (slug.Length > 100 || !slug.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
             return Problem.Validation("tenant", "invalid", "is a tenant's short name (lower-case letters, digits and hyphens, at most 100).").ToResult();
-        await using var command = streams.Directory.Main.CreateCommand($"select tenant from {streams.Directory.Schema}.tenant_slugs where slug = $1");
-        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = slug });
         var none = new Problem("not-found", 404, "Not found", "No sign-in is set up under that name.").ToResult();
-        if (await command.ExecuteScalarAsync(cancellation) is not Guid tenant) return none;
+        if (await streams.Directory.TenantOfSlugAsync(slug, cancellation) is not { } tenant) return none;
         var provider = await federation.ForTenantAsync(tenant, cancellation);
         if (provider is null) return none;
         return Results.Json(new ConsoleTenantSignIn(new ConsoleProvider(provider.Settings.Issuer, provider.Settings.Audience, $"/console/signin/t/{slug}")),

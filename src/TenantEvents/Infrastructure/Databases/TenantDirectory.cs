@@ -212,6 +212,14 @@ public sealed class TenantDirectory(NpgsqlDataSource main, string schema, Npgsql
         return await command.ExecuteScalarAsync(cancellation) as string;
     }
 
+    /// <summary>The tenant holding a short name (slug), or null when nobody holds it.</summary>
+    public async Task<Guid?> TenantOfSlugAsync(string slug, CancellationToken cancellation)
+    {
+        await using var command = main.CreateCommand($"select tenant from {schema}.tenant_slugs where slug = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = slug });
+        return await command.ExecuteScalarAsync(cancellation) as Guid?;
+    }
+
     public async Task<(string RequestHash, Guid Tenant)?> IdempotencyRecordAsync(string id, CancellationToken cancellation)
     {
         await using var command = main.CreateCommand($"select request_hash, tenant from {schema}.idempotency_records where id = $1");
